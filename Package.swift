@@ -1,0 +1,83 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Module map (dependencies point inward, to JourneyCore):
+//   JourneyCore        vocabulary and seams: values, time, events, user state, the StateStore protocol. No vendors.
+//   JourneyEvents      Segment-spec JSON lines -> Event, with precise rejection reasons. No vendors.
+//   JourneyRules       rule directory (YAML) -> validated RuleSet; the expression language. Only module that sees Yams.
+//   JourneyEngine      the deterministic engine: (rules, state, input, now) -> (state, effects); in-memory store.
+//   JourneySimulation  what runs the engine on a simulated clock: `test`, `replay`, funnels, the event generator.
+//   journeyd           the command line. Only module that sees ArgumentParser.
+//   JourneyTesting     test helpers shared by the test targets.
+//   journeyd-bench     the benchmark that writes a report (not a test).
+let package = Package(
+    name: "journeyd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "journeyd", targets: ["journeyd"]),
+        .executable(name: "journeyd-bench", targets: ["JourneyBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        .target(name: "JourneyCore"),
+        .target(name: "JourneyEvents", dependencies: ["JourneyCore"]),
+        .target(
+            name: "JourneyRules",
+            dependencies: ["JourneyCore", .product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "JourneyEngine",
+            dependencies: [
+                "JourneyCore", "JourneyRules",
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
+        ),
+        .target(name: "JourneySimulation", dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine"]),
+        .executableTarget(
+            name: "journeyd",
+            dependencies: [
+                "JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "JourneyBench",
+            dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation"]
+        ),
+        .target(name: "JourneyTesting", dependencies: ["JourneyCore", "JourneyRules", "JourneyEngine"]),
+
+        .testTarget(name: "JourneyCoreTests", dependencies: ["JourneyCore", "JourneyTesting"]),
+        .testTarget(name: "JourneyEventsTests", dependencies: ["JourneyEvents", "JourneyTesting"]),
+        .testTarget(
+            name: "JourneyRulesTests",
+            dependencies: ["JourneyRules", "JourneyTesting"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "JourneyEngineTests",
+            dependencies: [
+                "JourneyEngine", "JourneyRules", "JourneyTesting",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "JourneySimulationTests",
+            dependencies: [
+                "JourneySimulation", "JourneyEvents", "JourneyTesting",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+    ]
+)
+
+for target in package.targets {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))  // SE-0335: spell out existentials
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))  // SE-0444
+    target.swiftSettings = settings
+}
