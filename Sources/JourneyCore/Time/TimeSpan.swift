@@ -5,6 +5,7 @@ public struct TimeSpan: Sendable, Hashable, Comparable, CustomStringConvertible 
     public var milliseconds: Int64
 
     @inlinable public init(milliseconds: Int64) { self.milliseconds = milliseconds }
+    public static func milliseconds(_ ms: Int64) -> TimeSpan { TimeSpan(milliseconds: ms) }
     public static func seconds(_ s: Int64) -> TimeSpan { TimeSpan(milliseconds: s * 1000) }
     public static func minutes(_ m: Int64) -> TimeSpan { TimeSpan(milliseconds: m * 60_000) }
     public static func hours(_ h: Int64) -> TimeSpan { TimeSpan(milliseconds: h * 3_600_000) }

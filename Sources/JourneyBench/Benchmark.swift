@@ -1,0 +1,226 @@
+import Foundation
+import JourneyCore
+import JourneyEngine
+import JourneyEvents
+import JourneyRules
+import JourneySimulation
+
+/// `journeyd-bench`: measures the §11 figures and writes a report. Not a test: run it on a quiet machine
+/// in release mode (`swift run -c release journeyd-bench`), see bench/README.md.
+@main
+struct Benchmark {
+    static func main() throws {
+        var args = Array(CommandLine.arguments.dropFirst())
+        func option(_ name: String, _ fallback: String) -> String {
+            guard let i = args.firstIndex(of: name), i + 1 < args.count else { return fallback }
+            defer { args.removeSubrange(i...(i + 1)) }
+            return args[i + 1]
+        }
+        let events = Int(option("--events", "1000000"))!
+        let reportDirectory = option("--report-dir", "reports")
+        let python = option("--python", "python3")
+        let skipPython = args.contains("--no-python")
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+
+        var report = Report()
+        report.line("# journeyd benchmark report")
+        report.line("")
+        report.line("- date: \(Date())")
+        report.line("- machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(loadAverage())")
+        report.line("- events per stage: \(events)")
+        report.line("")
+
+        // 1. Replay of the generated stream through the three reference journeys, then the Python reference.
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("journeyd-bench-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let eventsFile = work + "/events.jsonl"
+        let generation = try measure {
+            let out = try OutputFile(path: eventsFile)
+            for event in EventGenerator(.init(users: events / 10, events: events, span: .days(120), seed: 42)) {
+                try out.write { event.jsonValue.writeJSON(into: &$0); $0.append(10) }
+            }
+            try out.close()
+        }
+        let fileBytes = (try FileManager.default.attributesOfItem(atPath: eventsFile)[.size] as? Int) ?? 0
+        report.line("## replay: \(events) events through bench/rules (3 journeys)")
+        report.line("")
+        report.line("- generated \(fileBytes / 1_000_000) MB in \(fmt(generation.seconds)) s")
+        let rules = try RuleLoader.load(directory: root + "/bench/rules")
+        var replayReport: Replay.Report?
+        let replay = try measure {
+            let sink = try OutputFile(path: work + "/touches.jsonl")
+            replayReport = try Replay.run(path: eventsFile, rules: rules, touches: sink, reject: { _ in })
+            try sink.close()
+        }
+        let replayRate = Double(events) / replay.seconds
+        report.line("- journeyd replay: \(fmt(replay.seconds)) s wall, \(fmt(replay.cpu)) s CPU → **\(rate(replayRate)) events/s** (\(replayReport!.touches) touches)")
+        report.line("- peak RSS after replay: \(peakRSSMegabytes()) MB")
+        if !skipPython {
+            let pythonRun = try measure {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                process.arguments = [python, root + "/bench/reference.py", eventsFile]
+                process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+                process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+                try process.run()
+                process.waitUntilExit()
+                guard process.terminationStatus == 0 else { throw BenchError("the Python reference failed") }
+            }
+            let pythonRate = Double(events) / pythonRun.seconds
+            report.line("- Python reference (bench/reference.py, same journeys, same file): \(fmt(pythonRun.seconds)) s → \(rate(pythonRate)) events/s")
+            report.line("- **replay is \(fmt(replayRate / pythonRate))× the Python loop** (target ≥ 10×)")
+        }
+        report.line("")
+
+        // 2. Parsing alone.
+        let data = try Data(contentsOf: URL(fileURLWithPath: eventsFile))
+        let parser = SegmentEventParser()
+        var parsed = 0
+        let parse = try measure {
+            data.withUnsafeBytes { raw in
+                let buffer = raw.bindMemory(to: UInt8.self)
+                parser.parseLines(in: buffer) { result in if case .success = result { parsed += 1 } }
+            }
+        }
+        report.line("## parsing Segment JSON lines (\(fileBytes / max(events, 1)) bytes per event on average)")
+        report.line("")
+        report.line("- SegmentEventParser: \(fmt(parse.seconds)) s → **\(rate(Double(parsed) / parse.cpu)) events/s per core** (\(fmt(Double(fileBytes) / parse.cpu / 1e6)) MB/s)")
+        let sample = data.split(separator: 10).prefix(200_000).map { Data($0) }
+        let foundation = try measure {
+            for line in sample { _ = try JSONSerialization.jsonObject(with: line) }
+        }
+        report.line("- Foundation JSONSerialization, for comparison: \(rate(Double(sample.count) / foundation.cpu)) events/s per core")
+        report.line("")
+
+        // 3. The engine alone, 100 journeys, events already parsed.
+        let hundred = try RuleLoader.load(directory: try hundredJourneys(in: work))
+        var pool: [Event] = []
+        pool.reserveCapacity(events)
+        var random = SystemRandomNumberGeneratorLike(seed: 7)
+        let start = Timestamp(iso8601: "2025-01-01T00:00:00Z")!
+        for i in 0..<events {
+            let name = "event_\(random.next() % 100)"
+            pool.append(
+                .track(
+                    name, user: "u\(random.next() % 100_000)", at: start + .seconds(Int64(i / 10)),
+                    properties: [
+                        "price": .number(Double(random.next() % 20_000) / 100), "sku": .string("SKU-\(random.next() % 1000)"),
+                        "category": .string(["shoes", "hats", "shirts", "bags", "socks"][Int(random.next() % 5)]),
+                    ],
+                    messageId: "m\(i)"))
+        }
+        var simulator = Simulator(rules: hundred)
+        var touches = 0
+        let engine = try measure {
+            for event in pool { simulator.feed(event) { if case .touch = $0 { touches += 1 } } }
+        }
+        report.line("## engine alone: 100 journeys loaded, \(events) pre-parsed events over 100 event names")
+        report.line("")
+        report.line("- \(fmt(engine.seconds)) s wall, \(fmt(engine.cpu)) s CPU → **\(rate(Double(events) / engine.cpu)) events/s per core** (\(touches) touches, \(simulator.store.pendingTimerCount) timers pending, \(simulator.store.users.count) users)")
+        report.line("- peak RSS at the end: \(peakRSSMegabytes()) MB")
+        report.line("")
+        report.line("Targets (DESIGN §11): parsing ≥ 1,000,000 events/s per core; engine ≥ 1,000,000 events/s per core with 100 journeys; replay ≥ 10× the plain Python loop.")
+
+        print(report.text)
+        try FileManager.default.createDirectory(atPath: reportDirectory, withIntermediateDirectories: true)
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        let path = "\(reportDirectory)/benchmark-\(stamp).md"
+        try report.text.write(toFile: path, atomically: true, encoding: .utf8)
+        FileHandle.standardError.write(Data("report written to \(path)\n".utf8))
+    }
+
+    /// 100 journeys over event_0…event_49: each event name triggers two journeys with a price condition, a
+    /// wait and a send — the shape of real marketing journeys, indexed by event name.
+    static func hundredJourneys(in work: String) throws -> String {
+        let directory = work + "/hundred"
+        try FileManager.default.createDirectory(atPath: directory + "/journeys", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory + "/templates", withIntermediateDirectories: true)
+        try "channels:\n  - { name: email, type: log }\n".write(toFile: directory + "/channels.yaml", atomically: true, encoding: .utf8)
+        try "{{ user.first_name }}".write(toFile: directory + "/templates/t.liquid", atomically: true, encoding: .utf8)
+        for k in 0..<100 {
+            let yaml = """
+                journey: j\(k)
+                trigger:
+                  event: event_\(k % 50)
+                  where: event.properties.price > \(k * 10) and event.properties.category in ["shoes", "hats", "bags"]
+                entry:
+                  reentry: always
+                  key: event.properties.sku
+                exit_when: { event: event_\((k + 1) % 100) }
+                steps:
+                  - wait: \(1 + k % 7)d
+                  - id: send
+                    send: email
+                    template: t
+                """
+            try yaml.write(toFile: "\(directory)/journeys/j\(k).yaml", atomically: true, encoding: .utf8)
+        }
+        return directory
+    }
+}
+
+struct Measurement {
+    var seconds: Double
+    var cpu: Double
+}
+
+func measure(_ body: () throws -> Void) throws -> Measurement {
+    let wall = DispatchTime.now().uptimeNanoseconds
+    let cpu = cpuSeconds()
+    try body()
+    return Measurement(seconds: Double(DispatchTime.now().uptimeNanoseconds - wall) / 1e9, cpu: cpuSeconds() - cpu)
+}
+
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+        + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
+func peakRSSMegabytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+    else { return -1 }
+    return (Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0) / 1024
+}
+
+func loadAverage() -> String {
+    (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+}
+
+func fmt(_ x: Double) -> String { String(format: "%.2f", x) }
+func rate(_ x: Double) -> String {
+    let n = Int(x.rounded())
+    var s = String(n)
+    var i = s.count - 3
+    while i > 0 {
+        s.insert(",", at: s.index(s.startIndex, offsetBy: i))
+        i -= 3
+    }
+    return s
+}
+
+struct Report {
+    var text = ""
+    mutating func line(_ s: String) { text += s + "\n" }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+struct SystemRandomNumberGeneratorLike {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,68 @@
+/// One personalized message a send step produced. Its ``id`` is stable: the same journey version,
+/// enrollment, step and occurrence always give the same id, which is the idempotency key sent to
+/// providers and what makes "no duplicate touch after a crash" checkable.
+public struct Touch: Sendable, Hashable {
+    public var id: String
+    public var user: String
+    public var journey: String
+    public var version: String
+    /// `user#seq`.
+    public var enrollment: String
+    public var step: String
+    public var channel: String
+    public var template: String
+    /// When the touch was due (the engine's now at the send step).
+    public var at: Timestamp
+    public var transactional: Bool
+
+    public init(
+        id: String, user: String, journey: String, version: String, enrollment: String, step: String,
+        channel: String, template: String, at: Timestamp, transactional: Bool = false
+    ) {
+        self.id = id
+        self.user = user
+        self.journey = journey
+        self.version = version
+        self.enrollment = enrollment
+        self.step = step
+        self.channel = channel
+        self.template = template
+        self.at = at
+        self.transactional = transactional
+    }
+
+    /// touch_id = hash(journey, version, enrollment, step, occurrence) — DESIGN §5.
+    public static func makeID(journey: String, version: String, user: String, enrollment: UInt64, step: String, occurrence: UInt32) -> String {
+        var h = StableHash()
+        h.combine(journey)
+        h.combine(version)
+        h.combine(user)
+        h.combine(enrollment)
+        h.combine(step)
+        h.combine(UInt64(occurrence))
+        return h.hex
+    }
+
+    /// One JSON object per touch, keys in a fixed order: the line format of `replay` and the `file` channel.
+    public func writeJSONLine(into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        JSONWriter.writeKey("touch_id", first: true, into: &out)
+        JSONWriter.writeString(id, into: &out)
+        JSONWriter.writeKey("at", into: &out)
+        out.append(UInt8(ascii: "\""))
+        at.writeISO8601(into: &out)
+        out.append(UInt8(ascii: "\""))
+        for (key, value) in [
+            ("user", user), ("journey", journey), ("version", version), ("enrollment", enrollment), ("step", step),
+            ("channel", channel), ("template", template),
+        ] {
+            JSONWriter.writeKey(key, into: &out)
+            JSONWriter.writeString(value, into: &out)
+        }
+        if transactional {
+            JSONWriter.writeKey("transactional", into: &out)
+            out.append(contentsOf: "true".utf8)
+        }
+        out.append(contentsOf: "}\n".utf8)
+    }
+}

@@ -1,0 +1,103 @@
+import JourneyCore
+import JourneyRules
+
+/// A rule set prepared for evaluation: journeys indexed by what can start or touch them, so an event
+/// costs only the journeys it can trigger, and the history plan derived from every expression.
+struct CompiledRules: Sendable {
+    let rules: RuleSet
+    /// Current journeys by id.
+    let journeysByID: [String: Int]
+    /// Track event name → journeys it triggers; `*` triggers are in `anyEventTriggers`.
+    let eventTriggers: [String: [Int]]
+    let anyEventTriggers: [Int]
+    /// Trait name → journeys whose trait-change trigger watches it.
+    let traitTriggers: [String: [Int]]
+    /// Trait name → journeys with a date trigger on it.
+    let dateTriggers: [String: [Int]]
+    let segmentJourneys: [Int]
+    let history: HistoryPlan
+    /// The longest cap window (journey or global): touch records older than this are pruned.
+    let capHorizon: TimeSpan
+
+    init(_ rules: RuleSet) {
+        self.rules = rules
+        var byID: [String: Int] = [:]
+        var events: [String: [Int]] = [:]
+        var anyEvent: [Int] = []
+        var traits: [String: [Int]] = [:]
+        var dates: [String: [Int]] = [:]
+        var segments: [Int] = []
+        var needs: [HistoryNeed] = []
+        var horizon = TimeSpan.zero
+        for cap in rules.settings.caps { horizon = max(horizon, cap.per) }
+        for (i, journey) in rules.journeys.enumerated() {
+            byID[journey.id] = i
+            switch journey.trigger {
+            case .event(let match):
+                if match.event == "*" { anyEvent.append(i) } else { events[match.event, default: []].append(i) }
+            case .traitChange(let trait, _): traits[trait, default: []].append(i)
+            case .date(let trigger): dates[trigger.trait, default: []].append(i)
+            case .segment: segments.append(i)
+            }
+            needs.append(contentsOf: journey.expressions.flatMap(\.historyNeeds))
+            if let cap = journey.limits.cap { horizon = max(horizon, cap.per) }
+        }
+        self.journeysByID = byID
+        self.eventTriggers = events
+        self.anyEventTriggers = anyEvent
+        self.traitTriggers = traits
+        self.dateTriggers = dates
+        self.segmentJourneys = segments
+        self.history = HistoryPlan(needs)
+        self.capHorizon = horizon
+    }
+
+    func journey(id: String) -> Journey? { journeysByID[id].map { rules.journeys[$0] } }
+}
+
+/// Which event names the engine keeps history for, for how long, and which properties it sums.
+struct HistoryPlan: Sendable {
+    struct Track: Sendable {
+        /// The longest `within:` asked for; nil when only lifetime figures are needed.
+        var window: TimeSpan?
+        var properties: [String]
+    }
+    let tracks: [String: Track]
+
+    init(_ needs: [HistoryNeed]) {
+        var tracks: [String: Track] = [:]
+        for need in needs {
+            var track = tracks[need.event] ?? Track(window: nil, properties: [])
+            if let within = need.within { track.window = max(track.window ?? .zero, within) }
+            if let property = need.property, !track.properties.contains(property) { track.properties.append(property) }
+            tracks[need.event] = track
+        }
+        self.tracks = tracks
+    }
+
+    var isEmpty: Bool { tracks.isEmpty }
+}
+
+extension Journey {
+    /// Every compiled expression in the journey (for history needs).
+    var expressions: [Expression] {
+        var all: [Expression] = []
+        switch trigger {
+        case .event(let match): all += match.condition.map { [$0] } ?? []
+        case .traitChange(_, let condition): all += condition.map { [$0] } ?? []
+        case .segment(let condition): all.append(condition)
+        case .date: break
+        }
+        all += [entry.condition, entry.key].compactMap { $0 }
+        all += exitWhen.compactMap(\.condition)
+        if let goal, let condition = goal.match.condition { all.append(condition) }
+        for step in steps {
+            switch step.kind {
+            case .branch(let arms, _): all += arms.map(\.condition)
+            case .waitFor(let waitFor): all += waitFor.match.condition.map { [$0] } ?? []
+            default: break
+            }
+        }
+        return all
+    }
+}

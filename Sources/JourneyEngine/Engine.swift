@@ -1,0 +1,107 @@
+public import JourneyCore
+public import JourneyRules
+
+/// The deterministic journey engine.
+///
+/// Evaluation is a function of (rules, state, input, now) that returns effects: the engine changes the
+/// state it is given (through ``StateStore``) and appends ``Effect``s; it reads no clock, no file and no
+/// randomness of its own. The same engine serves `run`, `test`, `replay` and `explain`; only the clock
+/// differs (the wall clock in `run`, event time in `test` and `replay`).
+///
+/// An event costs the journeys it can trigger (an index by event name, trait and date trait), plus the
+/// user's own running enrollments — never all journeys.
+public struct Engine: Sendable {
+    var compiled: CompiledRules
+    /// Every journey version loaded in this engine's life, by content hash, so that users pinned to an
+    /// older version keep running it (`on_change: pin`) and followers can be mapped by step id.
+    var versions: [String: Journey]
+
+    public init(rules: RuleSet) {
+        self.compiled = CompiledRules(rules)
+        self.versions = [:]
+        for journey in rules.journeys { versions[journey.version] = journey }
+    }
+
+    public var rules: RuleSet { compiled.rules }
+
+    /// Replaces the rule set. Unchanged journeys (same content hash) keep their enrollments untouched;
+    /// enrollments of changed or removed journeys keep running their version (`pin`) or move to the same
+    /// step id of the new version when they next wake (`follow`).
+    public mutating func load(_ rules: RuleSet) -> ReloadSummary {
+        var summary = ReloadSummary()
+        let old = compiled.rules.journeys
+        for journey in rules.journeys {
+            if let previous = old.first(where: { $0.id == journey.id }) {
+                if previous.version == journey.version { summary.unchanged.append(journey.id) } else { summary.changed.append(journey.id) }
+            } else {
+                summary.added.append(journey.id)
+            }
+            versions[journey.version] = journey
+        }
+        summary.removed = old.map(\.id).filter { id in !rules.journeys.contains { $0.id == id } }
+        compiled = CompiledRules(rules)
+        return summary
+    }
+
+    /// Which clock fires timers.
+    public enum TimerClock: Sendable {
+        /// Simulated time (`test`, `replay`): each timer fires exactly at its due time.
+        case simulated
+        /// Real time (`run`): timers fire at `now`, possibly late; the journey's `late` policy applies.
+        case wallClock
+    }
+
+    // MARK: - Inputs
+
+    /// Applies one event at `now`: deduplication, profile update, running enrollments, triggers.
+    public func handle<S: StateStore>(_ event: Event, at now: Timestamp, store: inout S, effects: inout [Effect]) {
+        guard store.markSeen(messageId: event.messageId, at: now) else {
+            effects.append(.outcome(Outcome(kind: .duplicate, user: event.userId, detail: event.messageId, at: now)))
+            return
+        }
+        var run = Run(engine: self, now: now, event: event, timerSeq: store.lastTimerSeq)
+        swap(&run.effects, &effects)
+        store.withUser(event.userId) { user in run.apply(event, to: &user) }
+        swap(&run.effects, &effects)
+        for timer in run.timers { store.schedule(timer) }
+    }
+
+    /// Fires every timer due at or before `now`, earliest first.
+    public func fireDueTimers<S: StateStore>(
+        until now: Timestamp,
+        clock: TimerClock,
+        store: inout S,
+        effects: inout [Effect]
+    ) {
+        fireTimers(dueBy: now, firingAt: clock == .simulated ? nil : now, store: &store, effects: &effects)
+    }
+
+    /// Fires every timer due at or before `limit`, earliest first, each at its own due time when
+    /// `firingAt` is nil, else all at `firingAt` (late, as after downtime).
+    public func fireTimers<S: StateStore>(
+        dueBy limit: Timestamp,
+        firingAt: Timestamp?,
+        store: inout S,
+        effects: inout [Effect]
+    ) {
+        while let timer = store.popTimer(dueBy: limit) {
+            guard store.user(timer.user) != nil else { continue }  // forgotten user: stale timer
+            var run = Run(engine: self, now: firingAt ?? timer.due, event: nil, timerSeq: store.lastTimerSeq)
+            swap(&run.effects, &effects)
+            store.withUser(timer.user) { user in run.fire(timer, user: &user) }
+            swap(&run.effects, &effects)
+            for timer in run.timers { store.schedule(timer) }
+        }
+    }
+
+    func journey(for enrollment: Enrollment) -> Journey? { versions[enrollment.version] }
+}
+
+/// What a reload changed, by journey id.
+public struct ReloadSummary: Sendable, Equatable {
+    public var added: [String] = []
+    public var changed: [String] = []
+    public var removed: [String] = []
+    public var unchanged: [String] = []
+    public init() {}
+}

@@ -1,0 +1,93 @@
+import JourneyCore
+import JourneyRules
+
+/// The ``ExpressionScope`` the engine evaluates conditions in: one user's state, and optionally the
+/// event at hand, the enrollment and its journey.
+struct EvaluationScope: ExpressionScope {
+    let user: UserState
+    let event: Event?
+    let enrollment: Enrollment?
+    let journey: Journey?
+    let now: Timestamp
+    let defaultZone: Zone
+    let plan: HistoryPlan
+
+    var zone: Zone { user.zone(default: defaultZone) }
+
+    func lookup(_ root: PathRoot, _ path: ArraySlice<String>) -> Value {
+        switch root {
+        case .user:
+            guard let first = path.first else { return user.traits }
+            if first == "id" && path.count == 1 { return user.traits["id"] ?? .string(user.id) }
+            return user.traits.value(at: path) ?? .null
+        case .event:
+            guard let event, let first = path.first else { return event?.jsonValue ?? .null }
+            let rest = path.dropFirst()
+            switch first {
+            case "name", "event": return rest.isEmpty ? .string(event.name) : .null
+            case "type": return rest.isEmpty ? .string(event.kind.rawValue) : .null
+            case "userId", "user_id": return rest.isEmpty ? .string(event.userId) : .null
+            case "messageId", "message_id": return rest.isEmpty ? .string(event.messageId) : .null
+            case "timestamp": return rest.isEmpty ? .string(event.timestamp.iso8601) : .null
+            case "properties": return event.properties.value(at: rest) ?? .null
+            case "traits": return event.traits.value(at: rest) ?? .null
+            default: return event.extra.value(at: path) ?? .null
+            }
+        case .enrollment:
+            guard let enrollment, let first = path.first else { return .null }
+            let rest = path.dropFirst()
+            switch first {
+            case "key": return rest.isEmpty ? .string(enrollment.key) : .null
+            case "id": return rest.isEmpty ? .string("\(user.id)#\(enrollment.seq)") : .null
+            case "entered_at": return rest.isEmpty ? .string(enrollment.enteredAt.iso8601) : .null
+            case "variant": return rest.isEmpty ? (enrollment.variant.map(Value.string) ?? .null) : .null
+            case "trigger": return enrollment.trigger.value(at: rest) ?? .null
+            default: return .null
+            }
+        case .journey:
+            guard let journey, path.count == 1 else { return .null }
+            switch path.first! {
+            case "id": return .string(journey.id)
+            case "version": return .string(journey.version)
+            default: return .null
+            }
+        }
+    }
+
+    func count(event name: String, within: TimeSpan?) -> Int {
+        guard let track = user.history.first(where: { $0.event == name }) else { return 0 }
+        guard let within else { return track.count }
+        let from = now - within
+        var n = 0
+        for entry in track.recent.reversed() {
+            guard entry.at > from else { break }
+            if entry.at <= now { n += 1 }
+        }
+        return n
+    }
+
+    func sum(event name: String, property: String, within: TimeSpan?) -> Double {
+        guard let track = user.history.first(where: { $0.event == name }),
+            let index = plan.tracks[name]?.properties.firstIndex(of: property)
+        else { return 0 }
+        guard let within else { return index < track.sums.count ? track.sums[index] : 0 }
+        let from = now - within
+        var total = 0.0
+        for entry in track.recent.reversed() {
+            guard entry.at > from else { break }
+            if entry.at <= now, index < entry.values.count { total += entry.values[index] }
+        }
+        return total
+    }
+
+    func lastTime(event name: String) -> Timestamp? { user.history.first { $0.event == name }?.last }
+    func firstTime(event name: String) -> Timestamp? { user.history.first { $0.event == name }?.first }
+}
+
+extension UserState {
+    /// The user's zone: the `timezone` trait when it names a known IANA zone, else `default`.
+    func zone(default defaultZone: Zone) -> Zone {
+        if case .string(let name)? = traits["timezone"], let zone = Zone.named(name) { return zone }
+        return defaultZone
+    }
+}

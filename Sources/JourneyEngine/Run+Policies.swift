@@ -1,0 +1,92 @@
+import JourneyCore
+import JourneyRules
+
+/// Policies decided when a touch is due (DESIGN §5): late skip, consent, quiet hours, caps.
+extension Run {
+    enum Delivery {
+        /// The touch was produced, dropped, suppressed or skipped: carry on to the next step.
+        case proceed
+        /// Hold the send step until then.
+        case hold(until: Timestamp)
+    }
+
+    mutating func deliver(_ send: Send, e: inout Enrollment, journey: Journey, step: Step, user: inout UserState) -> Delivery {
+        if skipTouches {
+            outcome(.skippedLate, user, journey.id, step: step.id, detail: send.channel)
+            return .proceed
+        }
+        if !Self.consents(user, to: send.channel, type: compiled.rules.channel(named: send.channel)?.type) {
+            outcome(.suppressed, user, journey.id, step: step.id, detail: send.channel)
+            return .proceed
+        }
+        if !journey.transactional {
+            let settings = compiled.rules.settings
+            if let quiet = journey.limits.quietHours ?? settings.quietHours,
+                let end = Schedule.endOfQuietHours(quiet, at: now, zone: user.zone(default: settings.defaultZone))
+            {
+                outcome(.deferred(until: end), user, journey.id, step: step.id, detail: "quiet hours")
+                return .hold(until: end)
+            }
+            var caps: [(Cap, journeyOnly: Bool)] = journey.limits.cap.map { [($0, true)] } ?? []
+            caps += settings.caps.filter { $0.channel == nil || $0.channel == send.channel }.map { ($0, false) }
+            for (cap, journeyOnly) in caps {
+                let from = now - cap.per
+                let counted = user.touchLog.filter { record in
+                    record.at > from
+                        && (journeyOnly ? record.journey == journey.id : (cap.channel == nil || record.channel == send.channel))
+                }
+                guard counted.count >= cap.touches else { continue }
+                let scope = journeyOnly ? "journey cap \(cap.touches)/\(cap.per)" : "global cap \(cap.touches)/\(cap.per)"
+                switch cap.over {
+                case .drop:
+                    outcome(.capped, user, journey.id, step: step.id, detail: scope)
+                    return .proceed
+                case .defer:
+                    // The earliest moment one of the counted touches leaves the window.
+                    let oldest = counted[counted.count - cap.touches].at
+                    let until = oldest + cap.per
+                    outcome(.deferred(until: until), user, journey.id, step: step.id, detail: scope)
+                    return .hold(until: until)
+                }
+            }
+        }
+        e.touches += 1
+        let touch = Touch(
+            id: Touch.makeID(
+                journey: journey.id, version: journey.version, user: user.id, enrollment: e.seq, step: step.id,
+                occurrence: e.touches),
+            user: user.id, journey: journey.id, version: journey.version, enrollment: "\(user.id)#\(e.seq)",
+            step: step.id, channel: send.channel, template: send.template, at: now, transactional: journey.transactional
+        )
+        effects.append(.touch(touch))
+        if compiled.capHorizon > .zero {
+            let horizon = now - compiled.capHorizon
+            if let first = user.touchLog.first, first.at <= horizon { user.touchLog.removeAll { $0.at <= horizon } }
+            user.touchLog.append(TouchRecord(at: now, journey: journey.id, channel: send.channel))
+        }
+        return .proceed
+    }
+
+    /// Consent: a user whose `unsubscribed` trait is `true`, or lists this channel's name or type, gets no
+    /// touch on it — transactional journeys included (they bypass caps and quiet hours, not consent).
+    static func consents(_ user: UserState, to channel: String, type: String?) -> Bool {
+        switch user.traits["unsubscribed"] {
+        case .bool(true)?: return false
+        case .string(let s)?: return s != channel && s != type && s != "all"
+        case .array(let items)?:
+            return !items.contains { $0 == .string(channel) || (type != nil && $0 == .string(type!)) || $0 == .string("all") }
+        default: return true
+        }
+    }
+
+    mutating func scheduleDateTrigger(_ journey: Journey, user: inout UserState) {
+        guard case .date(let trigger) = journey.trigger else { return }
+        user.dateSchedules.removeAll { $0.journey == journey.id }
+        let zone = user.zone(default: compiled.rules.settings.defaultZone)
+        guard let value = user.traits[trigger.trait], let date = Schedule.date(from: value, zone: zone),
+            let due = Schedule.due(of: trigger, date: date, after: now, zone: zone)
+        else { return }
+        let seq = schedule(due, user: user.id, purpose: .dateTrigger(journey.id))
+        user.dateSchedules.append(DateSchedule(journey: journey.id, timer: seq, due: due))
+    }
+}

@@ -1,0 +1,87 @@
+public import JourneyCore
+
+/// Everything loaded from a rule directory, validated: settings, channels, templates, journeys, tests.
+public struct RuleSet: Sendable {
+    public var settings: Settings
+    public var channels: [ChannelDefinition]
+    public var templates: [String: Template]
+    public var journeys: [Journey]
+    public var tests: [JourneyTest]
+    /// The directory it came from.
+    public var directory: String
+
+    public init(
+        settings: Settings = Settings(), channels: [ChannelDefinition] = [], templates: [String: Template] = [:],
+        journeys: [Journey], tests: [JourneyTest] = [], directory: String = ""
+    ) {
+        self.settings = settings
+        self.channels = channels
+        self.templates = templates
+        self.journeys = journeys
+        self.tests = tests
+        self.directory = directory
+    }
+
+    public func journey(id: String) -> Journey? { journeys.first { $0.id == id } }
+    public func channel(named name: String) -> ChannelDefinition? { channels.first { $0.name == name } }
+}
+
+/// `journeyd.yaml`: daemon settings and global policy.
+public struct Settings: Sendable {
+    /// Zone for users without a `timezone` trait.
+    public var defaultZone: Zone
+    /// Caps over all journeys, per user (optionally per channel).
+    public var caps: [Cap]
+    public var quietHours: QuietHours?
+    /// How long message ids are remembered for deduplication, and how many at most.
+    public var dedupWindow: TimeSpan
+    public var dedupMaxEntries: Int
+    /// The keys this issue does not interpret yet (`state`, `inputs`, …), kept for the daemon.
+    public var daemon: Value
+
+    public init(
+        defaultZone: Zone = .utc, caps: [Cap] = [], quietHours: QuietHours? = nil,
+        dedupWindow: TimeSpan = .days(7), dedupMaxEntries: Int = 10_000_000, daemon: Value = .emptyObject
+    ) {
+        self.defaultZone = defaultZone
+        self.caps = caps
+        self.quietHours = quietHours
+        self.dedupWindow = dedupWindow
+        self.dedupMaxEntries = dedupMaxEntries
+        self.daemon = daemon
+    }
+}
+
+/// One entry of `channels.yaml`.
+public struct ChannelDefinition: Sendable {
+    public var name: String
+    /// The adapter type: `log`, `file`, `exec`, `webhook`, `email`, `sms`, `wecom`, `dingtalk`, `feishu`, `slack`.
+    public var type: String
+    /// The adapter's own options, as written (validated by the adapter).
+    public var options: Value
+    public var file: String
+    public var line: Int
+    public init(name: String, type: String, options: Value = .emptyObject, file: String = "", line: Int = 0) {
+        self.name = name
+        self.type = type
+        self.options = options
+        self.file = file
+        self.line = line
+    }
+
+    public static let knownTypes: Set<String> = [
+        "log", "file", "exec", "webhook", "email", "sms", "wecom", "dingtalk", "feishu", "slack",
+    ]
+}
+
+/// A message template file under `templates/`.
+public struct Template: Sendable {
+    public var name: String
+    public var file: String
+    public var source: String
+    public init(name: String, file: String, source: String) {
+        self.name = name
+        self.file = file
+        self.source = source
+    }
+}

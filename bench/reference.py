@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""An independent, straightforward implementation of the three journeys in bench/rules/.
+
+It serves two purposes:
+  * correctness: on a small generated stream, `journeyd replay` must produce exactly the touches this
+    script computes (checked by the Swift test suite);
+  * speed: it is the "plain Python loop over the same journeys" that `journeyd replay` is benchmarked
+    against (bench/run-benchmarks.sh).
+
+Semantics (as DESIGN.md §5 and the journey files say): events are applied in file order at their own
+timestamp; a timer due at or before an event's time fires first, at its due time, earliest first (ties in
+the order they were armed); after the last event the clock runs on for 400 days. Output: one line per touch,
+"AT USER JOURNEY STEP", sorted.
+"""
+import heapq
+import json
+import sys
+from datetime import datetime, timezone
+
+HOUR = 3_600_000
+DAY = 24 * HOUR
+
+
+def parse_time(text):
+    # RFC 3339 with Z and milliseconds, as the generator writes it.
+    dt = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return int(dt.timestamp() * 1000)
+
+
+def format_time(ms):
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+class Reference:
+    def __init__(self):
+        self.timers = []          # (due, seq, user, enrollment_id)
+        self.seq = 0
+        self.users = {}           # user -> dict(traits, enrollments (list), cart_touches (list), vip_last)
+        self.next_enrollment = 0
+        self.touches = []
+
+    def user(self, uid):
+        u = self.users.get(uid)
+        if u is None:
+            u = {"traits": {}, "enrollments": [], "cart_touches": [], "vip_last": None}
+            self.users[uid] = u
+        return u
+
+    def arm(self, due, uid, enrollment):
+        self.seq += 1
+        enrollment["timer"] = self.seq
+        heapq.heappush(self.timers, (due, self.seq, uid, enrollment["id"]))
+
+    def touch(self, now, uid, journey, step):
+        self.touches.append(f"{format_time(now)} {uid} {journey} {step}")
+
+    def fire_until(self, limit):
+        while self.timers and self.timers[0][0] <= limit:
+            due, seq, uid, eid = heapq.heappop(self.timers)
+            u = self.users.get(uid)
+            if u is None:
+                continue
+            for e in u["enrollments"]:
+                if e["id"] == eid and e["timer"] == seq:
+                    self.on_timer(due, uid, u, e)
+                    break
+
+    def on_timer(self, now, uid, u, e):
+        e["timer"] = 0
+        if e["journey"] == "cart_abandonment":
+            # wait_for timed out: remind, subject to the journey cap of one per 24 hours.
+            u["enrollments"].remove(e)
+            recent = [t for t in u["cart_touches"] if t > now - DAY]
+            if len(recent) < 1:
+                self.touch(now, uid, "cart_abandonment", "remind")
+                u["cart_touches"] = recent + [now]
+        else:  # repurchase
+            if e["step"] == 0:
+                self.touch(now, uid, "repurchase", "day_30")
+                e["step"] = 1
+                self.arm(now + 30 * DAY, uid, e)
+            else:
+                self.touch(now, uid, "repurchase", "day_60")
+                u["enrollments"].remove(e)
+
+    def on_event(self, event):
+        now = parse_time(event["timestamp"])
+        self.fire_until(now)
+        uid = event.get("userId") or event.get("anonymousId")
+        u = self.user(uid)
+        kind = event["type"]
+        if kind == "identify":
+            for k, v in event.get("traits", {}).items():
+                if v is None:
+                    u["traits"].pop(k, None)
+                else:
+                    u["traits"][k] = v
+            return
+        if kind != "track":
+            return
+        name = event["event"]
+        props = event.get("properties", {})
+        if name == "purchase":
+            # exit_when purchase (cart_abandonment, repurchase) ends every running enrollment.
+            u["enrollments"] = [e for e in u["enrollments"] if e["journey"] not in ("cart_abandonment", "repurchase")]
+            # repurchase: every purchase starts a new countdown.
+            e = self.enroll(u, "repurchase", "")
+            self.arm(now + 30 * DAY, uid, e)
+            # vip_thanks: gold members, purchases of 100 or more, at most once per 30 days.
+            price = props.get("price")
+            if isinstance(price, (int, float)) and not isinstance(price, bool) and price >= 100 \
+                    and u["traits"].get("tier") == "gold":
+                if u["vip_last"] is None or now >= u["vip_last"] + 30 * DAY:
+                    u["vip_last"] = now
+                    self.touch(now, uid, "vip_thanks", "thanks")
+        elif name == "cart_add":
+            price = props.get("price")
+            if isinstance(price, (int, float)) and not isinstance(price, bool) and price >= 50:
+                key = props.get("cart_id")
+                key = "" if key is None else (key if isinstance(key, str) else json.dumps(key))
+                if not any(e["journey"] == "cart_abandonment" and e["key"] == key for e in u["enrollments"]):
+                    e = self.enroll(u, "cart_abandonment", key)
+                    self.arm(now + HOUR, uid, e)
+
+    def enroll(self, u, journey, key):
+        self.next_enrollment += 1
+        e = {"id": self.next_enrollment, "journey": journey, "key": key, "step": 0, "timer": 0}
+        u["enrollments"].append(e)
+        return e
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: reference.py EVENTS.jsonl")
+    ref = Reference()
+    last = None
+    with open(sys.argv[1], "rb") as f:
+        for line in f:
+            event = json.loads(line)
+            ref.on_event(event)
+            t = parse_time(event["timestamp"])
+            last = t if last is None else max(last, t)
+    if last is not None:
+        ref.fire_until(last + 400 * DAY)
+    out = sys.stdout
+    for line in sorted(ref.touches):
+        out.write(line + "\n")
+    print(f"{len(ref.touches)} touches", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
