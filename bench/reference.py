@@ -17,6 +17,7 @@ import json
 import sys
 from datetime import datetime, timezone
 
+CHANNEL_TYPES = {"email": "log", "wecom": "log"}  # bench/rules/channels.yaml
 HOUR = 3_600_000
 DAY = 24 * HOUR
 
@@ -52,8 +53,16 @@ class Reference:
         enrollment["timer"] = self.seq
         heapq.heappush(self.timers, (due, self.seq, uid, enrollment["id"]))
 
-    def touch(self, now, uid, journey, step):
+    def touch(self, now, uid, journey, step, channel):
+        """Produces a touch unless the user closed the channel (consent: the `unsubscribed` trait is true,
+        "all", the channel's name or type, or a list holding one of those). Returns whether it went out."""
+        closed = self.users[uid]["traits"].get("unsubscribed")
+        names = {"all", channel, CHANNEL_TYPES[channel]}
+        if closed is True or (isinstance(closed, str) and closed in names) or \
+                (isinstance(closed, list) and any(isinstance(c, str) and c in names for c in closed)):
+            return False
         self.touches.append(f"{format_time(now)} {uid} {journey} {step}")
+        return True
 
     def fire_until(self, limit):
         while self.timers and self.timers[0][0] <= limit:
@@ -72,16 +81,15 @@ class Reference:
             # wait_for timed out: remind, subject to the journey cap of one per 24 hours.
             u["enrollments"].remove(e)
             recent = [t for t in u["cart_touches"] if t > now - DAY]
-            if len(recent) < 1:
-                self.touch(now, uid, "cart_abandonment", "remind")
+            if len(recent) < 1 and self.touch(now, uid, "cart_abandonment", "remind", "email"):
                 u["cart_touches"] = recent + [now]
         else:  # repurchase
             if e["step"] == 0:
-                self.touch(now, uid, "repurchase", "day_30")
+                self.touch(now, uid, "repurchase", "day_30", "email")
                 e["step"] = 1
                 self.arm(now + 30 * DAY, uid, e)
             else:
-                self.touch(now, uid, "repurchase", "day_60")
+                self.touch(now, uid, "repurchase", "day_60", "email")
                 u["enrollments"].remove(e)
 
     def on_event(self, event):
@@ -113,7 +121,7 @@ class Reference:
                     and u["traits"].get("tier") == "gold":
                 if u["vip_last"] is None or now >= u["vip_last"] + 30 * DAY:
                     u["vip_last"] = now
-                    self.touch(now, uid, "vip_thanks", "thanks")
+                    self.touch(now, uid, "vip_thanks", "thanks", "wecom")
         elif name == "cart_add":
             price = props.get("price")
             if isinstance(price, (int, float)) and not isinstance(price, bool) and price >= 50:

@@ -8,7 +8,8 @@ struct ValueTests {
         v.set("c", to: [true, nil, 2.5])
         v.set("b", to: "changed")
         #expect(v.jsonText == #"{"b":"changed","a":"x","c":[true,null,2.5]}"#)
-        #expect(v.remove("a"))
+        let removed = v.remove("a")
+        #expect(removed)
         #expect(v["a"] == nil)
     }
 

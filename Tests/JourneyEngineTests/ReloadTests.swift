@@ -1,3 +1,4 @@
+import Foundation
 import JourneyCore
 import JourneyEngine
 import JourneyRules

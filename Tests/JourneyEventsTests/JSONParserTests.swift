@@ -117,7 +117,8 @@ struct JSONParserTests {
         (#"[-Infinity]"#, 2, "$[0]", "NaN and Infinity are not allowed in JSON"),
         (#"{"p":1e400}"#, 5, "$.p", "number out of range"),
         (#"{"p":-1e400}"#, 5, "$.p", "number out of range"),
-        (#"{"p":123456789e300}"#, 5, "$.p", "number out of range"),
+        (#"{"p":123456789e301}"#, 5, "$.p", "number out of range"),
+        (#"{"p":123456789e300}"#, -1, "", "accepted: 1.23456789e308 is finite"),
         (#"["\x"]"#, 2, "$[0]", #"invalid escape '\x'"#),
         (#"["\u12G4"]"#, 2, "$[0]", #"invalid \u escape (expected 4 hex digits)"#),
         (#"["\uD800"]"#, 2, "$[0]", #"lone surrogate \uD800 in a string"#),
@@ -130,7 +131,7 @@ struct JSONParserTests {
         ("", 0, "$", "unexpected end of input"),
         ("   ", 3, "$", "unexpected end of input"),
         (#"{"a":[1,2"#, 9, "$.a", "unexpected end of input"),
-        (#"{"a":"abc"#, 8, "$.a", "unexpected end of input"),
+        (#"{"a":"abc"#, 9, "$.a", "unexpected end of input"),
         (#"{"a"#, 3, "$", "unexpected end of input"),
         (#"["\u00"#, 6, "$[0]", "unexpected end of input"),
         (#"["\uD83D\u"#, 10, "$[0]", "unexpected end of input"),
@@ -138,6 +139,10 @@ struct JSONParserTests {
         ("nul", 3, "$", "unexpected end of input"),
     ] as [(String, Int, String, String)])
     func refusesMalformedJSONWithOffsetPathAndReason(input: String, offset: Int, path: String, reason: String) throws {
+        if offset < 0 {
+            _ = try parser.parse(input)
+            return
+        }
         let error = try syntaxError(input)
         #expect(error == JSONSyntaxError(byteOffset: offset, path: path, reason: reason))
     }

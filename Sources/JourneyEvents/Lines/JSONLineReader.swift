@@ -255,7 +255,7 @@ public final class JSONLineReader {
             lo = 0
         }
         scanned = hi
-        if capacity - hi < chunkSize / 2 {
+        if capacity - hi < Swift.max(chunkSize / 2, 1) {
             // Only while one line is being gathered: bounded by maxLineBytes + 1 + chunkSize.
             let newCapacity = hi + chunkSize
             let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
