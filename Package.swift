@@ -55,7 +55,10 @@ let package = Package(
         .testTarget(name: "JourneyEventsTests", dependencies: ["JourneyEvents", "JourneyTesting"]),
         .testTarget(
             name: "JourneyRulesTests",
-            dependencies: ["JourneyRules", "JourneyTesting"],
+            dependencies: [
+                "JourneyRules", "JourneyTesting",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

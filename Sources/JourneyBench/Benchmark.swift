@@ -20,6 +20,8 @@ struct Benchmark {
         let reportDirectory = option("--report-dir", "reports")
         let python = option("--python", "python3")
         let skipPython = args.contains("--no-python")
+        // --only replay|parse|engine runs one stage (for profiling).
+        let only = option("--only", "all")
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
 
@@ -31,96 +33,16 @@ struct Benchmark {
         report.line("- events per stage: \(events)")
         report.line("")
 
-        // 1. Replay of the generated stream through the three reference journeys, then the Python reference.
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("journeyd-bench-\(getpid())").path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let eventsFile = work + "/events.jsonl"
-        let generation = try measure {
-            let out = try OutputFile(path: eventsFile)
-            for event in EventGenerator(.init(users: events / 10, events: events, span: .days(120), seed: 42)) {
-                try out.write { event.jsonValue.writeJSON(into: &$0); $0.append(10) }
-            }
-            try out.close()
+        let stages = Stages(events: events, work: work, root: root, python: skipPython ? nil : python)
+        if only == "all" || only == "replay" || only == "parse" {
+            let eventsFile = try stages.generate(into: &report)
+            if only != "parse" { try stages.replay(eventsFile, into: &report) }
+            if only != "replay" { try stages.parse(eventsFile, into: &report) }
         }
-        let fileBytes = (try FileManager.default.attributesOfItem(atPath: eventsFile)[.size] as? Int) ?? 0
-        report.line("## replay: \(events) events through bench/rules (3 journeys)")
-        report.line("")
-        report.line("- generated \(fileBytes / 1_000_000) MB in \(fmt(generation.seconds)) s")
-        let rules = try RuleLoader.load(directory: root + "/bench/rules")
-        var replayReport: Replay.Report?
-        let replay = try measure {
-            let sink = try OutputFile(path: work + "/touches.jsonl")
-            replayReport = try Replay.run(path: eventsFile, rules: rules, touches: sink, reject: { _ in })
-            try sink.close()
-        }
-        let replayRate = Double(events) / replay.seconds
-        report.line("- journeyd replay: \(fmt(replay.seconds)) s wall, \(fmt(replay.cpu)) s CPU → **\(rate(replayRate)) events/s** (\(replayReport!.touches) touches)")
-        report.line("- peak RSS after replay: \(peakRSSMegabytes()) MB")
-        if !skipPython {
-            let pythonRun = try measure {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                process.arguments = [python, root + "/bench/reference.py", eventsFile]
-                process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-                process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-                try process.run()
-                process.waitUntilExit()
-                guard process.terminationStatus == 0 else { throw BenchError("the Python reference failed") }
-            }
-            let pythonRate = Double(events) / pythonRun.seconds
-            report.line("- Python reference (bench/reference.py, same journeys, same file): \(fmt(pythonRun.seconds)) s → \(rate(pythonRate)) events/s")
-            report.line("- **replay is \(fmt(replayRate / pythonRate))× the Python loop** (target ≥ 10×)")
-        }
-        report.line("")
-
-        // 2. Parsing alone.
-        let data = try Data(contentsOf: URL(fileURLWithPath: eventsFile))
-        let parser = SegmentEventParser()
-        var parsed = 0
-        let parse = try measure {
-            data.withUnsafeBytes { raw in
-                let buffer = raw.bindMemory(to: UInt8.self)
-                parser.parseLines(in: buffer) { result in if case .success = result { parsed += 1 } }
-            }
-        }
-        report.line("## parsing Segment JSON lines (\(fileBytes / max(events, 1)) bytes per event on average)")
-        report.line("")
-        report.line("- SegmentEventParser: \(fmt(parse.seconds)) s → **\(rate(Double(parsed) / parse.cpu)) events/s per core** (\(fmt(Double(fileBytes) / parse.cpu / 1e6)) MB/s)")
-        let sample = data.split(separator: 10).prefix(200_000).map { Data($0) }
-        let foundation = try measure {
-            for line in sample { _ = try JSONSerialization.jsonObject(with: line) }
-        }
-        report.line("- Foundation JSONSerialization, for comparison: \(rate(Double(sample.count) / foundation.cpu)) events/s per core")
-        report.line("")
-
-        // 3. The engine alone, 100 journeys, events already parsed.
-        let hundred = try RuleLoader.load(directory: try hundredJourneys(in: work))
-        var pool: [Event] = []
-        pool.reserveCapacity(events)
-        var random = SystemRandomNumberGeneratorLike(seed: 7)
-        let start = Timestamp(iso8601: "2025-01-01T00:00:00Z")!
-        for i in 0..<events {
-            let name = "event_\(random.next() % 100)"
-            pool.append(
-                .track(
-                    name, user: "u\(random.next() % 100_000)", at: start + .seconds(Int64(i / 10)),
-                    properties: [
-                        "price": .number(Double(random.next() % 20_000) / 100), "sku": .string("SKU-\(random.next() % 1000)"),
-                        "category": .string(["shoes", "hats", "shirts", "bags", "socks"][Int(random.next() % 5)]),
-                    ],
-                    messageId: "m\(i)"))
-        }
-        var simulator = Simulator(rules: hundred)
-        var touches = 0
-        let engine = try measure {
-            for event in pool { simulator.feed(event) { if case .touch = $0 { touches += 1 } } }
-        }
-        report.line("## engine alone: 100 journeys loaded, \(events) pre-parsed events over 100 event names")
-        report.line("")
-        report.line("- \(fmt(engine.seconds)) s wall, \(fmt(engine.cpu)) s CPU → **\(rate(Double(events) / engine.cpu)) events/s per core** (\(touches) touches, \(simulator.store.pendingTimerCount) timers pending, \(simulator.store.users.count) users)")
-        report.line("- peak RSS at the end: \(peakRSSMegabytes()) MB")
-        report.line("")
+        if only == "all" || only == "engine" { try stages.engine(into: &report) }
         report.line("Targets (DESIGN §11): parsing ≥ 1,000,000 events/s per core; engine ≥ 1,000,000 events/s per core with 100 journeys; replay ≥ 10× the plain Python loop.")
 
         print(report.text)
@@ -158,6 +80,120 @@ struct Benchmark {
             try yaml.write(toFile: "\(directory)/journeys/j\(k).yaml", atomically: true, encoding: .utf8)
         }
         return directory
+    }
+}
+
+
+/// The measured stages, each adding its lines to the report.
+struct Stages {
+    let events: Int
+    let work: String
+    let root: String
+    /// The Python interpreter for the reference, or nil to skip it.
+    let python: String?
+
+    func generate(into report: inout Report) throws -> String {
+        let eventsFile = work + "/events.jsonl"
+        let generation = try measure {
+            let out = try OutputFile(path: eventsFile)
+            for event in EventGenerator(.init(users: events / 10, events: events, span: .days(120), seed: 42)) {
+                try out.write { event.jsonValue.writeJSON(into: &$0); $0.append(10) }
+            }
+            try out.close()
+        }
+        let fileBytes = (try FileManager.default.attributesOfItem(atPath: eventsFile)[.size] as? Int) ?? 0
+        report.line("## input: \(events) generated events, \(fileBytes / 1_000_000) MB (\(fileBytes / max(events, 1)) bytes per event), in \(fmt(generation.seconds)) s")
+        report.line("")
+        return eventsFile
+    }
+
+    func replay(_ eventsFile: String, into report: inout Report) throws {
+        report.line("## replay: \(events) events through bench/rules (3 journeys)")
+        report.line("")
+        let rules = try RuleLoader.load(directory: root + "/bench/rules")
+        var replayReport: Replay.Report?
+        let replay = try measure {
+            let sink = try OutputFile(path: work + "/touches.jsonl")
+            replayReport = try Replay.run(path: eventsFile, rules: rules, touches: sink, reject: { _ in })
+            try sink.close()
+        }
+        let replayRate = Double(events) / replay.seconds
+        report.line("- journeyd replay: \(fmt(replay.seconds)) s wall, \(fmt(replay.cpu)) s CPU → **\(rate(replayRate)) events/s** (\(replayReport!.touches) touches)")
+        report.line("- peak RSS after replay: \(peakRSSMegabytes()) MB")
+        if let python {
+            let pythonRun = try measure {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                process.arguments = [python, root + "/bench/reference.py", eventsFile]
+                process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+                process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+                try process.run()
+                process.waitUntilExit()
+                guard process.terminationStatus == 0 else { throw BenchError("the Python reference failed") }
+            }
+            let pythonRate = Double(events) / pythonRun.seconds
+            report.line("- Python reference (bench/reference.py, same journeys, same file): \(fmt(pythonRun.seconds)) s → \(rate(pythonRate)) events/s")
+            report.line("- **replay is \(fmt(replayRate / pythonRate))× the Python loop** (target ≥ 10×)")
+        }
+        report.line("")
+    }
+
+    func parse(_ eventsFile: String, into report: inout Report) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: eventsFile))
+        let parser = SegmentEventParser()
+        var parsed = 0
+        let parse = try measure {
+            data.withUnsafeBytes { raw in
+                let buffer = raw.bindMemory(to: UInt8.self)
+                parser.parseLines(in: buffer) { result in if case .success = result { parsed += 1 } }
+            }
+        }
+        report.line("## parsing Segment JSON lines")
+        report.line("")
+        report.line("- SegmentEventParser: \(fmt(parse.seconds)) s wall, \(fmt(parse.cpu)) s CPU → **\(rate(Double(parsed) / parse.cpu)) events/s per core** (\(fmt(Double(data.count) / parse.cpu / 1e6)) MB/s)")
+        let sample = data.split(separator: 10).prefix(200_000).map { Data($0) }
+        let foundation = try measure {
+            for line in sample { _ = try JSONSerialization.jsonObject(with: line) }
+        }
+        report.line("- Foundation JSONSerialization on the same lines, for comparison: \(rate(Double(sample.count) / foundation.cpu)) events/s per core")
+        report.line("")
+    }
+
+    func engine(into report: inout Report) throws {
+        let hundred = try RuleLoader.load(directory: try Benchmark.hundredJourneys(in: work))
+        var pool: [Event] = []
+        pool.reserveCapacity(events)
+        var random = SystemRandomNumberGeneratorLike(seed: 7)
+        let start = Timestamp(iso8601: "2025-01-01T00:00:00Z")!
+        for i in 0..<events {
+            let name = "event_\(random.next() % 100)"
+            pool.append(
+                .track(
+                    name, user: "u\(random.next() % 100_000)", at: start + .seconds(Int64(i) * 3),
+                    properties: [
+                        "price": .number(Double(random.next() % 20_000) / 100), "sku": .string("SKU-\(random.next() % 1000)"),
+                        "category": .string(["shoes", "hats", "shirts", "bags", "socks"][Int(random.next() % 5)]),
+                    ],
+                    messageId: "m\(i)"))
+        }
+        var simulator = Simulator(rules: hundred)
+        var touches = 0
+        var entered = 0
+        let engine = try measure {
+            for event in pool {
+                simulator.feed(event) { effect in
+                    switch effect {
+                    case .touch: touches += 1
+                    case .outcome(let o): if case .entered = o.kind { entered += 1 }
+                    }
+                }
+            }
+        }
+        report.line("## engine alone: 100 journeys loaded, \(events) pre-parsed events over 100 event names")
+        report.line("")
+        report.line("- \(fmt(engine.seconds)) s wall, \(fmt(engine.cpu)) s CPU → **\(rate(Double(events) / engine.cpu)) events/s per core** (\(entered) enrollments, \(touches) touches, \(simulator.store.users.count) users)")
+        report.line("- peak RSS at the end: \(peakRSSMegabytes()) MB")
+        report.line("")
     }
 }
 

@@ -4,13 +4,15 @@ import HeapModule
 /// A ``StateStore`` held entirely in memory: for tests, `journeyd test` and `journeyd replay`.
 ///
 /// Deduplication keeps message ids for the configured window and at most `dedupMaxEntries` of them,
-/// forgetting the oldest first.
+/// forgetting the oldest first. It remembers each id by its 64-bit hash (8 bytes instead of a string):
+/// two distinct ids collide with a probability of about n²/2⁶⁵ — below one in a million for ten million
+/// ids in the window — and a collision would drop an event, so the durable store keeps the ids themselves.
 public struct InMemoryStateStore: StateStore, Sendable {
     public private(set) var users: [String: UserState] = [:]
     private var timers = Heap<TimerEntry>()
     private var timerSeq: UInt64 = 0
-    private var seen: Set<String> = []
-    private var seenOrder: [(at: Timestamp, id: String)] = []
+    private var seen: Set<UInt64> = []
+    private var seenOrder: [(at: Timestamp, id: UInt64)] = []
     private var seenHead = 0
     public var dedupWindow: TimeSpan
     public var dedupMaxEntries: Int
@@ -57,8 +59,11 @@ public struct InMemoryStateStore: StateStore, Sendable {
             seenOrder.removeFirst(seenHead)
             seenHead = 0
         }
-        guard seen.insert(messageId).inserted else { return false }
-        seenOrder.append((at, messageId))
+        var hasher = StableHash()
+        hasher.combine(messageId)
+        let key = hasher.finalized
+        guard seen.insert(key).inserted else { return false }
+        seenOrder.append((at, key))
         return true
     }
 }

@@ -6,7 +6,8 @@ import JourneyRules
 struct Run {
     let engine: Engine
     let now: Timestamp
-    let event: Event?
+    /// The event being applied (nil for timers), borrowed from the caller for the duration of the run.
+    let eventPointer: UnsafePointer<Event>?
     var effects: [Effect] = []
     /// Traits changed by this run and not yet looked at by triggers.
     var changedTraits: [String] = []
@@ -19,10 +20,10 @@ struct Run {
     /// The last timer sequence number used.
     var timerSeq: UInt64
 
-    init(engine: Engine, now: Timestamp, event: Event?, timerSeq: UInt64) {
+    init(engine: Engine, now: Timestamp, event: UnsafePointer<Event>?, timerSeq: UInt64) {
         self.engine = engine
         self.now = now
-        self.event = event
+        self.eventPointer = event
         self.timerSeq = timerSeq
     }
 
@@ -34,13 +35,24 @@ struct Run {
 
     var compiled: CompiledRules { engine.compiled }
 
-    func scope(_ user: UserState, enrollment: Enrollment? = nil, journey: Journey? = nil, event: Event? = nil)
-        -> EvaluationScope
-    {
-        EvaluationScope(
-            user: user, event: event, enrollment: enrollment, journey: journey, now: now,
-            defaultZone: compiled.rules.settings.defaultZone, plan: compiled.history
-        )
+    /// Runs `body` with a scope over `user` (and this run's event when `withEvent`), borrowed, not copied.
+    func withScope<R>(
+        _ user: UserState, journey: Journey?, enrollment: Enrollment? = nil, withEvent: Bool,
+        _ body: (EvaluationScope) -> R
+    ) -> R {
+        withUnsafePointer(to: user) { userPointer in
+            withUnsafePointer(to: enrollment) { enrollmentPointer in
+                body(
+                    EvaluationScope(
+                        userPointer: userPointer, eventPointer: withEvent ? eventPointer : nil,
+                        enrollmentPointer: enrollmentPointer, journey: journey, now: now,
+                        defaultZone: compiled.rules.settings.defaultZone, plan: compiled.history))
+            }
+        }
+    }
+
+    func test(_ condition: Expression, _ user: UserState, journey: Journey?, enrollment: Enrollment? = nil, withEvent: Bool) -> Bool {
+        withScope(user, journey: journey, enrollment: enrollment, withEvent: withEvent) { condition.isTrue(in: $0) }
     }
 
     mutating func outcome(_ kind: Outcome.Kind, _ user: UserState, _ journey: String, step: String = "", detail: String = "") {
@@ -83,7 +95,7 @@ struct Run {
 
     /// Keeps the history the rules ask about (and nothing for other event names).
     func record(_ event: Event, in user: inout UserState) {
-        guard let plan = compiled.history.tracks[event.name] else { return }
+        guard !compiled.history.isEmpty, let plan = compiled.history.tracks[event.name] else { return }
         let index: Int
         if let found = user.history.firstIndex(where: { $0.event == event.name }) {
             index = found
@@ -147,10 +159,11 @@ struct Run {
         return true
     }
 
+    /// Whether this run's event matches (name, then condition).
     func matches(_ match: EventMatch, _ event: Event, _ user: UserState, _ e: Enrollment?, _ journey: Journey?) -> Bool {
         guard match.event == "*" || match.event == event.name else { return false }
         guard let condition = match.condition else { return true }
-        return condition.isTrue(in: scope(user, enrollment: e, journey: journey, event: event))
+        return test(condition, user, journey: journey, enrollment: e, withEvent: true)
     }
 
     /// Maps an enrollment on an outdated version to the current one when the journey says `follow`.
@@ -176,16 +189,15 @@ struct Run {
     mutating func trigger(_ index: Int, by event: Event, user: inout UserState) {
         let journey = compiled.rules.journeys[index]
         guard case .event(let match) = journey.trigger, matches(match, event, user, nil, journey) else { return }
-        enter(journey, user: &user, triggerEvent: event)
+        enter(journey, user: &user, withEvent: true)
     }
 
     /// Enters `journey` if the entry condition, the key and the re-entry policy allow, and runs it.
-    mutating func enter(_ journey: Journey, user: inout UserState, triggerEvent: Event?) {
-        let entryScope = scope(user, journey: journey, event: triggerEvent)
-        if let condition = journey.entry.condition, !condition.isTrue(in: entryScope) { return }
+    mutating func enter(_ journey: Journey, user: inout UserState, withEvent: Bool) {
+        if let condition = journey.entry.condition, !test(condition, user, journey: journey, withEvent: withEvent) { return }
         var key = ""
         if let keyExpression = journey.entry.key {
-            switch keyExpression.evaluate(in: entryScope) {
+            switch withScope(user, journey: journey, withEvent: withEvent, { keyExpression.evaluate(in: $0) }) {
             case .null: key = ""
             case .string(let s): key = s
             case let other: key = other.jsonText
@@ -204,7 +216,7 @@ struct Run {
         }
         var e = Enrollment(
             seq: user.nextEnrollmentSeq, journey: journey.id, version: journey.version, key: key, step: 0,
-            enteredAt: now, trigger: triggerEvent.map(Self.snapshot) ?? .null
+            enteredAt: now, trigger: withEvent ? eventPointer.map { Self.snapshot($0.pointee) } ?? .null : .null
         )
         user.nextEnrollmentSeq += 1
         outcome(.entered, user, journey.id, detail: key)
@@ -214,12 +226,11 @@ struct Run {
         }
     }
 
-    /// What an enrollment remembers of the event that started it (`enrollment.trigger.…`).
+    /// What an enrollment remembers of the event that started it (`enrollment.trigger.…`): its name,
+    /// message id and properties. (Its time is `enrollment.entered_at`.)
     static func snapshot(_ event: Event) -> Value {
         .object([
             Value.Member("name", .string(event.name)),
-            Value.Member("type", .string(event.kind.rawValue)),
-            Value.Member("timestamp", .string(event.timestamp.iso8601)),
             Value.Member("messageId", .string(event.messageId)),
             Value.Member("properties", event.properties),
         ])
@@ -239,8 +250,8 @@ struct Run {
                 for index in compiled.traitTriggers[name] ?? [] {
                     let journey = compiled.rules.journeys[index]
                     guard case .traitChange(_, let condition) = journey.trigger else { continue }
-                    if condition?.isTrue(in: scope(user, journey: journey)) ?? true {
-                        enter(journey, user: &user, triggerEvent: event)
+                    if condition.map({ test($0, user, journey: journey, withEvent: false) }) ?? true {
+                        enter(journey, user: &user, withEvent: true)
                     }
                 }
                 for index in compiled.dateTriggers[name] ?? [] {
@@ -252,18 +263,18 @@ struct Run {
                 for index in compiled.segmentJourneys {
                     let journey = compiled.rules.journeys[index]
                     guard case .segment(let condition) = journey.trigger else { continue }
-                    let isMember = condition.isTrue(in: scope(user, journey: journey))
+                    let isMember = test(condition, user, journey: journey, withEvent: false)
                     let wasMember = user.segments.contains(journey.id)
                     if isMember && !wasMember {
                         user.segments.append(journey.id)
-                        enter(journey, user: &user, triggerEvent: event)
+                        enter(journey, user: &user, withEvent: true)
                     } else if !isMember && wasMember {
                         user.segments.removeAll { $0 == journey.id }
                     }
                 }
             }
             for id in enrolls {
-                if let journey = compiled.journey(id: id) { enter(journey, user: &user, triggerEvent: nil) }
+                if let journey = compiled.journey(id: id) { enter(journey, user: &user, withEvent: false) }
             }
         }
     }
@@ -277,7 +288,7 @@ struct Run {
             else { return }
             user.dateSchedules.remove(at: slot)
             guard let journey = compiled.journey(id: journeyID) else { return }
-            enter(journey, user: &user, triggerEvent: nil)
+            enter(journey, user: &user, withEvent: false)
             if case .date(let trigger) = journey.trigger, trigger.yearly {
                 scheduleDateTrigger(journey, user: &user)
             }
@@ -383,8 +394,7 @@ struct Run {
                 arm(&e, user: user, at: now + waitFor.timeout)
                 return true
             case .branch(let arms, let otherwise):
-                let s = scope(user, enrollment: e, journey: journey)
-                let target = arms.first { $0.condition.isTrue(in: s) }?.target ?? otherwise
+                let target = arms.first { test($0.condition, user, journey: journey, enrollment: e, withEvent: false) }?.target ?? otherwise
                 guard go(&e, to: target, journey: journey, user: user) else { return false }
             case .split(let arms):
                 let chosen = Self.pick(arms, journey: journey.id, user: user.id, enrollment: e.seq, step: step.id)

@@ -3,26 +3,27 @@ public import JourneyCore
 /// A validated journey: one rule file, resolved and ready for the engine. Immutable.
 ///
 /// Built only by ``RuleLoader``; every reference in it (step targets, channels, templates, journeys to
-/// enroll in) has been checked, so the engine never meets a dangling name.
-public struct Journey: Sendable, Identifiable {
+/// enroll in) has been checked, so the engine never meets a dangling name. A class, because the engine
+/// hands journeys around on its hot path: passing one costs a reference, not a copy of every field.
+public final class Journey: Sendable, Identifiable {
     /// The `journey:` id, unique in a rule set.
-    public var id: String
-    public var description: String
+    public let id: String
+    public let description: String
     /// A content hash of the journey file (16 hex digits). Enrollments record it; see ``OnChange``.
-    public var version: String
+    public let version: String
     /// Where it was loaded from, for messages (`journeys/cart.yaml`).
-    public var file: String
+    public let file: String
     /// Transactional journeys bypass marketing caps and quiet hours (never consent).
-    public var transactional: Bool
-    public var trigger: Trigger
-    public var entry: Entry
+    public let transactional: Bool
+    public let trigger: Trigger
+    public let entry: Entry
     /// Any of these events exits every running enrollment of this journey for the user.
-    public var exitWhen: [EventMatch]
-    public var goal: Goal?
-    public var limits: Limits
-    public var onChange: OnChange
+    public let exitWhen: [EventMatch]
+    public let goal: Goal?
+    public let limits: Limits
+    public let onChange: OnChange
     /// Steps in file order; targets refer to indices into this array.
-    public var steps: [Step]
+    public let steps: [Step]
 
     public init(
         id: String, description: String = "", version: String, file: String, transactional: Bool = false,

@@ -1,17 +1,17 @@
 public import JourneyCore
 
-/// One step of a journey.
-public struct Step: Sendable {
+/// One step of a journey. A class for the same reason as ``Journey``.
+public final class Step: Sendable {
     /// The step's id: given in the file, or `step<N>` (1-based) when omitted.
-    public var id: String
+    public let id: String
     /// Whether the id was written in the file (generated ids are not stable across edits, which matters
     /// for `on_change: follow`).
-    public var hasExplicitId: Bool
-    public var kind: Kind
+    public let hasExplicitId: Bool
+    public let kind: Kind
     /// Where to go after this step when it completes normally (`next:` or the following step).
-    public var next: Target
+    public let next: Target
     /// Position in the file, for messages.
-    public var line: Int
+    public let line: Int
 
     public init(id: String, hasExplicitId: Bool = true, kind: Kind, next: Target, line: Int = 0) {
         self.id = id
