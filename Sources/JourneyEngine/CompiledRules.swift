@@ -16,6 +16,8 @@ struct CompiledRules: Sendable {
     let dateTriggers: [String: [Int]]
     let segmentJourneys: [Int]
     let history: HistoryPlan
+    /// The current version of every journey, by identity: an enrollment on one of these needs no migration.
+    let current: Set<ObjectIdentifier>
     /// The longest cap window (journey or global): touch records older than this are pruned.
     let capHorizon: TimeSpan
 
@@ -43,6 +45,7 @@ struct CompiledRules: Sendable {
             if let cap = journey.limits.cap { horizon = max(horizon, cap.per) }
         }
         self.journeysByID = byID
+        self.current = Set(rules.journeys.map(ObjectIdentifier.init))
         self.eventTriggers = events
         self.anyEventTriggers = anyEvent
         self.traitTriggers = traits

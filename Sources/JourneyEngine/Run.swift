@@ -122,6 +122,13 @@ struct Run {
     mutating func react(to event: Event, user: inout UserState) {
         var i = 0
         while i < user.enrollments.count {
+            // Most events concern none of a user's enrollments: look before taking one out of the array.
+            if let pinned = engine.versions[user.enrollments[i].version], compiled.current.contains(ObjectIdentifier(pinned)),
+                !Self.concerns(pinned, user.enrollments[i], eventName: event.name)
+            {
+                i += 1
+                continue
+            }
             var enrollment = user.enrollments.remove(at: i)
             guard let journey = follow(&enrollment, user: user) else {
                 outcome(.exited, user, enrollment.journey, detail: "journey removed")
@@ -133,6 +140,17 @@ struct Run {
                 i += 1
             }
         }
+    }
+
+    /// Whether a track event named `eventName` can affect the enrollment: a goal, an exit_when, or the
+    /// wait_for it is in.
+    static func concerns(_ journey: Journey, _ e: Enrollment, eventName: String) -> Bool {
+        if let goal = journey.goal, goal.match.event == eventName || goal.match.event == "*" { return true }
+        for match in journey.exitWhen where match.event == eventName || match.event == "*" { return true }
+        if e.phase == .waitingForEvent, case .waitFor(let waitFor) = journey.steps[e.step].kind {
+            return waitFor.match.event == eventName || waitFor.match.event == "*"
+        }
+        return false
     }
 
     private mutating func reactOne(

@@ -56,24 +56,27 @@ public struct Funnel: Sendable, Equatable {
                 duplicates += 1
                 return
             }
-            var c = journeys[outcome.journey, default: Counters()]
-            switch outcome.kind {
-            case .entered: c.entered += 1
-            case .reached: c.reached[outcome.step, default: 0] += 1
-            case .converted: c.converted += 1
-            case .exited:
-                // Reasons with a variable part ("exit_when purchase", "late by 2h") count under their first word.
-                let reason = outcome.detail.split(separator: " ").first.map(String.init) ?? outcome.detail
-                c.exited[reason, default: 0] += 1
-            case .capped: c.capped += 1
-            case .deferred: c.deferred += 1
-            case .suppressed: c.suppressed += 1
-            case .skippedLate: c.skippedLate += 1
-            case .heldOut: c.heldOut += 1
-            case .updated: c.updated += 1
-            case .duplicate: break
-            }
-            journeys[outcome.journey] = c
+            // Mutate in place: copying the counters out and back would copy their dictionaries each time.
+            Self.count(outcome, in: &journeys[outcome.journey, default: Counters()])
+        }
+    }
+
+    private static func count(_ outcome: Outcome, in c: inout Counters) {
+        switch outcome.kind {
+        case .entered: c.entered += 1
+        case .reached: c.reached[outcome.step, default: 0] += 1
+        case .converted: c.converted += 1
+        case .exited:
+            // Reasons with a variable part ("exit_when purchase", "late by 2h") count under their first word.
+            let reason = outcome.detail.firstIndex(of: " ").map { String(outcome.detail[..<$0]) } ?? outcome.detail
+            c.exited[reason, default: 0] += 1
+        case .capped: c.capped += 1
+        case .deferred: c.deferred += 1
+        case .suppressed: c.suppressed += 1
+        case .skippedLate: c.skippedLate += 1
+        case .heldOut: c.heldOut += 1
+        case .updated: c.updated += 1
+        case .duplicate: break
         }
     }
 

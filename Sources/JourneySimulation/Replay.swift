@@ -1,4 +1,5 @@
 public import JourneyCore
+import Foundation
 import JourneyEngine
 public import JourneyEvents
 public import JourneyRules
@@ -16,6 +17,9 @@ public struct Replay {
             self.progress = progress
         }
     }
+
+    /// Events handed from the parsing thread to the engine at a time.
+    static let batchSize = 4096
 
     /// How far past the last event the clock runs by default: long enough for every wait in the bundled
     /// journeys and one yearly date trigger, short enough that yearly triggers do not loop forever.
@@ -56,23 +60,55 @@ public struct Replay {
                 }
             }
         }
-        var bytes = 0
-        for result in stream {
-            switch result {
-            case .success(let event):
-                report.events += 1
-                if report.firstEvent == nil { report.firstEvent = event.timestamp }
-                report.lastEvent = Swift.max(report.lastEvent ?? event.timestamp, event.timestamp)
-                simulator.feed(event, observe: observe)
-            case .failure(let rejection):
-                report.rejected += 1
-                reject(rejection)
+        // Parse on a second thread, in batches, while the engine runs on this one. Order is preserved,
+        // so the output is the same as a single-threaded run.
+        struct Batch {
+            var results: [Result<Event, EventRejection>] = []
+            var bytes = 0
+        }
+        let queue = BatchQueue<Batch>(capacity: 8)
+        let handoff = Handoff(value: stream)
+        let producer = Thread {
+            let stream = handoff.value
+            var batch = Batch()
+            batch.results.reserveCapacity(Self.batchSize)
+            for result in stream {
+                batch.results.append(result)
+                if batch.results.count == Self.batchSize {
+                    if let line = stream.currentLine { batch.bytes = line.byteOffset + line.length }
+                    queue.put(batch)
+                    batch = Batch()
+                    batch.results.reserveCapacity(Self.batchSize)
+                }
             }
-            if let line = stream.currentLine { bytes = line.byteOffset + line.length }
-            if let progress = options.progress, (report.events + report.rejected) & 0xFFFF == 0 {
-                progress(bytes, report.events + report.rejected)
+            if let line = stream.currentLine { batch.bytes = line.byteOffset + line.length }
+            queue.put(batch)
+            queue.close()
+        }
+        producer.stackSize = 1 << 20
+        producer.start()
+        var progressMark = 0
+        while let batch = queue.take() {
+            for result in batch.results {
+                switch result {
+                case .success(let event):
+                    report.events += 1
+                    if report.firstEvent == nil { report.firstEvent = event.timestamp }
+                    report.lastEvent = Swift.max(report.lastEvent ?? event.timestamp, event.timestamp)
+                    simulator.feed(event, observe: observe)
+                case .failure(let rejection):
+                    report.rejected += 1
+                    reject(rejection)
+                }
             }
-            if let writeError { throw writeError }
+            if let progress = options.progress, report.events + report.rejected >= progressMark {
+                progress(batch.bytes, report.events + report.rejected)
+                progressMark = report.events + report.rejected + 65_536
+            }
+            if let writeError {
+                while queue.take() != nil {}  // let the producer finish before leaving
+                throw writeError
+            }
         }
         if let error = stream.readError { throw error }
         let end = options.until ?? ((report.lastEvent ?? simulator.clock) + defaultHorizon)

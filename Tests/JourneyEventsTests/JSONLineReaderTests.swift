@@ -149,6 +149,13 @@ struct JSONLineReaderTests {
         }
     }
 
+    @Test func readsAWholeFile() throws {
+        let content = Array((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let file = try TemporaryFile(contents: content)
+        #expect(try JSONLineReader.readWholeFile(atPath: file.path) == content)
+        #expect(throws: JSONLineReader.ReadError.self) { try JSONLineReader.readWholeFile(atPath: "/nonexistent") }
+    }
+
     @Test func readsFromAPipe() throws {
         var fds: [Int32] = [0, 0]
         try #require(pipe(&fds) == 0)

@@ -52,13 +52,18 @@ public struct Touch: Sendable, Hashable {
         out.append(UInt8(ascii: "\""))
         at.writeISO8601(into: &out)
         out.append(UInt8(ascii: "\""))
-        for (key, value) in [
-            ("user", user), ("journey", journey), ("version", version), ("enrollment", enrollment), ("step", step),
-            ("channel", channel), ("template", template),
-        ] {
-            JSONWriter.writeKey(key, into: &out)
+        func field(_ key: StaticString, _ value: String) {
+            out.append(UInt8(ascii: ","))
+            key.withUTF8Buffer { out.append(contentsOf: $0) }
             JSONWriter.writeString(value, into: &out)
         }
+        field("\"user\":", user)
+        field("\"journey\":", journey)
+        field("\"version\":", version)
+        field("\"enrollment\":", enrollment)
+        field("\"step\":", step)
+        field("\"channel\":", channel)
+        field("\"template\":", template)
         if transactional {
             JSONWriter.writeKey("transactional", into: &out)
             out.append(contentsOf: "true".utf8)

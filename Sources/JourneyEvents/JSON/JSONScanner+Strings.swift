@@ -80,7 +80,8 @@ extension JSONScanner {
     func controlCharacterInString() -> ScanError {
         let c = p[i]
         if c == 0 { return ScanError(offset: i, reason: "NUL byte in a string") }
-        return ScanError(offset: i, reason: "unescaped control character \(Diagnostics.codePoint(UInt32(c))) in a string")
+        let name = Diagnostics.codePoint(UInt32(c))
+        return ScanError(offset: i, reason: "unescaped control character \(name) in a string")
     }
 
     /// The rest of a string that has escapes, decoded into ``unescaped``; `i` is at the first backslash.
@@ -95,7 +96,9 @@ extension JSONScanner {
                 if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
                 if c >= 0x80 { try skipUTF8Sequence() } else { i += 1 }
             }
-            if i > runStart { unescaped.append(contentsOf: UnsafeBufferPointer(start: p + runStart, count: i - runStart)) }
+            if i > runStart {
+                unescaped.append(contentsOf: UnsafeBufferPointer(start: p + runStart, count: i - runStart))
+            }
             guard i < n else { throw endOfInput() }
             let c = p[i]
             if c == UInt8(ascii: "\"") {
@@ -141,7 +144,8 @@ extension JSONScanner {
         default:
             i = escapeStart
             if c >= 0x80 || c < 0x20 {
-                throw ScanError(offset: escapeStart, reason: "invalid escape: backslash before \(describeByte(at: escapeStart + 1))")
+                let what = describeByte(at: escapeStart + 1)
+                throw ScanError(offset: escapeStart, reason: "invalid escape: backslash before \(what)")
             }
             throw ScanError(offset: escapeStart, reason: "invalid escape '\\\(Character(Unicode.Scalar(c)))'")
         }

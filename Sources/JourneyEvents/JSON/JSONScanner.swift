@@ -41,32 +41,33 @@ struct JSONScanner {
         maxDepth: Int,
         _ body: (inout JSONScanner) -> R
     ) -> R {
-        // Kept under 1 KiB, which the standard library always places on the stack.
+        // Two blocks of 1 KiB, the size the standard library always places on the stack: 16 members and
+        // 8 array elements in one, 42 keys in the other. Deeper or wider documents spill to the heap.
         withUnsafeTemporaryAllocation(byteCount: 1024, alignment: 16) { raw in
-            let memberBytes = 16 * MemoryLayout<Value.Member>.stride
-            let valueBytes = 8 * MemoryLayout<Value>.stride
-            let keyCount = (raw.count - memberBytes - valueBytes) / MemoryLayout<KeySpan>.stride
-            let memberStorage = UnsafeMutableRawBufferPointer(rebasing: raw[0..<memberBytes])
-                .bindMemory(to: Value.Member.self)
-            let valueStorage = UnsafeMutableRawBufferPointer(rebasing: raw[memberBytes..<memberBytes + valueBytes])
-                .bindMemory(to: Value.self)
-            let keyStorage = UnsafeMutableRawBufferPointer(rebasing: raw[memberBytes + valueBytes..<raw.count])
-                .bindMemory(to: KeySpan.self).prefix(keyCount)
-            var scanner = JSONScanner(
-                p: input.baseAddress ?? UnsafePointer(bitPattern: 0x10)!,  // never read when empty
-                n: input.count,
-                maxDepth: maxDepth,
-                members: ScratchStack(storage: memberStorage),
-                values: ScratchStack(storage: valueStorage),
-                keys: ScratchStack(storage: UnsafeMutableBufferPointer(rebasing: keyStorage))
-            )
-            let result = body(&scanner)
-            scanner.members.release()
-            scanner.values.release()
-            scanner.keys.release()
-            scanner.unescaped.release()
-            scanner.keyArena.release()
-            return result
+            let keyCapacity = 1024 / MemoryLayout<KeySpan>.stride
+            return withUnsafeTemporaryAllocation(of: KeySpan.self, capacity: keyCapacity) { keyStorage in
+                let memberBytes = 16 * MemoryLayout<Value.Member>.stride
+                let valueCount = (raw.count - memberBytes) / MemoryLayout<Value>.stride
+                let memberStorage = UnsafeMutableRawBufferPointer(rebasing: raw[0..<memberBytes])
+                    .bindMemory(to: Value.Member.self)
+                let valueStorage = UnsafeMutableRawBufferPointer(rebasing: raw[memberBytes..<raw.count])
+                    .bindMemory(to: Value.self).prefix(valueCount)
+                var scanner = JSONScanner(
+                    p: input.baseAddress ?? UnsafePointer(bitPattern: 0x10)!,  // never read when empty
+                    n: input.count,
+                    maxDepth: maxDepth,
+                    members: ScratchStack(storage: memberStorage),
+                    values: ScratchStack(storage: UnsafeMutableBufferPointer(rebasing: valueStorage)),
+                    keys: ScratchStack(storage: keyStorage)
+                )
+                let result = body(&scanner)
+                scanner.members.release()
+                scanner.values.release()
+                scanner.keys.release()
+                scanner.unescaped.release()
+                scanner.keyArena.release()
+                return result
+            }
         }
     }
 
@@ -208,7 +209,11 @@ extension JSONScanner {
 
     /// Reads an object whose `{` is at `i`; when `watching` names a key, sets `watchedOffset` to the
     /// offset of that member's value.
-    mutating func parseObject(depth: Int, watching: StaticString?, watchedOffset: inout Int) throws(ScanError) -> Value {
+    mutating func parseObject(
+        depth: Int,
+        watching: StaticString?,
+        watchedOffset: inout Int
+    ) throws(ScanError) -> Value {
         guard depth <= maxDepth else { throw tooDeep() }
         i += 1
         if consume(UInt8(ascii: "}")) { return .emptyObject }
@@ -313,7 +318,8 @@ extension JSONScanner {
         if !span.inArena {
             return String(decoding: UnsafeBufferPointer(start: p + span.start, count: span.count), as: UTF8.self)
         }
-        return String(decoding: UnsafeBufferPointer(start: keyArena.base + span.start, count: span.count), as: UTF8.self)
+        let bytes = UnsafeBufferPointer(start: keyArena.base + span.start, count: span.count)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     func keyMatches(_ span: KeySpan, _ literal: StaticString) -> Bool {
@@ -337,7 +343,8 @@ extension JSONScanner {
         guard i < n else { return endOfInput() }
         let c = p[i]
         if c >= 0x80 && utf8SequenceLength(at: i) == nil { return ScanError(offset: i, reason: "invalid UTF-8") }
-        if c == UInt8(ascii: "N") || c == UInt8(ascii: "I") || (c == UInt8(ascii: "-") && i + 1 < n && p[i + 1] == UInt8(ascii: "I")) {
+        let minusInfinity = c == UInt8(ascii: "-") && i + 1 < n && p[i + 1] == UInt8(ascii: "I")
+        if c == UInt8(ascii: "N") || c == UInt8(ascii: "I") || minusInfinity {
             if startsWord("NaN") || startsWord("Infinity") || startsWord("-Infinity") {
                 return ScanError(offset: i, reason: "NaN and Infinity are not allowed in JSON")
             }

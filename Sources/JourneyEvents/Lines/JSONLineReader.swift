@@ -79,7 +79,12 @@ public final class JSONLineReader {
     private var skipping: (number: Int, offset: Int, length: Int, endsWithCR: Bool)?
 
     /// A reader over `buffer`, which must stay alive and unchanged while the reader is used.
-    public init(buffer: UnsafeBufferPointer<UInt8>, maxLineBytes: Int = 1 << 20, firstLineNumber: Int = 1, baseOffset: Int = 0) {
+    public init(
+        buffer: UnsafeBufferPointer<UInt8>,
+        maxLineBytes: Int = 1 << 20,
+        firstLineNumber: Int = 1,
+        baseOffset: Int = 0
+    ) {
         precondition(maxLineBytes > 0, "maxLineBytes must be positive")
         self.maxLineBytes = maxLineBytes
         nextLineNumber = firstLineNumber
@@ -125,6 +130,25 @@ public final class JSONLineReader {
         guard fd >= 0 else { throw ReadError(path: path, operation: "open", errno: errno) }
         self.init(fileDescriptor: fd, closeWhenDone: true, maxLineBytes: maxLineBytes, chunkSize: chunkSize)
         self.path = path
+    }
+
+    /// The whole content of the file at `path` (for inputs known to be small; use a reader for the rest).
+    public static func readWholeFile(atPath path: String) throws(ReadError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ReadError(path: path, operation: "open", errno: errno) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                bytes.append(contentsOf: chunk[0..<count])
+            } else if count == 0 {
+                return bytes
+            } else if errno != EINTR {
+                throw ReadError(path: path, operation: "read", errno: errno)
+            }
+        }
     }
 
     deinit {

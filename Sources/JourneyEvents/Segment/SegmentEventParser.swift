@@ -75,7 +75,8 @@ public struct SegmentEventParser: Sendable {
             )
         }
         if line.count > options.maxEventBytes {
-            return reject(ScanError(offset: 0, reason: "event exceeds \(options.maxEventBytes) bytes (\(line.count) bytes)"))
+            let reason = "event exceeds \(options.maxEventBytes) bytes (\(line.count) bytes)"
+            return reject(ScanError(offset: 0, reason: reason))
         }
         let options = options
         // The event goes straight into the returned enum: no intermediate `Result` to copy and destroy.
@@ -132,12 +133,13 @@ public struct SegmentEventParser: Sendable {
     /// Parses a line from a ``JSONLineReader``, turning an over-long line into a rejection.
     public func parse(_ line: JSONLineReader.Line, source: String? = nil) -> Result<Event, EventRejection> {
         if line.exceedsLimit {
+            let length = line.isTerminated ? "\(line.length) bytes" : "\(line.length) bytes so far"
             return .failure(
                 EventRejection(
                     line: line.number,
                     byteOffset: line.byteOffset,
                     path: "$",
-                    reason: "line exceeds \(line.limit) bytes (\(line.length) bytes\(line.isTerminated ? "" : " so far"))",
+                    reason: "line exceeds \(line.limit) bytes (\(length))",
                     source: source
                 )
             )

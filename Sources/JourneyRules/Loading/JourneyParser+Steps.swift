@@ -3,188 +3,210 @@ import Yams
 
 extension JourneyParser {
     static let actions = ["send", "wait", "wait_for", "branch", "split", "update", "enroll", "exit"]
-    static let stepKeys = actions + ["id", "next", "template", "on_event", "on_timeout"]
-    static let weekdays = ["mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7]
+    static let stepKeys = ["id"] + actions + ["template", "on_event", "on_timeout", "next"]
+    static let weekdays: KeyValuePairs<String, Int> = ["mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7]
+    static let branchReasons: [PathRoot: String] = [
+        .event: "a branch runs when its step is reached, not on an event (enrollment.trigger holds the event that started the journey)"
+    ]
 
-    mutating func parseSteps(_ node: YAMLNode, journey: String) -> [Step] {
-        guard let items = reader.sequence(node, "steps") else { return [] }
+    /// What step parsing learns besides the steps.
+    struct StepsContext {
+        var ids: [String]
+        /// A target could not be resolved (it was replaced by `exit`): reachability is not checked.
+        var unresolvedTarget = false
+    }
+
+    mutating func parseSteps(_ node: YAMLNode) -> [Step] {
+        guard let items = reader.sequence(node, "steps", what: "a list of steps") else { return [] }
         guard !items.isEmpty else {
             reader.error(at: node, "steps", "a journey needs at least one step")
             return []
         }
         // First pass: ids, so that targets can point forward.
-        var ids: [String] = []
-        var idNodes: [String: YAMLNode] = [:]
+        var ids = items.indices.map { "step\($0 + 1)" }
+        var explicit = Array(repeating: false, count: items.count)
+        var idNodes: [YAMLNode?] = Array(repeating: nil, count: items.count)
+        var firstLine: [String: Int] = [:]
         for (i, item) in items.enumerated() {
-            var id = "step\(i + 1)"
-            if case .mapping(let mapping) = item,
-                let idNode = mapping.first(where: { $0.key.scalar?.string == "id" })?.value,
-                let explicit = reader.identifier(idNode, "steps[\(i)].id", what: "step id")
-            {
-                if ["exit", "next"].contains(explicit) {
-                    reader.error(at: idNode, "steps[\(i)].id", "\"\(explicit)\" is reserved for targets")
-                } else if idNodes[explicit] != nil {
-                    reader.error(at: idNode, "steps[\(i)].id", "duplicate step id \"\(explicit)\" (first at line \(idNodes[explicit]!.mark?.line ?? 0))")
-                } else {
-                    id = explicit
-                    idNodes[explicit] = idNode
-                }
+            guard case .mapping(let mapping) = item,
+                let idNode = mapping.first(where: { $0.key.string == "id" && !reader.isRenamedDuplicate($0.key.string ?? "") })?.value,
+                let id = reader.identifier(idNode, "steps[\(i)].id", what: "step id")
+            else { continue }
+            if id == "exit" || id == "next" {
+                reader.error(at: idNode, "steps[\(i)].id", "\"\(id)\" cannot be a step id: it is a target keyword")
+            } else if let line = firstLine[id] {
+                reader.error(at: idNode, "steps[\(i)].id", "duplicate step id \"\(id)\" (first at line \(line))")
+            } else {
+                firstLine[id] = idNode.mark?.line ?? 0
+                ids[i] = id
+                explicit[i] = true
+                idNodes[i] = idNode
             }
-            ids.append(id)
         }
+        for i in items.indices where !explicit[i] {
+            if let j = ids.indices.first(where: { $0 != i && explicit[$0] && ids[$0] == ids[i] }) {
+                reader.error(
+                    at: idNodes[j], "steps[\(j)].id",
+                    "\"\(ids[j])\" is also the generated id of steps[\(i)], which has no id: give that step an id or choose another")
+            }
+        }
+        stepIds = ids
+
+        var context = StepsContext(ids: ids)
         var steps: [Step] = []
-        var ok = true
+        var complete = true
         for (i, item) in items.enumerated() {
-            if let step = parseStep(item, index: i, ids: ids, hasExplicitId: idNodes[ids[i]] != nil) {
+            if let step = parseStep(item, index: i, hasExplicitId: explicit[i], context: &context) {
                 steps.append(step)
             } else {
-                ok = false
+                complete = false
             }
         }
-        guard ok else { return [] }
-        checkGraph(steps, items: items)
+        guard complete else { return [] }
+        checkGraph(steps, items: items, checkReachability: !context.unresolvedTarget)
         return steps
     }
 
-    /// A target: `exit`, `next`, or a step id.
-    func target(_ node: YAMLNode, _ path: String, index: Int, ids: [String]) -> Target? {
-        guard let name = reader.string(node, path) else { return nil }
+    /// A target: `exit`, `next` (which is `next`), or a step id. Unknown ids are recorded and become `exit`.
+    func target(_ node: YAMLNode, _ path: String, next: Target, context: inout StepsContext) -> Target {
+        guard let name = reader.string(node, path, expected: "a step id, next or exit") else {
+            context.unresolvedTarget = true
+            return .exit
+        }
         switch name {
         case "exit": return .exit
-        case "next": return index + 1 < ids.count ? .step(index + 1) : .exit
+        case "next": return next
         default:
-            if let i = ids.firstIndex(of: name) { return .step(i) }
-            let suggestion = YAMLReader.closest(name, in: ids).map { "; did you mean \"\($0)\"?" } ?? ""
-            reader.error(at: node, path, "unknown step \"\(name)\"\(suggestion) (targets are a step id, next or exit)")
-            return nil
+            if let i = context.ids.firstIndex(of: name) { return .step(i) }
+            reader.error(
+                at: node, path,
+                "unknown step \"\(name)\"\(Suggestions.didYouMean(name, in: context.ids)) (a target is a step id, next or exit)")
+            context.unresolvedTarget = true
+            return .exit
         }
     }
 
-    mutating func parseStep(_ node: YAMLNode, index i: Int, ids: [String], hasExplicitId: Bool) -> Step? {
+    /// One step; nil when it has no single action (its kind is unknown).
+    mutating func parseStep(_ node: YAMLNode, index i: Int, hasExplicitId: Bool, context: inout StepsContext) -> Step? {
         let path = "steps[\(i)]"
         let line = node.mark?.line ?? 0
-        let fallThrough: Target = i + 1 < ids.count ? .step(i + 1) : .exit
-        if case .scalar(let scalar) = node {
-            guard scalar.string == "exit" else {
-                reader.error(at: node, path, "expected a step (a mapping with one of \(Self.actions.joined(separator: ", "))) or exit, found \"\(scalar.string)\"")
-                return nil
-            }
-            return Step(id: ids[i], hasExplicitId: false, kind: .exit, next: .exit, line: line)
+        let id = context.ids[i]
+        let fallThrough: Target = i + 1 < context.ids.count ? .step(i + 1) : .exit
+        if case .scalar(let scalar) = node, scalar.string == "exit" {
+            return Step(id: id, hasExplicitId: false, kind: .exit, next: .exit, line: line)
         }
-        guard let m = reader.mapping(node, path, allowed: Self.stepKeys) else { return nil }
+        guard
+            let m = reader.mapping(
+                node, path, allowed: Self.stepKeys,
+                what: "a step (a mapping with one of \(Suggestions.list(Self.actions, conjunction: "or"))) or exit")
+        else { return nil }
         let actions = Self.actions.filter { m.has($0) }
         guard actions.count == 1 else {
-            reader.error(
-                at: node, path,
-                actions.isEmpty
-                    ? "a step needs exactly one action: \(Self.actions.joined(separator: ", "))"
-                    : "a step has exactly one action, found \(actions.joined(separator: " and "))")
+            if actions.isEmpty {
+                if m.unknown.isEmpty {
+                    reader.error(
+                        at: node, path, "expected exactly one action (\(Suggestions.list(Self.actions, conjunction: "or"))), found none")
+                }
+            } else {
+                reader.error(
+                    at: m.keyNode(actions[1]), path,
+                    "expected exactly one action per step, found \(Suggestions.list(actions, conjunction: "and")): make them separate steps"
+                )
+            }
             return nil
         }
         let action = actions[0]
         for (key, owner) in [("template", "send"), ("on_event", "wait_for"), ("on_timeout", "wait_for")]
         where m.has(key) && action != owner {
-            reader.error(at: m.items.first { $0.key == key }!.keyNode, "\(path).\(key)", "\"\(key)\" only applies to \(owner) steps")
+            reader.error(at: m.keyNode(key), "\(path).\(key)", "\"\(key)\" only applies to \(owner) steps")
         }
         var next = fallThrough
         if let n = m["next"] {
-            guard let t = target(n, "\(path).next", index: i, ids: ids) else { return nil }
-            next = t
+            if action == "exit" {
+                reader.error(at: m.keyNode("next"), "\(path).next", "an exit step has no next")
+            } else {
+                next = target(n, "\(path).next", next: fallThrough, context: &context)
+            }
         }
         let value = m[action]!
         let actionPath = "\(path).\(action)"
-        var kind: Step.Kind?
+        let kind: Step.Kind
         switch action {
         case "send":
-            guard let channel = reader.string(value, actionPath) else { return nil }
-            if !channels.contains(channel) {
-                let known = channels.sorted().joined(separator: ", ")
-                let suggestion = YAMLReader.closest(channel, in: channels).map { "; did you mean \"\($0)\"?" } ?? ""
-                reader.error(at: value, actionPath, "unknown channel \"\(channel)\"\(suggestion) (known: \(known.isEmpty ? "none" : known))")
+            let channel = reader.string(value, actionPath, expected: "a channel name") ?? ""
+            if !channel.isEmpty, !channels.contains(channel) {
+                let known = channels.isEmpty ? "none: channels.yaml defines no channel" : channels.sorted().joined(separator: ", ")
+                reader.error(at: value, actionPath, "unknown channel \"\(channel)\"\(Suggestions.didYouMean(channel, in: channels)) (known: \(known))")
             }
-            guard let templateNode = m["template"] else {
-                reader.error(at: node, path, "a send step needs a template")
-                return nil
-            }
-            guard let template = reader.string(templateNode, "\(path).template") else { return nil }
-            if !templates.contains(template) {
-                let suggestion = YAMLReader.closest(template, in: templates).map { "; did you mean \"\($0)\"?" } ?? ""
-                reader.error(at: templateNode, "\(path).template", "unknown template \"\(template)\"\(suggestion): no file templates/\(template).*")
+            var template = ""
+            if let templateNode = reader.required(m, "template", path),
+                let name = reader.string(templateNode, "\(path).template", expected: "a template name")
+            {
+                template = name
+                if !templates.contains(name) {
+                    let stem = String(name.prefix { $0 != "." })
+                    let hint =
+                        stem != name && templates.contains(stem)
+                        ? "; a template is named by its file name up to the first dot: did you mean \"\(stem)\"?"
+                        : Suggestions.didYouMean(name, in: templates)
+                    reader.error(at: templateNode, "\(path).template", "unknown template \"\(name)\" (no file templates/\(name).*)\(hint)")
+                }
             }
             kind = .send(Send(channel: channel, template: template))
         case "wait":
-            kind = parseWait(value, actionPath, index: i, ids: ids).map { .wait($0) }
+            kind = .wait(parseWait(value, actionPath, next: next, context: &context))
         case "wait_for":
-            guard let wm = reader.mapping(value, actionPath, allowed: ["event", "where", "timeout"]) else { return nil }
-            guard let timeoutNode = wm["timeout"] else {
-                reader.error(at: value, actionPath, "wait_for needs a timeout: without one a user could wait forever")
-                return nil
-            }
-            let timeout = reader.duration(timeoutNode, "\(actionPath).timeout")
-            let (match, _) = parseEventMatch(value, actionPath, roots: [.event, .user, .enrollment, .journey], extraKeys: ["timeout"])
-            let onEvent = m["on_event"].map { target($0, "\(path).on_event", index: i, ids: ids) } ?? fallThrough
-            let onTimeout = m["on_timeout"].map { target($0, "\(path).on_timeout", index: i, ids: ids) } ?? fallThrough
-            guard let timeout, let match, let onEvent, let onTimeout else { return nil }
-            kind = .waitFor(WaitFor(match: match, timeout: timeout, onEvent: onEvent, onTimeout: onTimeout))
+            kind = .waitFor(parseWaitFor(value, actionPath, step: m, stepPath: path, next: next, context: &context))
         case "branch":
-            guard let arms = reader.sequence(value, actionPath) else { return nil }
-            var parsed: [BranchArm] = []
-            var otherwise = fallThrough
-            var failed = false
-            for (k, arm) in arms.enumerated() {
-                let armPath = "\(actionPath)[\(k)]"
-                guard let am = reader.mapping(arm, armPath, allowed: ["if", "goto", "else"]) else {
-                    failed = true
-                    continue
-                }
-                if let elseNode = am["else"] {
-                    if am.has("if") || am.has("goto") {
-                        reader.error(at: arm, armPath, "an else arm is just {else: target}")
-                    }
-                    if k != arms.count - 1 { reader.error(at: arm, armPath, "else must be the last arm") }
-                    if let t = target(elseNode, "\(armPath).else", index: i, ids: ids) { otherwise = t } else { failed = true }
-                    continue
-                }
-                guard let ifNode = am["if"], let gotoNode = am["goto"] else {
-                    reader.error(at: arm, armPath, "a branch arm needs if and goto (or is {else: target})")
-                    failed = true
-                    continue
-                }
-                let condition = expression(ifNode, "\(armPath).if", roots: [.user, .enrollment, .journey])
-                let t = target(gotoNode, "\(armPath).goto", index: i, ids: ids)
-                if let condition, let t { parsed.append(BranchArm(condition: condition, target: t)) } else { failed = true }
-            }
-            if parsed.isEmpty && !failed { reader.error(at: value, actionPath, "a branch needs at least one if arm") }
-            guard !failed, !parsed.isEmpty else { return nil }
-            kind = .branch(parsed, otherwise: otherwise)
+            let (arms, otherwise) = parseBranch(value, actionPath, next: next, context: &context)
+            kind = .branch(arms, otherwise: otherwise)
         case "split":
-            kind = parseSplit(value, actionPath, index: i, ids: ids).map { .split($0) }
+            kind = .split(parseSplit(value, actionPath, next: next, context: &context))
         case "update":
-            kind = parseUpdate(value, actionPath).map { .update($0) }
+            kind = .update(parseUpdate(value, actionPath))
         case "enroll":
-            guard let other = reader.identifier(value, actionPath, what: "journey id") else { return nil }
-            enrollReferences.append((other, value, actionPath))
-            kind = .enroll(journey: other)
+            if let other = reader.identifier(value, actionPath, what: "journey id") {
+                enrollReferences.append((other, value, actionPath))
+                kind = .enroll(journey: other)
+            } else {
+                kind = .enroll(journey: "")
+            }
         default:  // exit
-            if case .scalar(let scalar) = value, scalar.string != "true" {
-                reader.error(at: value, actionPath, "write `- exit` or `exit: true`")
-                return nil
+            if case .scalar(let scalar) = value, scalar.string == "true" {
+            } else {
+                reader.error(at: value, actionPath, "expected true (write `- exit` or `exit: true`), found \(reader.found(value))")
             }
             kind = .exit
             next = .exit
         }
-        guard let kind else { return nil }
-        return Step(id: ids[i], hasExplicitId: hasExplicitId, kind: kind, next: next, line: line)
+        return Step(id: id, hasExplicitId: hasExplicitId, kind: kind, next: next, line: line)
     }
 
-    func parseWait(_ node: YAMLNode, _ path: String, index: Int, ids: [String]) -> Wait? {
-        if case .scalar = node { return reader.duration(node, path).map { .duration($0) } }
-        guard let m = reader.mapping(node, path, allowed: ["for", "until", "weekdays", "until_date", "before", "after", "at", "if_missing"])
-        else { return nil }
+    // MARK: - Waits
+
+    /// A duration, `{for}`, `{until, weekdays}` or `{until_date, before|after, at, if_missing}`.
+    /// Returns a placeholder after recording errors.
+    func parseWait(_ node: YAMLNode, _ path: String, next: Target, context: inout StepsContext) -> Wait {
+        let placeholder = Wait.duration(.milliseconds(1))
+        if case .scalar = node { return reader.duration(node, path).map { .duration($0) } ?? placeholder }
+        let keys = ["for", "until", "weekdays", "until_date", "before", "after", "at", "if_missing"]
+        guard
+            let m = reader.mapping(
+                node, path, allowed: keys,
+                what: "a duration like 1h, or a mapping with one of for, until or until_date")
+        else { return placeholder }
         let kinds = ["for", "until", "until_date"].filter { m.has($0) }
         guard kinds.count == 1 else {
-            reader.error(at: node, path, "a wait is a duration, {for: 1h}, {until: \"10:00\"} or {until_date: trait}")
-            return nil
+            if kinds.isEmpty {
+                if m.unknown.isEmpty {
+                    reader.error(at: node, path, "expected exactly one of for, until or until_date, found none")
+                }
+            } else {
+                reader.error(
+                    at: m.keyNode(kinds[1]), path,
+                    "expected exactly one of for, until or until_date, found \(Suggestions.list(kinds, conjunction: "and"))")
+            }
+            return placeholder
         }
         let allowed: [String: Set<String>] = [
             "for": ["for"], "until": ["until", "weekdays"], "until_date": ["until_date", "before", "after", "at", "if_missing"],
@@ -194,116 +216,207 @@ extension JourneyParser {
         }
         switch kinds[0] {
         case "for":
-            return reader.duration(m["for"]!, "\(path).for").map { .duration($0) }
+            return reader.duration(m["for"]!, "\(path).for").map { .duration($0) } ?? placeholder
         case "until":
-            guard let time = reader.timeOfDay(m["until"]!, "\(path).until") else { return nil }
+            let time = reader.timeOfDay(m["until"]!, "\(path).until")
             var days = Set<Int>()
-            if let w = m["weekdays"], let list = reader.sequence(w, "\(path).weekdays") {
+            if let w = m["weekdays"], let list = reader.sequence(w, "\(path).weekdays", what: "a list of weekdays like [mon, tue]") {
+                if list.isEmpty { reader.error(at: w, "\(path).weekdays", "an empty weekday list would wait forever") }
                 for (k, item) in list.enumerated() {
-                    guard let name = reader.string(item, "\(path).weekdays[\(k)]") else { continue }
-                    if let day = Self.weekdays[name.lowercased()] {
+                    guard let name = reader.string(item, "\(path).weekdays[\(k)]", expected: "a weekday (mon … sun)") else { continue }
+                    if let day = Self.weekdays.first(where: { $0.key == name })?.value {
                         days.insert(day)
                     } else {
-                        reader.error(at: item, "\(path).weekdays[\(k)]", "unknown weekday \"\(name)\": use mon, tue, wed, thu, fri, sat or sun")
+                        let lower = String(name.lowercased().prefix(3))
+                        let hint = Self.weekdays.contains { $0.key == lower } ? "; did you mean \"\(lower)\"?" : ""
+                        reader.error(
+                            at: item, "\(path).weekdays[\(k)]",
+                            "expected a weekday (mon, tue, wed, thu, fri, sat or sun), found `\(YAMLReader.shown(name))`\(hint)")
                     }
                 }
-                if list.isEmpty { reader.error(at: w, "\(path).weekdays", "an empty weekday list would wait forever") }
             }
-            return .until(time: time, weekdays: days)
+            return time.map { .until(time: $0, weekdays: days) } ?? placeholder
         default:
-            guard let trait = reader.string(m["until_date"]!, "\(path).until_date") else { return nil }
-            if m.has("before") && m.has("after") {
-                reader.error(at: node, path, "has both before and after: use one")
-                return nil
-            }
+            let trait = reader.string(m["until_date"]!, "\(path).until_date", expected: "a trait name")
             var offset = 0
-            if let before = m["before"] { offset = -(reader.days(before, "\(path).before") ?? 0) }
-            if let after = m["after"] { offset = reader.days(after, "\(path).after") ?? 0 }
-            let at = m["at"].flatMap { reader.timeOfDay($0, "\(path).at") } ?? TimeOfDay(hour: 9, minute: 0)
-            let fallThrough: Target = index + 1 < ids.count ? .step(index + 1) : .exit
-            let ifMissing = m["if_missing"].map { target($0, "\(path).if_missing", index: index, ids: ids) } ?? fallThrough
-            guard let ifMissing else { return nil }
+            if m.has("before") && m.has("after") {
+                reader.error(at: m.keyNode("after"), path, "a wait until a date takes either before or after, not both")
+            } else if let before = m["before"] {
+                offset = -(reader.wholeDays(before, "\(path).before") ?? 0)
+            } else if let after = m["after"] {
+                offset = reader.wholeDays(after, "\(path).after") ?? 0
+            }
+            let at = m["at"].map { reader.timeOfDay($0, "\(path).at") } ?? TimeOfDay(hour: 9, minute: 0)
+            let ifMissing = m["if_missing"].map { target($0, "\(path).if_missing", next: next, context: &context) } ?? next
+            guard let trait, let at else { return placeholder }
             return .untilDate(trait: trait, offsetDays: offset, at: at, ifMissing: ifMissing)
         }
     }
 
-    func parseSplit(_ node: YAMLNode, _ path: String, index: Int, ids: [String]) -> [SplitArm]? {
-        guard let items = reader.sequence(node, path) else { return nil }
+    func parseWaitFor(
+        _ node: YAMLNode, _ path: String, step m: Entries, stepPath: String, next: Target, context: inout StepsContext
+    ) -> WaitFor {
+        let (match, entries) = parseEventMatch(node, path, roots: Self.enrolledEventRoots, extraKeys: ["timeout"])
+        var timeout = TimeSpan.milliseconds(1)
+        if let entries {
+            if let t = entries["timeout"] {
+                timeout = reader.duration(t, "\(path).timeout") ?? timeout
+            } else if !entries.hasTypo(of: ["timeout"]) {
+                reader.error(
+                    at: node, path, "missing required key \"timeout\": without one a user could wait forever (on_timeout says where to go then)")
+            }
+        }
+        let onEvent = m["on_event"].map { target($0, "\(stepPath).on_event", next: next, context: &context) } ?? next
+        let onTimeout = m["on_timeout"].map { target($0, "\(stepPath).on_timeout", next: next, context: &context) } ?? next
+        return WaitFor(
+            match: match ?? EventMatch(event: ""), timeout: timeout, onEvent: onEvent, onTimeout: onTimeout)
+    }
+
+    // MARK: - Branch, split, update
+
+    func parseBranch(_ node: YAMLNode, _ path: String, next: Target, context: inout StepsContext) -> ([BranchArm], Target) {
+        guard let arms = reader.sequence(node, path, what: "a list of {if, goto} arms") else {
+            context.unresolvedTarget = true
+            return ([], next)
+        }
+        var parsed: [BranchArm] = []
+        var otherwise = next
+        for (k, arm) in arms.enumerated() {
+            let armPath = "\(path)[\(k)]"
+            guard let am = reader.mapping(arm, armPath, allowed: ["if", "goto", "else"], what: "an arm like {if: <condition>, goto: <step>}")
+            else { continue }
+            if let elseNode = am["else"] {
+                if am.has("if") || am.has("goto") {
+                    reader.error(at: arm, armPath, "an else arm is just {else: <step, next or exit>}")
+                }
+                if k != arms.count - 1 { reader.error(at: arm, armPath, "else must be the last arm") }
+                otherwise = target(elseNode, "\(armPath).else", next: next, context: &context)
+                continue
+            }
+            let ifNode = reader.required(am, "if", armPath)
+            let gotoNode = reader.required(am, "goto", armPath)
+            let condition = ifNode.flatMap {
+                expression($0, "\(armPath).if", roots: [.user, .enrollment, .journey], reasons: Self.branchReasons)
+            }
+            let t = gotoNode.map { target($0, "\(armPath).goto", next: next, context: &context) }
+            if gotoNode == nil { context.unresolvedTarget = true }
+            parsed.append(BranchArm(condition: condition ?? Self.placeholder, target: t ?? .exit))
+        }
+        if parsed.isEmpty { reader.error(at: node, path, "a branch needs at least one {if, goto} arm") }
+        return (parsed, otherwise)
+    }
+
+    func parseSplit(_ node: YAMLNode, _ path: String, next: Target, context: inout StepsContext) -> [SplitArm] {
+        guard let items = reader.sequence(node, path, what: "a list of {percent, goto} arms") else {
+            context.unresolvedTarget = true
+            return []
+        }
+        if items.isEmpty { reader.error(at: node, path, "a split needs at least one arm") }
         var arms: [SplitArm] = []
-        var failed = false
-        let fallThrough: Target = index + 1 < ids.count ? .step(index + 1) : .exit
+        var complete = true
+        var names: [String: Int] = [:]
         for (k, item) in items.enumerated() {
             let armPath = "\(path)[\(k)]"
-            guard let m = reader.mapping(item, armPath, allowed: ["name", "percent", "goto", "holdout"]) else {
-                failed = true
+            let defaultName = "variant_" + String(UnicodeScalar(UInt8(97 + k % 26))) + (k >= 26 ? "\(k / 26)" : "")
+            guard
+                let m = reader.mapping(
+                    item, armPath, allowed: ["name", "percent", "goto", "holdout"], what: "an arm like {percent: 50, goto: <step>}")
+            else {
+                complete = false
                 continue
             }
-            let name = m["name"].flatMap { reader.identifier($0, "\(armPath).name", what: "variant name") }
-                ?? "variant_\(String(UnicodeScalar(UInt8(97 + min(k, 25)))))"
-            guard let percentNode = m["percent"] else {
-                reader.error(at: item, armPath, "missing required key \"percent\"")
-                failed = true
-                continue
+            var name = defaultName
+            if let n = m["name"] {
+                name = reader.identifier(n, "\(armPath).name", what: "variant name") ?? defaultName
+                if let line = names[name] {
+                    reader.error(at: n, "\(armPath).name", "duplicate variant name \"\(name)\" (first at line \(line))")
+                }
+                names[name] = names[name] ?? n.mark?.line ?? 0
             }
-            guard let percent = reader.number(percentNode, "\(armPath).percent") else {
-                failed = true
-                continue
-            }
-            let basisPoints = (percent * 100).rounded()
-            guard percent > 0, percent <= 100, abs(basisPoints - percent * 100) < 1e-6 else {
-                reader.error(at: percentNode, "\(armPath).percent", "expected a percentage above 0 and at most 100 with at most two decimals, found \(percent)")
-                failed = true
-                continue
+            var basisPoints = 0
+            if let percentNode = reader.required(m, "percent", armPath) {
+                if let points = percentBasisPoints(percentNode, "\(armPath).percent") {
+                    basisPoints = points
+                } else {
+                    complete = false
+                }
+            } else {
+                complete = false
             }
             let holdout = m["holdout"].flatMap { reader.bool($0, "\(armPath).holdout") } ?? false
-            if holdout && m.has("goto") {
-                reader.error(at: item, armPath, "a holdout receives nothing: it takes no goto")
-                failed = true
-                continue
-            }
-            var t = fallThrough
+            var t = next
             if let g = m["goto"] {
-                guard let resolved = target(g, "\(armPath).goto", index: index, ids: ids) else {
-                    failed = true
-                    continue
+                if holdout {
+                    reader.error(at: m.keyNode("goto"), "\(armPath).goto", "a holdout arm receives nothing, so it has no goto")
+                } else {
+                    t = target(g, "\(armPath).goto", next: next, context: &context)
                 }
-                t = resolved
             }
-            if arms.contains(where: { $0.name == name }) {
-                reader.error(at: item, armPath, "duplicate variant name \"\(name)\"")
-            }
-            arms.append(SplitArm(name: name, basisPoints: Int(basisPoints), holdout: holdout, target: t))
+            arms.append(SplitArm(name: name, basisPoints: basisPoints, holdout: holdout, target: holdout ? .exit : t))
         }
-        guard !failed else { return nil }
+        if !complete || items.isEmpty { context.unresolvedTarget = true }  // its edges are unknown
         let total = arms.reduce(0) { $0 + $1.basisPoints }
-        guard total == 10_000 else {
-            let shown = total % 100 == 0 ? "\(total / 100)" : "\(Double(total) / 100)"
+        if complete, !items.isEmpty, total != 10_000 {
+            let shown = total % 100 == 0 ? "\(total / 100)" : total % 10 == 0 ? "\(total / 100).\(total / 10 % 10)" : "\(total / 100).\(total % 100 < 10 ? "0" : "")\(total % 100)"
             reader.error(at: node, path, "split percentages add up to \(shown), not 100")
-            return nil
         }
         return arms
     }
 
-    func parseUpdate(_ node: YAMLNode, _ path: String) -> [TraitUpdate]? {
-        guard let m = reader.mapping(node, path, allowed: ["set", "increment", "unset", "add_tags", "remove_tags"]) else { return nil }
-        var updates: [TraitUpdate] = []
-        if let s = m["set"], let sm = reader.mapping(s, "\(path).set", allowed: nil) {
-            for item in sm.items { updates.append(.set(item.key, reader.value(item.value))) }
+    /// A percentage from 0 to 100 with at most two decimals, in basis points (hundredths of a percent).
+    func percentBasisPoints(_ node: YAMLNode, _ path: String) -> Int? {
+        let expected = "a percentage from 0 to 100 with at most two decimals, like 12.5"
+        guard let s = reader.scalar(node, path, expected: expected) else { return nil }
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), !parts[0].isEmpty, parts[0].count <= 3, parts[0].allSatisfy(\.isASCII),
+            parts[0].allSatisfy(\.isNumber), let whole = Int(parts[0]),
+            parts.count == 1 || ((1...2).contains(parts[1].count) && parts[1].allSatisfy { $0.isASCII && $0.isNumber })
+        else {
+            reader.error(at: node, path, "expected \(expected), found `\(YAMLReader.shown(s))`")
+            return nil
         }
-        if let inc = m["increment"], let im = reader.mapping(inc, "\(path).increment", allowed: nil) {
+        var fraction = parts.count == 2 ? Int(parts[1])! : 0
+        if parts.count == 2 && parts[1].count == 1 { fraction *= 10 }
+        let points = whole * 100 + fraction
+        guard points <= 10_000 else {
+            reader.error(at: node, path, "expected \(expected), found `\(YAMLReader.shown(s))`")
+            return nil
+        }
+        return points
+    }
+
+    func parseUpdate(_ node: YAMLNode, _ path: String) -> [TraitUpdate] {
+        let errorsBefore = reader.errorCount
+        guard
+            let m = reader.mapping(
+                node, path, allowed: ["set", "increment", "unset", "add_tags", "remove_tags"],
+                what: "a mapping with set, increment, unset, add_tags or remove_tags")
+        else { return [] }
+        var updates: [TraitUpdate] = []
+        if let s = m["set"], let sm = reader.mapping(s, "\(path).set", allowed: nil, what: "traits to set, like {tier: gold}") {
+            for item in sm.items { updates.append(.set(item.key, reader.value(item.value, "\(path).set.\(item.key)"))) }
+        }
+        if let inc = m["increment"], let im = reader.mapping(inc, "\(path).increment", allowed: nil, what: "traits to increment, like {orders: 1}") {
             for item in im.items {
                 if let n = reader.number(item.value, "\(path).increment.\(item.key)") { updates.append(.increment(item.key, n)) }
             }
         }
-        func names(_ key: String) -> [String] {
-            guard let n = m[key], let list = reader.sequence(n, "\(path).\(key)") else { return [] }
-            return list.enumerated().compactMap { reader.string($1, "\(path).\(key)[\($0)]") }
+        func names(_ key: String, what: String) -> [String] {
+            guard let n = m[key] else { return [] }
+            let list: [YAMLNode]
+            if case .scalar = n, !reader.isNull(n) { list = [n] } else {
+                guard let l = reader.sequence(n, "\(path).\(key)", what: "a list of \(what)") else { return [] }
+                list = l
+            }
+            return list.enumerated().compactMap { reader.string($1, "\(path).\(key)[\($0)]", expected: "a \(what.dropLast())") }
         }
-        updates += names("unset").map { .unset($0) }
-        updates += names("add_tags").map { .addTag($0) }
-        updates += names("remove_tags").map { .removeTag($0) }
-        if updates.isEmpty { reader.error(at: node, path, "an update step needs at least one change") }
-        return updates.isEmpty ? nil : updates
+        updates += names("unset", what: "traits").map { .unset($0) }
+        updates += names("add_tags", what: "tags").map { .addTag($0) }
+        updates += names("remove_tags", what: "tags").map { .removeTag($0) }
+        if updates.isEmpty && reader.errorCount == errorsBefore {
+            reader.error(at: node, path, "an update step needs at least one change")
+        }
+        return updates
     }
 
     // MARK: - Graph checks
@@ -321,40 +434,102 @@ extension JourneyParser {
         }
     }
 
-    /// Unreachable steps, and cycles that never pass a wait (they would spin forever).
-    func checkGraph(_ steps: [Step], items: [YAMLNode]) {
-        var reached = Set([0])
-        var stack = [0]
-        while let i = stack.popLast() {
-            for case .step(let j) in Self.successors(steps[i]) where reached.insert(j).inserted { stack.append(j) }
+    /// Whether a run stops at this step for a while, for the cycle check. A wait until a profile date does
+    /// not count: it passes at once when the date is past.
+    static func pauses(_ step: Step) -> Bool {
+        switch step.kind {
+        case .wait(.untilDate): return false
+        case .wait, .waitFor: return true
+        default: return false
         }
-        for (i, step) in steps.enumerated() where !reached.contains(i) {
-            reader.error(at: items[i], "steps[\(i)]", "step \(step.id) is unreachable: no step leads to it")
+    }
+
+    /// Unreachable steps, and cycles that never pass a wait (a run would spin in them forever).
+    func checkGraph(_ steps: [Step], items: [YAMLNode], checkReachability: Bool) {
+        let edges: [[Int]] = steps.map { step in
+            Self.successors(step).compactMap { if case .step(let j) = $0 { j } else { nil } }
         }
-        // Cycles through steps that do not suspend: depth-first search over edges that leave non-waiting steps.
-        var state = Array(repeating: 0, count: steps.count)  // 0 new, 1 on the path, 2 done
-        var path: [Int] = []
-        var reported = false
-        func visit(_ i: Int) {
-            guard !reported else { return }
-            state[i] = 1
-            path.append(i)
-            if !steps[i].suspends {
-                for case .step(let j) in Self.successors(steps[i]) {
-                    if state[j] == 1 {
-                        let cycle = path[path.firstIndex(of: j)!...].map { steps[$0].id } + [steps[j].id]
-                        reader.error(
-                            at: items[j], "steps[\(j)]",
-                            "cycle without a wait: \(cycle.joined(separator: " → ")); a loop must pass a wait or wait_for")
-                        reported = true
-                        return
-                    }
-                    if state[j] == 0 { visit(j) }
+        if checkReachability {
+            var reached = Set([0])
+            var stack = [0]
+            while let i = stack.popLast() {
+                for j in edges[i] where reached.insert(j).inserted { stack.append(j) }
+            }
+            for (i, step) in steps.enumerated() where !reached.contains(i) {
+                reader.error(at: items[i], "steps[\(i)]", "step \"\(step.id)\" is unreachable: no path from the first step leads to it")
+            }
+        }
+        // Cycles among steps that do not pause: strongly connected components (Tarjan) of that subgraph.
+        let moving = steps.map { !Self.pauses($0) }
+        var index = Array(repeating: -1, count: steps.count)
+        var low = Array(repeating: 0, count: steps.count)
+        var onStack = Array(repeating: false, count: steps.count)
+        var stack: [Int] = []
+        var counter = 0
+        var components: [[Int]] = []
+        func connect(_ v: Int) {
+            index[v] = counter
+            low[v] = counter
+            counter += 1
+            stack.append(v)
+            onStack[v] = true
+            for w in edges[v] where moving[v] && moving[w] {
+                if index[w] == -1 {
+                    connect(w)
+                    low[v] = min(low[v], low[w])
+                } else if onStack[w] {
+                    low[v] = min(low[v], index[w])
                 }
             }
-            path.removeLast()
-            state[i] = 2
+            if low[v] == index[v] {
+                var component: [Int] = []
+                while let w = stack.popLast() {
+                    onStack[w] = false
+                    component.append(w)
+                    if w == v { break }
+                }
+                components.append(component)
+            }
         }
-        for i in steps.indices where state[i] == 0 { visit(i) }
+        for v in steps.indices where index[v] == -1 { connect(v) }
+        for component in components {
+            let members = Set(component)
+            guard let start = component.min(), moving[start],
+                component.count > 1 || edges[start].contains(start)
+            else { continue }
+            // The shortest loop from `start` back to it inside the component, for the message.
+            var previous: [Int: Int] = [:]
+            var queue = [start]
+            var head = 0
+            var closing: Int?
+            search: while head < queue.count {
+                let v = queue[head]
+                head += 1
+                for w in edges[v] where members.contains(w) {
+                    if w == start {
+                        closing = v
+                        break search
+                    }
+                    if previous[w] == nil {
+                        previous[w] = v
+                        queue.append(w)
+                    }
+                }
+            }
+            var loop = [start]
+            var v = closing ?? start
+            var back: [Int] = []
+            while v != start {
+                back.append(v)
+                v = previous[v] ?? start
+            }
+            loop += back.reversed() + [start]
+            let names = loop.map { steps[$0].id }.joined(separator: " → ")
+            let hasDateWait = loop.contains { if case .wait(.untilDate) = steps[$0].kind { true } else { false } }
+            reader.error(
+                at: items[start], "steps[\(start)]",
+                "cycle without a wait: \(names); a loop must pass a wait or wait_for"
+                    + (hasDateWait ? " (a wait until a date does not count: it passes at once when the date is past)" : ""))
+        }
     }
 }

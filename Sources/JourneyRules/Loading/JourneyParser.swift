@@ -1,15 +1,23 @@
 import JourneyCore
 import Yams
 
-/// Reads one journey file into a ``Journey``, recording every problem in the reader.
+/// Reads one journey file into a ``Journey``, recording every problem in the reader and going on.
 ///
-/// The syntax, key by key, is documented in `rules/README.md`.
+/// The parser always reads the whole file. It returns a journey only when the file produced no error,
+/// but it reports what it learnt either way (the journey id and step ids), so that references to a
+/// broken journey from tests and `enroll` steps do not add errors of their own.
 struct JourneyParser {
     let reader: YAMLReader
+    /// Every channel name declared in channels.yaml (also those with errors).
     let channels: Set<String>
     let templates: Set<String>
     /// `enroll:` references, checked once every journey is known.
     var enrollReferences: [(journey: String, node: YAMLNode, path: String)] = []
+    /// The `journey:` id when it could be read, even if the journey has errors.
+    var declaredId: String?
+    var idNode: YAMLNode?
+    /// The step ids (explicit or generated), even if the journey has errors.
+    var stepIds: [String] = []
 
     init(reader: YAMLReader, channels: Set<String>, templates: Set<String>) {
         self.reader = reader
@@ -21,130 +29,189 @@ struct JourneyParser {
         "journey", "description", "transactional", "trigger", "entry", "exit_when", "goal", "limits", "on_change", "steps",
     ]
 
-    mutating func parse(_ root: YAMLNode, version: String) -> (Journey?, idNode: YAMLNode?) {
-        guard let top = reader.mapping(root, "", allowed: Self.topKeys) else { return (nil, nil) }
-        var ok = true
-        func need(_ key: String) -> YAMLNode? {
-            if let node = top[key] { return node }
-            reader.error(at: root, key, "missing required key \"\(key)\"")
-            ok = false
-            return nil
-        }
-        let idNode = need("journey")
-        let id = idNode.flatMap { reader.identifier($0, "journey", what: "journey id") }
+    /// Roots of conditions evaluated on an event while the user is enrolled (`exit_when`, `goal`, `wait_for`).
+    static let enrolledEventRoots: Set<PathRoot> = [.event, .user, .enrollment, .journey]
+
+    mutating func parse(_ root: YAMLNode, version: String) -> Journey? {
+        let errorsBefore = reader.errorCount
+        guard let top = reader.mapping(root, "", allowed: Self.topKeys, what: "a journey (a mapping with journey, trigger and steps)")
+        else { return nil }
+        idNode = reader.required(top, "journey", "")
+        declaredId = idNode.flatMap { reader.identifier($0, "journey", what: "journey id") }
         let description = top["description"].flatMap { reader.string($0, "description") } ?? ""
         let transactional = top["transactional"].flatMap { reader.bool($0, "transactional") } ?? false
 
         var trigger: Trigger?
-        if let node = need("trigger") { trigger = parseTrigger(node) }
-        let isEventTrigger = if case .event? = trigger { true } else { false }
+        if let node = reader.required(top, "trigger", "") { trigger = parseTrigger(node) }
+        let isEventTrigger: Bool
+        if case .event? = trigger {
+            isEventTrigger = true
+        } else if trigger == nil, let node = top["trigger"], case .mapping(let m) = node,
+            m.contains(where: { $0.key.string == "event" })
+        {
+            isEventTrigger = true  // a broken event trigger: still read `entry` as for events
+        } else {
+            isEventTrigger = false
+        }
         let entry = top["entry"].map { parseEntry($0, eventTrigger: isEventTrigger) } ?? Entry()
-        let eventRoots: Set<PathRoot> = [.event, .user, .enrollment, .journey]
         var exitWhen: [EventMatch] = []
         if let node = top["exit_when"] {
-            for (i, item) in reader.oneOrMany(node).enumerated() {
-                let path = node.sequence != nil ? "exit_when[\(i)]" : "exit_when"
-                if let match = parseEventMatch(item, path, roots: eventRoots, extraKeys: []).match { exitWhen.append(match) }
+            if case .sequence(let items) = node {
+                if items.isEmpty { reader.error(at: node, "exit_when", "expected at least one {event, where}") }
+                for (i, item) in items.enumerated() {
+                    if let match = parseEventMatch(item, "exit_when[\(i)]", roots: Self.enrolledEventRoots).match {
+                        exitWhen.append(match)
+                    }
+                }
+            } else if let match = parseEventMatch(node, "exit_when", roots: Self.enrolledEventRoots).match {
+                exitWhen.append(match)
             }
         }
         var goal: Goal?
         if let node = top["goal"] {
-            let (match, entries) = parseEventMatch(node, "goal", roots: eventRoots, extraKeys: ["within"])
+            let (match, entries) = parseEventMatch(node, "goal", roots: Self.enrolledEventRoots, extraKeys: ["within"])
             let within = entries?["within"].flatMap { reader.duration($0, "goal.within") }
             if let match { goal = Goal(match: match, within: within) }
         }
         let limits = top["limits"].map(parseLimits) ?? Limits()
-        let onChange =
-            top["on_change"].flatMap {
-                reader.oneOf($0, "on_change", [("pin", OnChange.pin), ("follow", OnChange.follow)])
-            } ?? .pin
+        let onChange = top["on_change"].flatMap { reader.choice($0, "on_change", ["pin": OnChange.pin, "follow": .follow]) } ?? .pin
         var steps: [Step] = []
-        if let node = need("steps") { steps = parseSteps(node, journey: id ?? "?") }
+        if let node = reader.required(top, "steps", "") { steps = parseSteps(node) }
 
-        guard ok, let id, let trigger, !steps.isEmpty else { return (nil, idNode) }
-        let journey = Journey(
+        guard reader.errorCount == errorsBefore, let id = declaredId, let trigger, !steps.isEmpty else { return nil }
+        return Journey(
             id: id, description: description, version: version, file: reader.file, transactional: transactional,
             trigger: trigger, entry: entry, exitWhen: exitWhen, goal: goal, limits: limits, onChange: onChange,
             steps: steps)
-        return (journey, idNode)
     }
 
     // MARK: - Expressions
 
-    func expression(_ node: YAMLNode, _ path: String, roots: Set<PathRoot>) -> Expression? {
-        guard let text = reader.string(node, path) else { return nil }
-        return compile(text, node: node, path: path, roots: roots)
+    /// Stands in for an expression that did not compile, so that the rest of the journey (its step graph)
+    /// can still be checked. Never part of a returned journey: the compile error fails the file.
+    static let placeholder: Expression = {
+        guard case .success(let e) = ExpressionCompiler.compile("true", allowedRoots: []) else {
+            fatalError("the expression `true` must compile")
+        }
+        return e
+    }()
+
+    /// Compiles the text of `node`; nil after recording the error at its position in the file.
+    func expression(_ node: YAMLNode, _ path: String, roots: Set<PathRoot>, reasons: [PathRoot: String] = [:]) -> Expression? {
+        guard let text = reader.string(node, path, expected: "a condition") else { return nil }
+        return compile(text, node: node, path: path, roots: roots, reasons: reasons)
     }
 
-    func compile(_ text: String, node: YAMLNode, path: String, roots: Set<PathRoot>) -> Expression? {
-        switch ExpressionCompiler.compile(text, allowedRoots: roots) {
+    func compile(
+        _ text: String, node: YAMLNode, path: String, roots: Set<PathRoot>, reasons: [PathRoot: String] = [:],
+        positioned: Bool = true
+    ) -> Expression? {
+        switch ExpressionCompiler.compile(text, allowedRoots: roots, unavailableReasons: reasons) {
         case .success(let expression):
             return expression
         case .failure(let error):
-            let (line, column) = reader.column(of: error.column, in: node)
-            reader.record(line: line, column: column, path, error.message)
+            if positioned {
+                let (line, column) = reader.position(ofUTF8Offset: error.column, in: node)
+                reader.record(line: line, column: column, path, error.message)
+            } else {
+                reader.error(at: node, path, "\(error.message) (in `\(YAMLReader.shown(text))`)")
+            }
             return nil
         }
     }
 
-    // MARK: - Trigger, entry, matches, limits
+    // MARK: - Trigger
+
+    static let triggerKinds = ["event", "trait", "date", "segment"]
+    static let triggerKeys: [String: [String]] = [
+        "event": ["event", "where"], "trait": ["trait", "to", "when"], "date": ["date", "before", "after", "at", "every"],
+        "segment": ["segment"],
+    ]
 
     func parseTrigger(_ node: YAMLNode) -> Trigger? {
-        let keys = ["event", "where", "trait", "to", "when", "date", "before", "after", "at", "every", "segment"]
-        guard let m = reader.mapping(node, "trigger", allowed: keys) else { return nil }
-        let kinds = ["event", "trait", "date", "segment"].filter { m.has($0) }
+        let allKeys = ["event", "where", "trait", "to", "when", "date", "before", "after", "at", "every", "segment"]
+        guard
+            let m = reader.mapping(
+                node, "trigger", allowed: allKeys, what: "a mapping with one of event, trait, date or segment, like {event: signup}")
+        else { return nil }
+        let kinds = Self.triggerKinds.filter { m.has($0) }
         guard kinds.count == 1 else {
-            reader.error(
-                at: node, "trigger",
-                kinds.isEmpty
-                    ? "needs one of event, trait, date or segment"
-                    : "has \(kinds.joined(separator: " and ")): a trigger is exactly one of event, trait, date or segment")
+            if kinds.isEmpty {
+                if m.unknown.isEmpty {
+                    reader.error(at: node, "trigger", "expected exactly one of event, trait, date or segment, found none")
+                }
+            } else {
+                reader.error(
+                    at: m.keyNode(kinds[1]), "trigger",
+                    "expected exactly one of event, trait, date or segment, found \(Suggestions.list(kinds, conjunction: "and"))")
+            }
             return nil
         }
-        let allowedWith: [String: Set<String>] = [
-            "event": ["event", "where"], "trait": ["trait", "to", "when"], "date": ["date", "before", "after", "at", "every"],
-            "segment": ["segment"],
-        ]
-        for item in m.items where !allowedWith[kinds[0]]!.contains(item.key) {
-            reader.error(at: item.keyNode, "trigger.\(item.key)", "\"\(item.key)\" does not apply to a \(kinds[0]) trigger")
+        let kind = kinds[0]
+        for item in m.items where !Self.triggerKeys[kind]!.contains(item.key) {
+            reader.error(at: item.keyNode, "trigger.\(item.key)", "\"\(item.key)\" does not apply to a\(kind == "event" ? "n" : "") \(kind) trigger")
         }
-        switch kinds[0] {
+        switch kind {
         case "event":
-            guard let name = eventName(m["event"]!, "trigger.event") else { return nil }
-            let condition = m["where"].flatMap { expression($0, "trigger.where", roots: [.event, .user]) }
-            if m["where"] != nil && condition == nil { return nil }
-            return .event(EventMatch(event: name, condition: condition))
+            let name = eventName(m["event"]!, "trigger.event")
+            let condition = m["where"].map { expression($0, "trigger.where", roots: [.event, .user]) }
+            if case .some(.none) = condition { return nil }
+            guard let name else { return nil }
+            return .event(EventMatch(event: name, condition: condition ?? nil))
         case "trait":
-            guard let trait = reader.string(m["trait"]!, "trigger.trait") else { return nil }
-            var parts: [String] = []
-            if let to = m["to"] {
-                parts.append("user[\(Self.literal(.string(trait)))] == \(Self.literal(reader.value(to)))")
-            }
-            if let when = m["when"], let text = reader.string(when, "trigger.when") {
-                guard compile(text, node: when, path: "trigger.when", roots: [.user]) != nil else { return nil }
-                parts.append("(\(text))")
-            }
-            guard !parts.isEmpty else { return .traitChange(trait: trait, condition: nil) }
-            let condition = compile(parts.joined(separator: " and "), node: m["to"] ?? m["when"]!, path: "trigger", roots: [.user])
-            return condition.map { .traitChange(trait: trait, condition: $0) }
-        case "date":
-            guard let trait = reader.string(m["date"]!, "trigger.date") else { return nil }
-            if m.has("before") && m.has("after") {
-                reader.error(at: node, "trigger", "has both before and after: use one")
+            guard let trait = reader.string(m["trait"]!, "trigger.trait", expected: "a trait name") else { return nil }
+            if m.has("to") && m.has("when") {
+                reader.error(at: m.keyNode("when"), "trigger", "a trait trigger takes either to (a value) or when (a condition), not both")
                 return nil
             }
+            if let to = m["to"] {
+                guard case .scalar = to else {
+                    reader.error(at: to, "trigger.to", "expected a value such as gold, 3 or true, found \(reader.found(to))")
+                    return nil
+                }
+                let text = "\(Self.userPath(trait)) == \(Self.literal(reader.value(to, "trigger.to")))"
+                return compile(text, node: to, path: "trigger.to", roots: [.user], positioned: false)
+                    .map { .traitChange(trait: trait, condition: $0) }
+            }
+            if let when = m["when"] {
+                return expression(when, "trigger.when", roots: [.user], reasons: Self.profileReasons)
+                    .map { .traitChange(trait: trait, condition: $0) }
+            }
+            return .traitChange(trait: trait, condition: nil)
+        case "date":
+            let trait = reader.string(m["date"]!, "trigger.date", expected: "a trait name")
             var offset = 0
-            if let before = m["before"] { offset = -(reader.days(before, "trigger.before") ?? 0) }
-            if let after = m["after"] { offset = reader.days(after, "trigger.after") ?? 0 }
-            let at = m["at"].flatMap { reader.timeOfDay($0, "trigger.at") } ?? TimeOfDay(hour: 9, minute: 0)
-            let yearly = m["every"].flatMap { reader.oneOf($0, "trigger.every", [("year", true)]) } ?? false
+            if m.has("before") && m.has("after") {
+                reader.error(at: m.keyNode("after"), "trigger", "a date trigger takes either before or after, not both")
+            } else if let before = m["before"] {
+                offset = -(reader.wholeDays(before, "trigger.before") ?? 0)
+            } else if let after = m["after"] {
+                offset = reader.wholeDays(after, "trigger.after") ?? 0
+            }
+            let at = m["at"].map { reader.timeOfDay($0, "trigger.at") } ?? TimeOfDay(hour: 9, minute: 0)
+            let yearly = m["every"].map { reader.choice($0, "trigger.every", ["year": true]) } ?? false
+            guard let trait, let at, let yearly else { return nil }
             return .date(DateTrigger(trait: trait, offsetDays: offset, at: at, yearly: yearly))
         default:
-            return expression(m["segment"]!, "trigger.segment", roots: [.user]).map { .segment($0) }
+            return expression(m["segment"]!, "trigger.segment", roots: [.user], reasons: Self.profileReasons).map { .segment($0) }
         }
     }
 
-    /// An expression literal for a YAML value (the `to:` of trait triggers).
+    static let profileReasons: [PathRoot: String] = [
+        .event: "this condition is about the profile, evaluated after each change to it",
+        .enrollment: "this condition is evaluated before the user is enrolled",
+        .journey: "this condition is evaluated before the user is enrolled",
+    ]
+
+    /// `user.tier`, or `user["odd key"]` for trait names that are not simple names.
+    static func userPath(_ trait: String) -> String {
+        let simple =
+            trait.utf8.first.map { ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || $0 == 95 } == true
+            && trait.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
+        return simple ? "user.\(trait)" : "user[\(literal(.string(trait)))]"
+    }
+
+    /// An expression literal for a value.
     static func literal(_ value: Value) -> String {
         switch value {
         case .string(let s):
@@ -154,7 +221,15 @@ struct JourneyParser {
                 case "\"": out += "\\\""
                 case "\\": out += "\\\\"
                 case "\n": out += "\\n"
-                default: out.unicodeScalars.append(ch)
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                default:
+                    if ch.value < 0x20 {
+                        let hex = String(ch.value, radix: 16)
+                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                    } else {
+                        out.unicodeScalars.append(ch)
+                    }
                 }
             }
             return out + "\""
@@ -165,87 +240,98 @@ struct JourneyParser {
     }
 
     func eventName(_ node: YAMLNode, _ path: String) -> String? {
-        guard let name = reader.string(node, path) else { return nil }
+        guard let name = reader.string(node, path, expected: "an event name") else { return nil }
         guard !name.isEmpty, !name.contains("\n") else {
-            reader.error(at: node, path, "expected an event name")
+            reader.error(at: node, path, "expected an event name, found `\(YAMLReader.shown(name))`")
             return nil
         }
         return name
     }
 
+    // MARK: - Entry, matches, limits
+
     func parseEntry(_ node: YAMLNode, eventTrigger: Bool) -> Entry {
-        guard let m = reader.mapping(node, "entry", allowed: ["when", "reentry", "key"]) else { return Entry() }
+        guard let m = reader.mapping(node, "entry", allowed: ["when", "reentry", "key"], what: "a mapping with when, reentry or key")
+        else { return Entry() }
         let roots: Set<PathRoot> = eventTrigger ? [.user, .event] : [.user]
-        let condition = m["when"].flatMap { expression($0, "entry.when", roots: roots) }
-        let key = m["key"].flatMap { expression($0, "entry.key", roots: roots) }
+        var reasons: [PathRoot: String] = [:]
+        if !eventTrigger { reasons[.event] = "only journeys with an event trigger have a trigger event" }
+        let condition = m["when"].flatMap { expression($0, "entry.when", roots: roots, reasons: reasons) }
+        let key = m["key"].flatMap { expression($0, "entry.key", roots: roots, reasons: reasons) }
         var reentry = Entry.Reentry.once
         if let r = m["reentry"] {
             if case .mapping = r {
-                if let rm = reader.mapping(r, "entry.reentry", allowed: ["after"]) {
-                    if let after = rm["after"] {
-                        reentry = reader.duration(after, "entry.reentry.after").map { .after($0) } ?? .once
-                    } else {
-                        reader.error(at: r, "entry.reentry", "expected once, always or {after: 7d}")
-                    }
+                if let rm = reader.mapping(r, "entry.reentry", allowed: ["after"]),
+                    let after = reader.required(rm, "after", "entry.reentry"),
+                    let span = reader.duration(after, "entry.reentry.after")
+                {
+                    reentry = .after(span)
                 }
             } else {
-                reentry =
-                    reader.oneOf(r, "entry.reentry", [("once", Entry.Reentry.once), ("always", .always)]) ?? .once
+                let expected = "once, always or {after: 7d}"
+                if let s = reader.scalar(r, "entry.reentry", expected: expected) {
+                    switch s {
+                    case "once": reentry = .once
+                    case "always": reentry = .always
+                    default: reader.error(at: r, "entry.reentry", "expected \(expected), found `\(YAMLReader.shown(s))`")
+                    }
+                }
             }
         }
         return Entry(condition: condition, reentry: reentry, key: key)
     }
 
-    func parseEventMatch(_ node: YAMLNode, _ path: String, roots: Set<PathRoot>, extraKeys: [String]) -> (match: EventMatch?, Entries?) {
-        guard let m = reader.mapping(node, path, allowed: ["event", "where"] + extraKeys) else { return (nil, nil) }
-        guard let eventNode = m["event"] else {
-            reader.error(at: node, path, "missing required key \"event\"")
-            return (nil, m)
-        }
-        guard let name = eventName(eventNode, "\(path).event") else { return (nil, m) }
-        var condition: Expression?
-        if let w = m["where"] {
-            condition = expression(w, "\(path).where", roots: roots)
-            if condition == nil { return (nil, m) }
-        }
-        return (EventMatch(event: name, condition: condition), m)
+    /// `{event, where}` plus `extraKeys`; the entries are returned for the caller's extra keys.
+    func parseEventMatch(_ node: YAMLNode, _ path: String, roots: Set<PathRoot>, extraKeys: [String] = [])
+        -> (match: EventMatch?, entries: Entries?)
+    {
+        guard let m = reader.mapping(node, path, allowed: ["event", "where"] + extraKeys, what: "a mapping like {event: purchase}")
+        else { return (nil, nil) }
+        let name = reader.required(m, "event", path).flatMap { eventName($0, "\(path).event") }
+        let condition = m["where"].map { expression($0, "\(path).where", roots: roots) }
+        if case .some(.none) = condition { return (nil, m) }
+        guard let name else { return (nil, m) }
+        return (EventMatch(event: name, condition: condition ?? nil), m)
     }
 
     func parseLimits(_ node: YAMLNode) -> Limits {
-        guard let m = reader.mapping(node, "limits", allowed: ["cap", "quiet_hours", "late"]) else { return Limits() }
+        guard let m = reader.mapping(node, "limits", allowed: ["cap", "quiet_hours", "late"], what: "a mapping with cap, quiet_hours or late")
+        else { return Limits() }
         var limits = Limits()
         if let capNode = m["cap"] { limits.cap = Self.parseCap(capNode, "limits.cap", reader: reader, channel: false) }
         if let q = m["quiet_hours"] { limits.quietHours = Self.parseQuietHours(q, "limits.quiet_hours", reader: reader) }
-        if let l = m["late"], let lm = reader.mapping(l, "limits.late", allowed: ["after", "then"]) {
-            let after = lm["after"].flatMap { reader.duration($0, "limits.late.after") }
-            let then = lm["then"].flatMap {
-                reader.oneOf($0, "limits.late.then", [("send", LatePolicy.Then.send), ("skip", .skip), ("exit", .exit)])
+        if let l = m["late"], let lm = reader.mapping(l, "limits.late", allowed: ["after", "then"], what: "a policy like {after: 6h, then: skip}") {
+            let after = reader.required(lm, "after", "limits.late").flatMap { reader.duration($0, "limits.late.after") }
+            let then = reader.required(lm, "then", "limits.late").flatMap {
+                reader.choice($0, "limits.late.then", ["send": LatePolicy.Then.send, "skip": .skip, "exit": .exit])
             }
-            if lm["after"] == nil { reader.error(at: l, "limits.late", "missing required key \"after\"") }
-            if lm["then"] == nil { reader.error(at: l, "limits.late", "missing required key \"then\"") }
             if let after, let then { limits.late = LatePolicy(after: after, then: then) }
         }
         return limits
     }
 
+    /// `{touches, per, over}` (plus `channel` for global caps).
     static func parseCap(_ node: YAMLNode, _ path: String, reader: YAMLReader, channel: Bool) -> Cap? {
-        let keys = ["touches", "per", "over"] + (channel ? ["channel"] : [])
-        guard let m = reader.mapping(node, path, allowed: keys) else { return nil }
-        for key in ["touches", "per"] where !m.has(key) { reader.error(at: node, path, "missing required key \"\(key)\"") }
-        let touches = m["touches"].flatMap { reader.integer($0, "\(path).touches", in: 1...1_000_000) }
-        let per = m["per"].flatMap { reader.duration($0, "\(path).per") }
-        let over = m["over"].flatMap { reader.oneOf($0, "\(path).over", [("drop", Cap.Over.drop), ("defer", .defer)]) } ?? .drop
-        let channelName = m["channel"].flatMap { reader.string($0, "\(path).channel") }
-        guard let touches, let per else { return nil }
+        let keys = (channel ? ["channel"] : []) + ["touches", "per", "over"]
+        guard let m = reader.mapping(node, path, allowed: keys, what: "a cap like {touches: 1, per: 1d}") else { return nil }
+        let touches = reader.required(m, "touches", path).flatMap { reader.integer($0, "\(path).touches", in: 1...1_000_000) }
+        let per = reader.required(m, "per", path).flatMap { reader.duration($0, "\(path).per") }
+        let over = m["over"].map { reader.choice($0, "\(path).over", ["drop": Cap.Over.drop, "defer": .defer]) } ?? .drop
+        var channelName: String?
+        if let c = m["channel"] {
+            guard let name = reader.string(c, "\(path).channel", expected: "a channel name") else { return nil }
+            channelName = name
+        }
+        guard let touches, let per, let over else { return nil }
         return Cap(touches: touches, per: per, over: over, channel: channelName)
     }
 
     static func parseQuietHours(_ node: YAMLNode, _ path: String, reader: YAMLReader) -> QuietHours? {
-        guard let m = reader.mapping(node, path, allowed: ["from", "to"]) else { return nil }
-        for key in ["from", "to"] where !m.has(key) { reader.error(at: node, path, "missing required key \"\(key)\"") }
-        guard let from = m["from"].flatMap({ reader.timeOfDay($0, "\(path).from") }),
-            let to = m["to"].flatMap({ reader.timeOfDay($0, "\(path).to") })
+        guard let m = reader.mapping(node, path, allowed: ["from", "to"], what: "a window like {from: \"21:00\", to: \"08:00\"}")
         else { return nil }
+        let from = reader.required(m, "from", path).flatMap { reader.timeOfDay($0, "\(path).from") }
+        let to = reader.required(m, "to", path).flatMap { reader.timeOfDay($0, "\(path).to") }
+        guard let from, let to else { return nil }
         if from == to {
             reader.error(at: node, path, "from and to are both \(from): the window would be empty")
             return nil

@@ -4,137 +4,315 @@ import Yams
 
 /// Loads a rule directory into a validated ``RuleSet``, reporting **every** problem it finds.
 ///
-/// Layout (DESIGN §4; each key is documented in `rules/README.md`):
+/// Each problem is a ``Diagnostic`` — `file:line:col: key.path: message` — and loading never stops at
+/// the first: YAML syntax errors (one per file; the other files are still read), duplicate keys, unknown
+/// keys (with a "did you mean"), missing keys, wrong types, exactly-one-of violations, duplicate ids and
+/// names, unknown channels / templates / steps / journeys, unreachable steps, cycles without a wait,
+/// `wait_for` without a timeout, splits that do not add up to 100, bad durations, times, weekdays and
+/// time zones, and expression errors at the exact column inside the YAML scalar. Lines and columns are
+/// 1-based; columns count Unicode scalars. Key paths index lists from 0 (`steps[0]` is the first step).
+///
+/// **Types.** Yams only composes the YAML; it never decides a type. Each scalar is read as text and
+/// interpreted by the type its key expects: booleans are exactly `true`/`false` (`yes`, `on`, `NO` are
+/// text where text is expected, and errors where a boolean is); `01234` and `1.10` stay text where text
+/// is expected; numbers are numbers only where a number is expected. Untyped values — traits in tests
+/// and `update.set`, channel options, daemon settings — keep their text unless they are unquoted and
+/// plainly `null`/`~`, `true`/`false` or a decimal number without a leading zero (YAML 1.2 core schema,
+/// minus hex, octal, `.inf`, `.nan`).
+///
+/// ## Layout (DESIGN §4)
 /// ```
-/// journeyd.yaml      optional: timezone, policy.caps, policy.quiet_hours, dedup; daemon keys kept as-is
-/// channels.yaml      channels: [{name, type, …options}]
-/// journeys/*.yaml    one journey per file (*.yml too), loaded in file-name order
-/// templates/*        message templates; a template's name is its file name up to the first dot
-/// tests/*.yaml       journey tests
+/// journeyd.yaml      optional: settings and global policy
+/// channels.yaml      channel instances (optional; without it no step can send)
+/// journeys/*.yaml    one journey per file (.yml too), read in file-name order
+/// templates/*        message templates; name = file name up to the first dot (cart_reminder.html.liquid
+///                    is "cart_reminder"); the source is kept as-is (Liquid compilation comes later)
+/// tests/*.yaml       journey tests: one test per file, or `tests: [ … ]`
 /// ```
-/// Problems come back as ``Diagnostic``s (`file:line:col: key.path: message`), sorted by file and position.
+/// Hidden files and names ending in `~` are ignored; other files in journeys/ and tests/ get a warning.
+///
+/// ## journeyd.yaml
+/// ```yaml
+/// timezone: Asia/Shanghai        # default user time zone (IANA name); default UTC
+/// policy:
+///   caps:                        # global caps per user, across journeys
+///     - { channel: email, touches: 2, per: 1d, over: drop }  # channel optional (all channels); over: drop | defer (default drop)
+///   quiet_hours: { from: "21:00", to: "08:00" }              # user's local time; from > to wraps midnight
+/// dedup: { window: 7d, max_entries: 1000000 }                # defaults 7d and 10,000,000
+/// state: …  inputs: …  control: …  delivery: …  logging: …  metrics: …  outbox: …   # kept for the daemon (Settings.daemon)
+/// ```
+///
+/// ## channels.yaml
+/// ```yaml
+/// channels:
+///   - name: email                # [a-z][a-z0-9_-]*, unique
+///     type: log                  # one of ChannelDefinition.knownTypes
+///     path: touches.jsonl        # every other key is an adapter option (ChannelDefinition.options)
+/// ```
+///
+/// ## journeys/<id>.yaml
+/// ```yaml
+/// journey: cart_abandonment      # required; [a-z][a-z0-9_]*, unique; a warning if the file is named otherwise
+/// description: …                 # optional text
+/// transactional: false           # optional; true | false
+/// trigger:                       # required; exactly one of event | trait | date | segment
+///   event: cart_add              # a track event name, or "*" for any track event
+///   where: event.properties.price >= 50          # optional; roots: event, user
+///   # trait: tier                # an identify that changes trait `tier` …
+///   #   to: gold                 #   … to this value (a scalar, typed as in tests: compiled as user.tier == "gold"), or
+///   #   when: user.tier == "gold"  # … after which this holds (roots: user). Neither: any change.
+///   # date: birthday             # a profile date trait (RFC 3339 or YYYY-MM-DD)
+///   #   before: 7d | after: 30d  #   whole days (default: the day itself)
+///   #   at: "10:00"              #   local time (default 09:00)
+///   #   every: year              #   optional: every anniversary
+///   # segment: user.orders >= 3  # the condition becomes true (roots: user)
+/// entry:                         # optional
+///   when: user.country in ["CN", "SG"]           # roots: user, plus event for event triggers
+///   reentry: once                # once | always | {after: 7d}; default once
+///   key: event.properties.cart_id                # optional; roots as `when`
+/// exit_when:                     # optional; one {event, where} or a list of them
+///   event: purchase              # "*" = any track event
+///   where: …                     # roots: event, user, enrollment, journey
+/// goal: { event: purchase, within: 7d, where: … }  # optional; within and where optional
+/// limits:                        # optional
+///   cap: { touches: 1, per: 24h, over: drop }      # over: drop | defer (default drop)
+///   quiet_hours: { from: "21:00", to: "08:00" }
+///   late: { after: 6h, then: skip }                # then: send | skip | exit (both keys required)
+/// on_change: pin                 # pin | follow; default pin
+/// steps:                         # required, non-empty; each step has exactly one action
+///   - id: wait_purchase          # optional, [a-z][a-z0-9_]*, unique; otherwise step<N> (N 1-based); not exit/next
+///     wait_for: { event: purchase, where: …, timeout: 1h }   # timeout required; where roots as exit_when
+///     on_event: exit             # target; default next
+///     on_timeout: next           # target; default next
+///   - send: email                # a channel name from channels.yaml
+///     template: cart_reminder    # required with send: a template name
+///   - wait: 1h                   # a duration; or {for: 1h};
+///                                #   or {until: "10:00", weekdays: [mon, tue, wed, thu, fri, sat, sun]} (weekdays optional);
+///                                #   or {until_date: renewal_date, before: 3d | after: 1d, at: "09:00", if_missing: <target>}
+///                                #   (at default 09:00; if_missing default next)
+///   - branch:                    # {if, goto} arms in order, then optionally {else: <target>} (default next)
+///       - if: user.tier == "gold"                  # roots: user, enrollment, journey
+///         goto: gold_coupon
+///       - else: exit
+///   - split:                     # arms: {name?, percent, goto?, holdout?}
+///       - { name: remind, percent: 90, goto: next }  # percent: 0–100, at most two decimals; all add up to exactly 100
+///       - { percent: 10, holdout: true }             # names default variant_a, variant_b, …; goto default next;
+///                                                    # a holdout receives nothing and takes no goto
+///   - update: { set: {tier: gold}, increment: {orders: 1}, unset: [coupon], add_tags: [vip], remove_tags: [new] }
+///   - enroll: other_journey      # a journey id of this rule set
+///   - exit                       # or {exit: true}
+/// ```
+/// A target is a step id, `exit`, or `next` — the step's `next`. Any step but exit may have `next: <step
+/// id | exit | next>` overriding the fall-through to the following step (the last step falls through to
+/// exit); `next` in `on_event`, `on_timeout`, `else`, `goto` and `if_missing` means that same next step.
+/// `template` only goes with send, `on_event`/`on_timeout` only with wait_for.
+///
+/// Checks over the steps: every step is reachable from the first; every loop passes a `wait` (a
+/// duration or `until`) or a `wait_for` — a wait `until_date` does not count, as it passes at once when
+/// the date is past. A holdout arm leads nowhere.
+///
+/// Durations: `500ms`, `90s`, `15m`, `1h30m`, `7d`, `2w` (positive; `1d` is 24 hours). Times of day:
+/// `"09:30"` (quote them). Weekdays: `mon` … `sun`. Time zones: IANA names. Expressions: see
+/// ``ExpressionCompiler``. The journey's ``Journey/version`` is the ``StableHash`` of the file's bytes.
+///
+/// ## tests/*.yaml
+/// ```yaml
+/// name: cart reminder goes out after an hour     # required, unique in the rule set
+/// journeys: [cart_abandonment]   # optional; default all journeys
+/// start: 2025-01-06T00:00:00Z    # optional; default the first event's time
+/// users:                         # optional initial traits (typed as untyped values above: NO stays "NO")
+///   u1: { country: CN, timezone: Asia/Shanghai }
+/// events:                        # in time order
+///   - { at: 2025-01-06T10:00:00Z, user: u1, track: cart_add, properties: { price: 80, cart_id: c1 } }
+///   - { at: +30m, user: u1, identify: { tier: gold } }        # +span: after the previous event (or start)
+///   - { at: +1h, user: u1, page: Home, properties: { … } }    # also screen: <name>, group: <id> (+ traits), alias: <previous id>
+///   - { at: +2h, outage: 8h }    # simulated downtime: timers due inside fire late, at its end
+///   # user (or anonymous_id) is required; message_id optional (default "<file>:<line>:<column>")
+/// run_until: 2025-01-10T00:00:00Z  # optional; or +7d after the last event; default last event + 400d
+/// expect:
+///   touches:                     # each pattern matches a distinct touch; keys: at, user, journey, step, channel, template
+///     - { at: 2025-01-06T11:00:00Z, user: u1, journey: cart_abandonment, step: remind, channel: email, template: cart_reminder }
+///   exact: true                  # default true: no other touch may be produced
+///   no_touches: [ { user: u2 } ] # patterns no touch may match
+///   funnel: { cart_abandonment: { entered: 1, converted: 0, reached.remind: 1, exited.goal: 0 } }
+///   traits: { u1: { tier: gold } }   # final traits (only those listed)
+/// ```
+/// References in tests are checked: journey ids, channels and templates in patterns, and step ids
+/// (in the pattern's journey, else in the test's journeys, else in any journey).
 public enum RuleLoader {
     /// The rule set, or every error (warnings do not fail a load).
     public static func load(directory: String) throws(RuleLoadError) -> RuleSet {
         let (rules, diagnostics) = loadReportingAll(directory: directory)
-        guard let rules, !diagnostics.contains(where: { $0.severity == .error }) else {
-            throw RuleLoadError(diagnostics: diagnostics)
-        }
+        guard let rules else { throw RuleLoadError(diagnostics: diagnostics) }
         return rules
     }
 
-    /// The rule set when there are no errors, and every diagnostic (errors and warnings) either way.
+    /// The rule set when there are no errors (nil otherwise), and every diagnostic — errors and warnings —
+    /// sorted by file, line and column.
     public static func loadReportingAll(directory: String) -> (RuleSet?, [Diagnostic]) {
-        var diagnostics: [Diagnostic] = []
+        var loader = Loader(directory: directory)
+        return loader.run()
+    }
+}
+
+/// One load of one directory.
+private struct Loader {
+    let directory: String
+    var diagnostics: [Diagnostic] = []
+    let fm = FileManager.default
+
+    init(directory: String) {
+        self.directory = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+    }
+
+    mutating func run() -> (RuleSet?, [Diagnostic]) {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard fm.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             return (nil, [Diagnostic(file: directory, line: 0, column: 0, keyPath: "", message: "no such rule directory")])
         }
-        func read(_ relative: String) -> YAMLReader? {
-            let path = directory + "/" + relative
-            guard let data = FileManager.default.contents(atPath: path) else {
-                diagnostics.append(Diagnostic(file: relative, line: 0, column: 0, keyPath: "", message: "cannot read the file"))
-                return nil
-            }
-            guard let text = String(validating: data, as: UTF8.self) else {
-                diagnostics.append(Diagnostic(file: relative, line: 0, column: 0, keyPath: "", message: "the file is not valid UTF-8"))
-                return nil
-            }
-            return YAMLReader(file: relative, text: text)
-        }
-        func files(in folder: String, extensions: [String]?) -> [String] {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/" + folder)) ?? []
-            return names.filter { name in
-                !name.hasPrefix(".") && !name.hasSuffix("~")
-                    && (extensions == nil || extensions!.contains { name.hasSuffix("." + $0) })
-            }.sorted()
-        }
+        var readers: [YAMLReader] = []
 
+        // journeyd.yaml and channels.yaml
         var settings = Settings()
-        if FileManager.default.fileExists(atPath: directory + "/journeyd.yaml"), let reader = read("journeyd.yaml") {
-            if let root = reader.root() { settings = SettingsParser.settings(root, reader: reader) }
-            diagnostics += reader.diagnostics
+        var capChannels: [(reader: YAMLReader, name: String, node: YAMLNode, path: String)] = []
+        if let reader = read("journeyd.yaml", optional: true) {
+            readers.append(reader)
+            if let root = reader.root(allowEmpty: true) {
+                let (parsed, refs) = SettingsParser.settings(root, reader: reader)
+                settings = parsed
+                capChannels = refs.map { (reader, $0.name, $0.node, $0.path) }
+            }
         }
         var channels: [ChannelDefinition] = []
-        if FileManager.default.fileExists(atPath: directory + "/channels.yaml"), let reader = read("channels.yaml") {
-            if let root = reader.root() { channels = SettingsParser.channels(root, reader: reader) }
-            diagnostics += reader.diagnostics
-        }
-        for cap in settings.caps {
-            if let name = cap.channel, !channels.contains(where: { $0.name == name }) {
-                diagnostics.append(
-                    Diagnostic(file: "journeyd.yaml", line: 0, column: 0, keyPath: "policy.caps", message: "unknown channel \"\(name)\""))
+        var channelNames: Set<String> = []
+        if let reader = read("channels.yaml", optional: true) {
+            readers.append(reader)
+            if let root = reader.root(allowEmpty: true) {
+                (channels, channelNames) = SettingsParser.channels(root, reader: reader)
             }
         }
+        for ref in capChannels where !channelNames.contains(ref.name) {
+            ref.reader.error(at: ref.node, ref.path, "unknown channel \"\(ref.name)\"\(Suggestions.didYouMean(ref.name, in: channelNames))")
+        }
 
+        // templates/*
         var templates: [String: Template] = [:]
         for name in files(in: "templates", extensions: nil) {
             let relative = "templates/\(name)"
             let key = String(name.prefix { $0 != "." })
             if let existing = templates[key] {
-                diagnostics.append(
-                    Diagnostic(file: relative, line: 0, column: 0, keyPath: "", message: "template \"\(key)\" is defined twice (also \(existing.file))"))
+                fileError(relative, "template \"\(key)\" is defined twice (also \(existing.file)); a template's name is its file name up to the first dot")
                 continue
             }
-            guard let data = FileManager.default.contents(atPath: directory + "/" + relative),
-                let source = String(validating: data, as: UTF8.self)
-            else {
-                diagnostics.append(Diagnostic(file: relative, line: 0, column: 0, keyPath: "", message: "cannot read the template as UTF-8 text"))
+            guard let data = fm.contents(atPath: directory + "/" + relative) else {
+                fileError(relative, "cannot read the file")
+                continue
+            }
+            guard let source = String(validating: data, as: UTF8.self) else {
+                fileError(relative, "the template is not valid UTF-8 text")
                 continue
             }
             templates[key] = Template(name: key, file: relative, source: source)
         }
 
-        let channelNames = Set(channels.map(\.name))
+        // journeys/*.yaml
         var journeys: [Journey] = []
-        var idLocations: [String: String] = [:]
+        var known = KnownNames(channels: channelNames, templates: Set(templates.keys))
+        var idFiles: [String: String] = [:]
         var enrollReferences: [(reader: YAMLReader, journey: String, node: YAMLNode, path: String)] = []
-        var readers: [YAMLReader] = []
         for name in files(in: "journeys", extensions: ["yaml", "yml"]) {
             let relative = "journeys/\(name)"
             guard let reader = read(relative) else { continue }
             readers.append(reader)
-            guard let root = reader.root() else { continue }
+            guard let root = reader.root() else {
+                // Unreadable: its id is probably the file name; references to it are not errors of their own.
+                let stem = String(name.prefix { $0 != "." })
+                if known.journeySteps[stem] == nil { known.journeySteps[stem] = [] }
+                continue
+            }
             var version = StableHash()
             version.combine(bytes: reader.text.utf8)
             var parser = JourneyParser(reader: reader, channels: channelNames, templates: Set(templates.keys))
-            let (journey, idNode) = parser.parse(root, version: version.hex)
+            let journey = parser.parse(root, version: version.hex)
             enrollReferences += parser.enrollReferences.map { (reader, $0.journey, $0.node, $0.path) }
-            guard let journey else { continue }
-            if let first = idLocations[journey.id] {
-                reader.error(at: idNode, "journey", "duplicate journey id \"\(journey.id)\" (also in \(first))")
+            guard let id = parser.declaredId else { continue }
+            if let first = idFiles[id] {
+                reader.error(at: parser.idNode, "journey", "duplicate journey id \"\(id)\" (also in \(first))")
                 continue
             }
+            idFiles[id] = relative
+            known.journeySteps[id] = parser.stepIds
             let stem = String(name.prefix { $0 != "." })
-            if stem != journey.id {
-                reader.warning(at: idNode, "journey", "journey \"\(journey.id)\" is in a file named \(name); naming the file \(journey.id).yaml keeps things findable")
+            if stem != id {
+                reader.warning(
+                    at: parser.idNode, "journey", "journey \"\(id)\" is in a file named \(name); name the file \(id).yaml to keep it findable")
             }
-            idLocations[journey.id] = relative
-            journeys.append(journey)
+            if let journey { journeys.append(journey) }
         }
-        let journeyIDs = Set(journeys.map(\.id))
-        for reference in enrollReferences where !journeyIDs.contains(reference.journey) {
-            let suggestion = YAMLReader.closest(reference.journey, in: journeyIDs).map { "; did you mean \"\($0)\"?" } ?? ""
-            reference.reader.error(at: reference.node, reference.path, "unknown journey \"\(reference.journey)\"\(suggestion)")
+        for ref in enrollReferences where known.journeySteps[ref.journey] == nil {
+            ref.reader.error(
+                at: ref.node, ref.path, "unknown journey \"\(ref.journey)\"\(Suggestions.didYouMean(ref.journey, in: known.journeySteps.keys))")
         }
-        for reader in readers { diagnostics += reader.diagnostics }
 
+        // tests/*.yaml
         var tests: [JourneyTest] = []
-        let byID = Dictionary(uniqueKeysWithValues: journeys.map { ($0.id, $0) })
+        var testNames: [String: String] = [:]
         for name in files(in: "tests", extensions: ["yaml", "yml"]) {
             guard let reader = read("tests/\(name)") else { continue }
-            if let root = reader.root() {
-                let parser = TestFileParser(reader: reader, journeys: byID, channels: channelNames, templates: Set(templates.keys))
-                tests += parser.parse(root)
-            }
-            diagnostics += reader.diagnostics
+            readers.append(reader)
+            guard let root = reader.root() else { continue }
+            tests += TestFileParser(reader: reader, known: known).parse(root, names: &testNames)
         }
 
+        for reader in readers {
+            reader.finish()
+            diagnostics += reader.diagnostics
+        }
         diagnostics.sort()
         guard !diagnostics.contains(where: { $0.severity == .error }) else { return (nil, diagnostics) }
         let rules = RuleSet(
-            settings: settings, channels: channels, templates: templates, journeys: journeys, tests: tests,
-            directory: directory)
+            settings: settings, channels: channels, templates: templates, journeys: journeys, tests: tests, directory: directory)
         return (rules, diagnostics)
+    }
+
+    mutating func fileError(_ file: String, _ message: String) {
+        diagnostics.append(Diagnostic(file: file, line: 0, column: 0, keyPath: "", message: message))
+    }
+
+    /// A reader for a file of the directory; nil (after recording why) when it cannot be read, and silently
+    /// when an `optional` file does not exist.
+    mutating func read(_ relative: String, optional: Bool = false) -> YAMLReader? {
+        let path = directory + "/" + relative
+        if optional && !fm.fileExists(atPath: path) { return nil }
+        guard let data = fm.contents(atPath: path) else {
+            fileError(relative, "cannot read the file")
+            return nil
+        }
+        guard var text = String(validating: data, as: UTF8.self) else {
+            fileError(relative, "the file is not valid UTF-8 text")
+            return nil
+        }
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
+        return YAMLReader(file: relative, text: text)
+    }
+
+    /// Regular, non-hidden files of a folder in name order; with `extensions`, others get a warning.
+    mutating func files(in folder: String, extensions: [String]?) -> [String] {
+        let base = directory + "/" + folder
+        guard let names = try? fm.contentsOfDirectory(atPath: base) else { return [] }
+        var result: [String] = []
+        for name in names.sorted() where !name.hasPrefix(".") && !name.hasSuffix("~") {
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: base + "/" + name, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            if let extensions, !extensions.contains(where: { name.hasSuffix("." + $0) }) {
+                diagnostics.append(
+                    Diagnostic(
+                        file: "\(folder)/\(name)", line: 0, column: 0, keyPath: "",
+                        message: "ignored: files in \(folder)/ are read only when they end in .yaml or .yml", severity: .warning))
+                continue
+            }
+            result.append(name)
+        }
+        return result
     }
 }
