@@ -4,8 +4,8 @@ public import JourneyCore
 /// configuration always yields the same events, byte for byte.
 ///
 /// Users first appear with an `identify` (signup: email, country, time zone, tier, signup date,
-/// birthday, sometimes `referred_by`); after that each event picks a known or new user and a kind from
-/// the mix. Timestamps rise evenly over the span with jitter, so the stream is in time order.
+/// birthday, sometimes `referred_by`, followed by the backend's `referral_signed_up` for the inviter);
+/// after that each event picks a known or new user and a kind from the mix. Timestamps rise evenly over the span with jitter, so the stream is in time order.
 public struct EventGenerator: Sequence, IteratorProtocol {
     public struct Configuration: Sendable {
         public var users: Int
@@ -40,6 +40,8 @@ public struct EventGenerator: Sequence, IteratorProtocol {
     private var produced = 0
     private var known = 0  // users 0..<known have signed up
     private var tiers: [UInt8]
+    /// The backend's `referral_signed_up` for the inviter, sent right after a referred user signs up.
+    private var pendingReferral: (inviter: String, friend: String)?
     private let totalWeight: Int
     private static let countries = ["CN", "SG", "US", "DE", "NO", "JP", "GB", "FR"]
     private static let zones = [
@@ -66,6 +68,12 @@ public struct EventGenerator: Sequence, IteratorProtocol {
         let jitter = step > 1 ? Int64(random.next() % UInt64(step)) : 0
         let at = Timestamp(milliseconds: configuration.start.milliseconds + Int64(i) * step + jitter)
         let messageId = "m-\(configuration.seed)-\(i)"
+        if let referral = pendingReferral {
+            pendingReferral = nil
+            return .track(
+                "referral_signed_up", user: referral.inviter, at: at, properties: ["friend": .string(referral.friend)],
+                messageId: messageId)
+        }
 
         // A new user signs up while there are users left and either none exist or a 1-in-8 chance.
         if known < configuration.users && (known == 0 || random.next() % 8 == 0 || configuration.users - known >= configuration.events - i) {
@@ -122,7 +130,9 @@ public struct EventGenerator: Sequence, IteratorProtocol {
             "birthday": .string(Self.dateText(birthday)),
         ]
         if u > 0 && random.next() % 5 == 0 {
-            traits.set("referred_by", to: .string(Self.userID(Int(random.next() % UInt64(u)))))
+            let inviter = Self.userID(Int(random.next() % UInt64(u)))
+            traits.set("referred_by", to: .string(inviter))
+            pendingReferral = (inviter, Self.userID(u))
         }
         return .identify(user: Self.userID(u), at: at, traits: traits, messageId: messageId)
     }

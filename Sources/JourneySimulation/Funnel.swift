@@ -84,7 +84,7 @@ public struct Funnel: Sendable, Equatable {
     public func table(for rules: RuleSet) -> String {
         var lines: [String] = []
         func row(_ label: String, _ n: Int, _ of: Int? = nil) {
-            var line = label.rightPadded(28) + String(n).leftPadded(9)
+            var line = label.rightPadded(36) + String(n).leftPadded(9)
             if let of, of > 0 {
                 let pct = Double(n) * 100 / Double(of)
                 line += "  " + String(format1(pct)).leftPadded(6) + "%"

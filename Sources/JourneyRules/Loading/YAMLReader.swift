@@ -50,7 +50,7 @@ final class YAMLReader {
         var source = text
         for _ in 0..<500 {
             do {
-                guard let node = try Yams.compose(yaml: source, .basic) else {
+                guard let node = try Yams.compose(yaml: source, .basic, .default, .utf8) else {  // explicit: `.default` reads the environment each time
                     if !allowEmpty { record(line: 0, column: 0, "", "the file is empty") }
                     return nil
                 }
