@@ -79,8 +79,8 @@ public struct SegmentEventParser: Sendable {
             return reject(ScanError(offset: 0, reason: reason))
         }
         let options = options
-        // The event goes straight into the returned enum: no intermediate `Result` to copy and destroy.
         return JSONScanner.with(line, maxDepth: options.maxDepth) { scanner in
+            // The event goes straight into the returned enum: no intermediate `Result` to copy and destroy.
             do throws(ScanError) {
                 return .success(try scanner.parseSegmentEvent(options))
             } catch {

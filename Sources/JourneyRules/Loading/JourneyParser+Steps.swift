@@ -6,7 +6,8 @@ extension JourneyParser {
     static let stepKeys = ["id"] + actions + ["template", "on_event", "on_timeout", "next"]
     static let weekdays: KeyValuePairs<String, Int> = ["mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7]
     static let branchReasons: [PathRoot: String] = [
-        .event: "a branch runs when its step is reached, not on an event (enrollment.trigger holds the event that started the journey)"
+        .event:
+            "a branch runs when its step is reached, not on an event (enrollment.trigger holds the event that started the journey)"
     ]
 
     /// What step parsing learns besides the steps.
@@ -29,7 +30,8 @@ extension JourneyParser {
         var firstLine: [String: Int] = [:]
         for (i, item) in items.enumerated() {
             guard case .mapping(let mapping) = item,
-                let idNode = mapping.first(where: { $0.key.string == "id" && !reader.isRenamedDuplicate($0.key.string ?? "") })?.value,
+                let idNode = mapping.first(where: { $0.key.string == "id" && !reader.isRenamedDuplicate($0.key.string ?? "") })?
+                    .value,
                 let id = reader.identifier(idNode, "steps[\(i)].id", what: "step id")
             else { continue }
             if id == "exit" || id == "next" {
@@ -47,7 +49,8 @@ extension JourneyParser {
             if let j = ids.indices.first(where: { $0 != i && explicit[$0] && ids[$0] == ids[i] }) {
                 reader.error(
                     at: idNodes[j], "steps[\(j)].id",
-                    "\"\(ids[j])\" is also the generated id of steps[\(i)], which has no id: give that step an id or choose another")
+                    "\"\(ids[j])\" is also the generated id of steps[\(i)], which has no id: give that step an id or choose another"
+                )
             }
         }
         stepIds = ids
@@ -105,7 +108,8 @@ extension JourneyParser {
             if actions.isEmpty {
                 if m.unknown.isEmpty {
                     reader.error(
-                        at: node, path, "expected exactly one action (\(Suggestions.list(Self.actions, conjunction: "or"))), found none")
+                        at: node, path,
+                        "expected exactly one action (\(Suggestions.list(Self.actions, conjunction: "or"))), found none")
                 }
             } else {
                 reader.error(
@@ -135,8 +139,11 @@ extension JourneyParser {
         case "send":
             let channel = reader.string(value, actionPath, expected: "a channel name") ?? ""
             if !channel.isEmpty, !channels.contains(channel) {
-                let known = channels.isEmpty ? "none: channels.yaml defines no channel" : channels.sorted().joined(separator: ", ")
-                reader.error(at: value, actionPath, "unknown channel \"\(channel)\"\(Suggestions.didYouMean(channel, in: channels)) (known: \(known))")
+                let known =
+                    channels.isEmpty ? "none: channels.yaml defines no channel" : channels.sorted().joined(separator: ", ")
+                reader.error(
+                    at: value, actionPath,
+                    "unknown channel \"\(channel)\"\(Suggestions.didYouMean(channel, in: channels)) (known: \(known))")
             }
             var template = ""
             if let templateNode = reader.required(m, "template", path),
@@ -149,7 +156,8 @@ extension JourneyParser {
                         stem != name && templates.contains(stem)
                         ? "; a template is named by its file name up to the first dot: did you mean \"\(stem)\"?"
                         : Suggestions.didYouMean(name, in: templates)
-                    reader.error(at: templateNode, "\(path).template", "unknown template \"\(name)\" (no file templates/\(name).*)\(hint)")
+                    reader.error(
+                        at: templateNode, "\(path).template", "unknown template \"\(name)\" (no file templates/\(name).*)\(hint)")
                 }
             }
             kind = .send(Send(channel: channel, template: template))
@@ -174,7 +182,8 @@ extension JourneyParser {
         default:  // exit
             if case .scalar(let scalar) = value, scalar.string == "true" {
             } else {
-                reader.error(at: value, actionPath, "expected true (write `- exit` or `exit: true`), found \(reader.found(value))")
+                reader.error(
+                    at: value, actionPath, "expected true (write `- exit` or `exit: true`), found \(reader.found(value))")
             }
             kind = .exit
             next = .exit
@@ -220,10 +229,14 @@ extension JourneyParser {
         case "until":
             let time = reader.timeOfDay(m["until"]!, "\(path).until")
             var days = Set<Int>()
-            if let w = m["weekdays"], let list = reader.sequence(w, "\(path).weekdays", what: "a list of weekdays like [mon, tue]") {
+            if let w = m["weekdays"],
+                let list = reader.sequence(w, "\(path).weekdays", what: "a list of weekdays like [mon, tue]")
+            {
                 if list.isEmpty { reader.error(at: w, "\(path).weekdays", "an empty weekday list would wait forever") }
                 for (k, item) in list.enumerated() {
-                    guard let name = reader.string(item, "\(path).weekdays[\(k)]", expected: "a weekday (mon … sun)") else { continue }
+                    guard let name = reader.string(item, "\(path).weekdays[\(k)]", expected: "a weekday (mon … sun)") else {
+                        continue
+                    }
                     if let day = Self.weekdays.first(where: { $0.key == name })?.value {
                         days.insert(day)
                     } else {
@@ -263,7 +276,8 @@ extension JourneyParser {
                 timeout = reader.duration(t, "\(path).timeout") ?? timeout
             } else if !entries.hasTypo(of: ["timeout"]) {
                 reader.error(
-                    at: node, path, "missing required key \"timeout\": without one a user could wait forever (on_timeout says where to go then)")
+                    at: node, path,
+                    "missing required key \"timeout\": without one a user could wait forever (on_timeout says where to go then)")
             }
         }
         let onEvent = m["on_event"].map { target($0, "\(stepPath).on_event", next: next, context: &context) } ?? next
@@ -283,7 +297,9 @@ extension JourneyParser {
         var otherwise = next
         for (k, arm) in arms.enumerated() {
             let armPath = "\(path)[\(k)]"
-            guard let am = reader.mapping(arm, armPath, allowed: ["if", "goto", "else"], what: "an arm like {if: <condition>, goto: <step>}")
+            guard
+                let am = reader.mapping(
+                    arm, armPath, allowed: ["if", "goto", "else"], what: "an arm like {if: <condition>, goto: <step>}")
             else { continue }
             if let elseNode = am["else"] {
                 if am.has("if") || am.has("goto") {
@@ -320,7 +336,8 @@ extension JourneyParser {
             let defaultName = "variant_" + String(UnicodeScalar(UInt8(97 + k % 26))) + (k >= 26 ? "\(k / 26)" : "")
             guard
                 let m = reader.mapping(
-                    item, armPath, allowed: ["name", "percent", "goto", "holdout"], what: "an arm like {percent: 50, goto: <step>}")
+                    item, armPath, allowed: ["name", "percent", "goto", "holdout"],
+                    what: "an arm like {percent: 50, goto: <step>}")
             else {
                 complete = false
                 continue
@@ -357,7 +374,11 @@ extension JourneyParser {
         if !complete || items.isEmpty { context.unresolvedTarget = true }  // its edges are unknown
         let total = arms.reduce(0) { $0 + $1.basisPoints }
         if complete, !items.isEmpty, total != 10_000 {
-            let shown = total % 100 == 0 ? "\(total / 100)" : total % 10 == 0 ? "\(total / 100).\(total / 10 % 10)" : "\(total / 100).\(total % 100 < 10 ? "0" : "")\(total % 100)"
+            let shown =
+                total % 100 == 0
+                ? "\(total / 100)"
+                : total % 10 == 0
+                    ? "\(total / 100).\(total / 10 % 10)" : "\(total / 100).\(total % 100 < 10 ? "0" : "")\(total % 100)"
             reader.error(at: node, path, "split percentages add up to \(shown), not 100")
         }
         return arms
@@ -396,7 +417,9 @@ extension JourneyParser {
         if let s = m["set"], let sm = reader.mapping(s, "\(path).set", allowed: nil, what: "traits to set, like {tier: gold}") {
             for item in sm.items { updates.append(.set(item.key, reader.value(item.value, "\(path).set.\(item.key)"))) }
         }
-        if let inc = m["increment"], let im = reader.mapping(inc, "\(path).increment", allowed: nil, what: "traits to increment, like {orders: 1}") {
+        if let inc = m["increment"],
+            let im = reader.mapping(inc, "\(path).increment", allowed: nil, what: "traits to increment, like {orders: 1}")
+        {
             for item in im.items {
                 if let n = reader.number(item.value, "\(path).increment.\(item.key)") { updates.append(.increment(item.key, n)) }
             }
@@ -404,7 +427,9 @@ extension JourneyParser {
         func names(_ key: String, what: String) -> [String] {
             guard let n = m[key] else { return [] }
             let list: [YAMLNode]
-            if case .scalar = n, !reader.isNull(n) { list = [n] } else {
+            if case .scalar = n, !reader.isNull(n) {
+                list = [n]
+            } else {
                 guard let l = reader.sequence(n, "\(path).\(key)", what: "a list of \(what)") else { return [] }
                 list = l
             }
@@ -456,7 +481,8 @@ extension JourneyParser {
                 for j in edges[i] where reached.insert(j).inserted { stack.append(j) }
             }
             for (i, step) in steps.enumerated() where !reached.contains(i) {
-                reader.error(at: items[i], "steps[\(i)]", "step \"\(step.id)\" is unreachable: no path from the first step leads to it")
+                reader.error(
+                    at: items[i], "steps[\(i)]", "step \"\(step.id)\" is unreachable: no path from the first step leads to it")
             }
         }
         // Cycles among steps that do not pause: strongly connected components (Tarjan) of that subgraph.

@@ -34,7 +34,9 @@ struct JourneyParser {
 
     mutating func parse(_ root: YAMLNode, version: String) -> Journey? {
         let errorsBefore = reader.errorCount
-        guard let top = reader.mapping(root, "", allowed: Self.topKeys, what: "a journey (a mapping with journey, trigger and steps)")
+        guard
+            let top = reader.mapping(
+                root, "", allowed: Self.topKeys, what: "a journey (a mapping with journey, trigger and steps)")
         else { return nil }
         idNode = reader.required(top, "journey", "")
         declaredId = idNode.flatMap { reader.identifier($0, "journey", what: "journey id") }
@@ -74,7 +76,8 @@ struct JourneyParser {
             if let match { goal = Goal(match: match, within: within) }
         }
         let limits = top["limits"].map(parseLimits) ?? Limits()
-        let onChange = top["on_change"].flatMap { reader.choice($0, "on_change", ["pin": OnChange.pin, "follow": .follow]) } ?? .pin
+        let onChange =
+            top["on_change"].flatMap { reader.choice($0, "on_change", ["pin": OnChange.pin, "follow": .follow]) } ?? .pin
         var steps: [Step] = []
         if let node = reader.required(top, "steps", "") { steps = parseSteps(node) }
 
@@ -132,7 +135,8 @@ struct JourneyParser {
         let allKeys = ["event", "where", "trait", "to", "when", "date", "before", "after", "at", "every", "segment"]
         guard
             let m = reader.mapping(
-                node, "trigger", allowed: allKeys, what: "a mapping with one of event, trait, date or segment, like {event: signup}")
+                node, "trigger", allowed: allKeys,
+                what: "a mapping with one of event, trait, date or segment, like {event: signup}")
         else { return nil }
         let kinds = Self.triggerKinds.filter { m.has($0) }
         guard kinds.count == 1 else {
@@ -149,7 +153,9 @@ struct JourneyParser {
         }
         let kind = kinds[0]
         for item in m.items where !Self.triggerKeys[kind]!.contains(item.key) {
-            reader.error(at: item.keyNode, "trigger.\(item.key)", "\"\(item.key)\" does not apply to a\(kind == "event" ? "n" : "") \(kind) trigger")
+            reader.error(
+                at: item.keyNode, "trigger.\(item.key)",
+                "\"\(item.key)\" does not apply to a\(kind == "event" ? "n" : "") \(kind) trigger")
         }
         switch kind {
         case "event":
@@ -161,7 +167,8 @@ struct JourneyParser {
         case "trait":
             guard let trait = reader.string(m["trait"]!, "trigger.trait", expected: "a trait name") else { return nil }
             if m.has("to") && m.has("when") {
-                reader.error(at: m.keyNode("when"), "trigger", "a trait trigger takes either to (a value) or when (a condition), not both")
+                reader.error(
+                    at: m.keyNode("when"), "trigger", "a trait trigger takes either to (a value) or when (a condition), not both")
                 return nil
             }
             if let to = m["to"] {
@@ -251,7 +258,9 @@ struct JourneyParser {
     // MARK: - Entry, matches, limits
 
     func parseEntry(_ node: YAMLNode, eventTrigger: Bool) -> Entry {
-        guard let m = reader.mapping(node, "entry", allowed: ["when", "reentry", "key"], what: "a mapping with when, reentry or key")
+        guard
+            let m = reader.mapping(
+                node, "entry", allowed: ["when", "reentry", "key"], what: "a mapping with when, reentry or key")
         else { return Entry() }
         let roots: Set<PathRoot> = eventTrigger ? [.user, .event] : [.user]
         var reasons: [PathRoot: String] = [:]
@@ -285,7 +294,8 @@ struct JourneyParser {
     func parseEventMatch(_ node: YAMLNode, _ path: String, roots: Set<PathRoot>, extraKeys: [String] = [])
         -> (match: EventMatch?, entries: Entries?)
     {
-        guard let m = reader.mapping(node, path, allowed: ["event", "where"] + extraKeys, what: "a mapping like {event: purchase}")
+        guard
+            let m = reader.mapping(node, path, allowed: ["event", "where"] + extraKeys, what: "a mapping like {event: purchase}")
         else { return (nil, nil) }
         let name = reader.required(m, "event", path).flatMap { eventName($0, "\(path).event") }
         let condition = m["where"].map { expression($0, "\(path).where", roots: roots) }
@@ -295,12 +305,16 @@ struct JourneyParser {
     }
 
     func parseLimits(_ node: YAMLNode) -> Limits {
-        guard let m = reader.mapping(node, "limits", allowed: ["cap", "quiet_hours", "late"], what: "a mapping with cap, quiet_hours or late")
+        guard
+            let m = reader.mapping(
+                node, "limits", allowed: ["cap", "quiet_hours", "late"], what: "a mapping with cap, quiet_hours or late")
         else { return Limits() }
         var limits = Limits()
         if let capNode = m["cap"] { limits.cap = Self.parseCap(capNode, "limits.cap", reader: reader, channel: false) }
         if let q = m["quiet_hours"] { limits.quietHours = Self.parseQuietHours(q, "limits.quiet_hours", reader: reader) }
-        if let l = m["late"], let lm = reader.mapping(l, "limits.late", allowed: ["after", "then"], what: "a policy like {after: 6h, then: skip}") {
+        if let l = m["late"],
+            let lm = reader.mapping(l, "limits.late", allowed: ["after", "then"], what: "a policy like {after: 6h, then: skip}")
+        {
             let after = reader.required(lm, "after", "limits.late").flatMap { reader.duration($0, "limits.late.after") }
             let then = reader.required(lm, "then", "limits.late").flatMap {
                 reader.choice($0, "limits.late.then", ["send": LatePolicy.Then.send, "skip": .skip, "exit": .exit])

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import JourneyCore
 import Yams
@@ -17,8 +18,8 @@ import Yams
 /// text where text is expected, and errors where a boolean is); `01234` and `1.10` stay text where text
 /// is expected; numbers are numbers only where a number is expected. Untyped values — traits in tests
 /// and `update.set`, channel options, daemon settings — keep their text unless they are unquoted and
-/// plainly `null`/`~`, `true`/`false` or a decimal number without a leading zero (YAML 1.2 core schema,
-/// minus hex, octal, `.inf`, `.nan`).
+/// plainly `null`/`~`, `true`/`false` or a decimal number without a leading zero or `+` (YAML 1.2 core
+/// schema, minus hex, octal, `.inf`, `.nan`: `01234` and `+8613800138000` stay text).
 ///
 /// ## Layout (DESIGN §4)
 /// ```
@@ -112,13 +113,16 @@ import Yams
 /// the date is past. A holdout arm leads nowhere.
 ///
 /// Durations: `500ms`, `90s`, `15m`, `1h30m`, `7d`, `2w` (positive; `1d` is 24 hours). Times of day:
-/// `"09:30"` (quote them). Weekdays: `mon` … `sun`. Time zones: IANA names. Expressions: see
-/// ``ExpressionCompiler``. The journey's ``Journey/version`` is the ``StableHash`` of the file's bytes.
+/// `"09:30"` or `"9:30"`, 24-hour (quoting is optional: `10:00` is never read as YAML 1.1's sexagesimal
+/// 600). Weekdays: `mon` … `sun`, lower-case. Time zones: IANA names (`UTC`, `Asia/Shanghai`; no
+/// abbreviations such as `EST`). Expressions: see ``ExpressionCompiler``. `unset`, `add_tags` and
+/// `remove_tags` take a list or a single name. The journey's ``Journey/version`` is the ``StableHash``
+/// of the file's bytes (its `.hex`).
 ///
 /// ## tests/*.yaml
 /// ```yaml
 /// name: cart reminder goes out after an hour     # required, unique in the rule set
-/// journeys: [cart_abandonment]   # optional; default all journeys
+/// journeys: [cart_abandonment]   # optional (a list, or one id); default all journeys
 /// start: 2025-01-06T00:00:00Z    # optional; default the first event's time
 /// users:                         # optional initial traits (typed as untyped values above: NO stays "NO")
 ///   u1: { country: CN, timezone: Asia/Shanghai }
@@ -127,7 +131,8 @@ import Yams
 ///   - { at: +30m, user: u1, identify: { tier: gold } }        # +span: after the previous event (or start)
 ///   - { at: +1h, user: u1, page: Home, properties: { … } }    # also screen: <name>, group: <id> (+ traits), alias: <previous id>
 ///   - { at: +2h, outage: 8h }    # simulated downtime: timers due inside fire late, at its end
-///   # user (or anonymous_id) is required; message_id optional (default "<file>:<line>:<column>")
+///   # user (or anonymous_id) is required; message_id optional (default "<file>:<line>:<column>");
+///   # properties only with track, page and screen; traits only with group
 /// run_until: 2025-01-10T00:00:00Z  # optional; or +7d after the last event; default last event + 400d
 /// expect:
 ///   touches:                     # each pattern matches a distinct touch; keys: at, user, journey, step, channel, template
@@ -192,7 +197,8 @@ private struct Loader {
             }
         }
         for ref in capChannels where !channelNames.contains(ref.name) {
-            ref.reader.error(at: ref.node, ref.path, "unknown channel \"\(ref.name)\"\(Suggestions.didYouMean(ref.name, in: channelNames))")
+            ref.reader.error(
+                at: ref.node, ref.path, "unknown channel \"\(ref.name)\"\(Suggestions.didYouMean(ref.name, in: channelNames))")
         }
 
         // templates/*
@@ -201,7 +207,10 @@ private struct Loader {
             let relative = "templates/\(name)"
             let key = String(name.prefix { $0 != "." })
             if let existing = templates[key] {
-                fileError(relative, "template \"\(key)\" is defined twice (also \(existing.file)); a template's name is its file name up to the first dot")
+                fileError(
+                    relative,
+                    "template \"\(key)\" is defined twice (also \(existing.file)); a template's name is its file name up to the first dot"
+                )
                 continue
             }
             guard let data = fm.contents(atPath: directory + "/" + relative) else {
@@ -215,27 +224,40 @@ private struct Loader {
             templates[key] = Template(name: key, file: relative, source: source)
         }
 
-        // journeys/*.yaml
+        // journeys/*.yaml — files are independent, so they are composed and parsed in parallel (each
+        // with its own reader); what depends on other files (duplicate ids, enroll targets) comes after.
         var journeys: [Journey] = []
         var known = KnownNames(channels: channelNames, templates: Set(templates.keys))
         var idFiles: [String: String] = [:]
         var enrollReferences: [(reader: YAMLReader, journey: String, node: YAMLNode, path: String)] = []
-        for name in files(in: "journeys", extensions: ["yaml", "yml"]) {
-            let relative = "journeys/\(name)"
-            guard let reader = read(relative) else { continue }
-            readers.append(reader)
-            guard let root = reader.root() else {
+        let journeyFiles = files(in: "journeys", extensions: ["yaml", "yml"])
+        let templateNames = Set(templates.keys)
+        let slots = Slots<ParsedJourney>(count: journeyFiles.count)
+        let folder = directory
+        let channelSet = channelNames
+        DispatchQueue.concurrentPerform(iterations: journeyFiles.count) { i in
+            slots.set(
+                i, Self.parseJourney(directory: folder, name: journeyFiles[i], channels: channelSet, templates: templateNames))
+        }
+        for (name, result) in zip(journeyFiles, slots.values()) {
+            let reader: YAMLReader
+            switch result.reader {
+            case .failed(let diagnostic):
+                diagnostics.append(diagnostic)
+                continue
+            case .read(let r):
+                reader = r
+                readers.append(r)
+            }
+            guard let parser = result.parser else {
                 // Unreadable: its id is probably the file name; references to it are not errors of their own.
                 let stem = String(name.prefix { $0 != "." })
                 if known.journeySteps[stem] == nil { known.journeySteps[stem] = [] }
                 continue
             }
-            var version = StableHash()
-            version.combine(bytes: reader.text.utf8)
-            var parser = JourneyParser(reader: reader, channels: channelNames, templates: Set(templates.keys))
-            let journey = parser.parse(root, version: version.hex)
             enrollReferences += parser.enrollReferences.map { (reader, $0.journey, $0.node, $0.path) }
             guard let id = parser.declaredId else { continue }
+            let relative = "journeys/\(name)"
             if let first = idFiles[id] {
                 reader.error(at: parser.idNode, "journey", "duplicate journey id \"\(id)\" (also in \(first))")
                 continue
@@ -245,13 +267,15 @@ private struct Loader {
             let stem = String(name.prefix { $0 != "." })
             if stem != id {
                 reader.warning(
-                    at: parser.idNode, "journey", "journey \"\(id)\" is in a file named \(name); name the file \(id).yaml to keep it findable")
+                    at: parser.idNode, "journey",
+                    "journey \"\(id)\" is in a file named \(name); name the file \(id).yaml to keep it findable")
             }
-            if let journey { journeys.append(journey) }
+            if let journey = result.journey { journeys.append(journey) }
         }
         for ref in enrollReferences where known.journeySteps[ref.journey] == nil {
             ref.reader.error(
-                at: ref.node, ref.path, "unknown journey \"\(ref.journey)\"\(Suggestions.didYouMean(ref.journey, in: known.journeySteps.keys))")
+                at: ref.node, ref.path,
+                "unknown journey \"\(ref.journey)\"\(Suggestions.didYouMean(ref.journey, in: known.journeySteps.keys))")
         }
 
         // tests/*.yaml
@@ -282,18 +306,48 @@ private struct Loader {
     /// A reader for a file of the directory; nil (after recording why) when it cannot be read, and silently
     /// when an `optional` file does not exist.
     mutating func read(_ relative: String, optional: Bool = false) -> YAMLReader? {
-        let path = directory + "/" + relative
-        if optional && !fm.fileExists(atPath: path) { return nil }
-        guard let data = fm.contents(atPath: path) else {
-            fileError(relative, "cannot read the file")
+        if optional && !fm.fileExists(atPath: directory + "/" + relative) { return nil }
+        switch Self.reader(directory: directory, relative: relative) {
+        case .read(let reader): return reader
+        case .failed(let diagnostic):
+            diagnostics.append(diagnostic)
             return nil
+        }
+    }
+
+    enum FileRead {
+        case read(YAMLReader)
+        case failed(Diagnostic)
+    }
+
+    static func reader(directory: String, relative: String) -> FileRead {
+        guard let data = FileManager.default.contents(atPath: directory + "/" + relative) else {
+            return .failed(Diagnostic(file: relative, line: 0, column: 0, keyPath: "", message: "cannot read the file"))
         }
         guard var text = String(validating: data, as: UTF8.self) else {
-            fileError(relative, "the file is not valid UTF-8 text")
-            return nil
+            return .failed(
+                Diagnostic(file: relative, line: 0, column: 0, keyPath: "", message: "the file is not valid UTF-8 text"))
         }
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
-        return YAMLReader(file: relative, text: text)
+        return .read(YAMLReader(file: relative, text: text))
+    }
+
+    /// One journey file, read and parsed on its own (safe to run concurrently with other files).
+    struct ParsedJourney {
+        var reader: FileRead
+        /// Nil when the file did not compose (a YAML error, or empty).
+        var parser: JourneyParser?
+        var journey: Journey?
+    }
+
+    static func parseJourney(directory: String, name: String, channels: Set<String>, templates: Set<String>) -> ParsedJourney {
+        let read = reader(directory: directory, relative: "journeys/\(name)")
+        guard case .read(let reader) = read, let root = reader.root() else { return ParsedJourney(reader: read) }
+        var version = StableHash()
+        version.combine(bytes: reader.text.utf8)
+        var parser = JourneyParser(reader: reader, channels: channels, templates: templates)
+        let journey = parser.parse(root, version: version.hex)
+        return ParsedJourney(reader: read, parser: parser, journey: journey)
     }
 
     /// Regular, non-hidden files of a folder in name order; with `extensions`, others get a warning.
@@ -314,5 +368,30 @@ private struct Loader {
             result.append(name)
         }
         return result
+    }
+}
+
+/// Results written by concurrent workers, one slot each, read once they are all done.
+///
+/// Unchecked: every index is written by exactly one worker of a `concurrentPerform`, and read only after
+/// it returns, which orders the writes before the reads.
+private final class Slots<T>: @unchecked Sendable {
+    let count: Int
+    private let base: UnsafeMutablePointer<T?>
+
+    init(count: Int) {
+        self.count = count
+        base = UnsafeMutablePointer<T?>.allocate(capacity: max(count, 1))
+        base.initialize(repeating: nil, count: max(count, 1))
+    }
+
+    func set(_ i: Int, _ value: T) { base[i] = value }
+
+    /// Every slot's value, in order (all are set once the workers are done).
+    func values() -> [T] { (0..<count).compactMap { base[$0] } }
+
+    deinit {
+        base.deinitialize(count: max(count, 1))
+        base.deallocate()
     }
 }

@@ -7,13 +7,19 @@ enum SettingsParser {
     static let daemonKeys = ["state", "inputs", "control", "delivery", "logging", "metrics", "outbox"]
 
     /// The settings, and the channel names global caps refer to (checked once channels are known).
-    static func settings(_ root: YAMLNode, reader: YAMLReader) -> (Settings, capChannels: [(name: String, node: YAMLNode, path: String)]) {
+    static func settings(_ root: YAMLNode, reader: YAMLReader) -> (
+        Settings, capChannels: [(name: String, node: YAMLNode, path: String)]
+    ) {
         var settings = Settings()
         var capChannels: [(String, YAMLNode, String)] = []
-        guard let m = reader.mapping(root, "", allowed: ["timezone", "policy", "dedup"] + daemonKeys) else { return (settings, []) }
+        guard let m = reader.mapping(root, "", allowed: ["timezone", "policy", "dedup"] + daemonKeys) else {
+            return (settings, [])
+        }
         if let tz = m["timezone"], let zone = reader.zone(tz, "timezone") { settings.defaultZone = zone }
         if let p = m["policy"], let pm = reader.mapping(p, "policy", allowed: ["caps", "quiet_hours"]) {
-            if let caps = pm["caps"], let list = reader.sequence(caps, "policy.caps", what: "a list of caps like {touches: 2, per: 1d}") {
+            if let caps = pm["caps"],
+                let list = reader.sequence(caps, "policy.caps", what: "a list of caps like {touches: 2, per: 1d}")
+            {
                 for (i, item) in list.enumerated() {
                     let path = "policy.caps[\(i)]"
                     guard let cap = JourneyParser.parseCap(item, path, reader: reader, channel: true) else { continue }
@@ -55,7 +61,9 @@ enum SettingsParser {
         for (i, item) in list.enumerated() {
             let path = "channels[\(i)]"
             let errorsBefore = reader.errorCount
-            guard let cm = reader.mapping(item, path, allowed: nil, what: "a channel like {name: email, type: log}") else { continue }
+            guard let cm = reader.mapping(item, path, allowed: nil, what: "a channel like {name: email, type: log}") else {
+                continue
+            }
             let nameNode = reader.required(cm, "name", path)
             let typeNode = reader.required(cm, "type", path)
             let name = nameNode.flatMap { reader.identifier($0, "\(path).name", what: "channel name", dash: true) }
@@ -83,7 +91,8 @@ enum SettingsParser {
             }
             guard reader.errorCount == errorsBefore, let name, let type else { continue }
             channels.append(
-                ChannelDefinition(name: name, type: type, options: .object(options), file: reader.file, line: item.mark?.line ?? 0))
+                ChannelDefinition(
+                    name: name, type: type, options: .object(options), file: reader.file, line: item.mark?.line ?? 0))
         }
         return (channels, Set(declared.keys))
     }

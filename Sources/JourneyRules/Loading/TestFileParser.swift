@@ -53,7 +53,8 @@ struct TestFileParser {
         }
         var only: [String] = []
         if let j = m["journeys"] {
-            let list: [YAMLNode]? = if case .scalar = j { [j] } else { reader.sequence(j, p("journeys"), what: "a list of journey ids") }
+            let list: [YAMLNode]? =
+                if case .scalar = j { [j] } else { reader.sequence(j, p("journeys"), what: "a list of journey ids") }
             for (i, item) in (list ?? []).enumerated() {
                 let itemPath = j.sequence == nil ? p("journeys") : p("journeys[\(i)]")
                 guard let id = reader.string(item, itemPath, expected: "a journey id") else { continue }
@@ -62,13 +63,17 @@ struct TestFileParser {
             }
         }
         var users: [(id: String, traits: Value)] = []
-        if let u = m["users"], let um = reader.mapping(u, p("users"), allowed: nil, what: "users and their traits, like {u1: {tier: gold}}") {
+        if let u = m["users"],
+            let um = reader.mapping(u, p("users"), allowed: nil, what: "users and their traits, like {u1: {tier: gold}}")
+        {
             for item in um.items {
                 let userPath = p("users.\(item.key)")
                 if case .mapping = item.value {
                     users.append((item.key, reader.value(item.value, userPath)))
                 } else {
-                    reader.error(at: item.value, userPath, "expected the user's traits as a mapping, like {tier: gold}, found \(reader.found(item.value))")
+                    reader.error(
+                        at: item.value, userPath,
+                        "expected the user's traits as a mapping, like {tier: gold}, found \(reader.found(item.value))")
                 }
             }
         }
@@ -82,13 +87,16 @@ struct TestFileParser {
             eventCount = list.count
             for (i, item) in list.enumerated() {
                 let eventPath = p("events[\(i)]")
-                guard let em = reader.mapping(item, eventPath, allowed: Self.eventKeys, what: "an event like {at: …, user: u1, track: signup}")
+                guard
+                    let em = reader.mapping(
+                        item, eventPath, allowed: Self.eventKeys, what: "an event like {at: …, user: u1, track: signup}")
                 else { continue }
                 var at: Timestamp?
                 if let atNode = reader.required(em, "at", eventPath) {
                     at = time(atNode, "\(eventPath).at", relativeTo: clock, what: "the previous event or start")
                     if let t = at, let c = clock, t < c {
-                        reader.error(at: atNode, "\(eventPath).at", "events must be in time order: \(t.iso8601) is before \(c.iso8601)")
+                        reader.error(
+                            at: atNode, "\(eventPath).at", "events must be in time order: \(t.iso8601) is before \(c.iso8601)")
                     }
                 }
                 if let at {
@@ -155,12 +163,16 @@ struct TestFileParser {
         guard kinds.count == 1 else {
             if kinds.isEmpty {
                 if m.unknown.isEmpty {
-                    reader.error(at: node, path, "expected exactly one of \(Suggestions.list(Self.eventKinds + ["outage"], conjunction: "or")), found none")
+                    reader.error(
+                        at: node, path,
+                        "expected exactly one of \(Suggestions.list(Self.eventKinds + ["outage"], conjunction: "or")), found none"
+                    )
                 }
             } else {
                 reader.error(
                     at: m.keyNode(kinds[1]), path,
-                    "expected exactly one of \(Suggestions.list(Self.eventKinds, conjunction: "or")), found \(Suggestions.list(kinds, conjunction: "and"))")
+                    "expected exactly one of \(Suggestions.list(Self.eventKinds, conjunction: "or")), found \(Suggestions.list(kinds, conjunction: "and"))"
+                )
             }
             return nil
         }
@@ -180,15 +192,20 @@ struct TestFileParser {
         if m.has("traits") && kind != .group {
             reader.error(
                 at: m.keyNode("traits"), "\(path).traits",
-                kind == .identify ? "write the traits as the value of identify: {identify: {tier: gold}}" : "only group events take traits")
+                kind == .identify
+                    ? "write the traits as the value of identify: {identify: {tier: gold}}" : "only group events take traits")
         }
         var properties = Value.emptyObject
         if let p = m["properties"] {
-            if case .mapping = p { properties = reader.value(p, "\(path).properties") } else {
-                reader.error(at: p, "\(path).properties", "expected properties as a mapping, like {price: 80}, found \(reader.found(p))")
+            if case .mapping = p {
+                properties = reader.value(p, "\(path).properties")
+            } else {
+                reader.error(
+                    at: p, "\(path).properties", "expected properties as a mapping, like {price: 80}, found \(reader.found(p))")
             }
         }
-        let messageId = m["message_id"].flatMap { reader.string($0, "\(path).message_id", expected: "a message id") }
+        let messageId =
+            m["message_id"].flatMap { reader.string($0, "\(path).message_id", expected: "a message id") }
             ?? "\(reader.file):\(node.mark?.line ?? 0):\(node.mark?.column ?? 0)"
         var event = Event(
             kind: kind, userId: userId ?? anonymousId ?? "", anonymousId: anonymousId, messageId: messageId, timestamp: at,
@@ -200,12 +217,15 @@ struct TestFileParser {
             if case .mapping = payload {
                 event.traits = reader.value(payload, kindPath)
             } else {
-                reader.error(at: payload, kindPath, "expected the traits as a mapping, like {tier: gold}, found \(reader.found(payload))")
+                reader.error(
+                    at: payload, kindPath, "expected the traits as a mapping, like {tier: gold}, found \(reader.found(payload))")
             }
         case .group:
             event.groupId = reader.string(payload, kindPath, expected: "a group id")
             if let t = m["traits"] {
-                if case .mapping = t { event.traits = reader.value(t, "\(path).traits") } else {
+                if case .mapping = t {
+                    event.traits = reader.value(t, "\(path).traits")
+                } else {
                     reader.error(at: t, "\(path).traits", "expected the group's traits as a mapping, found \(reader.found(t))")
                 }
             }
@@ -217,7 +237,9 @@ struct TestFileParser {
 
     func parseExpect(_ node: YAMLNode, _ path: String, only: [String]) -> Expectations {
         var expect = Expectations()
-        guard let m = reader.mapping(node, path, allowed: ["touches", "exact", "no_touches", "funnel", "traits"]) else { return expect }
+        guard let m = reader.mapping(node, path, allowed: ["touches", "exact", "no_touches", "funnel", "traits"]) else {
+            return expect
+        }
         if let t = m["touches"], let list = reader.sequence(t, "\(path).touches", what: "a list of touch patterns") {
             expect.touches = list.enumerated().compactMap { pattern($1, "\(path).touches[\($0)]", only: only) }
         }
@@ -225,12 +247,16 @@ struct TestFileParser {
         if let n = m["no_touches"], let list = reader.sequence(n, "\(path).no_touches", what: "a list of touch patterns") {
             expect.noTouches = list.enumerated().compactMap { pattern($1, "\(path).no_touches[\($0)]", only: only) }
         }
-        if let f = m["funnel"], let fm = reader.mapping(f, "\(path).funnel", allowed: nil, what: "counters per journey, like {cart: {entered: 1}}") {
+        if let f = m["funnel"],
+            let fm = reader.mapping(f, "\(path).funnel", allowed: nil, what: "counters per journey, like {cart: {entered: 1}}")
+        {
             for item in fm.items {
                 let journeyPath = "\(path).funnel.\(item.key)"
                 let steps = known.journeySteps[item.key]
                 if steps == nil { reader.error(at: item.keyNode, journeyPath, unknownJourney(item.key)) }
-                guard let counters = reader.mapping(item.value, journeyPath, allowed: nil, what: "counters like {entered: 1, converted: 0}")
+                guard
+                    let counters = reader.mapping(
+                        item.value, journeyPath, allowed: nil, what: "counters like {entered: 1, converted: 0}")
                 else { continue }
                 var values: [String: Int] = [:]
                 for counter in counters.items {
@@ -254,11 +280,15 @@ struct TestFileParser {
                 expect.funnel[item.key] = values
             }
         }
-        if let t = m["traits"], let tm = reader.mapping(t, "\(path).traits", allowed: nil, what: "traits per user, like {u1: {tier: gold}}") {
+        if let t = m["traits"],
+            let tm = reader.mapping(t, "\(path).traits", allowed: nil, what: "traits per user, like {u1: {tier: gold}}")
+        {
             for item in tm.items {
                 let userPath = "\(path).traits.\(item.key)"
                 guard case .mapping = item.value else {
-                    reader.error(at: item.value, userPath, "expected the user's traits as a mapping, like {tier: gold}, found \(reader.found(item.value))")
+                    reader.error(
+                        at: item.value, userPath,
+                        "expected the user's traits as a mapping, like {tier: gold}, found \(reader.found(item.value))")
                     continue
                 }
                 expect.traits[item.key] = reader.value(item.value, userPath)
@@ -277,14 +307,17 @@ struct TestFileParser {
             if known.journeySteps[id] == nil {
                 reader.error(at: j, "\(path).journey", unknownJourney(id))
             } else if !only.isEmpty && !only.contains(id) {
-                reader.error(at: j, "\(path).journey", "journey \(id) is not among this test's journeys (\(only.joined(separator: ", ")))")
+                reader.error(
+                    at: j, "\(path).journey", "journey \(id) is not among this test's journeys (\(only.joined(separator: ", ")))")
             }
             p.journey = id
         }
         if let s = m["step"], let step = reader.string(s, "\(path).step", expected: "a step id") {
             if let journey = p.journey {
                 if let steps = known.journeySteps[journey], !steps.contains(step) {
-                    reader.error(at: s, "\(path).step", "journey \(journey) has no step \"\(step)\"\(Suggestions.didYouMean(step, in: steps))")
+                    reader.error(
+                        at: s, "\(path).step",
+                        "journey \(journey) has no step \"\(step)\"\(Suggestions.didYouMean(step, in: steps))")
                 }
             } else if m["journey"] == nil {
                 let scope = only.isEmpty ? Array(known.journeySteps.keys) : only
@@ -292,21 +325,25 @@ struct TestFileParser {
                 if !scope.isEmpty, !all.contains(step) {
                     reader.error(
                         at: s, "\(path).step",
-                        "no journey\(only.isEmpty ? "" : " of this test") has a step \"\(step)\"\(Suggestions.didYouMean(step, in: all))")
+                        "no journey\(only.isEmpty ? "" : " of this test") has a step \"\(step)\"\(Suggestions.didYouMean(step, in: all))"
+                    )
                 }
             }
             p.step = step
         }
         if let c = m["channel"], let channel = reader.string(c, "\(path).channel", expected: "a channel name") {
             if !known.channels.contains(channel) {
-                reader.error(at: c, "\(path).channel", "unknown channel \"\(channel)\"\(Suggestions.didYouMean(channel, in: known.channels))")
+                reader.error(
+                    at: c, "\(path).channel",
+                    "unknown channel \"\(channel)\"\(Suggestions.didYouMean(channel, in: known.channels))")
             }
             p.channel = channel
         }
         if let t = m["template"], let template = reader.string(t, "\(path).template", expected: "a template name") {
             if !known.templates.contains(template) {
                 reader.error(
-                    at: t, "\(path).template", "unknown template \"\(template)\"\(Suggestions.didYouMean(template, in: known.templates))")
+                    at: t, "\(path).template",
+                    "unknown template \"\(template)\"\(Suggestions.didYouMean(template, in: known.templates))")
             }
             p.template = template
         }

@@ -28,6 +28,8 @@ final class YAMLReader {
     /// Repeated keys renamed for Yams, by their placeholder scalar.
     private var duplicates: [Unicode.Scalar: DuplicateKey] = [:]
     private lazy var lines: [[Unicode.Scalar]] = Self.splitLines(text)
+    /// How many more nodes ``value(_:_:)`` may visit: aliases can make a small file expand exponentially.
+    private var valueBudget = 100_000
 
     private struct DuplicateKey {
         var key: String
@@ -387,7 +389,9 @@ final class YAMLReader {
             range.upperBound >= 1_000_000_000
             ? "a whole number of at least \(range.lowerBound)" : "a whole number from \(range.lowerBound) to \(range.upperBound)"
         guard let s = scalar(node, path, expected: expected) else { return nil }
-        guard s.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) || (s.hasPrefix("-") && s.utf8.dropFirst().allSatisfy({ $0 >= 48 && $0 <= 57 })),
+        guard
+            s.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 })
+                || (s.hasPrefix("-") && s.utf8.dropFirst().allSatisfy({ $0 >= 48 && $0 <= 57 })),
             let n = Int(s), range.contains(n)
         else {
             error(at: node, path, "expected \(expected), found `\(Self.shown(s))`")
@@ -509,6 +513,13 @@ final class YAMLReader {
     /// Any YAML value as a ``Value``. Quoted and block scalars are strings; plain scalars follow
     /// ``plainValue(_:)``; mappings keep their order.
     func value(_ node: YAMLNode, _ path: String) -> Value {
+        valueBudget -= 1
+        guard valueBudget >= 0 else {
+            if valueBudget == -1 {
+                error(at: node, path, "too many values: aliases expand this file to more than 100,000 values")
+            }
+            return .null
+        }
         switch node {
         case .scalar(let scalar):
             guard scalar.style == .plain else { return .string(scalar.string) }
@@ -534,8 +545,9 @@ final class YAMLReader {
     /// A plain (unquoted) scalar's value by the YAML 1.2 core schema, narrowed to what is obviously meant:
     /// `null`, `Null`, `NULL`, `~` and nothing are null; `true`/`True`/`TRUE` and `false`/… are booleans;
     /// decimal numbers (`80`, `-3`, `49.99`, `1e3`) are numbers — except with a leading zero (`01234`,
-    /// `-007`: identifiers such as zip codes), which stay text. Everything else is text, including YAML 1.1
-    /// booleans (`yes`, `NO`, `on`), hex and octal (`0x1F`), `.inf` and `.nan`.
+    /// `-007`: identifiers such as zip codes) or a leading `+` (`+8613800138000`: phone numbers), which stay
+    /// text. Everything else is text, including YAML 1.1 booleans (`yes`, `NO`, `on`), hex and octal
+    /// (`0x1F`), `.inf` and `.nan`.
     static func plainValue(_ s: String) -> Value {
         switch s {
         case "", "~", "null", "Null", "NULL": return .null
@@ -543,7 +555,8 @@ final class YAMLReader {
         case "false", "False", "FALSE": return .bool(false)
         default: break
         }
-        let unsigned = s.utf8.first == UInt8(ascii: "-") || s.utf8.first == UInt8(ascii: "+") ? s.utf8.dropFirst() : s.utf8[...]
+        if s.utf8.first == UInt8(ascii: "+") { return .string(s) }
+        let unsigned = s.utf8.first == UInt8(ascii: "-") ? s.utf8.dropFirst() : s.utf8[...]
         if unsigned.count > 1, unsigned.first == UInt8(ascii: "0"), unsigned.dropFirst().first != UInt8(ascii: ".") {
             return .string(s)
         }
@@ -662,9 +675,18 @@ struct Entries {
     var items: [(key: String, keyNode: YAMLNode, value: YAMLNode)] = []
     var unknown: [(key: String, suggestion: String?)] = []
     init(node: YAMLNode) { self.node = node }
-    subscript(key: String) -> YAMLNode? { items.first { $0.key == key }?.value }
-    func has(_ key: String) -> Bool { items.contains { $0.key == key } }
-    func keyNode(_ key: String) -> YAMLNode? { items.first { $0.key == key }?.keyNode }
+    subscript(key: String) -> YAMLNode? {
+        for i in items.indices where items[i].key == key { return items[i].value }
+        return nil
+    }
+    func has(_ key: String) -> Bool {
+        for i in items.indices where items[i].key == key { return true }
+        return false
+    }
+    func keyNode(_ key: String) -> YAMLNode? {
+        for i in items.indices where items[i].key == key { return items[i].keyNode }
+        return nil
+    }
     var keys: [String] { items.map(\.key) }
     /// Whether an unknown key was reported as a likely typo of one of `keys`.
     func hasTypo(of keys: [String]) -> Bool { unknown.contains { $0.suggestion.map(keys.contains) ?? false } }

@@ -27,7 +27,8 @@ struct GoldenDiagnosticsTests {
         let (rules, diagnostics) = RuleLoader.loadReportingAll(directory: directory)
         let actual = diagnostics.map(\.description).joined(separator: "\n") + "\n"
         if LoaderFixtures.updatingGolden {
-            try actual.write(toFile: LoaderFixtures.sourceRoot + "/invalid/\(name)/expected.txt", atomically: true, encoding: .utf8)
+            try actual.write(
+                toFile: LoaderFixtures.sourceRoot + "/invalid/\(name)/expected.txt", atomically: true, encoding: .utf8)
         }
         let expected = try String(contentsOfFile: directory + "/expected.txt", encoding: .utf8)
         #expect(actual == expected, "\n--- expected\n\(expected)--- actual\n\(actual)")
