@@ -3,7 +3,10 @@ import JourneyRules
 
 /// A rule set prepared for evaluation: journeys indexed by what can start or touch them, so an event
 /// costs only the journeys it can trigger, and the history plan derived from every expression.
-struct CompiledRules: Sendable {
+/// Immutable, and a class so that each evaluation holds it by one reference.
+final class CompiledRules: Sendable {
+    /// Every journey version loaded in the engine's life, by content hash (see ``Engine``).
+    let versions: [String: Journey]
     let rules: RuleSet
     /// Current journeys by id.
     let journeysByID: [String: Int]
@@ -21,8 +24,9 @@ struct CompiledRules: Sendable {
     /// The longest cap window (journey or global): touch records older than this are pruned.
     let capHorizon: TimeSpan
 
-    init(_ rules: RuleSet) {
+    init(_ rules: RuleSet, versions: [String: Journey]) {
         self.rules = rules
+        self.versions = versions
         var byID: [String: Int] = [:]
         var events: [String: [Int]] = [:]
         var anyEvent: [Int] = []

@@ -11,15 +11,15 @@ public import JourneyRules
 /// An event costs the journeys it can trigger (an index by event name, trait and date trait), plus the
 /// user's own running enrollments — never all journeys.
 public struct Engine: Sendable {
+    /// The rules in force, indexed, plus every journey version loaded in this engine's life (by content
+    /// hash), so that users pinned to an older version keep running it (`on_change: pin`) and followers
+    /// can be mapped by step id.
     var compiled: CompiledRules
-    /// Every journey version loaded in this engine's life, by content hash, so that users pinned to an
-    /// older version keep running it (`on_change: pin`) and followers can be mapped by step id.
-    var versions: [String: Journey]
 
     public init(rules: RuleSet) {
-        self.compiled = CompiledRules(rules)
-        self.versions = [:]
+        var versions: [String: Journey] = [:]
         for journey in rules.journeys { versions[journey.version] = journey }
+        self.compiled = CompiledRules(rules, versions: versions)
     }
 
     public var rules: RuleSet { compiled.rules }
@@ -30,6 +30,7 @@ public struct Engine: Sendable {
     public mutating func load(_ rules: RuleSet) -> ReloadSummary {
         var summary = ReloadSummary()
         let old = compiled.rules.journeys
+        var versions = compiled.versions
         for journey in rules.journeys {
             if let previous = old.first(where: { $0.id == journey.id }) {
                 if previous.version == journey.version { summary.unchanged.append(journey.id) } else { summary.changed.append(journey.id) }
@@ -39,7 +40,7 @@ public struct Engine: Sendable {
             versions[journey.version] = journey
         }
         summary.removed = old.map(\.id).filter { id in !rules.journeys.contains { $0.id == id } }
-        compiled = CompiledRules(rules)
+        compiled = CompiledRules(rules, versions: versions)
         return summary
     }
 
@@ -60,7 +61,7 @@ public struct Engine: Sendable {
             return
         }
         withUnsafePointer(to: event) { eventPointer in
-            var run = Run(engine: self, now: now, event: eventPointer, timerSeq: store.lastTimerSeq)
+            var run = Run(compiled: compiled, now: now, event: eventPointer, timerSeq: store.lastTimerSeq)
             swap(&run.effects, &effects)
             store.withUser(event.userId) { user in run.apply(eventPointer.pointee, to: &user) }
             swap(&run.effects, &effects)
@@ -87,8 +88,8 @@ public struct Engine: Sendable {
         effects: inout [Effect]
     ) {
         while let timer = store.popTimer(dueBy: limit) {
-            guard store.user(timer.user) != nil else { continue }  // forgotten user: stale timer
-            var run = Run(engine: self, now: firingAt ?? timer.due, event: nil, timerSeq: store.lastTimerSeq)
+            guard store.contains(user: timer.user) else { continue }  // forgotten user: stale timer
+            var run = Run(compiled: compiled, now: firingAt ?? timer.due, event: nil, timerSeq: store.lastTimerSeq)
             swap(&run.effects, &effects)
             store.withUser(timer.user) { user in run.fire(timer, user: &user) }
             swap(&run.effects, &effects)
@@ -96,7 +97,6 @@ public struct Engine: Sendable {
         }
     }
 
-    func journey(for enrollment: Enrollment) -> Journey? { versions[enrollment.version] }
 }
 
 /// What a reload changed, by journey id.

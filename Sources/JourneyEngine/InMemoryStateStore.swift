@@ -28,6 +28,8 @@ public struct InMemoryStateStore: StateStore, Sendable {
 
     public func user(_ id: String) -> UserState? { users[id] }
 
+    public func contains(user id: String) -> Bool { users.index(forKey: id) != nil }
+
     public mutating func removeUser(_ id: String) { users[id] = nil }
 
     public var lastTimerSeq: UInt64 { timerSeq }

@@ -4,7 +4,7 @@ import JourneyRules
 /// One evaluation for one user at one instant: an event or a timer, and everything it sets off
 /// (trait-change triggers, segment entries, `enroll` steps), bounded in depth.
 struct Run {
-    let engine: Engine
+    let compiled: CompiledRules
     let now: Timestamp
     /// The event being applied (nil for timers), borrowed from the caller for the duration of the run.
     let eventPointer: UnsafePointer<Event>?
@@ -20,8 +20,8 @@ struct Run {
     /// The last timer sequence number used.
     var timerSeq: UInt64
 
-    init(engine: Engine, now: Timestamp, event: UnsafePointer<Event>?, timerSeq: UInt64) {
-        self.engine = engine
+    init(compiled: CompiledRules, now: Timestamp, event: UnsafePointer<Event>?, timerSeq: UInt64) {
+        self.compiled = compiled
         self.now = now
         self.eventPointer = event
         self.timerSeq = timerSeq
@@ -33,7 +33,6 @@ struct Run {
         return timerSeq
     }
 
-    var compiled: CompiledRules { engine.compiled }
 
     /// Runs `body` with a scope over `user` (and this run's event when `withEvent`), borrowed, not copied.
     func withScope<R>(
@@ -123,7 +122,7 @@ struct Run {
         var i = 0
         while i < user.enrollments.count {
             // Most events concern none of a user's enrollments: look before taking one out of the array.
-            if let pinned = engine.versions[user.enrollments[i].version], compiled.current.contains(ObjectIdentifier(pinned)),
+            if let pinned = compiled.versions[user.enrollments[i].version], compiled.current.contains(ObjectIdentifier(pinned)),
                 !Self.concerns(pinned, user.enrollments[i], eventName: event.name)
             {
                 i += 1
@@ -187,7 +186,7 @@ struct Run {
     /// Maps an enrollment on an outdated version to the current one when the journey says `follow`.
     /// Returns the journey version to run, or nil when the enrollment must end.
     mutating func follow(_ e: inout Enrollment, user: UserState) -> Journey? {
-        guard let pinned = engine.journey(for: e) else { return nil }
+        guard let pinned = compiled.versions[e.version] else { return nil }
         guard let current = compiled.journey(id: e.journey) else {
             return pinned.onChange == .pin ? pinned : nil
         }

@@ -16,6 +16,7 @@ struct RecordingStore: StateStore {
         try inner.withUser(id, body)
     }
     func user(_ id: String) -> UserState? { inner.user(id) }
+    func contains(user id: String) -> Bool { inner.contains(user: id) }
     mutating func removeUser(_ id: String) { inner.removeUser(id) }
     var lastTimerSeq: UInt64 { inner.lastTimerSeq }
     mutating func schedule(_ timer: TimerEntry) { inner.schedule(timer) }

@@ -38,6 +38,8 @@ public protocol StateStore {
     mutating func withUser<R>(_ id: String, _ body: (inout UserState) throws -> R) rethrows -> R
     /// The user's state, if the user is known.
     func user(_ id: String) -> UserState?
+    /// Whether the user is known (without copying their state).
+    func contains(user id: String) -> Bool
     /// Removes a user entirely (`forget`).
     mutating func removeUser(_ id: String)
 
