@@ -60,13 +60,11 @@ public struct Engine: Sendable {
             effects.append(.outcome(Outcome(kind: .duplicate, user: event.userId, detail: event.messageId, at: now)))
             return
         }
-        withUnsafePointer(to: event) { eventPointer in
-            var run = Run(compiled: compiled, now: now, event: eventPointer, timerSeq: store.lastTimerSeq)
-            swap(&run.effects, &effects)
-            store.withUser(event.userId) { user in run.apply(eventPointer.pointee, to: &user) }
-            swap(&run.effects, &effects)
-            for timer in run.timers { store.schedule(timer) }
-        }
+        var run = Run(compiled: compiled, now: now, event: event, timerSeq: store.lastTimerSeq)
+        swap(&run.effects, &effects)
+        store.withUser(event.userId) { user in run.apply(event, to: &user) }
+        swap(&run.effects, &effects)
+        for timer in run.timers { store.schedule(timer) }
     }
 
     /// Fires every timer due at or before `now`, earliest first.

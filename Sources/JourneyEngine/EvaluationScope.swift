@@ -4,12 +4,12 @@ import JourneyRules
 /// The ``ExpressionScope`` the engine evaluates conditions in: one user's state, and optionally the
 /// event at hand, the enrollment and its journey.
 ///
-/// It borrows what it reads through pointers, valid only inside ``Run/withScope(_:journey:enrollment:withEvent:_:)``:
-/// conditions are evaluated millions of times a second, and copying a user's state (or an event) into
-/// every scope would cost a reference-count operation per field.
+/// It borrows the user's state and the enrollment through pointers, valid only inside
+/// ``Run/withScope(_:journey:enrollment:withEvent:_:)``: conditions are evaluated millions of times a
+/// second, and copying a user's state into every scope would cost a reference-count operation per field.
 struct EvaluationScope: ExpressionScope {
     let userPointer: UnsafePointer<UserState>
-    let eventPointer: UnsafePointer<Event>?
+    let event: Event?
     let enrollmentPointer: UnsafePointer<Enrollment?>
     let journey: Journey?
     let now: Timestamp
@@ -29,9 +29,9 @@ struct EvaluationScope: ExpressionScope {
             if first == "id" && path.count == 1 { return user.pointee.traits["id"] ?? .string(user.pointee.id) }
             return user.pointee.traits.value(at: path) ?? .null
         case .event:
-            guard let pointer = eventPointer else { return .null }
-            guard let first = path.first else { return pointer.pointee.jsonValue }
-            return Self.lookup(event: pointer, first: first, path: path)
+            guard let event else { return .null }
+            guard let first = path.first else { return event.jsonValue }
+            return Self.lookup(event: event, first: first, path: path)
         case .enrollment:
             guard let enrollment, let first = path.first else { return .null }
             let rest = path.dropFirst()
@@ -53,17 +53,17 @@ struct EvaluationScope: ExpressionScope {
         }
     }
 
-    static func lookup(event pointer: UnsafePointer<Event>, first: String, path: ArraySlice<String>) -> Value {
+    static func lookup(event: Event, first: String, path: ArraySlice<String>) -> Value {
         let rest = path.dropFirst()
         switch first {
-        case "name", "event": return rest.isEmpty ? .string(pointer.pointee.name) : .null
-        case "type": return rest.isEmpty ? .string(pointer.pointee.kind.rawValue) : .null
-        case "userId", "user_id": return rest.isEmpty ? .string(pointer.pointee.userId) : .null
-        case "messageId", "message_id": return rest.isEmpty ? .string(pointer.pointee.messageId) : .null
-        case "timestamp": return rest.isEmpty ? .string(pointer.pointee.timestamp.iso8601) : .null
-        case "properties": return pointer.pointee.properties.value(at: rest) ?? .null
-        case "traits": return pointer.pointee.traits.value(at: rest) ?? .null
-        default: return pointer.pointee.extra.value(at: path) ?? .null
+        case "name", "event": return rest.isEmpty ? .string(event.name) : .null
+        case "type": return rest.isEmpty ? .string(event.kind.rawValue) : .null
+        case "userId", "user_id": return rest.isEmpty ? .string(event.userId) : .null
+        case "messageId", "message_id": return rest.isEmpty ? .string(event.messageId) : .null
+        case "timestamp": return rest.isEmpty ? .string(event.timestamp.iso8601) : .null
+        case "properties": return event.properties.value(at: rest) ?? .null
+        case "traits": return event.traits.value(at: rest) ?? .null
+        default: return event.extra.value(at: path) ?? .null
         }
     }
 

@@ -6,8 +6,8 @@ import JourneyRules
 struct Run {
     let compiled: CompiledRules
     let now: Timestamp
-    /// The event being applied (nil for timers), borrowed from the caller for the duration of the run.
-    let eventPointer: UnsafePointer<Event>?
+    /// The event being applied (nil for timers). Events are copy-on-write boxes: holding one is a reference.
+    let event: Event?
     var effects: [Effect] = []
     /// Traits changed by this run and not yet looked at by triggers.
     var changedTraits: [String] = []
@@ -20,10 +20,10 @@ struct Run {
     /// The last timer sequence number used.
     var timerSeq: UInt64
 
-    init(compiled: CompiledRules, now: Timestamp, event: UnsafePointer<Event>?, timerSeq: UInt64) {
+    init(compiled: CompiledRules, now: Timestamp, event: Event?, timerSeq: UInt64) {
         self.compiled = compiled
         self.now = now
-        self.eventPointer = event
+        self.event = event
         self.timerSeq = timerSeq
     }
 
@@ -43,7 +43,7 @@ struct Run {
             withUnsafePointer(to: enrollment) { enrollmentPointer in
                 body(
                     EvaluationScope(
-                        userPointer: userPointer, eventPointer: withEvent ? eventPointer : nil,
+                        userPointer: userPointer, event: withEvent ? event : nil,
                         enrollmentPointer: enrollmentPointer, journey: journey, now: now,
                         defaultZone: compiled.rules.settings.defaultZone, plan: compiled.history))
             }
@@ -233,7 +233,7 @@ struct Run {
         }
         var e = Enrollment(
             seq: user.nextEnrollmentSeq, journey: journey.id, version: journey.version, key: key, step: 0,
-            enteredAt: now, trigger: withEvent ? eventPointer.map { Self.snapshot($0.pointee) } ?? .null : .null
+            enteredAt: now, trigger: withEvent ? event.map(Self.snapshot) ?? .null : .null
         )
         user.nextEnrollmentSeq += 1
         outcome(.entered, user, journey.id, detail: key)

@@ -1,12 +1,13 @@
 public import JourneyCore
 
-/// A compiled condition: `where`, `when`, `if`, trait-change conditions and `entry.key`.
+/// A compiled condition: `where`, `when`, `if`, trait-change conditions and `entry.key`. Immutable; a
+/// class so that handing one around the engine costs one reference, not a copy of every field.
 ///
 /// Built by ``ExpressionCompiler/compile(_:allowedRoots:)`` once, when rules load; evaluated on the hot path.
 /// Evaluation is generic over the scope so that callers get a specialised interpreter, and it does not
 /// allocate for the usual conditions (paths, literals, comparisons, `in`, arithmetic, history counts and
 /// sums, time-of-day and weekday); the language and its semantics are described on ``ExpressionCompiler``.
-public struct Expression: Sendable, CustomStringConvertible {
+public final class Expression: Sendable, CustomStringConvertible {
     /// The text the expression was compiled from.
     public let source: String
     /// History the expression reads (one entry per distinct `count`/`sum`/`last`/`first` call).
