@@ -163,7 +163,7 @@ struct Stages {
         let hundred = try RuleLoader.load(directory: try Benchmark.hundredJourneys(in: work))
         var pool: [Event] = []
         pool.reserveCapacity(events)
-        var random = SystemRandomNumberGeneratorLike(seed: 7)
+        var random = SplitMix(seed: 7)
         let start = Timestamp(iso8601: "2025-01-01T00:00:00Z")!
         for i in 0..<events {
             let name = "event_\(random.next() % 100)"
@@ -249,14 +249,3 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-struct SystemRandomNumberGeneratorLike {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}

@@ -90,19 +90,6 @@ func syntaxError(_ text: String, maxDepth: Int = 64, sourceLocation: SourceLocat
 
 func at(_ iso: String) -> Timestamp { Timestamp(iso8601: iso)! }
 
-/// A deterministic generator (SplitMix64) so generated cases are the same on every run.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A scratch file, removed at the end of the test.
 final class TemporaryFile {
     let path: String

@@ -222,24 +222,7 @@ struct JourneyParser {
     static func literal(_ value: Value) -> String {
         switch value {
         case .string(let s):
-            var out = "\""
-            for ch in s.unicodeScalars {
-                switch ch {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                default:
-                    if ch.value < 0x20 {
-                        let hex = String(ch.value, radix: 16)
-                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                    } else {
-                        out.unicodeScalars.append(ch)
-                    }
-                }
-            }
-            return out + "\""
+            return ExpressionPrinter.string(s)
         case .array(let items): return "[" + items.map(literal).joined(separator: ", ") + "]"
         case .object: return "null"
         default: return value.jsonText

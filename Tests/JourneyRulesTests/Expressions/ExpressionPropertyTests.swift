@@ -137,20 +137,6 @@ extension ValueKind {
     }
 }
 
-/// A small deterministic generator (SplitMix64).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(in range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
-}
-
 /// Random syntax trees over the whole grammar (they need not type-check).
 enum RandomSyntax {
     static let keys = ["a", "b", "c", "first name", "in", "not", "price", "9lives", "a-b", "é", ""]
@@ -248,4 +234,8 @@ enum RandomSyntax {
         }
         return components
     }
+}
+
+extension SplitMix {
+    mutating func int(in range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
 }
