@@ -6,6 +6,7 @@ import PackageDescription
 //   JourneyEvents      Segment-spec JSON lines -> Event, with precise rejection reasons. No vendors.
 //   JourneyRules       rule directory (YAML) -> validated RuleSet; the expression language. Only module that sees Yams.
 //   JourneyEngine      the deterministic engine: (rules, state, input, now) -> (state, effects); in-memory store.
+//   JourneyStore       the durable StateStore over SQLite (WAL, synchronous=FULL). Only module that sees GRDB.
 //   JourneySimulation  what runs the engine on a simulated clock: `test`, `replay`, funnels, the event generator.
 //   journeyd           the command line. Only module that sees ArgumentParser.
 //   JourneyTesting     test helpers shared by the test targets.
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(name: "JourneyCore"),
@@ -34,6 +36,14 @@ let package = Package(
             name: "JourneyEngine",
             dependencies: [
                 "JourneyCore", "JourneyRules",
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
+        ),
+        .target(
+            name: "JourneyStore",
+            dependencies: [
+                "JourneyCore", "JourneyEvents",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HeapModule", package: "swift-collections"),
             ]
         ),
@@ -67,6 +77,10 @@ let package = Package(
                 "JourneyEngine", "JourneyRules", "JourneyTesting",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        .testTarget(
+            name: "JourneyStoreTests",
+            dependencies: ["JourneyStore", "JourneyEngine", "JourneyTesting"]
         ),
         .testTarget(
             name: "JourneySimulationTests",

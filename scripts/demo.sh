@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 
-if ! [ -e /usr/share/zoneinfo/Asia/Shanghai ] || ! command -v python3 >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq tzdata python3 >/dev/null
+if ! [ -e /usr/share/zoneinfo/Asia/Shanghai ] || ! command -v python3 >/dev/null || ! [ -e /usr/include/sqlite3.h ]; then
+  apt-get update -qq && apt-get install -y -qq tzdata python3 libsqlite3-dev >/dev/null
 fi
 
 swift build -c release --product journeyd
