@@ -7,6 +7,7 @@ import PackageDescription
 //   JourneyRules       rule directory (YAML) -> validated RuleSet; the expression language. Only module that sees Yams.
 //   JourneyEngine      the deterministic engine: (rules, state, input, now) -> (state, effects); in-memory store.
 //   JourneyStore       the durable StateStore over SQLite (WAL, synchronous=FULL). Only module that sees GRDB.
+//   JourneyDaemon      `journeyd run`: inputs, the processing loop, group commit, the outbox dispatcher.
 //   JourneySimulation  what runs the engine on a simulated clock: `test`, `replay`, funnels, the event generator.
 //   journeyd           the command line. Only module that sees ArgumentParser.
 //   JourneyTesting     test helpers shared by the test targets.
@@ -47,11 +48,15 @@ let package = Package(
                 .product(name: "HeapModule", package: "swift-collections"),
             ]
         ),
+        .target(
+            name: "JourneyDaemon",
+            dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneyStore"]
+        ),
         .target(name: "JourneySimulation", dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine"]),
         .executableTarget(
             name: "journeyd",
             dependencies: [
-                "JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation",
+                "JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation", "JourneyDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -77,6 +82,10 @@ let package = Package(
                 "JourneyEngine", "JourneyRules", "JourneyTesting",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        .testTarget(
+            name: "JourneyDaemonTests",
+            dependencies: ["JourneyDaemon", "JourneySimulation", "JourneyStore", "JourneyTesting"]
         ),
         .testTarget(
             name: "JourneyStoreTests",

@@ -248,6 +248,105 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
+    /// One queued touch, as the dispatcher needs it.
+    public struct QueuedTouch: Sendable, Hashable {
+        public var touch: Touch
+        public var attempts: Int
+    }
+
+    /// Up to `limit` touches that are due by `now` and pending (or due for a retry), oldest first.
+    public func dueTouches(at now: Timestamp, limit: Int) throws(StoreError) -> [QueuedTouch] {
+        do {
+            return try database.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT * FROM outbox
+                        WHERE (status = 'pending' AND due <= ?) OR (status = 'retry' AND next_attempt <= ?)
+                        ORDER BY due, touch_id LIMIT ?
+                        """, arguments: [now.milliseconds, now.milliseconds, limit]
+                ).map { row in
+                    QueuedTouch(
+                        touch: Touch(
+                            id: row["touch_id"], user: row["user"], journey: row["journey"], version: row["version"],
+                            enrollment: row["enrollment"], step: row["step"], channel: row["channel"], template: row["template"],
+                            at: Timestamp(milliseconds: row["due"]), transactional: row["transactional"]),
+                        attempts: row["attempts"])
+                }
+            }
+        } catch {
+            throw StoreError.database(path: path, operation: "read outbox", reason: "\(error)")
+        }
+    }
+
+    /// Outbox states (DESIGN §6): `pending → attempting → sent | retry | dead_letter | in_doubt`.
+    public enum DeliveryState: String, Sendable {
+        case pending, attempting, sent, retry, deadLetter = "dead_letter", inDoubt = "in_doubt"
+    }
+
+    /// Records a delivery state for touches, durably (its own transaction).
+    public func mark(_ ids: [String], _ state: DeliveryState, reason: String? = nil, nextAttempt: Timestamp? = nil) throws(StoreError) {
+        guard !ids.isEmpty else { return }
+        do {
+            try database.write { db in
+                let statement = try db.cachedStatement(
+                    sql: """
+                        UPDATE outbox SET status = ?, reason = ?, next_attempt = ?,
+                            attempts = attempts + (CASE WHEN ? = 'attempting' THEN 1 ELSE 0 END)
+                        WHERE touch_id = ?
+                        """)
+                for id in ids {
+                    try statement.execute(arguments: [state.rawValue, reason, nextAttempt?.milliseconds, state.rawValue, id])
+                }
+            }
+        } catch {
+            throw StoreError.database(path: path, operation: "update outbox", reason: "\(error)")
+        }
+    }
+
+    /// After a restart: touches left `attempting` by a crash may or may not have reached the provider.
+    /// On channels in `resendable` (they accept idempotency keys) they are queued again; on the others
+    /// they become `in_doubt` — held and counted, never sent twice. Returns how many are in doubt.
+    @discardableResult
+    public func recoverInterruptedDeliveries(resendable: Set<String> = []) throws(StoreError) -> Int {
+        do {
+            return try database.write { db in
+                for channel in resendable {
+                    try db.execute(
+                        sql: "UPDATE outbox SET status = 'pending' WHERE status = 'attempting' AND channel = ?", arguments: [channel])
+                }
+                try db.execute(sql: "UPDATE outbox SET status = 'in_doubt', reason = 'interrupted by a restart' WHERE status = 'attempting'")
+                return db.changesCount
+            }
+        } catch {
+            throw StoreError.database(path: path, operation: "recover outbox", reason: "\(error)")
+        }
+    }
+
+    /// Outbox rows per state.
+    public func outboxCounts() throws(StoreError) -> [String: Int] {
+        do {
+            return try database.read { db in
+                var counts: [String: Int] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM outbox GROUP BY status") {
+                    counts[row["status"]] = row["n"]
+                }
+                return counts
+            }
+        } catch {
+            throw StoreError.database(path: path, operation: "count outbox", reason: "\(error)")
+        }
+    }
+
+    /// Forgets the position of an input that is finished (a spool file archived).
+    public func forgetPosition(of source: String) throws(StoreError) {
+        do {
+            try database.write { db in try db.execute(sql: "DELETE FROM positions WHERE source = ?", arguments: [source]) }
+        } catch {
+            throw StoreError.database(path: path, operation: "forget position", reason: "\(error)")
+        }
+    }
+
     /// Touches in the outbox, oldest first (for tests and the dispatcher).
     public func outbox(status: String = "pending") throws(StoreError) -> [(id: String, user: String, step: String)] {
         do {

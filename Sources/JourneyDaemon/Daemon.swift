@@ -1,0 +1,243 @@
+import Foundation
+import Glibc
+public import JourneyCore
+import JourneyEngine
+import JourneyEvents
+public import JourneyRules
+import JourneyStore
+import Synchronization
+
+/// `journeyd run`: reads events from a spool directory, applies them with the engine, keeps state in the
+/// SQLite store, and dispatches touches — committing each batch (state, outbox, input position) in one
+/// transaction before the input is acknowledged (a spool file is archived only after the commit that
+/// covers its last line).
+///
+/// Spool protocol: producers write a file elsewhere and `rename(2)` it into `<spool>/incoming/`. Files
+/// are taken in name order; a crash resumes each at its committed byte offset; finished files move to
+/// `<spool>/done/`. Rejected lines go to `<state>/quarantine/<file>.rejected.jsonl` with their reason.
+public final class Daemon {
+    public struct Settings: Sendable {
+        /// The SQLite database.
+        public var statePath: String
+        /// The spool directory (with `incoming/` and `done/`).
+        public var spoolDirectory: String
+        /// `wall`: now is the system clock. `event`: now is the latest event time seen (for tests and
+        /// back-fills: timers fire as event time passes them).
+        public var clock: Clock
+        /// Events per transaction at most.
+        public var batchSize: Int
+        /// Stop once the spool is empty, after running the clock to this time (event clock only).
+        public var exitWhenIdle: Timestamp?
+        /// fsync every commit (`synchronous=FULL`, survives power loss); false: WAL without fsync per commit.
+        public var fsyncEveryCommit: Bool
+
+        public enum Clock: String, Sendable { case wall, event }
+
+        public init(
+            statePath: String, spoolDirectory: String, clock: Clock = .wall, batchSize: Int = 2048,
+            exitWhenIdle: Timestamp? = nil, fsyncEveryCommit: Bool = true
+        ) {
+            self.statePath = statePath
+            self.spoolDirectory = spoolDirectory
+            self.clock = clock
+            self.batchSize = batchSize
+            self.exitWhenIdle = exitWhenIdle
+            self.fsyncEveryCommit = fsyncEveryCommit
+        }
+    }
+
+    public struct Counters: Sendable, Equatable {
+        public var events = 0
+        public var rejected = 0
+        public var duplicates = 0
+        public var touches = 0
+        public var delivered = 0
+        public var inDoubt = 0
+    }
+
+    let settings: Settings
+    let engine: Engine
+    let store: SQLiteStateStore
+    let channels: [String: any DeliveryChannel]
+    let parser = SegmentEventParser()
+    private var clockNow: Timestamp = .distantPast
+    public private(set) var counters = Counters()
+    private let stopRequested = Atomic<Bool>(false)
+    private let log: (String) -> Void
+
+    public init(rules: RuleSet, settings: Settings, log: @escaping (String) -> Void = Daemon.standardError) throws {
+        self.settings = settings
+        self.log = log
+        let stateDirectory = (settings.statePath as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        for folder in ["incoming", "done"] {
+            try FileManager.default.createDirectory(
+                atPath: settings.spoolDirectory + "/" + folder, withIntermediateDirectories: true)
+        }
+        store = try SQLiteStateStore(
+            path: settings.statePath, durability: settings.fsyncEveryCommit ? .full : .normal, dedupWindow: rules.settings.dedupWindow)
+        engine = Engine(rules: rules)
+        channels = try DeliveryChannels.make(rules.channels, stateDirectory: stateDirectory)
+        counters.inDoubt = try store.recoverInterruptedDeliveries(
+            resendable: Set(channels.filter { $0.value.acceptsIdempotencyKeys }.keys))
+        if counters.inDoubt > 0 { log("\(counters.inDoubt) touches were being delivered when the daemon stopped: held as in_doubt") }
+    }
+
+    public static func standardError(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
+    /// Asks the loop to stop after the batch in hand (safe to call from a signal handler's queue).
+    public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
+
+    var now: Timestamp {
+        switch settings.clock {
+        case .wall: return Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+        case .event: return clockNow
+        }
+    }
+
+    /// Runs until stopped (or, with `exitWhenIdle`, until the spool is empty).
+    public func run() throws {
+        log("journeyd running: \(engine.rules.journeys.count) journeys, state \(settings.statePath), spool \(settings.spoolDirectory)")
+        while !stopRequested.load(ordering: .relaxed) {
+            var worked = false
+            for file in try spoolFiles() {
+                if stopRequested.load(ordering: .relaxed) { break }
+                try process(file)
+                worked = true
+            }
+            if settings.clock == .wall { worked = try fireTimers(until: now) || worked }
+            worked = try dispatch() || worked
+            if !worked {
+                if let end = settings.exitWhenIdle {
+                    _ = try fireTimers(until: end)
+                    while try dispatch() {}
+                    break
+                }
+                usleep(50_000)
+            }
+        }
+        log("journeyd stopped: \(counters.events) events, \(counters.touches) touches, \(counters.delivered) delivered")
+    }
+
+    private func spoolFiles() throws -> [String] {
+        let incoming = settings.spoolDirectory + "/incoming"
+        return try FileManager.default.contentsOfDirectory(atPath: incoming)
+            .filter { !$0.hasPrefix(".") }
+            .sorted()
+    }
+
+    /// Applies one spool file from its committed offset, a batch per transaction, then archives it.
+    private func process(_ name: String) throws {
+        let path = settings.spoolDirectory + "/incoming/" + name
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }
+        let source = "spool/\(name)@\(info.st_ino)"
+        let start = Int(try store.position(of: source) ?? 0)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw DaemonError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        if start > 0 { lseek(fd, off_t(start), SEEK_SET) }
+        let stream = SegmentEventStream(fileDescriptor: fd, closeWhenDone: true, source: name, startOffset: start)
+        var state = store  // a class: the engine's `inout` store is this same database
+        var touches: [Touch] = []
+        var effects: [Effect] = []
+        var inBatch = 0
+        var offset = start
+        func commit() throws {
+            try store.commit(outbox: touches, positions: [source: Int64(offset)])
+            counters.touches += touches.count
+            touches.removeAll(keepingCapacity: true)
+            inBatch = 0
+        }
+        for result in stream {
+            if let line = stream.currentLine { offset = line.byteOffset + line.length + (line.isTerminated ? 1 : 0) }
+            switch result {
+            case .success(let event):
+                if settings.clock == .event { clockNow = max(clockNow, event.timestamp) }
+                let at = now
+                engine.fireDueTimers(until: at, clock: settings.clock == .wall ? .wallClock : .simulated, store: &state, effects: &effects)
+                engine.handle(event, at: at, store: &state, effects: &effects)
+                counters.events += 1
+            case .failure(let rejection):
+                counters.rejected += 1
+                quarantine(rejection, raw: stream.currentLine, file: name)
+            }
+            for effect in effects {
+                switch effect {
+                case .touch(let touch): touches.append(touch)
+                case .outcome(let outcome): if case .duplicate = outcome.kind { counters.duplicates += 1 }
+                }
+            }
+            effects.removeAll(keepingCapacity: true)
+            inBatch += 1
+            if inBatch >= settings.batchSize { try commit() }
+        }
+        if let error = stream.readError { throw DaemonError("reading \(path): \(error)") }
+        try commit()
+        // The commit above covers the whole file: only now is it acknowledged (archived).
+        let done = settings.spoolDirectory + "/done/" + name
+        try? FileManager.default.removeItem(atPath: done)
+        try FileManager.default.moveItem(atPath: path, toPath: done)
+        try store.forgetPosition(of: source)
+    }
+
+    private func quarantine(_ rejection: EventRejection, raw: JSONLineReader.Line?, file: String) {
+        let directory = (settings.statePath as NSString).deletingLastPathComponent + "/quarantine"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let rawText = raw.map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
+        let record: Value = [
+            "source": .string(file), "line": .number(Double(rejection.line)), "byte": .number(Double(rejection.byteOffset)),
+            "path": .string(rejection.path), "reason": .string(rejection.reason), "raw": .string(rawText),
+        ]
+        let path = directory + "/" + file + ".rejected.jsonl"
+        if let handle = FileHandle(forWritingAtPath: path) ?? {
+            FileManager.default.createFile(atPath: path, contents: nil)
+            return FileHandle(forWritingAtPath: path)
+        }() {
+            handle.seekToEndOfFile()
+            handle.write(Data((record.jsonText + "\n").utf8))
+            try? handle.close()
+        }
+        log("event rejected: \(rejection)")
+    }
+
+    /// Fires due timers and commits what they produced. Returns whether any fired.
+    private func fireTimers(until t: Timestamp) throws -> Bool {
+        guard let due = store.nextTimerDue, due <= t else { return false }
+        var state = store
+        var effects: [Effect] = []
+        engine.fireDueTimers(until: t, clock: settings.clock == .wall ? .wallClock : .simulated, store: &state, effects: &effects)
+        let touches = effects.compactMap { if case .touch(let touch) = $0 { touch } else { nil } }
+        try store.commit(outbox: touches)
+        counters.touches += touches.count
+        return true
+    }
+
+    /// Delivers due touches through their channels: `attempting` is committed before a delivery and
+    /// `sent` after it, so a crash in between leaves the touch `in_doubt`, never sent twice.
+    private func dispatch() throws -> Bool {
+        let queued = try store.dueTouches(at: settings.clock == .event ? max(clockNow, settings.exitWhenIdle ?? clockNow) : now, limit: 512)
+            .filter { channels[$0.touch.channel] != nil }
+        guard !queued.isEmpty else { return false }
+        var byChannel: [String: [Touch]] = [:]
+        for item in queued { byChannel[item.touch.channel, default: []].append(item.touch) }
+        for channel in byChannel.keys.sorted() {
+            let touches = byChannel[channel]!
+            let ids = touches.map(\.id)
+            try store.mark(ids, .attempting)
+            do {
+                try channels[channel]!.deliver(touches)
+                try store.mark(ids, .sent)
+                counters.delivered += touches.count
+            } catch {
+                log("delivery through \(channel) failed: \(error); will retry")
+                try store.mark(ids, .retry, reason: "\(error)", nextAttempt: now + .seconds(30))
+            }
+        }
+        return true
+    }
+}
+
+public struct DaemonError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import JourneyCore
+import JourneyDaemon
+import JourneyRules
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the daemon: spool input, durable state, touches through the channels.",
+        discussion: """
+            Producers write event files (Segment JSON lines) elsewhere and rename them into SPOOL/incoming/.
+            Each batch of events is committed to the state database (with the touches it produced and the file
+            position) before the file is archived to SPOOL/done/. SIGTERM or SIGINT stops after the batch in hand.
+            Settings come from DIR/journeyd.yaml (state.path, inputs.spool.directory); flags override them.
+            """)
+
+    @Option(name: .long, help: "The rule directory.", completion: .directory)
+    var rules = "/etc/journeyd"
+
+    @Option(name: .long, help: "The state database (default: state.path in journeyd.yaml, else /var/lib/journeyd/state.sqlite).")
+    var state: String?
+
+    @Option(name: .long, help: "The spool directory (default: inputs.spool.directory, else /var/lib/journeyd/spool).")
+    var spool: String?
+
+    @Option(name: .long, help: "wall (the system clock) or event (the latest event time; for tests and back-fills).")
+    var clock: Daemon.Settings.Clock = .wall
+
+    @Option(name: .long, help: "With --clock event: once the spool is empty, run the clock to this time (RFC 3339), deliver, and exit.")
+    var until: String?
+
+    @Option(name: .long, help: "Events per transaction at most.")
+    var batch = 2048
+
+    @Option(name: .long, help: "full (fsync every commit, the default) or normal (WAL without fsync per commit).")
+    var durability: String = "full"
+
+    func validate() throws {
+        if let until, Timestamp(iso8601: until) == nil { throw ValidationError("--until must be an RFC 3339 time") }
+        if until != nil && clock != .event { throw ValidationError("--until needs --clock event") }
+        guard ["full", "normal"].contains(durability) else { throw ValidationError("--durability is full or normal") }
+        guard batch > 0 else { throw ValidationError("--batch must be at least 1") }
+    }
+
+    func run() throws {
+        let ruleSet: RuleSet
+        do {
+            ruleSet = try RuleLoader.load(directory: rules)
+        } catch {
+            printError(error.description)
+            throw ExitCode(78)  // EX_CONFIG: systemd's RestartPreventExitStatus will not loop on it
+        }
+        let daemonSettings = ruleSet.settings.daemon
+        let statePath = state ?? daemonSettings.value(at: ["state", "path"])?.stringValue ?? "/var/lib/journeyd/state.sqlite"
+        let spoolDirectory =
+            spool ?? daemonSettings.value(at: ["inputs", "spool", "directory"])?.stringValue ?? "/var/lib/journeyd/spool"
+        let daemon = try Daemon(
+            rules: ruleSet,
+            settings: .init(
+                statePath: statePath, spoolDirectory: spoolDirectory, clock: clock, batchSize: batch,
+                exitWhenIdle: until.flatMap(Timestamp.init(iso8601:)), fsyncEveryCommit: durability == "full"))
+        let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { daemon.requestStop() }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+        try daemon.run()
+    }
+}
+
+extension Daemon.Settings.Clock: ExpressibleByArgument {}

@@ -1,0 +1,180 @@
+import Foundation
+import JourneyCore
+import JourneyRules
+import JourneySimulation
+import JourneyStore
+import Testing
+
+/// The real `journeyd` binary, built next to the test bundle by `swift build --build-tests`.
+let journeydBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    .appendingPathComponent("journeyd").path
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
+/// A work directory with the three reference journeys delivering to a `file` channel, and a spool.
+struct DaemonFixture {
+    let root: String
+    var rules: String { root + "/rules" }
+    var state: String { root + "/state/state.sqlite" }
+    var spool: String { root + "/spool" }
+    var touchesFile: String { root + "/state/touches.jsonl" }
+    static let end = "2026-12-01T00:00:00Z"
+
+    init(events: Int, files: Int, seed: UInt64) throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("journeyd-daemon-\(UUID().uuidString)").path
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: rules + "/journeys", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: rules + "/templates", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: spool + "/incoming", withIntermediateDirectories: true)
+        for sub in ["journeys", "templates"] {
+            for name in try fm.contentsOfDirectory(atPath: repositoryRoot + "/bench/rules/" + sub) {
+                try fm.copyItem(atPath: repositoryRoot + "/bench/rules/\(sub)/\(name)", toPath: rules + "/\(sub)/\(name)")
+            }
+        }
+        try """
+        channels:
+          - { name: email, type: file, path: touches.jsonl }
+          - { name: wecom, type: file, path: touches.jsonl }
+        """.write(toFile: rules + "/channels.yaml", atomically: true, encoding: .utf8)
+        // The stream, split into files renamed into the spool the way producers must.
+        let all = Array(EventGenerator(.init(users: max(events / 20, 1), events: events, span: .days(90), seed: seed)))
+        guard files > 0 else { return }
+        let perFile = (all.count + files - 1) / files
+        for f in 0..<files {
+            let lines = all[(f * perFile)..<min(all.count, (f + 1) * perFile)].map { $0.jsonValue.jsonText }
+            let staging = root + "/staging-\(f)"
+            try (lines.joined(separator: "\n") + "\n").write(toFile: staging, atomically: true, encoding: .utf8)
+            try fm.moveItem(atPath: staging, toPath: spool + String(format: "/incoming/%04d.jsonl", f))
+        }
+        try (all.map { $0.jsonValue.jsonText }.joined(separator: "\n") + "\n")
+            .write(toFile: root + "/all.jsonl", atomically: true, encoding: .utf8)
+    }
+
+    /// What `journeyd replay` says these events produce, as sorted touch lines.
+    func expectedTouches() throws -> [String] {
+        let out = root + "/replay.jsonl"
+        let sink = try OutputFile(path: out)
+        _ = try Replay.run(
+            path: root + "/all.jsonl", rules: try RuleLoader.load(directory: rules),
+            options: .init(until: Timestamp(iso8601: Self.end)), touches: sink, reject: { _ in })
+        try sink.close()
+        return try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map(String.init).sorted()
+    }
+
+    func startDaemon(batch: Int) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: journeydBinary)
+        process.arguments = [
+            "run", "--rules", rules, "--state", state, "--spool", spool, "--clock", "event", "--until", Self.end,
+            "--batch", String(batch),
+        ]
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        return process
+    }
+
+    func deliveredTouches() throws -> [String] {
+        guard FileManager.default.fileExists(atPath: touchesFile) else { return [] }
+        return try String(contentsOfFile: touchesFile, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+}
+
+@Suite("Daemon", .serialized)
+struct DaemonTests {
+    @Test func theSpoolThroughTheDaemonGivesExactlyTheTouchesOfReplay() throws {
+        let fixture = try DaemonFixture(events: 6000, files: 3, seed: 11)
+        let process = try fixture.startDaemon(batch: 500)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(try fixture.deliveredTouches().sorted() == fixture.expectedTouches())
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.spool + "/incoming").isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.spool + "/done").count == 3)
+    }
+
+    /// The short version of the crash test; `scripts/crash-test.sh` runs the long one
+    /// (`JOURNEYD_CRASH_TEST_LONG=1`: 100,000 events, up to 200 kills).
+    @Test func killedAtRandomMomentsItLosesNothingAndSendsNothingTwice() throws {
+        let long = ProcessInfo.processInfo.environment["JOURNEYD_CRASH_TEST_LONG"] == "1"
+        let events = long ? 100_000 : 20_000
+        let maximumKills = long ? 200 : 60
+        let fixture = try DaemonFixture(events: events, files: long ? 20 : 8, seed: 7)
+        let expected = try fixture.expectedTouches()
+        var random = SplitMix(seed: 2024)
+        var kills = 0
+        var finished = false
+        for _ in 0..<maximumKills where !finished {
+            let process = try fixture.startDaemon(batch: 128)
+            usleep(UInt32(20_000 + random.next() % 250_000))
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                kills += 1
+            } else {
+                #expect(process.terminationStatus == 0)
+                finished = true
+            }
+        }
+        if !finished {
+            let process = try fixture.startDaemon(batch: 128)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+        let delivered = try fixture.deliveredTouches()
+        #expect(kills >= 5, "the daemon finished before it could be killed often enough (\(kills) kills)")
+        #expect(Set(delivered).count == delivered.count, "a touch was delivered twice")
+        #expect(delivered.sorted() == expected, "delivered \(delivered.count) touches, replay says \(expected.count)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.spool + "/incoming").isEmpty)
+        let store = try SQLiteStateStore(path: fixture.state)
+        #expect(try store.integrityCheck() == "ok")
+        let counts = try store.outboxCounts()
+        #expect(counts["sent"] == expected.count && counts["in_doubt"] == nil && counts["pending"] == nil)
+        print("crash test: \(kills) SIGKILLs over \(events) events; \(delivered.count) touches, none lost or doubled")
+    }
+}
+
+@Suite("Daemon input")
+struct DaemonInputTests {
+    @Test func hostileLinesAreQuarantinedWithTheirReasonAndTheNextLineIsProcessed() throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        func good(_ n: Int) -> [UInt8] {
+            Array(#"{"type":"track","userId":"u\#(n)","event":"purchase","messageId":"g\#(n)","timestamp":"2025-01-01T00:0\#(n):00Z","properties":{"price":150}}"#.utf8)
+        }
+        var lines: [[UInt8]] = [
+            good(1),
+            [],  // an empty line
+            Array(repeating: UInt8(ascii: "x"), count: 64 * 1024 + 1),
+            [0x7B, 0xFF, 0xFE, 0x7D],  // invalid UTF-8
+            Array(#"{"type":"track","userId":"u9","event":"a\#u{0}b","messageId":"n","timestamp":"2025-01-01T00:00:00Z"}"#.utf8),
+            Array((String(repeating: "[", count: 100) + String(repeating: "]", count: 100)).utf8),
+            Array(#"{"type":"track","userId":"u9","event":"x","messageId":"big","timestamp":"2025-01-01T00:00:00Z","properties":{"n":1e400}}"#.utf8),
+            Array(#"{"type":"track","userId":"u9","userId":"u8","event":"x","messageId":"dup","timestamp":"2025-01-01T00:00:00Z"}"#.utf8),
+            Array(#"{"type":"track","event":"x","messageId":"nouser","timestamp":"2025-01-01T00:00:00Z"}"#.utf8),
+            good(2),
+            good(2),  // a duplicate messageId: ignored and counted, not quarantined
+        ]
+        lines.append(Array(#"{"type":"track","userId":"u3","event":"purcha"#.utf8))  // truncated, no newline
+        var bytes: [UInt8] = []
+        for (i, line) in lines.enumerated() {
+            bytes += line
+            if i < lines.count - 1 { bytes.append(10) }
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: fixture.root + "/staging"))
+        try FileManager.default.moveItem(atPath: fixture.root + "/staging", toPath: fixture.spool + "/incoming/hostile.jsonl")
+        let process = try fixture.startDaemon(batch: 4)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+
+        let quarantine = try String(contentsOfFile: fixture.root + "/state/quarantine/hostile.jsonl.rejected.jsonl", encoding: .utf8)
+            .split(separator: "\n").map { String($0) }
+        #expect(quarantine.count == 9)
+        for reason in ["empty line", "exceeds", "UTF-8", "duplicate key", "out of range", "userId"] {
+            #expect(quarantine.contains { $0.contains(reason) }, "no quarantined line says \(reason)")
+        }
+        // Both good purchases went through (the VIP journey is not involved: no gold tier), and the store
+        // took every good event exactly once.
+        let store = try SQLiteStateStore(path: fixture.state)
+        #expect(store.contains(user: "u1") && store.contains(user: "u2"))
+        #expect(!store.contains(user: "u3"))
+        #expect(try store.integrityCheck() == "ok")
+    }
+}
