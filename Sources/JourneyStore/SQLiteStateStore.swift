@@ -34,6 +34,8 @@ public final class SQLiteStateStore: StateStore {
     private var seenOrder: [(at: Timestamp, id: String)] = []
     private var seenHead = 0
     public var dedupWindow: TimeSpan
+    /// How many users stay in memory between commits before the committed ones are dropped.
+    public var cacheLimit = 50_000
 
     // Changes since the last commit.
     private var dirtyUsers: Set<String> = []
@@ -234,7 +236,9 @@ public final class SQLiteStateStore: StateStore {
         self.armed.removeAll(keepingCapacity: true)
         fired.removeAll(keepingCapacity: true)
         newIDs.removeAll(keepingCapacity: true)
-        cache.removeAll(keepingCapacity: true)  // committed users are reloaded on demand: RAM stays bounded
+        // Committed users may leave memory at any time (they reload on demand); keep the hot ones until
+        // the cache is full, so RAM stays bounded without rereading every active user after each batch.
+        if cache.count > cacheLimit { cache.removeAll(keepingCapacity: true) }
     }
 
     /// The committed position of input `source`, if any.
