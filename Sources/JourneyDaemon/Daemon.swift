@@ -30,13 +30,16 @@ public final class Daemon {
         public var exitWhenIdle: Timestamp?
         /// fsync every commit (`synchronous=FULL`, survives power loss); false: WAL without fsync per commit.
         public var fsyncEveryCommit: Bool
+        /// Where the rules came from, for reloads (SIGHUP).
+        public var rulesDirectory: String?
 
         public enum Clock: String, Sendable { case wall, event }
 
         public init(
             statePath: String, spoolDirectory: String, clock: Clock = .wall, batchSize: Int = 2048,
-            exitWhenIdle: Timestamp? = nil, fsyncEveryCommit: Bool = true
+            exitWhenIdle: Timestamp? = nil, fsyncEveryCommit: Bool = true, rulesDirectory: String? = nil
         ) {
+            self.rulesDirectory = rulesDirectory
             self.statePath = statePath
             self.spoolDirectory = spoolDirectory
             self.clock = clock
@@ -56,19 +59,21 @@ public final class Daemon {
     }
 
     let settings: Settings
-    let engine: Engine
+    var engine: Engine
     let store: SQLiteStateStore
-    let channels: [String: any DeliveryChannel]
+    var channels: [String: any DeliveryChannel]
+    let stateDirectory: String
     let parser = SegmentEventParser()
     private var clockNow: Timestamp = .distantPast
     public private(set) var counters = Counters()
     private let stopRequested = Atomic<Bool>(false)
+    private let reloadRequested = Atomic<Bool>(false)
     private let log: (String) -> Void
 
     public init(rules: RuleSet, settings: Settings, log: @escaping (String) -> Void = Daemon.standardError) throws {
         self.settings = settings
         self.log = log
-        let stateDirectory = (settings.statePath as NSString).deletingLastPathComponent
+        stateDirectory = (settings.statePath as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         for folder in ["incoming", "done"] {
             try FileManager.default.createDirectory(
@@ -88,6 +93,38 @@ public final class Daemon {
     /// Asks the loop to stop after the batch in hand (safe to call from a signal handler's queue).
     public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
 
+    /// Asks the loop to reload the rules between batches (SIGHUP). Requests made while one is pending
+    /// coalesce into one reload, which reads the files as they are when it runs, so the last edit is
+    /// never missed.
+    public func requestReload() { reloadRequested.store(true, ordering: .relaxed) }
+
+    /// Builds the new rule set aside and validates it completely; swaps it in only when it has no error.
+    /// Unchanged journeys keep their enrollments and timers; changed ones follow their `on_change`.
+    /// Returns the diagnostics of a refused reload (empty when the new rules are live).
+    @discardableResult
+    public func reload() -> [Diagnostic] {
+        guard let directory = settings.rulesDirectory else { return [] }
+        let (rules, diagnostics) = RuleLoader.loadReportingAll(directory: directory)
+        let errors = diagnostics.filter { $0.severity == .error }
+        guard let rules, errors.isEmpty else {
+            log("rules reload refused: \(errors.count) error\(errors.count == 1 ? "" : "s"); the previous rules keep running")
+            for diagnostic in diagnostics { log("  " + diagnostic.description) }
+            return diagnostics
+        }
+        do {
+            let newChannels = try DeliveryChannels.make(rules.channels, stateDirectory: stateDirectory)
+            let summary = engine.load(rules)
+            channels = newChannels
+            log(
+                "rules reloaded: \(rules.journeys.count) journeys (added \(summary.added.count), changed \(summary.changed.count), "
+                    + "removed \(summary.removed.count), unchanged \(summary.unchanged.count))")
+            return []
+        } catch {
+            log("rules reload refused: \(error); the previous rules keep running")
+            return [Diagnostic(file: "channels.yaml", line: 0, column: 0, keyPath: "", message: "\(error)")]
+        }
+    }
+
     var now: Timestamp {
         switch settings.clock {
         case .wall: return Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
@@ -99,6 +136,7 @@ public final class Daemon {
     public func run() throws {
         log("journeyd running: \(engine.rules.journeys.count) journeys, state \(settings.statePath), spool \(settings.spoolDirectory)")
         while !stopRequested.load(ordering: .relaxed) {
+            if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
             var worked = false
             for file in try spoolFiles() {
                 if stopRequested.load(ordering: .relaxed) { break }

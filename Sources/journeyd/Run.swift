@@ -11,7 +11,8 @@ struct Run: ParsableCommand {
         discussion: """
             Producers write event files (Segment JSON lines) elsewhere and rename them into SPOOL/incoming/.
             Each batch of events is committed to the state database (with the touches it produced and the file
-            position) before the file is archived to SPOOL/done/. SIGTERM or SIGINT stops after the batch in hand.
+            position) before the file is archived to SPOOL/done/. SIGTERM or SIGINT stops after the batch in hand;
+            SIGHUP reloads the rules (refused, with every file:line:col error logged, when they do not validate).
             Settings come from DIR/journeyd.yaml (state.path, inputs.spool.directory); flags override them.
             """)
 
@@ -59,7 +60,8 @@ struct Run: ParsableCommand {
             rules: ruleSet,
             settings: .init(
                 statePath: statePath, spoolDirectory: spoolDirectory, clock: clock, batchSize: batch,
-                exitWhenIdle: until.flatMap(Timestamp.init(iso8601:)), fsyncEveryCommit: durability == "full"))
+                exitWhenIdle: until.flatMap(Timestamp.init(iso8601:)), fsyncEveryCommit: durability == "full",
+                rulesDirectory: rules))
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -67,7 +69,15 @@ struct Run: ParsableCommand {
             source.resume()
             return source
         }
-        defer { signals.forEach { $0.cancel() } }
+        // SIGHUP reloads the rules (validated aside; the old rules keep running when the new ones are refused).
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler { daemon.requestReload() }
+        hangup.resume()
+        defer {
+            signals.forEach { $0.cancel() }
+            hangup.cancel()
+        }
         try daemon.run()
     }
 }

@@ -73,6 +73,36 @@ struct DaemonFixture {
         return process
     }
 
+    /// The daemon on the wall clock, logging to `root/daemon.log`, until stopped.
+    func startLiveDaemon() throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: journeydBinary)
+        process.arguments = ["run", "--rules", rules, "--state", state, "--spool", spool]
+        FileManager.default.createFile(atPath: root + "/daemon.log", contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: root + "/daemon.log")
+        try process.run()
+        return process
+    }
+
+    var log: String { (try? String(contentsOfFile: root + "/daemon.log", encoding: .utf8)) ?? "" }
+
+    /// Waits (up to 10 s) until `condition` holds.
+    func eventually(_ condition: () -> Bool) -> Bool {
+        for _ in 0..<200 {
+            if condition() { return true }
+            usleep(50_000)
+        }
+        return condition()
+    }
+
+    /// Replaces a file the way editors and deploy tools should: write aside, rename over.
+    func install(_ text: String, at relative: String) throws {
+        let staging = root + "/staging-\(UUID().uuidString)"
+        try text.write(toFile: staging, atomically: false, encoding: .utf8)
+        _ = try? FileManager.default.removeItem(atPath: rules + "/" + relative)
+        try FileManager.default.moveItem(atPath: staging, toPath: rules + "/" + relative)
+    }
+
     func deliveredTouches() throws -> [String] {
         guard FileManager.default.fileExists(atPath: touchesFile) else { return [] }
         return try String(contentsOfFile: touchesFile, encoding: .utf8).split(separator: "\n").map(String.init)
@@ -129,6 +159,51 @@ struct DaemonTests {
         let counts = try store.outboxCounts()
         #expect(counts["sent"] == expected.count && counts["in_doubt"] == nil && counts["pending"] == nil)
         print("crash test: \(kills) SIGKILLs over \(events) events; \(delivered.count) touches, none lost or doubled")
+    }
+}
+
+@Suite("Daemon reload")
+struct DaemonReloadTests {
+    @Test func sighupSwapsInValidRulesAndRefusesBrokenOnesWithoutStopping() throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        let daemon = try fixture.startLiveDaemon()
+        defer { if daemon.isRunning { daemon.terminate() } }
+        #expect(fixture.eventually { fixture.log.contains("journeyd running: 3 journeys") })
+
+        try fixture.install(
+            """
+            journey: ping_back
+            trigger: { event: ping }
+            steps:
+              - send: emial
+                template: cart_reminder
+            """, at: "journeys/ping_back.yaml")
+        kill(daemon.processIdentifier, SIGHUP)
+        #expect(fixture.eventually { fixture.log.contains("rules reload refused: 1 error") })
+        #expect(fixture.log.contains(#"journeys/ping_back.yaml:4:11: steps[0].send: unknown channel "emial""#))
+        #expect(daemon.isRunning)
+
+        try fixture.install(
+            """
+            journey: ping_back
+            trigger: { event: ping }
+            steps:
+              - id: pong
+                send: email
+                template: cart_reminder
+            """, at: "journeys/ping_back.yaml")
+        kill(daemon.processIdentifier, SIGHUP)
+        #expect(fixture.eventually { fixture.log.contains("rules reloaded: 4 journeys (added 1, changed 0, removed 0, unchanged 3)") })
+
+        let event = #"{"type":"track","userId":"u1","event":"ping","messageId":"p1","timestamp":"2025-01-01T00:00:00Z"}"#
+        try (event + "\n").write(toFile: fixture.root + "/ping", atomically: true, encoding: .utf8)
+        try FileManager.default.moveItem(atPath: fixture.root + "/ping", toPath: fixture.spool + "/incoming/ping.jsonl")
+        #expect(fixture.eventually { ((try? fixture.deliveredTouches()) ?? []).contains { $0.contains(#""step":"pong""#) } })
+
+        daemon.terminate()  // SIGTERM: stops after the batch in hand
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+        #expect(fixture.log.contains("journeyd stopped"))
     }
 }
 
