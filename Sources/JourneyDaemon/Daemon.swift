@@ -83,9 +83,30 @@ public final class Daemon {
             path: settings.statePath, durability: settings.fsyncEveryCommit ? .full : .normal, dedupWindow: rules.settings.dedupWindow)
         engine = Engine(rules: rules)
         channels = try DeliveryChannels.make(rules.channels, stateDirectory: stateDirectory)
+        try keepVersions(of: rules)
+        // Users pinned to versions that the files no longer hold keep running them.
+        let current = Set(rules.journeys.map(\.version))
+        var older: [Journey] = []
+        for stored in try store.keptJourneyVersions() where !current.contains(stored.version) {
+            let (journey, diagnostics) = RuleLoader.compileJourney(
+                source: stored.source, file: stored.file, channels: Set(rules.channels.map(\.name)),
+                templates: Set(rules.templates.keys))
+            if let journey {
+                older.append(journey)
+            } else {
+                log("journey \(stored.journey) version \(stored.version) can no longer be compiled; its users exit when they wake: \(diagnostics.first?.description ?? "")")
+            }
+        }
+        engine.retain(older)
         counters.inDoubt = try store.recoverInterruptedDeliveries(
             resendable: Set(channels.filter { $0.value.acceptsIdempotencyKeys }.keys))
         if counters.inDoubt > 0 { log("\(counters.inDoubt) touches were being delivered when the daemon stopped: held as in_doubt") }
+    }
+
+    private func keepVersions(of rules: RuleSet) throws {
+        try store.keepJourneyVersions(
+            rules.journeys.map { .init(version: $0.version, journey: $0.id, file: $0.file, source: $0.source) },
+            at: Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))
     }
 
     public static func standardError(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
@@ -113,6 +134,7 @@ public final class Daemon {
         }
         do {
             let newChannels = try DeliveryChannels.make(rules.channels, stateDirectory: stateDirectory)
+            try keepVersions(of: rules)
             let summary = engine.load(rules)
             channels = newChannels
             log(

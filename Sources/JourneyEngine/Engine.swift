@@ -44,6 +44,14 @@ public struct Engine: Sendable {
         return summary
     }
 
+    /// Keeps older versions of journeys loaded (by content hash) for enrollments pinned to them — after a
+    /// restart, the durable store hands back the versions it kept.
+    public mutating func retain(_ journeys: [Journey]) {
+        var versions = compiled.versions
+        for journey in journeys where versions[journey.version] == nil { versions[journey.version] = journey }
+        compiled = CompiledRules(compiled.rules, versions: versions)
+    }
+
     /// Which clock fires timers.
     public enum TimerClock: Sendable {
         /// Simulated time (`test`, `replay`): each timer fires exactly at its due time.

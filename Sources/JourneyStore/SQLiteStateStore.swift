@@ -106,7 +106,56 @@ public final class SQLiteStateStore: StateStore {
                     CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v2: journey versions") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE journey_versions (
+                        version TEXT PRIMARY KEY NOT NULL, journey TEXT NOT NULL, file TEXT NOT NULL,
+                        source TEXT NOT NULL, loaded_at INTEGER NOT NULL) WITHOUT ROWID;
+                    """)
+        }
         return migrator
+    }
+
+    /// A journey version as kept in the database: enough to compile it again.
+    public struct StoredJourney: Sendable, Hashable {
+        public var version: String
+        public var journey: String
+        public var file: String
+        public var source: String
+
+        public init(version: String, journey: String, file: String, source: String) {
+            self.version = version
+            self.journey = journey
+            self.file = file
+            self.source = source
+        }
+    }
+
+    /// Keeps the text of journey versions (once per content hash), so that users pinned to a version can
+    /// keep running it after a restart even when the file has changed since.
+    public func keepJourneyVersions(_ journeys: [StoredJourney], at now: Timestamp) throws(StoreError) {
+        do {
+            try database.write { db in
+                let statement = try db.cachedStatement(
+                    sql: "INSERT OR IGNORE INTO journey_versions (version, journey, file, source, loaded_at) VALUES (?, ?, ?, ?, ?)")
+                for j in journeys { try statement.execute(arguments: [j.version, j.journey, j.file, j.source, now.milliseconds]) }
+            }
+        } catch {
+            throw StoreError.database(path: path, operation: "keep journey versions", reason: "\(error)")
+        }
+    }
+
+    /// Every journey version kept, oldest first.
+    public func keptJourneyVersions() throws(StoreError) -> [StoredJourney] {
+        do {
+            return try database.read { db in
+                try Row.fetchAll(db, sql: "SELECT version, journey, file, source FROM journey_versions ORDER BY loaded_at, version")
+                    .map { StoredJourney(version: $0["version"], journey: $0["journey"], file: $0["file"], source: $0["source"]) }
+            }
+        } catch {
+            throw StoreError.database(path: path, operation: "read journey versions", reason: "\(error)")
+        }
     }
 
     // MARK: - StateStore

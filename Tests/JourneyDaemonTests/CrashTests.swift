@@ -103,6 +103,22 @@ struct DaemonFixture {
         try FileManager.default.moveItem(atPath: staging, toPath: rules + "/" + relative)
     }
 
+    /// Runs the daemon on event time until the spool is empty and the clock has reached `until`.
+    func runToCompletion(until: String) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: journeydBinary)
+        process.arguments = ["run", "--rules", rules, "--state", state, "--spool", spool, "--clock", "event", "--until", until]
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func spoolEvent(_ json: String, named name: String) throws {
+        try (json + "\n").write(toFile: root + "/" + name, atomically: true, encoding: .utf8)
+        try FileManager.default.moveItem(atPath: root + "/" + name, toPath: spool + "/incoming/" + name)
+    }
+
     func deliveredTouches() throws -> [String] {
         guard FileManager.default.fileExists(atPath: touchesFile) else { return [] }
         return try String(contentsOfFile: touchesFile, encoding: .utf8).split(separator: "\n").map(String.init)
@@ -204,6 +220,41 @@ struct DaemonReloadTests {
         daemon.waitUntilExit()
         #expect(daemon.terminationStatus == 0)
         #expect(fixture.log.contains("journeyd stopped"))
+    }
+}
+
+@Suite("Daemon versions")
+struct DaemonVersionTests {
+    @Test func usersPinnedToAnOlderVersionKeepRunningItAcrossARestart() throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        func series(second template: String) -> String {
+            """
+            journey: series
+            on_change: pin
+            trigger: { event: ping }
+            steps:
+              - id: first
+                send: email
+                template: repurchase_30
+              - wait: 1d
+              - id: second
+                send: email
+                template: \(template)
+            """
+        }
+        try fixture.install(series(second: "repurchase_60"), at: "journeys/series.yaml")
+        try fixture.spoolEvent(#"{"type":"track","userId":"old","event":"ping","messageId":"p1","timestamp":"2025-01-01T00:00:00Z"}"#, named: "1.jsonl")
+        #expect(try fixture.runToCompletion(until: "2025-01-01T01:00:00Z") == 0)
+
+        // The file changes while "old" waits; the daemon restarts on the new version.
+        try fixture.install(series(second: "vip_thanks"), at: "journeys/series.yaml")
+        try fixture.spoolEvent(#"{"type":"track","userId":"new","event":"ping","messageId":"p2","timestamp":"2025-01-01T02:00:00Z"}"#, named: "2.jsonl")
+        #expect(try fixture.runToCompletion(until: "2025-01-03T00:00:00Z") == 0)
+
+        let seconds = try fixture.deliveredTouches().filter { $0.contains(#""step":"second""#) }
+        #expect(seconds.count == 2)
+        #expect(seconds.contains { $0.contains(#""user":"old""#) && $0.contains(#""template":"repurchase_60""#) })
+        #expect(seconds.contains { $0.contains(#""user":"new""#) && $0.contains(#""template":"vip_thanks""#) })
     }
 }
 

@@ -85,7 +85,7 @@ struct JourneyParser {
         return Journey(
             id: id, description: description, version: version, file: reader.file, transactional: transactional,
             trigger: trigger, entry: entry, exitWhen: exitWhen, goal: goal, limits: limits, onChange: onChange,
-            steps: steps)
+            steps: steps, source: reader.text)
     }
 
     // MARK: - Expressions

@@ -395,3 +395,21 @@ private final class Slots<T>: @unchecked Sendable {
         base.deallocate()
     }
 }
+
+extension RuleLoader {
+    /// Compiles one journey from its text, outside a rule directory: how a durable store brings back an
+    /// older version (kept by its content hash) for users pinned to it after a restart. References are
+    /// checked against the channel and template names given.
+    public static func compileJourney(
+        source: String, file: String, channels: Set<String>, templates: Set<String>
+    ) -> (Journey?, [Diagnostic]) {
+        let reader = YAMLReader(file: file, text: source)
+        guard let root = reader.root() else { return (nil, reader.diagnostics) }
+        var version = StableHash()
+        version.combine(bytes: source.utf8)
+        var parser = JourneyParser(reader: reader, channels: channels, templates: templates)
+        let journey = parser.parse(root, version: version.hex)
+        reader.finish()
+        return (journey, reader.diagnostics)
+    }
+}

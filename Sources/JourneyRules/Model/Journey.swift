@@ -13,6 +13,9 @@ public final class Journey: Sendable, Identifiable {
     public let version: String
     /// Where it was loaded from, for messages (`journeys/cart.yaml`).
     public let file: String
+    /// The file's text: kept so that a durable store can reload this exact version after a restart for
+    /// users pinned to it (`on_change: pin`).
+    public let source: String
     /// Transactional journeys bypass marketing caps and quiet hours (never consent).
     public let transactional: Bool
     public let trigger: Trigger
@@ -28,8 +31,9 @@ public final class Journey: Sendable, Identifiable {
     public init(
         id: String, description: String = "", version: String, file: String, transactional: Bool = false,
         trigger: Trigger, entry: Entry = Entry(), exitWhen: [EventMatch] = [], goal: Goal? = nil,
-        limits: Limits = Limits(), onChange: OnChange = .pin, steps: [Step]
+        limits: Limits = Limits(), onChange: OnChange = .pin, steps: [Step], source: String = ""
     ) {
+        self.source = source
         self.id = id
         self.description = description
         self.version = version
