@@ -30,16 +30,20 @@ public final class Daemon {
         public var exitWhenIdle: Timestamp?
         /// fsync every commit (`synchronous=FULL`, survives power loss); false: WAL without fsync per commit.
         public var fsyncEveryCommit: Bool
-        /// Where the rules came from, for reloads (SIGHUP).
+        /// Where the rules came from, for reloads (SIGHUP, `journeyd reload`).
         public var rulesDirectory: String?
+        /// The control socket (`journeyd reload`, `journeyd status`); nil for none.
+        public var controlSocket: String?
 
         public enum Clock: String, Sendable { case wall, event }
 
         public init(
             statePath: String, spoolDirectory: String, clock: Clock = .wall, batchSize: Int = 2048,
-            exitWhenIdle: Timestamp? = nil, fsyncEveryCommit: Bool = true, rulesDirectory: String? = nil
+            exitWhenIdle: Timestamp? = nil, fsyncEveryCommit: Bool = true, rulesDirectory: String? = nil,
+            controlSocket: String? = nil
         ) {
             self.rulesDirectory = rulesDirectory
+            self.controlSocket = controlSocket
             self.statePath = statePath
             self.spoolDirectory = spoolDirectory
             self.clock = clock
@@ -63,6 +67,7 @@ public final class Daemon {
     let store: SQLiteStateStore
     var channels: [String: any DeliveryChannel]
     let stateDirectory: String
+    private var control: ControlSocket?
     let parser = SegmentEventParser()
     private var clockNow: Timestamp = .distantPast
     public private(set) var counters = Counters()
@@ -98,6 +103,7 @@ public final class Daemon {
             }
         }
         engine.retain(older)
+        if let path = settings.controlSocket { control = try ControlSocket(path: path) }
         counters.inDoubt = try store.recoverInterruptedDeliveries(
             resendable: Set(channels.filter { $0.value.acceptsIdempotencyKeys }.keys))
         if counters.inDoubt > 0 { log("\(counters.inDoubt) touches were being delivered when the daemon stopped: held as in_doubt") }
@@ -159,6 +165,7 @@ public final class Daemon {
         log("journeyd running: \(engine.rules.journeys.count) journeys, state \(settings.statePath), spool \(settings.spoolDirectory)")
         while !stopRequested.load(ordering: .relaxed) {
             if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
+            control?.serve(answer)
             var worked = false
             for file in try spoolFiles() {
                 if stopRequested.load(ordering: .relaxed) { break }
@@ -177,6 +184,29 @@ public final class Daemon {
             }
         }
         log("journeyd stopped: \(counters.events) events, \(counters.touches) touches, \(counters.delivered) delivered")
+    }
+
+    /// Answers a control-socket request.
+    private func answer(_ request: String) -> String {
+        switch request {
+        case "reload":
+            reloadRequested.store(false, ordering: .relaxed)  // this reload covers any pending SIGHUP
+            let diagnostics = reload()
+            let errors = diagnostics.filter { $0.severity == .error }
+            if errors.isEmpty {
+                return Value.object([.init("ok", true), .init("message", .string("rules reloaded: \(engine.rules.journeys.count) journeys"))]).jsonText
+            }
+            return Value.object([.init("ok", false), .init("errors", .array(diagnostics.map { .string($0.description) }))]).jsonText
+        case "status":
+            return Value.object([
+                .init("ok", true), .init("journeys", .number(Double(engine.rules.journeys.count))),
+                .init("events", .number(Double(counters.events))), .init("rejected", .number(Double(counters.rejected))),
+                .init("touches", .number(Double(counters.touches))), .init("delivered", .number(Double(counters.delivered))),
+                .init("timers", .number(Double(store.pendingTimerCount))),
+            ]).jsonText
+        default:
+            return Value.object([.init("ok", false), .init("errors", ["unknown request; use reload or status"])]).jsonText
+        }
     }
 
     private func spoolFiles() throws -> [String] {

@@ -25,6 +25,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "The spool directory (default: inputs.spool.directory, else /var/lib/journeyd/spool).")
     var spool: String?
 
+    @Option(name: .long, help: "The control socket for `journeyd reload` and `journeyd status` (default: control.socket in journeyd.yaml, else control.sock beside the state database).")
+    var control: String?
+
     @Option(name: .long, help: "wall (the system clock) or event (the latest event time; for tests and back-fills).")
     var clock: Daemon.Settings.Clock = .wall
 
@@ -52,16 +55,13 @@ struct Run: ParsableCommand {
             printError(error.description)
             throw ExitCode(78)  // EX_CONFIG: systemd's RestartPreventExitStatus will not loop on it
         }
-        let daemonSettings = ruleSet.settings.daemon
-        let statePath = state ?? daemonSettings.value(at: ["state", "path"])?.stringValue ?? "/var/lib/journeyd/state.sqlite"
-        let spoolDirectory =
-            spool ?? daemonSettings.value(at: ["inputs", "spool", "directory"])?.stringValue ?? "/var/lib/journeyd/spool"
+        let paths = DaemonPaths(settings: ruleSet.settings, state: state, spool: spool, control: control)
         let daemon = try Daemon(
             rules: ruleSet,
             settings: .init(
-                statePath: statePath, spoolDirectory: spoolDirectory, clock: clock, batchSize: batch,
+                statePath: paths.state, spoolDirectory: paths.spool, clock: clock, batchSize: batch,
                 exitWhenIdle: until.flatMap(Timestamp.init(iso8601:)), fsyncEveryCommit: durability == "full",
-                rulesDirectory: rules))
+                rulesDirectory: rules, controlSocket: paths.control))
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -83,3 +83,19 @@ struct Run: ParsableCommand {
 }
 
 extension Daemon.Settings.Clock: ExpressibleByArgument {}
+
+/// Where the daemon keeps things: flags first, then journeyd.yaml, then the defaults of a system install.
+struct DaemonPaths {
+    var state: String
+    var spool: String
+    var control: String
+
+    init(settings: Settings, state: String? = nil, spool: String? = nil, control: String? = nil) {
+        let daemon = settings.daemon
+        self.state = state ?? daemon.value(at: ["state", "path"])?.stringValue ?? "/var/lib/journeyd/state.sqlite"
+        self.spool = spool ?? daemon.value(at: ["inputs", "spool", "directory"])?.stringValue ?? "/var/lib/journeyd/spool"
+        self.control =
+            control ?? daemon.value(at: ["control", "socket"])?.stringValue
+            ?? ((self.state as NSString).deletingLastPathComponent + "/control.sock")
+    }
+}

@@ -223,6 +223,43 @@ struct DaemonReloadTests {
     }
 }
 
+extension DaemonReloadTests {
+    /// `journeyd reload` (what systemd's ExecReload= runs) with its exit status and output.
+    func reloadCommand(_ fixture: DaemonFixture) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: journeydBinary)
+        process.arguments = ["reload", "--rules", fixture.rules, "--state", fixture.state]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    @Test func journeydReloadWaitsForTheOutcomeAndSaysWhy() throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        let daemon = try fixture.startLiveDaemon()
+        defer { if daemon.isRunning { daemon.terminate() } }
+        #expect(fixture.eventually { fixture.log.contains("journeyd running") })
+
+        try fixture.install("journey: broken\ntrigger: { event: ping }\nsteps:\n  - wait: forever\n", at: "journeys/broken.yaml")
+        let refused = try reloadCommand(fixture)
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("journeys/broken.yaml:4:11: steps[0].wait: expected a duration"))
+        #expect(daemon.isRunning)
+
+        try FileManager.default.removeItem(atPath: fixture.rules + "/journeys/broken.yaml")
+        let accepted = try reloadCommand(fixture)
+        #expect(accepted.status == 0)
+        #expect(accepted.output.contains("rules reloaded: 3 journeys"))
+        daemon.terminate()
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+    }
+}
+
 @Suite("Daemon versions")
 struct DaemonVersionTests {
     @Test func usersPinnedToAnOlderVersionKeepRunningItAcrossARestart() throws {

@@ -413,3 +413,13 @@ extension RuleLoader {
         return (journey, reader.diagnostics)
     }
 }
+
+extension RuleLoader {
+    /// Only the settings of `directory/journeyd.yaml` (defaults when it is missing or has errors): what
+    /// `journeyd reload` needs to find the daemon even when a journey file is broken.
+    public static func loadSettings(directory: String) -> Settings {
+        guard case .read(let reader) = Loader.reader(directory: directory, relative: "journeyd.yaml"), let root = reader.root()
+        else { return Settings() }
+        return SettingsParser.settings(root, reader: reader).0
+    }
+}
