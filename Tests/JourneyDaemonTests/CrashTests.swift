@@ -260,6 +260,54 @@ extension DaemonReloadTests {
     }
 }
 
+extension DaemonReloadTests {
+    @Test func twentyReloadsHalfOfThemInvalidWhileEventsFlowLoseNothing() throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        let daemon = try fixture.startLiveDaemon()
+        defer { if daemon.isRunning { daemon.terminate() } }
+        #expect(fixture.eventually { fixture.log.contains("journeyd running") })
+        // A user who will wait (wall clock: one hour) in an unchanged journey through all the reloads.
+        try fixture.spoolEvent(
+            #"{"type":"track","userId":"waiter","event":"cart_add","messageId":"w1","timestamp":"2025-01-01T00:00:00Z","properties":{"price":80,"cart_id":"c1"}}"#,
+            named: "0000-waiter.jsonl")
+        #expect(fixture.eventually { !FileManager.default.fileExists(atPath: fixture.spool + "/incoming/0000-waiter.jsonl") })
+
+        var sent = 1
+        for round in 1...20 {
+            let lines = EventGenerator(.init(users: 200, events: 500, seed: UInt64(round))).map { $0.jsonValue.jsonText }
+            try fixture.spoolEvent(lines.joined(separator: "\n"), named: String(format: "%04d.jsonl", round))
+            sent += lines.count
+            let valid = round % 2 == 0
+            try fixture.install(
+                """
+                journey: extra
+                description: round \(round)
+                trigger: { event: app_open }
+                steps:
+                  - \(valid ? "wait: 2h" : "wait: two hours")
+                  - send: email
+                    template: cart_reminder
+                """, at: "journeys/extra.yaml")
+            let result = try reloadCommand(fixture)
+            #expect(result.status == (valid ? 0 : 1), "round \(round): \(result.output)")
+            if !valid { #expect(result.output.contains("journeys/extra.yaml:5:11: steps[0].wait")) }
+        }
+        #expect(fixture.eventually { (try? FileManager.default.contentsOfDirectory(atPath: fixture.spool + "/incoming"))?.isEmpty == true })
+        daemon.terminate()
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+        #expect(fixture.log.contains("journeyd stopped: \(sent) events"), "\(fixture.log.split(separator: "\n").last ?? "")")
+        #expect(!FileManager.default.fileExists(atPath: fixture.root + "/state/quarantine"))
+
+        let store = try SQLiteStateStore(path: fixture.state)
+        let waiter = try #require(store.user("waiter"))
+        let enrollment = try #require(waiter.enrollments.first { $0.journey == "cart_abandonment" })
+        #expect(enrollment.phase == .waitingForEvent)
+        #expect(enrollment.timer != 0)
+        #expect(store.pendingTimerCount > 0)
+    }
+}
+
 @Suite("Daemon versions")
 struct DaemonVersionTests {
     @Test func usersPinnedToAnOlderVersionKeepRunningItAcrossARestart() throws {
