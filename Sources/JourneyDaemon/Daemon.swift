@@ -34,14 +34,17 @@ public final class Daemon {
         public var rulesDirectory: String?
         /// The control socket (`journeyd reload`, `journeyd status`); nil for none.
         public var controlSocket: String?
+        /// A Unix socket for newline-delimited events, each answered after its commit; nil for none.
+        public var eventSocket: String?
 
         public enum Clock: String, Sendable { case wall, event }
 
         public init(
             statePath: String, spoolDirectory: String, clock: Clock = .wall, batchSize: Int = 2048,
             exitWhenIdle: Timestamp? = nil, fsyncEveryCommit: Bool = true, rulesDirectory: String? = nil,
-            controlSocket: String? = nil
+            controlSocket: String? = nil, eventSocket: String? = nil
         ) {
+            self.eventSocket = eventSocket
             self.rulesDirectory = rulesDirectory
             self.controlSocket = controlSocket
             self.statePath = statePath
@@ -68,6 +71,7 @@ public final class Daemon {
     var channels: [String: any DeliveryChannel]
     let stateDirectory: String
     private var control: ControlSocket?
+    private var socketInput: SocketInput?
     let parser = SegmentEventParser()
     private var clockNow: Timestamp = .distantPast
     public private(set) var counters = Counters()
@@ -104,6 +108,7 @@ public final class Daemon {
         }
         engine.retain(older)
         if let path = settings.controlSocket { control = try ControlSocket(path: path) }
+        if let path = settings.eventSocket { socketInput = try SocketInput(path: path, maxLineBytes: parser.options.maxEventBytes) }
         counters.inDoubt = try store.recoverInterruptedDeliveries(
             resendable: Set(channels.filter { $0.value.acceptsIdempotencyKeys }.keys))
         if counters.inDoubt > 0 { log("\(counters.inDoubt) touches were being delivered when the daemon stopped: held as in_doubt") }
@@ -172,6 +177,7 @@ public final class Daemon {
                 try process(file)
                 worked = true
             }
+            if let socketInput { worked = try processSocket(socketInput) || worked }
             if settings.clock == .wall { worked = try fireTimers(until: now) || worked }
             worked = try dispatch() || worked
             if !worked {
@@ -180,10 +186,58 @@ public final class Daemon {
                     while try dispatch() {}
                     break
                 }
-                usleep(50_000)
+                waitForInput(milliseconds: 50)
             }
         }
         log("journeyd stopped: \(counters.events) events, \(counters.touches) touches, \(counters.delivered) delivered")
+    }
+
+    /// Sleeps until a socket has something to read, or `milliseconds` pass (spool files are polled).
+    private func waitForInput(milliseconds: Int32) {
+        let fds = (socketInput?.descriptors ?? [])
+        guard !fds.isEmpty else {
+            usleep(UInt32(milliseconds) * 1000)
+            return
+        }
+        var polls = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        _ = poll(&polls, nfds_t(polls.count), milliseconds)
+    }
+
+    /// Applies the lines producers sent on the event socket, commits them, then answers each one.
+    private func processSocket(_ input: SocketInput) throws -> Bool {
+        let lines = input.read(limit: settings.batchSize)
+        guard !lines.isEmpty else {
+            input.flushAnswers()
+            return false
+        }
+        var state = store
+        var effects: [Effect] = []
+        var touches: [Touch] = []
+        for line in lines {
+            let result: Result<Event, EventRejection> =
+                line.oversized
+                ? .failure(EventRejection(line: 0, byteOffset: 0, path: "$", reason: "line exceeds \(parser.options.maxEventBytes) bytes", source: "socket"))
+                : line.bytes.withUnsafeBufferPointer { parser.parse($0, lineNumber: 0, byteOffset: 0, source: "socket") }
+            switch result {
+            case .success(let event):
+                if settings.clock == .event { clockNow = max(clockNow, event.timestamp) }
+                let at = now
+                engine.fireDueTimers(until: at, clock: settings.clock == .wall ? .wallClock : .simulated, store: &state, effects: &effects)
+                engine.handle(event, at: at, store: &state, effects: &effects)
+                counters.events += 1
+                line.client.answers.append("ok \(event.messageId)")
+            case .failure(let rejection):
+                counters.rejected += 1
+                log("event rejected: \(rejection)")
+                line.client.answers.append("error \(rejection.path): \(rejection.reason)")
+            }
+            for effect in effects { if case .touch(let touch) = effect { touches.append(touch) } }
+            effects.removeAll(keepingCapacity: true)
+        }
+        try store.commit(outbox: touches)
+        counters.touches += touches.count
+        input.flushAnswers()  // only now: everything answered "ok" is durable
+        return true
     }
 
     /// Answers a control-socket request.

@@ -28,6 +28,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "The control socket for `journeyd reload` and `journeyd status` (default: control.socket in journeyd.yaml, else control.sock beside the state database).")
     var control: String?
 
+    @Option(name: .long, help: "Also listen for newline-delimited events on this Unix socket (default: inputs.socket.path in journeyd.yaml, else none). Each line is answered after its commit.")
+    var socket: String?
+
     @Option(name: .long, help: "wall (the system clock) or event (the latest event time; for tests and back-fills).")
     var clock: Daemon.Settings.Clock = .wall
 
@@ -61,7 +64,8 @@ struct Run: ParsableCommand {
             settings: .init(
                 statePath: paths.state, spoolDirectory: paths.spool, clock: clock, batchSize: batch,
                 exitWhenIdle: until.flatMap(Timestamp.init(iso8601:)), fsyncEveryCommit: durability == "full",
-                rulesDirectory: rules, controlSocket: paths.control))
+                rulesDirectory: rules, controlSocket: paths.control,
+                eventSocket: socket ?? ruleSet.settings.daemon.value(at: ["inputs", "socket", "path"])?.stringValue))
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())

@@ -74,10 +74,10 @@ struct DaemonFixture {
     }
 
     /// The daemon on the wall clock, logging to `root/daemon.log`, until stopped.
-    func startLiveDaemon() throws -> Process {
+    func startLiveDaemon(extra: [String] = []) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: journeydBinary)
-        process.arguments = ["run", "--rules", rules, "--state", state, "--spool", spool]
+        process.arguments = ["run", "--rules", rules, "--state", state, "--spool", spool] + extra
         FileManager.default.createFile(atPath: root + "/daemon.log", contents: nil)
         process.standardError = FileHandle(forWritingAtPath: root + "/daemon.log")
         try process.run()
@@ -343,8 +343,65 @@ struct DaemonVersionTests {
     }
 }
 
+/// Sends `lines` to a Unix socket, closes the sending side, and returns every answer line.
+func exchange(_ lines: [String], at path: String) throws -> [String] {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        raw.copyBytes(from: bytes)
+        raw[bytes.count] = 0
+    }
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard connected == 0 else { throw CocoaError(.fileNoSuchFile) }
+    let payload = Array((lines.joined(separator: "\n") + "\n").utf8)
+    var written = 0
+    while written < payload.count {
+        let n = payload.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+        guard n > 0 else { break }
+        written += n
+    }
+    shutdown(fd, Int32(SHUT_WR))
+    var answer: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fd, &buffer, buffer.count)
+        if n <= 0 { break }
+        answer += buffer[0..<n]
+    }
+    return String(decoding: answer, as: UTF8.self).split(separator: "\n").map(String.init)
+}
+
 @Suite("Daemon input")
 struct DaemonInputTests {
+    @Test func everySocketLineIsAnsweredAfterItsCommit() throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        let socketPath = fixture.root + "/events.sock"
+        let daemon = try fixture.startLiveDaemon(extra: ["--socket", socketPath])
+        defer { if daemon.isRunning { daemon.terminate() } }
+        #expect(fixture.eventually { FileManager.default.fileExists(atPath: socketPath) })
+        let events = EventGenerator(.init(users: 100, events: 3000, seed: 3)).map { $0.jsonValue.jsonText }
+        var lines = events
+        lines.insert("{not json", at: 10)
+        lines.insert(String(repeating: "x", count: 40_000), at: 20)
+        let answers = try exchange(lines, at: socketPath)
+        #expect(answers.count == lines.count)
+        #expect(answers.filter { $0.hasPrefix("ok ") }.count == events.count)
+        #expect(answers[10].hasPrefix("error $"))
+        #expect(answers[20].hasPrefix("error $:") && answers[20].contains("exceeds 32768 bytes"))
+        #expect(answers[0] == "ok m-3-0")
+        daemon.terminate()
+        daemon.waitUntilExit()
+        #expect(fixture.log.contains("journeyd stopped: \(events.count) events"))
+        // What was answered "ok" is in the database.
+        let store = try SQLiteStateStore(path: fixture.state)
+        #expect(store.contains(user: "u0") && store.contains(user: "u99"))
+    }
+
     @Test func hostileLinesAreQuarantinedWithTheirReasonAndTheNextLineIsProcessed() throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
         func good(_ n: Int) -> [UInt8] {
