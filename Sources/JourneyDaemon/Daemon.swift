@@ -36,14 +36,17 @@ public final class Daemon {
         public var controlSocket: String?
         /// A Unix socket for newline-delimited events, each answered after its commit; nil for none.
         public var eventSocket: String?
+        /// A JSON-lines file to follow (across rotation and truncation); nil for none.
+        public var tailFile: String?
 
         public enum Clock: String, Sendable { case wall, event }
 
         public init(
             statePath: String, spoolDirectory: String, clock: Clock = .wall, batchSize: Int = 2048,
             exitWhenIdle: Timestamp? = nil, fsyncEveryCommit: Bool = true, rulesDirectory: String? = nil,
-            controlSocket: String? = nil, eventSocket: String? = nil
+            controlSocket: String? = nil, eventSocket: String? = nil, tailFile: String? = nil
         ) {
+            self.tailFile = tailFile
             self.eventSocket = eventSocket
             self.rulesDirectory = rulesDirectory
             self.controlSocket = controlSocket
@@ -72,6 +75,7 @@ public final class Daemon {
     let stateDirectory: String
     private var control: ControlSocket?
     private var socketInput: SocketInput?
+    private var tailInput: TailInput?
     let parser = SegmentEventParser()
     private var clockNow: Timestamp = .distantPast
     public private(set) var counters = Counters()
@@ -109,6 +113,12 @@ public final class Daemon {
         engine.retain(older)
         if let path = settings.controlSocket { control = try ControlSocket(path: path) }
         if let path = settings.eventSocket { socketInput = try SocketInput(path: path, maxLineBytes: parser.options.maxEventBytes) }
+        if let path = settings.tailFile {
+            let key = "tail/\(path)"
+            tailInput = TailInput(
+                path: path, committedInode: try store.position(of: key + "#inode").map { UInt64($0) },
+                committedOffset: try store.position(of: key).map { Int($0) })
+        }
         counters.inDoubt = try store.recoverInterruptedDeliveries(
             resendable: Set(channels.filter { $0.value.acceptsIdempotencyKeys }.keys))
         if counters.inDoubt > 0 { log("\(counters.inDoubt) touches were being delivered when the daemon stopped: held as in_doubt") }
@@ -178,6 +188,7 @@ public final class Daemon {
                 worked = true
             }
             if let socketInput { worked = try processSocket(socketInput) || worked }
+            if let tailInput { worked = try processTail(tailInput) || worked }
             if settings.clock == .wall { worked = try fireTimers(until: now) || worked }
             worked = try dispatch() || worked
             if !worked {
@@ -190,6 +201,42 @@ public final class Daemon {
             }
         }
         log("journeyd stopped: \(counters.events) events, \(counters.touches) touches, \(counters.delivered) delivered")
+    }
+
+    /// Applies the complete lines appended to the tailed file since the last commit, a batch per commit.
+    private func processTail(_ tail: TailInput) throws -> Bool {
+        guard let (fd, start) = tail.next() else { return false }
+        lseek(fd, off_t(start), SEEK_SET)
+        let stream = SegmentEventStream(fileDescriptor: fd, source: tail.path, startOffset: start)
+        var state = store
+        var effects: [Effect] = []
+        var touches: [Touch] = []
+        var offset = start
+        var applied = 0
+        for result in stream {
+            guard let line = stream.currentLine, line.isTerminated else { break }  // wait for the newline
+            offset = line.byteOffset + line.length + 1
+            switch result {
+            case .success(let event):
+                if settings.clock == .event { clockNow = max(clockNow, event.timestamp) }
+                let at = now
+                engine.fireDueTimers(until: at, clock: settings.clock == .wall ? .wallClock : .simulated, store: &state, effects: &effects)
+                engine.handle(event, at: at, store: &state, effects: &effects)
+                counters.events += 1
+            case .failure(let rejection):
+                counters.rejected += 1
+                quarantine(rejection, raw: line, file: (tail.path as NSString).lastPathComponent)
+            }
+            for effect in effects { if case .touch(let touch) = effect { touches.append(touch) } }
+            effects.removeAll(keepingCapacity: true)
+            applied += 1
+            if applied >= settings.batchSize { break }
+        }
+        guard offset > start else { return false }
+        try store.commit(outbox: touches, positions: [tail.offsetKey: Int64(offset), tail.inodeKey: Int64(tail.inode)])
+        counters.touches += touches.count
+        tail.advance(to: offset)
+        return true
     }
 
     /// Sleeps until a socket has something to read, or `milliseconds` pass (spool files are polled).

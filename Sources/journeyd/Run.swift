@@ -31,6 +31,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Also listen for newline-delimited events on this Unix socket (default: inputs.socket.path in journeyd.yaml, else none). Each line is answered after its commit.")
     var socket: String?
 
+    @Option(name: .long, help: "Also follow this JSON-lines file, across rotation and truncation (default: inputs.tail.path in journeyd.yaml, else none).")
+    var tail: String?
+
     @Option(name: .long, help: "wall (the system clock) or event (the latest event time; for tests and back-fills).")
     var clock: Daemon.Settings.Clock = .wall
 
@@ -65,7 +68,8 @@ struct Run: ParsableCommand {
                 statePath: paths.state, spoolDirectory: paths.spool, clock: clock, batchSize: batch,
                 exitWhenIdle: until.flatMap(Timestamp.init(iso8601:)), fsyncEveryCommit: durability == "full",
                 rulesDirectory: rules, controlSocket: paths.control,
-                eventSocket: socket ?? ruleSet.settings.daemon.value(at: ["inputs", "socket", "path"])?.stringValue))
+                eventSocket: socket ?? ruleSet.settings.daemon.value(at: ["inputs", "socket", "path"])?.stringValue,
+                tailFile: tail ?? ruleSet.settings.daemon.value(at: ["inputs", "tail", "path"])?.stringValue))
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())

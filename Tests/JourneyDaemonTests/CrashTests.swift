@@ -1,5 +1,6 @@
 import Foundation
 import JourneyCore
+import JourneyDaemon
 import JourneyRules
 import JourneySimulation
 import JourneyStore
@@ -378,6 +379,60 @@ func exchange(_ lines: [String], at path: String) throws -> [String] {
 
 @Suite("Daemon input")
 struct DaemonInputTests {
+    @Test func theTailedFileIsFollowedAcrossRotationTruncationAndRestart() throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        let tail = fixture.root + "/events.log"
+        var counter = 0
+        func lines(_ n: Int) -> String {
+            (0..<n).map { _ -> String in
+                counter += 1
+                return #"{"type":"track","userId":"u\#(counter % 7)","event":"app_open","messageId":"t\#(counter)","timestamp":"2025-01-01T00:00:00Z"}"#
+            }.joined(separator: "\n") + "\n"
+        }
+        func append(_ text: String, to path: String) throws {
+            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            let handle = try #require(FileHandle(forWritingAtPath: path))
+            handle.seekToEndOfFile()
+            handle.write(Data(text.utf8))
+            try handle.close()
+        }
+        func events() -> Int {
+            guard let answer = try? askDaemon("status", controlSocket: fixture.root + "/state/control.sock"),
+                let range = answer.range(of: #""events":"#)
+            else { return -1 }
+            return Int(answer[range.upperBound...].prefix { $0.isNumber }) ?? -1
+        }
+
+        var daemon = try fixture.startLiveDaemon(extra: ["--tail", tail])
+        defer { if daemon.isRunning { daemon.terminate() } }
+        try append(lines(100), to: tail)
+        try append(#"{"type":"track","userId":"u1","event":"app_open","messageId":"partial","#, to: tail)  // no newline yet
+        #expect(fixture.eventually { events() == 100 })
+        try append(#""timestamp":"2025-01-01T00:00:00Z"}"# + "\n", to: tail)
+        #expect(fixture.eventually { events() == 101 })
+
+        // Rotation: more lines land in the old file, which is renamed away; a new file takes the path.
+        try append(lines(50), to: tail)
+        try FileManager.default.moveItem(atPath: tail, toPath: tail + ".1")
+        try append(lines(30), to: tail)
+        #expect(fixture.eventually { events() == 181 })
+
+        // Truncation in place.
+        try Data().write(to: URL(fileURLWithPath: tail))
+        try append(lines(20), to: tail)
+        #expect(fixture.eventually { events() == 201 })
+
+        // A restart resumes after the last committed line.
+        daemon.terminate()
+        daemon.waitUntilExit()
+        try append(lines(10), to: tail)
+        daemon = try fixture.startLiveDaemon(extra: ["--tail", tail])
+        #expect(fixture.eventually { events() == 10 })
+        daemon.terminate()
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+    }
+
     @Test func everySocketLineIsAnsweredAfterItsCommit() throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
         let socketPath = fixture.root + "/events.sock"
