@@ -11,6 +11,12 @@ import PackageDescription
 //   JourneySimulation  what runs the engine on a simulated clock: `test`, `replay`, funnels, the event generator.
 //   journeyd           the command line. Only module that sees ArgumentParser.
 //   JourneyTesting     test helpers shared by the test targets.
+//   JourneyTemplates   Liquid templates: compiled at load, rendered with escaping by context. No vendors.
+//   JourneyChannels    the channel adapter seam and adapters (webhook, email, sms, chat bots, exec, file, log),
+//                      outcome classification, retry schedule, rate limits, breaker. Only module that sees
+//                      AsyncHTTPClient, NIO, NIOSSL and Crypto.
+//   CSystemd           libsystemd (apt libsystemd-dev); only JourneySystemd imports it.
+//   JourneySystemd     sd_notify, watchdog, socket activation (listen fds), journald log handler. Sees CSystemd, Logging.
 //   journeyd-bench     the benchmark that writes a report (not a test).
 let package = Package(
     name: "journeyd",
@@ -25,6 +31,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .target(name: "JourneyCore"),
@@ -48,16 +59,38 @@ let package = Package(
                 .product(name: "HeapModule", package: "swift-collections"),
             ]
         ),
+        .target(name: "JourneyTemplates", dependencies: ["JourneyCore"]),
+        .target(
+            name: "JourneyChannels",
+            dependencies: [
+                "JourneyCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .target(
+            name: "JourneySystemd",
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "JourneyDaemon",
-            dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneyStore"]
+            dependencies: [
+                "JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneyStore", "JourneyTemplates",
+                "JourneyChannels", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(name: "JourneySimulation", dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine"]),
         .executableTarget(
             name: "journeyd",
             dependencies: [
                 "JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation", "JourneyDaemon",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "JourneySystemd", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -67,6 +100,12 @@ let package = Package(
         .target(name: "JourneyTesting", dependencies: ["JourneyCore", "JourneyRules", "JourneyEngine"]),
 
         .testTarget(name: "JourneyCoreTests", dependencies: ["JourneyCore", "JourneyTesting"]),
+        .testTarget(
+            name: "JourneyTemplatesTests",
+            dependencies: ["JourneyTemplates", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(name: "JourneyChannelsTests", dependencies: ["JourneyChannels", "JourneyTesting"]),
+        .testTarget(name: "JourneySystemdTests", dependencies: ["JourneySystemd"]),
         .testTarget(name: "JourneyEventsTests", dependencies: ["JourneyEvents", "JourneyTesting"]),
         .testTarget(
             name: "JourneyRulesTests",
@@ -101,7 +140,7 @@ let package = Package(
     ]
 )
 
-for target in package.targets {
+for target in package.targets where target.type != .system {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))  // SE-0335: spell out existentials
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))  // SE-0444

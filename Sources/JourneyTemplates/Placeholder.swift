@@ -1,0 +1,2 @@
+// The Liquid template engine (placeholder until the module lands).
+enum JourneyTemplatesPlaceholder {}

@@ -1,0 +1,3 @@
+import Testing
+@testable import JourneyChannels
+@Test func placeholder() {}
