@@ -5,6 +5,7 @@ import JourneyEngine
 import JourneyEvents
 public import JourneyRules
 import JourneyStore
+public import Logging
 import Synchronization
 
 /// `journeyd run`: reads events from a spool directory, applies them with the engine, keeps state in the
@@ -81,11 +82,19 @@ public final class Daemon {
     public private(set) var counters = Counters()
     private let stopRequested = Atomic<Bool>(false)
     private let reloadRequested = Atomic<Bool>(false)
-    private let log: (String) -> Void
+    let logger: Logger
+    let service: any ServiceManager
+    private var lastReload = "none"
+    private var lastStatusAt: UInt64 = 0
+    private var eventsAtLastStatus = 0
+    /// Fault injection for tests (`JOURNEYD_FAULT_INJECTION=1`): the control request `stall SECONDS`
+    /// blocks the processing loop, as a stuck loop would.
+    private let faultInjection = ProcessInfo.processInfo.environment["JOURNEYD_FAULT_INJECTION"] == "1"
 
-    public init(rules: RuleSet, settings: Settings, log: @escaping (String) -> Void = Daemon.standardError) throws {
+    public init(rules: RuleSet, settings: Settings, logger: Logger, service: any ServiceManager = NoServiceManager()) throws {
         self.settings = settings
-        self.log = log
+        self.logger = logger
+        self.service = service
         stateDirectory = (settings.statePath as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         for folder in ["incoming", "done"] {
@@ -107,12 +116,18 @@ public final class Daemon {
             if let journey {
                 older.append(journey)
             } else {
-                log("journey \(stored.journey) version \(stored.version) can no longer be compiled; its users exit when they wake: \(diagnostics.first?.description ?? "")")
+                logger.warning(
+                    "journey \(stored.journey) version \(stored.version) can no longer be compiled; its users exit when they wake: \(diagnostics.first?.description ?? "")",
+                    metadata: [RecordField.kind: "\(RecordKind.versionRetired.rawValue)", RecordField.journey: "\(stored.journey)", RecordField.journeyVersion: "\(stored.version)"])
             }
         }
         engine.retain(older)
         if let path = settings.controlSocket { control = try ControlSocket(path: path) }
-        if let path = settings.eventSocket { socketInput = try SocketInput(path: path, maxLineBytes: parser.options.maxEventBytes) }
+        if let fd = service.takeListeningSocket(named: "events") {
+            socketInput = SocketInput(listeningDescriptor: fd, maxLineBytes: parser.options.maxEventBytes)
+        } else if let path = settings.eventSocket {
+            socketInput = try SocketInput(path: path, maxLineBytes: parser.options.maxEventBytes)
+        }
         if let path = settings.tailFile {
             let key = "tail/\(path)"
             tailInput = TailInput(
@@ -121,7 +136,11 @@ public final class Daemon {
         }
         counters.inDoubt = try store.recoverInterruptedDeliveries(
             resendable: Set(channels.filter { $0.value.acceptsIdempotencyKeys }.keys))
-        if counters.inDoubt > 0 { log("\(counters.inDoubt) touches were being delivered when the daemon stopped: held as in_doubt") }
+        if counters.inDoubt > 0 {
+            logger.warning(
+                "\(counters.inDoubt) touches were being delivered when the daemon stopped: held as in_doubt, not resent",
+                metadata: [RecordField.kind: "\(RecordKind.touchInDoubt.rawValue)", RecordField.outcome: "in_doubt"])
+        }
     }
 
     private func keepVersions(of rules: RuleSet) throws {
@@ -129,8 +148,6 @@ public final class Daemon {
             rules.journeys.map { .init(version: $0.version, journey: $0.id, file: $0.file, source: $0.source) },
             at: Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))
     }
-
-    public static func standardError(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 
     /// Asks the loop to stop after the batch in hand (safe to call from a signal handler's queue).
     public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
@@ -146,11 +163,18 @@ public final class Daemon {
     @discardableResult
     public func reload() -> [Diagnostic] {
         guard let directory = settings.rulesDirectory else { return [] }
+        service.reloading()
+        let diagnostics = reloadRules(from: directory)
+        lastReload = diagnostics.contains { $0.severity == .error } ? "refused" : "ok"
+        service.reloaded(status: statusText())
+        return diagnostics
+    }
+
+    private func reloadRules(from directory: String) -> [Diagnostic] {
         let (rules, diagnostics) = RuleLoader.loadReportingAll(directory: directory)
         let errors = diagnostics.filter { $0.severity == .error }
         guard let rules, errors.isEmpty else {
-            log("rules reload refused: \(errors.count) error\(errors.count == 1 ? "" : "s"); the previous rules keep running")
-            for diagnostic in diagnostics { log("  " + diagnostic.description) }
+            refused(errors.isEmpty ? diagnostics : errors)
             return diagnostics
         }
         do {
@@ -158,14 +182,35 @@ public final class Daemon {
             try keepVersions(of: rules)
             let summary = engine.load(rules)
             channels = newChannels
-            log(
-                "rules reloaded: \(rules.journeys.count) journeys (added \(summary.added.count), changed \(summary.changed.count), "
-                    + "removed \(summary.removed.count), unchanged \(summary.unchanged.count))")
+            logger.notice(
+                "rules reloaded: \(rules.journeys.count) journeys (added \(summary.added.count), changed \(summary.changed.count), removed \(summary.removed.count), unchanged \(summary.unchanged.count))",
+                metadata: [RecordField.kind: "\(RecordKind.rulesReloaded.rawValue)", RecordField.outcome: "live"])
             return []
         } catch {
-            log("rules reload refused: \(error); the previous rules keep running")
-            return [Diagnostic(file: "channels.yaml", line: 0, column: 0, keyPath: "", message: "\(error)")]
+            let diagnostic = Diagnostic(file: "channels.yaml", line: 1, column: 1, keyPath: "channels", message: "\(error)")
+            refused([diagnostic])
+            return [diagnostic]
         }
+    }
+
+    /// Logs a refused reload: one record with every error, so `journalctl -u journeyd` shows them together.
+    private func refused(_ errors: [Diagnostic]) {
+        let lines = errors.map { "  " + $0.description }.joined(separator: "\n")
+        logger.error(
+            "rules reload refused: \(errors.count) error\(errors.count == 1 ? "" : "s"); the previous rules keep running\n\(lines)",
+            metadata: [RecordField.kind: "\(RecordKind.rulesRefused.rawValue)", RecordField.outcome: "refused"])
+    }
+
+    /// The live figures for `STATUS=` and `journeyd status`.
+    func statusText() -> String {
+        let nowNanos = DispatchTime.now().uptimeNanoseconds
+        let seconds = Double(nowNanos &- lastStatusAt) / 1e9
+        let rate = lastStatusAt == 0 || seconds <= 0 ? 0 : Double(counters.events - eventsAtLastStatus) / seconds
+        lastStatusAt = nowNanos
+        eventsAtLastStatus = counters.events
+        return "\(engine.rules.journeys.count) journeys; \(Int(rate.rounded())) events/s; \(counters.events) events; "
+            + "\(store.pendingTimerCount) timers waiting; outbox \(counters.touches - counters.delivered); "
+            + "last reload: \(lastReload)"
     }
 
     var now: Timestamp {
@@ -177,8 +222,18 @@ public final class Daemon {
 
     /// Runs until stopped (or, with `exitWhenIdle`, until the spool is empty).
     public func run() throws {
-        log("journeyd running: \(engine.rules.journeys.count) journeys, state \(settings.statePath), spool \(settings.spoolDirectory)")
+        logger.notice(
+            "journeyd running: \(engine.rules.journeys.count) journeys, state \(settings.statePath), spool \(settings.spoolDirectory)",
+            metadata: [RecordField.kind: "\(RecordKind.ready.rawValue)"])
+        service.ready(status: statusText())
+        var statusDue = DispatchTime.now().uptimeNanoseconds
         while !stopRequested.load(ordering: .relaxed) {
+            service.alive()
+            let clock = DispatchTime.now().uptimeNanoseconds
+            if clock >= statusDue {
+                service.status(statusText())
+                statusDue = clock + 2_000_000_000
+            }
             if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
             control?.serve(answer)
             var worked = false
@@ -200,7 +255,10 @@ public final class Daemon {
                 waitForInput(milliseconds: 50)
             }
         }
-        log("journeyd stopped: \(counters.events) events, \(counters.touches) touches, \(counters.delivered) delivered")
+        service.stopping()
+        logger.notice(
+            "journeyd stopped: \(counters.events) events, \(counters.touches) touches, \(counters.delivered) delivered",
+            metadata: [RecordField.kind: "\(RecordKind.stopped.rawValue)"])
     }
 
     /// Applies the complete lines appended to the tailed file since the last commit, a batch per commit.
@@ -275,7 +333,7 @@ public final class Daemon {
                 line.client.answers.append("ok \(event.messageId)")
             case .failure(let rejection):
                 counters.rejected += 1
-                log("event rejected: \(rejection)")
+                logRejected(rejection)
                 line.client.answers.append("error \(rejection.path): \(rejection.reason)")
             }
             for effect in effects { if case .touch(let touch) = effect { touches.append(touch) } }
@@ -298,6 +356,11 @@ public final class Daemon {
                 return Value.object([.init("ok", true), .init("message", .string("rules reloaded: \(engine.rules.journeys.count) journeys"))]).jsonText
             }
             return Value.object([.init("ok", false), .init("errors", .array(diagnostics.map { .string($0.description) }))]).jsonText
+        case let request where faultInjection && request.hasPrefix("stall "):
+            let seconds = UInt32(request.dropFirst(6)) ?? 0
+            logger.warning("fault injection: the processing loop stalls for \(seconds) s")
+            sleep(seconds)
+            return Value.object([.init("ok", true)]).jsonText
         case "status":
             return Value.object([
                 .init("ok", true), .init("journeys", .number(Double(engine.rules.journeys.count))),
@@ -388,7 +451,13 @@ public final class Daemon {
             handle.write(Data((record.jsonText + "\n").utf8))
             try? handle.close()
         }
-        log("event rejected: \(rejection)")
+        logRejected(rejection)
+    }
+
+    private func logRejected(_ rejection: EventRejection) {
+        logger.warning(
+            "event rejected: \(rejection)",
+            metadata: [RecordField.kind: "\(RecordKind.eventRejected.rawValue)", RecordField.source: "\(rejection.source)", RecordField.reason: "\(rejection.reason)"])
     }
 
     /// Fires due timers and commits what they produced. Returns whether any fired.
@@ -420,7 +489,9 @@ public final class Daemon {
                 try store.mark(ids, .sent)
                 counters.delivered += touches.count
             } catch {
-                log("delivery through \(channel) failed: \(error); will retry")
+                logger.warning(
+                    "delivery of \(touches.count) touches through \(channel) failed: \(error); retrying in 30 s",
+                    metadata: [RecordField.kind: "\(RecordKind.touchRetry.rawValue)", RecordField.channel: "\(channel)", RecordField.outcome: "retry"])
                 try store.mark(ids, .retry, reason: "\(error)", nextAttempt: now + .seconds(30))
             }
         }

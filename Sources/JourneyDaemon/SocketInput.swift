@@ -7,7 +7,8 @@ import JourneyEvents
 /// Each line is answered — `ok <messageId>` or `error <reason>` — only after the commit that covers it,
 /// so a producer knows exactly what is durable, and can resend what was not answered.
 final class SocketInput {
-    let path: String
+    /// The socket's path, or nil when the service manager bound it (socket activation).
+    let path: String?
     let listener: Int32
     private var clients: [Client] = []
     private let maxLineBytes: Int
@@ -52,10 +53,19 @@ final class SocketInput {
         }
     }
 
+    /// Takes over a socket already bound and listening (handed over by systemd's socket activation).
+    init(listeningDescriptor: Int32, maxLineBytes: Int) {
+        path = nil
+        listener = listeningDescriptor
+        self.maxLineBytes = maxLineBytes
+        _ = fcntl(listener, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) | O_NONBLOCK)
+    }
+
     deinit {
         for client in clients { close(client.fd) }
         close(listener)
-        unlink(path)
+        if let path { unlink(path) }  // an activated socket belongs to the service manager
     }
 
     /// The descriptors to wait on.

@@ -4,6 +4,7 @@ import Foundation
 import JourneyCore
 import JourneyDaemon
 import JourneyRules
+import Logging
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -62,6 +63,9 @@ struct Run: ParsableCommand {
             throw ExitCode(78)  // EX_CONFIG: systemd's RestartPreventExitStatus will not loop on it
         }
         let paths = DaemonPaths(settings: ruleSet.settings, state: state, spool: spool, control: control)
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        var logger = Logger(label: "journeyd")
+        logger.logLevel = .info
         let daemon = try Daemon(
             rules: ruleSet,
             settings: .init(
@@ -69,7 +73,8 @@ struct Run: ParsableCommand {
                 exitWhenIdle: until.flatMap(Timestamp.init(iso8601:)), fsyncEveryCommit: durability == "full",
                 rulesDirectory: rules, controlSocket: paths.control,
                 eventSocket: socket ?? ruleSet.settings.daemon.value(at: ["inputs", "socket", "path"])?.stringValue,
-                tailFile: tail ?? ruleSet.settings.daemon.value(at: ["inputs", "tail", "path"])?.stringValue))
+                tailFile: tail ?? ruleSet.settings.daemon.value(at: ["inputs", "tail", "path"])?.stringValue),
+            logger: logger)
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
