@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 
-if ! [ -e /usr/share/zoneinfo/Asia/Shanghai ] || ! command -v python3 >/dev/null || ! [ -e /usr/include/sqlite3.h ]; then
-  apt-get update -qq && apt-get install -y -qq tzdata python3 libsqlite3-dev >/dev/null
+if ! [ -e /usr/share/zoneinfo/Asia/Shanghai ] || ! command -v python3 >/dev/null || ! [ -e /usr/include/sqlite3.h ] \
+  || ! [ -e /usr/include/systemd/sd-daemon.h ]; then
+  apt-get update -qq && apt-get install -y -qq tzdata python3 libsqlite3-dev libsystemd-dev >/dev/null
 fi
 
 swift build -c release --product journeyd

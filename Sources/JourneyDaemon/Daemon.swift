@@ -37,6 +37,12 @@ public final class Daemon {
         public var controlSocket: String?
         /// A Unix socket for newline-delimited events, each answered after its commit; nil for none.
         public var eventSocket: String?
+        /// A TCP address (`host:port`) for the same protocol; nil for none.
+        public var eventListen: String?
+        /// What happens to a spool file once applied.
+        public var spoolDone: DaemonSettings.SpoolDone = .archive
+        /// Reload when the rule directory changes, after it stayed quiet this long; nil: only on request.
+        public var watchRulesDebounce: TimeSpan?
         /// A JSON-lines file to follow (across rotation and truncation); nil for none.
         public var tailFile: String?
 
@@ -45,8 +51,12 @@ public final class Daemon {
         public init(
             statePath: String, spoolDirectory: String, clock: Clock = .wall, batchSize: Int = 2048,
             exitWhenIdle: Timestamp? = nil, fsyncEveryCommit: Bool = true, rulesDirectory: String? = nil,
-            controlSocket: String? = nil, eventSocket: String? = nil, tailFile: String? = nil
+            controlSocket: String? = nil, eventSocket: String? = nil, eventListen: String? = nil, tailFile: String? = nil,
+            spoolDone: DaemonSettings.SpoolDone = .archive, watchRulesDebounce: TimeSpan? = nil
         ) {
+            self.eventListen = eventListen
+            self.spoolDone = spoolDone
+            self.watchRulesDebounce = watchRulesDebounce
             self.tailFile = tailFile
             self.eventSocket = eventSocket
             self.rulesDirectory = rulesDirectory
@@ -77,6 +87,7 @@ public final class Daemon {
     private var control: ControlSocket?
     private var socketInput: SocketInput?
     private var tailInput: TailInput?
+    private var ruleWatch: RuleDirectoryWatch?
     let parser = SegmentEventParser()
     private var clockNow: Timestamp = .distantPast
     public private(set) var counters = Counters()
@@ -123,10 +134,19 @@ public final class Daemon {
         }
         engine.retain(older)
         if let path = settings.controlSocket { control = try ControlSocket(path: path) }
+        var listeners: [Listener] = []
         if let fd = service.takeListeningSocket(named: "events") {
-            socketInput = SocketInput(listeningDescriptor: fd, maxLineBytes: parser.options.maxEventBytes)
+            listeners.append(.activated(fd))  // socket activation: the service manager bound it
         } else if let path = settings.eventSocket {
-            socketInput = try SocketInput(path: path, maxLineBytes: parser.options.maxEventBytes)
+            listeners.append(try .unix(path))
+        }
+        if let address = settings.eventListen {
+            guard let (host, port) = SocketAddressText.parse(address) else { throw DaemonError("inputs.socket.listen: not host:port: \(address)") }
+            listeners.append(try .tcp(host: host, port: port))
+        }
+        if !listeners.isEmpty { socketInput = SocketInput(listeners: listeners, maxLineBytes: parser.options.maxEventBytes) }
+        if let debounce = settings.watchRulesDebounce, let directory = settings.rulesDirectory {
+            ruleWatch = try RuleDirectoryWatch(directory: directory, debounceMilliseconds: debounce.milliseconds)
         }
         if let path = settings.tailFile {
             let key = "tail/\(path)"
@@ -234,7 +254,11 @@ public final class Daemon {
                 service.status(statusText())
                 statusDue = clock + 2_000_000_000
             }
-            if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
+            if let ruleWatch, ruleWatch.poll(now: clock) { reloadRequested.store(true, ordering: .relaxed) }
+            if reloadRequested.exchange(false, ordering: .relaxed) {
+                reload()
+                ruleWatch?.rewatch()
+            }
             control?.serve(answer)
             var worked = false
             for file in try spoolFiles() {
@@ -299,7 +323,7 @@ public final class Daemon {
 
     /// Sleeps until a socket has something to read, or `milliseconds` pass (spool files are polled).
     private func waitForInput(milliseconds: Int32) {
-        let fds = (socketInput?.descriptors ?? [])
+        let fds = (socketInput?.descriptors ?? []) + (ruleWatch.map { [$0.fd] } ?? [])
         guard !fds.isEmpty else {
             usleep(UInt32(milliseconds) * 1000)
             return
@@ -427,10 +451,15 @@ public final class Daemon {
         }
         if let error = stream.readError { throw DaemonError("reading \(path): \(error)") }
         try commit()
-        // The commit above covers the whole file: only now is it acknowledged (archived).
-        let done = settings.spoolDirectory + "/done/" + name
-        try? FileManager.default.removeItem(atPath: done)
-        try FileManager.default.moveItem(atPath: path, toPath: done)
+        // The commit above covers the whole file: only now is it acknowledged (archived or removed).
+        switch settings.spoolDone {
+        case .archive:
+            let done = settings.spoolDirectory + "/done/" + name
+            try? FileManager.default.removeItem(atPath: done)
+            try FileManager.default.moveItem(atPath: path, toPath: done)
+        case .delete:
+            try FileManager.default.removeItem(atPath: path)
+        }
         try store.forgetPosition(of: source)
     }
 

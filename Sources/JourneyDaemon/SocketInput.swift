@@ -7,9 +7,7 @@ import JourneyEvents
 /// Each line is answered — `ok <messageId>` or `error <reason>` — only after the commit that covers it,
 /// so a producer knows exactly what is durable, and can resend what was not answered.
 final class SocketInput {
-    /// The socket's path, or nil when the service manager bound it (socket activation).
-    let path: String?
-    let listener: Int32
+    let listeners: [Listener]
     private var clients: [Client] = []
     private let maxLineBytes: Int
 
@@ -29,56 +27,41 @@ final class SocketInput {
         let oversized: Bool
     }
 
-    init(path: String, maxLineBytes: Int) throws {
-        self.path = path
-        self.maxLineBytes = maxLineBytes
-        unlink(path)
-        listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard listener >= 0 else { throw DaemonError("event socket: \(String(cString: strerror(errno)))") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw DaemonError("socket path too long: \(path)") }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, listen(listener, 64) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(listener)
-            throw DaemonError("event socket \(path): \(reason)")
-        }
+    /// Listens on a Unix socket at `path` (replacing a socket left by a previous run).
+    convenience init(path: String, maxLineBytes: Int) throws {
+        self.init(listeners: [try Listener.unix(path)], maxLineBytes: maxLineBytes)
     }
 
-    /// Takes over a socket already bound and listening (handed over by systemd's socket activation).
-    init(listeningDescriptor: Int32, maxLineBytes: Int) {
-        path = nil
-        listener = listeningDescriptor
+    init(listeners: [Listener], maxLineBytes: Int) {
+        self.listeners = listeners
         self.maxLineBytes = maxLineBytes
-        _ = fcntl(listener, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) | O_NONBLOCK)
+        for listener in listeners {
+            _ = fcntl(listener.fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(listener.fd, F_SETFL, fcntl(listener.fd, F_GETFL) | O_NONBLOCK)
+        }
     }
 
     deinit {
         for client in clients { close(client.fd) }
-        close(listener)
-        if let path { unlink(path) }  // an activated socket belongs to the service manager
+        for listener in listeners {
+            close(listener.fd)
+            if let path = listener.unixPath { unlink(path) }  // an activated socket belongs to the service manager
+        }
     }
 
     /// The descriptors to wait on.
-    var descriptors: [Int32] { [listener] + clients.map(\.fd) }
+    var descriptors: [Int32] { listeners.map(\.fd) + clients.map(\.fd) }
 
     /// Accepts new producers and reads what they sent; returns complete lines, at most `limit`.
     func read(limit: Int) -> [Line] {
-        while true {
-            let fd = accept(listener, nil, nil)
-            guard fd >= 0 else { break }
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            clients.append(Client(fd: fd))
+        for listener in listeners {
+            while true {
+                let fd = accept(listener.fd, nil, nil)
+                guard fd >= 0 else { break }
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+                clients.append(Client(fd: fd))
+            }
         }
         var lines: [Line] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
@@ -139,5 +122,66 @@ final class SocketInput {
             close(client.fd)
             return true
         }
+    }
+}
+
+/// A listening stream socket of the event input: bound here (a Unix path or a TCP address) or handed
+/// over already listening by the service manager.
+struct Listener {
+    let fd: Int32
+    /// The path to remove when closing a Unix socket this process bound.
+    let unixPath: String?
+
+    /// A socket handed over by socket activation: closed, never unlinked, by this process.
+    static func activated(_ fd: Int32) -> Listener { Listener(fd: fd, unixPath: nil) }
+
+    static func unix(_ path: String) throws -> Listener {
+        unlink(path)  // a socket left by a previous run
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { throw DaemonError("event socket \(path): \(String(cString: strerror(errno)))") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw DaemonError("event socket path too long (at most 107 bytes): \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, listen(fd, 128) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw DaemonError("event socket \(path): cannot listen: \(reason)")
+        }
+        return Listener(fd: fd, unixPath: path)
+    }
+
+    /// A TCP listener on `host:port` (an IPv4 or IPv6 literal, or a name resolved once).
+    static func tcp(host: String, port: UInt16) throws -> Listener {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+        var found: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &found)
+        guard status == 0, let first = found else {
+            throw DaemonError("event socket \(host):\(port): cannot resolve: \(String(cString: gai_strerror(status)))")
+        }
+        defer { freeaddrinfo(found) }
+        let info = first.pointee
+        let fd = socket(info.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { throw DaemonError("event socket \(host):\(port): \(String(cString: strerror(errno)))") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard bind(fd, info.ai_addr, info.ai_addrlen) == 0, listen(fd, 128) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw DaemonError("event socket \(host):\(port): cannot listen: \(reason)")
+        }
+        return Listener(fd: fd, unixPath: nil)
     }
 }

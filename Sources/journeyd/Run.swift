@@ -32,6 +32,12 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Also listen for newline-delimited events on this Unix socket (default: inputs.socket.path in journeyd.yaml, else none). Each line is answered after its commit.")
     var socket: String?
 
+    @Option(name: .long, help: "Also listen for newline-delimited events on this TCP address, host:port (default: inputs.socket.listen in journeyd.yaml, else none).")
+    var listen: String?
+
+    @Flag(name: .long, inversion: .prefixedNo, help: "Reload when files in the rule directory change, debounced (default: reload.watch in journeyd.yaml, else off).")
+    var watch: Bool?
+
     @Option(name: .long, help: "Also follow this JSON-lines file, across rotation and truncation (default: inputs.tail.path in journeyd.yaml, else none).")
     var tail: String?
 
@@ -41,17 +47,18 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "With --clock event: once the spool is empty, run the clock to this time (RFC 3339), deliver, and exit.")
     var until: String?
 
-    @Option(name: .long, help: "Events per transaction at most.")
-    var batch = 2048
+    @Option(name: .long, help: "Events per transaction at most (default: inputs.batch in journeyd.yaml, else 2048).")
+    var batch: Int?
 
-    @Option(name: .long, help: "full (fsync every commit, the default) or normal (WAL without fsync per commit).")
-    var durability: String = "full"
+    @Option(name: .long, help: "full (fsync every commit) or normal (WAL without fsync per commit); default: state.durability in journeyd.yaml, else full.")
+    var durability: String?
 
     func validate() throws {
         if let until, Timestamp(iso8601: until) == nil { throw ValidationError("--until must be an RFC 3339 time") }
         if until != nil && clock != .event { throw ValidationError("--until needs --clock event") }
-        guard ["full", "normal"].contains(durability) else { throw ValidationError("--durability is full or normal") }
-        guard batch > 0 else { throw ValidationError("--batch must be at least 1") }
+        if let durability, !["full", "normal"].contains(durability) { throw ValidationError("--durability is full or normal") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if let listen, SocketAddressText.parse(listen) == nil { throw ValidationError("--listen must be host:port, like 127.0.0.1:5170") }
     }
 
     func run() throws {
@@ -63,17 +70,20 @@ struct Run: ParsableCommand {
             throw ExitCode(78)  // EX_CONFIG: systemd's RestartPreventExitStatus will not loop on it
         }
         let paths = DaemonPaths(settings: ruleSet.settings, state: state, spool: spool, control: control)
+        let configured = ruleSet.settings.daemonSettings
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         var logger = Logger(label: "journeyd")
         logger.logLevel = .info
         let daemon = try Daemon(
             rules: ruleSet,
             settings: .init(
-                statePath: paths.state, spoolDirectory: paths.spool, clock: clock, batchSize: batch,
-                exitWhenIdle: until.flatMap(Timestamp.init(iso8601:)), fsyncEveryCommit: durability == "full",
+                statePath: paths.state, spoolDirectory: paths.spool, clock: clock, batchSize: batch ?? configured.batchSize ?? 2048,
+                exitWhenIdle: until.flatMap(Timestamp.init(iso8601:)),
+                fsyncEveryCommit: durability.map { $0 == "full" } ?? configured.fsyncEveryCommit,
                 rulesDirectory: rules, controlSocket: paths.control,
-                eventSocket: socket ?? ruleSet.settings.daemon.value(at: ["inputs", "socket", "path"])?.stringValue,
-                tailFile: tail ?? ruleSet.settings.daemon.value(at: ["inputs", "tail", "path"])?.stringValue),
+                eventSocket: socket ?? configured.socketPath, eventListen: listen ?? configured.socketListen,
+                tailFile: tail ?? configured.tailFile, spoolDone: configured.spoolDone,
+                watchRulesDebounce: (watch ?? configured.watchRules) ? configured.reloadDebounce : nil),
             logger: logger)
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
@@ -104,11 +114,11 @@ struct DaemonPaths {
     var control: String
 
     init(settings: Settings, state: String? = nil, spool: String? = nil, control: String? = nil) {
-        let daemon = settings.daemon
-        self.state = state ?? daemon.value(at: ["state", "path"])?.stringValue ?? "/var/lib/journeyd/state.sqlite"
-        self.spool = spool ?? daemon.value(at: ["inputs", "spool", "directory"])?.stringValue ?? "/var/lib/journeyd/spool"
+        let daemon = settings.daemonSettings
+        self.state = state ?? daemon.statePath ?? "/var/lib/journeyd/state.sqlite"
+        self.spool = spool ?? daemon.spoolDirectory ?? "/var/lib/journeyd/spool"
         self.control =
-            control ?? daemon.value(at: ["control", "socket"])?.stringValue
+            control ?? daemon.controlSocket
             ?? ((self.state as NSString).deletingLastPathComponent + "/control.sock")
     }
 }

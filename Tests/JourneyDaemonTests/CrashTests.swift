@@ -39,6 +39,8 @@ struct DaemonFixture {
         """.write(toFile: rules + "/channels.yaml", atomically: true, encoding: .utf8)
         // The stream, split into files renamed into the spool the way producers must.
         let all = Array(EventGenerator(.init(users: max(events / 20, 1), events: events, span: .days(90), seed: seed)))
+        try (all.map { $0.jsonValue.jsonText }.joined(separator: "\n") + "\n")
+            .write(toFile: root + "/all.jsonl", atomically: true, encoding: .utf8)
         guard files > 0 else { return }
         let perFile = (all.count + files - 1) / files
         for f in 0..<files {
@@ -47,8 +49,6 @@ struct DaemonFixture {
             try (lines.joined(separator: "\n") + "\n").write(toFile: staging, atomically: true, encoding: .utf8)
             try fm.moveItem(atPath: staging, toPath: spool + String(format: "/incoming/%04d.jsonl", f))
         }
-        try (all.map { $0.jsonValue.jsonText }.joined(separator: "\n") + "\n")
-            .write(toFile: root + "/all.jsonl", atomically: true, encoding: .utf8)
     }
 
     /// What `journeyd replay` says these events produce, as sorted touch lines.

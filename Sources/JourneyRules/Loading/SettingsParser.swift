@@ -4,7 +4,9 @@ import Yams
 /// `journeyd.yaml` and `channels.yaml`.
 enum SettingsParser {
     /// Keys the daemon interprets; kept as opaque values here and validated by the daemon.
-    static let daemonKeys = ["state", "inputs", "control", "delivery", "logging", "metrics", "outbox"]
+    static let daemonKeys = ["delivery", "metrics"]
+    /// Keys of the daemon's settings, validated here.
+    static let typedDaemonKeys = ["state", "inputs", "control", "reload", "logging"]
 
     /// The settings, and the channel names global caps refer to (checked once channels are known).
     static func settings(_ root: YAMLNode, reader: YAMLReader) -> (
@@ -12,7 +14,7 @@ enum SettingsParser {
     ) {
         var settings = Settings()
         var capChannels: [(String, YAMLNode, String)] = []
-        guard let m = reader.mapping(root, "", allowed: ["timezone", "policy", "dedup"] + daemonKeys) else {
+        guard let m = reader.mapping(root, "", allowed: ["timezone", "policy", "dedup"] + daemonKeys + typedDaemonKeys) else {
             return (settings, [])
         }
         if let tz = m["timezone"], let zone = reader.zone(tz, "timezone") { settings.defaultZone = zone }
@@ -46,7 +48,73 @@ enum SettingsParser {
             daemon.append(Value.Member(item.key, reader.value(item.value, item.key)))
         }
         settings.daemon = .object(daemon)
+        settings.daemonSettings = daemonSettings(m, reader: reader)
         return (settings, capChannels)
+    }
+
+    static func daemonSettings(_ m: Entries, reader: YAMLReader) -> DaemonSettings {
+        var d = DaemonSettings()
+        func text(_ node: YAMLNode?, _ path: String) -> String? {
+            guard let node, let s = reader.string(node, path, expected: "a path") else { return nil }
+            if s.isEmpty { reader.error(at: node, path, "must not be empty") }
+            return s.isEmpty ? nil : s
+        }
+        if let n = m["state"], let sm = reader.mapping(n, "state", allowed: ["path", "durability"]) {
+            d.statePath = text(sm["path"], "state.path")
+            if let node = sm["durability"], let s = reader.string(node, "state.durability", expected: "full or normal") {
+                switch s {
+                case "full": d.fsyncEveryCommit = true
+                case "normal": d.fsyncEveryCommit = false
+                default: reader.error(at: node, "state.durability", "expected full or normal, found `\(s)`")
+                }
+            }
+        }
+        if let n = m["inputs"], let im = reader.mapping(n, "inputs", allowed: ["spool", "tail", "socket", "batch"]) {
+            if let s = im["spool"], let sm = reader.mapping(s, "inputs.spool", allowed: ["directory", "done"]) {
+                d.spoolDirectory = text(sm["directory"], "inputs.spool.directory")
+                if let node = sm["done"], let s = reader.string(node, "inputs.spool.done", expected: "archive or delete") {
+                    if let done = DaemonSettings.SpoolDone(rawValue: s) {
+                        d.spoolDone = done
+                    } else {
+                        reader.error(at: node, "inputs.spool.done", "expected archive or delete, found `\(s)`")
+                    }
+                }
+            }
+            if let t = im["tail"], let tm = reader.mapping(t, "inputs.tail", allowed: ["path"]) {
+                d.tailFile = text(reader.required(tm, "path", "inputs.tail"), "inputs.tail.path")
+            }
+            if let s = im["socket"], let sm = reader.mapping(s, "inputs.socket", allowed: ["path", "listen"]) {
+                d.socketPath = text(sm["path"], "inputs.socket.path")
+                if let node = sm["listen"], let address = reader.string(node, "inputs.socket.listen", expected: "host:port") {
+                    if SocketAddressText.parse(address) == nil {
+                        reader.error(at: node, "inputs.socket.listen", "expected host:port like 127.0.0.1:5170 or [::1]:5170, found `\(address)`")
+                    } else {
+                        d.socketListen = address
+                    }
+                }
+                if sm["path"] == nil && sm["listen"] == nil && sm.unknown.isEmpty {
+                    reader.error(at: s, "inputs.socket", "needs `path` (a Unix socket) or `listen` (host:port), or both")
+                }
+            }
+            if let b = im["batch"] { d.batchSize = reader.integer(b, "inputs.batch", in: 1...100_000) }
+        }
+        if let n = m["control"], let cm = reader.mapping(n, "control", allowed: ["socket"]) {
+            d.controlSocket = text(cm["socket"], "control.socket")
+        }
+        if let n = m["reload"], let rm = reader.mapping(n, "reload", allowed: ["watch", "debounce"]) {
+            if let w = rm["watch"], let b = reader.bool(w, "reload.watch") { d.watchRules = b }
+            if let w = rm["debounce"], let span = reader.duration(w, "reload.debounce") { d.reloadDebounce = span }
+        }
+        if let n = m["logging"], let lm = reader.mapping(n, "logging", allowed: ["user_id"]) {
+            if let node = lm["user_id"], let s = reader.string(node, "logging.user_id", expected: "plain or hash") {
+                switch s {
+                case "plain": d.hashUserIDs = false
+                case "hash": d.hashUserIDs = true
+                default: reader.error(at: node, "logging.user_id", "expected plain or hash, found `\(s)`")
+                }
+            }
+        }
+        return d
     }
 
     /// The valid channels, and every channel name declared (also those with errors, so that sends to
@@ -95,5 +163,20 @@ enum SettingsParser {
                     name: name, type: type, options: .object(options), file: reader.file, line: item.mark?.line ?? 0))
         }
         return (channels, Set(declared.keys))
+    }
+}
+
+/// `host:port` as written in settings: `127.0.0.1:5170`, `localhost:5170`, `[::1]:5170`, `:5170`.
+public enum SocketAddressText {
+    public static func parse(_ text: String) -> (host: String, port: UInt16)? {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0 else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") {
+            guard host.hasSuffix("]") else { return nil }
+            host = String(host.dropFirst().dropLast())
+        } else if host.contains(":") {
+            return nil
+        }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 }

@@ -36,8 +36,10 @@ public struct Settings: Sendable {
     /// How long message ids are remembered for deduplication, and how many at most.
     public var dedupWindow: TimeSpan
     public var dedupMaxEntries: Int
-    /// The keys this issue does not interpret yet (`state`, `inputs`, …), kept for the daemon.
+    /// The keys not interpreted here (`delivery`, `metrics`), kept as written for the modules that read them.
     public var daemon: Value
+    /// `state`, `inputs`, `control`, `reload`, `logging`.
+    public var daemonSettings = DaemonSettings()
 
     public init(
         defaultZone: Zone = .utc, caps: [Cap] = [], quietHours: QuietHours? = nil,

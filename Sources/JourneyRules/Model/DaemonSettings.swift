@@ -1,0 +1,40 @@
+public import JourneyCore
+
+/// The daemon's part of `journeyd.yaml`: where state lives, which inputs feed it, how it reloads.
+/// Validated at load with every other rule file (so `journeyd check` reports a typo in `inputs` at its
+/// line and column); command-line flags of `journeyd run` override these.
+public struct DaemonSettings: Sendable, Equatable {
+    /// `state.path`: the SQLite database.
+    public var statePath: String?
+    /// `state.durability`: fsync every commit (`full`, the default) or not (`normal`).
+    public var fsyncEveryCommit: Bool = true
+    /// `inputs.spool.directory`.
+    public var spoolDirectory: String?
+    /// `inputs.spool.done`: what happens to a finished spool file.
+    public var spoolDone: SpoolDone = .archive
+    /// `inputs.tail.path`: a JSON-lines file to follow.
+    public var tailFile: String?
+    /// `inputs.socket.path`: a Unix stream socket for newline-delimited events.
+    public var socketPath: String?
+    /// `inputs.socket.listen`: a TCP address (`127.0.0.1:5170`, `[::1]:5170`) for newline-delimited events.
+    public var socketListen: String?
+    /// `inputs.batch`: events per transaction at most.
+    public var batchSize: Int?
+    /// `control.socket`: the control socket of `journeyd reload` and `journeyd status`.
+    public var controlSocket: String?
+    /// `reload.watch`: reload when files in the rule directory change (debounced).
+    public var watchRules: Bool = false
+    /// `reload.debounce`: how long the rule directory must stay quiet before a watched change reloads.
+    public var reloadDebounce: TimeSpan = .milliseconds(500)
+    /// `logging.user_id`: `plain` or `hash` (user ids in log records as a keyed hash).
+    public var hashUserIDs: Bool = false
+
+    public enum SpoolDone: String, Sendable, Equatable {
+        /// Move to `<spool>/done/` (the default).
+        case archive
+        /// Remove.
+        case delete
+    }
+
+    public init() {}
+}
