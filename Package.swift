@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "JourneyEvents", dependencies: ["JourneyCore"]),
         .target(
             name: "JourneyRules",
-            dependencies: ["JourneyCore", .product(name: "Yams", package: "Yams")]
+            dependencies: ["JourneyCore", "JourneyTemplates", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "JourneyEngine",
