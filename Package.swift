@@ -95,7 +95,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "JourneyBench",
-            dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation"]
+            dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation", "JourneyTemplates"]
         ),
         .target(name: "JourneyTesting", dependencies: ["JourneyCore", "JourneyRules", "JourneyEngine"]),
 
