@@ -168,13 +168,15 @@ enum Escaping {
     static func appendSafeURL(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
         // Browsers drop leading/trailing controls and spaces, and tabs and newlines anywhere, before they
         // read the scheme (`java\nscript:`): do the same before judging it.
-        var url: [UInt8] = []
-        url.reserveCapacity(bytes.count)
-        for byte in bytes where byte != 9 && byte != 10 && byte != 13 { url.append(byte) }
-        while let first = url.first, first <= 32 { url.removeFirst() }
-        while let last = url.last, last <= 32 { url.removeLast() }
+        var kept: [UInt8] = []
+        kept.reserveCapacity(bytes.count)
+        for byte in bytes where byte != 9 && byte != 10 && byte != 13 { kept.append(byte) }
+        let first = kept.firstIndex { $0 > 32 } ?? kept.endIndex
+        let last = kept.lastIndex { $0 > 32 } ?? first
+        let url = first < kept.endIndex ? kept[first...last] : []
         var schemeEnd: Int?
-        for (i, byte) in url.enumerated() {
+        for i in url.indices {
+            let byte = url[i]
             if byte == UInt8(ascii: ":") {
                 schemeEnd = i
                 break
@@ -182,7 +184,7 @@ enum Escaping {
             if byte == UInt8(ascii: "/") || byte == UInt8(ascii: "?") || byte == UInt8(ascii: "#") { break }
         }
         if let schemeEnd {
-            let scheme = String(decoding: url[..<schemeEnd], as: UTF8.self).lowercased()
+            let scheme = String(decoding: url[url.startIndex..<schemeEnd], as: UTF8.self).lowercased()
             guard safeSchemes.contains(scheme) else {
                 out.append(contentsOf: "about:invalid".utf8)
                 return
