@@ -34,6 +34,7 @@ public final class LiquidTemplate: Sendable {
     let nodes: [Node]
     let slotCount: Int
     let rootBindings: [RootBinding]
+    let slotNames: [String]
     /// The bytes of literal text: a first guess at the output's size.
     let sizeHint: Int
 
@@ -52,6 +53,7 @@ public final class LiquidTemplate: Sendable {
         self.nodes = compiled.nodes
         self.slotCount = compiled.slotCount
         self.rootBindings = compiled.rootBindings
+        self.slotNames = compiled.slotNames
         self.sizeHint = Self.literalBytes(compiled.nodes)
     }
 
@@ -75,12 +77,34 @@ public final class LiquidTemplate: Sendable {
         return mode == .header ? Escaping.headerLine(text) : text
     }
 
+    /// Renders like ``render(_:limits:)`` and also reports the variables that were output but held
+    /// nothing (`user.first_nme`, `event.properties.sku`): Liquid's strict-variables check, for
+    /// `journeyd test` and previews. Outputs with a `default` filter are not reported: they expect it.
+    public func renderReportingUndefined(_ context: TemplateContext, limits: RenderLimits = RenderLimits())
+        throws(TemplateRenderError) -> (output: String, undefined: [String])
+    {
+        var out: [UInt8] = []
+        let undefined = try render(context, into: &out, limits: limits, collectingUndefined: true)
+        let text = String(decoding: out, as: UTF8.self)
+        return (mode == .header ? Escaping.headerLine(text) : text, undefined)
+    }
+
     /// Renders into `buffer` (appending), for callers that reuse one buffer across renders. In
     /// ``TemplateMode/header`` the bytes are not yet made one line: use ``render(_:limits:)`` for headers.
     public func render(_ context: TemplateContext, into buffer: inout [UInt8], limits: RenderLimits = RenderLimits())
         throws(TemplateRenderError)
     {
+        _ = try render(context, into: &buffer, limits: limits, collectingUndefined: false)
+    }
+
+    private func render(
+        _ context: TemplateContext, into buffer: inout [UInt8], limits: RenderLimits, collectingUndefined: Bool
+    ) throws(TemplateRenderError) -> [String] {
         var state = RenderState(context: context, slotCount: slotCount, limits: limits, out: [])
+        if collectingUndefined {
+            state.undefined = []
+            state.slotNames = slotNames
+        }
         swap(&state.out, &buffer)
         for binding in rootBindings { state.slots[binding.slot] = context.value(of: binding.root) }
         _ = state.render(nodes)
@@ -89,5 +113,6 @@ public final class LiquidTemplate: Sendable {
         }
         swap(&state.out, &buffer)
         if let failure = state.failure { throw TemplateRenderError(failure) }
+        return state.undefined ?? []
     }
 }

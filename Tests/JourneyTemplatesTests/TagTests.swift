@@ -175,3 +175,26 @@ struct TagTests {
         #expect(try render("{{ user.first_name }} {% assign user = \"x\" %}{{ user }}") == "Ada x")
     }
 }
+
+@Suite("Strict variables")
+struct StrictVariablesTests {
+    @Test func outputsThatFindNothingAreReported() throws {
+        let template = try LiquidTemplate(
+            "Hi {{ user.first_nme }} {{ user.nickname | default: \"x\" }} {{ user.tags[5] }} {{ user.first_name }}"
+                + "{% for item in event.properties.items %}{{ item.colour }}{% endfor %}{% if user.nope %}{% endif %}")
+        let (output, undefined) = try template.renderReportingUndefined(Samples.context)
+        #expect(output == "Hi  x  Ada")
+        // `default` expects nothing, and conditions test for it: neither is reported.
+        #expect(undefined == ["user.first_nme", "user.tags[5]", "item.colour"])
+    }
+
+    @Test func aMessageReportsEveryPart() throws {
+        let template = try MessageTemplate(
+            name: "t", text: TemplateSource(file: "t.liquid", text: "Subject: {{ user.a }}\n\n{{ user.b }}{{ user.a }}"),
+            html: TemplateSource(file: "t.html.liquid", text: "<p>{{ user.c }}</p>"))
+        let (message, undefined) = try template.renderReportingUndefined(Samples.context)
+        #expect(message.html == "<p></p>")
+        #expect(undefined == ["user.a", "user.b", "user.c"])
+        #expect(try template.render(Samples.context) == message)
+    }
+}

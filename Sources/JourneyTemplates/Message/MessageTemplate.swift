@@ -106,9 +106,30 @@ public struct MessageTemplate: Sendable {
     public func render(_ context: TemplateContext, limits: RenderLimits = RenderLimits()) throws(TemplateRenderError)
         -> RenderedMessage
     {
+        try render(context, limits: limits, collectingUndefined: false).message
+    }
+
+    /// Renders every part and reports the variables output that held nothing, in every part (see
+    /// ``LiquidTemplate/renderReportingUndefined(_:limits:)``).
+    public func renderReportingUndefined(_ context: TemplateContext, limits: RenderLimits = RenderLimits())
+        throws(TemplateRenderError) -> (message: RenderedMessage, undefined: [String])
+    {
+        try render(context, limits: limits, collectingUndefined: true)
+    }
+
+    private func render(_ context: TemplateContext, limits: RenderLimits, collectingUndefined: Bool)
+        throws(TemplateRenderError) -> (message: RenderedMessage, undefined: [String])
+    {
+        var undefined: [String] = []
+        func part(_ template: LiquidTemplate) throws(TemplateRenderError) -> String {
+            guard collectingUndefined else { return try template.render(context, limits: limits) }
+            let (output, missing) = try template.renderReportingUndefined(context, limits: limits)
+            for name in missing where !undefined.contains(name) { undefined.append(name) }
+            return output
+        }
         var message = RenderedMessage()
         for (header, template) in headers {
-            let value = try template.render(context, limits: limits)
+            let value = try part(template)
             switch header {
             case .subject: message.subject = value
             case .preheader: message.preheader = value
@@ -116,9 +137,9 @@ public struct MessageTemplate: Sendable {
             case .replyTo: message.replyTo = value
             }
         }
-        message.text = try text?.render(context, limits: limits)
-        message.html = try html?.render(context, limits: limits)
-        return message
+        if let text { message.text = try part(text) }
+        if let html { message.html = try part(html) }
+        return (message, undefined)
     }
 }
 

@@ -34,6 +34,9 @@ struct RenderState {
     let maxBytes: Int
     /// Set when a limit was hit; the render unwinds and throws it.
     var failure: String?
+    /// With strict variables: the paths output that rendered as nothing (nil: not collected).
+    var undefined: [String]?
+    var slotNames: [String] = []
 
     init(context: TemplateContext, slotCount: Int, limits: RenderLimits, out: [UInt8]) {
         self.out = out
@@ -62,7 +65,9 @@ struct RenderState {
         case .text(let bytes):
             out.append(contentsOf: bytes)
         case .output(let output):
-            write(evaluate(output), output.escaper)
+            let value = evaluate(output)
+            if undefined != nil, case .null = value { noteUndefined(output) }
+            write(value, output.escaper)
         case .branches(let branches, let otherwise):
             for (condition, body) in branches where test(condition) { return render(body) }
             return render(otherwise)
@@ -150,6 +155,28 @@ struct RenderState {
             if render(loop.body) == .breakLoop { break }
         }
         return failure != nil ? .breakLoop : .normal
+    }
+
+    /// Records an output path that found nothing — unless it asked for a `default`, which says that
+    /// nothing was foreseen.
+    private mutating func noteUndefined(_ output: Output) {
+        if output.filters.contains(where: { $0.filter == .default }) { return }
+        let name: String
+        let path: [PathStep]
+        switch output.expr {
+        case .root(let root, let p): (name, path) = (root.name, p)
+        case .slot(let slot, let p): (name, path) = (slotNames[slot], p)
+        default: return
+        }
+        var text = name
+        for step in path {
+            switch step {
+            case .key(let key): text += "." + key
+            case .index(let i): text += "[\(i)]"
+            case .dynamic: text += "[…]"
+            }
+        }
+        if !undefined!.contains(text) { undefined!.append(text) }
     }
 
     // MARK: - Values

@@ -7,6 +7,8 @@ struct TemplateCompiler {
         var nodes: [Node]
         var slotCount: Int
         var rootBindings: [RootBinding]
+        /// Each slot's variable name, for reports of undefined values.
+        var slotNames: [String]
     }
 
     let map: SourceMap
@@ -21,6 +23,7 @@ struct TemplateCompiler {
     /// Slots some `assign` writes (or that start as a context root): what they hold may be data.
     private var untrustedSlots: Set<Int> = []
     private var slotCount = 0
+    private var slotNames: [String] = []
     private var rootBindings: [RootBinding] = []
     /// The `for` loops around the tag being compiled, innermost last.
     private var loops: [(name: String, slot: Int)] = []
@@ -68,7 +71,7 @@ struct TemplateCompiler {
         declareVariables()
         let (nodes, _) = parseBlock(opener: nil, until: [])
         guard !hasErrors else { return nil }
-        return Compiled(nodes: nodes, slotCount: slotCount, rootBindings: rootBindings)
+        return Compiled(nodes: nodes, slotCount: slotCount, rootBindings: rootBindings, slotNames: slotNames)
     }
 
     // MARK: - Diagnostics
@@ -100,7 +103,7 @@ struct TemplateCompiler {
             if let existing = variables[name] {
                 slot = existing
             } else {
-                slot = newSlot()
+                slot = newSlot(name)
                 variables[name] = slot
                 if let root = TemplateContext.Root.byName[name] {
                     rootBindings.append(RootBinding(slot: slot, root: root))
@@ -111,8 +114,9 @@ struct TemplateCompiler {
         }
     }
 
-    private mutating func newSlot() -> Int {
+    private mutating func newSlot(_ name: String) -> Int {
         slotCount += 1
+        slotNames.append(name)
         return slotCount - 1
     }
 
@@ -364,7 +368,7 @@ struct TemplateCompiler {
             }
             return header
         }
-        let slot = newSlot()
+        let slot = newSlot(header?.name ?? "")
         loops.append((header?.name ?? "", slot))
         let (body, end) = parseBlock(opener: token, until: ["else", "endfor"], closer: "endfor")
         loops.removeLast()
