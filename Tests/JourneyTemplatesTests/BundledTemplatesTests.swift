@@ -52,6 +52,14 @@ struct BundledTemplatesTests {
         var enrollment = Samples.context
         enrollment.enrollment = ["trigger": ["properties": ["cart_id": "c-9", "sku": "Red shoes"]]]
         #expect(try load("cart_reminder").render(enrollment).text == "Your cart c-9 is waiting: Red shoes.\n")
+        enrollment.enrollment = ["trigger": ["properties": ["cart_id": "c/9 & <x>", "sku": "<b>Red</b>"]]]
+        #expect(
+            try load("cart_reminder").render(enrollment).html == """
+                <p>Your cart c/9 &amp; &lt;x&gt; is waiting: &lt;b&gt;Red&lt;/b&gt;.</p>
+                <p><a href="https://shop.example/cart/c%2F9%20%26%20%3Cx%3E">Back to your cart</a></p>
+                <p style="font-size: 12px"><a href="https://example.com/unsubscribe?u=u1&amp;c=email">Unsubscribe</a></p>
+
+                """)
         var cn = Samples.context
         cn.user = ["country": "CN"]
         #expect(try load("welcome_offer").render(cn).text == "首单九折\n")
