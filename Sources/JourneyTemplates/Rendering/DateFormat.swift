@@ -76,16 +76,13 @@ struct DateFormat: Sendable {
             }
             var j = i + 1
             var flags = Flags()
-            while j < bytes.count {
+            flagLoop: while j < bytes.count {
                 switch bytes[j] {
                 case UInt8(ascii: "-"): flags.pad = 0
                 case UInt8(ascii: "_"): flags.pad = 32
                 case UInt8(ascii: "0"): flags.pad = 48
                 case UInt8(ascii: "^"): flags.upper = true
-                default: break
-                }
-                guard [UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "0"), UInt8(ascii: "^")].contains(bytes[j]) else {
-                    break
+                default: break flagLoop
                 }
                 j += 1
             }

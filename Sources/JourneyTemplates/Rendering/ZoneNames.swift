@@ -39,13 +39,10 @@ enum ZoneNames {
         func count(_ at: Int) -> Int {
             Int(bytes[at]) << 24 | Int(bytes[at + 1]) << 16 | Int(bytes[at + 2]) << 8 | Int(bytes[at + 3])
         }
-        let isutcnt = count(20)
-        let isstdcnt = count(24)
-        let leapcnt = count(28)
+        // Header counts at 20…43: isutcnt, isstdcnt, leapcnt (unused here), timecnt, typecnt, charcnt.
         let timecnt = count(32)
         let typecnt = count(36)
         let charcnt = count(40)
-        _ = (isutcnt, isstdcnt, leapcnt)
         let transitions = 44
         let indices = transitions + timecnt * 4
         let types = indices + timecnt
