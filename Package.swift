@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "JourneyEvents", dependencies: ["JourneyCore"]),
         .target(
             name: "JourneyRules",
-            dependencies: ["JourneyCore", .product(name: "Yams", package: "Yams")]
+            dependencies: ["JourneyCore", "JourneyTemplates", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "JourneyEngine",
@@ -95,7 +95,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "JourneyBench",
-            dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation"]
+            dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation", "JourneyTemplates"]
         ),
         .target(name: "JourneyTesting", dependencies: ["JourneyCore", "JourneyRules", "JourneyEngine"]),
 

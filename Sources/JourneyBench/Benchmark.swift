@@ -20,7 +20,7 @@ struct Benchmark {
         let reportDirectory = option("--report-dir", "reports")
         let python = option("--python", "python3")
         let skipPython = args.contains("--no-python")
-        // --only replay|parse|engine runs one stage (for profiling).
+        // --only replay|parse|engine|templates runs one stage (for profiling).
         let only = option("--only", "all")
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
@@ -43,7 +43,8 @@ struct Benchmark {
             if only != "replay" { try stages.parse(eventsFile, into: &report) }
         }
         if only == "all" || only == "engine" { try stages.engine(into: &report) }
-        report.line("Targets (DESIGN §11): parsing ≥ 1,000,000 events/s per core; engine ≥ 1,000,000 events/s per core with 100 journeys; replay ≥ 10× the plain Python loop.")
+        if only == "all" || only == "templates" { try stages.templates(into: &report) }
+        report.line("Targets (DESIGN §11): parsing ≥ 1,000,000 events/s per core; engine ≥ 1,000,000 events/s per core with 100 journeys; replay ≥ 10× the plain Python loop; templates ≥ 100,000 renders/s.")
 
         print(report.text)
         try FileManager.default.createDirectory(atPath: reportDirectory, withIntermediateDirectories: true)

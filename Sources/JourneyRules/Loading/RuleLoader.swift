@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import JourneyCore
+import JourneyTemplates
 import Yams
 
 /// Loads a rule directory into a validated ``RuleSet``, reporting **every** problem it finds.
@@ -10,7 +11,8 @@ import Yams
 /// keys (with a "did you mean"), missing keys, wrong types, exactly-one-of violations, duplicate ids and
 /// names, unknown channels / templates / steps / journeys, unreachable steps, cycles without a wait,
 /// `wait_for` without a timeout, splits that do not add up to 100, bad durations, times, weekdays and
-/// time zones, and expression errors at the exact column inside the YAML scalar. Lines and columns are
+/// time zones, expression errors at the exact column inside the YAML scalar, and template errors (Liquid
+/// syntax, unknown tags and filters, unknown headers; unknown variables are warnings). Lines and columns are
 /// 1-based; columns count Unicode scalars. Key paths index lists from 0 (`steps[0]` is the first step).
 ///
 /// **Types.** Yams only composes the YAML; it never decides a type. Each scalar is read as text and
@@ -26,8 +28,9 @@ import Yams
 /// journeyd.yaml      optional: settings and global policy
 /// channels.yaml      channel instances (optional; without it no step can send)
 /// journeys/*.yaml    one journey per file (.yml too), read in file-name order
-/// templates/*        message templates; name = file name up to the first dot (cart_reminder.html.liquid
-///                    is "cart_reminder"); the source is kept as-is (Liquid compilation comes later)
+/// templates/*        message templates (Liquid): name = file name up to the first dot; NAME.liquid (or any
+///                    other extension) is the main part, NAME.html.liquid the HTML part; compiled at load,
+///                    errors at file:line:col (see JourneyTemplates.MessageTemplate)
 /// tests/*.yaml       journey tests: one test per file, or `tests: [ … ]`
 /// ```
 /// Hidden files and names ending in `~` are ignored; other files in journeys/ and tests/ get a warning.
@@ -201,37 +204,17 @@ private struct Loader {
                 at: ref.node, ref.path, "unknown channel \"\(ref.name)\"\(Suggestions.didYouMean(ref.name, in: channelNames))")
         }
 
-        // templates/*
-        var templates: [String: Template] = [:]
-        for name in files(in: "templates", extensions: nil) {
-            let relative = "templates/\(name)"
-            let key = String(name.prefix { $0 != "." })
-            if let existing = templates[key] {
-                fileError(
-                    relative,
-                    "template \"\(key)\" is defined twice (also \(existing.file)); a template's name is its file name up to the first dot"
-                )
-                continue
-            }
-            guard let data = fm.contents(atPath: directory + "/" + relative) else {
-                fileError(relative, "cannot read the file")
-                continue
-            }
-            guard let source = String(validating: data, as: UTF8.self) else {
-                fileError(relative, "the template is not valid UTF-8 text")
-                continue
-            }
-            templates[key] = Template(name: key, file: relative, source: source)
-        }
+        // templates/*: NAME.<anything> is the main part, NAME.html[.…] the HTML part; both compile here.
+        let templates = loadTemplates()
+        let templateNames = Set(templates.names)
 
         // journeys/*.yaml — files are independent, so they are composed and parsed in parallel (each
         // with its own reader); what depends on other files (duplicate ids, enroll targets) comes after.
         var journeys: [Journey] = []
-        var known = KnownNames(channels: channelNames, templates: Set(templates.keys))
+        var known = KnownNames(channels: channelNames, templates: templateNames)
         var idFiles: [String: String] = [:]
         var enrollReferences: [(reader: YAMLReader, journey: String, node: YAMLNode, path: String)] = []
         let journeyFiles = files(in: "journeys", extensions: ["yaml", "yml"])
-        let templateNames = Set(templates.keys)
         let slots = Slots<ParsedJourney>(count: journeyFiles.count)
         let folder = directory
         let channelSet = channelNames
@@ -295,8 +278,70 @@ private struct Loader {
         diagnostics.sort()
         guard !diagnostics.contains(where: { $0.severity == .error }) else { return (nil, diagnostics) }
         let rules = RuleSet(
-            settings: settings, channels: channels, templates: templates, journeys: journeys, tests: tests, directory: directory)
+            settings: settings, channels: channels, templates: templates.compiled, journeys: journeys, tests: tests,
+            directory: directory)
         return (rules, diagnostics)
+    }
+
+    /// Reads and compiles every template; a template that does not compile is still a known name (so
+    /// the steps naming it get no second error), and its problems are diagnostics at `file:line:col`.
+    mutating func loadTemplates() -> (names: [String], compiled: [String: Template]) {
+        struct Parts {
+            var main: (file: String, source: String)?
+            var html: (file: String, source: String)?
+        }
+        var parts: [String: Parts] = [:]
+        var order: [String] = []
+        for name in files(in: "templates", extensions: nil) {
+            let relative = "templates/\(name)"
+            let key = String(name.prefix { $0 != "." })
+            let rest = name.dropFirst(key.count + 1)
+            let isHTML = rest == "html" || rest.hasPrefix("html.")
+            let existing = parts[key]
+            if let other = isHTML ? existing?.html : existing?.main {
+                fileError(
+                    relative,
+                    "template \"\(key)\" is defined twice (also \(other.file)); a template's name is its file name up to the first dot"
+                )
+                continue
+            }
+            guard let data = fm.contents(atPath: directory + "/" + relative) else {
+                fileError(relative, "cannot read the file")
+                continue
+            }
+            guard let source = String(validating: data, as: UTF8.self) else {
+                fileError(relative, "the template is not valid UTF-8 text")
+                continue
+            }
+            if existing == nil { order.append(key) }
+            var entry = existing ?? Parts()
+            if isHTML { entry.html = (relative, source) } else { entry.main = (relative, source) }
+            parts[key] = entry
+        }
+        var compiled: [String: Template] = [:]
+        for key in order {
+            guard let entry = parts[key] else { continue }
+            let text = entry.main.map { TemplateSource(file: $0.file, text: $0.source) }
+            let html = entry.html.map { TemplateSource(file: $0.file, text: $0.source) }
+            do {
+                let message = try MessageTemplate(name: key, text: text, html: html)
+                diagnostics += message.warnings.map(Self.diagnostic)
+                let primary = entry.main ?? entry.html!
+                compiled[key] = Template(
+                    name: key, file: primary.file, source: primary.source,
+                    htmlFile: entry.main == nil ? nil : entry.html?.file,
+                    htmlSource: entry.main == nil ? nil : entry.html?.source, message: message)
+            } catch {
+                diagnostics += error.diagnostics.map(Self.diagnostic)
+            }
+        }
+        return (order, compiled)
+    }
+
+    static func diagnostic(_ d: TemplateDiagnostic) -> Diagnostic {
+        Diagnostic(
+            file: d.file, line: d.line, column: d.column, keyPath: "", message: d.message,
+            severity: d.severity == .error ? .error : .warning)
     }
 
     mutating func fileError(_ file: String, _ message: String) {

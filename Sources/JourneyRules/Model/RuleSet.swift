@@ -1,4 +1,5 @@
 public import JourneyCore
+public import JourneyTemplates
 
 /// Everything loaded from a rule directory, validated: settings, channels, templates, journeys, tests.
 public struct RuleSet: Sendable {
@@ -76,14 +77,28 @@ public struct ChannelDefinition: Sendable {
     ]
 }
 
-/// A message template file under `templates/`.
+/// A message template under `templates/`: `NAME.liquid` (any extension but `.html…`), an optional
+/// `NAME.html.liquid` HTML part, compiled at load.
 public struct Template: Sendable {
     public var name: String
+    /// The template's main file (`templates/NAME.liquid`), or its only file when that is the HTML part.
     public var file: String
     public var source: String
-    public init(name: String, file: String, source: String) {
+    /// The HTML part beside the main file, if there is one.
+    public var htmlFile: String?
+    public var htmlSource: String?
+    /// The compiled template: what the daemon renders, without parsing anything again.
+    public var message: MessageTemplate
+
+    public init(
+        name: String, file: String, source: String, htmlFile: String? = nil, htmlSource: String? = nil,
+        message: MessageTemplate
+    ) {
         self.name = name
         self.file = file
         self.source = source
+        self.htmlFile = htmlFile
+        self.htmlSource = htmlSource
+        self.message = message
     }
 }

@@ -11,7 +11,8 @@ import Testing
 struct GoldenDiagnosticsTests {
     static let requiredCases = [
         "bad-duration", "bad-time-and-weekday", "bad-timezone", "cycle-without-wait", "duplicate-ids", "exactly-one-action",
-        "expression-error", "missing-required", "split-not-100", "tests-file-errors", "unknown-channel", "unknown-journey",
+        "expression-error", "missing-required", "split-not-100", "template-errors", "tests-file-errors", "unknown-channel",
+        "unknown-journey",
         "unknown-key", "unknown-step", "unknown-template", "unreachable-step", "wait-for-without-timeout", "wrong-type",
         "yaml-syntax", "yaml11-scalars",
     ]

@@ -1,2 +1,0 @@
-// The Liquid template engine (placeholder until the module lands).
-enum JourneyTemplatesPlaceholder {}

@@ -1,0 +1,125 @@
+public import JourneyCore
+
+/// What a template can see when it renders one touch.
+///
+/// | name | what |
+/// |---|---|
+/// | `user` | the user's merged traits, plus `user.id` |
+/// | `event` | the event being handled, in Segment shape (`event.event` / `event.name`, `event.properties.…`, `event.timestamp`, …); null for timer-driven steps |
+/// | `enrollment` | `id`, `key`, `entered_at`, `trigger` (the event that started it, Segment shape), `variant` |
+/// | `journey` | `id`, `version` |
+/// | `touch` | `id`, `channel`, `step` |
+/// | `unsubscribe_url` | the link that unsubscribes this user from this channel (may be null) |
+///
+/// Dates passed through the `date` filter are shown in ``zone``, and `"now"` means ``now`` — the instant
+/// the touch was due, so that replays and tests render the same text every time.
+public struct TemplateContext: Sendable {
+    /// The names a template can start a path from. Compilation resolves them to these cases.
+    public enum Root: Int, Sendable, CaseIterable {
+        case user, event, enrollment, journey, touch, unsubscribeURL
+
+        /// The name templates use.
+        public var name: String {
+            switch self {
+            case .user: return "user"
+            case .event: return "event"
+            case .enrollment: return "enrollment"
+            case .journey: return "journey"
+            case .touch: return "touch"
+            case .unsubscribeURL: return "unsubscribe_url"
+            }
+        }
+
+        /// The members each root is known to have, for compile-time warnings (nil: any member).
+        var knownMembers: [String]? {
+            switch self {
+            case .user, .event, .unsubscribeURL: return nil
+            case .enrollment: return ["id", "key", "entered_at", "trigger", "variant"]
+            case .journey: return ["id", "version"]
+            case .touch: return ["id", "channel", "step"]
+            }
+        }
+
+        static let byName: [String: Root] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.name, $0) })
+    }
+
+    public var user: Value
+    public var event: Value
+    public var enrollment: Value
+    public var journey: Value
+    public var touch: Value
+    public var unsubscribeURL: Value
+    /// The user's time zone, for the `date` filter.
+    public var zone: Zone
+    /// What `"now"` and `"today"` mean to the `date` filter.
+    public var now: Timestamp
+
+    /// A context from values already in shape. `user` gets an `id` member from `userID` unless it has one;
+    /// `event` (Segment shape) gets a `name` member from `event` unless it has one.
+    public init(
+        user: Value = .emptyObject, userID: String? = nil, event: Value = .null, enrollment: Value = .null,
+        journey: Value = .null, touch: Value = .null, unsubscribeURL: String? = nil, zone: Zone = .utc,
+        now: Timestamp = Timestamp(milliseconds: 0)
+    ) {
+        var user = user
+        if let userID, user["id"] == nil { user.set("id", to: .string(userID)) }
+        self.user = user
+        self.event = Self.segmentShape(event)
+        self.enrollment = enrollment
+        self.journey = journey
+        self.touch = touch
+        self.unsubscribeURL = unsubscribeURL.map(Value.string) ?? .null
+        self.zone = zone
+        self.now = now
+    }
+
+    /// The context for a touch as the engine produced it: what the daemon calls before rendering.
+    ///
+    /// - Parameters:
+    ///   - touch: the touch (gives `touch.*`, `journey.*`, `user.id`, and ``now`` = `touch.at`).
+    ///   - traits: the user's merged traits.
+    ///   - event: the event being handled when the send step ran, if one was.
+    ///   - enrollment: the user's enrollment in the touch's journey, if still known.
+    ///   - zone: the user's zone (their `timezone` trait, else the configured default).
+    public init(
+        touch: Touch, traits: Value, event: Event? = nil, enrollment: Enrollment? = nil, zone: Zone,
+        unsubscribeURL: String? = nil
+    ) {
+        var enrollmentValue = Value.null
+        if let enrollment {
+            enrollmentValue = [
+                "id": .string(touch.enrollment), "key": .string(enrollment.key),
+                "entered_at": .string(enrollment.enteredAt.iso8601), "trigger": Self.segmentShape(enrollment.trigger),
+                "variant": enrollment.variant.map(Value.string) ?? .null,
+            ]
+        } else {
+            enrollmentValue = ["id": .string(touch.enrollment)]
+        }
+        self.init(
+            user: traits, userID: touch.user, event: event?.jsonValue ?? .null,
+            enrollment: enrollmentValue, journey: ["id": .string(touch.journey), "version": .string(touch.version)],
+            touch: ["id": .string(touch.id), "channel": .string(touch.channel), "step": .string(touch.step)],
+            unsubscribeURL: unsubscribeURL, zone: zone, now: touch.at)
+    }
+
+    /// A Segment-shaped event object with a `name` member too (the track event's name), so that
+    /// `event.name` reads in templates as it does in conditions.
+    static func segmentShape(_ event: Value) -> Value {
+        guard event["name"] == nil, let name = event["event"] else { return event }
+        var shaped = event
+        shaped.set("name", to: name)
+        return shaped
+    }
+
+    @inline(__always)
+    func value(of root: Root) -> Value {
+        switch root {
+        case .user: return user
+        case .event: return event
+        case .enrollment: return enrollment
+        case .journey: return journey
+        case .touch: return touch
+        case .unsubscribeURL: return unsubscribeURL
+        }
+    }
+}
