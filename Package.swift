@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(
             name: "JourneyRulesTests",
             dependencies: [
-                "JourneyRules", "JourneyTesting",
+                "JourneyRules", "JourneyTemplates", "JourneyTesting",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Fixtures")]
