@@ -89,6 +89,11 @@ public final class Daemon {
     private var tailInput: TailInput?
     private var ruleWatch: RuleDirectoryWatch?
     let parser = SegmentEventParser()
+    var renderer: TouchRenderer
+    /// Effects of the engine's last call, and what applying input produced since the last commit.
+    private var effects: [Effect] = []
+    private var pendingOutbox: [SQLiteStateStore.OutboxEntry] = []
+    private var pendingOutcomes: [SQLiteStateStore.DeliveryOutcome] = []
     private var clockNow: Timestamp = .distantPast
     public private(set) var counters = Counters()
     private let stopRequested = Atomic<Bool>(false)
@@ -115,6 +120,7 @@ public final class Daemon {
         store = try SQLiteStateStore(
             path: settings.statePath, durability: settings.fsyncEveryCommit ? .full : .normal, dedupWindow: rules.settings.dedupWindow)
         engine = Engine(rules: rules)
+        renderer = try TouchRenderer(rules: rules)
         channels = try DeliveryChannels.make(rules.channels, stateDirectory: stateDirectory)
         try keepVersions(of: rules)
         // Users pinned to versions that the files no longer hold keep running them.
@@ -200,8 +206,10 @@ public final class Daemon {
         do {
             let newChannels = try DeliveryChannels.make(rules.channels, stateDirectory: stateDirectory)
             try keepVersions(of: rules)
+            let newRenderer = try TouchRenderer(rules: rules)
             let summary = engine.load(rules)
             channels = newChannels
+            renderer = newRenderer
             logger.notice(
                 "rules reloaded: \(rules.journeys.count) journeys (added \(summary.added.count), changed \(summary.changed.count), removed \(summary.removed.count), unchanged \(summary.unchanged.count))",
                 metadata: [RecordField.kind: "\(RecordKind.rulesReloaded.rawValue)", RecordField.outcome: "live"])
@@ -290,35 +298,82 @@ public final class Daemon {
         guard let (fd, start) = tail.next() else { return false }
         lseek(fd, off_t(start), SEEK_SET)
         let stream = SegmentEventStream(fileDescriptor: fd, source: tail.path, startOffset: start)
-        var state = store
-        var effects: [Effect] = []
-        var touches: [Touch] = []
         var offset = start
         var applied = 0
         for result in stream {
             guard let line = stream.currentLine, line.isTerminated else { break }  // wait for the newline
             offset = line.byteOffset + line.length + 1
-            switch result {
-            case .success(let event):
-                if settings.clock == .event { clockNow = max(clockNow, event.timestamp) }
-                let at = now
-                engine.fireDueTimers(until: at, clock: settings.clock == .wall ? .wallClock : .simulated, store: &state, effects: &effects)
-                engine.handle(event, at: at, store: &state, effects: &effects)
-                counters.events += 1
-            case .failure(let rejection):
-                counters.rejected += 1
-                quarantine(rejection, raw: line, file: (tail.path as NSString).lastPathComponent)
-            }
-            for effect in effects { if case .touch(let touch) = effect { touches.append(touch) } }
-            effects.removeAll(keepingCapacity: true)
+            apply(result) { quarantine($0, raw: line, file: (tail.path as NSString).lastPathComponent) }
             applied += 1
             if applied >= settings.batchSize { break }
         }
         guard offset > start else { return false }
-        try store.commit(outbox: touches, positions: [tail.offsetKey: Int64(offset), tail.inodeKey: Int64(tail.inode)])
-        counters.touches += touches.count
+        try commit(positions: [tail.offsetKey: Int64(offset), tail.inodeKey: Int64(tail.inode)])
         tail.advance(to: offset)
         return true
+    }
+
+    /// Applies one parsed line: due timers first (as the clock has moved), then the event through the
+    /// engine; a rejected line goes to `rejected`. Touches produced wait in ``pendingOutbox`` for the commit.
+    private func apply(_ result: Result<Event, EventRejection>, rejected: (EventRejection) -> Void) {
+        switch result {
+        case .success(let event):
+            if settings.clock == .event { clockNow = max(clockNow, event.timestamp) }
+            let at = now
+            var state = store  // a class: the engine's `inout` store is this same database
+            engine.fireDueTimers(until: at, clock: timerClock, store: &state, effects: &effects)
+            collectEffects(event: nil)
+            engine.handle(event, at: at, store: &state, effects: &effects)
+            collectEffects(event: event)
+            counters.events += 1
+        case .failure(let rejection):
+            counters.rejected += 1
+            rejected(rejection)
+        }
+    }
+
+    private var timerClock: Engine.TimerClock { settings.clock == .wall ? .wallClock : .simulated }
+
+    /// Moves the touches in ``effects`` to the outbox, rendered now — while the user's traits and the
+    /// event are at hand — so the outbox holds exactly what will be sent.
+    private func collectEffects(event: Event?) {
+        for effect in effects {
+            switch effect {
+            case .touch(let touch):
+                switch renderer.render(touch, user: store.user(touch.user), event: event) {
+                case .success(let content):
+                    pendingOutbox.append(.init(touch: touch, content: content))
+                case .failure(let failure):
+                    let reason = failure.reason
+                    // Queued and dead-lettered in the same commit: visible, counted, never sent half-made.
+                    pendingOutbox.append(.init(touch: touch))
+                    pendingOutcomes.append(.init(touchID: touch.id, state: .deadLetter, reason: reason))
+                    logger.error(
+                        "touch \(touch.id) cannot be rendered: \(reason)",
+                        metadata: touchMetadata(touch, kind: .touchDeadLettered, outcome: "dead_letter"))
+                }
+            case .outcome(let outcome):
+                if case .duplicate = outcome.kind { counters.duplicates += 1 }
+            }
+        }
+        effects.removeAll(keepingCapacity: true)
+    }
+
+    /// Commits everything applied since the last commit, with the inputs' `positions`.
+    private func commit(positions: [String: Int64] = [:]) throws {
+        try store.commit(outbox: pendingOutbox, positions: positions, outcomes: pendingOutcomes)
+        counters.touches += pendingOutbox.count
+        pendingOutbox.removeAll(keepingCapacity: true)
+        pendingOutcomes.removeAll(keepingCapacity: true)
+    }
+
+    func touchMetadata(_ touch: Touch, kind: RecordKind, outcome: String) -> Logger.Metadata {
+        [
+            RecordField.kind: "\(kind.rawValue)", RecordField.journey: "\(touch.journey)",
+            RecordField.journeyVersion: "\(touch.version)", RecordField.step: "\(touch.step)",
+            RecordField.userID: "\(touch.user)", RecordField.touchID: "\(touch.id)",
+            RecordField.channel: "\(touch.channel)", RecordField.outcome: "\(outcome)",
+        ]
     }
 
     /// Sleeps until a socket has something to read, or `milliseconds` pass (spool files are polled).
@@ -339,32 +394,20 @@ public final class Daemon {
             input.flushAnswers()
             return false
         }
-        var state = store
-        var effects: [Effect] = []
-        var touches: [Touch] = []
         for line in lines {
             let result: Result<Event, EventRejection> =
                 line.oversized
                 ? .failure(EventRejection(line: 0, byteOffset: 0, path: "$", reason: "line exceeds \(parser.options.maxEventBytes) bytes", source: "socket"))
                 : line.bytes.withUnsafeBufferPointer { parser.parse($0, lineNumber: 0, byteOffset: 0, source: "socket") }
-            switch result {
-            case .success(let event):
-                if settings.clock == .event { clockNow = max(clockNow, event.timestamp) }
-                let at = now
-                engine.fireDueTimers(until: at, clock: settings.clock == .wall ? .wallClock : .simulated, store: &state, effects: &effects)
-                engine.handle(event, at: at, store: &state, effects: &effects)
-                counters.events += 1
-                line.client.answers.append("ok \(event.messageId)")
-            case .failure(let rejection):
-                counters.rejected += 1
+            var answer = ""
+            apply(result) { rejection in
                 logRejected(rejection)
-                line.client.answers.append("error \(rejection.path): \(rejection.reason)")
+                answer = "error \(rejection.path): \(rejection.reason)"
             }
-            for effect in effects { if case .touch(let touch) = effect { touches.append(touch) } }
-            effects.removeAll(keepingCapacity: true)
+            if case .success(let event) = result { answer = "ok \(event.messageId)" }
+            line.client.answers.append(answer)
         }
-        try store.commit(outbox: touches)
-        counters.touches += touches.count
+        try commit()
         input.flushAnswers()  // only now: everything answered "ok" is durable
         return true
     }
@@ -415,42 +458,19 @@ public final class Daemon {
         guard fd >= 0 else { throw DaemonError("cannot open \(path): \(String(cString: strerror(errno)))") }
         if start > 0 { lseek(fd, off_t(start), SEEK_SET) }
         let stream = SegmentEventStream(fileDescriptor: fd, closeWhenDone: true, source: name, startOffset: start)
-        var state = store  // a class: the engine's `inout` store is this same database
-        var touches: [Touch] = []
-        var effects: [Effect] = []
         var inBatch = 0
         var offset = start
-        func commit() throws {
-            try store.commit(outbox: touches, positions: [source: Int64(offset)])
-            counters.touches += touches.count
-            touches.removeAll(keepingCapacity: true)
-            inBatch = 0
-        }
         for result in stream {
             if let line = stream.currentLine { offset = line.byteOffset + line.length + (line.isTerminated ? 1 : 0) }
-            switch result {
-            case .success(let event):
-                if settings.clock == .event { clockNow = max(clockNow, event.timestamp) }
-                let at = now
-                engine.fireDueTimers(until: at, clock: settings.clock == .wall ? .wallClock : .simulated, store: &state, effects: &effects)
-                engine.handle(event, at: at, store: &state, effects: &effects)
-                counters.events += 1
-            case .failure(let rejection):
-                counters.rejected += 1
-                quarantine(rejection, raw: stream.currentLine, file: name)
-            }
-            for effect in effects {
-                switch effect {
-                case .touch(let touch): touches.append(touch)
-                case .outcome(let outcome): if case .duplicate = outcome.kind { counters.duplicates += 1 }
-                }
-            }
-            effects.removeAll(keepingCapacity: true)
+            apply(result) { quarantine($0, raw: stream.currentLine, file: name) }
             inBatch += 1
-            if inBatch >= settings.batchSize { try commit() }
+            if inBatch >= settings.batchSize {
+                try commit(positions: [source: Int64(offset)])
+                inBatch = 0
+            }
         }
         if let error = stream.readError { throw DaemonError("reading \(path): \(error)") }
-        try commit()
+        try commit(positions: [source: Int64(offset)])
         // The commit above covers the whole file: only now is it acknowledged (archived or removed).
         switch settings.spoolDone {
         case .archive:
@@ -493,11 +513,9 @@ public final class Daemon {
     private func fireTimers(until t: Timestamp) throws -> Bool {
         guard let due = store.nextTimerDue, due <= t else { return false }
         var state = store
-        var effects: [Effect] = []
-        engine.fireDueTimers(until: t, clock: settings.clock == .wall ? .wallClock : .simulated, store: &state, effects: &effects)
-        let touches = effects.compactMap { if case .touch(let touch) = $0 { touch } else { nil } }
-        try store.commit(outbox: touches)
-        counters.touches += touches.count
+        engine.fireDueTimers(until: t, clock: timerClock, store: &state, effects: &effects)
+        collectEffects(event: nil)
+        try commit()
         return true
     }
 

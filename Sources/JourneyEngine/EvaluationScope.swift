@@ -1,4 +1,4 @@
-import JourneyCore
+public import JourneyCore
 import JourneyRules
 
 /// The ``ExpressionScope`` the engine evaluates conditions in: one user's state, and optionally the
@@ -99,7 +99,7 @@ struct EvaluationScope: ExpressionScope {
 
 extension UserState {
     /// The user's zone: the `timezone` trait when it names a known IANA zone, else `default`.
-    func zone(default defaultZone: Zone) -> Zone {
+    public func zone(default defaultZone: Zone) -> Zone {
         if case .string(let name)? = traits["timezone"], let zone = Zone.named(name) { return zone }
         return defaultZone
     }

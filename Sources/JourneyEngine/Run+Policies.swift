@@ -56,7 +56,8 @@ extension Run {
                 journey: journey.id, version: journey.version, user: user.id, enrollment: e.seq, step: step.id,
                 occurrence: e.touches),
             user: user.id, journey: journey.id, version: journey.version, enrollment: "\(user.id)#\(e.seq)",
-            step: step.id, channel: send.channel, template: send.template, at: now, transactional: journey.transactional
+            step: step.id, channel: send.channel, template: send.template, at: now, transactional: journey.transactional,
+            origin: Touch.Origin(key: e.key, enteredAt: e.enteredAt, trigger: e.trigger, variant: e.variant)
         )
         effects.append(.touch(touch))
         if compiled.capHorizon > .zero {

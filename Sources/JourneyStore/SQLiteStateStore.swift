@@ -114,6 +114,13 @@ public final class SQLiteStateStore: StateStore {
                         source TEXT NOT NULL, loaded_at INTEGER NOT NULL) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v3: rendered content and expiry in the outbox") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE outbox ADD COLUMN content TEXT;
+                    ALTER TABLE outbox ADD COLUMN expires_at INTEGER;
+                    """)
+        }
         return migrator
     }
 
@@ -230,9 +237,31 @@ public final class SQLiteStateStore: StateStore {
         !dirtyUsers.isEmpty || !removedUsers.isEmpty || !armed.isEmpty || !fired.isEmpty || !newIDs.isEmpty
     }
 
+    /// One touch for the outbox, with what it says (the rendered message, as JSON) when it was rendered
+    /// at enqueue time, and when it stops being worth sending.
+    public struct OutboxEntry: Sendable, Hashable {
+        public var touch: Touch
+        public var content: String?
+        public var expiresAt: Timestamp?
+        public init(touch: Touch, content: String? = nil, expiresAt: Timestamp? = nil) {
+            self.touch = touch
+            self.content = content
+            self.expiresAt = expiresAt
+        }
+    }
+
     /// Writes every change since the last commit, `outbox` touches and input `positions` in one
     /// transaction. A touch already in the outbox (same id) is not inserted twice.
-    public func commit(outbox: [Touch] = [], positions: [String: Int64] = [:]) throws(StoreError) {
+    public func commit(outbox: [Touch], positions: [String: Int64] = [:]) throws(StoreError) {
+        try commit(outbox: outbox.map { OutboxEntry(touch: $0) }, positions: positions)
+    }
+
+    /// Writes every change since the last commit, `outbox` entries and input `positions` in one
+    /// transaction; delivery `outcomes` recorded since the last commit ride along. A touch already in the
+    /// outbox (same id) is not inserted twice.
+    public func commit(
+        outbox: [OutboxEntry] = [], positions: [String: Int64] = [:], outcomes: [DeliveryOutcome] = []
+    ) throws(StoreError) {
         let users = dirtyUsers.compactMap { id in cache[id].map { (id, $0.record.jsonText) } }
         let removed = removedUsers
         let firedNow = Set(fired)
@@ -262,15 +291,18 @@ public final class SQLiteStateStore: StateStore {
                 try db.execute(sql: "DELETE FROM dedup WHERE at < ?", arguments: [horizon.milliseconds])
                 let putTouch = try db.cachedStatement(
                     sql: """
-                        INSERT OR IGNORE INTO outbox (touch_id, user, journey, version, enrollment, step, channel, template, due, transactional)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT OR IGNORE INTO outbox (touch_id, user, journey, version, enrollment, step, channel, template, due,
+                            transactional, content, expires_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """)
-                for t in outbox {
+                for entry in outbox {
+                    let t = entry.touch
                     try putTouch.execute(arguments: [
                         t.id, t.user, t.journey, t.version, t.enrollment, t.step, t.channel, t.template, t.at.milliseconds,
-                        t.transactional,
+                        t.transactional, entry.content, entry.expiresAt?.milliseconds,
                     ])
                 }
+                try Self.record(outcomes, in: db)
                 let putPosition = try db.cachedStatement(sql: "INSERT OR REPLACE INTO positions (source, position) VALUES (?, ?)")
                 for (source, position) in positions { try putPosition.execute(arguments: [source, position]) }
                 try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('timer_seq', ?)", arguments: [Int64(seq)])
@@ -305,6 +337,36 @@ public final class SQLiteStateStore: StateStore {
     public struct QueuedTouch: Sendable, Hashable {
         public var touch: Touch
         public var attempts: Int
+        /// The rendered message (JSON), when it was rendered at enqueue time.
+        public var content: String?
+        public var expiresAt: Timestamp?
+    }
+
+    /// What became of one delivery attempt, recorded with the next commit.
+    public struct DeliveryOutcome: Sendable, Hashable {
+        public var touchID: String
+        public var state: DeliveryState
+        public var reason: String?
+        public var nextAttempt: Timestamp?
+        public init(touchID: String, state: DeliveryState, reason: String? = nil, nextAttempt: Timestamp? = nil) {
+            self.touchID = touchID
+            self.state = state
+            self.reason = reason
+            self.nextAttempt = nextAttempt
+        }
+    }
+
+    static func record(_ outcomes: [DeliveryOutcome], in db: Database) throws {
+        guard !outcomes.isEmpty else { return }
+        let statement = try db.cachedStatement(
+            sql: """
+                UPDATE outbox SET status = ?, reason = ?, next_attempt = ?,
+                    attempts = attempts + (CASE WHEN ? = 'attempting' THEN 1 ELSE 0 END)
+                WHERE touch_id = ?
+                """)
+        for o in outcomes {
+            try statement.execute(arguments: [o.state.rawValue, o.reason, o.nextAttempt?.milliseconds, o.state.rawValue, o.touchID])
+        }
     }
 
     /// Up to `limit` touches that are due by `now` and pending (or due for a retry), oldest first.
@@ -324,7 +386,8 @@ public final class SQLiteStateStore: StateStore {
                             id: row["touch_id"], user: row["user"], journey: row["journey"], version: row["version"],
                             enrollment: row["enrollment"], step: row["step"], channel: row["channel"], template: row["template"],
                             at: Timestamp(milliseconds: row["due"]), transactional: row["transactional"]),
-                        attempts: row["attempts"])
+                        attempts: row["attempts"], content: row["content"],
+                        expiresAt: (row["expires_at"] as Int64?).map { Timestamp(milliseconds: $0) })
                 }
             }
         } catch {
@@ -342,15 +405,7 @@ public final class SQLiteStateStore: StateStore {
         guard !ids.isEmpty else { return }
         do {
             try database.write { db in
-                let statement = try db.cachedStatement(
-                    sql: """
-                        UPDATE outbox SET status = ?, reason = ?, next_attempt = ?,
-                            attempts = attempts + (CASE WHEN ? = 'attempting' THEN 1 ELSE 0 END)
-                        WHERE touch_id = ?
-                        """)
-                for id in ids {
-                    try statement.execute(arguments: [state.rawValue, reason, nextAttempt?.milliseconds, state.rawValue, id])
-                }
+                try Self.record(ids.map { DeliveryOutcome(touchID: $0, state: state, reason: reason, nextAttempt: nextAttempt) }, in: db)
             }
         } catch {
             throw StoreError.database(path: path, operation: "update outbox", reason: "\(error)")

@@ -79,7 +79,7 @@ public struct TemplateContext: Sendable {
     ///   - touch: the touch (gives `touch.*`, `journey.*`, `user.id`, and ``now`` = `touch.at`).
     ///   - traits: the user's merged traits.
     ///   - event: the event being handled when the send step ran, if one was.
-    ///   - enrollment: the user's enrollment in the touch's journey, if still known.
+    ///   - enrollment: the user's enrollment in the touch's journey; by default the touch's ``Touch/origin``.
     ///   - zone: the user's zone (their `timezone` trait, else the configured default).
     public init(
         touch: Touch, traits: Value, event: Event? = nil, enrollment: Enrollment? = nil, zone: Zone,
@@ -91,6 +91,12 @@ public struct TemplateContext: Sendable {
                 "id": .string(touch.enrollment), "key": .string(enrollment.key),
                 "entered_at": .string(enrollment.enteredAt.iso8601), "trigger": Self.segmentShape(enrollment.trigger),
                 "variant": enrollment.variant.map(Value.string) ?? .null,
+            ]
+        } else if let origin = touch.origin {
+            enrollmentValue = [
+                "id": .string(touch.enrollment), "key": .string(origin.key),
+                "entered_at": .string(origin.enteredAt.iso8601), "trigger": Self.segmentShape(origin.trigger),
+                "variant": origin.variant.map(Value.string) ?? .null,
             ]
         } else {
             enrollmentValue = ["id": .string(touch.enrollment)]

@@ -14,11 +14,30 @@ public struct Touch: Sendable, Hashable {
     /// When the touch was due (the engine's now at the send step).
     public var at: Timestamp
     public var transactional: Bool
+    /// The enrollment as it was when the send step ran — what templates see as `enrollment.*` (it may
+    /// have ended by the time the touch is rendered). Not part of the touch's identity.
+    public var origin: Origin?
+
+    /// The enrollment facts a template can use: `enrollment.key`, `entered_at`, `trigger`, `variant`.
+    public struct Origin: Sendable, Hashable {
+        public var key: String
+        public var enteredAt: Timestamp
+        public var trigger: Value
+        public var variant: String?
+
+        public init(key: String, enteredAt: Timestamp, trigger: Value, variant: String?) {
+            self.key = key
+            self.enteredAt = enteredAt
+            self.trigger = trigger
+            self.variant = variant
+        }
+    }
 
     public init(
         id: String, user: String, journey: String, version: String, enrollment: String, step: String,
-        channel: String, template: String, at: Timestamp, transactional: Bool = false
+        channel: String, template: String, at: Timestamp, transactional: Bool = false, origin: Origin? = nil
     ) {
+        self.origin = origin
         self.id = id
         self.user = user
         self.journey = journey
@@ -30,6 +49,14 @@ public struct Touch: Sendable, Hashable {
         self.at = at
         self.transactional = transactional
     }
+
+    public static func == (a: Touch, b: Touch) -> Bool {
+        a.id == b.id && a.user == b.user && a.journey == b.journey && a.version == b.version && a.enrollment == b.enrollment
+            && a.step == b.step && a.channel == b.channel && a.template == b.template && a.at == b.at
+            && a.transactional == b.transactional
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 
     /// touch_id = hash(journey, version, enrollment, step, occurrence) — DESIGN §5.
     public static func makeID(journey: String, version: String, user: String, enrollment: UInt64, step: String, occurrence: UInt32) -> String {
