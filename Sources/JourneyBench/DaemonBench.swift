@@ -1,0 +1,195 @@
+import Foundation
+import Glibc
+import JourneyCore
+import JourneySimulation
+
+/// The end-to-end daemon figures of DESIGN §11, measured on the real `journeyd` binary (the one built
+/// next to this benchmark): events/s through the spool with `synchronous=FULL`, latency from an event's
+/// arrival to the commit that puts its touches in the outbox at a paced 10,000 events/s, and RAM per
+/// waiting enrollment with 1,000,000 of them.
+extension Stages {
+    var journeyd: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("journeyd").path
+    }
+
+    /// A rule directory: bench/rules' journeys and templates, channels delivering to a file.
+    func daemonRules(_ name: String, journeyd yaml: String = "") throws -> String {
+        let directory = work + "/" + name
+        let fm = FileManager.default
+        for sub in ["journeys", "templates"] {
+            try fm.createDirectory(atPath: directory + "/" + sub, withIntermediateDirectories: true)
+            for file in try fm.contentsOfDirectory(atPath: root + "/bench/rules/" + sub) {
+                try fm.copyItem(atPath: root + "/bench/rules/\(sub)/\(file)", toPath: directory + "/\(sub)/\(file)")
+            }
+        }
+        try "channels:\n  - { name: email, type: file, path: touches.jsonl }\n  - { name: wecom, type: file, path: touches.jsonl }\n"
+            .write(toFile: directory + "/channels.yaml", atomically: true, encoding: .utf8)
+        try yaml.write(toFile: directory + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    func daemon(_ eventsFile: String, into report: inout Report) throws {
+        report.line("## daemon: `journeyd run`, end to end (real binary, real SQLite, fsynced file channel)")
+        report.line("")
+        let rules = try daemonRules("daemon-rules")
+        for durability in ["full", "normal"] {
+            let state = work + "/daemon-\(durability)"
+            let spool = state + "/spool"
+            try FileManager.default.createDirectory(atPath: spool + "/incoming", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: eventsFile, toPath: spool + "/incoming/events.jsonl")
+            let started = Date()
+            let process = try launch(
+                ["run", "--rules", rules, "--state", state + "/state.sqlite", "--spool", spool, "--clock", "event",
+                 "--until", "2100-01-01T00:00:00Z", "--durability", durability])
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw BenchError("journeyd run exited \(process.terminationStatus)") }
+            let seconds = Date().timeIntervalSince(started)
+            let touches = (try? String(contentsOfFile: state + "/touches.jsonl", encoding: .utf8))?.split(separator: "\n").count ?? 0
+            report.line(
+                "- spool, `synchronous=\(durability.uppercased())`, batches of 2048: \(events) events in \(fmt(seconds)) s → "
+                    + "**\(rate(Double(events) / seconds)) events/s** (\(touches) touches delivered; includes start-up, timers run to the end, delivery)")
+        }
+        report.line("")
+        try latency(rules: rules, into: &report)
+        try waitingEnrollments(into: &report)
+        report.line("Targets (DESIGN §11): end to end ≥ 100,000 events/s; p99 arrival → outbox ≤ 10 ms at 10,000 events/s; ≤ 200 bytes of RAM per waiting enrollment.")
+        report.line("")
+    }
+
+    func launch(_ arguments: [String], log: String = "/dev/null") throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: journeyd)
+        process.arguments = arguments
+        if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+        process.standardError = FileHandle(forWritingAtPath: log)
+        try process.run()
+        return process
+    }
+
+    /// Paced events over the Unix event socket; an event's latency runs from the moment it was due to be
+    /// sent (so queueing behind a slow commit counts) to its answer, which the daemon writes only after the
+    /// commit that holds its state changes and touches.
+    func latency(rules: String, into report: inout Report) throws {
+        let rate = 10_000
+        let seconds = 10
+        let state = work + "/daemon-latency"
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        let socketPath = state + "/events.sock"
+        let process = try launch(["run", "--rules", rules, "--state", state + "/state.sqlite", "--spool", state + "/spool", "--socket", socketPath])
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socketPath) { usleep(50_000) }
+        let lines = EventGenerator(.init(users: 20_000, events: rate * seconds, span: .days(30), seed: 9)).map { event in
+            Array((event.jsonValue.jsonText + "\n").utf8)
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: Array(socketPath.utf8))
+            raw[socketPath.utf8.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { throw BenchError("cannot connect to \(socketPath)") }
+        defer { close(fd) }
+        let start = monotonicSeconds() + 0.1
+        let writer = Thread {
+            for (i, line) in lines.enumerated() {
+                let due = start + Double(i) / Double(rate)
+                let wait = due - monotonicSeconds()
+                if wait > 0 { usleep(UInt32(wait * 1e6)) }
+                _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            }
+        }
+        writer.start()
+        var latencies: [Double] = []
+        latencies.reserveCapacity(lines.count)
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while latencies.count < lines.count {
+            let n = read(fd, &buffer, buffer.count)
+            guard n > 0 else { break }
+            let now = monotonicSeconds()
+            for byte in buffer[0..<n] where byte == 10 {
+                latencies.append(now - (start + Double(latencies.count) / Double(rate)))
+            }
+        }
+        latencies.sort()
+        func percentile(_ p: Double) -> String { fmt(latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000) }
+        report.line(
+            "- Unix event socket paced at \(rate) events/s for \(seconds) s (`synchronous=FULL`; latency = due-to-send → answer, "
+                + "answered only after the commit holding the event's effects and touches): \(latencies.count) answered; "
+                + "p50 \(percentile(0.5)) ms, **p99 \(percentile(0.99)) ms**, p99.9 \(percentile(0.999)) ms, max \(fmt((latencies.last ?? 0) * 1000)) ms")
+    }
+
+    /// 1,000,000 users each enter a journey that waits 30 days: the daemon's resident memory before and
+    /// after, per waiting enrollment. Message ids are kept for one minute here (events are one second
+    /// apart), so the deduplication window does not count as enrollment memory.
+    func waitingEnrollments(into report: inout Report) throws {
+        let count = max(events, 100_000)
+        let rules = work + "/waiting-rules"
+        try FileManager.default.createDirectory(atPath: rules + "/journeys", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: rules + "/templates", withIntermediateDirectories: true)
+        try "channels:\n  - { name: email, type: log }\n".write(toFile: rules + "/channels.yaml", atomically: true, encoding: .utf8)
+        try "dedup: { window: 1m }\n".write(toFile: rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        try "Subject: Welcome back\n\nHello {{ user.first_name | default: \"there\" }}\n"
+            .write(toFile: rules + "/templates/later.liquid", atomically: true, encoding: .utf8)
+        try "journey: later\ntrigger: { event: signup }\nsteps:\n  - wait: 30d\n  - send: email\n    template: later\n"
+            .write(toFile: rules + "/journeys/later.yaml", atomically: true, encoding: .utf8)
+        let state = work + "/daemon-waiting"
+        try FileManager.default.createDirectory(atPath: state + "/spool/incoming", withIntermediateDirectories: true)
+        let staging = state + "/signups.jsonl"
+        let out = try OutputFile(path: staging)
+        let start = Timestamp(iso8601: "2025-01-01T00:00:00Z")!
+        for i in 0..<count {
+            let at = start + .seconds(Int64(i))
+            try out.write("{\"type\":\"track\",\"userId\":\"user-\(i)\",\"event\":\"signup\",\"messageId\":\"s-\(i)\",\"timestamp\":\"\(at.iso8601)\"}\n")
+        }
+        try out.close()
+        let process = try launch(["run", "--rules", rules, "--state", state + "/state.sqlite", "--spool", state + "/spool", "--clock", "event"])
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        usleep(500_000)
+        let before = residentKilobytes(process.processIdentifier)
+        let loaded = Date()
+        try FileManager.default.moveItem(atPath: staging, toPath: state + "/spool/incoming/signups.jsonl")
+        while FileManager.default.fileExists(atPath: state + "/spool/incoming/signups.jsonl") { usleep(100_000) }
+        let seconds = Date().timeIntervalSince(loaded)
+        usleep(300_000)
+        let after = residentKilobytes(process.processIdentifier)
+        let perEnrollment = Double(after - before) * 1024 / Double(count)
+        report.line(
+            "- \(count) users waiting 30 days in one journey (\(fmt(seconds)) s to enroll them): RSS \(before / 1024) MB → \(after / 1024) MB, "
+                + "**\(Int(perEnrollment)) bytes per waiting enrollment** (their state is on disk; in memory: the timer heap and up to 50,000 recently touched users)")
+        // A restart with that many pending timers: time to ready.
+        process.terminate()
+        process.waitUntilExit()
+        let restart = Date()
+        let again = try launch(["run", "--rules", rules, "--state", state + "/state.sqlite", "--spool", state + "/spool", "--clock", "event"], log: state + "/restart.log")
+        defer {
+            again.terminate()
+            again.waitUntilExit()
+        }
+        while !((try? String(contentsOfFile: state + "/restart.log", encoding: .utf8))?.contains("journeyd running") ?? false) { usleep(10_000) }
+        report.line("- restart with \(count) pending timers to ready: **\(fmt(Date().timeIntervalSince(restart))) s** (target ≤ 2 s for 1,000,000)")
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+/// VmRSS of a process, in kB.
+func residentKilobytes(_ pid: Int32) -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+    else { return 0 }
+    return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+}
