@@ -4,6 +4,7 @@ import Foundation
 import JourneyCore
 import JourneyDaemon
 import JourneyRules
+import JourneySystemd
 import Logging
 
 struct Run: ParsableCommand {
@@ -63,9 +64,19 @@ struct Run: ParsableCommand {
             throw ExitCode(78)  // EX_CONFIG: systemd's RestartPreventExitStatus will not loop on it
         }
         let paths = DaemonPaths(settings: ruleSet.settings, state: state, spool: spool, control: control)
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        var logger = Logger(label: "journeyd")
-        logger.logLevel = .info
+        let userIDs: UserIDPolicy
+        switch CommandLogging.userIDPolicy(ruleSet.settings) {
+        case .success(let policy): userIDs = policy
+        case .failure(let failure):
+            printError(failure.description)
+            throw ExitCode(78)
+        }
+        // Under systemd: journal fields (stderr is the journal) and the notify protocol; from a terminal:
+        // readable lines on stderr and no supervisor.
+        CommandLogging.bootstrap(userIDs: userIDs)
+        let logger = Logger(label: "journeyd")
+        let service: any ServiceManager =
+            SystemdServiceManager.isSupervised ? SystemdServiceManager() : NoServiceManager()
         let daemon = try Daemon(
             rules: ruleSet,
             settings: .init(
@@ -74,7 +85,7 @@ struct Run: ParsableCommand {
                 rulesDirectory: rules, controlSocket: paths.control,
                 eventSocket: socket ?? ruleSet.settings.daemon.value(at: ["inputs", "socket", "path"])?.stringValue,
                 tailFile: tail ?? ruleSet.settings.daemon.value(at: ["inputs", "tail", "path"])?.stringValue),
-            logger: logger)
+            logger: logger, service: service)
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
