@@ -56,6 +56,9 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        // A SIGHUP before the reload handler below is installed must not end the daemon (its default
+        // action): systemd does not restart a service that SIGHUP ended, since it counts as a clean exit.
+        signal(SIGHUP, SIG_IGN)
         let ruleSet: RuleSet
         do {
             ruleSet = try RuleLoader.load(directory: rules)
