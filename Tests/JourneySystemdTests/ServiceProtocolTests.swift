@@ -172,6 +172,64 @@ private func waitForExit(_ process: Process, seconds: Double) -> Bool {
         }
     }
 
+    @Test func anAbstractNotifySocketWorksToo() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let name = "journeyd-test-\(UUID().uuidString)"
+        // An abstract address: a NUL byte, then the name (systemd writes it as "@name").
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = [0] + Array(name.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        try #require(bound == 0)
+        var listener = NotifyListener(fd: fd)
+        defer { close(fd) }
+        setReceiveTimeout(fd, milliseconds: 100)
+
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: journeyd)
+        daemon.arguments = scratch.runArguments
+        daemon.environment = ["NOTIFY_SOCKET": "@" + name, "PATH": "/usr/bin:/bin"]
+        daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try daemon.run()
+        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+        #expect(listener.next(within: 60) { $0.hasPrefix("READY=1") } != nil)
+        // No WATCHDOG_USEC: no pings.
+        _ = listener.next(within: 0.5) { _ in false }
+        #expect(!listener.received.contains { $0.text.contains("WATCHDOG=1") })
+        kill(daemon.processIdentifier, SIGTERM)
+        #expect(listener.next(within: 30) { $0.hasPrefix("STOPPING=1") } != nil)
+        #expect(waitForExit(daemon, seconds: 30) && daemon.terminationStatus == 0)
+    }
+
+    @Test func descriptorsMeantForAnotherProcessAreIgnored() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let events = scratch.root + "/events.sock"
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: journeyd)
+        daemon.arguments = scratch.runArguments + ["--socket", events]
+        // LISTEN_PID names another process: journeyd must not take fd 3 as its event socket, and binds
+        // the configured path instead.
+        daemon.environment = ["LISTEN_FDS": "1", "LISTEN_PID": "1", "LISTEN_FDNAMES": "events", "PATH": "/usr/bin:/bin"]
+        daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try daemon.run()
+        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+        var fd: Int32 = -1
+        for _ in 0..<600 where fd < 0 {
+            fd = connectUnix(events)
+            if fd < 0 { usleep(50_000) }
+        }
+        try #require(fd >= 0, "journeyd did not bind \(events)")
+        defer { close(fd) }
+        #expect(exchange(fd, identifyLine(user: "not-activated-1")) == "ok m-not-activated-1")
+        kill(daemon.processIdentifier, SIGTERM)
+        #expect(waitForExit(daemon, seconds: 30) && daemon.terminationStatus == 0)
+    }
+
     @Test func aSocketHandedOverBySystemdServesEvents() throws {
         let activate = "/usr/bin/systemd-socket-activate"
         try #require(FileManager.default.isExecutableFile(atPath: activate), "systemd-socket-activate (package systemd) is missing")
