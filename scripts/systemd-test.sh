@@ -58,7 +58,7 @@ trap cleanup EXIT
 setsid systemd-nspawn --register=no --keep-unit --volatile=yes -D / -b \
   --bind-ro="$repo:/opt/journeyd-src" --bind-ro="$work/bin:/opt/journeyd-bin" --bind-ro=/opt/swift \
   --bind="$work/usr-local:/usr/local" --bind="$work:/opt/journeyd-test" \
-  systemd.firstboot=off </dev/null >"$work/console.log" 2>&1 &
+  --private-network systemd.firstboot=off systemd.unit=basic.target </dev/null >"$work/console.log" 2>&1 &
 nspawn=$!
 init=""
 for _ in $(seq 300); do
