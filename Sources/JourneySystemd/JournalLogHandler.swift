@@ -66,7 +66,8 @@ public struct JournalLogHandler: LogHandler {
     }
 
     static let reservedNames: Set<String> = [
-        "MESSAGE", "MESSAGE_ID", "PRIORITY", "SYSLOG_IDENTIFIER", "CODE_FILE", "CODE_LINE", "CODE_FUNC", "ERROR", "ERRNO",
+        "MESSAGE", "MESSAGE_ID", "PRIORITY", "SYSLOG_IDENTIFIER", "CODE_FILE", "CODE_LINE", "CODE_FUNC", "ERROR",
+        "ERRNO",
     ]
 
     /// A journal field name for a metadata key: upper case, only `A-Z`, `0-9` and `_` (anything else
@@ -79,7 +80,8 @@ public struct JournalLogHandler: LogHandler {
                 case "A"..."Z", "0"..."9", "_": Character(scalar)
                 default: "_"
                 }
-            })
+            }
+        )
         while name.hasPrefix("_") { name.removeFirst() }
         if name.isEmpty || name.first!.isNumber { name = "F_" + name }
         return String(name.prefix(64))

@@ -13,7 +13,10 @@ struct LogRecord {
     var line: UInt
 
     init(
-        event: LogEvent, handlerMetadata: Logger.Metadata, provider: Logger.MetadataProvider?, userIDs: UserIDPolicy
+        event: LogEvent,
+        handlerMetadata: Logger.Metadata,
+        provider: Logger.MetadataProvider?,
+        userIDs: UserIDPolicy
     ) {
         var merged = handlerMetadata
         if let provided = provider?.get() { merged.merge(provided) { _, new in new } }

@@ -25,7 +25,8 @@ public final class SystemdNotifier: Sendable {
         var interval: UInt64 = 0
         self.init(
             isEnabled: getenv("NOTIFY_SOCKET") != nil,
-            watchdogInterval: sd_watchdog_enabled(0, &interval) > 0 && interval > 0 ? interval : nil)
+            watchdogInterval: sd_watchdog_enabled(0, &interval) > 0 && interval > 0 ? interval : nil
+        )
     }
 
     init(isEnabled: Bool, watchdogInterval: UInt64?) {
@@ -52,7 +53,8 @@ public final class SystemdNotifier: Sendable {
     public func reloading(status: String? = nil) -> Bool {
         send(
             ["RELOADING=1", "MONOTONIC_USEC=\(Self.monotonicMicroseconds())"]
-                + (status.map { ["STATUS=" + Self.singleLine($0)] } ?? []))
+                + (status.map { ["STATUS=" + Self.singleLine($0)] } ?? [])
+        )
     }
 
     /// `STOPPING=1`: a graceful shutdown has begun.

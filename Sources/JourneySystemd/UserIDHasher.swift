@@ -51,7 +51,9 @@ public struct UserIDHasher: Sendable, Equatable {
         guard digits.count == 32 else { return nil }
         var key: [UInt8] = []
         for index in stride(from: 0, to: 32, by: 2) {
-            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else {
+                return nil
+            }
             key.append(byte)
         }
         self.init(key: key)
@@ -80,10 +82,20 @@ public struct UserIDHasher: Sendable, Equatable {
         var v2: UInt64 = 0x6c79_6765_6e65_7261 ^ k0
         var v3: UInt64 = 0x7465_6462_7974_6573 ^ k1
         func round() {
-            v0 &+= v1; v1 = v1.rotatedLeft(13); v1 ^= v0; v0 = v0.rotatedLeft(32)
-            v2 &+= v3; v3 = v3.rotatedLeft(16); v3 ^= v2
-            v0 &+= v3; v3 = v3.rotatedLeft(21); v3 ^= v0
-            v2 &+= v1; v1 = v1.rotatedLeft(17); v1 ^= v2; v2 = v2.rotatedLeft(32)
+            v0 &+= v1
+            v1 = v1.rotatedLeft(13)
+            v1 ^= v0
+            v0 = v0.rotatedLeft(32)
+            v2 &+= v3
+            v3 = v3.rotatedLeft(16)
+            v3 ^= v2
+            v0 &+= v3
+            v3 = v3.rotatedLeft(21)
+            v3 ^= v0
+            v2 &+= v1
+            v1 = v1.rotatedLeft(17)
+            v1 ^= v2
+            v2 = v2.rotatedLeft(32)
         }
         let whole = bytes.count / 8 * 8
         var index = 0
@@ -91,17 +103,22 @@ public struct UserIDHasher: Sendable, Equatable {
             var m: UInt64 = 0
             for shift in 0..<8 { m |= UInt64(bytes[index + shift]) << (8 * UInt64(shift)) }
             v3 ^= m
-            round(); round()
+            round()
+            round()
             v0 ^= m
             index += 8
         }
         var last = UInt64(truncatingIfNeeded: bytes.count) << 56
         for shift in 0..<(bytes.count - whole) { last |= UInt64(bytes[whole + shift]) << (8 * UInt64(shift)) }
         v3 ^= last
-        round(); round()
+        round()
+        round()
         v0 ^= last
         v2 ^= 0xff
-        round(); round(); round(); round()
+        round()
+        round()
+        round()
+        round()
         return v0 ^ v1 ^ v2 ^ v3
     }
 }

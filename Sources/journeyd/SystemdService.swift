@@ -48,7 +48,10 @@ enum CommandLogging {
             }
             guard let hasher = UserIDHasher.machineKeyed() else {
                 return .failure(
-                    .init(description: "journeyd.yaml: logging.user_id: hash needs /etc/machine-id or logging.user_id_key"))
+                    .init(
+                        description: "journeyd.yaml: logging.user_id: hash needs /etc/machine-id or logging.user_id_key"
+                    )
+                )
             }
             return .success(.hashed(hasher))
         case let other:

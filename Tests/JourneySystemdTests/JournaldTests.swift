@@ -18,7 +18,9 @@ private let journald = "/lib/systemd/systemd-journald"
 @Suite(.serialized, .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: journald)))
 struct JournaldTests {
     @Test func journaldStoresTheRecordsFieldsAndMultiLineMessages() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("journeyd-journald-\(UUID().uuidString)").path
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "journeyd-journald-\(UUID().uuidString)"
+        ).path
         let fm = FileManager.default
         defer { try? fm.removeItem(atPath: root) }
         try fm.createDirectory(atPath: root + "/log", withIntermediateDirectories: true)
@@ -28,12 +30,15 @@ struct JournaldTests {
         let key = "00112233445566778899aabbccddeeff"
         try "timezone: UTC\nlogging: { user_id: hash, user_id_key: \"\(key)\" }\n"
             .write(toFile: root + "/rules/journeyd.yaml", atomically: true, encoding: .utf8)
-        try "channels:\n  - { name: email, type: file, path: touches.jsonl }\n  - { name: sms, type: log }\n  - { name: wecom, type: log }\n"
+        try
+            "channels:\n  - { name: email, type: file, path: touches.jsonl }\n  - { name: sms, type: log }\n  - { name: wecom, type: log }\n"
             .write(toFile: root + "/rules/channels.yaml", atomically: true, encoding: .utf8)
         let now = ISO8601DateFormatter().string(from: Date())
-        try #"{"type":"identify","userId":"ann@example.com","messageId":"m1","timestamp":"\#(now)","traits":{"signup_at":"\#(now)"}}"#
+        try
+            #"{"type":"identify","userId":"ann@example.com","messageId":"m1","timestamp":"\#(now)","traits":{"signup_at":"\#(now)"}}"#
             .appending("\n").write(toFile: root + "/spool/incoming/0001.jsonl", atomically: true, encoding: .utf8)
-        try "journey: broken\ntrigger:\n  event: anything\nsteps:\n  - id: nowhere\n    send: carrier_pigeon\n    template: welcome_hello\n"
+        try
+            "journey: broken\ntrigger:\n  event: anything\nsteps:\n  - id: nowhere\n    send: carrier_pigeon\n    template: welcome_hello\n"
             .write(toFile: root + "/broken.yaml", atomically: true, encoding: .utf8)
 
         let script = """
@@ -67,7 +72,10 @@ struct JournaldTests {
         #expect((try String(contentsOfFile: root + "/stderr", encoding: .utf8)).contains("kind=") == false)
 
         let records = try journalRecords(directory: root + "/log/journal")
-        let sent = try #require(records.first { $0["MESSAGE_ID"] == RecordKind.touchSent.messageID }, "no touch_sent record")
+        let sent = try #require(
+            records.first { $0["MESSAGE_ID"] == RecordKind.touchSent.messageID },
+            "no touch_sent record"
+        )
         #expect(sent["PRIORITY"] == "6")
         #expect(sent["SYSLOG_IDENTIFIER"] == "journeyd")
         #expect(sent["KIND"] == "touch_sent" && sent["JOURNEY"] == "welcome" && sent["STEP"] == "hello")
@@ -97,7 +105,9 @@ struct JournaldTests {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         journalctl.waitUntilExit()
         return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                return nil
+            }
             return object.compactMapValues { $0 as? String }
         }
     }

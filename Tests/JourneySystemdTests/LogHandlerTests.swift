@@ -7,32 +7,48 @@ import Testing
 @testable import JourneySystemd
 
 private func record(
-    _ message: String, level: Logger.Level = .info, metadata: Logger.Metadata = [:], userIDs: UserIDPolicy = .plain
+    _ message: String,
+    level: Logger.Level = .info,
+    metadata: Logger.Metadata = [:],
+    userIDs: UserIDPolicy = .plain
 ) -> LogRecord {
     LogRecord(
         event: LogEvent(
-            level: level, message: "\(message)", metadata: metadata, source: nil, file: "JourneyDaemon/Daemon.swift",
-            function: "dispatch()", line: 42),
-        handlerMetadata: [:], provider: nil, userIDs: userIDs)
+            level: level,
+            message: "\(message)",
+            metadata: metadata,
+            source: nil,
+            file: "JourneyDaemon/Daemon.swift",
+            function: "dispatch()",
+            line: 42
+        ),
+        handlerMetadata: [:],
+        provider: nil,
+        userIDs: userIDs
+    )
 }
 
 @Suite struct JournalFieldsTests {
     @Test func aTouchRecordBecomesNativeFieldsWithItsMessageID() {
         let fields = JournalLogHandler.fields(
             of: record(
-                "touch t1 sent", level: .info,
+                "touch t1 sent",
+                level: .info,
                 metadata: [
                     "kind": "touch_sent", "journey": "welcome", "journey_version": "abc", "step": "hello",
                     "user_id": "u1", "touch_id": "t1", "channel": "email", "outcome": "sent",
-                ]),
-            identifier: "journeyd")
+                ]
+            ),
+            identifier: "journeyd"
+        )
         #expect(
             fields == [
                 "MESSAGE=touch t1 sent", "PRIORITY=6", "SYSLOG_IDENTIFIER=journeyd",
                 "MESSAGE_ID=\(RecordKind.touchSent.messageID)", "CODE_FILE=JourneyDaemon/Daemon.swift", "CODE_LINE=42",
                 "CODE_FUNC=dispatch()", "KIND=touch_sent", "JOURNEY=welcome", "JOURNEY_VERSION=abc", "STEP=hello",
                 "USER_ID=u1", "TOUCH_ID=t1", "CHANNEL=email", "OUTCOME=sent",
-            ])
+            ]
+        )
     }
 
     @Test func multiLineMessagesStayOneField() {
@@ -60,7 +76,9 @@ private func record(
 
     @Test func metadataNeverOverridesTheRecordsOwnFields() {
         let fields = JournalLogHandler.fields(
-            of: record("real", metadata: ["message": "fake", "priority": "0"]), identifier: "journeyd")
+            of: record("real", metadata: ["message": "fake", "priority": "0"]),
+            identifier: "journeyd"
+        )
         #expect(fields.filter { $0.hasPrefix("MESSAGE=") } == ["MESSAGE=real"])
         #expect(fields.contains("META_MESSAGE=fake") && fields.contains("META_PRIORITY=0"))
     }
@@ -68,7 +86,9 @@ private func record(
     @Test func userIDsAreHashedWhenConfigured() {
         let hasher = UserIDHasher(hexKey: "000102030405060708090a0b0c0d0e0f")!
         let fields = JournalLogHandler.fields(
-            of: record("x", metadata: ["user_id": "ann@example.com"], userIDs: .hashed(hasher)), identifier: "j")
+            of: record("x", metadata: ["user_id": "ann@example.com"], userIDs: .hashed(hasher)),
+            identifier: "j"
+        )
         let hashed = hasher.hash("ann@example.com")
         #expect(fields.contains("USER_ID=\(hashed)"))
         #expect(!fields.joined().contains("ann@example.com"))
@@ -107,17 +127,27 @@ private func record(
     @Test func oneLineWithTimeLevelFieldsAndMessage() {
         let text = StandardErrorLogHandler.format(
             record(
-                "touch sent", level: .notice,
-                metadata: ["touch_id": "t1", "journey": "welcome", "kind": "touch_sent", "zeta": "a b"]),
-            at: time)
-        #expect(text == "2026-12-01T21:00:00.123Z notice kind=touch_sent journey=welcome touch_id=t1 zeta=\"a b\" touch sent\n")
+                "touch sent",
+                level: .notice,
+                metadata: ["touch_id": "t1", "journey": "welcome", "kind": "touch_sent", "zeta": "a b"]
+            ),
+            at: time
+        )
+        #expect(
+            text
+                == "2026-12-01T21:00:00.123Z notice kind=touch_sent journey=welcome touch_id=t1 zeta=\"a b\" touch sent\n"
+        )
     }
 
     @Test func continuationLinesAreIndented() {
         let text = StandardErrorLogHandler.format(
-            record("rules reload refused: 2 errors\n  a.yaml:1:2: x\n  b.yaml:3:4: y", level: .error), at: time)
+            record("rules reload refused: 2 errors\n  a.yaml:1:2: x\n  b.yaml:3:4: y", level: .error),
+            at: time
+        )
         #expect(
-            text == "2026-12-01T21:00:00.123Z error rules reload refused: 2 errors\n      a.yaml:1:2: x\n      b.yaml:3:4: y\n")
+            text
+                == "2026-12-01T21:00:00.123Z error rules reload refused: 2 errors\n      a.yaml:1:2: x\n      b.yaml:3:4: y\n"
+        )
     }
 
     @Test func journalStreamIsOnlyTrustedWhenItMatchesStandardError() {
@@ -167,7 +197,10 @@ private func record(
     static func entries() throws -> [Entry] {
         var entries: [Entry] = []
         var inHeaders = false
-        for line in try String(contentsOfFile: catalogPath, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in try String(contentsOfFile: catalogPath, encoding: .utf8).split(
+            separator: "\n",
+            omittingEmptySubsequences: false
+        ) {
             if line.hasPrefix("-- ") {
                 entries.append(Entry(id: String(line.dropFirst(3))))
                 inHeaders = true

@@ -15,7 +15,8 @@ private struct Scratch {
     var rules: String { root + "/rules" }
 
     init() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("journeyd-systemd-\(UUID().uuidString)").path
+        root =
+            FileManager.default.temporaryDirectory.appendingPathComponent("journeyd-systemd-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: repositoryRoot + "/rules", toPath: rules)
         try "timezone: UTC\n".write(toFile: rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
@@ -24,7 +25,10 @@ private struct Scratch {
     func remove() { try? FileManager.default.removeItem(atPath: root) }
 
     var runArguments: [String] {
-        ["run", "--rules", rules, "--state", root + "/state/state.sqlite", "--spool", root + "/spool", "--control", root + "/control.sock"]
+        [
+            "run", "--rules", rules, "--state", root + "/state/state.sqlite", "--spool", root + "/spool", "--control",
+            root + "/control.sock",
+        ]
     }
 }
 
@@ -102,7 +106,9 @@ private func exchange(_ fd: Int32, _ text: String) -> String {
 
 private func identifyLine(user: String) -> String {
     let now = ISO8601DateFormatter().string(from: Date())
-    return #"{"type":"identify","userId":"\#(user)","messageId":"m-\#(user)","timestamp":"\#(now)","traits":{"signup_at":"\#(now)"}}"# + "\n"
+    return
+        #"{"type":"identify","userId":"\#(user)","messageId":"m-\#(user)","timestamp":"\#(now)","traits":{"signup_at":"\#(now)"}}"#
+        + "\n"
 }
 
 private func waitForExit(_ process: Process, seconds: Double) -> Bool {
@@ -154,7 +160,10 @@ private func waitForExit(_ process: Process, seconds: Double) -> Bool {
         try reload.run()
         let reloading = try #require(listener.next(within: 30) { $0.hasPrefix("RELOADING=1") })
         let usec = try #require(
-            reloading.split(separator: "\n").first { $0.hasPrefix("MONOTONIC_USEC=") }.flatMap { UInt64($0.dropFirst(15)) })
+            reloading.split(separator: "\n").first { $0.hasPrefix("MONOTONIC_USEC=") }.flatMap {
+                UInt64($0.dropFirst(15))
+            }
+        )
         #expect(usec >= before && usec <= monotonicMicroseconds())
         #expect(listener.next(within: 30) { $0.hasPrefix("READY=1") } != nil)
         reload.waitUntilExit()
@@ -183,7 +192,9 @@ private func waitForExit(_ process: Process, seconds: Double) -> Bool {
         let bytes = [0] + Array(name.utf8)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
         let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
         try #require(bound == 0)
         var listener = NotifyListener(fd: fd)
         defer { close(fd) }
@@ -214,7 +225,9 @@ private func waitForExit(_ process: Process, seconds: Double) -> Bool {
         daemon.arguments = scratch.runArguments + ["--socket", events]
         // LISTEN_PID names another process: journeyd must not take fd 3 as its event socket, and binds
         // the configured path instead.
-        daemon.environment = ["LISTEN_FDS": "1", "LISTEN_PID": "1", "LISTEN_FDNAMES": "events", "PATH": "/usr/bin:/bin"]
+        daemon.environment = [
+            "LISTEN_FDS": "1", "LISTEN_PID": "1", "LISTEN_FDNAMES": "events", "PATH": "/usr/bin:/bin",
+        ]
         daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try daemon.run()
         defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
@@ -232,7 +245,10 @@ private func waitForExit(_ process: Process, seconds: Double) -> Bool {
 
     @Test func aSocketHandedOverBySystemdServesEvents() throws {
         let activate = "/usr/bin/systemd-socket-activate"
-        try #require(FileManager.default.isExecutableFile(atPath: activate), "systemd-socket-activate (package systemd) is missing")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: activate),
+            "systemd-socket-activate (package systemd) is missing"
+        )
         let scratch = try Scratch()
         defer { scratch.remove() }
         let events = scratch.root + "/events.sock"
@@ -294,14 +310,25 @@ private func waitForExit(_ process: Process, seconds: Double) -> Bool {
 
         let time = #"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"#
         let lines = log.split(separator: "\n").map(String.init)
-        #expect(lines.contains { $0.wholeMatch(of: try! Regex(time + " notice kind=ready journeyd running: .*")) != nil }, "\(log)")
+        #expect(
+            lines.contains { $0.wholeMatch(of: try! Regex(time + " notice kind=ready journeyd running: .*")) != nil },
+            "\(log)"
+        )
         #expect(
             lines.contains {
                 $0.wholeMatch(
                     of: try! Regex(
-                        time + " info kind=touch_sent journey=welcome journey_version=\\S+ step=hello user_id=terminal-1 "
-                            + "touch_id=[0-9a-f]+ channel=email outcome=sent touch .*")) != nil
-            }, "\(log)")
-        #expect(lines.contains { $0.wholeMatch(of: try! Regex(time + " notice kind=stopped journeyd stopped: .*")) != nil }, "\(log)")
+                        time
+                            + " info kind=touch_sent journey=welcome journey_version=\\S+ step=hello user_id=terminal-1 "
+                            + "touch_id=[0-9a-f]+ channel=email outcome=sent touch .*"
+                    )
+                ) != nil
+            },
+            "\(log)"
+        )
+        #expect(
+            lines.contains { $0.wholeMatch(of: try! Regex(time + " notice kind=stopped journeyd stopped: .*")) != nil },
+            "\(log)"
+        )
     }
 }
