@@ -194,10 +194,11 @@ acked=/opt/journeyd-test/acked.txt
 touch "$work/acked.txt"
 prop() { ct systemctl show -P "$1" journeyd; }
 # Waits (up to 10 s: journald writes asynchronously) for a line of `journalctl -u journeyd` matching an
-# extended regular expression.
+# extended regular expression. (No `grep -q` after journalctl here: grep would stop reading at the first
+# match, journalctl would die of SIGPIPE, and pipefail would turn the match into a failure.)
 journal_has() {
   for _ in $(seq 100); do
-    ct journalctl -u journeyd --no-pager -o cat | grep -qE "$1" && return 0
+    ct journalctl -u journeyd --no-pager -o cat | grep -E "$1" >/dev/null && return 0
     sleep 0.1
   done
   return 1
@@ -381,11 +382,30 @@ e = json.load(sys.stdin)
 assert e["PRIORITY"] == "3" and re.search(r"\n  .*broken\.yaml:\d+:\d+: ", e["MESSAGE"]), e
 ' || fail "rules_refused record: PRIORITY 3 and one multi-line MESSAGE with file:line:col"
 ok "journal fields on touch_sent (MESSAGE_ID, PRIORITY, CODE_*, JOURNEY, STEP, USER_ID, TOUCH_ID, CHANNEL, OUTCOME) and a multi-line rules_refused record"
-ct journalctl -x -u journeyd --no-pager MESSAGE_ID=ff51fe4431ae47abab3ebe9ec9637331 -n 1 | grep -q "Subject: journeyd sent touch" \
+ct journalctl -x -u journeyd --no-pager MESSAGE_ID=ff51fe4431ae47abab3ebe9ec9637331 -n 1 | grep "Subject: journeyd sent touch" >/dev/null \
   || fail "journalctl -x shows no catalog text"
-ct journalctl -x -u journeyd --no-pager MESSAGE_ID=ff51fe4431ae47abab3ebe9ec9637331 -n 1 | grep -q "never sent" \
+ct journalctl -x -u journeyd --no-pager MESSAGE_ID=ff51fe4431ae47abab3ebe9ec9637331 -n 1 | grep "never sent" >/dev/null \
   || fail "catalog text missing its body"
 ok "journalctl -x explains the records from journeyd.catalog"
+
+# ---- broken rules at start: refused before READY, exit 78, no restart loop
+ct systemctl stop journeyd.socket journeyd
+ct sh -c 'cat > /etc/journeyd/journeys/broken.yaml' <<'YAML'
+journey: broken
+trigger:
+  event: anything
+steps:
+  - id: nowhere
+    send: carrier_pigeon
+    template: welcome_hello
+YAML
+restarts=$(prop NRestarts)
+if ct systemctl start journeyd 2>/dev/null; then fail "journeyd started with a broken rule"; fi
+sleep 3  # RestartSec=1s in the test: a restart loop would show by now
+[[ $(prop ActiveState) == failed && $(prop NRestarts) == "$restarts" && $(prop ExecMainStatus) == 78 ]] \
+  || fail "broken rules at start: ActiveState=$(prop ActiveState) NRestarts=$(prop NRestarts) (was $restarts)"
+journal_has 'broken\.yaml:[0-9]+:[0-9]+: ' || fail "no file:line:col for the broken rule at start"
+ok "broken rules at start: refused before READY (Result=$(prop Result), status 78), no restart loop"
 
 echo "systemd test: the whole run took $(elapsed "$started") s"
 echo "systemd: $passed passed, 0 failed"
