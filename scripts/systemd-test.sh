@@ -297,6 +297,7 @@ if ct systemctl reload journeyd 2>/dev/null; then fail "systemctl reload with a 
 [[ $(prop ActiveState)/$(prop SubState) == active/running && $(prop MainPID) == "$pid" ]] \
   || fail "the service did not stay active with its process after a refused reload"
 [[ $(prop ReloadResult) == exit-code ]] || fail "ReloadResult after a refused reload: $(prop ReloadResult)"
+[[ $(prop StatusText) == *"last reload: refused"* ]] || fail "StatusText does not tell the reload was refused: $(prop StatusText)"
 journal_has 'broken\.yaml:[0-9]+:[0-9]+: ' || fail "the journal has no broken.yaml:line:col error"
 ok "systemctl reload (broken) exits non-zero, unit stays active, journal: $(ct journalctl -u journeyd -o cat | grep -oE 'broken\.yaml:[0-9]+:[0-9]+: [^"]{0,60}' | head -1)"
 ct rm /etc/journeyd/journeys/broken.yaml
