@@ -19,7 +19,7 @@ public enum UserIDPolicy: Sendable {
 /// lowercase hex digits.
 ///
 /// The same id gives the same hash as long as the key stays the same, so an operator can still follow
-/// one user through `journalctl USER_ID=…` (hash the id with `journeyd` to look it up), but the log alone
+/// one user through `journalctl USER_ID=…` (their first record gives the hash), but the log alone
 /// does not reveal it, and guessing ids (e-mail addresses, sequential numbers) and hashing them needs the
 /// key. The default key is the machine's app-specific id (`sd_id128_get_machine_app_specific(3)`, an
 /// HMAC of `/etc/machine-id` under journeyd's application id): stable across restarts on one machine,
