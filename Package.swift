@@ -16,7 +16,8 @@ import PackageDescription
 //                      outcome classification, retry schedule, rate limits, breaker. Only module that sees
 //                      AsyncHTTPClient, NIO, NIOSSL and Crypto.
 //   CSystemd           libsystemd (apt libsystemd-dev); only JourneySystemd imports it.
-//   JourneySystemd     sd_notify, watchdog, socket activation (listen fds), journald log handler. Sees CSystemd, Logging.
+//   JourneySystemd     sd_notify, watchdog, socket activation (listen fds), journald and stderr log handlers.
+//                      Sees CSystemd, JourneyCore (the record kinds), Logging.
 //   journeyd-bench     the benchmark that writes a report (not a test).
 let package = Package(
     name: "journeyd",
@@ -75,7 +76,7 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(
             name: "JourneySystemd",
-            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CSystemd", "JourneyCore", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "JourneyDaemon",
@@ -105,7 +106,7 @@ let package = Package(
             dependencies: ["JourneyTemplates", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(name: "JourneyChannelsTests", dependencies: ["JourneyChannels", "JourneyTesting"]),
-        .testTarget(name: "JourneySystemdTests", dependencies: ["JourneySystemd"]),
+        .testTarget(name: "JourneySystemdTests", dependencies: ["JourneySystemd", "JourneyCore"]),
         .testTarget(name: "JourneyEventsTests", dependencies: ["JourneyEvents", "JourneyTesting"]),
         .testTarget(
             name: "JourneyRulesTests",

@@ -535,6 +535,16 @@ public final class Daemon {
                 try channels[channel]!.deliver(touches)
                 try store.mark(ids, .sent)
                 counters.delivered += touches.count
+                for touch in touches {
+                    logger.info(
+                        "touch \(touch.id) sent through \(channel): \(touch.journey)/\(touch.step), template \(touch.template)",
+                        metadata: [
+                            RecordField.kind: "\(RecordKind.touchSent.rawValue)", RecordField.journey: "\(touch.journey)",
+                            RecordField.journeyVersion: "\(touch.version)", RecordField.step: "\(touch.step)",
+                            RecordField.userID: "\(touch.user)", RecordField.touchID: "\(touch.id)",
+                            RecordField.channel: "\(channel)", RecordField.outcome: "sent",
+                        ])
+                }
             } catch {
                 logger.warning(
                     "delivery of \(touches.count) touches through \(channel) failed: \(error); retrying in 30 s",

@@ -4,6 +4,7 @@ import Foundation
 import JourneyCore
 import JourneyDaemon
 import JourneyRules
+import JourneySystemd
 import Logging
 
 struct Run: ParsableCommand {
@@ -62,6 +63,9 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        // A SIGHUP before the reload handler below is installed must not end the daemon (its default
+        // action): systemd does not restart a service that SIGHUP ended, since it counts as a clean exit.
+        signal(SIGHUP, SIG_IGN)
         let ruleSet: RuleSet
         do {
             ruleSet = try RuleLoader.load(directory: rules)
@@ -71,9 +75,19 @@ struct Run: ParsableCommand {
         }
         let paths = DaemonPaths(settings: ruleSet.settings, state: state, spool: spool, control: control)
         let configured = ruleSet.settings.daemonSettings
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        var logger = Logger(label: "journeyd")
-        logger.logLevel = .info
+        let userIDs: UserIDPolicy
+        switch CommandLogging.userIDPolicy(configured) {
+        case .success(let policy): userIDs = policy
+        case .failure(let failure):
+            printError(failure.description)
+            throw ExitCode(78)
+        }
+        // Under systemd: journal fields (stderr is the journal) and the notify protocol; from a terminal:
+        // readable lines on stderr and no supervisor.
+        CommandLogging.bootstrap(userIDs: userIDs)
+        let logger = Logger(label: "journeyd")
+        let service: any ServiceManager =
+            SystemdServiceManager.isSupervised ? SystemdServiceManager() : NoServiceManager()
         let daemon = try Daemon(
             rules: ruleSet,
             settings: .init(
@@ -84,7 +98,7 @@ struct Run: ParsableCommand {
                 eventSocket: socket ?? configured.socketPath, eventListen: listen ?? configured.socketListen,
                 tailFile: tail ?? configured.tailFile, spoolDone: configured.spoolDone,
                 watchRulesDebounce: (watch ?? configured.watchRules) ? configured.reloadDebounce : nil),
-            logger: logger)
+            logger: logger, service: service)
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())

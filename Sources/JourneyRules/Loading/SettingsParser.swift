@@ -105,7 +105,14 @@ enum SettingsParser {
             if let w = rm["watch"], let b = reader.bool(w, "reload.watch") { d.watchRules = b }
             if let w = rm["debounce"], let span = reader.duration(w, "reload.debounce") { d.reloadDebounce = span }
         }
-        if let n = m["logging"], let lm = reader.mapping(n, "logging", allowed: ["user_id"]) {
+        if let n = m["logging"], let lm = reader.mapping(n, "logging", allowed: ["user_id", "user_id_key"]) {
+            if let node = lm["user_id_key"], let key = reader.string(node, "logging.user_id_key", expected: "32 hex digits") {
+                if key.count == 32 && key.allSatisfy(\.isHexDigit) {
+                    d.userIDKey = key
+                } else {
+                    reader.error(at: node, "logging.user_id_key", "expected 32 hex digits (a 128-bit key), found \(key.count) characters")
+                }
+            }
             if let node = lm["user_id"], let s = reader.string(node, "logging.user_id", expected: "plain or hash") {
                 switch s {
                 case "plain": d.hashUserIDs = false

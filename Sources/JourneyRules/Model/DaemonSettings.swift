@@ -28,6 +28,8 @@ public struct DaemonSettings: Sendable, Equatable {
     public var reloadDebounce: TimeSpan = .milliseconds(500)
     /// `logging.user_id`: `plain` or `hash` (user ids in log records as a keyed hash).
     public var hashUserIDs: Bool = false
+    /// `logging.user_id_key`: the key of that hash (32 hex digits); by default derived from /etc/machine-id.
+    public var userIDKey: String?
 
     public enum SpoolDone: String, Sendable, Equatable {
         /// Move to `<spool>/done/` (the default).

@@ -1,0 +1,412 @@
+#!/usr/bin/env bash
+# journeyd under real systemd 252: boots the machine's own OS in a container
+# (systemd-nspawn --volatile=yes -D / -b), installs journeyd with scripts/install.sh and the project's
+# unit files (hardened as shipped; a test drop-in only shortens the watchdog and restart delays and
+# enables the fault hook), and checks, failing loudly on the first broken assertion:
+#   static      systemd-analyze verify prints nothing; systemd-analyze security exposure <= 2.0
+#   start       `systemctl start` returns once READY=1 was sent; StatusText has live figures
+#   reload      a good reload exits 0 and the new rules serve; a broken rule makes it exit non-zero,
+#               the unit stays active, the journal has file:line:col; SIGHUP never kills the service
+#   watchdog    a stalled processing loop is killed by systemd (Result=watchdog) and restarted
+#   kill -9     brings a restart; after both, every event answered "ok" produced its touch
+#   socket      events sent to journeyd.socket while the service is stopped are processed
+#   stop        `systemctl stop` under load exits 0 within TimeoutStopSec; nothing acknowledged lost
+#   journal     touch records carry MESSAGE_ID, PRIORITY, CODE_*, JOURNEY, STEP, TOUCH_ID, …; journalctl -x
+#               shows the catalog text
+# Needs root, systemd-container (systemd-nspawn) and python3. Usage: scripts/systemd-test.sh [BINARY]
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+export PATH="/opt/swift/usr/bin:$PATH"
+binary="${1:-${JOURNEYD_BINARY:-}}"
+if [[ -z "$binary" ]]; then binary="$(cd "$repo" && swift build --show-bin-path)/journeyd"; fi
+[[ -x "$binary" ]] || { echo "systemd-test: no journeyd binary at $binary" >&2; exit 1; }
+[[ $(id -u) == 0 ]] || { echo "systemd-test: needs root (systemd-nspawn)" >&2; exit 1; }
+command -v systemd-nspawn >/dev/null || { echo "systemd-test: needs systemd-nspawn (apt install systemd-container)" >&2; exit 1; }
+
+started=$(date +%s.%N)
+passed=0
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
+ok() { passed=$((passed + 1)); echo "  ok   $*"; }
+fail() {
+  echo "  FAIL $*" >&2
+  echo "---- systemctl status journeyd" >&2; ct systemctl status --no-pager -l journeyd >&2 || true
+  echo "---- journalctl -u journeyd (last 60)" >&2; ct journalctl -u journeyd --no-pager -n 60 >&2 || true
+  exit 1
+}
+
+work=$(mktemp -d /tmp/journeyd-systemd-test.XXXXXX)
+mkdir -p "$work/usr-local" "$work/bin" "$work/catalog"
+cp "$binary" "$work/bin/journeyd"
+nspawn=""
+cleanup() {
+  if [[ -n "$nspawn" ]] && kill -0 "$nspawn" 2>/dev/null; then
+    ct systemctl poweroff --no-block >/dev/null 2>&1 || true
+    for _ in $(seq 100); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.1; done
+    kill "$nspawn" 2>/dev/null || true
+    wait "$nspawn" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- boot
+# --volatile=yes: a tmpfs root with the host's /usr read-only, so the container starts from an empty /etc
+# and /var (systemd.firstboot=off keeps systemd-firstboot from asking questions). The repository, the
+# binary and the Swift runtime are bound in read-only; /usr/local is a scratch directory, the install
+# prefix (systemd reads units from /usr/local/lib/systemd/system, journalctl its catalog from
+# /usr/local/lib/systemd/catalog).
+setsid systemd-nspawn --register=no --keep-unit --volatile=yes -D / -b \
+  --bind-ro="$repo:/opt/journeyd-src" --bind-ro="$work/bin:/opt/journeyd-bin" --bind-ro=/opt/swift \
+  --bind="$work/usr-local:/usr/local" --bind="$work:/opt/journeyd-test" \
+  --private-network systemd.firstboot=off systemd.unit=basic.target </dev/null >"$work/console.log" 2>&1 &
+nspawn=$!
+init=""
+for _ in $(seq 300); do
+  # nspawn forks a short-lived helper first; the container's init is the child named systemd.
+  init=$(ps -o pid=,comm= --ppid "$nspawn" 2>/dev/null | awk '$2 == "systemd" { print $1; exit }' || true)
+  [[ -n "$init" ]] && break
+  kill -0 "$nspawn" 2>/dev/null || { cat "$work/console.log" >&2; echo "systemd-test: nspawn exited" >&2; exit 1; }
+  sleep 0.1
+done
+[[ -n "$init" ]] || { echo "systemd-test: the container's init did not appear" >&2; exit 1; }
+ct() { nsenter -t "$init" -a "$@"; }
+# is-system-running says "degraded" when a unit the host enables fails in the container; only
+# journeyd's own units matter here.
+for _ in $(seq 300); do ct test -S /run/systemd/private 2>/dev/null && break; sleep 0.1; done
+timeout 90 nsenter -t "$init" -a systemctl is-system-running --wait >/dev/null 2>&1 || true
+state=$(ct systemctl is-system-running || true)
+[[ $state == running || $state == degraded ]] || fail "container did not finish booting (state $state)"
+echo "booted systemd $(ct systemctl --version | head -1 | cut -d' ' -f2) in a container in $(elapsed "$started") s"
+
+# A client for the event socket and the control socket (runs inside the container).
+cat >"$work/client.py" <<'PY'
+import datetime, json, os, socket, sys, threading, time
+EVENTS, CONTROL = "/run/journeyd/events.sock", "/var/lib/journeyd/control.sock"
+TOUCHES = "/var/lib/journeyd/touches.jsonl"
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+def line(user, event=None):
+    if event is None:
+        record = {"type": "identify", "userId": user, "messageId": "m-" + user, "timestamp": now(),
+                  "traits": {"signup_at": now(), "first_name": "Test"}}
+    else:
+        record = {"type": "track", "event": event, "userId": user, "messageId": "m-" + user, "timestamp": now()}
+    return (json.dumps(record) + "\n").encode()
+
+def exchange(sock, users, event=None):
+    """Sends one line per user; returns the users whose line was answered ok (stops at EOF)."""
+    try:
+        sock.sendall(b"".join(line(u, event) for u in users))
+    except OSError:
+        return []
+    acked, buffer, answered = [], b"", 0
+    while answered < len(users):
+        try:
+            chunk = sock.recv(65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        buffer += chunk
+        *answers, buffer = buffer.split(b"\n")
+        for answer in answers:
+            answered += 1
+            if answer.startswith(b"ok m-"):
+                acked.append(answer[5:].decode())
+    return acked
+
+def record(path, users):
+    with open(path, "a") as f:
+        f.writelines(u + "\n" for u in users)
+
+def send(prefix, count, acked_file, event=None):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(60)
+    sock.connect(EVENTS)
+    acked = exchange(sock, [f"{prefix}-{i}" for i in range(count)], event)
+    record(acked_file, acked)
+    print(len(acked))
+
+def load(prefix, connections, seconds, acked_file):
+    """Keeps sending batches on `connections` connections, opened up front and never reopened (a
+    reconnection would start a stopped service again), until `seconds` pass or the daemon goes away."""
+    socks = []
+    for _ in range(connections):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(30)
+        s.connect(EVENTS)
+        socks.append(s)
+    results, end = [[] for _ in socks], time.time() + seconds
+    def run(n):
+        batch = 0
+        while time.time() < end:
+            users = [f"{prefix}-{n}-{batch}-{i}" for i in range(50)]
+            acked = exchange(socks[n], users)
+            results[n] += acked
+            batch += 1
+            if len(acked) < len(users):
+                return
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(connections)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    acked = [u for r in results for u in r]
+    record(acked_file, acked)
+    print(len(acked))
+
+def control(request):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(120)
+    sock.connect(CONTROL)
+    sock.sendall((request + "\n").encode())
+    answer = b""
+    try:
+        while chunk := sock.recv(65536):
+            answer += chunk
+    except OSError:
+        pass
+    print(answer.decode().strip())
+
+def touched(acked_file, timeout):
+    """Waits until every acknowledged user has a touch in the file channel; prints what is missing."""
+    want = set(open(acked_file).read().split())
+    deadline = time.time() + timeout
+    while True:
+        have = set()
+        if os.path.exists(TOUCHES):
+            for text in open(TOUCHES):
+                try:
+                    have.add(json.loads(text)["user"])
+                except ValueError:
+                    pass
+        missing = want - have
+        if not missing or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    print(f"{len(want)} acknowledged, {len(missing)} without their touch" + (f": {sorted(missing)[:5]}" if missing else ""))
+    sys.exit(1 if missing or not want else 0)
+
+globals()[sys.argv[1]](*[int(a) if a.isdigit() else a for a in sys.argv[2:]])
+PY
+client() { ct python3 /opt/journeyd-test/client.py "$@"; }
+acked=/opt/journeyd-test/acked.txt
+touch "$work/acked.txt"
+prop() { ct systemctl show -P "$1" journeyd; }
+# Waits (up to 10 s: journald writes asynchronously) for a line of `journalctl -u journeyd` matching an
+# extended regular expression. (No `grep -q` after journalctl here: grep would stop reading at the first
+# match, journalctl would die of SIGPIPE, and pipefail would turn the match into a failure.)
+journal_has() {
+  for _ in $(seq 100); do
+    ct journalctl -u journeyd --no-pager -o cat | grep -E "$1" >/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# ---- install
+ct /opt/journeyd-src/scripts/install.sh --binary /opt/journeyd-bin/journeyd --prefix /usr/local >/dev/null \
+  || fail "scripts/install.sh failed"
+unit=/usr/local/lib/systemd/system/journeyd.service
+# Test settings: no quiet hours or caps (touches must go out now, whatever the time of day), and the
+# email channel writes to a file, so that touches can be counted after crashes.
+ct sh -c 'cat > /etc/journeyd/journeyd.yaml' <<'YAML'
+timezone: UTC
+dedup: { window: 7d }
+YAML
+ct sh -c 'cat > /etc/journeyd/channels.yaml' <<'YAML'
+channels:
+  - { name: email, type: file, path: touches.jsonl }
+  - { name: sms, type: log }
+  - { name: wecom, type: log }
+YAML
+ct mkdir -p /run/systemd/system/journeyd.service.d
+ct sh -c 'cat > /run/systemd/system/journeyd.service.d/test.conf' <<'INI'
+# Test only: a short watchdog and restart delay, the fault hook (control request "stall SECONDS"), and no
+# start rate limit (this test starts the service many times within two minutes).
+[Unit]
+StartLimitIntervalSec=0
+[Service]
+WatchdogSec=3s
+RestartSec=1s
+Environment=JOURNEYD_FAULT_INJECTION=1
+INI
+ct systemctl daemon-reload
+echo "installed in $(elapsed "$started") s"
+
+# ---- static checks
+verify_err=$(ct systemd-analyze verify "$unit" /usr/local/lib/systemd/system/journeyd.socket 2>&1 >/dev/null || true)
+[[ -z "$verify_err" ]] || fail "systemd-analyze verify printed: $verify_err"
+ok "systemd-analyze verify prints nothing"
+exposure=$(systemd-analyze security --offline=true "$repo/systemd/journeyd.service" 2>/dev/null \
+  | sed -n 's/.*Overall exposure level for journeyd.service: \([0-9.]*\).*/\1/p')
+[[ -n "$exposure" ]] && awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }' || fail "security exposure $exposure > 2.0"
+ok "systemd-analyze security --offline=true: exposure $exposure"
+
+# ---- start: active only after READY, live status
+ct systemctl start journeyd.socket
+t=$(date +%s.%N)
+ct systemctl start journeyd || fail "systemctl start journeyd"
+echo "  (systemctl start took $(elapsed "$t") s)"
+[[ $(prop Type)/$(prop NotifyAccess) == notify/main ]] || fail "the unit is not Type=notify, NotifyAccess=main"
+[[ $(prop ActiveState)/$(prop SubState) == active/running ]] || fail "not active/running after start"
+# The "ready" record (logged just before READY=1) precedes systemd's "Started" (unit started).
+ready_at=$(ct journalctl -u journeyd -o json MESSAGE_ID=89e97afd8a454464a43f5bc77f19b640 -n 1 \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["__REALTIME_TIMESTAMP"])')
+started_at=$(ct journalctl -o json _PID=1 UNIT=journeyd.service MESSAGE_ID=39f53479d3a045ac8e11786248231fbf -n 1 \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["__REALTIME_TIMESTAMP"])')
+((ready_at <= started_at)) || fail "systemd reported Started before journeyd was ready"
+ok "systemctl start returns after READY=1 (ready record precedes 'Started'), active/running"
+[[ $(client send first 20 $acked) == 20 ]] || fail "events over journeyd.socket not all answered ok"
+sleep 2.5
+status=$(prop StatusText)
+[[ $status =~ ([0-9]+)\ events\; ]] && ((BASH_REMATCH[1] >= 20)) && [[ $status == *journeys* ]] \
+  || fail "StatusText has no live figures: $status"
+ok "StatusText: $status"
+
+# ---- reload: good, broken, SIGHUP
+pid=$(prop MainPID)
+ct sh -c 'cat > /etc/journeyd/journeys/systemd_probe.yaml' <<'YAML'
+journey: systemd_probe
+description: Added by the systemd test's reload; answers a probe event with a touch.
+trigger:
+  event: systemd_probe
+entry:
+  reentry: always
+steps:
+  - id: answer
+    send: email
+    template: welcome_hello
+YAML
+ct systemctl reload journeyd || fail "systemctl reload with valid rules exited non-zero"
+[[ $(prop ReloadResult) == success ]] || fail "ReloadResult after a good reload: $(prop ReloadResult)"
+client send probe 3 $acked systemd_probe >/dev/null
+client touched $acked 10 >/dev/null || fail "the reloaded rules do not serve (no probe touches)"
+ct grep -q '"journey":"systemd_probe"' /var/lib/journeyd/touches.jsonl || fail "no touch from the new journey"
+ok "systemctl reload (valid) exits 0, ReloadResult=success, the new journey sends"
+ct sh -c 'cat > /etc/journeyd/journeys/broken.yaml' <<'YAML'
+journey: broken
+trigger:
+  event: anything
+steps:
+  - id: nowhere
+    send: carrier_pigeon
+    template: welcome_hello
+YAML
+if ct systemctl reload journeyd 2>/dev/null; then fail "systemctl reload with a broken rule exited 0"; fi
+[[ $(prop ActiveState)/$(prop SubState) == active/running && $(prop MainPID) == "$pid" ]] \
+  || fail "the service did not stay active with its process after a refused reload"
+[[ $(prop ReloadResult) == exit-code ]] || fail "ReloadResult after a refused reload: $(prop ReloadResult)"
+[[ $(prop StatusText) == *"last reload: refused"* ]] || fail "StatusText does not tell the reload was refused: $(prop StatusText)"
+journal_has 'broken\.yaml:[0-9]+:[0-9]+: ' || fail "the journal has no broken.yaml:line:col error"
+ok "systemctl reload (broken) exits non-zero, unit stays active, journal: $(ct journalctl -u journeyd -o cat | grep -oE 'broken\.yaml:[0-9]+:[0-9]+: [^"]{0,60}' | head -1)"
+ct rm /etc/journeyd/journeys/broken.yaml
+reloads=$(ct journalctl -u journeyd -o cat MESSAGE_ID=5cc195bdd0fd409bbc0879e438fe0f72 | wc -l)
+ct systemctl kill -s HUP journeyd
+for _ in $(seq 50); do
+  (($(ct journalctl -u journeyd -o cat MESSAGE_ID=5cc195bdd0fd409bbc0879e438fe0f72 | wc -l) > reloads)) && break
+  sleep 0.1
+done
+(($(ct journalctl -u journeyd -o cat MESSAGE_ID=5cc195bdd0fd409bbc0879e438fe0f72 | wc -l) > reloads)) \
+  || fail "SIGHUP did not reload the rules"
+[[ $(prop ActiveState) == active && $(prop MainPID) == "$pid" && $(prop NRestarts) == 0 ]] \
+  || fail "SIGHUP killed or restarted the service"
+ok "SIGHUP reloads without killing the service (same PID $pid)"
+
+# ---- watchdog: a stalled processing loop is killed and restarted
+t=$(date +%s.%N)
+client send pre-stall 50 $acked >/dev/null
+client control "stall 60" >/dev/null &
+stall=$!
+for _ in $(seq 200); do [[ $(prop MainPID) != "$pid" && $(prop MainPID) != 0 && $(prop ActiveState) == active ]] && break; sleep 0.1; done
+wait $stall || true
+[[ $(prop MainPID) != "$pid" && $(prop ActiveState) == active ]] || fail "no restart after the loop stalled"
+journal_has "Failed with result 'watchdog'" || fail "systemd did not report Result=watchdog"
+[[ $(prop NRestarts) == 1 ]] || fail "NRestarts after the watchdog: $(prop NRestarts)"
+ok "stalled loop: watchdog timeout, Result=watchdog, restarted (NRestarts=1) in $(elapsed "$t") s"
+
+# ---- kill -9 under load
+pid=$(prop MainPID)
+client load kill 4 6 $acked >"$work/kill-load.txt" &
+loader=$!
+sleep 2
+ct kill -9 "$pid"
+wait $loader || true
+for _ in $(seq 100); do [[ $(prop MainPID) != "$pid" && $(prop MainPID) != 0 && $(prop ActiveState) == active ]] && break; sleep 0.1; done
+[[ $(prop ActiveState) == active && $(prop NRestarts) == 2 ]] || fail "no restart after kill -9"
+result=$(client touched $acked 30) || fail "after watchdog and kill -9: $result"
+ok "kill -9 under load ($(cat "$work/kill-load.txt") events answered ok before it): restarted; $result"
+
+# ---- socket activation: events sent while the service is stopped
+ct systemctl stop journeyd
+[[ $(prop ActiveState) == inactive && $(ct systemctl is-active journeyd.socket) == active ]] \
+  || fail "journeyd did not stop, or the socket went with it"
+[[ $(client send while-stopped 25 $acked) == 25 ]] || fail "events sent to the socket while stopped were not answered"
+[[ $(prop ActiveState) == active ]] || fail "the socket did not start journeyd"
+result=$(client touched $acked 20) || fail "events sent while stopped: $result"
+ok "events sent to journeyd.socket while the service was stopped are processed once it starts; $result"
+
+# ---- stop under load
+client load stop 4 8 $acked >"$work/stop-load.txt" &
+loader=$!
+sleep 2
+t=$(date +%s.%N)
+ct systemctl stop journeyd || fail "systemctl stop"
+took=$(elapsed "$t")
+wait $loader || true
+limit=$(prop TimeoutStopUSec | awk '/min/ { sub("min", ""); print $0 * 60; next } { sub("s$", ""); print $0 }')
+[[ $(prop Result) == success && $(prop ExecMainStatus) == 0 ]] \
+  || fail "stop under load: Result=$(prop Result) ExecMainStatus=$(prop ExecMainStatus)"
+awk -v t="$took" -v l="$limit" 'BEGIN { exit !(t < l) }' || fail "stop took $took s (TimeoutStopSec $limit s)"
+ct systemctl start journeyd
+result=$(client touched $acked 30) || fail "after stop under load: $result"
+ok "systemctl stop under load ($(cat "$work/stop-load.txt") answered ok): exit 0 in $took s (limit $limit s); $result"
+
+# ---- journal fields and catalog
+json=$(ct journalctl -u journeyd -o json MESSAGE_ID=ff51fe4431ae47abab3ebe9ec9637331 -n 1)
+[[ -n "$json" ]] || fail "no touch_sent record in the journal"
+echo "$json" | python3 -c '
+import json, sys
+e = json.load(sys.stdin)
+want = {"MESSAGE_ID": "ff51fe4431ae47abab3ebe9ec9637331", "PRIORITY": "6", "SYSLOG_IDENTIFIER": "journeyd",
+        "KIND": "touch_sent", "OUTCOME": "sent", "CHANNEL": "email"}
+for key, value in want.items():
+    assert e.get(key) == value, f"{key}={e.get(key)!r}, want {value!r}"
+for key in ["MESSAGE", "CODE_FILE", "CODE_LINE", "CODE_FUNC", "JOURNEY", "JOURNEY_VERSION", "STEP", "USER_ID", "TOUCH_ID"]:
+    assert e.get(key), f"{key} missing"
+assert e["CODE_FILE"].endswith("Daemon.swift"), e["CODE_FILE"]
+print("  " + " ".join(f"{k}={e[k]}" for k in ["PRIORITY", "JOURNEY", "STEP", "CHANNEL", "TOUCH_ID", "USER_ID", "CODE_FILE", "CODE_LINE"]))
+' || fail "touch_sent record fields"
+ct journalctl -u journeyd -o json MESSAGE_ID=6b88242a14f34f0db2fdbaee1a118c11 -n 1 | python3 -c '
+import json, re, sys
+e = json.load(sys.stdin)
+assert e["PRIORITY"] == "3" and re.search(r"\n  .*broken\.yaml:\d+:\d+: ", e["MESSAGE"]), e
+' || fail "rules_refused record: PRIORITY 3 and one multi-line MESSAGE with file:line:col"
+ok "journal fields on touch_sent (MESSAGE_ID, PRIORITY, CODE_*, JOURNEY, STEP, USER_ID, TOUCH_ID, CHANNEL, OUTCOME) and a multi-line rules_refused record"
+ct journalctl -x -u journeyd --no-pager MESSAGE_ID=ff51fe4431ae47abab3ebe9ec9637331 -n 1 | grep "Subject: journeyd sent touch" >/dev/null \
+  || fail "journalctl -x shows no catalog text"
+ct journalctl -x -u journeyd --no-pager MESSAGE_ID=ff51fe4431ae47abab3ebe9ec9637331 -n 1 | grep "never sent" >/dev/null \
+  || fail "catalog text missing its body"
+ok "journalctl -x explains the records from journeyd.catalog"
+
+# ---- broken rules at start: refused before READY, exit 78, no restart loop
+ct systemctl stop journeyd.socket journeyd
+ct sh -c 'cat > /etc/journeyd/journeys/broken.yaml' <<'YAML'
+journey: broken
+trigger:
+  event: anything
+steps:
+  - id: nowhere
+    send: carrier_pigeon
+    template: welcome_hello
+YAML
+restarts=$(prop NRestarts)
+if ct systemctl start journeyd 2>/dev/null; then fail "journeyd started with a broken rule"; fi
+sleep 3  # RestartSec=1s in the test: a restart loop would show by now
+[[ $(prop ActiveState) == failed && $(prop NRestarts) == "$restarts" && $(prop ExecMainStatus) == 78 ]] \
+  || fail "broken rules at start: ActiveState=$(prop ActiveState) NRestarts=$(prop NRestarts) (was $restarts)"
+journal_has 'broken\.yaml:[0-9]+:[0-9]+: ' || fail "no file:line:col for the broken rule at start"
+ok "broken rules at start: refused before READY (Result=$(prop Result), status 78), no restart loop"
+
+echo "systemd test: the whole run took $(elapsed "$started") s"
+echo "systemd: $passed passed, 0 failed"
