@@ -15,3 +15,14 @@ journeyd=$(swift build --show-bin-path)/journeyd
 "$journeyd" check rules
 "$journeyd" check bench/rules
 "$journeyd" test rules --junit .build/journey-tests.xml
+
+# journeyd as a real systemd 252 service in a container: needs root and systemd-nspawn (CI has both and
+# insists on it; elsewhere it is skipped with a note).
+if [ "$(id -u)" = 0 ] && command -v systemd-nspawn >/dev/null; then
+  bash scripts/systemd-test.sh "$journeyd"
+elif [ "${JOURNEYD_REQUIRE_SYSTEMD_TEST:-0}" = 1 ]; then
+  echo "the systemd test needs root and systemd-nspawn (apt install systemd-container)" >&2
+  exit 1
+else
+  echo "note: skipped the systemd service test (needs root and systemd-nspawn)" >&2
+fi
