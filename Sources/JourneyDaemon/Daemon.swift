@@ -117,6 +117,7 @@ public final class Daemon {
             try FileManager.default.createDirectory(
                 atPath: settings.spoolDirectory + "/" + folder, withIntermediateDirectories: true)
         }
+        service.extendTimeout(microseconds: 60_000_000)  // opening a large store loads every pending timer
         store = try SQLiteStateStore(
             path: settings.statePath, durability: settings.fsyncEveryCommit ? .full : .normal, dedupWindow: rules.settings.dedupWindow)
         engine = Engine(rules: rules)
@@ -361,6 +362,7 @@ public final class Daemon {
 
     /// Commits everything applied since the last commit, with the inputs' `positions`.
     private func commit(positions: [String: Int64] = [:]) throws {
+        service.alive()  // a long spool file is many commits in one loop turn: each is progress
         try store.commit(outbox: pendingOutbox, positions: positions, outcomes: pendingOutcomes)
         counters.touches += pendingOutbox.count
         pendingOutbox.removeAll(keepingCapacity: true)
@@ -433,7 +435,8 @@ public final class Daemon {
                 .init("ok", true), .init("journeys", .number(Double(engine.rules.journeys.count))),
                 .init("events", .number(Double(counters.events))), .init("rejected", .number(Double(counters.rejected))),
                 .init("touches", .number(Double(counters.touches))), .init("delivered", .number(Double(counters.delivered))),
-                .init("timers", .number(Double(store.pendingTimerCount))),
+                .init("duplicates", .number(Double(counters.duplicates))), .init("in_doubt", .number(Double(counters.inDoubt))),
+                .init("timers", .number(Double(store.pendingTimerCount))), .init("last_reload", .string(lastReload)),
             ]).jsonText
         default:
             return Value.object([.init("ok", false), .init("errors", ["unknown request; use reload or status"])]).jsonText

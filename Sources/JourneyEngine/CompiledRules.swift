@@ -35,7 +35,7 @@ final class CompiledRules: Sendable {
         var segments: [Int] = []
         var needs: [HistoryNeed] = []
         var horizon = TimeSpan.zero
-        for cap in rules.settings.caps { horizon = max(horizon, cap.per) }
+        for cap in rules.settings.caps { horizon = max(horizon, cap.reach) }
         for (i, journey) in rules.journeys.enumerated() {
             byID[journey.id] = i
             switch journey.trigger {
@@ -46,7 +46,7 @@ final class CompiledRules: Sendable {
             case .segment: segments.append(i)
             }
             needs.append(contentsOf: journey.expressions.flatMap(\.historyNeeds))
-            if let cap = journey.limits.cap { horizon = max(horizon, cap.per) }
+            if let cap = journey.limits.cap { horizon = max(horizon, cap.reach) }
         }
         self.journeysByID = byID
         self.current = Set(rules.journeys.map(ObjectIdentifier.init))
@@ -107,4 +107,10 @@ extension Journey {
         }
         return all
     }
+}
+
+extension Cap {
+    /// How far back touches can still count: `per`, and a day more for calendar caps (a local day
+    /// can last 25 hours, and the window starts at a local midnight).
+    var reach: TimeSpan { window == .calendar ? per + .days(1) : per }
 }

@@ -10,6 +10,16 @@ extension Run {
         case hold(until: Timestamp)
     }
 
+    /// The cap's window at `now`: touches after `from` count. For calendar caps also when the next day
+    /// starts in `zone` (the window moves then).
+    static func window(of cap: Cap, at now: Timestamp, zone: Zone) -> (from: Timestamp, nextStart: Timestamp?) {
+        guard cap.window == .calendar else { return (now - cap.per, nil) }
+        let today = zone.local(now).date
+        let first = zone.instant(date: today.adding(days: -(cap.days - 1)), time: TimeOfDay(minutes: 0))
+        let tomorrow = zone.instant(date: today.adding(days: 1), time: TimeOfDay(minutes: 0))
+        return (first - .milliseconds(1), tomorrow)
+    }
+
     mutating func deliver(_ send: Send, e: inout Enrollment, journey: Journey, step: Step, user: inout UserState) -> Delivery {
         if skipTouches {
             outcome(.skippedLate, user, journey.id, step: step.id, detail: send.channel)
@@ -29,22 +39,23 @@ extension Run {
             }
             var caps: [(Cap, journeyOnly: Bool)] = journey.limits.cap.map { [($0, true)] } ?? []
             caps += settings.caps.filter { $0.channel == nil || $0.channel == send.channel }.map { ($0, false) }
+            let zone = user.zone(default: settings.defaultZone)
             for (cap, journeyOnly) in caps {
-                let from = now - cap.per
+                let (from, nextStart) = Self.window(of: cap, at: now, zone: zone)
                 let counted = user.touchLog.filter { record in
                     record.at > from
                         && (journeyOnly ? record.journey == journey.id : (cap.channel == nil || record.channel == send.channel))
                 }
                 guard counted.count >= cap.touches else { continue }
-                let scope = journeyOnly ? "journey cap \(cap.touches)/\(cap.per)" : "global cap \(cap.touches)/\(cap.per)"
+                let scope = "\(journeyOnly ? "journey" : "global") cap \(cap.touches)/\(cap.per)\(cap.window == .calendar ? " (calendar days)" : "")"
                 switch cap.over {
                 case .drop:
                     outcome(.capped, user, journey.id, step: step.id, detail: scope)
                     return .proceed
                 case .defer:
-                    // The earliest moment one of the counted touches leaves the window.
-                    let oldest = counted[counted.count - cap.touches].at
-                    let until = oldest + cap.per
+                    // Rolling: the moment the oldest counted touch leaves the window. Calendar: the next
+                    // local midnight (checked again then; never early).
+                    let until = nextStart ?? (counted[counted.count - cap.touches].at + cap.per)
                     outcome(.deferred(until: until), user, journey.id, step: step.id, detail: scope)
                     return .hold(until: until)
                 }

@@ -309,7 +309,7 @@ struct JourneyParser {
 
     /// `{touches, per, over}` (plus `channel` for global caps).
     static func parseCap(_ node: YAMLNode, _ path: String, reader: YAMLReader, channel: Bool) -> Cap? {
-        let keys = (channel ? ["channel"] : []) + ["touches", "per", "over"]
+        let keys = (channel ? ["channel"] : []) + ["touches", "per", "over", "window"]
         guard let m = reader.mapping(node, path, allowed: keys, what: "a cap like {touches: 1, per: 1d}") else { return nil }
         let touches = reader.required(m, "touches", path).flatMap { reader.integer($0, "\(path).touches", in: 1...1_000_000) }
         let per = reader.required(m, "per", path).flatMap { reader.duration($0, "\(path).per") }
@@ -319,8 +319,13 @@ struct JourneyParser {
             guard let name = reader.string(c, "\(path).channel", expected: "a channel name") else { return nil }
             channelName = name
         }
-        guard let touches, let per, let over else { return nil }
-        return Cap(touches: touches, per: per, over: over, channel: channelName)
+        let window = m["window"].map { reader.choice($0, "\(path).window", ["rolling": Cap.Window.rolling, "calendar": .calendar]) } ?? .rolling
+        if window == .calendar, let per, per.milliseconds % 86_400_000 != 0, let node = m["per"] {
+            reader.error(at: node, "\(path).per", "a calendar cap counts whole days: use 1d, 7d…, not \(per)")
+            return nil
+        }
+        guard let touches, let per, let over, let window else { return nil }
+        return Cap(touches: touches, per: per, over: over, channel: channelName, window: window)
     }
 
     static func parseQuietHours(_ node: YAMLNode, _ path: String, reader: YAMLReader) -> QuietHours? {

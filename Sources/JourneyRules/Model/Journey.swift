@@ -141,17 +141,29 @@ public struct Cap: Sendable, Hashable {
         /// Hold the touch until the window allows it.
         case `defer`
     }
+    public enum Window: String, Sendable, Hashable {
+        /// Any span of `per` ending now (the default).
+        case rolling
+        /// Calendar days in the user's time zone: `per: 1d` is "today", `per: 7d` today and the six days
+        /// before; the count starts again at local midnight.
+        case calendar
+    }
     public var touches: Int
     public var per: TimeSpan
     public var over: Over
     /// For global caps: the channel it applies to, or nil for all channels.
     public var channel: String?
-    public init(touches: Int, per: TimeSpan, over: Over = .drop, channel: String? = nil) {
+    public var window: Window
+    public init(touches: Int, per: TimeSpan, over: Over = .drop, channel: String? = nil, window: Window = .rolling) {
         self.touches = touches
         self.per = per
         self.over = over
         self.channel = channel
+        self.window = window
     }
+
+    /// Calendar days a `calendar` cap covers.
+    public var days: Int64 { max(1, per.milliseconds / 86_400_000) }
 }
 
 /// A local-time window in which touches are held until its end. `from > to` wraps midnight.

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import JourneyCore
+import JourneyDaemon
+import JourneyEvents
+import JourneyRules
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what the running daemon is doing: journeys, events, timers, outbox, last reload.",
+        discussion: "Exits 0 when the daemon answered, 1 when it cannot be reached. --json prints its answer as is.")
+
+    @Option(name: .long, help: "The rule directory (its journeyd.yaml locates the control socket).", completion: .directory)
+    var rules = "/etc/journeyd"
+
+    @Option(name: .long, help: "The daemon's state database (the control socket is beside it by default).")
+    var state: String?
+
+    @Option(name: .long, help: "The control socket.")
+    var control: String?
+
+    @Flag(name: .long, help: "Print the daemon's answer as JSON.")
+    var json = false
+
+    func run() throws {
+        let settings = RuleLoader.loadSettings(directory: rules)
+        let path = DaemonPaths(settings: settings, state: state, control: control).control
+        let text: String
+        do {
+            text = try askDaemon("status", controlSocket: path)
+        } catch {
+            printError("journeyd status: \(error)")
+            throw Exit.failure
+        }
+        if json {
+            print(text)
+            return
+        }
+        let answer = try JSONParser().parse(text)
+        for member in answer.members ?? [] where member.key != "ok" {
+            let value = member.value.stringValue ?? member.value.jsonText
+            print("\(member.key.padding(toLength: 12, withPad: " ", startingAt: 0)) \(value)")
+        }
+    }
+}
