@@ -129,7 +129,7 @@ extension Stages {
     /// after, per waiting enrollment. Message ids are kept for one minute here (events are one second
     /// apart), so the deduplication window does not count as enrollment memory.
     func waitingEnrollments(into report: inout Report) throws {
-        let count = max(events, 100_000)
+        let count = Int(ProcessInfo.processInfo.environment["JOURNEYD_BENCH_ENROLLMENTS"] ?? "1000000") ?? 1_000_000
         let rules = work + "/waiting-rules"
         try FileManager.default.createDirectory(atPath: rules + "/journeys", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: rules + "/templates", withIntermediateDirectories: true)
