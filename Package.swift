@@ -68,6 +68,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -104,7 +105,14 @@ let package = Package(
             name: "JourneyTemplatesTests",
             dependencies: ["JourneyTemplates", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
-        .testTarget(name: "JourneyChannelsTests", dependencies: ["JourneyChannels", "JourneyTesting"]),
+        .testTarget(
+            name: "JourneyChannelsTests",
+            dependencies: [
+                "JourneyChannels", "JourneyTesting", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "JourneySystemdTests", dependencies: ["JourneySystemd"]),
         .testTarget(name: "JourneyEventsTests", dependencies: ["JourneyEvents", "JourneyTesting"]),
         .testTarget(
