@@ -16,8 +16,9 @@ extension WebhookAdapter {
     ///   receiver_deduplicates: true                  # the receiver drops repeated webhook-id / Idempotency-Key
     /// ```
     ///
-    /// A Standard Webhooks secret is `whsec_` + base64; the secret file may hold several (one per line or
-    /// separated by spaces) while keys rotate, and each signs the request (`v1,… v1,…`).
+    /// A Standard Webhooks secret is `whsec_` + base64; the secret file may hold several (one per line, or
+    /// separated by spaces) while keys rotate, and each signs the request (`v1,… v1,…`). GitHub- and
+    /// Stripe-style secrets are one per line (GitHub signs with the first).
     public struct Configuration: Sendable {
         public var url: URL
         public var http: HTTPChannelOptions
@@ -48,7 +49,10 @@ extension WebhookAdapter {
         }
         var secrets: [Secret] = []
         if let secret, options.context.readSecrets {
-            secrets = secret.reveal.split(whereSeparator: { $0 == " " || $0.isNewline }).map { Secret(String($0)) }
+            // One secret per line while keys rotate (whsec_ secrets, which have no spaces, may also be
+            // separated by spaces, as Standard Webhooks writes them).
+            secrets = secret.reveal.split(whereSeparator: { $0.isNewline || (scheme == .standard && $0 == " ") })
+                .map { Secret($0.trimmingCharacters(in: .whitespaces)) }.filter { !$0.reveal.isEmpty }
             if scheme == .standard {
                 for s in secrets where Signatures.standardWebhooksKey(s.reveal) == nil {
                     options.problem(options.has("secret_file") ? "secret_file" : "secret_credential", "a Standard Webhooks secret is whsec_ followed by base64")
