@@ -57,7 +57,8 @@ class Handler:
         record = {
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
-            "tls": session.ssl is not None,
+            # STARTTLS sets session.ssl; implicit TLS shows on the transport.
+            "tls": session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
             "authenticated": bool(session.authenticated),
             "auth_login": auth.login.decode() if auth is not None and hasattr(auth, "login") else None,
             "subject": str(message["subject"]),
@@ -98,7 +99,8 @@ def main():
 
         def authenticator(server, session, envelope, mechanism, auth_data):
             ok = auth_data.login.decode() == user and auth_data.password.decode() == password
-            return AuthResult(success=ok)
+            # handled=False: aiosmtpd answers a failure with 535 itself.
+            return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
         kwargs["authenticator"] = authenticator
         kwargs["auth_required"] = True
