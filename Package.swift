@@ -111,7 +111,8 @@ let package = Package(
                 "JourneyChannels", "JourneyTesting", .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
+            ],
+            exclude: ["Peers"]  // Python test peers, started by the tests
         ),
         .testTarget(name: "JourneySystemdTests", dependencies: ["JourneySystemd"]),
         .testTarget(name: "JourneyEventsTests", dependencies: ["JourneyEvents", "JourneyTesting"]),

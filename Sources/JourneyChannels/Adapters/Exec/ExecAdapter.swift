@@ -93,8 +93,14 @@ public struct ExecAdapter: ConfigurableChannelAdapter {
         let run = ChildRun(executable: executable, arguments: Array(configuration.command.dropFirst()), environment: environment)
         let ended = await run.run(input: input, timeout: configuration.timeout)
         switch ended {
-        case .failedToStart(let reason):
-            return .disable(reason: "cannot run \(configuration.command[0]): \(reason)")
+        case .failedToStart(let code):
+            let reason = "cannot run \(configuration.command[0]): \(String(cString: strerror(code)))"
+            switch code {
+            case ETXTBSY, EAGAIN, ENOMEM, EMFILE, ENFILE, EINTR:
+                return .retry(after: nil, reason: reason)  // being replaced, or out of resources for now
+            default:
+                return .disable(reason: reason)  // gone, not executable, not allowed: an operator must act
+            }
         case .cancelled:
             return .retry(after: nil, reason: "cancelled")
         case .timedOut:
@@ -135,8 +141,10 @@ final class ChildRun: Sendable {
         case signalled(Int32)
         case timedOut
         case cancelled
-        case failedToStart(String)
+        case failedToStart(errno: Int32)
     }
+
+    private static let spawnLock = NSLock()
 
     let executable: String
     let arguments: [String]
@@ -187,15 +195,18 @@ final class ChildRun: Sendable {
         sigemptyset(&pipeSignal)
         sigaddset(&pipeSignal, SIGPIPE)
         pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
+        // Pipes are made close-on-exec in two steps (Swift cannot call pipe2); the lock keeps our own
+        // concurrent spawns from inheriting each other's pipe ends in between.
+        Self.spawnLock.lock()
         var stdinPipe: [Int32] = [-1, -1]
         var stdoutPipe: [Int32] = [-1, -1]
         var stderrPipe: [Int32] = [-1, -1]
         guard pipe(&stdinPipe) == 0, pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let code = errno
+            Self.spawnLock.unlock()
             for fd in stdinPipe + stdoutPipe + stderrPipe where fd >= 0 { close(fd) }
-            return .failedToStart(reason)
+            return .failedToStart(errno: code)
         }
-        // Close-on-exec, so that other children (and this one, past its dup2s) do not inherit them.
         for fd in stdinPipe + stdoutPipe + stderrPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -206,7 +217,7 @@ final class ChildRun: Sendable {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        // The child starts with default signal handling, in its own process group.
+        // The child starts with default signal handling and no blocked signals, in its own process group.
         var defaults = sigset_t()
         sigfillset(&defaults)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
@@ -227,11 +238,12 @@ final class ChildRun: Sendable {
         close(stdinPipe[0])
         close(stdoutPipe[1])
         close(stderrPipe[1])
+        Self.spawnLock.unlock()
         guard status == 0 else {
             close(stdinPipe[1])
             close(stdoutPipe[0])
             close(stderrPipe[0])
-            return .failedToStart(String(cString: strerror(status)))
+            return .failedToStart(errno: status)
         }
         pid.withLock { $0 = child }
         if stop.withLock({ $0 }) != nil { kill(-child, SIGKILL) }  // cancelled before the pid was known
