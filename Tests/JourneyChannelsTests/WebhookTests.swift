@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import JourneyCore
 import NIOCore
 import Testing
@@ -182,8 +183,20 @@ func channel(
 
     @Test func aRefusedConnectionIsRetried() async throws {
         try await withTemporaryDirectory { dir in
-            // A port that was just free: bind, note it, close.
-            let port = try await withTestHTTPServer { $0.port }
+            // A port bound but not listening refuses connections, and no other test can take it meanwhile.
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let port = withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> Int in
+                    guard bind(fd, raw, length) == 0, getsockname(fd, raw, &length) == 0 else { return 0 }
+                    return Int(UInt16(bigEndian: pointer.pointee.sin_port))
+                }
+            }
+            #expect(port > 0)
             let webhook = try await channel("webhook", in: dir, options: ["url": .string("http://127.0.0.1:\(port)/"), "allow_private": true])
             let result = await webhook.adapter.deliver(sampleMessage())
             #expect(kind(result) == "retry" && result.reason?.hasPrefix("connection refused") == true, "\(result)")

@@ -154,11 +154,17 @@ func withTestHTTPServer<T: Sendable>(
                 }
             }
         }
-        defer { group.cancelAll() }
-        let result = try await body(server)
-        group.cancelAll()
-        listener.channel.close(promise: nil)
-        return result
+        do {
+            let result = try await body(server)
+            group.cancelAll()
+            // Closed before returning: a test may rely on the port refusing connections now.
+            try? await listener.channel.close()
+            return result
+        } catch {
+            group.cancelAll()
+            try? await listener.channel.close()
+            throw error
+        }
     }
 }
 

@@ -3,6 +3,7 @@ import JourneyCore
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import Synchronization
 
 /// How an SMTP session uses TLS.
@@ -56,8 +57,9 @@ struct SMTPClient: Sendable {
     /// Sends one message to one recipient. Cancellation closes the connection at once.
     func send(from: String, to: String, message: [UInt8]) async -> DeliveryResult {
         let timedOut = Flag()
+        let tlsFailure = Note()
         do {
-            let channel = try await connect()
+            let channel = try await connect(tlsFailure)
             let timer = channel.channel.eventLoop.scheduleTask(in: .milliseconds(settings.timeout.milliseconds)) {
                 timedOut.set()
                 channel.channel.close(promise: nil)
@@ -65,7 +67,7 @@ struct SMTPClient: Sendable {
             defer { timer.cancel() }
             let receipt = try await withTaskCancellationHandler {
                 try await channel.executeThenClose { inbound, outbound in
-                    var session = Session(replies: inbound.makeAsyncIterator(), writer: outbound, channel: channel.channel)
+                    var session = Session(replies: inbound.makeAsyncIterator(), writer: outbound, channel: channel.channel, tlsFailure: tlsFailure)
                     return try await run(&session, from: from, to: to, message: message)
                 }
             } onCancel: {
@@ -77,12 +79,15 @@ struct SMTPClient: Sendable {
         } catch {
             if Task.isCancelled { return .retry(after: nil, reason: "cancelled") }
             if timedOut.isSet { return AttemptOutcome.timeout.classification }
+            // A failed handshake closes the channel; what we see first may be that closure, so the TLS
+            // error is taken from where it happened.
+            if let tls = tlsFailure.value { return AttemptOutcome.tlsFailure(tls).classification }
             if let error = error as? SMTPProtocolError { return .retry(after: nil, reason: "SMTP protocol error: \(error)") }
             return HTTPTransport.outcome(of: error).classification
         }
     }
 
-    private func connect() async throws -> NIOAsyncChannel<SMTPReply, ByteBuffer> {
+    private func connect(_ tlsFailure: Note) async throws -> NIOAsyncChannel<SMTPReply, ByteBuffer> {
         let implicitTLS = settings.security == .implicit ? settings.tls : nil
         let serverName = settings.serverName
         return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -91,6 +96,13 @@ struct SMTPClient: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     if let implicitTLS {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: implicitTLS, serverHostname: serverName))
+                        let done = channel.eventLoop.makePromise(of: Void.self)
+                        do {
+                            try channel.pipeline.syncOperations.addHandler(TLSWatcher(done: done, failure: tlsFailure))
+                        } catch {
+                            done.fail(error)
+                            throw error
+                        }
                     }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SMTPReplyDecoder()))
                     return try NIOAsyncChannel<SMTPReply, ByteBuffer>(wrappingChannelSynchronously: channel)
@@ -205,6 +217,7 @@ struct SMTPClient: Sendable {
         var replies: NIOAsyncChannelInboundStream<SMTPReply>.AsyncIterator
         let writer: NIOAsyncChannelOutboundWriter<ByteBuffer>
         let channel: any Channel
+        let tlsFailure: Note
 
         mutating func read() async throws -> SMTPReply {
             guard let reply = try await replies.next() else {
@@ -225,16 +238,81 @@ struct SMTPClient: Sendable {
             return try await read()
         }
 
-        /// Inserts TLS in front of everything in the live pipeline; the handshake starts at once and the
-        /// next command waits for it.
+        /// Inserts TLS in front of everything in the live pipeline and waits for the handshake.
         func startTLS(context: NIOSSLContext, serverName: String?) async throws {
             let channel = self.channel
-            try await channel.eventLoop.submit {
-                let handler = try NIOSSLClientHandler(context: context, serverHostname: serverName)
-                try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+            let tlsFailure = self.tlsFailure
+            let handshake = try await channel.eventLoop.submit {
+                let done = channel.eventLoop.makePromise(of: Void.self)
+                do {
+                    let handler = try NIOSSLClientHandler(context: context, serverHostname: serverName)
+                    try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+                    try channel.pipeline.syncOperations.addHandler(TLSWatcher(done: done, failure: tlsFailure), position: .after(handler))
+                } catch {
+                    done.fail(error)  // the watcher is not in the pipeline: nothing else completes it
+                    throw error
+                }
+                return done.futureResult
             }.get()
+            try await handshake.get()
         }
     }
+}
+
+/// Sits right behind the TLS handler: completes `done` when the handshake does, and notes the TLS
+/// error if it fails (the async side may only see the channel closing).
+final class TLSWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    let done: EventLoopPromise<Void>
+    let failure: Note
+    private var completed = false
+
+    init(done: EventLoopPromise<Void>, failure: Note) {
+        self.done = done
+        self.failure = failure
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted? = event as? TLSUserEvent, !completed {
+            completed = true
+            done.succeed()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
+            failure.set("\(error)")
+        }
+        if !completed {
+            completed = true
+            done.fail(error)
+        }
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !completed {
+            completed = true
+            done.fail(ChannelError.eof)
+        }
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if !completed {
+            completed = true
+            done.fail(ChannelError.ioOnClosedChannel)
+        }
+    }
+}
+
+/// A text noted once, from any thread.
+final class Note: Sendable {
+    private let text = Mutex<String?>(nil)
+    func set(_ value: String) { text.withLock { if $0 == nil { $0 = value } } }
+    var value: String? { text.withLock { $0 } }
 }
 
 /// A flag set once, from any thread.
