@@ -17,13 +17,20 @@ public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugSt
     static func redact(_ text: String, _ secrets: [Secret]) -> String {
         var text = text
         for secret in secrets where secret.reveal.count >= 4 {
-            text = text.replacingOccurrences(of: secret.reveal, with: "<redacted>")
-            if let encoded = secret.reveal.addingPercentEncoding(withAllowedCharacters: .alphanumerics),
-                encoded != secret.reveal
-            {
-                text = text.replacingOccurrences(of: encoded, with: "<redacted>")
+            for form in Set([secret.reveal, Signatures.urlEncoded(secret.reveal)]) {
+                text = text.replacingOccurrences(of: form, with: "<redacted>")
             }
         }
         return text
+    }
+
+    /// A secret URL (a Slack webhook) and the parts of it a receiver may echo on their own: its path and
+    /// each longer path segment.
+    func urlParts() -> [Secret] {
+        guard let url = URL(string: reveal) else { return [self] }
+        var parts = [self, Secret(url.path)]
+        if let query = url.query { parts.append(Secret(query)) }
+        parts += url.path.split(separator: "/").filter { $0.count >= 8 && $0 != "services" }.map { Secret(String($0)) }
+        return parts
     }
 }

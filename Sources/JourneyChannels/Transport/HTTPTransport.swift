@@ -91,7 +91,7 @@ final class HTTPTransport: Sendable {
 
     /// Sends `request` and reads the start of the response, within `timeout`. Cancelling the calling task
     /// abandons the request. Never throws: every failure is an ``AttemptOutcome``.
-    func send(_ request: HTTPClientRequest, timeout: TimeSpan) async -> HTTPExchange {
+    func send(_ request: HTTPClientRequest, timeout: TimeSpan, redacting secrets: [Secret] = []) async -> HTTPExchange {
         if !allowPrivate {
             guard let url = URL(string: request.url), let host = url.host else {
                 return .failed(.failure("invalid URL"))
@@ -118,21 +118,25 @@ final class HTTPTransport: Sendable {
             }
             return .response(
                 HTTPResponseSummary(
-                    status: Int(response.status.code), headers: response.headers, body: String(decoding: body, as: UTF8.self),
+                    status: Int(response.status.code), headers: response.headers,
+                    body: Secret.redact(String(decoding: body, as: UTF8.self), secrets),
                     retryAfter: response.headers.first(name: "retry-after").flatMap { Self.retryAfter($0, now: Date()) }))
         } catch {
             return .failed(Task.isCancelled ? .cancelled : Self.outcome(of: error))
         }
     }
 
-    /// POSTs `body` to `url` with `headers` (plus `User-Agent`).
-    func post(_ url: String, headers: [(String, String)], body: [UInt8], timeout: TimeSpan) async -> HTTPExchange {
+    /// POSTs `body` to `url` with `headers` (plus `User-Agent`). `secrets` are cut out of the response
+    /// body before anything reads it (receivers echo URLs and headers in their errors).
+    func post(
+        _ url: String, headers: [(String, String)], body: [UInt8], timeout: TimeSpan, redacting secrets: [Secret] = []
+    ) async -> HTTPExchange {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "User-Agent", value: "journeyd")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))
-        return await send(request, timeout: timeout)
+        return await send(request, timeout: timeout, redacting: secrets)
     }
 
     /// AsyncHTTPClient logs request URLs at debug level; URLs of robots carry their keys. It gets no logger.

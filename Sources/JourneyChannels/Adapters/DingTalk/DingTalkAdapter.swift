@@ -73,6 +73,7 @@ public struct DingTalkAdapter: ConfigurableChannelAdapter {
         if configuration.atAll || !configuration.atMobiles.isEmpty {
             body.set("at", to: ["atMobiles": .array(configuration.atMobiles.map(Value.string)), "isAtAll": .bool(configuration.atAll)])
         }
+        let secrets = [configuration.accessToken] + (configuration.secret.map { [$0] } ?? [])
         var url = "\(configuration.baseURL)/robot/send?access_token=\(Signatures.urlEncoded(configuration.accessToken.reveal))"
         if let secret = configuration.secret {
             let timestamp = Int64(clock().timeIntervalSince1970 * 1000)
@@ -81,8 +82,8 @@ public struct DingTalkAdapter: ConfigurableChannelAdapter {
         }
         let exchange = await transport.post(
             url, headers: [("Content-Type", "application/json; charset=utf-8")], body: Array(body.jsonText.utf8),
-            timeout: configuration.http.timeout)
-        return Self.classify(exchange).redacting([configuration.accessToken] + (configuration.secret.map { [$0] } ?? []))
+            timeout: configuration.http.timeout, redacting: secrets)
+        return Self.classify(exchange).redacting(secrets)
     }
 
     static func classify(_ exchange: HTTPExchange) -> DeliveryResult {

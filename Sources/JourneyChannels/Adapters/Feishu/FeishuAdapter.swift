@@ -67,11 +67,12 @@ public struct FeishuAdapter: ConfigurableChannelAdapter {
         }
         members.append(.init("msg_type", "text"))
         members.append(.init("content", ["text": .string(message.text.truncatedUTF8(maxBytes: 18 * 1024))]))
+        let secrets = [configuration.token] + (configuration.secret.map { [$0] } ?? [])
         let url = "\(configuration.baseURL)/open-apis/bot/v2/hook/\(Signatures.urlEncoded(configuration.token.reveal))"
         let exchange = await transport.post(
             url, headers: [("Content-Type", "application/json; charset=utf-8")], body: Array(Value.object(members).jsonText.utf8),
-            timeout: configuration.http.timeout)
-        return Self.classify(exchange).redacting([configuration.token] + (configuration.secret.map { [$0] } ?? []))
+            timeout: configuration.http.timeout, redacting: secrets)
+        return Self.classify(exchange).redacting(secrets)
     }
 
     static func classify(_ exchange: HTTPExchange) -> DeliveryResult {

@@ -49,8 +49,8 @@ public struct SlackAdapter: ConfigurableChannelAdapter {
         let body = Array(Value.object([.init("text", .string(message.text))]).jsonText.utf8)
         let exchange = await transport.post(
             configuration.url.reveal, headers: [("Content-Type", "application/json; charset=utf-8")], body: body,
-            timeout: configuration.http.timeout)
-        return Self.classify(exchange).redacting([configuration.url])
+            timeout: configuration.http.timeout, redacting: configuration.url.urlParts())
+        return Self.classify(exchange).redacting(configuration.url.urlParts())
     }
 
     static func classify(_ exchange: HTTPExchange) -> DeliveryResult {

@@ -71,7 +71,7 @@ public struct WeComAdapter: ConfigurableChannelAdapter {
         let url = "\(configuration.baseURL)/cgi-bin/webhook/send?key=\(Signatures.urlEncoded(configuration.key.reveal))"
         let exchange = await transport.post(
             url, headers: [("Content-Type", "application/json; charset=utf-8")], body: Array(body.jsonText.utf8),
-            timeout: configuration.http.timeout)
+            timeout: configuration.http.timeout, redacting: [configuration.key])
         return Self.classify(exchange).redacting([configuration.key])
     }
 

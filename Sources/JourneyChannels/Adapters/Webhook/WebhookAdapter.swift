@@ -34,7 +34,7 @@ public struct WebhookAdapter: ConfigurableChannelAdapter {
         let body = message.jsonBytes
         let exchange = await transport.post(
             configuration.url.absoluteString, headers: headers(for: message.touch.id, body: body), body: body,
-            timeout: configuration.http.timeout)
+            timeout: configuration.http.timeout, redacting: configuration.secrets)
         switch exchange {
         case .failed(let outcome):
             return outcome.classification.redacting(configuration.secrets)
