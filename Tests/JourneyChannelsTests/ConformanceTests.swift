@@ -109,7 +109,7 @@ import Testing
 
     @Test func email() async throws {
         try await withTemporaryDirectory { dir in
-            let certs = try TestCertificates.make(in: dir)
+            let certs = try await offThread { try TestCertificates.make(in: dir) }
             try FileManager.default.createDirectory(atPath: dir + "/out", withIntermediateDirectories: true)
             let password = "CANARY-smtp-password-6650"
             try await withPythonPeer(

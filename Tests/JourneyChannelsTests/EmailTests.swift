@@ -31,7 +31,7 @@ import Testing
         try await withTemporaryDirectory { dir in
             let out = dir + "/out"
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            let certs = certificates ? try TestCertificates.make(in: dir) : nil
+            let certs = certificates ? try await offThread { try TestCertificates.make(in: dir) } : nil
             var arguments = ["--out", out] + peerArguments
             if let certs, peerArguments.contains(where: { $0.contains("tls") || $0 == "--auth" }) {
                 arguments += ["--cert", certs.certificateFile, "--key", certs.keyFile]
@@ -112,7 +112,7 @@ import Testing
 
     @Test func anUntrustedCertificateIsATLSFailure() async throws {
         try await withTemporaryDirectory { dir in
-            let certs = try TestCertificates.make(in: dir)
+            let certs = try await offThread { try TestCertificates.make(in: dir) }
             try FileManager.default.createDirectory(atPath: dir + "/out", withIntermediateDirectories: true)
             try await withPythonPeer("smtp_peer.py", ["--out", dir + "/out", "--cert", certs.certificateFile, "--key", certs.keyFile, "--require-starttls"]) {
                 peer in

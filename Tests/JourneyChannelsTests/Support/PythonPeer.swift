@@ -67,9 +67,33 @@ final class PythonPeer: @unchecked Sendable {
     }
 }
 
-/// Runs `body` with a started peer and stops it afterwards, whatever happens.
+/// Runs `body` with a started peer and stops it afterwards, whatever happens. Starting and stopping
+/// block (waiting for Python), so they run on a thread of their own, never on the few threads every
+/// test's tasks share.
 func withPythonPeer<T>(_ script: String, _ arguments: [String], _ body: (PythonPeer) async throws -> T) async throws -> T {
-    let peer = try PythonPeer.start(script, arguments)
-    defer { peer.stop() }
-    return try await body(peer)
+    let peer = try await offThread { try PythonPeer.start(script, arguments) }
+    do {
+        let result = try await body(peer)
+        await offThread { peer.stop() }
+        return result
+    } catch {
+        await offThread { peer.stop() }
+        throw error
+    }
+}
+
+/// Runs blocking work on a new thread and waits for it without blocking the caller's thread.
+func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+    }
+}
+
+func offThread(_ work: @escaping @Sendable () -> Void) async {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            work()
+            continuation.resume()
+        }
+    }
 }

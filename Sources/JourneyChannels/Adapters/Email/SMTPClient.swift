@@ -143,8 +143,9 @@ struct SMTPClient: Sendable {
         try expect(try await session.command("DATA"), 354, .data)
         let done = try await session.send(SMTPData.framed(message))
         try expect(done, 250, .dataEnd)
-        // The message is accepted; QUIT is a courtesy whose failure changes nothing.
-        _ = try? await session.command("QUIT")
+        // The message is accepted; QUIT is a courtesy whose answer we do not wait for (a server slow to
+        // answer it must not hold a delivered touch until the session times out).
+        try? await session.writer.write(ByteBuffer(string: "QUIT\r\n"))
         return Receipt(reply: done, usedTLS: usedTLS)
     }
 

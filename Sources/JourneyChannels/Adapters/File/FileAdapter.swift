@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import JourneyCore
+import NIOPosix
 import Synchronization
 
 /// Appends each touch as one JSON line to a file and fsyncs before reporting it sent. Touch ids already
@@ -54,7 +55,12 @@ public struct FileAdapter: ConfigurableChannelAdapter {
             message.touch.writeJSONLine(into: &line)
         }
         do {
-            try sink.append(line, id: message.touch.id)
+            // write(2) and fsync(2) block: they run on NIO's thread pool, not on one of the (two, on a
+            // 2-core machine) threads every task of the daemon shares.
+            let sink = self.sink
+            let id = message.touch.id
+            let bytes = line
+            try await NIOThreadPool.singleton.runIfActive { try sink.append(bytes, id: id) }
             return .sent(providerMessageID: nil)
         } catch {
             return .disable(reason: "\(error)")
