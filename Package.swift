@@ -97,7 +97,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "JourneyBench",
-            dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation"]
+            dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation", "JourneyChannels"]
         ),
         .target(name: "JourneyTesting", dependencies: ["JourneyCore", "JourneyRules", "JourneyEngine"]),
 

@@ -20,7 +20,7 @@ struct Benchmark {
         let reportDirectory = option("--report-dir", "reports")
         let python = option("--python", "python3")
         let skipPython = args.contains("--no-python")
-        // --only replay|parse|engine runs one stage (for profiling).
+        // --only replay|parse|engine|channels runs one stage (for profiling).
         let only = option("--only", "all")
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
@@ -43,6 +43,7 @@ struct Benchmark {
             if only != "replay" { try stages.parse(eventsFile, into: &report) }
         }
         if only == "all" || only == "engine" { try stages.engine(into: &report) }
+        if only == "all" || only == "channels" { try stages.channels(into: &report) }
         report.line("Targets (DESIGN §11): parsing ≥ 1,000,000 events/s per core; engine ≥ 1,000,000 events/s per core with 100 journeys; replay ≥ 10× the plain Python loop.")
 
         print(report.text)
