@@ -74,7 +74,12 @@ public struct ChannelStatus: Sendable, Hashable {
 /// marks the batch `attempting`, calls ``deliver(_:)``, and persists the returned decisions.
 ///
 /// Channel state (breakers, rate-limit windows, throttles, disabled channels) lives as long as the
-/// pipeline; build a new pipeline when the channel set changes. Run one batch at a time.
+/// pipeline; build a new pipeline when the channel set changes.
+///
+/// A call returns when every delivery it started has ended, so one slow channel holds back the others
+/// of its batch. Concurrent calls are safe (per-channel limits hold across them; `maxConcurrency` is per
+/// call): a dispatcher may run one call per channel to avoid that head-of-line blocking. A touch must
+/// not be in two calls at once.
 public actor DeliveryPipeline {
     private struct State {
         let channel: ConfiguredChannel
