@@ -69,6 +69,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -96,7 +98,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "JourneyBench",
-            dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation", "JourneyTemplates"]
+            dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation", "JourneyTemplates", "JourneyChannels"]
         ),
         .target(name: "JourneyTesting", dependencies: ["JourneyCore", "JourneyRules", "JourneyEngine"]),
 
@@ -105,7 +107,15 @@ let package = Package(
             name: "JourneyTemplatesTests",
             dependencies: ["JourneyTemplates", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
-        .testTarget(name: "JourneyChannelsTests", dependencies: ["JourneyChannels", "JourneyTesting"]),
+        .testTarget(
+            name: "JourneyChannelsTests",
+            dependencies: [
+                "JourneyChannels", "JourneyTesting", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            exclude: ["Peers"]  // Python test peers, started by the tests
+        ),
         .testTarget(name: "JourneySystemdTests", dependencies: ["JourneySystemd", "JourneyCore"]),
         .testTarget(name: "JourneyEventsTests", dependencies: ["JourneyEvents", "JourneyTesting"]),
         .testTarget(

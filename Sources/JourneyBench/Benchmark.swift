@@ -20,7 +20,7 @@ struct Benchmark {
         let reportDirectory = option("--report-dir", "reports")
         let python = option("--python", "python3")
         let skipPython = args.contains("--no-python")
-        // --only replay|parse|engine|templates runs one stage (for profiling).
+        // --only replay|parse|engine|templates|channels|daemon runs one stage (for profiling).
         let only = option("--only", "all")
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
@@ -44,6 +44,7 @@ struct Benchmark {
         }
         if only == "all" || only == "engine" { try stages.engine(into: &report) }
         if only == "all" || only == "templates" { try stages.templates(into: &report) }
+        if only == "all" || only == "channels" { try stages.channels(into: &report) }
         if only == "all" || only == "daemon" {
             // The daemon stage writes its own input: the generator's stream, capped at 200,000 events.
             let daemonStages = Stages(events: min(events, 200_000), work: work, root: root, python: nil)

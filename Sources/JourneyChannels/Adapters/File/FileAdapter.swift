@@ -1,0 +1,171 @@
+import Foundation
+import Glibc
+import JourneyCore
+import NIOPosix
+import Synchronization
+
+/// Appends each touch as one JSON line to a file and fsyncs before reporting it sent. Touch ids already
+/// in the file are remembered, so a touch resent after a crash is not written twice: this channel accepts
+/// idempotency keys.
+///
+/// Options:
+/// - `path` (required): the file; relative paths are under the state directory. Channels naming the
+///   same file share it.
+/// - `format` (`touch` or `message`; default `touch`): `touch` writes the touch line of `journeyd replay`
+///   (so a file channel's output can be compared with a back-test); `message` writes the whole rendered
+///   message (``OutboundMessage/jsonValue``).
+///
+/// Any write or fsync error disables the channel: an fsync is never retried (a retried fsync can report
+/// success without the data being on disk).
+public struct FileAdapter: ConfigurableChannelAdapter {
+    public struct Configuration: Sendable {
+        public var path: String
+        public var fullMessage: Bool
+    }
+
+    public static let type = "file"
+    public static let defaultPolicy = ChannelPolicy(concurrency: 1)
+
+    public let name: String
+    public var acceptsIdempotencyKeys: Bool { true }
+    private let configuration: Configuration
+    private let sink: FileSink
+
+    public static func configure(_ options: ChannelOptions) -> Configuration? {
+        let path = options.string("path", required: true)
+        let full = options.choice("format", ["touch", "message"], default: "touch") == "message"
+        guard let path else { return nil }
+        let resolved = path.hasPrefix("/") ? path : options.context.stateDirectory + "/" + path
+        return Configuration(path: (resolved as NSString).standardizingPath, fullMessage: full)
+    }
+
+    public init(name: String, configuration: Configuration, context: ChannelContext) throws {
+        self.name = name
+        self.configuration = configuration
+        self.sink = try context.files.open(configuration.path)
+    }
+
+    public func deliver(_ message: OutboundMessage) async -> DeliveryResult {
+        if Task.isCancelled { return .retry(after: nil, reason: "cancelled") }
+        var line: [UInt8] = []
+        if configuration.fullMessage {
+            message.jsonValue.writeJSON(into: &line)
+            line.append(UInt8(ascii: "\n"))
+        } else {
+            message.touch.writeJSONLine(into: &line)
+        }
+        do {
+            // write(2) and fsync(2) block: they run on NIO's thread pool, not on one of the (two, on a
+            // 2-core machine) threads every task of the daemon shares.
+            let sink = self.sink
+            let id = message.touch.id
+            let bytes = line
+            try await NIOThreadPool.singleton.runIfActive { try sink.append(bytes, id: id) }
+            return .sent(providerMessageID: nil)
+        } catch {
+            return .disable(reason: "\(error)")
+        }
+    }
+}
+
+/// Open files shared between `file` channels, by absolute path.
+final class FileSinks: Sendable {
+    private let open = Mutex<[String: FileSink]>([:])
+
+    func open(_ path: String) throws -> FileSink {
+        try open.withLock { sinks in
+            if let sink = sinks[path] { return sink }
+            let sink = try FileSink(path: path)
+            sinks[path] = sink
+            return sink
+        }
+    }
+}
+
+/// One append-only JSON-lines file and the touch ids it holds.
+final class FileSink: Sendable {
+    let path: String
+    private struct State {
+        var fd: Int32
+        var written: Set<String>
+        var failed: String?
+    }
+    private let state: Mutex<State>
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    init(path: String) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw ChannelProblem(channel: "", path: "path", message: "cannot create \(directory): \(error.localizedDescription)")
+        }
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        guard fd >= 0 else {
+            throw ChannelProblem(channel: "", path: "path", message: "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        // Every complete line starts with {"touch_id":"<id>". A torn last line (a crash in mid-write, so
+        // never reported sent) is cut off: its touch is written again, whole, when it is resent.
+        var written = Set<String>()
+        let existing = FileManager.default.contents(atPath: path) ?? Data()
+        var end = 0
+        existing.withUnsafeBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var start = 0
+            for i in 0..<bytes.count where bytes[i] == UInt8(ascii: "\n") {
+                if let id = Self.touchID(in: bytes[start..<i]) { written.insert(id) }
+                start = i + 1
+            }
+            end = start
+        }
+        if end < existing.count {
+            guard ftruncate(fd, off_t(end)) == 0 else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                throw ChannelProblem(channel: "", path: "path", message: "cannot cut the torn last line of \(path): \(reason)")
+            }
+        }
+        state = Mutex(State(fd: fd, written: written, failed: nil))
+    }
+
+    deinit {
+        _ = state.withLock { close($0.fd) }
+    }
+
+    static func touchID(in line: Slice<UnsafeBufferPointer<UInt8>>) -> String? {
+        let prefix = Array("{\"touch_id\":\"".utf8)
+        guard line.count > prefix.count, line.starts(with: prefix) else { return nil }
+        let rest = line.dropFirst(prefix.count)
+        guard let quote = rest.firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        return String(decoding: rest[..<quote], as: UTF8.self)
+    }
+
+    var count: Int { state.withLock { $0.written.count } }
+
+    /// Appends `line` unless touch `id` is in the file already; fsyncs before returning.
+    func append(_ line: [UInt8], id: String) throws {
+        try state.withLock { state in
+            if let failed = state.failed { throw Failure(description: failed) }
+            guard !state.written.contains(id) else { return }
+            var done = 0
+            while done < line.count {
+                let n = line.withUnsafeBytes { write(state.fd, $0.baseAddress! + done, $0.count - done) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    state.failed = "cannot write \(path): \(String(cString: strerror(errno)))"
+                    throw Failure(description: state.failed!)
+                }
+                done += n
+            }
+            guard fsync(state.fd) == 0 else {
+                state.failed = "fsync \(path) failed: \(String(cString: strerror(errno)))"
+                throw Failure(description: state.failed!)
+            }
+            state.written.insert(id)
+        }
+    }
+}
