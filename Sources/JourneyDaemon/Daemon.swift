@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 public import JourneyCore
+import JourneyChannels
 import JourneyEngine
 import JourneyEvents
 public import JourneyRules
@@ -77,12 +78,15 @@ public final class Daemon {
         public var touches = 0
         public var delivered = 0
         public var inDoubt = 0
+        public var deadLettered = 0
     }
 
     let settings: Settings
     var engine: Engine
     let store: SQLiteStateStore
-    var channels: [String: any DeliveryChannel]
+    let dispatcher: Dispatcher
+    /// The delivery pipeline's clock: the wall clock, or event time under `--clock event`.
+    private let deliveryClock: ManualDeliveryClock?
     let stateDirectory: String
     private var control: ControlSocket?
     private var socketInput: SocketInput?
@@ -122,7 +126,15 @@ public final class Daemon {
             path: settings.statePath, durability: settings.fsyncEveryCommit ? .full : .normal, dedupWindow: rules.settings.dedupWindow)
         engine = Engine(rules: rules)
         renderer = try TouchRenderer(rules: rules)
-        channels = try DeliveryChannels.make(rules.channels, stateDirectory: stateDirectory)
+        deliveryClock = settings.clock == .event ? ManualDeliveryClock(.distantPast) : nil
+        do throws(ChannelBuildError) {
+            dispatcher = try Dispatcher(
+                rules: rules,
+                context: ChannelContext(stateDirectory: stateDirectory, configurationDirectory: settings.rulesDirectory, logger: logger),
+                clock: deliveryClock ?? SystemDeliveryClock(), logger: logger)
+        } catch {
+            throw DaemonError("channels.yaml: the channels cannot be set up:\n" + error.problems.map { "  \($0)" }.joined(separator: "\n"))
+        }
         try keepVersions(of: rules)
         // Users pinned to versions that the files no longer hold keep running them.
         let current = Set(rules.journeys.map(\.version))
@@ -162,7 +174,7 @@ public final class Daemon {
                 committedOffset: try store.position(of: key).map { Int($0) })
         }
         counters.inDoubt = try store.recoverInterruptedDeliveries(
-            resendable: Set(channels.filter { $0.value.acceptsIdempotencyKeys }.keys))
+            resendable: dispatcher.resendableChannels)
         if counters.inDoubt > 0 {
             logger.warning(
                 "\(counters.inDoubt) touches were being delivered when the daemon stopped: held as in_doubt, not resent",
@@ -205,11 +217,20 @@ public final class Daemon {
             return diagnostics
         }
         do {
-            let newChannels = try DeliveryChannels.make(rules.channels, stateDirectory: stateDirectory)
-            try keepVersions(of: rules)
             let newRenderer = try TouchRenderer(rules: rules)
+            do throws(ChannelBuildError) {
+                try dispatcher.replace(with: rules)
+            } catch {
+                let diagnostics = error.problems.map { problem in
+                    Diagnostic(
+                        file: "channels.yaml", line: Self.line(of: problem, in: rules), column: 1, keyPath: problem.path,
+                        message: problem.message)
+                }
+                refused(diagnostics)
+                return diagnostics
+            }
+            try keepVersions(of: rules)
             let summary = engine.load(rules)
-            channels = newChannels
             renderer = newRenderer
             logger.notice(
                 "rules reloaded: \(rules.journeys.count) journeys (added \(summary.added.count), changed \(summary.changed.count), removed \(summary.removed.count), unchanged \(summary.unchanged.count))",
@@ -220,6 +241,14 @@ public final class Daemon {
             refused([diagnostic])
             return [diagnostic]
         }
+    }
+
+    /// The line of the channel a problem is about (`channels[i]…`), for diagnostics.
+    static func line(of problem: ChannelProblem, in rules: RuleSet) -> Int {
+        guard let open = problem.path.firstIndex(of: "["), let close = problem.path.firstIndex(of: "]"),
+            let index = Int(problem.path[problem.path.index(after: open)..<close]), rules.channels.indices.contains(index)
+        else { return 1 }
+        return rules.channels[index].line
     }
 
     /// Logs a refused reload: one record with every error, so `journalctl -u journeyd` shows them together.
@@ -282,13 +311,17 @@ public final class Daemon {
             if !worked {
                 if let end = settings.exitWhenIdle {
                     _ = try fireTimers(until: end)
-                    while try dispatch() {}
+                    try deliverEverythingDue()
                     break
                 }
                 waitForInput(milliseconds: 50)
             }
         }
         service.stopping()
+        // Deliveries in flight get a few seconds to finish; what is still running then is in doubt.
+        record(dispatcher.drain(seconds: 5))
+        try commit()
+        dispatcher.shutdown()
         logger.notice(
             "journeyd stopped: \(counters.events) events, \(counters.touches) touches, \(counters.delivered) delivered",
             metadata: [RecordField.kind: "\(RecordKind.stopped.rawValue)"])
@@ -380,7 +413,7 @@ public final class Daemon {
 
     /// Sleeps until a socket has something to read, or `milliseconds` pass (spool files are polled).
     private func waitForInput(milliseconds: Int32) {
-        let fds = (socketInput?.descriptors ?? []) + (ruleWatch.map { [$0.fd] } ?? [])
+        let fds = (socketInput?.descriptors ?? []) + (ruleWatch.map { [$0.fd] } ?? []) + [dispatcher.wakeDescriptor]
         guard !fds.isEmpty else {
             usleep(UInt32(milliseconds) * 1000)
             return
@@ -522,40 +555,103 @@ public final class Daemon {
         return true
     }
 
-    /// Delivers due touches through their channels: `attempting` is committed before a delivery and
-    /// `sent` after it, so a crash in between leaves the touch `in_doubt`, never sent twice.
+    /// The outbox dispatcher's turn: records the decisions that came back, then hands due touches to the
+    /// delivery pipeline — after committing them as `attempting`, so a crash during a delivery leaves the
+    /// touch `in_doubt` (resent only where the provider deduplicates), never silently sent twice.
     private func dispatch() throws -> Bool {
-        let queued = try store.dueTouches(at: settings.clock == .event ? max(clockNow, settings.exitWhenIdle ?? clockNow) : now, limit: 512)
-            .filter { channels[$0.touch.channel] != nil }
-        guard !queued.isEmpty else { return false }
-        var byChannel: [String: [Touch]] = [:]
-        for item in queued { byChannel[item.touch.channel, default: []].append(item.touch) }
-        for channel in byChannel.keys.sorted() {
-            let touches = byChannel[channel]!
-            let ids = touches.map(\.id)
-            try store.mark(ids, .attempting)
-            do {
-                try channels[channel]!.deliver(touches)
-                try store.mark(ids, .sent)
-                counters.delivered += touches.count
-                for touch in touches {
-                    logger.info(
-                        "touch \(touch.id) sent through \(channel): \(touch.journey)/\(touch.step), template \(touch.template)",
-                        metadata: [
-                            RecordField.kind: "\(RecordKind.touchSent.rawValue)", RecordField.journey: "\(touch.journey)",
-                            RecordField.journeyVersion: "\(touch.version)", RecordField.step: "\(touch.step)",
-                            RecordField.userID: "\(touch.user)", RecordField.touchID: "\(touch.id)",
-                            RecordField.channel: "\(channel)", RecordField.outcome: "sent",
-                        ])
-                }
-            } catch {
-                logger.warning(
-                    "delivery of \(touches.count) touches through \(channel) failed: \(error); retrying in 30 s",
-                    metadata: [RecordField.kind: "\(RecordKind.touchRetry.rawValue)", RecordField.channel: "\(channel)", RecordField.outcome: "retry"])
-                try store.mark(ids, .retry, reason: "\(error)", nextAttempt: now + .seconds(30))
-            }
+        let dueBy = settings.clock == .event ? max(clockNow, settings.exitWhenIdle ?? clockNow) : now
+        deliveryClock?.set(dueBy)
+        let reports = dispatcher.takeCompleted()
+        record(reports)
+        let due = try store.dueTouches(at: dueBy, limit: 512).filter {
+            !dispatcher.isInFlight($0.touch.id) && !dispatcher.isBusy($0.touch.channel)
         }
+        guard !due.isEmpty else {
+            if !reports.isEmpty { try commit() }
+            return !reports.isEmpty
+        }
+        var batch: [PendingDelivery] = []
+        for queued in due {
+            pendingOutcomes.append(.init(touchID: queued.touch.id, state: .attempting))
+            batch.append(pendingDelivery(queued))
+        }
+        try commit()  // `attempting` is durable before any delivery starts
+        dispatcher.submit(batch)
         return true
+    }
+
+    /// The pipeline's view of a queued touch: the rendered message and the user's current traits.
+    private func pendingDelivery(_ queued: SQLiteStateStore.QueuedTouch) -> PendingDelivery {
+        let content = queued.content.flatMap { try? JSONParser().parse($0) } ?? .emptyObject
+        let message = OutboundMessage(
+            touch: queued.touch, traits: store.user(queued.touch.user)?.traits ?? .emptyObject,
+            subject: content["subject"]?.stringValue, text: content["text"]?.stringValue ?? "", html: content["html"]?.stringValue,
+            unsubscribeURL: content["unsubscribe_url"]?.stringValue, data: content)
+        return PendingDelivery(message: message, attempts: queued.attempts, firstAttemptAt: queued.firstAttemptAt, expiresAt: queued.expiresAt)
+    }
+
+    /// Delivers until nothing is due and nothing is in flight (the end of a `--until` run).
+    private func deliverEverythingDue() throws {
+        while true {
+            let submitted = try dispatch()
+            if !dispatcher.idle {
+                record(dispatcher.waitForAll())
+                try commit()
+                continue
+            }
+            if !submitted { return }
+        }
+    }
+
+    /// Turns the pipeline's decisions into outbox states (committed with the next commit) and log records.
+    private func record(_ reports: [DeliveryReport]) {
+        var disabled: [String: String] = [:]
+        for report in reports {
+            guard let touch = dispatcher.touch(report.touchID) else { continue }
+            defer { dispatcher.settle(report.touchID) }
+            let outcome: SQLiteStateStore.DeliveryOutcome
+            switch report.decision {
+            case .sent(let providerID):
+                counters.delivered += 1
+                outcome = .init(touchID: touch.id, state: .sent, reason: providerID.map { "provider id \($0)" })
+                logger.info(
+                    "touch \(touch.id) sent through \(touch.channel): \(touch.journey)/\(touch.step), template \(touch.template)",
+                    metadata: touchMetadata(touch, kind: .touchSent, outcome: "sent"))
+            case .retry(let at, let reason):
+                outcome = .init(touchID: touch.id, state: .retry, reason: reason, nextAttempt: at)
+                logger.warning(
+                    "touch \(touch.id) through \(touch.channel) failed (attempt \(report.attempts)): \(reason); next attempt at \(at.iso8601)",
+                    metadata: touchMetadata(touch, kind: .touchRetry, outcome: "retry"))
+            case .held(let until, let reason):
+                outcome = .init(touchID: touch.id, state: .retry, reason: reason, nextAttempt: until)
+                logger.debug("touch \(touch.id) held until \(until.iso8601): \(reason)", metadata: touchMetadata(touch, kind: .touchDeferred, outcome: "held"))
+            case .deadLetter(let reason):
+                counters.deadLettered += 1
+                outcome = .init(touchID: touch.id, state: .deadLetter, reason: reason)
+                logger.error(
+                    "touch \(touch.id) through \(touch.channel) dead-lettered: \(reason)",
+                    metadata: touchMetadata(touch, kind: .touchDeadLettered, outcome: "dead_letter"))
+            case .channelDisabled(let reason):
+                // Kept queued: an operator fixes the endpoint and reloads; checked again each minute.
+                outcome = .init(touchID: touch.id, state: .retry, reason: "channel disabled: \(reason)", nextAttempt: now + .minutes(1))
+                disabled[touch.channel] = reason
+            case .interrupted:
+                counters.inDoubt += 1
+                outcome = .init(touchID: touch.id, state: .inDoubt, reason: "interrupted by shutdown during delivery")
+                logger.warning(
+                    "touch \(touch.id) was being delivered through \(touch.channel) at shutdown: in doubt",
+                    metadata: touchMetadata(touch, kind: .touchInDoubt, outcome: "in_doubt"))
+            }
+            var withAttempts = outcome
+            withAttempts.attempts = report.attempts
+            withAttempts.firstAttemptAt = report.firstAttemptAt
+            pendingOutcomes.append(withAttempts)
+        }
+        for (channel, reason) in disabled.sorted(by: { $0.key < $1.key }) {
+            logger.error(
+                "channel \(channel) is disabled: \(reason); its touches stay queued until it is fixed and the rules reloaded",
+                metadata: [RecordField.kind: "\(RecordKind.channelDisabled.rawValue)", RecordField.channel: "\(channel)", RecordField.reason: "\(reason)"])
+        }
     }
 }
 

@@ -124,6 +124,7 @@ public final class SQLiteStateStore: StateStore {
                 sql: """
                     ALTER TABLE outbox ADD COLUMN content TEXT;
                     ALTER TABLE outbox ADD COLUMN expires_at INTEGER;
+                    ALTER TABLE outbox ADD COLUMN first_attempt_at INTEGER;
                     """)
         }
         return migrator
@@ -345,19 +346,31 @@ public final class SQLiteStateStore: StateStore {
         /// The rendered message (JSON), when it was rendered at enqueue time.
         public var content: String?
         public var expiresAt: Timestamp?
+        /// When the first delivery attempt began (retries give up by age from here).
+        public var firstAttemptAt: Timestamp?
     }
 
-    /// What became of one delivery attempt, recorded with the next commit.
+    /// What became of one delivery, recorded with the next commit.
     public struct DeliveryOutcome: Sendable, Hashable {
         public var touchID: String
         public var state: DeliveryState
         public var reason: String?
+        /// For `retry`: when the touch is due again.
         public var nextAttempt: Timestamp?
-        public init(touchID: String, state: DeliveryState, reason: String? = nil, nextAttempt: Timestamp? = nil) {
+        /// Attempts made so far, when the outcome knows (nil keeps the stored count).
+        public var attempts: Int?
+        /// When the first attempt began, when the outcome knows (nil keeps the stored time).
+        public var firstAttemptAt: Timestamp?
+        public init(
+            touchID: String, state: DeliveryState, reason: String? = nil, nextAttempt: Timestamp? = nil, attempts: Int? = nil,
+            firstAttemptAt: Timestamp? = nil
+        ) {
             self.touchID = touchID
             self.state = state
             self.reason = reason
             self.nextAttempt = nextAttempt
+            self.attempts = attempts
+            self.firstAttemptAt = firstAttemptAt
         }
     }
 
@@ -365,12 +378,14 @@ public final class SQLiteStateStore: StateStore {
         guard !outcomes.isEmpty else { return }
         let statement = try db.cachedStatement(
             sql: """
-                UPDATE outbox SET status = ?, reason = ?, next_attempt = ?,
-                    attempts = attempts + (CASE WHEN ? = 'attempting' THEN 1 ELSE 0 END)
+                UPDATE outbox SET status = ?, reason = ?, next_attempt = ?, attempts = COALESCE(?, attempts),
+                    first_attempt_at = COALESCE(?, first_attempt_at)
                 WHERE touch_id = ?
                 """)
         for o in outcomes {
-            try statement.execute(arguments: [o.state.rawValue, o.reason, o.nextAttempt?.milliseconds, o.state.rawValue, o.touchID])
+            try statement.execute(arguments: [
+                o.state.rawValue, o.reason, o.nextAttempt?.milliseconds, o.attempts, o.firstAttemptAt?.milliseconds, o.touchID,
+            ])
         }
     }
 
@@ -392,7 +407,8 @@ public final class SQLiteStateStore: StateStore {
                             enrollment: row["enrollment"], step: row["step"], channel: row["channel"], template: row["template"],
                             at: Timestamp(milliseconds: row["due"]), transactional: row["transactional"]),
                         attempts: row["attempts"], content: row["content"],
-                        expiresAt: (row["expires_at"] as Int64?).map { Timestamp(milliseconds: $0) })
+                        expiresAt: (row["expires_at"] as Int64?).map { Timestamp(milliseconds: $0) },
+                        firstAttemptAt: (row["first_attempt_at"] as Int64?).map { Timestamp(milliseconds: $0) })
                 }
             }
         } catch {

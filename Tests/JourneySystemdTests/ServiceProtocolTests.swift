@@ -176,7 +176,7 @@ private func waitForExit(_ process: Process, seconds: Double) -> Bool {
         #expect(daemon.terminationReason == .exit && daemon.terminationStatus == 0)
         // Everything said was one of the protocol's messages.
         for (_, text) in listener.received {
-            let known = ["READY=1", "STATUS=", "WATCHDOG=1", "RELOADING=1", "MONOTONIC_USEC=", "STOPPING=1"]
+            let known = ["READY=1", "STATUS=", "WATCHDOG=1", "RELOADING=1", "MONOTONIC_USEC=", "STOPPING=1", "EXTEND_TIMEOUT_USEC="]
             for line in text.split(separator: "\n") { #expect(known.contains { line.hasPrefix($0) }, "\(line)") }
         }
     }

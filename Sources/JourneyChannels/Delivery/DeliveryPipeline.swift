@@ -156,6 +156,10 @@ public actor DeliveryPipeline {
                         if let done = await group.next() {
                             inFlight -= 1
                             reports[done.index] = finish(done, batch[done.index])
+                        } else {
+                            // The channel is full with another call's deliveries: let them finish (they
+                            // need this actor) instead of spinning on it.
+                            try? await Task.sleep(for: .milliseconds(1))
                         }
                         continue  // state may have changed while waiting: decide again
                     }
