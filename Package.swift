@@ -135,7 +135,8 @@ let package = Package(
         ),
         .testTarget(
             name: "JourneyDaemonTests",
-            dependencies: ["JourneyDaemon", "JourneySimulation", "JourneyStore", "JourneyTesting"]
+            dependencies: ["JourneyDaemon", "JourneySimulation", "JourneyStore", "JourneyTesting"],
+            exclude: ["Peers"]  // Python test peers, started by the tests
         ),
         .testTarget(
             name: "JourneyStoreTests",

@@ -1,0 +1,82 @@
+import Foundation
+import JourneyCore
+import JourneyEvents
+import JourneyStore
+import Testing
+
+/// The daemon delivering rendered touches to a real HTTP receiver on loopback: retries after failures,
+/// a gone endpoint disables its channel, an always-failing one ends in dead letter with its reason.
+@Suite("Daemon delivery", .serialized)
+struct DeliveryTests {
+    static let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+    @Test func renderedTouchesReachAWebhookThroughRetriesAndFailuresEndAsTheyShould() throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        let receiverLog = fixture.root + "/received.jsonl"
+        let portFile = fixture.root + "/port"
+        let receiver = Process()
+        receiver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        receiver.arguments = ["python3", repositoryRoot + "/Tests/JourneyDaemonTests/Peers/webhook_receiver.py", portFile, receiverLog, Self.secret, "2"]
+        receiver.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        receiver.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try receiver.run()
+        // SIGKILL: the test runner's children inherit an ignored SIGTERM, and Python keeps that.
+        defer { kill(receiver.processIdentifier, SIGKILL) }
+        #expect(fixture.eventually { FileManager.default.fileExists(atPath: portFile) })
+        let port = try String(contentsOfFile: portFile, encoding: .utf8)
+
+        try Self.secret.write(toFile: fixture.rules + "/hooks.whsec", atomically: true, encoding: .utf8)
+        let retry = "retry: { initial: 200ms, multiplier: 2, max_delay: 1s, jitter: 0.1, max_attempts: 3 }"
+        try """
+        channels:
+          - { name: email, type: file, path: touches.jsonl }
+          - { name: wecom, type: file, path: touches.jsonl }
+          - { name: crm, type: webhook, url: "http://127.0.0.1:\(port)/flaky", allow_private: true, secret_file: hooks.whsec, \(retry) }
+          - { name: ops, type: webhook, url: "http://127.0.0.1:\(port)/gone", allow_private: true, secret_file: hooks.whsec, \(retry) }
+          - { name: legacy, type: webhook, url: "http://127.0.0.1:\(port)/broken", allow_private: true, secret_file: hooks.whsec, \(retry) }
+        """.write(toFile: fixture.rules + "/channels.yaml", atomically: true, encoding: .utf8)
+        try "Subject: Welcome, {{ user.first_name | default: \"there\" }}!\n\nYour {{ enrollment.trigger.properties.plan }} plan is ready.\n"
+            .write(toFile: fixture.rules + "/templates/hello.liquid", atomically: true, encoding: .utf8)
+        for channel in ["crm", "ops", "legacy"] {
+            try "journey: to_\(channel)\ntrigger: { event: signup }\nsteps:\n  - id: hello\n    send: \(channel)\n    template: hello\n"
+                .write(toFile: fixture.rules + "/journeys/to_\(channel).yaml", atomically: true, encoding: .utf8)
+        }
+
+        let daemon = try fixture.startLiveDaemon()
+        defer { if daemon.isRunning { daemon.terminate() } }
+        #expect(fixture.eventually { fixture.log.contains("journeyd running") }, "\(fixture.log)")
+        try fixture.spoolEvent(
+            #"{"type":"identify","userId":"ada","traits":{"first_name":"Ada","email":"ada@example.com"},"messageId":"i1","timestamp":"2025-01-01T00:00:00Z"}"#
+                + "\n" + #"{"type":"track","userId":"ada","event":"signup","properties":{"plan":"Pro"},"messageId":"s1","timestamp":"2025-01-01T00:00:01Z"}"#,
+            named: "1.jsonl")
+
+        func received() -> [Value] {
+            ((try? String(contentsOfFile: receiverLog, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { try? JSONParser().parse(String($0)) }
+        }
+        #expect(fixture.eventually { received().contains { $0["path"] == "/flaky" && $0["status"] == 200 } })
+        #expect(fixture.eventually { received().filter { $0["path"] == "/broken" }.count == 3 })
+        #expect(fixture.eventually { fixture.log.contains("dead-lettered") })
+        daemon.terminate()
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+
+        let requests = received()
+        // crm: two 503s, then delivered — the same touch each time, signed, with its idempotency key.
+        let flaky = requests.filter { $0["path"] == "/flaky" }
+        #expect(flaky.map { $0["status"] } == [503, 503, 200])
+        #expect(flaky.allSatisfy { $0["signature_ok"] == true })
+        #expect(Set(flaky.compactMap { $0["headers"]?["idempotency-key"]?.stringValue }).count == 1)
+        let body = try JSONParser().parse(try #require(flaky.last?["body"]?.stringValue))
+        #expect(body.jsonText.contains("Welcome, Ada!"), "\(body.jsonText)")
+        #expect(body.jsonText.contains("Your Pro plan is ready."), "\(body.jsonText)")
+        // ops: 410 → one request, the channel disabled, the touch kept queued.
+        #expect(requests.filter { $0["path"] == "/gone" }.count == 1)
+        #expect(fixture.log.contains("channel ops is disabled"))
+        // legacy: 500 every time → dead letter after max_attempts, with the reason.
+        #expect(requests.filter { $0["path"] == "/broken" }.count == 3)
+
+        let store = try SQLiteStateStore(path: fixture.state)
+        let counts = try store.outboxCounts()
+        #expect(counts["sent"] == 1 && counts["dead_letter"] == 1 && counts["retry"] == 1, "\(counts)")
+    }
+}
