@@ -79,6 +79,12 @@ public final class Daemon {
         public var delivered = 0
         public var inDoubt = 0
         public var deadLettered = 0
+        /// Policy outcomes: touches dropped by a cap, held (quiet hours, deferring caps), not produced
+        /// because the user closed the channel, skipped by a late timer.
+        public var capped = 0
+        public var deferred = 0
+        public var suppressed = 0
+        public var skippedLate = 0
     }
 
     let settings: Settings
@@ -387,10 +393,42 @@ public final class Daemon {
                         metadata: touchMetadata(touch, kind: .touchDeadLettered, outcome: "dead_letter"))
                 }
             case .outcome(let outcome):
-                if case .duplicate = outcome.kind { counters.duplicates += 1 }
+                logPolicy(outcome)
             }
         }
         effects.removeAll(keepingCapacity: true)
+    }
+
+    /// Counts and logs what the policies decided about a touch (DESIGN §5: each outcome recorded,
+    /// logged and counted); duplicates are counted.
+    private func logPolicy(_ outcome: Outcome) {
+        let kind: RecordKind
+        let label: String
+        switch outcome.kind {
+        case .duplicate:
+            counters.duplicates += 1
+            return
+        case .capped:
+            counters.capped += 1
+            (kind, label) = (.touchCapped, "capped")
+        case .deferred(let until):
+            counters.deferred += 1
+            (kind, label) = (.touchDeferred, "deferred until \(until.iso8601)")
+        case .suppressed:
+            counters.suppressed += 1
+            (kind, label) = (.touchSuppressed, "suppressed")
+        case .skippedLate:
+            counters.skippedLate += 1
+            (kind, label) = (.touchSuppressed, "skipped (late)")
+        default:
+            return
+        }
+        logger.info(
+            "touch of \(outcome.journey)/\(outcome.step) for \(outcome.user) \(label): \(outcome.detail)",
+            metadata: [
+                RecordField.kind: "\(kind.rawValue)", RecordField.journey: "\(outcome.journey)", RecordField.step: "\(outcome.step)",
+                RecordField.userID: "\(outcome.user)", RecordField.outcome: "\(label)", RecordField.reason: "\(outcome.detail)",
+            ])
     }
 
     /// Commits everything applied since the last commit, with the inputs' `positions`.
@@ -469,6 +507,9 @@ public final class Daemon {
                 .init("events", .number(Double(counters.events))), .init("rejected", .number(Double(counters.rejected))),
                 .init("touches", .number(Double(counters.touches))), .init("delivered", .number(Double(counters.delivered))),
                 .init("duplicates", .number(Double(counters.duplicates))), .init("in_doubt", .number(Double(counters.inDoubt))),
+                .init("dead_letter", .number(Double(counters.deadLettered))), .init("capped", .number(Double(counters.capped))),
+                .init("deferred", .number(Double(counters.deferred))), .init("suppressed", .number(Double(counters.suppressed))),
+                .init("skipped_late", .number(Double(counters.skippedLate))),
                 .init("timers", .number(Double(store.pendingTimerCount))), .init("last_reload", .string(lastReload)),
             ]).jsonText
         default:

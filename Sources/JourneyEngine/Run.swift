@@ -65,6 +65,7 @@ struct Run {
         case .identify:
             merge(traits: event.traits, into: &user)
         case .track:
+            applyConsent(event, to: &user)
             record(event, in: &user)
             if !user.enrollments.isEmpty { react(to: event, user: &user) }
             for index in compiled.eventTriggers[event.name] ?? [] { trigger(index, by: event, user: &user) }
@@ -90,6 +91,42 @@ struct Run {
                 changedTraits.append(member.key)
             }
         }
+    }
+
+    /// Unsubscribe and resubscribe events change the `unsubscribed` trait the consent check reads:
+    /// `unsubscribed` / `Unsubscribed` (with `properties.channel`, a name or type or a list of them; none
+    /// means every channel), `Email Unsubscribed` (channel `email`), and `subscribed` / `Resubscribed`
+    /// to reopen a channel (or everything).
+    mutating func applyConsent(_ event: Event, to user: inout UserState) {
+        let closing: Bool
+        var channels: [String]
+        switch event.name {
+        case "unsubscribed", "Unsubscribed", "Email Unsubscribed": closing = true
+        case "subscribed", "Subscribed", "resubscribed", "Resubscribed", "Email Subscribed": closing = false
+        default: return
+        }
+        switch event.properties["channel"] {
+        case .string(let c)?: channels = [c]
+        case .array(let items)?: channels = items.compactMap(\.stringValue)
+        default: channels = event.name.hasPrefix("Email") ? ["email"] : []
+        }
+        let old = user.traits["unsubscribed"]
+        var closed: [String]
+        switch old {
+        case .bool(true)?: closed = ["all"]
+        case .string(let c)?: closed = [c]
+        case .array(let items)?: closed = items.compactMap(\.stringValue)
+        default: closed = []
+        }
+        if closing {
+            closed = channels.isEmpty ? ["all"] : closed + channels.filter { !closed.contains($0) }
+        } else {
+            closed = channels.isEmpty ? [] : closed.filter { !channels.contains($0) }
+        }
+        let new: Value = closed.isEmpty ? .null : .array(closed.map(Value.string))
+        guard new != (old ?? .null) else { return }
+        if new.isNull { user.traits.remove("unsubscribed") } else { user.traits.set("unsubscribed", to: new) }
+        changedTraits.append("unsubscribed")
     }
 
     /// Keeps the history the rules ask about (and nothing for other event names).

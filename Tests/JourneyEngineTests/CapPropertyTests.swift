@@ -105,3 +105,28 @@ struct CapPropertyTests {
         }
     }
 }
+
+@Suite("Consent from events")
+struct ConsentEventTests {
+    @Test func unsubscribeEventsCloseAChannelAndResubscribeEventsReopenIt() throws {
+        let rules = try RuleFixtures.load(journeys: CapPropertyTests.journeys, templates: ["t"])
+        var h = EngineHarness(rules: rules, now: "2025-03-08T12:00:00Z")
+        h.track("Email Unsubscribed", user: "u1")
+        h.track("ping", user: "u1")  // journeys a (email) and c (sms, after 30 minutes)
+        h.advance(by: .hours(1))
+        #expect(h.touches.map(\.channel) == ["sms"])
+        #expect(h.outcomes(.suppressed).count == 1)
+        h.track("unsubscribed", user: "u1", ["channel": "sms"])
+        h.track("resubscribed", user: "u1", ["channel": "email"])
+        h.clearEffects()
+        h.track("ping", user: "u1")
+        h.advance(by: .hours(1))
+        #expect(h.touches.map(\.channel) == ["email"])
+        #expect(h.store.user("u1")?.traits["unsubscribed"] == ["sms"])
+        h.track("unsubscribed", user: "u1")  // no channel: everything
+        h.clearEffects()
+        h.track("ping", user: "u1")
+        h.advance(by: .hours(1))
+        #expect(h.touches.isEmpty)
+    }
+}
