@@ -1,3 +1,4 @@
+import JourneyCore
 /// The header block at the top of a message template file, split from the body.
 ///
 /// Works on UTF-8 bytes so that CRLF files split into lines like LF files (`"\r\n"` is one `Character`).
