@@ -17,7 +17,7 @@ mkdir -p demo
 "$journeyd" check rules
 "$journeyd" test rules
 "$journeyd" generate --users 2000 --events 50000 --span 60d --seed 7 --output demo/events.jsonl
-"$journeyd" replay demo/events.jsonl --rules rules --output demo/touches.jsonl
+"$journeyd" replay demo/events.jsonl --rules rules --output demo/touches.jsonl --until 2026-12-31T00:00:00Z
 echo
 echo "touches written to demo/touches.jsonl ($(wc -l < demo/touches.jsonl) lines); first three:"
 head -3 demo/touches.jsonl
@@ -37,3 +37,4 @@ echo "journeyd run on demo/events.jsonl (spool input, SQLite state, event-time c
 grep "journeyd stopped" demo/daemon.log
 echo "daemon log: demo/daemon.log ($(grep -c "touch_sent" demo/daemon.log) touch_sent records); one of them:"
 grep -m1 "touch_sent" demo/daemon.log
+echo "replay said $(wc -l < demo/touches.jsonl) touches for the same stream and end time; the daemon delivered $(grep -c "touch_sent" demo/daemon.log)."

@@ -674,7 +674,10 @@ public final class Daemon {
                     metadata: touchMetadata(touch, kind: .touchDeadLettered, outcome: "dead_letter"))
             case .channelDisabled(let reason):
                 // Kept queued: an operator fixes the endpoint and reloads; checked again each minute.
-                outcome = .init(touchID: touch.id, state: .retry, reason: "channel disabled: \(reason)", nextAttempt: now + .minutes(1))
+                // (In the pipeline's time: under --clock event that is the time being delivered for.)
+                outcome = .init(
+                    touchID: touch.id, state: .retry, reason: "channel disabled: \(reason)",
+                    nextAttempt: (deliveryClock?.now ?? now) + .minutes(1))
                 disabled[touch.channel] = reason
             case .interrupted:
                 counters.inDoubt += 1
