@@ -104,6 +104,8 @@ public final class Daemon {
     private var effects: [Effect] = []
     private var pendingOutbox: [SQLiteStateStore.OutboxEntry] = []
     private var pendingOutcomes: [SQLiteStateStore.DeliveryOutcome] = []
+    /// Touches marked `attempting` in ``pendingOutcomes``: handed to the pipeline once that is committed.
+    private var staged: [PendingDelivery] = []
     private var clockNow: Timestamp = .distantPast
     public private(set) var counters = Counters()
     private let stopRequested = Atomic<Bool>(false)
@@ -304,7 +306,7 @@ public final class Daemon {
                 ruleWatch?.rewatch()
             }
             control?.serve(answer)
-            var worked = false
+            var worked = try stageDeliveries()
             for file in try spoolFiles() {
                 if stopRequested.load(ordering: .relaxed) { break }
                 try process(file)
@@ -313,7 +315,8 @@ public final class Daemon {
             if let socketInput { worked = try processSocket(socketInput) || worked }
             if let tailInput { worked = try processTail(tailInput) || worked }
             if settings.clock == .wall { worked = try fireTimers(until: now) || worked }
-            worked = try dispatch() || worked
+            // Decisions and staged deliveries that no input batch committed this turn.
+            if !pendingOutcomes.isEmpty || !staged.isEmpty || !pendingOutbox.isEmpty { try commit() }
             if !worked {
                 if let end = settings.exitWhenIdle {
                     _ = try fireTimers(until: end)
@@ -324,7 +327,11 @@ public final class Daemon {
             }
         }
         service.stopping()
-        // Deliveries in flight get a few seconds to finish; what is still running then is in doubt.
+        // Touches staged but not handed over stay pending; deliveries in flight get a few seconds to
+        // finish, and what is still running then is in doubt.
+        let unstaged = Set(staged.map(\.message.touch.id))
+        pendingOutcomes.removeAll { $0.state == .attempting && unstaged.contains($0.touchID) }
+        staged.removeAll()
         record(dispatcher.drain(seconds: 5))
         try commit()
         dispatcher.shutdown()
@@ -438,6 +445,10 @@ public final class Daemon {
         counters.touches += pendingOutbox.count
         pendingOutbox.removeAll(keepingCapacity: true)
         pendingOutcomes.removeAll(keepingCapacity: true)
+        if !staged.isEmpty {
+            dispatcher.submit(staged)  // their `attempting` is durable now
+            staged.removeAll(keepingCapacity: true)
+        }
     }
 
     func touchMetadata(_ touch: Touch, kind: RecordKind, outcome: String) -> Logger.Metadata {
@@ -596,29 +607,25 @@ public final class Daemon {
         return true
     }
 
-    /// The outbox dispatcher's turn: records the decisions that came back, then hands due touches to the
-    /// delivery pipeline — after committing them as `attempting`, so a crash during a delivery leaves the
-    /// touch `in_doubt` (resent only where the provider deduplicates), never silently sent twice.
-    private func dispatch() throws -> Bool {
+    /// The outbox dispatcher's turn: records the decisions that came back, and stages due touches as
+    /// `attempting`. Staged touches go to the delivery pipeline right after the next commit — the one
+    /// of the input batch in hand, or the loop's own at the end of its turn — so a touch is durably
+    /// `attempting` before its delivery starts (a crash then leaves it `in_doubt`, resent only where the
+    /// provider deduplicates), without a commit of its own. Returns whether anything was done.
+    private func stageDeliveries() throws -> Bool {
         let dueBy = settings.clock == .event ? max(clockNow, settings.exitWhenIdle ?? clockNow) : now
         deliveryClock?.set(dueBy)
         let reports = dispatcher.takeCompleted()
         record(reports)
+        guard staged.isEmpty else { return !reports.isEmpty }
         let due = try store.dueTouches(at: dueBy, limit: 512).filter {
             !dispatcher.isInFlight($0.touch.id) && !dispatcher.isBusy($0.touch.channel)
         }
-        guard !due.isEmpty else {
-            if !reports.isEmpty { try commit() }
-            return !reports.isEmpty
-        }
-        var batch: [PendingDelivery] = []
         for queued in due {
             pendingOutcomes.append(.init(touchID: queued.touch.id, state: .attempting))
-            batch.append(pendingDelivery(queued))
+            staged.append(pendingDelivery(queued))
         }
-        try commit()  // `attempting` is durable before any delivery starts
-        dispatcher.submit(batch)
-        return true
+        return !reports.isEmpty || !due.isEmpty
     }
 
     /// The pipeline's view of a queued touch: the rendered message and the user's current traits.
@@ -634,13 +641,13 @@ public final class Daemon {
     /// Delivers until nothing is due and nothing is in flight (the end of a `--until` run).
     private func deliverEverythingDue() throws {
         while true {
-            let submitted = try dispatch()
+            let worked = try stageDeliveries()
+            try commit()
             if !dispatcher.idle {
                 record(dispatcher.waitForAll())
-                try commit()
                 continue
             }
-            if !submitted { return }
+            if !worked { return }
         }
     }
 

@@ -24,7 +24,7 @@ public struct FileAdapter: ConfigurableChannelAdapter {
     }
 
     public static let type = "file"
-    public static let defaultPolicy = ChannelPolicy(concurrency: 1)
+    public static let defaultPolicy = ChannelPolicy(concurrency: 64)
 
     public let name: String
     public var acceptsIdempotencyKeys: Bool { true }
@@ -55,12 +55,12 @@ public struct FileAdapter: ConfigurableChannelAdapter {
             message.touch.writeJSONLine(into: &line)
         }
         do {
-            // write(2) and fsync(2) block: they run on NIO's thread pool, not on one of the (two, on a
-            // 2-core machine) threads every task of the daemon shares.
+            // write(2) only copies into the page cache; fsync(2) blocks, so it runs on NIO's thread pool,
+            // not on one of the (two, on a 2-core machine) threads every task of the daemon shares. One
+            // fsync covers every line written before it: concurrent deliveries share it (group commit).
             let sink = self.sink
-            let id = message.touch.id
-            let bytes = line
-            try await NIOThreadPool.singleton.runIfActive { try sink.append(bytes, id: id) }
+            let written = try sink.write(line, id: message.touch.id)
+            try await NIOThreadPool.singleton.runIfActive { try sink.sync(through: written) }
             return .sent(providerMessageID: nil)
         } catch {
             return .disable(reason: "\(error)")
@@ -89,8 +89,13 @@ final class FileSink: Sendable {
         var fd: Int32
         var written: Set<String>
         var failed: String?
+        /// Lines written so far (the sequence number of the last).
+        var writes: UInt64 = 0
     }
     private let state: Mutex<State>
+    /// How many writes are known to be on disk; held while an fsync runs, so concurrent callers wait for
+    /// it and find themselves covered.
+    private let syncing = Mutex<UInt64>(0)
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -146,14 +151,15 @@ final class FileSink: Sendable {
 
     var count: Int { state.withLock { $0.written.count } }
 
-    /// Appends `line` unless touch `id` is in the file already; fsyncs before returning.
-    func append(_ line: [UInt8], id: String) throws {
+    /// Appends `line` unless touch `id` is in the file already. Returns how far the file must be synced
+    /// (``sync(through:)``) before the line — or the earlier copy of it — is durable.
+    func write(_ line: [UInt8], id: String) throws -> UInt64 {
         try state.withLock { state in
             if let failed = state.failed { throw Failure(description: failed) }
-            guard !state.written.contains(id) else { return }
+            guard !state.written.contains(id) else { return state.writes }
             var done = 0
             while done < line.count {
-                let n = line.withUnsafeBytes { write(state.fd, $0.baseAddress! + done, $0.count - done) }
+                let n = line.withUnsafeBytes { Glibc.write(state.fd, $0.baseAddress! + done, $0.count - done) }
                 if n < 0 {
                     if errno == EINTR { continue }
                     state.failed = "cannot write \(path): \(String(cString: strerror(errno)))"
@@ -161,11 +167,27 @@ final class FileSink: Sendable {
                 }
                 done += n
             }
-            guard fsync(state.fd) == 0 else {
-                state.failed = "fsync \(path) failed: \(String(cString: strerror(errno)))"
-                throw Failure(description: state.failed!)
-            }
             state.written.insert(id)
+            state.writes += 1
+            return state.writes
+        }
+    }
+
+    /// Returns once every write up to `target` is on disk: fsyncs unless another call's fsync, begun
+    /// after that write, already covered it. Never retries a failed fsync (the sink fails for good).
+    func sync(through target: UInt64) throws {
+        try syncing.withLock { synced in
+            if synced >= target { return }
+            let (fd, covered) = try state.withLock { state -> (Int32, UInt64) in
+                if let failed = state.failed { throw Failure(description: failed) }
+                return (state.fd, state.writes)
+            }
+            guard fsync(fd) == 0 else {
+                let reason = "fsync \(path) failed: \(String(cString: strerror(errno)))"
+                state.withLock { $0.failed = reason }
+                throw Failure(description: reason)
+            }
+            synced = covered
         }
     }
 }
