@@ -12,8 +12,9 @@ extension Stages {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("journeyd").path
     }
 
-    /// A rule directory: bench/rules' journeys and templates, channels delivering to a file.
-    func daemonRules(_ name: String, journeyd yaml: String = "") throws -> String {
+    /// A rule directory: bench/rules' journeys and templates, channels delivering to a file (or, with
+    /// `dryRun`, to the log channel).
+    func daemonRules(_ name: String, journeyd yaml: String = "", dryRun: Bool = false) throws -> String {
         let directory = work + "/" + name
         let fm = FileManager.default
         for sub in ["journeys", "templates"] {
@@ -22,8 +23,11 @@ extension Stages {
                 try fm.copyItem(atPath: root + "/bench/rules/\(sub)/\(file)", toPath: directory + "/\(sub)/\(file)")
             }
         }
-        try "channels:\n  - { name: email, type: file, path: touches.jsonl }\n  - { name: wecom, type: file, path: touches.jsonl }\n"
-            .write(toFile: directory + "/channels.yaml", atomically: true, encoding: .utf8)
+        let channels =
+            dryRun
+            ? "channels:\n  - { name: email, type: log }\n  - { name: wecom, type: log }\n"
+            : "channels:\n  - { name: email, type: file, path: touches.jsonl }\n  - { name: wecom, type: file, path: touches.jsonl }\n"
+        try channels.write(toFile: directory + "/channels.yaml", atomically: true, encoding: .utf8)
         try yaml.write(toFile: directory + "/journeyd.yaml", atomically: true, encoding: .utf8)
         return directory
     }
@@ -50,7 +54,8 @@ extension Stages {
                     + "**\(rate(Double(events) / seconds)) events/s** (\(touches) touches delivered; includes start-up, timers run to the end, delivery)")
         }
         report.line("")
-        try latency(rules: rules, into: &report)
+        try latency(rules: rules, channels: "the fsynced file channel", into: &report)
+        try latency(rules: try daemonRules("daemon-rules-dry", dryRun: true), channels: "the log (dry-run) channel", into: &report)
         try waitingEnrollments(into: &report)
         report.line("Targets (DESIGN §11): end to end ≥ 100,000 events/s; p99 arrival → outbox ≤ 10 ms at 10,000 events/s; ≤ 200 bytes of RAM per waiting enrollment.")
         report.line("")
@@ -69,10 +74,10 @@ extension Stages {
     /// Paced events over the Unix event socket; an event's latency runs from the moment it was due to be
     /// sent (so queueing behind a slow commit counts) to its answer, which the daemon writes only after the
     /// commit that holds its state changes and touches.
-    func latency(rules: String, into report: inout Report) throws {
+    func latency(rules: String, channels: String, into report: inout Report) throws {
         let rate = 10_000
         let seconds = 10
-        let state = work + "/daemon-latency"
+        let state = work + "/daemon-latency-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let socketPath = state + "/events.sock"
         let process = try launch(["run", "--rules", rules, "--state", state + "/state.sqlite", "--spool", state + "/spool", "--socket", socketPath])
@@ -120,8 +125,8 @@ extension Stages {
         latencies.sort()
         func percentile(_ p: Double) -> String { fmt(latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000) }
         report.line(
-            "- Unix event socket paced at \(rate) events/s for \(seconds) s (`synchronous=FULL`; latency = due-to-send → answer, "
-                + "answered only after the commit holding the event's effects and touches): \(latencies.count) answered; "
+            "- Unix event socket paced at \(rate) events/s for \(seconds) s, touches delivered through \(channels) (`synchronous=FULL`; "
+                + "latency = due-to-send → answer, answered only after the commit holding the event's effects and touches): \(latencies.count) answered; "
                 + "p50 \(percentile(0.5)) ms, **p99 \(percentile(0.99)) ms**, p99.9 \(percentile(0.999)) ms, max \(fmt((latencies.last ?? 0) * 1000)) ms")
     }
 
