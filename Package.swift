@@ -92,7 +92,7 @@ let package = Package(
             name: "journeyd",
             dependencies: [
                 "JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation", "JourneyDaemon",
-                "JourneySystemd", "JourneyChannels", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "JourneySystemd", "JourneyChannels", "JourneyStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

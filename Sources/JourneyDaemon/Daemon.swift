@@ -141,7 +141,9 @@ public final class Daemon {
                 context: ChannelContext(stateDirectory: stateDirectory, configurationDirectory: settings.rulesDirectory, logger: logger),
                 clock: deliveryClock ?? SystemDeliveryClock(), logger: logger)
         } catch {
-            throw DaemonError("channels.yaml: the channels cannot be set up:\n" + error.problems.map { "  \($0)" }.joined(separator: "\n"))
+            throw DaemonError(
+                "channels.yaml: the channels cannot be set up:\n" + error.problems.map { "  \($0)" }.joined(separator: "\n"),
+                configuration: true)
         }
         try keepVersions(of: rules)
         // Users pinned to versions that the files no longer hold keep running them.
@@ -168,7 +170,9 @@ public final class Daemon {
             listeners.append(try .unix(path))
         }
         if let address = settings.eventListen {
-            guard let (host, port) = SocketAddressText.parse(address) else { throw DaemonError("inputs.socket.listen: not host:port: \(address)") }
+            guard let (host, port) = SocketAddressText.parse(address) else {
+                throw DaemonError("inputs.socket.listen: not host:port: \(address)", configuration: true)
+            }
             listeners.append(try .tcp(host: host, port: port))
         }
         if !listeners.isEmpty { socketInput = SocketInput(listeners: listeners, maxLineBytes: parser.options.maxEventBytes) }
@@ -708,5 +712,10 @@ public final class Daemon {
 
 public struct DaemonError: Error, CustomStringConvertible {
     public var description: String
-    init(_ description: String) { self.description = description }
+    /// The configuration is wrong (not the machine): restarting will not help (exit status 78, EX_CONFIG).
+    public var isConfiguration = false
+    init(_ description: String, configuration: Bool = false) {
+        self.description = description
+        self.isConfiguration = configuration
+    }
 }

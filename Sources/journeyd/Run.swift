@@ -4,6 +4,7 @@ import Foundation
 import JourneyCore
 import JourneyDaemon
 import JourneyRules
+import JourneyStore
 import JourneySystemd
 import Logging
 
@@ -88,17 +89,13 @@ struct Run: ParsableCommand {
         let logger = Logger(label: "journeyd")
         let service: any ServiceManager =
             SystemdServiceManager.isSupervised ? SystemdServiceManager() : NoServiceManager()
-        let daemon = try Daemon(
-            rules: ruleSet,
-            settings: .init(
-                statePath: paths.state, spoolDirectory: paths.spool, clock: clock, batchSize: batch ?? configured.batchSize ?? 2048,
-                exitWhenIdle: until.flatMap(Timestamp.init(iso8601:)),
-                fsyncEveryCommit: durability.map { $0 == "full" } ?? configured.fsyncEveryCommit,
-                rulesDirectory: rules, controlSocket: paths.control,
-                eventSocket: socket ?? configured.socketPath, eventListen: listen ?? configured.socketListen,
-                tailFile: tail ?? configured.tailFile, spoolDone: configured.spoolDone,
-                watchRulesDebounce: (watch ?? configured.watchRules) ? configured.reloadDebounce : nil),
-            logger: logger, service: service)
+        let daemon: Daemon
+        do {
+            daemon = try makeDaemon(ruleSet, configured: configured, paths: paths, logger: logger, service: service)
+        } catch let error as DaemonError where error.isConfiguration {
+            printError(error.description)
+            throw ExitCode(78)  // EX_CONFIG: RestartPreventExitStatus keeps systemd from looping on it
+        }
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -115,7 +112,33 @@ struct Run: ParsableCommand {
             signals.forEach { $0.cancel() }
             hangup.cancel()
         }
-        try daemon.run()
+        do {
+            try daemon.run()
+        } catch let error as StoreError {
+            // Crash-only: a failed commit or read is never retried (a retried fsync can lie); exit non-zero
+            // and let the supervisor restart from the last commit.
+            logger.critical("state store failure, stopping: \(error)", metadata: [RecordField.kind: "\(RecordKind.storeFailure.rawValue)"])
+            throw ExitCode(74)  // EX_IOERR
+        } catch {
+            logger.critical("input failure, stopping: \(error)", metadata: [RecordField.kind: "\(RecordKind.inputFailure.rawValue)"])
+            throw ExitCode(74)
+        }
+    }
+
+    private func makeDaemon(
+        _ ruleSet: RuleSet, configured: DaemonSettings, paths: DaemonPaths, logger: Logger, service: any ServiceManager
+    ) throws -> Daemon {
+        try Daemon(
+            rules: ruleSet,
+            settings: .init(
+                statePath: paths.state, spoolDirectory: paths.spool, clock: clock, batchSize: batch ?? configured.batchSize ?? 2048,
+                exitWhenIdle: until.flatMap(Timestamp.init(iso8601:)),
+                fsyncEveryCommit: durability.map { $0 == "full" } ?? configured.fsyncEveryCommit,
+                rulesDirectory: rules, controlSocket: paths.control,
+                eventSocket: socket ?? configured.socketPath, eventListen: listen ?? configured.socketListen,
+                tailFile: tail ?? configured.tailFile, spoolDone: configured.spoolDone,
+                watchRulesDebounce: (watch ?? configured.watchRules) ? configured.reloadDebounce : nil),
+            logger: logger, service: service)
     }
 }
 
