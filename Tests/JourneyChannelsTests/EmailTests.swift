@@ -154,7 +154,7 @@ import Testing
             let start = ContinuousClock.now
             task.cancel()
             let result = await task.value
-            #expect(ContinuousClock.now - start < .seconds(5))
+            #expect(ContinuousClock.now - start < .seconds(30))  // generous on a loaded 2-core machine; a hang is minutes
             #expect(result == .retry(after: nil, reason: "cancelled"))
         }
     }
