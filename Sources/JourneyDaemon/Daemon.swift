@@ -393,7 +393,7 @@ public final class Daemon {
             case .touch(let touch):
                 switch renderer.render(touch, user: store.user(touch.user), event: event) {
                 case .success(let content):
-                    pendingOutbox.append(.init(touch: touch, content: content))
+                    pendingOutbox.append(.init(touch: touch, content: content, expiresAt: renderer.expiry(of: touch)))
                 case .failure(let failure):
                     let reason = failure.reason
                     // Queued and dead-lettered in the same commit: visible, counted, never sent half-made.

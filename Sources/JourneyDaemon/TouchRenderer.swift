@@ -14,6 +14,9 @@ import JourneyTemplates
 public struct TouchRenderer {
     let rules: RuleSet
     let unsubscribe: LiquidTemplate?
+    /// `delivery.expire_after`: a touch not delivered this long after it was due is dead-lettered as
+    /// expired instead of being sent late (nil: touches never expire).
+    let expireAfter: TimeSpan?
 
     public init(rules: RuleSet) throws {
         self.rules = rules
@@ -21,12 +24,23 @@ public struct TouchRenderer {
             do {
                 unsubscribe = try LiquidTemplate(text, mode: .text, file: "journeyd.yaml")
             } catch {
-                throw DaemonError("delivery.unsubscribe_url: \(error)")
+                throw DaemonError("delivery.unsubscribe_url: \(error)", configuration: true)
             }
         } else {
             unsubscribe = nil
         }
+        if let text = rules.settings.daemon.value(at: ["delivery", "expire_after"])?.stringValue {
+            guard let span = TimeSpan(parsing: text), span > .zero else {
+                throw DaemonError("delivery.expire_after: expected a duration like 6h or 2d, found `\(text)`", configuration: true)
+            }
+            expireAfter = span
+        } else {
+            expireAfter = nil
+        }
     }
+
+    /// When a touch due at `at` stops being worth sending.
+    func expiry(of touch: Touch) -> Timestamp? { expireAfter.map { touch.at + $0 } }
 
     /// The rendered message as a JSON object (`subject`, `preheader`, `from`, `reply_to`, `text`, `html`,
     /// `unsubscribe_url`, absent members omitted), or why it could not be rendered.

@@ -10,20 +10,53 @@ import Testing
 struct DeliveryTests {
     static let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
-    @Test func renderedTouchesReachAWebhookThroughRetriesAndFailuresEndAsTheyShould() throws {
-        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
-        let receiverLog = fixture.root + "/received.jsonl"
+    /// The Python receiver (Peers/webhook_receiver.py) on a free loopback port; `/flaky` fails twice.
+    /// Kill it with SIGKILL: the test runner's children inherit an ignored SIGTERM, and Python keeps that.
+    static func startReceiver(_ fixture: DaemonFixture) throws -> (Process, String) {
         let portFile = fixture.root + "/port"
         let receiver = Process()
         receiver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        receiver.arguments = ["python3", repositoryRoot + "/Tests/JourneyDaemonTests/Peers/webhook_receiver.py", portFile, receiverLog, Self.secret, "2"]
+        receiver.arguments = [
+            "python3", repositoryRoot + "/Tests/JourneyDaemonTests/Peers/webhook_receiver.py", portFile, fixture.root + "/received.jsonl",
+            secret, "2",
+        ]
         receiver.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         receiver.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try receiver.run()
-        // SIGKILL: the test runner's children inherit an ignored SIGTERM, and Python keeps that.
-        defer { kill(receiver.processIdentifier, SIGKILL) }
         #expect(fixture.eventually { FileManager.default.fileExists(atPath: portFile) })
-        let port = try String(contentsOfFile: portFile, encoding: .utf8)
+        return (receiver, (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? "0")
+    }
+
+    @Test func aTouchNotDeliveredBeforeItExpiresIsDeadLetteredNotSentLate() throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        let (receiver, port) = try Self.startReceiver(fixture)
+        defer { kill(receiver.processIdentifier, SIGKILL) }
+        try "delivery: { expire_after: 2s }\n".write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        try """
+        channels:
+          - { name: email, type: file, path: touches.jsonl }
+          - { name: wecom, type: file, path: touches.jsonl }
+          - { name: legacy, type: webhook, url: "http://127.0.0.1:\(port)/broken", allow_private: true, retry: { initial: 300ms, multiplier: 1, jitter: 0, max_attempts: 100 } }
+        """.write(toFile: fixture.rules + "/channels.yaml", atomically: true, encoding: .utf8)
+        try "Hello\n".write(toFile: fixture.rules + "/templates/hello.liquid", atomically: true, encoding: .utf8)
+        try "journey: ping\ntrigger: { event: signup }\nsteps:\n  - send: legacy\n    template: hello\n"
+            .write(toFile: fixture.rules + "/journeys/ping.yaml", atomically: true, encoding: .utf8)
+        let daemon = try fixture.startLiveDaemon()
+        defer { if daemon.isRunning { daemon.terminate() } }
+        try fixture.spoolEvent(#"{"type":"track","userId":"u1","event":"signup","messageId":"s1","timestamp":"2025-01-01T00:00:00Z"}"#, named: "1.jsonl")
+        #expect(fixture.eventually { fixture.log.contains("dead-lettered: expired") }, "\(fixture.log)")
+        daemon.terminate()
+        daemon.waitUntilExit()
+        let attempts = ((try? String(contentsOfFile: fixture.root + "/received.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").count
+        #expect(attempts >= 2 && attempts <= 10, "\(attempts) attempts in the 2 s before expiry")
+        #expect(try SQLiteStateStore(path: fixture.state).outboxCounts()["dead_letter"] == 1)
+    }
+
+    @Test func renderedTouchesReachAWebhookThroughRetriesAndFailuresEndAsTheyShould() throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        let (receiver, port) = try Self.startReceiver(fixture)
+        defer { kill(receiver.processIdentifier, SIGKILL) }
+        let receiverLog = fixture.root + "/received.jsonl"
 
         try Self.secret.write(toFile: fixture.rules + "/hooks.whsec", atomically: true, encoding: .utf8)
         let retry = "retry: { initial: 200ms, multiplier: 2, max_delay: 1s, jitter: 0.1, max_attempts: 3 }"

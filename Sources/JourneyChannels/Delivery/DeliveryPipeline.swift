@@ -186,7 +186,13 @@ public actor DeliveryPipeline {
     /// nil when it may go (capacity permitting).
     private func refusal(for item: PendingDelivery, at now: Timestamp) -> (DeliveryDecision, waitingForProbe: Bool)? {
         refusalDecision(for: item, at: now).map { decision in
-            if case .held(_, let reason) = decision, reason == Self.waitingForProbe { return (decision, true) }
+            if case .held(let until, let reason) = decision {
+                // Held past its expiry (an open breaker, a throttle): it will never go in time.
+                if let expiresAt = item.expiresAt, until > expiresAt {
+                    return (.deadLetter(reason: "expired: held (\(reason)) past \(expiresAt)"), false)
+                }
+                if reason == Self.waitingForProbe { return (decision, true) }
+            }
             return (decision, false)
         }
     }
