@@ -135,28 +135,15 @@ struct Listener {
     /// A socket handed over by socket activation: closed, never unlinked, by this process.
     static func activated(_ fd: Int32) -> Listener { Listener(fd: fd, unixPath: nil) }
 
-    static func unix(_ path: String) throws -> Listener {
+    static func unix(_ path: String, what: String = "event socket", backlog: Int32 = 128) throws -> Listener {
         unlink(path)  // a socket left by a previous run
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { throw DaemonError("event socket \(path): \(String(cString: strerror(errno)))") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd)
-            throw DaemonError("event socket path too long (at most 107 bytes): \(path)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, listen(fd, 128) == 0 else {
+        guard fd >= 0 else { throw DaemonError("\(what) \(path): \(String(cString: strerror(errno)))") }
+        let bound = try withUnixAddress(path, what: what) { bind(fd, $0, $1) }
+        guard bound == 0, listen(fd, backlog) == 0 else {
             let reason = String(cString: strerror(errno))
             close(fd)
-            throw DaemonError("event socket \(path): cannot listen: \(reason)")
+            throw DaemonError("\(what) \(path): cannot listen: \(reason)")
         }
         return Listener(fd: fd, unixPath: path)
     }
@@ -183,5 +170,22 @@ struct Listener {
             throw DaemonError("event socket \(host):\(port): cannot listen: \(reason)")
         }
         return Listener(fd: fd, unixPath: nil)
+    }
+}
+
+/// Calls `body` with `path` as a `sockaddr_un` (for bind and connect).
+func withUnixAddress<R>(_ path: String, what: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) throws -> R {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+        throw DaemonError("\(what) path too long (at most 107 bytes): \(path)")
+    }
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        raw.copyBytes(from: bytes)
+        raw[bytes.count] = 0
+    }
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
 }
