@@ -92,32 +92,32 @@ public final class Daemon {
     let store: SQLiteStateStore
     let dispatcher: Dispatcher
     /// The delivery pipeline's clock: the wall clock, or event time under `--clock event`.
-    private let deliveryClock: ManualDeliveryClock?
+    let deliveryClock: ManualDeliveryClock?
     let stateDirectory: String
-    private var control: ControlSocket?
-    private var socketInput: SocketInput?
-    private var tailInput: TailInput?
-    private var ruleWatch: RuleDirectoryWatch?
+    var control: ControlSocket?
+    var socketInput: SocketInput?
+    var tailInput: TailInput?
+    var ruleWatch: RuleDirectoryWatch?
     let parser = SegmentEventParser()
     var renderer: TouchRenderer
     /// Effects of the engine's last call, and what applying input produced since the last commit.
-    private var effects: [Effect] = []
-    private var pendingOutbox: [SQLiteStateStore.OutboxEntry] = []
-    private var pendingOutcomes: [SQLiteStateStore.DeliveryOutcome] = []
+    var effects: [Effect] = []
+    var pendingOutbox: [SQLiteStateStore.OutboxEntry] = []
+    var pendingOutcomes: [SQLiteStateStore.DeliveryOutcome] = []
     /// Touches marked `attempting` in ``pendingOutcomes``: handed to the pipeline once that is committed.
-    private var staged: [PendingDelivery] = []
-    private var clockNow: Timestamp = .distantPast
-    public private(set) var counters = Counters()
-    private let stopRequested = Atomic<Bool>(false)
-    private let reloadRequested = Atomic<Bool>(false)
+    var staged: [PendingDelivery] = []
+    var clockNow: Timestamp = .distantPast
+    public internal(set) var counters = Counters()
+    let stopRequested = Atomic<Bool>(false)
+    let reloadRequested = Atomic<Bool>(false)
     let logger: Logger
     let service: any ServiceManager
-    private var lastReload = "none"
-    private var lastStatusAt: UInt64 = 0
-    private var eventsAtLastStatus = 0
+    var lastReload = "none"
+    var lastStatusAt: UInt64 = 0
+    var eventsAtLastStatus = 0
     /// Fault injection for tests (`JOURNEYD_FAULT_INJECTION=1`): the control request `stall SECONDS`
     /// blocks the processing loop, as a stuck loop would.
-    private let faultInjection = ProcessInfo.processInfo.environment["JOURNEYD_FAULT_INJECTION"] == "1"
+    let faultInjection = ProcessInfo.processInfo.environment["JOURNEYD_FAULT_INJECTION"] == "1"
 
     public init(rules: RuleSet, settings: Settings, logger: Logger, service: any ServiceManager = NoServiceManager()) throws {
         self.settings = settings
@@ -194,7 +194,7 @@ public final class Daemon {
         }
     }
 
-    private func keepVersions(of rules: RuleSet) throws {
+    func keepVersions(of rules: RuleSet) throws {
         try store.keepJourneyVersions(
             rules.journeys.map { .init(version: $0.version, journey: $0.id, file: $0.file, source: $0.source) },
             at: Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))
@@ -221,7 +221,7 @@ public final class Daemon {
         return diagnostics
     }
 
-    private func reloadRules(from directory: String) -> [Diagnostic] {
+    func reloadRules(from directory: String) -> [Diagnostic] {
         let (rules, diagnostics) = RuleLoader.loadReportingAll(directory: directory)
         let errors = diagnostics.filter { $0.severity == .error }
         guard let rules, errors.isEmpty else {
@@ -264,7 +264,7 @@ public final class Daemon {
     }
 
     /// Logs a refused reload: one record with every error, so `journalctl -u journeyd` shows them together.
-    private func refused(_ errors: [Diagnostic]) {
+    func refused(_ errors: [Diagnostic]) {
         let lines = errors.map { "  " + $0.description }.joined(separator: "\n")
         logger.error(
             "rules reload refused: \(errors.count) error\(errors.count == 1 ? "" : "s"); the previous rules keep running\n\(lines)",
@@ -345,7 +345,7 @@ public final class Daemon {
     }
 
     /// Applies the complete lines appended to the tailed file since the last commit, a batch per commit.
-    private func processTail(_ tail: TailInput) throws -> Bool {
+    func processTail(_ tail: TailInput) throws -> Bool {
         guard let (fd, start) = tail.next() else { return false }
         lseek(fd, off_t(start), SEEK_SET)
         let stream = SegmentEventStream(fileDescriptor: fd, source: tail.path, startOffset: start)
@@ -366,7 +366,7 @@ public final class Daemon {
 
     /// Applies one parsed line: due timers first (as the clock has moved), then the event through the
     /// engine; a rejected line goes to `rejected`. Touches produced wait in ``pendingOutbox`` for the commit.
-    private func apply(_ result: Result<Event, EventRejection>, rejected: (EventRejection) -> Void) {
+    func apply(_ result: Result<Event, EventRejection>, rejected: (EventRejection) -> Void) {
         switch result {
         case .success(let event):
             if settings.clock == .event { clockNow = max(clockNow, event.timestamp) }
@@ -383,11 +383,11 @@ public final class Daemon {
         }
     }
 
-    private var timerClock: Engine.TimerClock { settings.clock == .wall ? .wallClock : .simulated }
+    var timerClock: Engine.TimerClock { settings.clock == .wall ? .wallClock : .simulated }
 
     /// Moves the touches in ``effects`` to the outbox, rendered now — while the user's traits and the
     /// event are at hand — so the outbox holds exactly what will be sent.
-    private func collectEffects(event: Event?) {
+    func collectEffects(event: Event?) {
         for effect in effects {
             switch effect {
             case .touch(let touch):
@@ -412,7 +412,7 @@ public final class Daemon {
 
     /// Counts and logs what the policies decided about a touch (DESIGN §5: each outcome recorded,
     /// logged and counted); duplicates are counted.
-    private func logPolicy(_ outcome: Outcome) {
+    func logPolicy(_ outcome: Outcome) {
         let kind: RecordKind
         let label: String
         switch outcome.kind {
@@ -443,7 +443,7 @@ public final class Daemon {
     }
 
     /// Commits everything applied since the last commit, with the inputs' `positions`.
-    private func commit(positions: [String: Int64] = [:]) throws {
+    func commit(positions: [String: Int64] = [:]) throws {
         service.alive()  // a long spool file is many commits in one loop turn: each is progress
         try store.commit(outbox: pendingOutbox, positions: positions, outcomes: pendingOutcomes)
         counters.touches += pendingOutbox.count
@@ -465,7 +465,7 @@ public final class Daemon {
     }
 
     /// Sleeps until a socket has something to read, or `milliseconds` pass (spool files are polled).
-    private func waitForInput(milliseconds: Int32) {
+    func waitForInput(milliseconds: Int32) {
         let fds = (socketInput?.descriptors ?? []) + (ruleWatch.map { [$0.fd] } ?? []) + [dispatcher.wakeDescriptor]
         guard !fds.isEmpty else {
             usleep(UInt32(milliseconds) * 1000)
@@ -476,7 +476,7 @@ public final class Daemon {
     }
 
     /// Applies the lines producers sent on the event socket, commits them, then answers each one.
-    private func processSocket(_ input: SocketInput) throws -> Bool {
+    func processSocket(_ input: SocketInput) throws -> Bool {
         let lines = input.read(limit: settings.batchSize)
         guard !lines.isEmpty else {
             input.flushAnswers()
@@ -501,7 +501,7 @@ public final class Daemon {
     }
 
     /// Answers a control-socket request.
-    private func answer(_ request: String) -> String {
+    func answer(_ request: String) -> String {
         switch request {
         case "reload":
             reloadRequested.store(false, ordering: .relaxed)  // this reload covers any pending SIGHUP
@@ -532,7 +532,7 @@ public final class Daemon {
         }
     }
 
-    private func spoolFiles() throws -> [String] {
+    func spoolFiles() throws -> [String] {
         let incoming = settings.spoolDirectory + "/incoming"
         return try FileManager.default.contentsOfDirectory(atPath: incoming)
             .filter { !$0.hasPrefix(".") }
@@ -540,7 +540,7 @@ public final class Daemon {
     }
 
     /// Applies one spool file from its committed offset, a batch per transaction, then archives it.
-    private func process(_ name: String) throws {
+    func process(_ name: String) throws {
         let path = settings.spoolDirectory + "/incoming/" + name
         var info = stat()
         guard stat(path, &info) == 0 else { return }
@@ -575,7 +575,7 @@ public final class Daemon {
         try store.forgetPosition(of: source)
     }
 
-    private func quarantine(_ rejection: EventRejection, raw: JSONLineReader.Line?, file: String) {
+    func quarantine(_ rejection: EventRejection, raw: JSONLineReader.Line?, file: String) {
         let directory = (settings.statePath as NSString).deletingLastPathComponent + "/quarantine"
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let rawText = raw.map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
@@ -595,118 +595,20 @@ public final class Daemon {
         logRejected(rejection)
     }
 
-    private func logRejected(_ rejection: EventRejection) {
+    func logRejected(_ rejection: EventRejection) {
         logger.warning(
             "event rejected: \(rejection)",
             metadata: [RecordField.kind: "\(RecordKind.eventRejected.rawValue)", RecordField.source: "\(rejection.source)", RecordField.reason: "\(rejection.reason)"])
     }
 
     /// Fires due timers and commits what they produced. Returns whether any fired.
-    private func fireTimers(until t: Timestamp) throws -> Bool {
+    func fireTimers(until t: Timestamp) throws -> Bool {
         guard let due = store.nextTimerDue, due <= t else { return false }
         var state = store
         engine.fireDueTimers(until: t, clock: timerClock, store: &state, effects: &effects)
         collectEffects(event: nil)
         try commit()
         return true
-    }
-
-    /// The outbox dispatcher's turn: records the decisions that came back, and stages due touches as
-    /// `attempting`. Staged touches go to the delivery pipeline right after the next commit — the one
-    /// of the input batch in hand, or the loop's own at the end of its turn — so a touch is durably
-    /// `attempting` before its delivery starts (a crash then leaves it `in_doubt`, resent only where the
-    /// provider deduplicates), without a commit of its own. Returns whether anything was done.
-    private func stageDeliveries() throws -> Bool {
-        let dueBy = settings.clock == .event ? max(clockNow, settings.exitWhenIdle ?? clockNow) : now
-        deliveryClock?.set(dueBy)
-        let reports = dispatcher.takeCompleted()
-        record(reports)
-        guard staged.isEmpty else { return !reports.isEmpty }
-        let due = try store.dueTouches(at: dueBy, limit: 512).filter {
-            !dispatcher.isInFlight($0.touch.id) && !dispatcher.isBusy($0.touch.channel)
-        }
-        for queued in due {
-            pendingOutcomes.append(.init(touchID: queued.touch.id, state: .attempting))
-            staged.append(pendingDelivery(queued))
-        }
-        return !reports.isEmpty || !due.isEmpty
-    }
-
-    /// The pipeline's view of a queued touch: the rendered message and the user's current traits.
-    private func pendingDelivery(_ queued: SQLiteStateStore.QueuedTouch) -> PendingDelivery {
-        let content = queued.content.flatMap { try? JSONParser().parse($0) } ?? .emptyObject
-        let message = OutboundMessage(
-            touch: queued.touch, traits: store.user(queued.touch.user)?.traits ?? .emptyObject,
-            subject: content["subject"]?.stringValue, text: content["text"]?.stringValue ?? "", html: content["html"]?.stringValue,
-            unsubscribeURL: content["unsubscribe_url"]?.stringValue, data: content)
-        return PendingDelivery(message: message, attempts: queued.attempts, firstAttemptAt: queued.firstAttemptAt, expiresAt: queued.expiresAt)
-    }
-
-    /// Delivers until nothing is due and nothing is in flight (the end of a `--until` run).
-    private func deliverEverythingDue() throws {
-        while true {
-            let worked = try stageDeliveries()
-            try commit()
-            if !dispatcher.idle {
-                record(dispatcher.waitForAll())
-                continue
-            }
-            if !worked { return }
-        }
-    }
-
-    /// Turns the pipeline's decisions into outbox states (committed with the next commit) and log records.
-    private func record(_ reports: [DeliveryReport]) {
-        var disabled: [String: String] = [:]
-        for report in reports {
-            guard let touch = dispatcher.touch(report.touchID) else { continue }
-            defer { dispatcher.settle(report.touchID) }
-            let outcome: SQLiteStateStore.DeliveryOutcome
-            switch report.decision {
-            case .sent(let providerID):
-                counters.delivered += 1
-                outcome = .init(touchID: touch.id, state: .sent, reason: providerID.map { "provider id \($0)" })
-                logger.info(
-                    "touch \(touch.id) sent through \(touch.channel): \(touch.journey)/\(touch.step), template \(touch.template)",
-                    metadata: touchMetadata(touch, kind: .touchSent, outcome: "sent"))
-            case .retry(let at, let reason):
-                outcome = .init(touchID: touch.id, state: .retry, reason: reason, nextAttempt: at)
-                logger.warning(
-                    "touch \(touch.id) through \(touch.channel) failed (attempt \(report.attempts)): \(reason); next attempt at \(at.iso8601)",
-                    metadata: touchMetadata(touch, kind: .touchRetry, outcome: "retry"))
-            case .held(let until, let reason):
-                outcome = .init(touchID: touch.id, state: .retry, reason: reason, nextAttempt: until)
-                logger.debug("touch \(touch.id) held until \(until.iso8601): \(reason)", metadata: touchMetadata(touch, kind: .touchDeferred, outcome: "held"))
-            case .deadLetter(let reason):
-                counters.deadLettered += 1
-                outcome = .init(touchID: touch.id, state: .deadLetter, reason: reason)
-                logger.error(
-                    "touch \(touch.id) through \(touch.channel) dead-lettered: \(reason)",
-                    metadata: touchMetadata(touch, kind: .touchDeadLettered, outcome: "dead_letter"))
-            case .channelDisabled(let reason):
-                // Kept queued: an operator fixes the endpoint and reloads; checked again each minute.
-                // (In the pipeline's time: under --clock event that is the time being delivered for.)
-                outcome = .init(
-                    touchID: touch.id, state: .retry, reason: "channel disabled: \(reason)",
-                    nextAttempt: (deliveryClock?.now ?? now) + .minutes(1))
-                disabled[touch.channel] = reason
-            case .interrupted:
-                counters.inDoubt += 1
-                outcome = .init(touchID: touch.id, state: .inDoubt, reason: "interrupted by shutdown during delivery")
-                logger.warning(
-                    "touch \(touch.id) was being delivered through \(touch.channel) at shutdown: in doubt",
-                    metadata: touchMetadata(touch, kind: .touchInDoubt, outcome: "in_doubt"))
-            }
-            var withAttempts = outcome
-            withAttempts.attempts = report.attempts
-            withAttempts.firstAttemptAt = report.firstAttemptAt
-            pendingOutcomes.append(withAttempts)
-        }
-        for (channel, reason) in disabled.sorted(by: { $0.key < $1.key }) {
-            logger.error(
-                "channel \(channel) is disabled: \(reason); its touches stay queued until it is fixed and the rules reloaded",
-                metadata: [RecordField.kind: "\(RecordKind.channelDisabled.rawValue)", RecordField.channel: "\(channel)", RecordField.reason: "\(reason)"])
-        }
     }
 }
 
