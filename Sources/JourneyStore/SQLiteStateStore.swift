@@ -421,18 +421,6 @@ public final class SQLiteStateStore: StateStore {
         case pending, attempting, sent, retry, deadLetter = "dead_letter", inDoubt = "in_doubt"
     }
 
-    /// Records a delivery state for touches, durably (its own transaction).
-    public func mark(_ ids: [String], _ state: DeliveryState, reason: String? = nil, nextAttempt: Timestamp? = nil) throws(StoreError) {
-        guard !ids.isEmpty else { return }
-        do {
-            try database.write { db in
-                try Self.record(ids.map { DeliveryOutcome(touchID: $0, state: state, reason: reason, nextAttempt: nextAttempt) }, in: db)
-            }
-        } catch {
-            throw StoreError.database(path: path, operation: "update outbox", reason: "\(error)")
-        }
-    }
-
     /// After a restart: touches left `attempting` by a crash may or may not have reached the provider.
     /// On channels in `resendable` (they accept idempotency keys) they are queued again; on the others
     /// they become `in_doubt` — held and counted, never sent twice. Returns how many are in doubt.

@@ -68,8 +68,10 @@ struct DeliveryTests {
           - { name: ops, type: webhook, url: "http://127.0.0.1:\(port)/gone", allow_private: true, secret_file: hooks.whsec, \(retry) }
           - { name: legacy, type: webhook, url: "http://127.0.0.1:\(port)/broken", allow_private: true, secret_file: hooks.whsec, \(retry) }
         """.write(toFile: fixture.rules + "/channels.yaml", atomically: true, encoding: .utf8)
-        try "Subject: Welcome, {{ user.first_name | default: \"there\" }}!\n\nYour {{ enrollment.trigger.properties.plan }} plan is ready.\n"
+        try "Subject: Welcome, {{ user.first_name | default: \"there\" }}!\n\nYour {{ enrollment.trigger.properties.plan }} plan is ready.\nUnsubscribe: {{ unsubscribe_url }}\n"
             .write(toFile: fixture.rules + "/templates/hello.liquid", atomically: true, encoding: .utf8)
+        try #"delivery: { unsubscribe_url: "https://shop.example/u?user={{ user.id | url_encode }}&c={{ touch.channel }}" }"#
+            .write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
         for channel in ["crm", "ops", "legacy"] {
             try "journey: to_\(channel)\ntrigger: { event: signup }\nsteps:\n  - id: hello\n    send: \(channel)\n    template: hello\n"
                 .write(toFile: fixture.rules + "/journeys/to_\(channel).yaml", atomically: true, encoding: .utf8)
@@ -89,6 +91,18 @@ struct DeliveryTests {
         #expect(fixture.eventually { received().contains { $0["path"] == "/flaky" && $0["status"] == 200 } })
         #expect(fixture.eventually { received().filter { $0["path"] == "/broken" }.count == 3 })
         #expect(fixture.eventually { fixture.log.contains("dead-lettered") })
+        // `journeyd status` reads the live counters over the control socket.
+        let status = Process()
+        status.executableURL = URL(fileURLWithPath: journeydBinary)
+        status.arguments = ["status", "--rules", fixture.rules, "--state", fixture.state, "--json"]
+        let pipe = Pipe()
+        status.standardOutput = pipe
+        try status.run()
+        let statusText = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        status.waitUntilExit()
+        #expect(status.terminationStatus == 0)
+        let counters = try JSONParser().parse(statusText)
+        #expect(counters["events"] == 2 && counters["touches"] == 3 && counters["delivered"] == 1 && counters["dead_letter"] == 1, "\(statusText)")
         daemon.terminate()
         daemon.waitUntilExit()
         #expect(daemon.terminationStatus == 0)
@@ -102,6 +116,9 @@ struct DeliveryTests {
         let body = try JSONParser().parse(try #require(flaky.last?["body"]?.stringValue))
         #expect(body.jsonText.contains("Welcome, Ada!"), "\(body.jsonText)")
         #expect(body.jsonText.contains("Your Pro plan is ready."), "\(body.jsonText)")
+        // The unsubscribe link, rendered from delivery.unsubscribe_url, in the message and in the template.
+        #expect(body["unsubscribe_url"] == "https://shop.example/u?user=ada&c=crm", "\(body.jsonText)")
+        #expect(body.jsonText.contains("Unsubscribe: https://shop.example/u?user=ada&c=crm"), "\(body.jsonText)")
         // ops: 410 → one request, the channel disabled, the touch kept queued.
         #expect(requests.filter { $0["path"] == "/gone" }.count == 1)
         #expect(fixture.log.contains("channel ops is disabled"))
