@@ -116,7 +116,7 @@ let package = Package(
             ],
             exclude: ["Peers"]  // Python test peers, started by the tests
         ),
-        .testTarget(name: "JourneySystemdTests", dependencies: ["JourneySystemd", "JourneyCore"]),
+        .testTarget(name: "JourneySystemdTests", dependencies: ["JourneySystemd", "JourneyCore", "JourneyTesting"]),
         .testTarget(name: "JourneyEventsTests", dependencies: ["JourneyEvents", "JourneyTesting"]),
         .testTarget(
             name: "JourneyRulesTests",
