@@ -37,28 +37,21 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
-        .target(name: "JourneyCore"),
+        .target(name: "JourneyCore", dependencies: [.product(name: "HeapModule", package: "swift-collections")]),
+        .target(name: "JourneyLog", dependencies: ["JourneyCore"]),
+        .target(name: "JourneySources", dependencies: ["JourneyCore"]),
         .target(name: "JourneyEvents", dependencies: ["JourneyCore"]),
         .target(
             name: "JourneyRules",
             dependencies: ["JourneyCore", "JourneyTemplates", .product(name: "Yams", package: "Yams")]
         ),
-        .target(
-            name: "JourneyEngine",
-            dependencies: [
-                "JourneyCore", "JourneyRules",
-                .product(name: "HeapModule", package: "swift-collections"),
-            ]
-        ),
+        .target(name: "JourneyEngine", dependencies: ["JourneyCore", "JourneyRules"]),
         .target(
             name: "JourneyStore",
-            dependencies: [
-                "JourneyCore", "JourneyEvents",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "HeapModule", package: "swift-collections"),
-            ]
+            dependencies: ["JourneyCore", "JourneyEvents", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(name: "JourneyTemplates", dependencies: ["JourneyCore"]),
         .target(
@@ -84,7 +77,8 @@ let package = Package(
             name: "JourneyDaemon",
             dependencies: [
                 "JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneyStore", "JourneyTemplates",
-                "JourneyChannels", .product(name: "Logging", package: "swift-log"),
+                "JourneyChannels", "JourneyLog", "JourneySources", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(name: "JourneySimulation", dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine"]),

@@ -48,7 +48,7 @@ struct DeliveryTests {
         await daemon.exit()
         let attempts = ((try? String(contentsOfFile: fixture.root + "/received.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").count
         #expect(attempts >= 2 && attempts <= 10, "\(attempts) attempts in the 2 s before expiry")
-        #expect(try SQLiteStateStore(path: fixture.state).outboxCounts()["dead_letter"] == 1)
+        #expect(try SQLiteCheckpointStore(path: fixture.state).outboxCounts()[.deadLetter] == 1)
     }
 
     @Test func renderedTouchesReachAWebhookThroughRetriesAndFailuresEndAsTheyShould() async throws {
@@ -118,8 +118,8 @@ struct DeliveryTests {
         // legacy: 500 every time → dead letter after max_attempts, with the reason.
         #expect(requests.filter { $0["path"] == "/broken" }.count == 3)
 
-        let store = try SQLiteStateStore(path: fixture.state)
+        let store = try SQLiteCheckpointStore(path: fixture.state)
         let counts = try store.outboxCounts()
-        #expect(counts["sent"] == 1 && counts["dead_letter"] == 1 && counts["retry"] == 1, "\(counts)")
+        #expect(counts[.sent] == 1 && counts[.deadLetter] == 1 && counts[.retry] == 1, "\(counts)")
     }
 }

@@ -100,7 +100,7 @@ public actor DeliveryPipeline {
     ///   - maxConcurrency: deliveries in flight at most, over all channels (each channel also has its own
     ///     ``ChannelPolicy/concurrency``).
     public init(
-        channels: ChannelSet, clock: any DeliveryClock = SystemDeliveryClock(), maxConcurrency: Int = 64,
+        channels: ChannelSet, clock: any DeliveryClock = WallClock(), maxConcurrency: Int = 64,
         logger: Logger = Logger(label: "journeyd.delivery")
     ) {
         precondition(maxConcurrency >= 1)

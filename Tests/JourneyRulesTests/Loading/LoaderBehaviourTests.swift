@@ -10,7 +10,7 @@ struct LoaderBehaviourTests {
 
     @Test func errorsInSeveralFilesAreReportedTogether() {
         let directory = LoaderFixtures.root + "/invalid/many-files"
-        let (rules, diagnostics) = RuleLoader.loadReportingAll(directory: directory)
+        let (rules, diagnostics) = RuleLoader.loadReportingAll(directory: directory, channelTypes: LoaderFixtures.channelTypes)
         #expect(rules == nil)
         let files = Set(diagnostics.filter { $0.severity == .error }.map(\.file))
         #expect(

@@ -1,7 +1,7 @@
 /// How the daemon tells its supervisor what it is doing — systemd's notify protocol when run as a
 /// `Type=notify` service, nothing when run from a terminal. The daemon calls these from its processing
 /// loop, so a supervisor that watches ``alive()`` sees the loop itself make progress.
-public protocol ServiceManager: AnyObject {
+public protocol ServiceManager: AnyObject, Sendable {
     /// Rules are loaded, the store is open and the inputs are bound: the daemon serves (`READY=1`).
     func ready(status: String)
     /// A reload begins (`RELOADING=1` with `MONOTONIC_USEC`).
@@ -17,13 +17,16 @@ public protocol ServiceManager: AnyObject {
     func extendTimeout(microseconds: UInt64)
     /// The daemon is shutting down (`STOPPING=1`).
     func stopping()
+    /// The watchdog interval the supervisor expects pings within (microseconds), nil when it has none:
+    /// the processing loop turns at least four times per interval, idle or not.
+    var watchdogInterval: UInt64? { get }
     /// Listening sockets handed over by the supervisor (socket activation), by name; each descriptor is
     /// taken at most once. Nil when the supervisor passed none under that name.
     func takeListeningSocket(named name: String) -> Int32?
 }
 
 /// No supervisor: a daemon started from a terminal or a test.
-public final class NoServiceManager: ServiceManager {
+public final class NoServiceManager: ServiceManager, @unchecked Sendable {
     public init() {}
     public func ready(status: String) {}
     public func reloading() {}
@@ -32,5 +35,6 @@ public final class NoServiceManager: ServiceManager {
     public func alive() {}
     public func extendTimeout(microseconds: UInt64) {}
     public func stopping() {}
+    public var watchdogInterval: UInt64? { nil }
     public func takeListeningSocket(named name: String) -> Int32? { nil }
 }

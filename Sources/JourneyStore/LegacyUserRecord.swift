@@ -1,28 +1,9 @@
 import JourneyCore
 import JourneyEvents
 
-/// How a user's state is written to the `users` table: one JSON object per user, keys in a fixed order
-/// (so the same state is always the same bytes), read back with the strict JSON parser.
+/// How the daemon before the event log (schema v3) wrote a user's state to the `users` table: one JSON
+/// object per user. Read only by the migration to v4, which turns each into the binary form.
 extension UserState {
-    var record: Value {
-        .object([
-            .init("traits", traits),
-            .init("history", .array(history.map(\.record))),
-            .init("enrollments", .array(enrollments.map(\.record))),
-            .init(
-                "entries",
-                .array(entries.map { .array([.string($0.journey), .string($0.key), .number(Double($0.lastEnteredAt.milliseconds))]) })),
-            .init(
-                "touches",
-                .array(touchLog.map { .array([.number(Double($0.at.milliseconds)), .string($0.journey), .string($0.channel)]) })),
-            .init("segments", .array(segments.map(Value.string))),
-            .init(
-                "dates",
-                .array(dateSchedules.map { .array([.string($0.journey), .number(Double($0.timer)), .number(Double($0.due.milliseconds))]) })),
-            .init("next", .number(Double(nextEnrollmentSeq))),
-        ])
-    }
-
     init(id: String, record: Value) throws(StoreError) {
         self.init(id: id)
         let r = RecordReader(record, what: "user \(id)")
@@ -50,14 +31,6 @@ extension UserState {
 }
 
 extension HistoryTrack {
-    var record: Value {
-        .array([
-            .string(event), .number(Double(count)), .number(Double(first.milliseconds)), .number(Double(last.milliseconds)),
-            .array(sums.map(Value.number)),
-            .array(recent.map { .array([.number(Double($0.at.milliseconds)), .array($0.values.map(Value.number))]) }),
-        ])
-    }
-
     init(record: Value, user: String) throws(StoreError) {
         let f = try RecordReader.tuple(record, 6, what: "user \(user) history")
         self.init(event: try f.string(0), at: try f.time(2), propertyCount: 0)
@@ -72,16 +45,6 @@ extension HistoryTrack {
 }
 
 extension Enrollment {
-    var record: Value {
-        .object([
-            .init("seq", .number(Double(seq))), .init("journey", .string(journey)), .init("version", .string(version)),
-            .init("key", .string(key)), .init("step", .number(Double(step))), .init("phase", .string(phase.name)),
-            .init("entered", .number(Double(enteredAt.milliseconds))), .init("trigger", trigger),
-            .init("timer", .number(Double(timer))), .init("due", .number(Double(due.milliseconds))),
-            .init("touches", .number(Double(touches))), .init("variant", variant.map(Value.string) ?? .null),
-        ])
-    }
-
     init(record: Value, user: String) throws(StoreError) {
         let r = RecordReader(record, what: "user \(user) enrollment")
         self.init(
@@ -98,16 +61,6 @@ extension Enrollment {
 }
 
 extension Enrollment.Phase {
-    var name: String {
-        switch self {
-        case .running: "running"
-        case .waiting: "waiting"
-        case .waitingForEvent: "waiting_for_event"
-        case .deferred: "deferred"
-        case .holding: "holding"
-        }
-    }
-
     init?(name: String) {
         switch name {
         case "running": self = .running
@@ -186,20 +139,5 @@ struct RecordReader {
     static func tuple(_ value: Value, _ count: Int, what: String) throws(StoreError) -> Tuple {
         guard case .array(let items) = value, items.count == count else { throw StoreError.corrupt(what) }
         return Tuple(items: items, what: what)
-    }
-}
-
-/// What goes wrong with the state database. Texts name the database and the record, never user data.
-public enum StoreError: Error, CustomStringConvertible, Sendable {
-    /// A stored record does not have the shape this version writes.
-    case corrupt(String)
-    /// SQLite refused an operation.
-    case database(path: String, operation: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case .corrupt(let what): "corrupt state record: \(what)"
-        case .database(let path, let operation, let reason): "\(path): \(operation) failed: \(reason)"
-        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import JourneySources
 
 /// The daemon's control socket: a Unix stream socket where `journeyd reload` (and `status`) ask the
 /// running daemon to act and wait for the outcome. One request line per connection; the answer is one
@@ -7,14 +8,25 @@ import Glibc
 ///
 /// Requests: `reload` → `{"ok":true,"message":"…"}` or `{"ok":false,"errors":["file:line:col: …", …]}`;
 /// `status` → `{"ok":true,"events":…,…}`.
-final class ControlSocket {
+final class ControlSocket: @unchecked Sendable {
     let path: String
     private let fd: Int32
 
     init(path: String) throws {
         self.path = path
-        fd = try Listener.unix(path, what: "control socket", backlog: 16).fd
+        do {
+            fd = try Listener.unix(path, what: "control socket", backlog: 16).fd
+        } catch {
+            throw DaemonError(error.description, configuration: error.isConfiguration)
+        }
         chmod(path, 0o600)
+    }
+
+    /// Waits up to `milliseconds` for a connection, then serves every one waiting.
+    func waitAndServe(milliseconds: Int32, _ answer: (String) -> String) {
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&descriptor, 1, milliseconds)
+        serve(answer)
     }
 
     deinit {
@@ -54,7 +66,10 @@ final class ControlSocket {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw DaemonError("socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        let connected = try withUnixAddress(path, what: "control socket") { connect(fd, $0, $1) }
+        let connected: Int32
+        do { connected = try withUnixAddress(path, what: "control socket") { connect(fd, $0, $1) } } catch {
+            throw DaemonError(error.description)
+        }
         guard connected == 0 else {
             throw DaemonError("cannot reach the daemon at \(path): \(String(cString: strerror(errno))) (is journeyd running?)")
         }

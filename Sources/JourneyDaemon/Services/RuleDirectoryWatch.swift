@@ -1,4 +1,5 @@
 import Glibc
+import JourneyCore
 
 /// Watches a rule directory (and its `journeys/`, `templates/`, `tests/` folders) with inotify and says
 /// when it has changed and then stayed quiet for the debounce interval — so that an editor's save, a
@@ -7,7 +8,7 @@ import Glibc
 /// Ignored: hidden files and editors' temporary files (`.x.swp`, `x~`, `4913`, `#x#`, `*.tmp`). A change
 /// while a reload is running is not lost: it only restarts the quiet period. Watches are re-established
 /// after each reload, so a folder replaced by a symlink swap is followed.
-final class RuleDirectoryWatch {
+final class RuleDirectoryWatch: @unchecked Sendable {
     let directory: String
     let debounceNanoseconds: UInt64
     let fd: Int32
@@ -58,6 +59,14 @@ final class RuleDirectoryWatch {
         guard let at = changedAt, now &- at >= debounceNanoseconds else { return false }
         changedAt = nil
         return true
+    }
+
+    /// Waits up to `milliseconds` for notifications; true when a change has been quiet for the debounce
+    /// interval (the caller reloads now). Blocks: run it on a thread of its own.
+    func wait(milliseconds: Int32) -> Bool {
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        _ = Glibc.poll(&descriptor, 1, milliseconds)
+        return poll(now: MonotonicClock.nanoseconds)
     }
 
     /// Whether a change to `name` can matter to the rules (editors' temporary files cannot).

@@ -1,0 +1,149 @@
+import JourneyCore
+import JourneyEngine
+import JourneyEvents
+import Logging
+
+/// Applying inputs: event batches and timer ticks, live and when replaying the log. The same code does
+/// both, which is what makes a replay rebuild exactly the state (and touches) of the original run.
+extension PartitionProcessor {
+    /// Appends a batch to the log, then applies it; it is acknowledged once the log is durable past it.
+    func apply(_ batch: IntakeBatch, receipt: IntakeReceipt) {
+        let receivedAt = now
+        let record = JournalRecord.EventsRecord(
+            receivedAt: receivedAt, origin: batch.origin, namespace: batch.namespace, lines: batch.events.map(\.raw),
+            positions: batch.positions)
+        let sequence: UInt64
+        do {
+            sequence = try log.append { JournalRecord.events(record).encode(into: &$0) }
+        } catch {
+            receipt.resolve(.refused(error.isDiskFull ? "disk full" : "journeyd cannot store events"))
+            return
+        }
+        applyEvents(batch.events.map(\.event), receivedAt: receivedAt, namespace: batch.namespace)
+        state.move(batch.positions)
+        remember(sequence, receipt)
+    }
+
+    /// Applies events at `receivedAt` (the wall clock) or, on the event clock, each at its own time.
+    /// Due timers fire before each event, as time reaches them.
+    func applyEvents(_ events: [Event], receivedAt: Timestamp, namespace: String) {
+        if eventClock == nil {
+            state.clock = max(state.clock, receivedAt)
+            fire(dueBy: state.clock)
+        }
+        for event in events {
+            let at: Timestamp
+            if let eventClock {
+                at = eventClock.advance(to: event.timestamp)
+                state.clock = at
+                fire(dueBy: at)
+            } else {
+                at = state.clock
+            }
+            var store = state  // a class: the engine's `inout` store is this same state
+            engine.handle(event, at: at, namespace: namespace, store: &store, effects: &effects)
+            collectEffects(event: event)
+            counters.events += 1
+        }
+    }
+
+    /// Fires the timers due by `at` when there is no event (the wall clock moved on): logged as a tick.
+    func fireDueTimers(at at: Timestamp) {
+        guard let due = state.nextTimerDue, due <= at else { return }
+        do {
+            _ = try log.append { JournalRecord.tick(at: at).encode(into: &$0) }
+        } catch {
+            return  // the syncer reports the failure
+        }
+        applyTick(at)
+    }
+
+    /// A tick, live or replayed.
+    func applyTick(_ at: Timestamp) {
+        if let eventClock {
+            state.clock = eventClock.advance(to: at)
+        } else {
+            state.clock = max(state.clock, at)
+        }
+        fire(dueBy: state.clock)
+    }
+
+    /// Fires every timer due by `t`: on the event clock each at its own due time (as `replay` does), on
+    /// the wall clock all at `t` (late, where the journey's `late` policy applies).
+    private func fire(dueBy t: Timestamp) {
+        guard let due = state.nextTimerDue, due <= t else { return }
+        var store = state
+        engine.fireTimers(dueBy: t, firingAt: eventClock == nil ? t : nil, store: &store, effects: &effects)
+        collectEffects(event: nil)
+    }
+
+    /// Moves the engine's touches to the outbox, rendered now — while the user's traits and the event are
+    /// at hand — so the outbox holds exactly what will be sent; counts and logs its policy outcomes.
+    func collectEffects(event: Event?) {
+        for effect in effects {
+            switch effect {
+            case .touch(let touch):
+                var entry: OutboxEntry
+                switch runtime.renderer.render(touch, user: state.user(touch.user), event: event) {
+                case .success(let message):
+                    entry = OutboxEntry(touch: touch, message: message, expiresAt: runtime.renderer.expiry(of: touch))
+                case .failure(let failure):
+                    // Queued and dead-lettered at once: visible, counted, never sent half-made.
+                    entry = OutboxEntry(touch: touch, message: nil, state: .deadLetter, reason: failure.reason)
+                    if !replaying {
+                        counters.deadLettered += 1
+                        logger.error(
+                            "touch \(touch.id) cannot be rendered: \(failure.reason)",
+                            metadata: touchMetadata(touch, kind: .touchDeadLettered, outcome: "dead_letter"))
+                    }
+                }
+                if state.outbox.add(entry) { counters.touches += 1 }
+            case .outcome(let outcome):
+                count(outcome)
+            }
+        }
+        effects.removeAll(keepingCapacity: true)
+    }
+
+    /// Counts and logs what the policies decided about a touch (DESIGN §5: each outcome recorded,
+    /// logged and counted); duplicates are counted.
+    private func count(_ outcome: Outcome) {
+        let kind: RecordKind
+        let label: String
+        switch outcome.kind {
+        case .duplicate:
+            counters.duplicates += 1
+            return
+        case .capped:
+            counters.capped += 1
+            (kind, label) = (.touchCapped, "capped")
+        case .deferred(let until):
+            counters.deferred += 1
+            (kind, label) = (.touchDeferred, "deferred until \(until.iso8601)")
+        case .suppressed:
+            counters.suppressed += 1
+            (kind, label) = (.touchSuppressed, "suppressed")
+        case .skippedLate:
+            counters.skippedLate += 1
+            (kind, label) = (.touchSuppressed, "skipped (late)")
+        default:
+            return
+        }
+        guard !replaying else { return }
+        logger.info(
+            "touch of \(outcome.journey)/\(outcome.step) for \(outcome.user) \(label): \(outcome.detail)",
+            metadata: [
+                RecordField.kind: "\(kind.rawValue)", RecordField.journey: "\(outcome.journey)", RecordField.step: "\(outcome.step)",
+                RecordField.userID: "\(outcome.user)", RecordField.outcome: "\(label)", RecordField.reason: "\(outcome.detail)",
+            ])
+    }
+
+    func touchMetadata(_ touch: Touch, kind: RecordKind, outcome: String) -> Logger.Metadata {
+        [
+            RecordField.kind: "\(kind.rawValue)", RecordField.journey: "\(touch.journey)",
+            RecordField.journeyVersion: "\(touch.version)", RecordField.step: "\(touch.step)",
+            RecordField.userID: "\(touch.user)", RecordField.touchID: "\(touch.id)",
+            RecordField.channel: "\(touch.channel)", RecordField.outcome: "\(outcome)",
+        ]
+    }
+}

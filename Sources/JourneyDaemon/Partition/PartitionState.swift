@@ -1,0 +1,153 @@
+import JourneyCore
+import JourneyRules
+
+/// A partition's hot state in memory — users, timers, deduplication ids, the outbox, input positions —
+/// and what changed since the last checkpoint. The engine reads and changes it through ``StateStore``.
+///
+/// Users not in memory are read from the checkpoint store on first use; once a checkpoint holds a user's
+/// last change, the user may leave memory again when more than ``maxUsersInMemory`` are held (the
+/// bound on RAM for more users than fit: docs/ARCHITECTURE.md, "Memory").
+final class PartitionState: StateStore {
+    let partition: Int
+    let store: any CheckpointStore
+    var maxUsersInMemory: Int
+
+    private(set) var users: [String: UserState] = [:]
+    private(set) var timers: TimerQueue
+    private(set) var dedup: DedupWindow
+    var outbox: Outbox
+    private(set) var positions: [String: Int64]
+    /// The processing clock's high-water mark (event time under `--clock event`, the wall clock's
+    /// latest reading otherwise): never goes back, also across a restart.
+    var clock: Timestamp
+
+    // Changed since the last snapshot.
+    private var dirtyUsers: Set<String> = []
+    private var removedUsers: Set<String> = []
+    private var armed: [TimerEntry] = []
+    private var done: [UInt64] = []
+    private var dedupAdded: [DedupWindow.Entry] = []
+    private var positionChanges: [String: Int64?] = [:]
+    /// Users in the checkpoint being written: they stay in memory until it is done.
+    private var checkpointing: Set<String> = []
+
+    /// A read of the checkpoint store failed: the daemon must stop (crash-only), and says why.
+    private(set) var failure: StoreError?
+
+    init(partition: Int, store: any CheckpointStore, restored: RestoredPartition, settings: Settings, clock: Timestamp, maxUsersInMemory: Int) {
+        self.partition = partition
+        self.store = store
+        self.maxUsersInMemory = maxUsersInMemory
+        timers = TimerQueue(restored.timers, lastSeq: restored.timerSeq)
+        dedup = DedupWindow(window: settings.dedupWindow, maxEntries: settings.dedupMaxEntries)
+        dedup.restore(restored.dedup)
+        outbox = Outbox(restoring: restored.outbox)
+        positions = restored.positions
+        self.clock = clock
+    }
+
+    // MARK: - StateStore
+
+    func withUser<R>(_ id: String, _ body: (inout UserState) throws -> R) rethrows -> R {
+        if users[id] == nil { users[id] = load(id) ?? UserState(id: id) }
+        dirtyUsers.insert(id)
+        removedUsers.remove(id)
+        return try body(&users[id]!)
+    }
+
+    func user(_ id: String) -> UserState? {
+        if let user = users[id] { return user }
+        if removedUsers.contains(id) { return nil }
+        guard let loaded = load(id) else { return nil }
+        users[id] = loaded
+        return loaded
+    }
+
+    func contains(user id: String) -> Bool { user(id) != nil }
+
+    func removeUser(_ id: String) {
+        users[id] = nil
+        dirtyUsers.remove(id)
+        removedUsers.insert(id)
+    }
+
+    var lastTimerSeq: UInt64 { timers.lastSeq }
+
+    func schedule(_ timer: TimerEntry) {
+        timers.schedule(timer)
+        armed.append(timer)
+    }
+
+    func popTimer(dueBy now: Timestamp) -> TimerEntry? {
+        guard let timer = timers.popDue(by: now) else { return nil }
+        done.append(timer.seq)
+        return timer
+    }
+
+    var nextTimerDue: Timestamp? { timers.nextDue }
+
+    func markSeen(_ key: DedupWindow.Key, at: Timestamp) -> Bool {
+        guard dedup.insert(key, at: at) else { return false }
+        dedupAdded.append(.init(key: key, at: at))
+        return true
+    }
+
+    private func load(_ id: String) -> UserState? {
+        guard failure == nil else { return nil }
+        do { return try store.user(id) } catch {
+            failure = error
+            return nil
+        }
+    }
+
+    // MARK: - Positions
+
+    func move(_ changes: [String: Int64?]) {
+        for (key, value) in changes {
+            positions[key] = value
+            positionChanges[key] = .some(value)
+        }
+    }
+
+    // MARK: - Checkpoints
+
+    var usersInMemory: Int { users.count }
+    var timerCount: Int { timers.count }
+
+    /// Everything changed since the previous snapshot, as a checkpoint at `logSequence`; the state then
+    /// counts changes from here.
+    func snapshot(logSequence: UInt64, rulesVersion: String, takenAt: Timestamp) -> Checkpoint {
+        var checkpoint = Checkpoint(
+            partition: partition, logSequence: logSequence, rulesVersion: rulesVersion, timerSeq: timers.lastSeq, takenAt: takenAt)
+        checkpoint.clock = clock
+        checkpoint.users = dirtyUsers.compactMap { users[$0] }
+        checkpoint.removedUsers = Array(removedUsers)
+        let fired = Set(done)
+        let armedSeqs = Set(armed.map(\.seq))
+        checkpoint.timersArmed = armed.filter { !fired.contains($0.seq) }
+        checkpoint.timersDone = done.filter { !armedSeqs.contains($0) }
+        checkpoint.dedupAdded = dedupAdded.filter { dedup.contains($0.key) }
+        checkpoint.dedupHorizon = dedup.entries.first?.at ?? clock
+        checkpoint.outbox = outbox.takeChanges()
+        checkpoint.positions = positionChanges
+        checkpointing = dirtyUsers
+        dirtyUsers.removeAll(keepingCapacity: true)
+        removedUsers.removeAll()
+        armed.removeAll(keepingCapacity: true)
+        done.removeAll(keepingCapacity: true)
+        dedupAdded.removeAll(keepingCapacity: true)
+        positionChanges.removeAll()
+        return checkpoint
+    }
+
+    /// The checkpoint taken last is durable: its users may leave memory when too many are held.
+    func checkpointWritten() {
+        checkpointing.removeAll()
+        guard users.count > maxUsersInMemory else { return }
+        var excess = users.count - maxUsersInMemory * 3 / 4
+        for id in users.keys where excess > 0 && !dirtyUsers.contains(id) {
+            users[id] = nil
+            excess -= 1
+        }
+    }
+}

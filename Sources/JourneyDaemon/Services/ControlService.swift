@@ -1,0 +1,69 @@
+import Foundation
+import JourneyCore
+import JourneyRules
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Serves the control socket (``ControlSocket``): `reload` waits for the outcome of a reload,
+/// `status` answers the live figures. A thread of its own waits for connections; answering may block
+/// it (a reload takes as long as it takes), never a shared thread.
+final class ControlService: Service, @unchecked Sendable {
+    let socket: ControlSocket
+    let processor: PartitionProcessor
+    let reloader: Reloader
+    let logger: Logger
+    /// Fault injection for tests (`JOURNEYD_FAULT_INJECTION=1`): the request `stall SECONDS` blocks the
+    /// processing loop, as a stuck loop would (the watchdog test).
+    let faultInjection = ProcessInfo.processInfo.environment["JOURNEYD_FAULT_INJECTION"] == "1"
+
+    init(socket: ControlSocket, processor: PartitionProcessor, reloader: Reloader, logger: Logger) {
+        self.socket = socket
+        self.processor = processor
+        self.reloader = reloader
+        self.logger = logger
+    }
+
+    func run() async throws {
+        let stop = Atomic<Bool>(false)
+        await withGracefulShutdownHandler {
+            await blocking("journeyd control") { [self] in
+                while !stop.load(ordering: .relaxed) { socket.waitAndServe(milliseconds: 200) { answer($0) } }
+            }
+        } onGracefulShutdown: {
+            stop.store(true, ordering: .relaxed)
+        }
+    }
+
+    /// Answers one request (on the control thread).
+    func answer(_ request: String) -> String {
+        switch request {
+        case "reload":
+            let done = DispatchSemaphore(value: 0)
+            let result = Mutex<[Diagnostic]>([])
+            Task { [reloader] in
+                let diagnostics = await reloader.reload()
+                result.withLock { $0 = diagnostics }
+                done.signal()
+            }
+            done.wait()
+            let diagnostics = result.withLock { $0 }
+            let errors = diagnostics.filter { $0.severity == .error }
+            if errors.isEmpty {
+                return Value.object([
+                    .init("ok", true), .init("message", .string("rules reloaded: \(reloader.liveJourneys.load(ordering: .relaxed)) journeys")),
+                ]).jsonText
+            }
+            return Value.object([.init("ok", false), .init("errors", .array(errors.map { .string($0.description) }))]).jsonText
+        case let request where faultInjection && request.hasPrefix("stall "):
+            let seconds = UInt32(request.dropFirst(6)) ?? 0
+            logger.warning("fault injection: the processing loop stalls for \(seconds) s")
+            processor.inbox.post(.query { _ in sleep(seconds) })
+            return Value.object([.init("ok", true)]).jsonText
+        case "status":
+            return StatusReporter.json(processor.figures).jsonText
+        default:
+            return Value.object([.init("ok", false), .init("errors", ["unknown request; use reload or status"])]).jsonText
+        }
+    }
+}
