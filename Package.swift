@@ -95,6 +95,8 @@ let package = Package(
             dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation", "JourneyTemplates", "JourneyChannels"]
         ),
         .target(name: "JourneyTesting", dependencies: ["JourneyCore", "JourneyRules", "JourneyEngine"]),
+        .testTarget(name: "JourneyLogTests", dependencies: ["JourneyLog", "JourneyCore", "JourneyTesting"]),
+        .testTarget(name: "JourneySourcesTests", dependencies: ["JourneySources", "JourneyCore", "JourneyTesting"]),
 
         .testTarget(name: "JourneyCoreTests", dependencies: ["JourneyCore", "JourneyTesting"]),
         .testTarget(
@@ -134,7 +136,10 @@ let package = Package(
         ),
         .testTarget(
             name: "JourneyStoreTests",
-            dependencies: ["JourneyStore", "JourneyEngine", "JourneyTesting"]
+            dependencies: [
+                "JourneyStore", "JourneyEngine", "JourneyTesting", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "JourneySimulationTests",

@@ -213,6 +213,7 @@ unit=/usr/local/lib/systemd/system/journeyd.service
 ct sh -c 'cat > /etc/journeyd/journeyd.yaml' <<'YAML'
 timezone: UTC
 dedup: { window: 7d }
+logging: { level: debug }
 YAML
 ct sh -c 'cat > /etc/journeyd/channels.yaml' <<'YAML'
 channels:
@@ -368,7 +369,7 @@ json=$(ct journalctl -u journeyd -o json MESSAGE_ID=ff51fe4431ae47abab3ebe9ec963
 echo "$json" | python3 -c '
 import json, sys
 e = json.load(sys.stdin)
-want = {"MESSAGE_ID": "ff51fe4431ae47abab3ebe9ec9637331", "PRIORITY": "6", "SYSLOG_IDENTIFIER": "journeyd",
+want = {"MESSAGE_ID": "ff51fe4431ae47abab3ebe9ec9637331", "PRIORITY": "7", "SYSLOG_IDENTIFIER": "journeyd",
         "KIND": "touch_sent", "OUTCOME": "sent", "CHANNEL": "email"}
 for key, value in want.items():
     assert e.get(key) == value, f"{key}={e.get(key)!r}, want {value!r}"

@@ -144,6 +144,7 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
                 let bytes: Data = row["entry"]
                 restored.outbox.append(try Self.decode(bytes, "outbox entry") { r throws(BinaryDecodingError) in try OutboxEntry(from: &r) })
             }
+            restored.hasUsers = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM user_state)") ?? true
             for row in try Row.fetchAll(db, sql: "SELECT source, position FROM input_positions WHERE partition = ?", arguments: [partition]) {
                 restored.positions[row["source"]] = row["position"]
             }

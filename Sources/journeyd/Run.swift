@@ -54,6 +54,9 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "full (fsync the log at every group commit) or normal (no fsync; survives a crash of journeyd, not of the machine); default: state.durability in journeyd.yaml, else full.")
     var durability: String?
 
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default: logging.level in journeyd.yaml, else info); debug logs every touch sent and every policy decision.")
+    var logLevel: String?
+
     enum ClockChoice: String, ExpressibleByArgument { case wall, event }
 
     func validate() throws {
@@ -62,6 +65,9 @@ struct Run: AsyncParsableCommand {
         if let durability, !["full", "normal"].contains(durability) { throw ValidationError("--durability is full or normal") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if let listen, SocketAddressText.parse(listen) == nil { throw ValidationError("--listen must be host:port, like 127.0.0.1:5170") }
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level is one of trace, debug, info, notice, warning, error, critical")
+        }
     }
 
     func run() async throws {
@@ -79,7 +85,7 @@ struct Run: AsyncParsableCommand {
         }
         // Under systemd: journal fields (stderr is the journal) and the notify protocol; from a terminal:
         // readable lines on stderr and no supervisor.
-        CommandLogging.bootstrap(userIDs: userIDs)
+        CommandLogging.bootstrap(userIDs: userIDs, level: Logger.Level(rawValue: logLevel ?? configured.logLevel) ?? .info)
         let logger = Logger(label: "journeyd")
         let service: any ServiceManager = SystemdServiceManager.isSupervised ? SystemdServiceManager() : NoServiceManager()
         let paths = DaemonPaths(settings: settings, state: state, spool: spool, control: control)

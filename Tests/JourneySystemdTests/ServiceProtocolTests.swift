@@ -18,7 +18,7 @@ private struct Scratch {
     init() throws {
         root = try TemporaryDirectory(prefix: "journeyd-systemd").path
         try FileManager.default.copyItem(atPath: repositoryRoot + "/rules", toPath: rules)
-        try "timezone: UTC\n".write(toFile: rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        try "timezone: UTC\nlogging: { level: debug }\n".write(toFile: rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: root) }
@@ -297,7 +297,7 @@ private func identifyLine(user: String) -> String {
                 $0.wholeMatch(
                     of: try! Regex(
                         time
-                            + " info kind=touch_sent journey=welcome journey_version=\\S+ step=hello user_id=terminal-1 "
+                            + " debug kind=touch_sent journey=welcome journey_version=\\S+ step=hello user_id=terminal-1 "
                             + "touch_id=[0-9a-f]+ channel=email outcome=sent touch .*"
                     )
                 ) != nil

@@ -53,6 +53,8 @@ public struct RestoredPartition: Sendable {
     /// Outbox entries that are not final (pending, attempting, retry).
     public var outbox: [OutboxEntry] = []
     public var positions: [String: Int64] = [:]
+    /// Whether the store holds any user (a first start reads no user from it).
+    public var hasUsers = false
 
     public init() {}
 }

@@ -35,8 +35,9 @@ public protocol EventLog: AnyObject, Sendable {
     /// all at or below it are deleted. Never deletes the record at ``lastSequence``.
     func discard(through: UInt64) throws(LogError)
 
-    /// Rewrites every held record through `transform` (nil drops the record's content but keeps its
-    /// sequence number): for erasing a forgotten user's events. Durable when it returns.
+    /// Rewrites held records through `transform`, which returns a record's new payload or nil to keep it
+    /// as it is (an empty payload erases a record's content and keeps its sequence number): for erasing
+    /// a forgotten user's events. Durable when it returns.
     func rewrite(_ transform: (UInt64, UnsafeRawBufferPointer) throws -> [UInt8]?) throws
 
     /// Bytes held on disk (or in the stream).

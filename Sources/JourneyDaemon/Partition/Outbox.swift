@@ -1,11 +1,12 @@
 import JourneyCore
 
 /// The touches of a partition that are still to be delivered, and those changed since the last
-/// checkpoint: in memory, with the schedule of when each is due (its due time while pending, its retry
-/// time after a failure). Final touches leave memory once a checkpoint holds them.
+/// checkpoint: in memory, with a schedule per channel of when each is due (its due time while pending,
+/// its retry time after a failure) — so a channel busy with a batch costs nothing until it is free.
+/// Final touches leave memory once a checkpoint holds them.
 struct Outbox {
     private(set) var entries: [String: OutboxEntry] = [:]
-    private var schedule = DueQueue()
+    private var schedules: [String: DueQueue] = [:]
     /// Touches created or changed since the last snapshot.
     private var dirty: Set<String> = []
 
@@ -15,7 +16,7 @@ struct Outbox {
     init(restoring restored: [OutboxEntry]) {
         for entry in restored {
             entries[entry.touch.id] = entry
-            if let due = entry.dueAt { schedule.schedule(entry.touch.id, at: due) }
+            if let due = entry.dueAt { schedules[entry.touch.channel, default: DueQueue()].schedule(entry.touch.id, at: due) }
         }
     }
 
@@ -28,7 +29,7 @@ struct Outbox {
         guard entries[entry.touch.id] == nil else { return false }
         entries[entry.touch.id] = entry
         dirty.insert(entry.touch.id)
-        if let due = entry.dueAt { schedule.schedule(entry.touch.id, at: due) }
+        if let due = entry.dueAt { schedules[entry.touch.channel, default: DueQueue()].schedule(entry.touch.id, at: due) }
         return true
     }
 
@@ -36,32 +37,41 @@ struct Outbox {
     /// already final and checkpointed, whose late report changes nothing).
     @discardableResult
     mutating func apply(_ update: DeliveryUpdate) -> OutboxEntry? {
-        guard var entry = entries[update.touchID] else { return nil }
-        update.apply(to: &entry)
-        entries[update.touchID] = entry
+        guard entries[update.touchID] != nil else { return nil }
+        update.apply(to: &entries[update.touchID]!)
         dirty.insert(update.touchID)
-        if let due = entry.dueAt { schedule.schedule(update.touchID, at: due) } else { schedule.remove(update.touchID) }
+        let entry = entries[update.touchID]!
+        if let due = entry.dueAt {
+            schedules[entry.touch.channel, default: DueQueue()].schedule(update.touchID, at: due)
+        } else {
+            schedules[entry.touch.channel]?.remove(update.touchID)
+        }
         return entry
     }
 
     /// When the earliest pending or retrying touch is due.
-    mutating func nextDue() -> Timestamp? { schedule.nextDue() }
-
-    /// Removes from the schedule and returns the earliest touch due at or before `now`.
-    mutating func popDue(by now: Timestamp) -> OutboxEntry? {
-        while let id = schedule.popDue(by: now) {
-            if let entry = entries[id] { return entry }
+    mutating func nextDue() -> Timestamp? {
+        var earliest: Timestamp?
+        for channel in Array(schedules.keys) {
+            if let due = schedules[channel]!.nextDue() { earliest = min(earliest ?? due, due) }
         }
-        return nil
+        return earliest
     }
 
-    /// Puts back a touch taken with ``popDue(by:)`` and not handed over (its channel was busy).
-    mutating func reschedule(_ entry: OutboxEntry) {
-        if let due = entry.dueAt { schedule.schedule(entry.touch.id, at: due) }
+    /// The channels with touches scheduled.
+    var channels: [String] { schedules.keys.sorted() }
+
+    /// Removes from `channel`'s schedule and returns the ids of up to `limit` touches due at or before `now`.
+    mutating func takeDue(channel: String, by now: Timestamp, limit: Int) -> [String] {
+        var taken: [String] = []
+        while taken.count < limit, let id = schedules[channel]?.popDue(by: now) {
+            if entries[id] != nil { taken.append(id) }
+        }
+        return taken
     }
 
-    /// Touches waiting (pending or retrying) and being attempted.
-    var waiting: Int { schedule.count }
+    /// Touches waiting (pending or retrying).
+    var waiting: Int { schedules.values.reduce(0) { $0 + $1.count } }
     var attempting: Int { entries.values.count { $0.state == .attempting } }
 
     /// The touches changed since the last snapshot, and forgets which; final ones leave memory (the

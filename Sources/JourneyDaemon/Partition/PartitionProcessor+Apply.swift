@@ -130,7 +130,7 @@ extension PartitionProcessor {
             return
         }
         guard !replaying else { return }
-        logger.info(
+        logger.debug(
             "touch of \(outcome.journey)/\(outcome.step) for \(outcome.user) \(label): \(outcome.detail)",
             metadata: [
                 RecordField.kind: "\(kind.rawValue)", RecordField.journey: "\(outcome.journey)", RecordField.step: "\(outcome.step)",

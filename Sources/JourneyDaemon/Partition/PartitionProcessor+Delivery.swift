@@ -10,6 +10,10 @@ protocol DeliverySink: Sendable {
 /// The outbox side of a partition: which touches go to their channels when, and what the pipeline's
 /// decisions become in the outbox, the log and the journal.
 extension PartitionProcessor {
+    /// Batches a channel may have with the dispatcher at once: enough to keep a fast channel busy while a
+    /// batch's decisions travel back, few enough that per-channel limits act on what is due first.
+    static let batchesInFlightPerChannel = 4
+
     /// The time touches are due by: the wall clock, or on the event clock the time reached.
     var deliveryTime: Timestamp {
         if let finishing { return max(now, finishing.until) }
@@ -22,34 +26,27 @@ extension PartitionProcessor {
     func stageDeliveries() {
         guard runtime.channels != nil else { return }
         let dueBy = deliveryTime
-        var taken: [OutboxEntry] = []
-        var busy: [OutboxEntry] = []
-        while taken.count < 512, let entry = state.outbox.popDue(by: dueBy) {
-            if busyChannels[entry.touch.channel] != nil || inFlight[entry.touch.id] != nil {
-                busy.append(entry)
-            } else {
-                taken.append(entry)
+        var updates: [DeliveryUpdate] = []
+        for channel in state.outbox.channels where busyChannels[channel, default: 0] < Self.batchesInFlightPerChannel {
+            for id in state.outbox.takeDue(channel: channel, by: dueBy, limit: 512) {
+                updates.append(DeliveryUpdate(touchID: id, state: .attempting))
             }
         }
-        for entry in busy { state.outbox.reschedule(entry) }
-        guard !taken.isEmpty else { return }
-        let updates = taken.map {
-            DeliveryUpdate(touchID: $0.touch.id, state: .attempting, reason: nil, nextAttempt: nil, attempts: nil, firstAttemptAt: nil)
-        }
+        guard !updates.isEmpty else { return }
         let sequence: UInt64
         do {
             sequence = try log.append { JournalRecord.deliveries(updates).encode(into: &$0) }
         } catch {
-            for entry in taken { state.outbox.reschedule(entry) }
-            return
+            return  // the syncer reports the failure; the daemon stops
         }
-        for update in updates { state.outbox.apply(update) }
         var items: [PendingDelivery] = []
-        for entry in taken {
+        items.reserveCapacity(updates.count)
+        for update in updates {
+            guard let entry = state.outbox.apply(update) else { continue }
             inFlight[entry.touch.id] = entry.touch
-            busyChannels[entry.touch.channel, default: 0] += 1
             items.append(pendingDelivery(entry))
         }
+        for channel in Set(items.map(\.message.touch.channel)) { busyChannels[channel, default: 0] += 1 }
         staged.append((sequence, items))
     }
 
@@ -66,16 +63,21 @@ extension PartitionProcessor {
     func record(_ reports: [DeliveryReport]) {
         var updates: [DeliveryUpdate] = []
         var disabled: [String: String] = [:]
+        // The dispatcher reports each channel batch as one piece: that batch of the channel is done.
+        for channel in Set(reports.compactMap { inFlight[$0.touchID]?.channel }) {
+            busyChannels[channel, default: 1] -= 1
+            if busyChannels[channel] == 0 { busyChannels[channel] = nil }
+        }
         for report in reports {
             guard let touch = inFlight.removeValue(forKey: report.touchID) else { continue }
-            busyChannels[touch.channel, default: 1] -= 1
-            if busyChannels[touch.channel] == 0 { busyChannels[touch.channel] = nil }
             var update: DeliveryUpdate
             switch report.decision {
             case .sent(let providerID):
                 counters.delivered += 1
                 update = DeliveryUpdate(touchID: touch.id, state: .sent, reason: providerID.map { "provider id \($0)" })
-                logger.info(
+                // Debug: at full speed a record per touch is more than a journal takes (journald rate-limits);
+                // failures stay loud, and `journeyd explain` shows any user's touches.
+                logger.debug(
                     "touch \(touch.id) sent through \(touch.channel): \(touch.journey)/\(touch.step), template \(touch.template)",
                     metadata: touchMetadata(touch, kind: .touchSent, outcome: "sent"))
             case .retry(let at, let reason):

@@ -12,7 +12,16 @@ final class PartitionState: StateStore {
     let store: any CheckpointStore
     var maxUsersInMemory: Int
 
-    private(set) var users: [String: UserState] = [:]
+    /// A user in memory, and whether it changed since the last snapshot (a flag, not a set: marking a
+    /// user dirty on every event must cost no hashing).
+    private struct Slot {
+        var state: UserState
+        var dirty: Bool
+    }
+    private var users: [String: Slot] = [:]
+    /// Whether the checkpoint store can hold users not in memory (false on a first start until a user
+    /// leaves memory): saves a store read for every new user.
+    private var storeMayHoldUsers: Bool
     private(set) var timers: TimerQueue
     private(set) var dedup: DedupWindow
     var outbox: Outbox
@@ -22,14 +31,12 @@ final class PartitionState: StateStore {
     var clock: Timestamp
 
     // Changed since the last snapshot.
-    private var dirtyUsers: Set<String> = []
+    private var dirtyCount = 0
     private var removedUsers: Set<String> = []
     private var armed: [TimerEntry] = []
     private var done: [UInt64] = []
     private var dedupAdded: [DedupWindow.Entry] = []
     private var positionChanges: [String: Int64?] = [:]
-    /// Users in the checkpoint being written: they stay in memory until it is done.
-    private var checkpointing: Set<String> = []
 
     /// A read of the checkpoint store failed: the daemon must stop (crash-only), and says why.
     private(set) var failure: StoreError?
@@ -44,30 +51,40 @@ final class PartitionState: StateStore {
         outbox = Outbox(restoring: restored.outbox)
         positions = restored.positions
         self.clock = clock
+        storeMayHoldUsers = restored.hasUsers
     }
 
     // MARK: - StateStore
 
     func withUser<R>(_ id: String, _ body: (inout UserState) throws -> R) rethrows -> R {
-        if users[id] == nil { users[id] = load(id) ?? UserState(id: id) }
-        dirtyUsers.insert(id)
-        removedUsers.remove(id)
-        return try body(&users[id]!)
+        var index = users.index(forKey: id)
+        if index == nil {
+            users[id] = Slot(state: load(id) ?? UserState(id: id), dirty: false)
+            index = users.index(forKey: id)
+        }
+        if !users.values[index!].dirty {
+            users.values[index!].dirty = true
+            dirtyCount += 1
+        }
+        if !removedUsers.isEmpty { removedUsers.remove(id) }
+        return try body(&users.values[index!].state)
     }
 
     func user(_ id: String) -> UserState? {
-        if let user = users[id] { return user }
+        if let slot = users[id] { return slot.state }
         if removedUsers.contains(id) { return nil }
         guard let loaded = load(id) else { return nil }
-        users[id] = loaded
+        users[id] = Slot(state: loaded, dirty: false)
         return loaded
     }
 
-    func contains(user id: String) -> Bool { user(id) != nil }
+    func contains(user id: String) -> Bool {
+        if users.index(forKey: id) != nil { return true }
+        return user(id) != nil
+    }
 
     func removeUser(_ id: String) {
-        users[id] = nil
-        dirtyUsers.remove(id)
+        if users.removeValue(forKey: id)?.dirty == true { dirtyCount -= 1 }
         removedUsers.insert(id)
     }
 
@@ -93,7 +110,7 @@ final class PartitionState: StateStore {
     }
 
     private func load(_ id: String) -> UserState? {
-        guard failure == nil else { return nil }
+        guard failure == nil, storeMayHoldUsers else { return nil }
         do { return try store.user(id) } catch {
             failure = error
             return nil
@@ -120,7 +137,15 @@ final class PartitionState: StateStore {
         var checkpoint = Checkpoint(
             partition: partition, logSequence: logSequence, rulesVersion: rulesVersion, timerSeq: timers.lastSeq, takenAt: takenAt)
         checkpoint.clock = clock
-        checkpoint.users = dirtyUsers.compactMap { users[$0] }
+        var changed: [UserState] = []
+        changed.reserveCapacity(dirtyCount)
+        if dirtyCount > 0 {
+            for index in users.indices where users.values[index].dirty {
+                users.values[index].dirty = false
+                changed.append(users.values[index].state)
+            }
+        }
+        checkpoint.users = changed
         checkpoint.removedUsers = Array(removedUsers)
         let fired = Set(done)
         let armedSeqs = Set(armed.map(\.seq))
@@ -130,8 +155,7 @@ final class PartitionState: StateStore {
         checkpoint.dedupHorizon = dedup.entries.first?.at ?? clock
         checkpoint.outbox = outbox.takeChanges()
         checkpoint.positions = positionChanges
-        checkpointing = dirtyUsers
-        dirtyUsers.removeAll(keepingCapacity: true)
+        dirtyCount = 0
         removedUsers.removeAll()
         armed.removeAll(keepingCapacity: true)
         done.removeAll(keepingCapacity: true)
@@ -140,14 +164,17 @@ final class PartitionState: StateStore {
         return checkpoint
     }
 
-    /// The checkpoint taken last is durable: its users may leave memory when too many are held.
+    /// The checkpoint taken last is durable: its users (no longer dirty) may leave memory when too many
+    /// are held. Only one checkpoint is written at a time, so every clean user is in the store.
     func checkpointWritten() {
-        checkpointing.removeAll()
         guard users.count > maxUsersInMemory else { return }
         var excess = users.count - maxUsersInMemory * 3 / 4
-        for id in users.keys where excess > 0 && !dirtyUsers.contains(id) {
-            users[id] = nil
+        var leaving: [String] = []
+        for (id, slot) in users where excess > 0 && !slot.dirty {
+            leaving.append(id)
             excess -= 1
         }
+        for id in leaving { users[id] = nil }
+        storeMayHoldUsers = true
     }
 }

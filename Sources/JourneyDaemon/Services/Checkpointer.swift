@@ -26,7 +26,7 @@ struct Checkpointer: Service {
         var bytesAtLast = log.storedBytes
         var retained: [(at: UInt64, sequence: UInt64)] = []
         while !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(250))
+            await nap(.milliseconds(250))
             let now = MonotonicClock.nanoseconds
             let grown = log.lastSequence != lastSequence
             let due = now - last >= UInt64(every.milliseconds) * 1_000_000 || log.storedBytes - bytesAtLast >= logBytes

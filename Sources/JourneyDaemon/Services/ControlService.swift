@@ -28,7 +28,7 @@ final class ControlService: Service, @unchecked Sendable {
         let stop = Atomic<Bool>(false)
         await withGracefulShutdownHandler {
             await blocking("journeyd control") { [self] in
-                while !stop.load(ordering: .relaxed) { socket.waitAndServe(milliseconds: 200) { answer($0) } }
+                while !stop.load(ordering: .relaxed) { socket.waitAndServe(milliseconds: 50) { answer($0) } }
             }
         } onGracefulShutdown: {
             stop.store(true, ordering: .relaxed)

@@ -26,7 +26,7 @@ struct StatusReporter: Service {
         var durableMovedAt = MonotonicClock.nanoseconds
         var statusAt = MonotonicClock.nanoseconds
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await Task.sleep(for: interval)
+            await nap(interval)
             let figures = processor.figures
             let now = MonotonicClock.nanoseconds
             if figures.durableSequence != lastDurable || figures.durableSequence == figures.logSequence {

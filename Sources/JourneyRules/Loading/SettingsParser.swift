@@ -124,7 +124,15 @@ enum SettingsParser {
             if let w = rm["watch"], let b = reader.bool(w, "reload.watch") { d.watchRules = b }
             if let w = rm["debounce"], let span = reader.duration(w, "reload.debounce") { d.reloadDebounce = span }
         }
-        if let n = m["logging"], let lm = reader.mapping(n, "logging", allowed: ["user_id", "user_id_key"]) {
+        if let n = m["logging"], let lm = reader.mapping(n, "logging", allowed: ["user_id", "user_id_key", "level"]) {
+            if let node = lm["level"], let s = reader.string(node, "logging.level", expected: "a log level") {
+                let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+                if levels.contains(s) {
+                    d.logLevel = s
+                } else {
+                    reader.error(at: node, "logging.level", "expected one of \(levels.joined(separator: ", ")), found `\(s)`\(Suggestions.didYouMean(s, in: levels))")
+                }
+            }
             if let node = lm["user_id_key"], let key = reader.string(node, "logging.user_id_key", expected: "32 hex digits") {
                 if key.count == 32 && key.allSatisfy(\.isHexDigit) {
                     d.userIDKey = key

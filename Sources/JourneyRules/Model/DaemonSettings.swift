@@ -28,6 +28,9 @@ public struct DaemonSettings: Sendable, Equatable {
     public var reloadDebounce: TimeSpan = .milliseconds(500)
     /// `logging.user_id`: `plain` or `hash` (user ids in log records as a keyed hash).
     public var hashUserIDs: Bool = false
+    /// `logging.level`: the least severe records logged (`debug` adds a record per touch sent and per
+    /// policy decision).
+    public var logLevel: String = "info"
     /// `logging.user_id_key`: the key of that hash (32 hex digits); by default derived from /etc/machine-id.
     public var userIDKey: String?
     /// `state.checkpoint.every`: the longest time between checkpoints while events arrive.
