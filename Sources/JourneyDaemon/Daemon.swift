@@ -105,15 +105,18 @@ public final class Daemon: Sendable {
         var engine = Engine(rules: initial.rules)
         engine.retain(try olderVersions(store: store, current: initial.rules, logger: logger))
 
+        let metrics = DaemonMetrics()
+        metrics.rulesLive(version: live.version)
         let eventClock = options.eventClock ? ManualClock(restored.clock) : nil
         let clock: any JourneyClock = eventClock ?? WallClock()
-        let dispatcher = DeliveryDispatcher(channels: live.channels, clock: clock, concurrency: settings.deliveryConcurrency, logger: logger)
+        let dispatcher = DeliveryDispatcher(
+            channels: live.channels, clock: clock, concurrency: settings.deliveryConcurrency, metrics: metrics, logger: logger)
         let state = PartitionState(
             partition: 0, store: store, restored: restored, settings: initial.rules.settings, clock: restored.clock,
             maxUsersInMemory: settings.maxUsersInMemory)
         let processor = PartitionProcessor(
             partition: 0, runtime: initial, engine: engine, state: state, log: log, archive: store, clock: clock, eventClock: eventClock,
-            deliveries: dispatcher, inboxCapacity: max(4 * options.batchSize, 8192), logger: logger)
+            deliveries: dispatcher, inboxCapacity: max(4 * options.batchSize, 8192), metrics: metrics, logger: logger)
         if let interval = service.watchdogInterval {
             processor.idleWaitMilliseconds = max(1, min(1000, Int64(interval / 4000)))
         }
@@ -164,7 +167,9 @@ public final class Daemon: Sendable {
         let box = GroupBox()
         let quarantine = Quarantine(directory: options.stateDirectory + "/quarantine")
         for source in sources {
-            var pump = SourcePump(source: source, processor: processor, parser: parser, quarantine: quarantine, batchSize: options.batchSize, logger: logger)
+            var pump = SourcePump(
+                source: source, processor: processor, parser: parser, quarantine: quarantine, batchSize: options.batchSize, logger: logger,
+                metrics: metrics)
             if source.isFinite, let until = options.until {
                 pump.drained = {
                     let stop: @Sendable () -> Void = { Task { await box.group?.triggerGracefulShutdown() } }

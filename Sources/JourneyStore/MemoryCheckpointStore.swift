@@ -9,6 +9,7 @@ public final class MemoryCheckpointStore: CheckpointStore, JourneyArchive, Outbo
         var timers: [UInt64: TimerEntry] = [:]
         var dedup: [DedupWindow.Key: Timestamp] = [:]
         var positions: [String: Int64] = [:]
+        var figures: [String: Int64] = [:]
     }
     private struct State {
         var partitions: [Int: Partition] = [:]
@@ -36,6 +37,7 @@ public final class MemoryCheckpointStore: CheckpointStore, JourneyArchive, Outbo
                 state.outboxPartition[entry.touch.id] = checkpoint.partition
             }
             for (key, value) in checkpoint.positions { p.positions[key] = value }
+            if !checkpoint.figures.isEmpty { p.figures = checkpoint.figures }
             p.checkpoint = (checkpoint.logSequence, checkpoint.rulesVersion, checkpoint.timerSeq, checkpoint.clock)
             state.partitions[checkpoint.partition] = p
         }
@@ -58,6 +60,7 @@ public final class MemoryCheckpointStore: CheckpointStore, JourneyArchive, Outbo
                 .filter { !$0.state.isFinal && state.outboxPartition[$0.touch.id] == partition }
                 .sorted { $0.touch.at < $1.touch.at }
             restored.positions = p.positions
+            restored.figures = p.figures
             return restored
         }
     }

@@ -100,6 +100,11 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
                     try dropPosition.execute(arguments: [partition, source])
                 }
             }
+            if !checkpoint.figures.isEmpty {
+                try db.execute(sql: "DELETE FROM partition_figures WHERE partition = ?", arguments: [partition])
+                let putFigure = try db.cachedStatement(sql: "INSERT INTO partition_figures (partition, name, value) VALUES (?, ?, ?)")
+                for (name, value) in checkpoint.figures { try putFigure.execute(arguments: [partition, name, value]) }
+            }
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO checkpoints (partition, log_sequence, rules_version, timer_seq, clock, taken_at)
@@ -145,6 +150,9 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
                 restored.outbox.append(try Self.decode(bytes, "outbox entry") { r throws(BinaryDecodingError) in try OutboxEntry(from: &r) })
             }
             restored.hasUsers = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM user_state)") ?? true
+            for row in try Row.fetchAll(db, sql: "SELECT name, value FROM partition_figures WHERE partition = ?", arguments: [partition]) {
+                restored.figures[row["name"]] = row["value"]
+            }
             for row in try Row.fetchAll(db, sql: "SELECT source, position FROM input_positions WHERE partition = ?", arguments: [partition]) {
                 restored.positions[row["source"]] = row["position"]
             }

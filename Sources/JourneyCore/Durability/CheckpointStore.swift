@@ -22,6 +22,8 @@ public struct Checkpoint: Sendable {
     public var outbox: [OutboxEntry] = []
     /// Input positions changed since the previous checkpoint; nil removes one (a finished spool file).
     public var positions: [String: Int64?] = [:]
+    /// Figures that must survive a restart (running enrollments per journey), whole.
+    public var figures: [String: Int64] = [:]
     /// When it was taken (wall clock), for operators.
     public var takenAt: Timestamp
 
@@ -55,6 +57,7 @@ public struct RestoredPartition: Sendable {
     public var positions: [String: Int64] = [:]
     /// Whether the store holds any user (a first start reads no user from it).
     public var hasUsers = false
+    public var figures: [String: Int64] = [:]
 
     public init() {}
 }

@@ -11,8 +11,6 @@ final class LogSyncer: @unchecked Sendable {
     private var requested = false
     private var stopped = false
     private var thread: Thread?
-    /// fsync latencies, for the metrics (nanoseconds of the last sync).
-    private(set) var lastSyncNanoseconds: UInt64 = 0
 
     init(log: any EventLog, report: @escaping @Sendable (ProcessorWork) -> Void) {
         self.log = log
@@ -53,8 +51,7 @@ final class LogSyncer: @unchecked Sendable {
             let start = MonotonicClock.nanoseconds
             do {
                 let durable = try log.sync()
-                lastSyncNanoseconds = MonotonicClock.nanoseconds - start
-                report(.synced(durable))
+                report(.synced(durable, nanoseconds: MonotonicClock.nanoseconds - start))
             } catch {
                 report(.failed("\(error)", diskFull: error.isDiskFull))
                 return  // crash-only: never sync again after a failure

@@ -19,7 +19,10 @@ extension PartitionProcessor {
             receipt.resolve(.refused(error.isDiskFull ? "disk full" : "journeyd cannot store events"))
             return
         }
+        currentSource = batch.source
+        metrics.eventsReceived(source: batch.source, count: batch.events.count)
         applyEvents(batch.events.map(\.event), receivedAt: receivedAt, namespace: batch.namespace)
+        currentSource = nil
         state.move(batch.positions)
         remember(sequence, receipt)
     }
@@ -97,7 +100,10 @@ extension PartitionProcessor {
                             metadata: touchMetadata(touch, kind: .touchDeadLettered, outcome: "dead_letter"))
                     }
                 }
-                if state.outbox.add(entry) { counters.touches += 1 }
+                if state.outbox.add(entry) {
+                    counters.touches += 1
+                    if !replaying { metrics.touchProduced(journey: touch.journey, step: touch.step, channel: touch.channel) }
+                }
             case .outcome(let outcome):
                 count(outcome)
             }
@@ -113,6 +119,22 @@ extension PartitionProcessor {
         switch outcome.kind {
         case .duplicate:
             counters.duplicates += 1
+            if !replaying, let source = currentSource { metrics.eventsDuplicate(source: source, count: 1) }
+            return
+        case .entered:
+            state.activeEnrollments[outcome.journey, default: 0] += 1
+            if !replaying { metrics.enrollment(journey: outcome.journey, event: "entered") }
+            return
+        case .exited:
+            state.activeEnrollments[outcome.journey, default: 1] -= 1
+            if state.activeEnrollments[outcome.journey] == 0 { state.activeEnrollments[outcome.journey] = nil }
+            if !replaying { metrics.enrollment(journey: outcome.journey, event: "exited:" + Self.exitCategory(outcome.detail)) }
+            return
+        case .converted:
+            if !replaying { metrics.enrollment(journey: outcome.journey, event: "converted") }
+            return
+        case .heldOut:
+            if !replaying { metrics.enrollment(journey: outcome.journey, event: "held_out") }
             return
         case .capped:
             counters.capped += 1
@@ -130,12 +152,24 @@ extension PartitionProcessor {
             return
         }
         guard !replaying else { return }
+        metrics.policyOutcome(journey: outcome.journey, outcome: kind == .touchCapped ? "capped" : label.hasPrefix("deferred") ? "deferred" : label.hasPrefix("skipped") ? "skipped_late" : "suppressed")
         logger.debug(
             "touch of \(outcome.journey)/\(outcome.step) for \(outcome.user) \(label): \(outcome.detail)",
             metadata: [
                 RecordField.kind: "\(kind.rawValue)", RecordField.journey: "\(outcome.journey)", RecordField.step: "\(outcome.step)",
                 RecordField.userID: "\(outcome.user)", RecordField.outcome: "\(label)", RecordField.reason: "\(outcome.detail)",
             ])
+    }
+
+    /// Why an enrollment ended, as a bounded label (the detail texts carry durations and step names).
+    static func exitCategory(_ detail: String) -> String {
+        for (prefix, category) in [
+            ("completed", "completed"), ("goal", "goal"), ("exit_when", "exit_when"), ("holdout", "holdout"), ("late", "late"),
+            ("journey removed", "removed"), ("step limit", "step_limit"), ("step ", "step_gone"),
+        ] where detail.hasPrefix(prefix) {
+            return category
+        }
+        return "other"
     }
 
     func touchMetadata(_ touch: Touch, kind: RecordKind, outcome: String) -> Logger.Metadata {

@@ -43,7 +43,7 @@ extension PartitionProcessor {
         items.reserveCapacity(updates.count)
         for update in updates {
             guard let entry = state.outbox.apply(update) else { continue }
-            inFlight[entry.touch.id] = entry.touch
+            inFlight[entry.touch.id] = (entry.touch, MonotonicClock.nanoseconds)
             items.append(pendingDelivery(entry))
         }
         for channel in Set(items.map(\.message.touch.channel)) { busyChannels[channel, default: 0] += 1 }
@@ -64,12 +64,14 @@ extension PartitionProcessor {
         var updates: [DeliveryUpdate] = []
         var disabled: [String: String] = [:]
         // The dispatcher reports each channel batch as one piece: that batch of the channel is done.
-        for channel in Set(reports.compactMap { inFlight[$0.touchID]?.channel }) {
+        for channel in Set(reports.compactMap { inFlight[$0.touchID]?.touch.channel }) {
             busyChannels[channel, default: 1] -= 1
             if busyChannels[channel] == 0 { busyChannels[channel] = nil }
         }
+        let now = MonotonicClock.nanoseconds
         for report in reports {
-            guard let touch = inFlight.removeValue(forKey: report.touchID) else { continue }
+            guard let (touch, staged) = inFlight.removeValue(forKey: report.touchID) else { continue }
+            metrics.delivery(channel: touch.channel, outcome: report.decision.metricOutcome, seconds: Double(now - staged) / 1e9)
             var update: DeliveryUpdate
             switch report.decision {
             case .sent(let providerID):
@@ -167,5 +169,19 @@ extension PartitionProcessor {
         if runtime.channels == nil { return true }
         guard let due = state.outbox.nextDue() else { return true }
         return due > max(until, now)
+    }
+}
+
+extension DeliveryDecision {
+    /// The decision as a bounded label.
+    var metricOutcome: String {
+        switch self {
+        case .sent: "sent"
+        case .retry: "retry"
+        case .held: "held"
+        case .deadLetter: "dead_letter"
+        case .channelDisabled: "channel_disabled"
+        case .interrupted: "in_doubt"
+        }
     }
 }

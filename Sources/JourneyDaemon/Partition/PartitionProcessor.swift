@@ -26,6 +26,7 @@ public final class PartitionProcessor: @unchecked Sendable {
     /// Event time (`--clock event`): the clock the engine and the delivery pipeline read.
     let eventClock: ManualClock?
     let deliveries: any DeliverySink
+    let metrics: DaemonMetrics
 
     private(set) var runtime: Runtime
     private(set) var engine: Engine
@@ -37,12 +38,15 @@ public final class PartitionProcessor: @unchecked Sendable {
 
     private var syncer: LogSyncer!
     private var syncRequested: UInt64 = 0
-    /// Batches appended and not yet durable, oldest first.
-    private var pendingAcks: [(sequence: UInt64, receipt: IntakeReceipt)] = []
+    /// Batches appended and not yet durable, oldest first, with when they were appended.
+    private var pendingAcks: [(sequence: UInt64, receipt: IntakeReceipt, appended: UInt64)] = []
+    /// The source of the batch being applied (for the metrics).
+    var currentSource: String?
+    private var publishedAt: UInt64 = 0
     /// Touches marked attempting and not yet durable: handed to the dispatcher once they are.
     var staged: [(sequence: UInt64, items: [PendingDelivery])] = []
-    /// Touches with the dispatcher, by id, and how many per channel (one batch per channel at a time).
-    var inFlight: [String: Touch] = [:]
+    /// Touches with the dispatcher, by id (with when they were staged), and how many batches per channel.
+    var inFlight: [String: (touch: Touch, staged: UInt64)] = [:]
     var busyChannels: [String: Int] = [:]
     var finishing: (until: Timestamp, reply: @Sendable () -> Void)?
     private var stopping: (@Sendable () -> Void)?
@@ -56,8 +60,10 @@ public final class PartitionProcessor: @unchecked Sendable {
 
     init(
         partition: Int, runtime: Runtime, engine: Engine, state: PartitionState, log: any EventLog, archive: any JourneyArchive,
-        clock: any JourneyClock, eventClock: ManualClock?, deliveries: any DeliverySink, inboxCapacity: Int, logger: Logger
+        clock: any JourneyClock, eventClock: ManualClock?, deliveries: any DeliverySink, inboxCapacity: Int, metrics: DaemonMetrics,
+        logger: Logger
     ) {
+        self.metrics = metrics
         self.partition = partition
         self.runtime = runtime
         self.engine = engine
@@ -155,7 +161,8 @@ public final class PartitionProcessor: @unchecked Sendable {
             counters.checkpoints += 1
         case .checkpointWritten:
             state.checkpointWritten()
-        case .synced(let durable):
+        case .synced(let durable, let nanoseconds):
+            metrics.logSync(nanoseconds: nanoseconds, records: 0)
             acknowledge(through: durable)
         case .failed(let reason, let diskFull):
             fail(reason, diskFull: diskFull)
@@ -174,8 +181,10 @@ public final class PartitionProcessor: @unchecked Sendable {
     /// to their channels.
     private func acknowledge(through durable: UInt64) {
         var acknowledged = 0
+        let now = MonotonicClock.nanoseconds
         while acknowledged < pendingAcks.count, pendingAcks[acknowledged].sequence <= durable {
             pendingAcks[acknowledged].receipt.resolve(.durable)
+            metrics.batchDurable(nanoseconds: now - pendingAcks[acknowledged].appended)
             acknowledged += 1
         }
         pendingAcks.removeFirst(acknowledged)
@@ -194,12 +203,12 @@ public final class PartitionProcessor: @unchecked Sendable {
         logger.critical(
             "\(diskFull ? "the disk is full" : "the event log cannot be written"): \(reason); refusing input and stopping",
             metadata: [RecordField.kind: "\(RecordKind.storeFailure.rawValue)", RecordField.reason: "\(reason)"])
-        for (_, receipt) in pendingAcks { receipt.resolve(.refused(diskFull ? "disk full" : "journeyd cannot store events")) }
+        for (_, receipt, _) in pendingAcks { receipt.resolve(.refused(diskFull ? "disk full" : "journeyd cannot store events")) }
         pendingAcks.removeAll()
         staged.removeAll()
     }
 
-    func remember(_ sequence: UInt64, _ receipt: IntakeReceipt) { pendingAcks.append((sequence, receipt)) }
+    func remember(_ sequence: UInt64, _ receipt: IntakeReceipt) { pendingAcks.append((sequence, receipt, MonotonicClock.nanoseconds)) }
 
     /// Swaps in a new runtime (built and checked aside): one assignment each for rules and renderer.
     private func swapIn(_ new: Runtime) {
@@ -213,6 +222,7 @@ public final class PartitionProcessor: @unchecked Sendable {
         runtime = new
         counters.reloads += 1
         lastReload = "ok"
+        metrics.reload(ok: true, version: new.version)
         logger.notice(
             "rules reloaded: \(new.rules.journeys.count) journeys (added \(summary.added.count), changed \(summary.changed.count), removed \(summary.removed.count), unchanged \(summary.unchanged.count))",
             metadata: [RecordField.kind: "\(RecordKind.rulesReloaded.rawValue)", RecordField.outcome: "live"])
@@ -222,6 +232,7 @@ public final class PartitionProcessor: @unchecked Sendable {
     func noteRefusedReload() {
         counters.reloadsRefused += 1
         lastReload = "refused"
+        metrics.reload(ok: false, version: nil)
     }
 
     private func publish() {
@@ -240,6 +251,15 @@ public final class PartitionProcessor: @unchecked Sendable {
         figures.clock = state.clock
         figures.turns = turns
         published.withLock { $0 = figures }
+        let now = MonotonicClock.nanoseconds
+        if now - publishedAt >= 250_000_000 {
+            publishedAt = now
+            var byState: [DeliveryState: Int] = [.attempting: inFlight.count]
+            for entry in state.outbox.entries.values where entry.state == .pending || entry.state == .retry {
+                byState[entry.state, default: 0] += 1
+            }
+            metrics.publish(figures, activeEnrollments: state.activeEnrollments, outboxByState: byState)
+        }
     }
 }
 

@@ -29,6 +29,8 @@ final class PartitionState: StateStore {
     /// The processing clock's high-water mark (event time under `--clock event`, the wall clock's
     /// latest reading otherwise): never goes back, also across a restart.
     var clock: Timestamp
+    /// Running enrollments per journey (entered minus exited), kept across restarts for the metrics.
+    var activeEnrollments: [String: Int] = [:]
 
     // Changed since the last snapshot.
     private var dirtyCount = 0
@@ -52,6 +54,7 @@ final class PartitionState: StateStore {
         positions = restored.positions
         self.clock = clock
         storeMayHoldUsers = restored.hasUsers
+        for (name, value) in restored.figures where name.hasPrefix("active:") { activeEnrollments[String(name.dropFirst(7))] = Int(value) }
     }
 
     // MARK: - StateStore
@@ -155,6 +158,7 @@ final class PartitionState: StateStore {
         checkpoint.dedupHorizon = dedup.entries.first?.at ?? clock
         checkpoint.outbox = outbox.takeChanges()
         checkpoint.positions = positionChanges
+        checkpoint.figures = Dictionary(uniqueKeysWithValues: activeEnrollments.map { ("active:" + $0.key, Int64($0.value)) })
         dirtyCount = 0
         removedUsers.removeAll()
         armed.removeAll(keepingCapacity: true)

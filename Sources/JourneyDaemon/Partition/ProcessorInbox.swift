@@ -4,6 +4,8 @@ import JourneyCore
 
 /// Events parsed from one source batch, on their way to a partition's processor.
 struct IntakeBatch: Sendable {
+    /// The source's name (`spool`, `tail`, `socket`, `http:shop`), for the metrics.
+    var source: String
     var origin: String
     var namespace: String
     /// The lines that parsed, with their raw bytes (what the log keeps).
@@ -57,8 +59,8 @@ enum ProcessorWork: @unchecked Sendable {
     case checkpoint(reply: @Sendable (Checkpoint) -> Void)
     /// The checkpoint last taken is written.
     case checkpointWritten(UInt64)
-    /// The log is durable up to this sequence number.
-    case synced(UInt64)
+    /// The log is durable up to this sequence number (that sync took `nanoseconds`).
+    case synced(UInt64, nanoseconds: UInt64)
     /// The log could not be made durable: stop admitting, refuse, stop.
     case failed(String, diskFull: Bool)
     /// Event clock: run the clock to `until`, deliver everything due by then, then answer.

@@ -65,6 +65,7 @@ struct Checkpointer: Service {
         }
         processor.inbox.post(.checkpointWritten(snapshot.logSequence))
         let milliseconds = (MonotonicClock.nanoseconds - started) / 1_000_000
+        processor.metrics.checkpoint(nanoseconds: MonotonicClock.nanoseconds - started)
         logger.debug(
             "checkpoint at log record \(snapshot.logSequence): \(snapshot.users.count) users, \(snapshot.outbox.count) touches, \(snapshot.timersArmed.count) timers armed, in \(milliseconds) ms")
         return snapshot.logSequence

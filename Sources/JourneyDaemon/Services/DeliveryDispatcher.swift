@@ -21,8 +21,13 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
     private let concurrency: Int
     /// Where decisions go (the processor's inbox).
     var report: @Sendable ([DeliveryReport]) -> Void = { _ in }
+    private let metrics: DaemonMetrics?
 
-    init(channels: ChannelSet?, clock: any JourneyClock, concurrency: Int = 64, drainSeconds: Double = 5, logger: Logger) {
+    init(
+        channels: ChannelSet?, clock: any JourneyClock, concurrency: Int = 64, drainSeconds: Double = 5, metrics: DaemonMetrics? = nil,
+        logger: Logger
+    ) {
+        self.metrics = metrics
         self.clock = clock
         self.concurrency = concurrency
         self.logger = logger
@@ -66,7 +71,16 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
     var idle: Bool { tasks.withLock { $0.isEmpty } }
 
     func run() async throws {
-        try? await gracefulShutdown()
+        // Until shutdown: each channel's breaker state as a gauge, once a second.
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if let metrics, let (channels, pipeline) = state.withLock({ state in state.pipeline.map { (state.channels?.names ?? [], $0) } }) {
+                for channel in channels {
+                    guard let status = await pipeline.status(of: channel) else { continue }
+                    metrics.breaker(channel: channel, state: status.disabledReason != nil ? 3 : status.breaker.metricValue)
+                }
+            }
+            await nap(.seconds(1))
+        }
         // Drain: give deliveries in flight a few seconds, then cancel them (reported `interrupted`).
         let deadline = ContinuousClock.now + .seconds(drainSeconds)
         while !idle && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
@@ -74,5 +88,16 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
         for task in running { task.cancel() }
         for task in running { await task.value }
         await state.withLock { $0.channels }?.shutdown()
+    }
+}
+
+extension CircuitBreaker.State {
+    /// 0 closed, 1 half-open, 2 open (3 is a disabled channel).
+    var metricValue: Int {
+        switch self {
+        case .closed(_): 0
+        case .halfOpen(_): 1
+        case .open(_): 2
+        }
     }
 }

@@ -18,6 +18,7 @@ struct SourcePump: Service {
     let quarantine: Quarantine
     let batchSize: Int
     let logger: Logger
+    let metrics: DaemonMetrics
     /// Called once a finite source has nothing more (the spool drained under `--until`).
     var drained: @Sendable () -> Void = {}
 
@@ -82,6 +83,7 @@ struct SourcePump: Service {
         }
         if !rejected.isEmpty {
             for (rejection, _) in rejected {
+                metrics.eventsRejected(source: source.name, reason: RejectionCategory(reason: rejection.reason, path: rejection.path))
                 logger.warning(
                     "event rejected: \(rejection)",
                     metadata: [
@@ -94,6 +96,9 @@ struct SourcePump: Service {
             let kept = rejected
             try await quarantine.keep(kept, origin: batch.origin)
         }
-        return (IntakeBatch(origin: batch.origin, namespace: batch.namespace, events: events, positions: batch.positions), outcomes)
+        return (
+            IntakeBatch(source: source.name, origin: batch.origin, namespace: batch.namespace, events: events, positions: batch.positions),
+            outcomes
+        )
     }
 }
