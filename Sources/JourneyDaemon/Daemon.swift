@@ -78,6 +78,9 @@ public final class Daemon: Sendable {
         let store: SQLiteCheckpointStore
         do {
             store = try SQLiteCheckpointStore(path: options.statePath)
+            if ProcessInfo.processInfo.environment["JOURNEYD_FAULT_CRASH_IN_CHECKPOINT"] == "1" {
+                store.beforeCommit = { _exit(99) }  // a kill in the middle of a checkpoint's transaction
+            }
             try store.keep(live.snapshot)
             try store.keep(journeys: live.rules.journeys.map(StoredJourney.init), at: WallClock().now)
         } catch {
@@ -108,7 +111,16 @@ public final class Daemon: Sendable {
         let metrics = DaemonMetrics()
         metrics.rulesLive(version: live.version)
         let eventClock = options.eventClock ? ManualClock(restored.clock) : nil
-        let clock: any JourneyClock = eventClock ?? WallClock()
+        let faultInjection = ProcessInfo.processInfo.environment["JOURNEYD_FAULT_INJECTION"] == "1"
+        let steppable = faultInjection && eventClock == nil ? SteppableClock() : nil
+        let clock: any JourneyClock
+        if let eventClock {
+            clock = eventClock
+        } else if let steppable {
+            clock = steppable
+        } else {
+            clock = WallClock()
+        }
         let dispatcher = DeliveryDispatcher(
             channels: live.channels, clock: clock, concurrency: settings.deliveryConcurrency, metrics: metrics, logger: logger)
         let state = PartitionState(
@@ -150,14 +162,15 @@ public final class Daemon: Sendable {
             .init(
                 service: Checkpointer(
                     processor: processor, store: store, log: log, every: settings.checkpointEvery, logBytes: settings.checkpointLogBytes,
-                    retention: settings.logRetention, logger: logger),
+                    retention: settings.logRetention, logger: logger, covered: restored.logSequence),
                 failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: dispatcher, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: reloader, failureTerminationBehavior: .gracefullyShutdownGroup),
         ]
         if let path = options.controlSocket {
             let control = try ControlSocket(path: path)
-            services.append(.init(service: ControlService(socket: control, processor: processor, reloader: reloader, logger: logger)))
+            services.append(
+                .init(service: ControlService(socket: control, processor: processor, reloader: reloader, steppable: steppable, logger: logger)))
         }
         let running = "journeyd running: \(live.rules.journeys.count) journeys, state \(options.statePath), spool \(options.spoolDirectory)"
         let lookEvery = Duration.milliseconds(max(1, min(500, Int64((service.watchdogInterval ?? 1_000_000) / 8000))))
@@ -169,7 +182,7 @@ public final class Daemon: Sendable {
         for source in sources {
             var pump = SourcePump(
                 source: source, processor: processor, parser: parser, quarantine: quarantine, batchSize: options.batchSize, logger: logger,
-                metrics: metrics)
+                metrics: metrics, wall: steppable ?? WallClock())
             if source.isFinite, let until = options.until {
                 pump.drained = {
                     let stop: @Sendable () -> Void = { Task { await box.group?.triggerGracefulShutdown() } }

@@ -61,5 +61,7 @@ public final class MemoryEventLog: EventLog, Sendable {
         state.withLock { $0.records = records }
     }
 
+    public var location: String { "memory" }
+
     public var storedBytes: Int { state.withLock { $0.records.reduce(0) { $0 + $1.payload.count + 16 } } }
 }

@@ -414,6 +414,8 @@ public final class SegmentedLog: EventLog, @unchecked Sendable {
 
     public var storedBytes: Int { writeLock.withLock { segments.reduce(0) { $0 + $1.bytes } } }
 
+    public var location: String { directory }
+
     /// The segment files, oldest first (for tests and `journeyd status`).
     public var segmentPaths: [String] { writeLock.withLock { segments.map(\.path) } }
 }

@@ -16,6 +16,9 @@ public import JourneyCore
 public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, OutboxReader, @unchecked Sendable {
     public let path: String
     let database: DatabasePool
+    /// Fault injection (tests): runs inside a checkpoint's transaction, after its rows are written and
+    /// before the commit — a crash there must leave the previous checkpoint whole.
+    public nonisolated(unsafe) var beforeCommit: (@Sendable () -> Void)?
 
     /// Opens (creating and migrating) the database at `path`. `readOnly` opens an existing database for
     /// questions (`status`, `explain`, `report` with `--state`) without migrating or writing.
@@ -100,6 +103,7 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
                     try dropPosition.execute(arguments: [partition, source])
                 }
             }
+            beforeCommit?()
             if !checkpoint.figures.isEmpty {
                 try db.execute(sql: "DELETE FROM partition_figures WHERE partition = ?", arguments: [partition])
                 let putFigure = try db.cachedStatement(sql: "INSERT INTO partition_figures (partition, name, value) VALUES (?, ?, ?)")

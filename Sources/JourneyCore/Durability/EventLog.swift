@@ -42,6 +42,9 @@ public protocol EventLog: AnyObject, Sendable {
 
     /// Bytes held on disk (or in the stream).
     var storedBytes: Int { get }
+
+    /// Where the log is (a directory, a stream name), for messages.
+    var location: String { get }
 }
 
 /// What went wrong with the log: the path, the operation and the system's reason.

@@ -17,6 +17,9 @@ enum JournalRecord {
     case positions([String: Int64?])
 
     struct EventsRecord {
+        /// The partition's time when it applied the batch (the engine's now on the wall clock).
+        var appliedAt: Timestamp
+        /// When the batch was received: what the event-time policy checked the events against.
         var receivedAt: Timestamp
         var origin: String
         var namespace: String
@@ -28,6 +31,7 @@ enum JournalRecord {
         switch self {
         case .events(let record):
             w.byte(1)
+            w.timestamp(record.appliedAt)
             w.timestamp(record.receivedAt)
             w.string(record.origin)
             w.string(record.namespace)
@@ -78,11 +82,12 @@ enum JournalRecord {
         var r = ByteReader(bytes)
         switch try r.byte() {
         case 1:
+            let appliedAt = try r.timestamp()
             let receivedAt = try r.timestamp()
             let origin = try r.string()
             let namespace = try r.string()
             let lines = try r.list { r throws(BinaryDecodingError) in try r.blob() }
-            return .events(EventsRecord(receivedAt: receivedAt, origin: origin, namespace: namespace, lines: lines, positions: try decodePositions(&r)))
+            return .events(EventsRecord(appliedAt: appliedAt, receivedAt: receivedAt, origin: origin, namespace: namespace, lines: lines, positions: try decodePositions(&r)))
         case 2: return .tick(at: try r.timestamp())
         case 3: return .rules(version: try r.string())
         case 4: return .deliveries(try r.list { r throws(BinaryDecodingError) in try DeliveryUpdate(from: &r) })

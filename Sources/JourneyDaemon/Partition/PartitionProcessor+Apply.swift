@@ -1,6 +1,7 @@
 import JourneyCore
 import JourneyEngine
 import JourneyEvents
+import JourneyRules
 import Logging
 
 /// Applying inputs: event batches and timer ticks, live and when replaying the log. The same code does
@@ -8,10 +9,27 @@ import Logging
 extension PartitionProcessor {
     /// Appends a batch to the log, then applies it; it is acknowledged once the log is durable past it.
     func apply(_ batch: IntakeBatch, receipt: IntakeReceipt) {
-        let receivedAt = now
+        let appliedAt = now
+        // Event times are checked against the batch's receipt, under the rules live now — as a replay of
+        // this record will check them again.
+        var accepted: [(event: Event, raw: [UInt8])] = []
+        accepted.reserveCapacity(batch.events.count)
+        var refused: [(line: Int, path: String, reason: String)] = []
+        for (event, raw, line) in batch.events {
+            var event = event
+            switch runtime.rules.settings.daemonSettings.eventTime.apply(to: &event, receivedAt: batch.receivedAt) {
+            case .refused(let path, let reason): refused.append((line, path, reason))
+            case .clamped(let claimed):
+                logger.warning(
+                    "event \(event.messageId) of \(batch.origin) claimed \(claimed.iso8601), beyond the bounds of events.future / events.past: clamped to \(event.timestamp.iso8601)",
+                    metadata: [RecordField.kind: "\(RecordKind.eventOutOfBounds.rawValue)", RecordField.source: "\(batch.origin)"])
+                accepted.append((event, raw))
+            case .unchanged, .corrected: accepted.append((event, raw))
+            }
+        }
         let record = JournalRecord.EventsRecord(
-            receivedAt: receivedAt, origin: batch.origin, namespace: batch.namespace, lines: batch.events.map(\.raw),
-            positions: batch.positions)
+            appliedAt: appliedAt, receivedAt: batch.receivedAt, origin: batch.origin, namespace: batch.namespace,
+            lines: accepted.map(\.raw), positions: batch.positions)
         let sequence: UInt64
         do {
             sequence = try log.append { JournalRecord.events(record).encode(into: &$0) }
@@ -20,11 +38,11 @@ extension PartitionProcessor {
             return
         }
         currentSource = batch.source
-        metrics.eventsReceived(source: batch.source, count: batch.events.count)
-        applyEvents(batch.events.map(\.event), receivedAt: receivedAt, namespace: batch.namespace)
+        metrics.eventsReceived(source: batch.source, count: accepted.count)
+        applyEvents(accepted.map(\.event), receivedAt: appliedAt, namespace: batch.namespace)
         currentSource = nil
         state.move(batch.positions)
-        remember(sequence, receipt)
+        remember(sequence, receipt, refused: refused)
     }
 
     /// Applies events at `receivedAt` (the wall clock) or, on the event clock, each at its own time.

@@ -25,7 +25,12 @@ extension PartitionProcessor {
                         parser.parse($0, lineNumber: index + 1, byteOffset: 0, source: batch.origin)
                     }
                     switch parsed {
-                    case .success(let event): events.append(event)
+                    case .success(var event):
+                        // The same policy, the same receipt time: the same outcome as when it arrived.
+                        if case .refused = runtime.rules.settings.daemonSettings.eventTime.apply(to: &event, receivedAt: batch.receivedAt) {
+                            continue
+                        }
+                        events.append(event)
                     case .failure(let rejection):
                         // It parsed when it was received; a parser that changed since must not lose it silently.
                         logger.error(
@@ -33,7 +38,7 @@ extension PartitionProcessor {
                             metadata: [RecordField.kind: "\(RecordKind.eventRejected.rawValue)"])
                     }
                 }
-                applyEvents(events, receivedAt: batch.receivedAt, namespace: batch.namespace)
+                applyEvents(events, receivedAt: batch.appliedAt, namespace: batch.namespace)
                 state.move(batch.positions)
             case .tick(let at):
                 applyTick(at)

@@ -39,7 +39,7 @@ public final class PartitionProcessor: @unchecked Sendable {
     private var syncer: LogSyncer!
     private var syncRequested: UInt64 = 0
     /// Batches appended and not yet durable, oldest first, with when they were appended.
-    private var pendingAcks: [(sequence: UInt64, receipt: IntakeReceipt, appended: UInt64)] = []
+    private var pendingAcks: [(sequence: UInt64, receipt: IntakeReceipt, appended: UInt64, refused: [(line: Int, path: String, reason: String)])] = []
     /// The source of the batch being applied (for the metrics).
     var currentSource: String?
     private var publishedAt: UInt64 = 0
@@ -54,6 +54,8 @@ public final class PartitionProcessor: @unchecked Sendable {
     var lastReload = "none"
 
     private let published = Mutex(PartitionFigures())
+    /// The last readings of the wall and the monotonic clock, to notice the wall clock being stepped.
+    private var lastReading: (wall: Timestamp, monotonic: UInt64)?
     /// The longest the loop sleeps when idle (a quarter of the watchdog interval, at most a second).
     var idleWaitMilliseconds: Int64 = 1000
     private var turns: UInt64 = 0
@@ -97,9 +99,16 @@ public final class PartitionProcessor: @unchecked Sendable {
     func run() -> String? {
         syncer.start()
         defer { syncer.stop() }
+        let failure = loop()
+        inbox.finish(failure ?? "journeyd is stopping")
+        return failure
+    }
+
+    private func loop() -> String? {
         while true {
             let deadline = wakeDeadline()
             let work = inbox.take(waitingUntil: deadline)
+            watchClock()
             for item in work { handle(item) }
             if failure == nil {
                 if eventClock == nil && stopping == nil { fireDueTimers(at: now) }
@@ -123,6 +132,32 @@ public final class PartitionProcessor: @unchecked Sendable {
                 // Nothing more can be made durable: refuse everything waiting and stop (crash-only).
                 return failure
             }
+        }
+    }
+
+    /// Notices the wall clock being stepped (NTP, a resumed VM): due times are wall-clock instants, so a
+    /// jump forward makes timers due at once (they fire late, under their journey's `late` policy); a
+    /// jump back makes time stand still (``now`` never goes back) until the wall clock catches up — no
+    /// timer fires early or twice. Either way the record says what happened.
+    private func watchClock() {
+        guard eventClock == nil else { return }
+        let wall = clock.now
+        let monotonic = MonotonicClock.nanoseconds
+        defer { lastReading = (wall, monotonic) }
+        guard let last = lastReading else { return }
+        let drift = (wall - last.wall).milliseconds - Int64((monotonic - last.monotonic) / 1_000_000)
+        guard abs(drift) >= 1000 else { return }
+        let size = TimeSpan(milliseconds: abs(drift))
+        if drift > 0 {
+            var due = 0
+            for timer in state.timers.unordered where timer.due > last.wall && timer.due <= wall { due += 1 }
+            logger.warning(
+                "the wall clock jumped forward by \(size): \(due) timers due within the jump fire now, late (each journey's late policy applies)",
+                metadata: [RecordField.kind: "\(RecordKind.clockJump.rawValue)", RecordField.reason: "forward \(size)"])
+        } else {
+            logger.warning(
+                "the wall clock jumped back by \(size): journeyd's time stays at \(state.clock.iso8601) until the clock catches up; no timer fires early or twice",
+                metadata: [RecordField.kind: "\(RecordKind.clockJump.rawValue)", RecordField.reason: "back \(size)"])
         }
     }
 
@@ -183,7 +218,7 @@ public final class PartitionProcessor: @unchecked Sendable {
         var acknowledged = 0
         let now = MonotonicClock.nanoseconds
         while acknowledged < pendingAcks.count, pendingAcks[acknowledged].sequence <= durable {
-            pendingAcks[acknowledged].receipt.resolve(.durable)
+            pendingAcks[acknowledged].receipt.resolve(.durable(refused: pendingAcks[acknowledged].refused))
             metrics.batchDurable(nanoseconds: now - pendingAcks[acknowledged].appended)
             acknowledged += 1
         }
@@ -200,15 +235,34 @@ public final class PartitionProcessor: @unchecked Sendable {
         guard failure == nil else { return }
         failure = reason
         inbox.close()
-        logger.critical(
-            "\(diskFull ? "the disk is full" : "the event log cannot be written"): \(reason); refusing input and stopping",
-            metadata: [RecordField.kind: "\(RecordKind.storeFailure.rawValue)", RecordField.reason: "\(reason)"])
-        for (_, receipt, _) in pendingAcks { receipt.resolve(.refused(diskFull ? "disk full" : "journeyd cannot store events")) }
+        if diskFull {
+            logger.critical(
+                "the disk is full: \(reason); \(Self.freeSpace(at: log.location)) free; refusing input, acknowledging nothing more, and stopping",
+                metadata: [RecordField.kind: "\(RecordKind.diskFull.rawValue)", RecordField.reason: "\(reason)"])
+        } else {
+            logger.critical(
+                "the event log cannot be written: \(reason); refusing input and stopping",
+                metadata: [RecordField.kind: "\(RecordKind.storeFailure.rawValue)", RecordField.reason: "\(reason)"])
+        }
+        for (_, receipt, _, _) in pendingAcks { receipt.resolve(.refused(diskFull ? "disk full" : "journeyd cannot store events")) }
         pendingAcks.removeAll()
         staged.removeAll()
     }
 
-    func remember(_ sequence: UInt64, _ receipt: IntakeReceipt) { pendingAcks.append((sequence, receipt, MonotonicClock.nanoseconds)) }
+    /// The free space of the file system holding `path`, readably ("312 KiB").
+    static func freeSpace(at path: String) -> String {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return "unknown space" }
+        let bytes = Double(info.f_bavail) * Double(info.f_frsize)
+        for (unit, size) in [("GiB", 1073741824.0), ("MiB", 1048576.0), ("KiB", 1024.0)] where bytes >= size {
+            return String(format: "%.1f %@", bytes / size, unit)
+        }
+        return "\(Int(bytes)) bytes"
+    }
+
+    func remember(_ sequence: UInt64, _ receipt: IntakeReceipt, refused: [(line: Int, path: String, reason: String)]) {
+        pendingAcks.append((sequence, receipt, MonotonicClock.nanoseconds, refused))
+    }
 
     /// Swaps in a new runtime (built and checked aside): one assignment each for rules and renderer.
     private func swapIn(_ new: Runtime) {

@@ -19,10 +19,12 @@ struct Checkpointer: Service {
     let logBytes: Int
     let retention: TimeSpan
     let logger: Logger
+    /// The log position the last checkpoint written covers (records replayed at start are after it).
+    let covered: UInt64
 
     func run() async throws {
         var last = MonotonicClock.nanoseconds
-        var lastSequence = log.lastSequence
+        var lastSequence = covered
         var bytesAtLast = log.storedBytes
         var retained: [(at: UInt64, sequence: UInt64)] = []
         while !Task.isShuttingDownGracefully {
@@ -31,7 +33,7 @@ struct Checkpointer: Service {
             let grown = log.lastSequence != lastSequence
             let due = now - last >= UInt64(every.milliseconds) * 1_000_000 || log.storedBytes - bytesAtLast >= logBytes
             guard grown && due else { continue }
-            let written = try await checkpoint()
+            guard let written = try await checkpoint() else { return }
             last = MonotonicClock.nanoseconds
             lastSequence = log.lastSequence
             retained.append((last, written))
@@ -46,19 +48,20 @@ struct Checkpointer: Service {
         // Shutdown: the dispatcher has drained and its decisions are logged; one last checkpoint makes
         // the next start quick.
         if log.lastSequence != lastSequence {
-            let written = try await checkpoint()
-            if retention <= .zero {
+            if let written = try await checkpoint(), retention <= .zero {
                 try await blocking("journeyd checkpoint") { [log] in try log.discard(through: written) }
             }
         }
     }
 
-    /// Takes and writes one checkpoint; returns the log sequence it covers.
-    private func checkpoint() async throws -> UInt64 {
+    /// Takes and writes one checkpoint; returns the log sequence it covers (nil when the processor has
+    /// stopped and nothing was written).
+    private func checkpoint() async throws -> UInt64? {
         let started = MonotonicClock.nanoseconds
-        let snapshot: Checkpoint = await withCheckedContinuation { continuation in
+        let taken: Checkpoint? = await withCheckedContinuation { continuation in
             processor.inbox.post(.checkpoint(reply: { continuation.resume(returning: $0) }))
         }
+        guard let snapshot = taken else { return nil }  // the processor stopped: nothing to write, nothing covered
         try await blocking("journeyd checkpoint") { [log, store] in
             if log.durableSequence < snapshot.logSequence { _ = try log.sync() }
             try store.write(snapshot)

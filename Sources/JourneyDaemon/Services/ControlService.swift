@@ -13,11 +13,14 @@ final class ControlService: Service, @unchecked Sendable {
     let processor: PartitionProcessor
     let reloader: Reloader
     let logger: Logger
+    /// The clock `clock ±SPAN` steps (fault injection only).
+    let steppable: SteppableClock?
     /// Fault injection for tests (`JOURNEYD_FAULT_INJECTION=1`): the request `stall SECONDS` blocks the
     /// processing loop, as a stuck loop would (the watchdog test).
     let faultInjection = ProcessInfo.processInfo.environment["JOURNEYD_FAULT_INJECTION"] == "1"
 
-    init(socket: ControlSocket, processor: PartitionProcessor, reloader: Reloader, logger: Logger) {
+    init(socket: ControlSocket, processor: PartitionProcessor, reloader: Reloader, steppable: SteppableClock? = nil, logger: Logger) {
+        self.steppable = steppable
         self.socket = socket
         self.processor = processor
         self.reloader = reloader
@@ -59,6 +62,14 @@ final class ControlService: Service, @unchecked Sendable {
             let seconds = UInt32(request.dropFirst(6)) ?? 0
             logger.warning("fault injection: the processing loop stalls for \(seconds) s")
             processor.inbox.post(.query { _ in sleep(seconds) })
+            return Value.object([.init("ok", true)]).jsonText
+        case let request where faultInjection && request.hasPrefix("clock "):
+            let text = request.dropFirst(6)
+            guard let steppable, let span = TimeSpan(parsing: String(text.drop { $0 == "+" || $0 == "-" })) else {
+                return Value.object([.init("ok", false), .init("errors", ["clock needs +SPAN or -SPAN (e.g. +1d), with a wall clock"])]).jsonText
+            }
+            steppable.step(by: text.hasPrefix("-") ? TimeSpan(milliseconds: -span.milliseconds) : span)
+            logger.warning("fault injection: the wall clock is stepped by \(text)")
             return Value.object([.init("ok", true)]).jsonText
         case "status":
             return StatusReporter.json(processor.figures).jsonText

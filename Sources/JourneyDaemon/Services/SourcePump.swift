@@ -19,6 +19,8 @@ struct SourcePump: Service {
     let batchSize: Int
     let logger: Logger
     let metrics: DaemonMetrics
+    /// The wall clock (what receipt times are).
+    let wall: any JourneyClock
     /// Called once a finite source has nothing more (the spool drained under `--until`).
     var drained: @Sendable () -> Void = {}
 
@@ -43,7 +45,12 @@ struct SourcePump: Service {
                 group.addTask {
                     for await pending in stream {
                         switch await pending.receipt.value() {
-                        case .durable: try await source.acknowledge(pending.batch, outcomes: pending.outcomes)
+                        case .durable(let refused):
+                            var outcomes = pending.outcomes
+                            if !refused.isEmpty {
+                                try await keepRefused(refused, of: pending.batch, outcomes: &outcomes)
+                            }
+                            try await source.acknowledge(pending.batch, outcomes: outcomes)
                         case .refused(let reason): await source.refuse(pending.batch, reason: reason)
                         }
                     }
@@ -56,15 +63,39 @@ struct SourcePump: Service {
         if source.isFinite { drained() }
     }
 
+    /// Lines the event-time policy refused: quarantined (fsynced) and answered as rejected.
+    private func keepRefused(
+        _ refused: [(line: Int, path: String, reason: String)], of batch: SourceBatch, outcomes: inout [LineOutcome]
+    ) async throws {
+        var kept: [(EventRejection, SourceLine)] = []
+        for (index, path, reason) in refused {
+            let line = batch.lines[index]
+            outcomes[index] = .rejected(path: path, reason: reason)
+            let rejection = EventRejection(line: line.line, byteOffset: line.byteOffset, path: path, reason: reason, source: batch.origin)
+            kept.append((rejection, line))
+            metrics.eventsRejected(source: source.name, reason: .timestamp)
+            logger.warning(
+                "event refused: \(rejection)",
+                metadata: [
+                    RecordField.kind: "\(RecordKind.eventOutOfBounds.rawValue)", RecordField.source: "\(batch.origin)",
+                    RecordField.reason: "\(reason)",
+                ])
+        }
+        let count = kept.count
+        processor.inbox.post(.query { $0.counters.rejected += count })
+        try await quarantine.keep(kept, origin: batch.origin)
+    }
+
     /// Parses a batch: the events for the processor, and one outcome per line for the source. Rejected
     /// lines are written to quarantine (fsynced) here, before the batch can be acknowledged.
     private func prepare(_ batch: SourceBatch) async throws -> (IntakeBatch, [LineOutcome]) {
-        var events: [(event: Event, raw: [UInt8])] = []
+        let receivedAt = wall.now
+        var events: [(event: Event, raw: [UInt8], line: Int)] = []
         events.reserveCapacity(batch.lines.count)
         var outcomes: [LineOutcome] = []
         outcomes.reserveCapacity(batch.lines.count)
         var rejected: [(EventRejection, SourceLine)] = []
-        for line in batch.lines {
+        for (index, line) in batch.lines.enumerated() {
             let result: Result<Event, EventRejection> =
                 line.oversized
                 ? .failure(
@@ -74,7 +105,7 @@ struct SourcePump: Service {
                 : line.bytes.withUnsafeBufferPointer { parser.parse($0, lineNumber: line.line, byteOffset: line.byteOffset, source: batch.origin) }
             switch result {
             case .success(let event):
-                events.append((event, line.bytes))
+                events.append((event, line.bytes, index))
                 outcomes.append(.accepted(messageId: event.messageId))
             case .failure(let rejection):
                 outcomes.append(.rejected(path: rejection.path, reason: rejection.reason))
@@ -97,7 +128,9 @@ struct SourcePump: Service {
             try await quarantine.keep(kept, origin: batch.origin)
         }
         return (
-            IntakeBatch(source: source.name, origin: batch.origin, namespace: batch.namespace, events: events, positions: batch.positions),
+            IntakeBatch(
+                source: source.name, origin: batch.origin, namespace: batch.namespace, events: events, positions: batch.positions,
+                receivedAt: receivedAt),
             outcomes
         )
     }

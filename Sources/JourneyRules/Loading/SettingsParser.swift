@@ -7,7 +7,7 @@ enum SettingsParser {
     /// Keys the daemon interprets; kept as opaque values here and validated by the daemon.
     static let daemonKeys = ["metrics"]
     /// Keys of the daemon's settings, validated here.
-    static let typedDaemonKeys = ["state", "inputs", "control", "reload", "logging", "delivery"]
+    static let typedDaemonKeys = ["state", "inputs", "control", "reload", "logging", "delivery", "events"]
 
     /// The settings, and the channel names global caps refer to (checked once channels are known).
     static func settings(_ root: YAMLNode, reader: YAMLReader) -> (
@@ -145,6 +145,29 @@ enum SettingsParser {
                 case "plain": d.hashUserIDs = false
                 case "hash": d.hashUserIDs = true
                 default: reader.error(at: node, "logging.user_id", "expected plain or hash, found `\(s)`")
+                }
+            }
+        }
+        if let n = m["events"], let em = reader.mapping(n, "events", allowed: ["future", "past", "out_of_bounds", "clock_skew"]) {
+            func bound(_ key: String) -> TimeSpan?? {
+                guard let node = em[key] else { return nil }
+                if reader.string(node, "events.\(key)", expected: "a duration or none") == "none" { return .some(nil) }
+                return reader.duration(node, "events.\(key)").map { .some($0) }
+            }
+            if let future = bound("future") { d.eventTime.future = future }
+            if let past = bound("past") { d.eventTime.past = past }
+            if let node = em["out_of_bounds"], let s = reader.string(node, "events.out_of_bounds", expected: "refuse or clamp") {
+                switch s {
+                case "refuse": d.eventTime.clamp = false
+                case "clamp": d.eventTime.clamp = true
+                default: reader.error(at: node, "events.out_of_bounds", "expected refuse or clamp, found `\(s)`")
+                }
+            }
+            if let node = em["clock_skew"], let s = reader.string(node, "events.clock_skew", expected: "correct or ignore") {
+                switch s {
+                case "correct": d.eventTime.correctSkew = true
+                case "ignore": d.eventTime.correctSkew = false
+                default: reader.error(at: node, "events.clock_skew", "expected correct or ignore, found `\(s)`")
                 }
             }
         }

@@ -43,6 +43,8 @@ public struct DaemonSettings: Sendable, Equatable {
     public var maxUsersInMemory: Int = 2_000_000
     /// `delivery.expire_after`: a touch not delivered this long after it was due is dead-lettered as expired.
     public var expireAfter: TimeSpan?
+    /// `events.*`: the clock-skew correction and the bounds on event times.
+    public var eventTime = EventTimePolicy()
     /// `delivery.concurrency`: deliveries in flight at once, over all channels (each channel also has its own).
     public var deliveryConcurrency: Int = 64
     /// `delivery.unsubscribe_url`: a Liquid template giving each message its unsubscribe link.
