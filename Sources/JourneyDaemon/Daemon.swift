@@ -133,7 +133,7 @@ public final class Daemon: Sendable {
             processor.idleWaitMilliseconds = max(1, min(1000, Int64(interval / 4000)))
         }
         let inbox = processor.inbox
-        dispatcher.report = { reports in inbox.post(ProcessorWork.deliveries(reports)) }
+        dispatcher.report = { reports, channel in inbox.post(ProcessorWork.deliveries(reports, channel: channel)) }
 
         let parser = SegmentEventParser()
         let started = MonotonicClock.nanoseconds
@@ -141,6 +141,7 @@ public final class Daemon: Sendable {
             try await blocking("journeyd recovery") {
                 let replayed = try processor.replay(after: restored.logSequence, parser: parser)
                 try processor.goLive(with: live)
+                dispatcher.restore(processor.state.channelStates)
                 if replayed > 0 {
                     logger.notice(
                         "recovered: \(replayed) log records replayed after the checkpoint at record \(restored.logSequence) in \((MonotonicClock.nanoseconds - started) / 1_000_000) ms")

@@ -10,6 +10,7 @@ public final class MemoryCheckpointStore: CheckpointStore, JourneyArchive, Outbo
         var dedup: [DedupWindow.Key: Timestamp] = [:]
         var positions: [String: Int64] = [:]
         var figures: [String: Int64] = [:]
+        var channels: [String: [UInt8]] = [:]
     }
     private struct State {
         var partitions: [Int: Partition] = [:]
@@ -38,6 +39,7 @@ public final class MemoryCheckpointStore: CheckpointStore, JourneyArchive, Outbo
             }
             for (key, value) in checkpoint.positions { p.positions[key] = value }
             if !checkpoint.figures.isEmpty { p.figures = checkpoint.figures }
+            if !checkpoint.channels.isEmpty { p.channels = checkpoint.channels }
             p.checkpoint = (checkpoint.logSequence, checkpoint.rulesVersion, checkpoint.timerSeq, checkpoint.clock)
             state.partitions[checkpoint.partition] = p
         }
@@ -61,6 +63,7 @@ public final class MemoryCheckpointStore: CheckpointStore, JourneyArchive, Outbo
                 .sorted { $0.touch.at < $1.touch.at }
             restored.positions = p.positions
             restored.figures = p.figures
+            restored.channels = p.channels
             return restored
         }
     }

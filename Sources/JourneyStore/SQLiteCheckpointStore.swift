@@ -104,6 +104,11 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
                 }
             }
             beforeCommit?()
+            if !checkpoint.channels.isEmpty {
+                try db.execute(sql: "DELETE FROM channel_state WHERE partition = ?", arguments: [partition])
+                let putChannel = try db.cachedStatement(sql: "INSERT INTO channel_state (partition, name, state) VALUES (?, ?, ?)")
+                for (name, state) in checkpoint.channels { try putChannel.execute(arguments: [partition, name, Data(state)]) }
+            }
             if !checkpoint.figures.isEmpty {
                 try db.execute(sql: "DELETE FROM partition_figures WHERE partition = ?", arguments: [partition])
                 let putFigure = try db.cachedStatement(sql: "INSERT INTO partition_figures (partition, name, value) VALUES (?, ?, ?)")
@@ -156,6 +161,9 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
             restored.hasUsers = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM user_state)") ?? true
             for row in try Row.fetchAll(db, sql: "SELECT name, value FROM partition_figures WHERE partition = ?", arguments: [partition]) {
                 restored.figures[row["name"]] = row["value"]
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT name, state FROM channel_state WHERE partition = ?", arguments: [partition]) {
+                restored.channels[row["name"]] = [UInt8](row["state"] as Data)
             }
             for row in try Row.fetchAll(db, sql: "SELECT source, position FROM input_positions WHERE partition = ?", arguments: [partition]) {
                 restored.positions[row["source"]] = row["position"]

@@ -11,7 +11,8 @@ import JourneyEvents
 /// - v4: checkpoints of the event log (DESIGN §6). `checkpoints(partition, log_sequence, rules_version,
 ///   timer_seq, clock, taken_at)`; `user_state(id, partition, state)` in the binary form; `timer_state`,
 ///   `dedup_state` (128-bit id hashes), `outbox_entries`, `input_positions`, `rule_sets`,
-///   `partition_figures` (running enrollments per journey, for the metrics). A v3 database
+///   `partition_figures` (running enrollments per journey, for the metrics), `channel_state` (the
+///   delivery pipeline's rate windows, breakers and disabled channels). A v3 database
 ///   is converted in place (its state becomes the checkpoint at log position 0), so an upgrade keeps
 ///   every user, timer, queued touch and position.
 enum SQLiteSchema {
@@ -75,6 +76,9 @@ enum SQLiteSchema {
                         partition INTEGER NOT NULL, source TEXT NOT NULL, position INTEGER NOT NULL,
                         PRIMARY KEY (partition, source)) WITHOUT ROWID;
                     CREATE TABLE rule_sets (version TEXT PRIMARY KEY NOT NULL, files BLOB NOT NULL, kept_at INTEGER NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE channel_state (
+                        partition INTEGER NOT NULL, name TEXT NOT NULL, state BLOB NOT NULL,
+                        PRIMARY KEY (partition, name)) WITHOUT ROWID;
                     CREATE TABLE partition_figures (
                         partition INTEGER NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,
                         PRIMARY KEY (partition, name)) WITHOUT ROWID;

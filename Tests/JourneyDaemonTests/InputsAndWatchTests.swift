@@ -147,7 +147,8 @@ struct SettingsAndWatchTests {
     @Test func editsToTheRuleDirectoryReloadOnceAfterItGoesQuiet() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
         defer { fixture.remove() }
-        try "reload: { watch: true, debounce: 300ms }\n".write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        // A debounce far longer than the writes below take, even on a loaded machine.
+        try "reload: { watch: true, debounce: 1500ms }\n".write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
         let daemon = try fixture.startLiveDaemon()
         defer { daemon.signal(SIGKILL) }
         #expect(await eventually { fixture.log.contains("journeyd running: 3 journeys") })
@@ -155,7 +156,7 @@ struct SettingsAndWatchTests {
 
         // An editor's swap file alone changes nothing.
         try "garbage: [".write(toFile: fixture.rules + "/journeys/.extra.yaml.swp", atomically: false, encoding: .utf8)
-        await pause(.milliseconds(800))
+        await pause(.milliseconds(2500))
         #expect(count("rules reload") == 0)
 
         // A broken journey is refused, with its position; the old rules keep serving.
@@ -168,10 +169,9 @@ struct SettingsAndWatchTests {
             try fixture.install(
                 "journey: extra\ndescription: round \(round)\ntrigger: { event: ping }\nsteps:\n  - send: email\n    template: cart_reminder\n",
                 at: "journeys/extra.yaml")
-            await pause(.milliseconds(50))
         }
         #expect(await eventually { count("rules reloaded") == 1 })
-        await pause(.milliseconds(800))
+        await pause(.milliseconds(2500))
         #expect(count("rules reloaded") == 1)
         #expect(fixture.log.contains("rules reloaded: 4 journeys (added 1"))
 

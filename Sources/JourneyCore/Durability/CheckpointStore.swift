@@ -24,6 +24,8 @@ public struct Checkpoint: Sendable {
     public var positions: [String: Int64?] = [:]
     /// Figures that must survive a restart (running enrollments per journey), whole.
     public var figures: [String: Int64] = [:]
+    /// The delivery pipeline's state per channel (rate windows, breaker…), whole; empty when unchanged.
+    public var channels: [String: [UInt8]] = [:]
     /// When it was taken (wall clock), for operators.
     public var takenAt: Timestamp
 
@@ -58,6 +60,7 @@ public struct RestoredPartition: Sendable {
     /// Whether the store holds any user (a first start reads no user from it).
     public var hasUsers = false
     public var figures: [String: Int64] = [:]
+    public var channels: [String: [UInt8]] = [:]
 
     public init() {}
 }

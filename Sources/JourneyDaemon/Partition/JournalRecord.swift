@@ -15,6 +15,8 @@ enum JournalRecord {
     case deliveries([DeliveryUpdate])
     /// Input positions that move without events (a finished spool file forgotten).
     case positions([String: Int64?])
+    /// The delivery pipeline's state of channels (rate windows, breaker, disabled), encoded ``ChannelState``s.
+    case channels([String: [UInt8]])
 
     struct EventsRecord {
         /// The partition's time when it applied the batch (the engine's now on the wall clock).
@@ -51,6 +53,13 @@ enum JournalRecord {
         case .positions(let positions):
             w.byte(5)
             Self.encode(positions, into: &w)
+        case .channels(let states):
+            w.byte(6)
+            w.varint(UInt64(states.count))
+            for (name, state) in states.sorted(by: { $0.key < $1.key }) {
+                w.string(name)
+                w.blob(state)
+            }
         }
     }
 
@@ -92,6 +101,10 @@ enum JournalRecord {
         case 3: return .rules(version: try r.string())
         case 4: return .deliveries(try r.list { r throws(BinaryDecodingError) in try DeliveryUpdate(from: &r) })
         case 5: return .positions(try decodePositions(&r))
+        case 6:
+            var states: [String: [UInt8]] = [:]
+            for _ in 0..<(try r.varint()) { states[try r.string()] = try r.blob() }
+            return .channels(states)
         case let tag: throw BinaryDecodingError(offset: 0, reason: "unknown log record type \(tag)")
         }
     }

@@ -15,9 +15,10 @@ extension PartitionProcessor {
         var accepted: [(event: Event, raw: [UInt8])] = []
         accepted.reserveCapacity(batch.events.count)
         var refused: [(line: Int, path: String, reason: String)] = []
+        let policy = runtime.rules.settings.daemonSettings.eventTime
         for (event, raw, line) in batch.events {
             var event = event
-            switch runtime.rules.settings.daemonSettings.eventTime.apply(to: &event, receivedAt: batch.receivedAt) {
+            switch policy.apply(to: &event, receivedAt: batch.receivedAt) {
             case .refused(let path, let reason): refused.append((line, path, reason))
             case .clamped(let claimed):
                 logger.warning(

@@ -184,8 +184,11 @@ public final class PartitionProcessor: @unchecked Sendable {
             } else {
                 apply(batch, receipt: receipt)
             }
-        case .deliveries(let reports):
+        case .deliveries(let reports, let channel):
             record(reports)
+            if let channel, state.record(channel: channel.name, state: channel.state) {
+                _ = try? log.append { JournalRecord.channels([channel.name: channel.state]).encode(into: &$0) }
+            }
         case .reload(let new, let reply):
             swapIn(new)
             reply()

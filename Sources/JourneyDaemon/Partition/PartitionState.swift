@@ -13,10 +13,15 @@ final class PartitionState: StateStore {
     var maxUsersInMemory: Int
 
     /// A user in memory, and whether it changed since the last snapshot (a flag, not a set: marking a
-    /// user dirty on every event must cost no hashing).
-    private struct Slot {
+    /// user dirty on every event must cost no hashing). A class, so reaching a user's flag or state
+    /// through the dictionary never copies the state.
+    private final class Slot {
         var state: UserState
         var dirty: Bool
+        init(state: UserState, dirty: Bool) {
+            self.state = state
+            self.dirty = dirty
+        }
     }
     private var users: [String: Slot] = [:]
     /// Whether the checkpoint store can hold users not in memory (false on a first start until a user
@@ -31,6 +36,9 @@ final class PartitionState: StateStore {
     var clock: Timestamp
     /// Running enrollments per journey (entered minus exited), kept across restarts for the metrics.
     var activeEnrollments: [String: Int] = [:]
+    /// The delivery pipeline's state per channel (encoded ``ChannelState``), as last logged.
+    private(set) var channelStates: [String: [UInt8]] = [:]
+    private var channelStatesChanged = false
 
     // Changed since the last snapshot.
     private var dirtyCount = 0
@@ -54,23 +62,26 @@ final class PartitionState: StateStore {
         positions = restored.positions
         self.clock = clock
         storeMayHoldUsers = restored.hasUsers
+        channelStates = restored.channels
         for (name, value) in restored.figures where name.hasPrefix("active:") { activeEnrollments[String(name.dropFirst(7))] = Int(value) }
     }
 
     // MARK: - StateStore
 
     func withUser<R>(_ id: String, _ body: (inout UserState) throws -> R) rethrows -> R {
-        var index = users.index(forKey: id)
-        if index == nil {
-            users[id] = Slot(state: load(id) ?? UserState(id: id), dirty: false)
-            index = users.index(forKey: id)
+        let slot: Slot
+        if let existing = users[id] {
+            slot = existing
+        } else {
+            slot = Slot(state: load(id) ?? UserState(id: id), dirty: false)
+            users[id] = slot
         }
-        if !users.values[index!].dirty {
-            users.values[index!].dirty = true
+        if !slot.dirty {
+            slot.dirty = true
             dirtyCount += 1
         }
         if !removedUsers.isEmpty { removedUsers.remove(id) }
-        return try body(&users.values[index!].state)
+        return try body(&slot.state)
     }
 
     func user(_ id: String) -> UserState? {
@@ -120,6 +131,15 @@ final class PartitionState: StateStore {
         }
     }
 
+    /// Records a channel's delivery state; false when it is what was recorded last.
+    @discardableResult
+    func record(channel: String, state: [UInt8]) -> Bool {
+        guard channelStates[channel] != state else { return false }
+        channelStates[channel] = state
+        channelStatesChanged = true
+        return true
+    }
+
     // MARK: - Positions
 
     func move(_ changes: [String: Int64?]) {
@@ -143,9 +163,9 @@ final class PartitionState: StateStore {
         var changed: [UserState] = []
         changed.reserveCapacity(dirtyCount)
         if dirtyCount > 0 {
-            for index in users.indices where users.values[index].dirty {
-                users.values[index].dirty = false
-                changed.append(users.values[index].state)
+            for slot in users.values where slot.dirty {
+                slot.dirty = false
+                changed.append(slot.state)
             }
         }
         checkpoint.users = changed
@@ -159,6 +179,10 @@ final class PartitionState: StateStore {
         checkpoint.outbox = outbox.takeChanges()
         checkpoint.positions = positionChanges
         checkpoint.figures = Dictionary(uniqueKeysWithValues: activeEnrollments.map { ("active:" + $0.key, Int64($0.value)) })
+        if channelStatesChanged {
+            checkpoint.channels = channelStates
+            channelStatesChanged = false
+        }
         dirtyCount = 0
         removedUsers.removeAll()
         armed.removeAll(keepingCapacity: true)

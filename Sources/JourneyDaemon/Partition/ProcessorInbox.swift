@@ -54,8 +54,8 @@ final class IntakeReceipt: @unchecked Sendable {
 /// goes through here, so the processor's thread is the only one that touches it.
 enum ProcessorWork: @unchecked Sendable {
     case intake(IntakeBatch, IntakeReceipt)
-    /// Decisions of the delivery pipeline.
-    case deliveries([DeliveryReport])
+    /// Decisions of the delivery pipeline for a batch of one channel, and that channel's state after it.
+    case deliveries([DeliveryReport], channel: (name: String, state: [UInt8])?)
     /// New rules, built and checked aside: swap them in (one assignment) and answer.
     case reload(Runtime, reply: @Sendable () -> Void)
     /// A question about the live state, answered on the processor's thread.

@@ -19,8 +19,8 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
     private let drainSeconds: Double
     /// `delivery.concurrency`: deliveries in flight at once over all channels.
     private let concurrency: Int
-    /// Where decisions go (the processor's inbox).
-    var report: @Sendable ([DeliveryReport]) -> Void = { _ in }
+    /// Where decisions go (the processor's inbox), with the channel's state after the batch.
+    var report: @Sendable ([DeliveryReport], (name: String, state: [UInt8])?) -> Void = { _, _ in }
     private let metrics: DaemonMetrics?
 
     init(
@@ -35,11 +35,15 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
         state = Mutex((channels, channels.map { DeliveryPipeline(channels: $0, clock: clock, maxConcurrency: concurrency, logger: logger) }))
     }
 
-    /// Swaps in the channels of reloaded rules. Deliveries in flight finish on the old ones, which are
-    /// shut down afterwards.
-    func replace(with channels: ChannelSet) {
+    /// Swaps in the channels of reloaded rules. A channel whose definition did not change keeps its
+    /// delivery state (rate windows, breaker, disabled) as it is; deliveries in flight finish on the old
+    /// channels, which are shut down afterwards.
+    func replace(with channels: ChannelSet) async {
+        let saved = await state.withLock({ $0.pipeline })?.channelStates() ?? [:]
         let old = state.withLock { state in
-            defer { state = (channels, DeliveryPipeline(channels: channels, clock: clock, maxConcurrency: concurrency, logger: logger)) }
+            defer {
+                state = (channels, DeliveryPipeline(channels: channels, clock: clock, maxConcurrency: concurrency, logger: logger, restoring: saved))
+            }
             return state.channels
         }
         let running = tasks.withLock { Array($0.values) }
@@ -60,9 +64,21 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
             tasks.withLock { tasks in
                 tasks[id] = Task { [self] in
                     let reports = await pipeline.deliver(batch)
-                    report(reports)
+                    let channel = batch[0].message.touch.channel
+                    report(reports, await pipeline.channelState(of: channel).map { (channel, $0.encoded()) })
                     self.tasks.withLock { _ = $0.removeValue(forKey: id) }
                 }
+            }
+        }
+    }
+
+    /// Restores the channels' delivery state as the log left it (at start, before any delivery).
+    func restore(_ encoded: [String: [UInt8]]) {
+        let saved = encoded.compactMapValues { try? ChannelState(encoded: $0) }
+        guard !saved.isEmpty else { return }
+        state.withLock { state in
+            if let channels = state.channels {
+                state.pipeline = DeliveryPipeline(channels: channels, clock: clock, maxConcurrency: concurrency, logger: logger, restoring: saved)
             }
         }
     }

@@ -123,7 +123,7 @@ final class Reloader: Service, @unchecked Sendable {
             refused([diagnostic])
             return [diagnostic]
         }
-        dispatcher.replace(with: channels)
+        await dispatcher.replace(with: channels)
         liveJourneys.store(runtime.rules.journeys.count, ordering: .relaxed)
         await withCheckedContinuation { continuation in
             processor.inbox.post(.reload(runtime, reply: { continuation.resume() }))

@@ -57,6 +57,8 @@ public enum CheckpointStoreConformance {
                     channel: "sms", template: "t", at: t0), message: RenderedMessage(text: "x"), state: .sent, attempts: 1),
         ]
         first.positions = ["spool/a.jsonl@1": 4096, "spool/a.jsonl@1#line": 20, "tail/x": 10]
+        first.figures = ["active:cart": 1]
+        first.channels = ["email": [1, 2, 3], "sms": []]
         try store.write(first)
 
         store = try open()
@@ -71,6 +73,8 @@ public enum CheckpointStoreConformance {
         try require(restored.outbox.first == first.outbox.first, "an outbox entry comes back whole: touch, origin, message, expiry")
         try require(restored.positions == ["spool/a.jsonl@1": 4096, "spool/a.jsonl@1#line": 20, "tail/x": 10], "input positions are restored")
         try require(try store.user("ada") == ada, "a user comes back whole")
+        try require(restored.figures == ["active:cart": 1], "figures are restored")
+        try require(restored.channels == ["email": [1, 2, 3], "sms": []], "channel states are restored")
         try require(try store.user("bob") == bob, "a user with nothing but an id comes back")
 
         // A second checkpoint: changes only.
@@ -98,6 +102,7 @@ public enum CheckpointStoreConformance {
         try require(again.dedup.map(\.key) == [DedupWindow.Key("m3")], "ids before the horizon are forgotten")
         try require(again.outbox.isEmpty, "a touch that was sent is no longer restored")
         try require(again.positions == ["tail/x": 99], "positions set to nil are removed, others updated")
+        try require(again.channels == ["email": [1, 2, 3], "sms": []], "a checkpoint without channel states keeps the last ones")
         try require(try store.user("ada") == adaLater, "a changed user is replaced whole")
         try require(try store.user("bob") == nil, "a removed user is gone")
         let counts = try store.outboxCounts()
