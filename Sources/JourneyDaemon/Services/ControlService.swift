@@ -38,10 +38,15 @@ final class ControlService: Service, @unchecked Sendable {
         }
     }
 
-    /// Answers one request (on the control thread).
-    func answer(_ request: String) -> String {
+    /// Answers one request line (on the control thread).
+    func answer(_ line: String) -> String {
+        let request: ControlRequest
+        switch ControlRequest.parse(Array(line.utf8)) {
+        case .success(let parsed): request = parsed
+        case .failure(let error): return Self.refusal(error.description)
+        }
         switch request {
-        case "reload":
+        case .reload:
             let done = DispatchSemaphore(value: 0)
             let result = Mutex<[Diagnostic]>([])
             Task { [reloader] in
@@ -50,31 +55,29 @@ final class ControlService: Service, @unchecked Sendable {
                 done.signal()
             }
             done.wait()
-            let diagnostics = result.withLock { $0 }
-            let errors = diagnostics.filter { $0.severity == .error }
+            let errors = result.withLock { $0 }.filter { $0.severity == .error }
             if errors.isEmpty {
                 return Value.object([
                     .init("ok", true), .init("message", .string("rules reloaded: \(reloader.liveJourneys.load(ordering: .relaxed)) journeys")),
                 ]).jsonText
             }
             return Value.object([.init("ok", false), .init("errors", .array(errors.map { .string($0.description) }))]).jsonText
-        case let request where faultInjection && request.hasPrefix("stall "):
-            let seconds = UInt32(request.dropFirst(6)) ?? 0
-            logger.warning("fault injection: the processing loop stalls for \(seconds) s")
-            processor.inbox.post(.query { _ in sleep(seconds) })
-            return Value.object([.init("ok", true)]).jsonText
-        case let request where faultInjection && request.hasPrefix("clock "):
-            let text = request.dropFirst(6)
-            guard let steppable, let span = TimeSpan(parsing: String(text.drop { $0 == "+" || $0 == "-" })) else {
-                return Value.object([.init("ok", false), .init("errors", ["clock needs +SPAN or -SPAN (e.g. +1d), with a wall clock"])]).jsonText
-            }
-            steppable.step(by: text.hasPrefix("-") ? TimeSpan(milliseconds: -span.milliseconds) : span)
-            logger.warning("fault injection: the wall clock is stepped by \(text)")
-            return Value.object([.init("ok", true)]).jsonText
-        case "status":
+        case .status:
             return StatusReporter.json(processor.figures).jsonText
-        default:
-            return Value.object([.init("ok", false), .init("errors", ["unknown request; use reload or status"])]).jsonText
+        case .stall(let seconds):
+            guard faultInjection else { return Self.refusal("unknown request; use reload or status") }
+            logger.warning("fault injection: the processing loop stalls for \(seconds) s")
+            processor.inbox.post(.query { _ in sleep(UInt32(seconds)) })
+            return Value.object([.init("ok", true)]).jsonText
+        case .clock(let step):
+            guard faultInjection, let steppable else { return Self.refusal("unknown request; use reload or status") }
+            steppable.step(by: step)
+            logger.warning("fault injection: the wall clock is stepped by \(step)")
+            return Value.object([.init("ok", true)]).jsonText
         }
+    }
+
+    static func refusal(_ reason: String) -> String {
+        Value.object([.init("ok", false), .init("errors", .array([.string(reason)]))]).jsonText
     }
 }
