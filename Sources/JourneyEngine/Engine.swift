@@ -15,12 +15,20 @@ public struct Engine: Sendable {
     /// hash), so that users pinned to an older version keep running it (`on_change: pin`) and followers
     /// can be mapped by step id.
     var compiled: CompiledRules
+    /// Decision records kept per user (`explain.trace` in journeyd.yaml); 0 turns the trace off.
+    public var traceLimit: Int
+    /// When set, only this user's decisions are traced (`replay --explain USER`).
+    public var traceUser: String?
 
     public init(rules: RuleSet) {
         var versions: [String: Journey] = [:]
         for journey in rules.journeys { versions[journey.version] = journey }
         self.compiled = CompiledRules(rules, versions: versions)
+        self.traceLimit = rules.settings.decisionTrace
     }
+
+    /// Whether `user`'s decisions are traced.
+    func traces(_ user: String) -> Bool { traceLimit > 0 && (traceUser == nil || traceUser == user) }
 
     public var rules: RuleSet { compiled.rules }
 
@@ -41,6 +49,7 @@ public struct Engine: Sendable {
         }
         summary.removed = old.map(\.id).filter { id in !rules.journeys.contains { $0.id == id } }
         compiled = CompiledRules(rules, versions: versions)
+        traceLimit = rules.settings.decisionTrace
         return summary
     }
 
@@ -69,11 +78,22 @@ public struct Engine: Sendable {
     ) {
         guard store.markSeen(DedupWindow.Key(event.messageId, namespace: namespace), at: now) else {
             effects.append(.outcome(Outcome(kind: .duplicate, user: event.userId, detail: event.messageId, at: now)))
+            if traces(event.userId), store.contains(user: event.userId) {
+                let record = DecisionRecord(
+                    at: now, input: Run.describe(event),
+                    decisions: [Decision(.duplicate, verdict: "ignored", reason: "messageId \(event.messageId) already seen")])
+                store.withUser(event.userId) { $0.remember(record, limit: traceLimit) }
+            }
             return
         }
         var run = Run(compiled: compiled, now: now, event: event, timerSeq: store.lastTimerSeq)
+        if traces(event.userId) { run.trace = DecisionRecord(at: now, input: Run.describe(event)) }
         swap(&run.effects, &effects)
-        store.withUser(event.userId) { user in run.apply(event, to: &user) }
+        let limit = traceLimit
+        store.withUser(event.userId) { user in
+            run.apply(event, to: &user)
+            if let record = run.trace { user.remember(record, limit: limit) }
+        }
         swap(&run.effects, &effects)
         for timer in run.timers { store.schedule(timer) }
     }
@@ -98,9 +118,16 @@ public struct Engine: Sendable {
     ) {
         while let timer = store.popTimer(dueBy: limit) {
             guard store.contains(user: timer.user) else { continue }  // forgotten user: stale timer
-            var run = Run(compiled: compiled, now: firingAt ?? timer.due, event: nil, timerSeq: store.lastTimerSeq)
+            let now = firingAt ?? timer.due
+            var run = Run(compiled: compiled, now: now, event: nil, timerSeq: store.lastTimerSeq)
+            if traces(timer.user) { run.trace = DecisionRecord(at: now, input: Run.describe(timer, late: now - timer.due)) }
             swap(&run.effects, &effects)
-            store.withUser(timer.user) { user in run.fire(timer, user: &user) }
+            let limit = traceLimit
+            store.withUser(timer.user) { user in
+                run.fire(timer, user: &user)
+                // A stale timer decides nothing: not worth a record.
+                if let record = run.trace, !record.decisions.isEmpty { user.remember(record, limit: limit) }
+            }
             swap(&run.effects, &effects)
             for timer in run.timers { store.schedule(timer) }
         }

@@ -22,10 +22,15 @@ extension Run {
 
     mutating func deliver(_ send: Send, e: inout Enrollment, journey: Journey, step: Step, user: inout UserState) -> Delivery {
         if skipTouches {
+            if trace != nil { note(.late, journey.id, step: step.id, "skipped", "touch on \(send.channel) skipped: the timer fired late (late: then skip)") }
             outcome(.skippedLate, user, journey.id, step: step.id, detail: send.channel)
             return .proceed
         }
         if !Self.consents(user, to: send.channel, type: compiled.rules.channel(named: send.channel)?.type) {
+            if trace != nil {
+                note(.consent, journey.id, step: step.id, "suppressed",
+                    "user.unsubscribed = \(user.traits["unsubscribed"]?.jsonText ?? "null") closes channel \(send.channel)")
+            }
             outcome(.suppressed, user, journey.id, step: step.id, detail: send.channel)
             return .proceed
         }
@@ -34,6 +39,12 @@ extension Run {
             if let quiet = journey.limits.quietHours ?? settings.quietHours,
                 let end = Schedule.endOfQuietHours(quiet, at: now, zone: user.zone(default: settings.defaultZone))
             {
+                if trace != nil {
+                    let zone = user.zone(default: settings.defaultZone)
+                    note(.quietHours, journey.id, step: step.id, "deferred until \(end.iso8601)",
+                        "\(journey.limits.quietHours != nil ? "journey" : "global") quiet hours \(quiet.from)–\(quiet.to) in \(zone.identifier); "
+                            + "local time \(zone.local(now).time)")
+                }
                 outcome(.deferred(until: end), user, journey.id, step: step.id, detail: "quiet hours")
                 return .hold(until: end)
             }
@@ -50,12 +61,14 @@ extension Run {
                 let scope = "\(journeyOnly ? "journey" : "global") cap \(cap.touches)/\(cap.per)\(cap.window == .calendar ? " (calendar days)" : "")"
                 switch cap.over {
                 case .drop:
+                    if trace != nil { note(.cap, journey.id, step: step.id, "dropped", "\(scope): \(counted.count) touches since \(from.iso8601)") }
                     outcome(.capped, user, journey.id, step: step.id, detail: scope)
                     return .proceed
                 case .defer:
                     // Rolling: the moment the oldest counted touch leaves the window. Calendar: the next
                     // local midnight (checked again then; never early).
                     let until = nextStart ?? (counted[counted.count - cap.touches].at + cap.per)
+                    if trace != nil { note(.cap, journey.id, step: step.id, "deferred until \(until.iso8601)", "\(scope): \(counted.count) touches since \(from.iso8601)") }
                     outcome(.deferred(until: until), user, journey.id, step: step.id, detail: scope)
                     return .hold(until: until)
                 }
@@ -71,6 +84,7 @@ extension Run {
             origin: Touch.Origin(key: e.key, enteredAt: e.enteredAt, trigger: e.trigger, variant: e.variant)
         )
         effects.append(.touch(touch))
+        if trace != nil { note(.touch, journey.id, step: step.id, "produced", "touch \(touch.id) on \(send.channel), template \(send.template)") }
         if compiled.capHorizon > .zero {
             let horizon = now - compiled.capHorizon
             if let first = user.touchLog.first, first.at <= horizon { user.touchLog.removeAll { $0.at <= horizon } }

@@ -19,6 +19,8 @@ struct Run {
     var timers: [TimerEntry] = []
     /// The last timer sequence number used.
     var timerSeq: UInt64
+    /// The decision record of this run, when the trace is on for its user (nil: off, nothing is noted).
+    var trace: DecisionRecord?
 
     init(compiled: CompiledRules, now: Timestamp, event: Event?, timerSeq: UInt64) {
         self.compiled = compiled
@@ -56,6 +58,7 @@ struct Run {
 
     mutating func outcome(_ kind: Outcome.Kind, _ user: UserState, _ journey: String, step: String = "", detail: String = "") {
         effects.append(.outcome(Outcome(kind: kind, user: user.id, journey: journey, step: step, detail: detail, at: now)))
+        if trace != nil { note(outcome: kind, journey: journey, step: step, detail: detail) }
     }
 
     // MARK: - Events
@@ -193,6 +196,10 @@ struct Run {
         _ e: inout Enrollment, journey: Journey, to event: Event, user: inout UserState
     ) -> Bool {
         if let goal = journey.goal, matches(goal.match, event, user, e, journey) {
+            if trace != nil, let within = goal.within, now > e.enteredAt + within {
+                note(.goal, journey.id, step: stepID(e, journey), "too late",
+                    "goal \(goal.match.event) after the window: entered \(e.enteredAt.iso8601), within \(within)")
+            }
             if goal.within.map({ now <= e.enteredAt + $0 }) ?? true {
                 outcome(.converted, user, journey.id, detail: e.variant ?? "")
                 outcome(.exited, user, journey.id, detail: "goal")
@@ -242,13 +249,30 @@ struct Run {
 
     mutating func trigger(_ index: Int, by event: Event, user: inout UserState) {
         let journey = compiled.rules.journeys[index]
-        guard case .event(let match) = journey.trigger, matches(match, event, user, nil, journey) else { return }
+        guard case .event(let match) = journey.trigger else { return }
+        guard matches(match, event, user, nil, journey) else {
+            if trace != nil, let condition = match.condition {
+                note(.trigger, journey.id, "not matched", "trigger.where " + verdict(of: condition, false, user, journey: journey, withEvent: true))
+            }
+            return
+        }
+        if trace != nil {
+            note(.trigger, journey.id, "matched", "trigger event \(match.event)"
+                + (match.condition.map { "; where " + verdict(of: $0, true, user, journey: journey, withEvent: true) } ?? ""))
+        }
         enter(journey, user: &user, withEvent: true)
     }
 
     /// Enters `journey` if the entry condition, the key and the re-entry policy allow, and runs it.
     mutating func enter(_ journey: Journey, user: inout UserState, withEvent: Bool) {
-        if let condition = journey.entry.condition, !test(condition, user, journey: journey, withEvent: withEvent) { return }
+        if let condition = journey.entry.condition {
+            let holds = test(condition, user, journey: journey, withEvent: withEvent)
+            if trace != nil {
+                note(.entry, journey.id, holds ? "condition met" : "refused",
+                    "entry.condition " + verdict(of: condition, holds, user, journey: journey, withEvent: withEvent))
+            }
+            if !holds { return }
+        }
         var key = ""
         if let keyExpression = journey.entry.key {
             switch withScope(user, journey: journey, withEvent: withEvent, { keyExpression.evaluate(in: $0) }) {
@@ -257,12 +281,25 @@ struct Run {
             case let other: key = other.jsonText
             }
         }
-        if user.enrollments.contains(where: { $0.journey == journey.id && $0.key == key }) { return }
+        if let running = user.enrollments.first(where: { $0.journey == journey.id && $0.key == key }) {
+            if trace != nil { note(.reentry, journey.id, "refused", "already running as \(user.id)#\(running.seq)" + (key.isEmpty ? "" : " (entry key \(key))")) }
+            return
+        }
         if let record = user.entries.firstIndex(where: { $0.journey == journey.id && $0.key == key }) {
+            let last = user.entries[record].lastEnteredAt
             switch journey.entry.reentry {
-            case .once: return
+            case .once:
+                if trace != nil { note(.reentry, journey.id, "refused", "reentry: once; entered before at \(last.iso8601)") }
+                return
             case .always: break
-            case .after(let span): if now < user.entries[record].lastEnteredAt + span { return }
+            case .after(let span):
+                if now < last + span {
+                    if trace != nil {
+                        note(.reentry, journey.id, "refused",
+                            "reentry: after \(span); last entered \(last.iso8601), allowed from \((last + span).iso8601)")
+                    }
+                    return
+                }
             }
             user.entries[record].lastEnteredAt = now
         } else {
@@ -304,9 +341,12 @@ struct Run {
                 for index in compiled.traitTriggers[name] ?? [] {
                     let journey = compiled.rules.journeys[index]
                     guard case .traitChange(_, let condition) = journey.trigger else { continue }
-                    if condition.map({ test($0, user, journey: journey, withEvent: false) }) ?? true {
-                        enter(journey, user: &user, withEvent: true)
+                    let holds = condition.map({ test($0, user, journey: journey, withEvent: false) }) ?? true
+                    if trace != nil {
+                        note(.trigger, journey.id, holds ? "matched" : "not matched",
+                            "trait \(name) changed" + (condition.map { "; " + verdict(of: $0, holds, user, journey: journey, withEvent: false) } ?? ""))
                     }
+                    if holds { enter(journey, user: &user, withEvent: true) }
                 }
                 for index in compiled.dateTriggers[name] ?? [] {
                     scheduleDateTrigger(compiled.rules.journeys[index], user: &user)
@@ -320,6 +360,7 @@ struct Run {
                     let isMember = test(condition, user, journey: journey, withEvent: false)
                     let wasMember = user.segments.contains(journey.id)
                     if isMember && !wasMember {
+                        if trace != nil { note(.trigger, journey.id, "matched", "segment became true: " + verdict(of: condition, true, user, journey: journey, withEvent: false)) }
                         user.segments.append(journey.id)
                         enter(journey, user: &user, withEvent: true)
                     } else if !isMember && wasMember {
@@ -342,6 +383,7 @@ struct Run {
             else { return }
             user.dateSchedules.remove(at: slot)
             guard let journey = compiled.journey(id: journeyID) else { return }
+            if trace != nil { note(.trigger, journeyID, "matched", "date trigger due \(timer.due.iso8601)") }
             enter(journey, user: &user, withEvent: false)
             if case .date(let trigger) = journey.trigger, trigger.yearly {
                 scheduleDateTrigger(journey, user: &user)
@@ -365,6 +407,10 @@ struct Run {
             return false
         }
         if let late = journey.limits.late, now - due > late.after {
+            if trace != nil {
+                note(.late, journey.id, step: stepID(e, journey), "late: then \(late.then.rawValue)",
+                    "timer due \(due.iso8601) fired \(now - due) late, more than late.after \(late.after)")
+            }
             switch late.then {
             case .send: break
             case .skip: skipTouches = true
@@ -437,6 +483,7 @@ struct Run {
                 case .at(let due):
                     e.phase = .waiting
                     arm(&e, user: user, at: due)
+                    if trace != nil { note(.step, journey.id, step: step.id, "waiting", "until \(due.iso8601)") }
                     return true
                 case .now:
                     guard go(&e, to: step.next, journey: journey, user: user) else { return false }
@@ -446,14 +493,24 @@ struct Run {
             case .waitFor(let waitFor):
                 e.phase = .waitingForEvent
                 arm(&e, user: user, at: now + waitFor.timeout)
+                if trace != nil { note(.step, journey.id, step: step.id, "waiting for \(waitFor.match.event)", "until \(e.due.iso8601)") }
                 return true
             case .branch(let arms, let otherwise):
-                let target = arms.first { test($0.condition, user, journey: journey, enrollment: e, withEvent: false) }?.target ?? otherwise
+                let taken = arms.first { test($0.condition, user, journey: journey, enrollment: e, withEvent: false) }
+                let target = taken?.target ?? otherwise
+                if trace != nil {
+                    note(.step, journey.id, step: step.id, taken == nil ? "branch: otherwise" : "branch taken",
+                        taken.map { verdict(of: $0.condition, true, user, journey: journey, enrollment: e, withEvent: false) } ?? "no condition held")
+                }
                 guard go(&e, to: target, journey: journey, user: user) else { return false }
             case .split(let arms):
                 let chosen = Self.pick(arms, journey: journey.id, user: user.id, enrollment: e.seq, step: step.id)
                 e.variant = chosen.name
                 if chosen.holdout {
+                    if trace != nil {
+                        note(.holdout, journey.id, step: step.id, "held out",
+                            "split arm \(chosen.name) (\(Double(chosen.basisPoints) / 100)%), drawn from a stable hash of journey, user, enrollment and step")
+                    }
                     outcome(.heldOut, user, journey.id, step: step.id, detail: chosen.name)
                     guard let within = journey.goal?.within else {
                         outcome(.exited, user, journey.id, step: step.id, detail: "holdout")
@@ -463,6 +520,7 @@ struct Run {
                     arm(&e, user: user, at: max(now, e.enteredAt + within))
                     return true
                 }
+                if trace != nil { note(.step, journey.id, step: step.id, "split arm \(chosen.name)", "\(Double(chosen.basisPoints) / 100)% of enrollments") }
                 guard go(&e, to: chosen.target, journey: journey, user: user) else { return false }
             case .update(let updates):
                 apply(updates, to: &user)

@@ -1,6 +1,6 @@
 public import JourneyCore
 import Foundation
-import JourneyEngine
+public import JourneyEngine
 public import JourneyEvents
 public import JourneyRules
 
@@ -12,9 +12,15 @@ public struct Replay {
         public var until: Timestamp?
         /// Called about every 64k events with (bytes read, events read).
         public var progress: ((Int, Int) -> Void)?
-        public init(until: Timestamp? = nil, progress: ((Int, Int) -> Void)? = nil) {
+        /// Trace this user's decisions and explain them at the end (`replay --explain USER`).
+        public var explain: String?
+        /// Trace every user's decisions, as the daemon does (to measure what the trace costs).
+        public var traceAll = false
+        public init(until: Timestamp? = nil, progress: ((Int, Int) -> Void)? = nil, explain: String? = nil, traceAll: Bool = false) {
             self.until = until
             self.progress = progress
+            self.explain = explain
+            self.traceAll = traceAll
         }
     }
 
@@ -34,7 +40,12 @@ public struct Replay {
         public var firstEvent: Timestamp?
         public var lastEvent: Timestamp?
         public var endedAt = Timestamp.distantPast
+        /// The explained user's state and decisions at the end, with `Options.explain`.
+        public var explanation: Explanation?
     }
+
+    /// Decision records kept for the explained user: the whole story of a back-test, within reason.
+    public static let explainTraceLimit = 1000
 
     /// Replays the JSON lines at `path`. Touches go to `touches` as JSON lines; each rejected line goes to
     /// `reject` (nothing is dropped silently).
@@ -47,6 +58,11 @@ public struct Replay {
     ) throws -> Report {
         let stream = try SegmentEventStream(path: path)
         var simulator = Simulator(rules: rules)
+        if let user = options.explain {
+            simulator.trace(limit: max(rules.settings.decisionTrace, explainTraceLimit), only: user)
+        } else if options.traceAll {
+            simulator.trace(limit: rules.settings.decisionTrace)
+        }
         var report = Report()
         var writeError: OutputError?
         let observe: (Effect) -> Void = { effect in
@@ -116,6 +132,7 @@ public struct Replay {
         if let writeError { throw writeError }
         report.endedAt = end
         report.outOfOrder = simulator.outOfOrderEvents
+        if let user = options.explain { report.explanation = simulator.explain(user) }
         try touches.flush()
         return report
     }

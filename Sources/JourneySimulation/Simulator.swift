@@ -18,6 +18,19 @@ public struct Simulator {
         self.store = InMemoryStateStore(
             dedupWindow: rules.settings.dedupWindow, dedupMaxEntries: rules.settings.dedupMaxEntries)
         self.clock = start
+        self.engine.traceLimit = 0
+    }
+
+    /// Turns the decision trace on (`limit` records per user, only `user`'s when given) or off (`limit` 0).
+    /// Tests and replays run without it unless asked: it is for `replay --explain`.
+    public mutating func trace(limit: Int, only user: String? = nil) {
+        engine.traceLimit = limit
+        engine.traceUser = user
+    }
+
+    /// What the simulation knows about `user` (`replay --explain`): no outbox, nothing is sent.
+    public func explain(_ user: String) -> Explanation {
+        Explanation(user: user, state: store.user(user), outbox: [], traceLimit: engine.traceLimit) { engine.journey(version: $0) }
     }
 
     /// Applies `event` at its own time (or at the clock, if it arrived out of order), after firing every

@@ -33,6 +33,13 @@ public final class MemoryCheckpointStore: CheckpointStore, JourneyArchive, Outbo
             for seq in checkpoint.timersDone { p.timers[seq] = nil }
             for entry in checkpoint.dedupAdded { p.dedup[entry.key] = entry.at }
             p.dedup = p.dedup.filter { $0.value >= checkpoint.dedupHorizon }
+            let forgotten = Set(checkpoint.forgottenUsers)
+            if !forgotten.isEmpty {
+                for (id, entry) in state.outbox where forgotten.contains(entry.touch.user) {
+                    state.outbox[id] = nil
+                    state.outboxPartition[id] = nil
+                }
+            }
             for entry in checkpoint.outbox {
                 state.outbox[entry.touch.id] = entry
                 state.outboxPartition[entry.touch.id] = checkpoint.partition

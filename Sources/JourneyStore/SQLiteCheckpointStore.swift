@@ -83,6 +83,8 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
             try db.execute(
                 sql: "DELETE FROM dedup_state WHERE partition = ? AND at < ?", arguments: [partition, checkpoint.dedupHorizon.milliseconds])
 
+            let dropTouches = try db.cachedStatement(sql: "DELETE FROM outbox_entries WHERE user = ?")
+            for id in checkpoint.forgottenUsers { try dropTouches.execute(arguments: [id]) }
             let putTouch = try db.cachedStatement(
                 sql: "INSERT OR REPLACE INTO outbox_entries (touch_id, partition, user, state, due, entry) VALUES (?, ?, ?, ?, ?, ?)")
             for entry in checkpoint.outbox {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JourneyCore
+import JourneyEngine
 import JourneyEvents
 import JourneyRules
 import JourneySimulation
@@ -35,6 +36,17 @@ struct Replay: ParsableCommand {
     @Flag(name: .long, inversion: .prefixedNo, help: "Show a progress bar on a terminal.")
     var progress = true
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Explain this user at the end: profile, enrollments, timers and every decision (to standard output; touches then go only to --output).",
+        valueName: "USER"))
+    var explain: String?
+
+    @Flag(name: .long, help: "With --explain: print the explanation as JSON.")
+    var json = false
+
+    @Flag(name: .long, help: .hidden)
+    var traceAll = false
+
     func validate() throws {
         if let until, Timestamp(iso8601: until) == nil { throw ValidationError("--until must be an RFC 3339 time, not \(until)") }
     }
@@ -47,7 +59,7 @@ struct Replay: ParsableCommand {
             printError(error.description)
             throw Exit.failure
         }
-        let touches = try OutputFile(path: output)
+        let touches = try OutputFile(path: explain != nil && output == "-" ? "/dev/null" : output)
         let rejectFile = try rejects.map { try OutputFile(path: $0) }
         let totalBytes = (try? FileManager.default.attributesOfItem(atPath: events)[.size] as? Int) ?? 0
         let bar = progress && isatty(2) != 0 ? ProgressBar(total: totalBytes) : nil
@@ -55,7 +67,9 @@ struct Replay: ParsableCommand {
         do {
             report = try JourneySimulation.Replay.run(
                 path: events, rules: ruleSet,
-                options: .init(until: until.flatMap(Timestamp.init(iso8601:)), progress: bar.map { bar in { bar.update(bytes: $0, events: $1) } }),
+                options: .init(
+                    until: until.flatMap(Timestamp.init(iso8601:)), progress: bar.map { bar in { bar.update(bytes: $0, events: $1) } },
+                    explain: explain, traceAll: traceAll),
                 touches: touches,
                 reject: { rejection in
                     if let rejectFile {
@@ -81,7 +95,8 @@ struct Replay: ParsableCommand {
             summary += "\nevent time \(first.iso8601) … \(last.iso8601); clock stopped at \(report.endedAt.iso8601)"
         }
         if seconds > 0 { summary += "\n" + String(format: "%.2f s, %.0f events/s", seconds, Double(report.events) / seconds) }
-        if output == "-" { printError(summary) } else { print(summary) }
+        if output == "-" || explain != nil { printError(summary) } else { print(summary) }
+        if let explanation = report.explanation { print(json ? explanation.jsonValue.jsonText : explanation.text, terminator: json ? "\n" : "") }
         if strict && report.rejected > 0 { throw Exit.dataError }
     }
 }

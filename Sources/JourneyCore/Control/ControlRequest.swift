@@ -1,11 +1,15 @@
 /// A request on the daemon's control socket: one line of text, answered with one line of JSON.
 ///
-/// `reload`, `status`, and with `JOURNEYD_FAULT_INJECTION=1` the test hooks `stall SECONDS` and
+/// `reload`, `status`, `explain USER`, `forget USER`, and with `JOURNEYD_FAULT_INJECTION=1` the test hooks `stall SECONDS` and
 /// `clock ±SPAN`. Parsing is strict and total: any bytes give a request or a reason, never a trap
 /// (the control protocol's fuzz target checks that).
 public enum ControlRequest: Sendable, Hashable {
     case reload
     case status
+    /// What journeyd knows and decided about a user (the rest of the line is the user id).
+    case explain(user: String)
+    /// Erase everything kept about a user (the rest of the line is the user id).
+    case forget(user: String)
     /// Fault injection: block the processing loop this long.
     case stall(seconds: Int)
     /// Fault injection: step the wall clock.
@@ -18,8 +22,15 @@ public enum ControlRequest: Sendable, Hashable {
     public static func parse(_ line: some Collection<UInt8>) -> Result<ControlRequest, ControlRequestError> {
         guard line.count <= maxLineBytes else { return .failure(.init("request longer than \(maxLineBytes) bytes")) }
         guard let text = String(validating: line, as: UTF8.self) else { return .failure(.init("request is not UTF-8 text")) }
-        let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+        let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
+        let words = text.split(whereSeparator: isBlank).map(String.init)
         switch words.first {
+        case let verb? where verb == "explain" || verb == "forget":
+            // The user id is the rest of the line, blanks inside it kept.
+            let rest = text.drop(while: isBlank).dropFirst(verb.count)
+            let user = String(rest.drop(while: isBlank).reversed().drop(while: isBlank).reversed())
+            guard !user.isEmpty else { return .failure(.init("\(verb) needs a user id: \(verb) USER")) }
+            return .success(verb == "explain" ? .explain(user: user) : .forget(user: user))
         case "reload" where words.count == 1: return .success(.reload)
         case "status" where words.count == 1: return .success(.status)
         case "stall" where words.count == 2:
@@ -33,8 +44,8 @@ public enum ControlRequest: Sendable, Hashable {
                 return .failure(.init("clock needs +SPAN or -SPAN, like +1d or -1h"))
             }
             return .success(.clock(step: sign == "-" ? TimeSpan(milliseconds: -span.milliseconds) : span))
-        case nil: return .failure(.init("empty request; use reload or status"))
-        default: return .failure(.init("unknown request; use reload or status"))
+        case nil: return .failure(.init("empty request; use reload, status, explain USER or forget USER"))
+        default: return .failure(.init("unknown request; use reload, status, explain USER or forget USER"))
         }
     }
 }

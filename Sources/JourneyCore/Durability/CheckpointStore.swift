@@ -12,6 +12,9 @@ public struct Checkpoint: Sendable {
     /// Users changed since the previous checkpoint (whole), and users removed.
     public var users: [UserState] = []
     public var removedUsers: [String] = []
+    /// Users forgotten (`journeyd forget`) since the previous checkpoint: their outbox entries are erased
+    /// too — before this checkpoint's own entries are written (a user may come back as a new one).
+    public var forgottenUsers: [String] = []
     /// Timers armed since the previous checkpoint and still armed; timers fired or dropped since.
     public var timersArmed: [TimerEntry] = []
     public var timersDone: [UInt64] = []
@@ -39,7 +42,7 @@ public struct Checkpoint: Sendable {
 
     /// Whether it carries any change besides its position.
     public var isEmpty: Bool {
-        users.isEmpty && removedUsers.isEmpty && timersArmed.isEmpty && timersDone.isEmpty && dedupAdded.isEmpty && outbox.isEmpty
+        users.isEmpty && removedUsers.isEmpty && forgottenUsers.isEmpty && timersArmed.isEmpty && timersDone.isEmpty && dedupAdded.isEmpty && outbox.isEmpty
             && positions.isEmpty
     }
 }

@@ -4,7 +4,8 @@
 /// Each form starts with a format byte; a reader refuses a format it does not know instead of guessing.
 
 extension UserState {
-    static let format: UInt8 = 1
+    /// 1: without the decision trace; 2: with it (read both).
+    static let format: UInt8 = 2
 
     /// The user's state without the id (stores key rows by id).
     public func encoded() -> [UInt8] {
@@ -54,6 +55,8 @@ extension UserState {
             w.timestamp(schedule.due)
         }
         w.varint(nextEnrollmentSeq)
+        w.varint(UInt64(trace.count))
+        for record in trace { record.encode(into: &w) }
     }
 
     public init(id: String, encoded bytes: [UInt8]) throws(BinaryDecodingError) {
@@ -70,7 +73,7 @@ extension UserState {
     public init(id: String, from r: inout ByteReader) throws(BinaryDecodingError) {
         self.init(id: id)
         let format = try r.byte()
-        guard format == Self.format else { throw BinaryDecodingError(offset: r.offset - 1, reason: "unknown user state format \(format)") }
+        guard format == 1 || format == Self.format else { throw BinaryDecodingError(offset: r.offset - 1, reason: "unknown user state format \(format)") }
         traits = try r.value()
         history = try r.list { r throws(BinaryDecodingError) in
             var track = HistoryTrack(event: try r.string(), at: .distantPast, propertyCount: 0)
@@ -95,6 +98,7 @@ extension UserState {
             DateSchedule(journey: try r.string(), timer: try r.varint(), due: try r.timestamp())
         }
         nextEnrollmentSeq = try r.varint()
+        if format >= 2 { trace = try r.list { r throws(BinaryDecodingError) in try DecisionRecord(from: &r) } }
     }
 }
 

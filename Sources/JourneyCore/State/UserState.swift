@@ -18,6 +18,9 @@ public struct UserState: Sendable, Equatable {
     public var dateSchedules: [DateSchedule]
     /// The next enrollment sequence number for this user (enrollment ids are `user#seq`).
     public var nextEnrollmentSeq: UInt64
+    /// The engine's recent decisions for this user, oldest first (`journeyd explain`), bounded by
+    /// `explain.trace`; empty when the trace is off.
+    public var trace: [DecisionRecord]
 
     public init(id: String) {
         self.id = id
@@ -29,6 +32,7 @@ public struct UserState: Sendable, Equatable {
         self.segments = []
         self.dateSchedules = []
         self.nextEnrollmentSeq = 1
+        self.trace = []
     }
 }
 

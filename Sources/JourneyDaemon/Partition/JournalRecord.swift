@@ -17,6 +17,8 @@ enum JournalRecord {
     case positions([String: Int64?])
     /// The delivery pipeline's state of channels (rate windows, breaker, disabled), encoded ``ChannelState``s.
     case channels([String: [UInt8]])
+    /// `journeyd forget USER`: everything kept about the user is erased here, and again on every replay.
+    case forget(user: String)
 
     struct EventsRecord {
         /// The partition's time when it applied the batch (the engine's now on the wall clock).
@@ -53,6 +55,9 @@ enum JournalRecord {
         case .positions(let positions):
             w.byte(5)
             Self.encode(positions, into: &w)
+        case .forget(let user):
+            w.byte(7)
+            w.string(user)
         case .channels(let states):
             w.byte(6)
             w.varint(UInt64(states.count))
@@ -105,6 +110,7 @@ enum JournalRecord {
             var states: [String: [UInt8]] = [:]
             for _ in 0..<(try r.varint()) { states[try r.string()] = try r.blob() }
             return .channels(states)
+        case 7: return .forget(user: try r.string())
         case let tag: throw BinaryDecodingError(offset: 0, reason: "unknown log record type \(tag)")
         }
     }

@@ -83,6 +83,17 @@ struct Outbox {
         return changed
     }
 
+    /// Removes a forgotten user's touches that are not final (they will not be sent); returns them.
+    mutating func remove(user: String) -> [OutboxEntry] {
+        let removed = entries(of: user).filter { !$0.state.isFinal }
+        for entry in removed {
+            entries[entry.touch.id] = nil
+            dirty.remove(entry.touch.id)
+            schedules[entry.touch.channel]?.remove(entry.touch.id)
+        }
+        return removed
+    }
+
     /// A user's touches held in memory.
     func entries(of user: String) -> [OutboxEntry] { entries.values.filter { $0.touch.user == user } }
 }

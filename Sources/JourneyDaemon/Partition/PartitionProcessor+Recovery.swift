@@ -48,6 +48,8 @@ extension PartitionProcessor {
                 for update in updates { state.outbox.apply(update) }
             case .positions(let positions):
                 state.move(positions)
+            case .forget(let user):
+                applyForget(user)
             case .channels(let channels):
                 for (name, bytes) in channels { state.record(channel: name, state: bytes) }
             }

@@ -43,6 +43,8 @@ final class PartitionState: StateStore {
     // Changed since the last snapshot.
     private var dirtyCount = 0
     private var removedUsers: Set<String> = []
+    /// Users forgotten since the last snapshot: the store erases their outbox rows too.
+    private var forgottenUsers: Set<String> = []
     private var armed: [TimerEntry] = []
     private var done: [UInt64] = []
     private var dedupAdded: [DedupWindow.Entry] = []
@@ -100,6 +102,17 @@ final class PartitionState: StateStore {
     func removeUser(_ id: String) {
         if users.removeValue(forKey: id)?.dirty == true { dirtyCount -= 1 }
         removedUsers.insert(id)
+    }
+
+    /// `forget`: the user, their timers and their touches still to deliver leave memory; the next
+    /// checkpoint deletes them from the store. Returns the timers and touches removed.
+    func forget(_ id: String) -> (timers: [TimerEntry], touches: [OutboxEntry]) {
+        let timers = self.timers.removeAll(of: id)
+        done += timers.map(\.seq)
+        let touches = outbox.remove(user: id)
+        removeUser(id)
+        forgottenUsers.insert(id)
+        return (timers, touches)
     }
 
     var lastTimerSeq: UInt64 { timers.lastSeq }
@@ -170,6 +183,7 @@ final class PartitionState: StateStore {
         }
         checkpoint.users = changed
         checkpoint.removedUsers = Array(removedUsers)
+        checkpoint.forgottenUsers = Array(forgottenUsers)
         let fired = Set(done)
         let armedSeqs = Set(armed.map(\.seq))
         checkpoint.timersArmed = armed.filter { !fired.contains($0.seq) }
@@ -185,6 +199,7 @@ final class PartitionState: StateStore {
         }
         dirtyCount = 0
         removedUsers.removeAll()
+        forgottenUsers.removeAll()
         armed.removeAll(keepingCapacity: true)
         done.removeAll(keepingCapacity: true)
         dedupAdded.removeAll(keepingCapacity: true)

@@ -64,6 +64,10 @@ final class ControlService: Service, @unchecked Sendable {
             return Value.object([.init("ok", false), .init("errors", .array(errors.map { .string($0.description) }))]).jsonText
         case .status:
             return StatusReporter.json(processor.figures).jsonText
+        case .explain(let user):
+            return ask(processor) { $0.explain(user).jsonValue }
+        case .forget(let user):
+            return forget(user)
         case .stall(let seconds):
             guard faultInjection else { return Self.refusal("unknown request; use reload or status") }
             logger.warning("fault injection: the processing loop stalls for \(seconds) s")
@@ -75,6 +79,54 @@ final class ControlService: Service, @unchecked Sendable {
             logger.warning("fault injection: the wall clock is stepped by \(step)")
             return Value.object([.init("ok", true)]).jsonText
         }
+    }
+
+    /// Runs `question` on the processor's thread and waits for its answer (a processor that stopped never
+    /// answers: refused after a while instead of waiting forever).
+    func ask(_ processor: PartitionProcessor, _ question: @escaping @Sendable (PartitionProcessor) -> Value) -> String {
+        guard let value = query(processor, question) else {
+            return Self.refusal("the processor did not answer within 30 s (stopped or stalled)")
+        }
+        if case .object(let members) = value, !members.contains(where: { $0.key == "ok" }) {
+            return Value.object([.init("ok", true)] + members).jsonText
+        }
+        return value.jsonText
+    }
+
+    /// The processor's answer to `question`, or nil when it gives none within 30 s.
+    func query<T: Sendable>(_ processor: PartitionProcessor, _ question: @escaping @Sendable (PartitionProcessor) -> T) -> T? {
+        let done = DispatchSemaphore(value: 0)
+        let answer = Mutex<T?>(nil)
+        processor.inbox.post(
+            .query { p in
+                answer.withLock { $0 = question(p) }
+                done.signal()
+            })
+        guard done.wait(timeout: .now() + 30) == .success else { return nil }
+        return answer.withLock { $0 }
+    }
+
+    /// Erases `user` and answers once the erasure's log record is durable (a restart then replays it).
+    func forget(_ user: String) -> String {
+        let logged = Mutex<UInt64>(0)
+        let answer = ask(processor) { p in
+            do {
+                let (erasure, sequence) = try p.forget(user)
+                logged.withLock { $0 = sequence }
+                return erasure.jsonValue
+            } catch {
+                return Value.object([.init("ok", false), .init("errors", .array([.string("forget \(user): \(error)")]))])
+            }
+        }
+        let sequence = logged.withLock { $0 }
+        guard sequence > 0 else { return answer }
+        let deadline = DispatchTime.now() + 30
+        while (query(processor) { $0.log.durableSequence } ?? 0) < sequence {
+            guard DispatchTime.now() < deadline else { return Self.refusal("forget \(user): the erasure was not durable within 30 s") }
+            usleep(2_000)
+        }
+        logger.notice("user erased on request (forget)", metadata: ["kind": "user_forgotten"])
+        return answer
     }
 
     static func refusal(_ reason: String) -> String {

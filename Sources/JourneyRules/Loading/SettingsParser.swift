@@ -15,7 +15,7 @@ enum SettingsParser {
     ) {
         var settings = Settings()
         var capChannels: [(String, YAMLNode, String)] = []
-        guard let m = reader.mapping(root, "", allowed: ["timezone", "policy", "dedup"] + daemonKeys + typedDaemonKeys) else {
+        guard let m = reader.mapping(root, "", allowed: ["timezone", "policy", "dedup", "explain"] + daemonKeys + typedDaemonKeys) else {
             return (settings, [])
         }
         if let tz = m["timezone"], let zone = reader.zone(tz, "timezone") { settings.defaultZone = zone }
@@ -43,6 +43,9 @@ enum SettingsParser {
             if let n = dm["max_entries"], let count = reader.integer(n, "dedup.max_entries", in: 1...1_000_000_000_000) {
                 settings.dedupMaxEntries = count
             }
+        }
+        if let x = m["explain"], let xm = reader.mapping(x, "explain", allowed: ["trace"]) {
+            if let n = xm["trace"], let count = reader.integer(n, "explain.trace", in: 0...10_000) { settings.decisionTrace = count }
         }
         var daemon: [Value.Member] = []
         for item in m.items where daemonKeys.contains(item.key) {

@@ -41,6 +41,9 @@ public struct Settings: Sendable {
     public var daemon: Value
     /// `state`, `inputs`, `control`, `reload`, `logging`.
     public var daemonSettings = DaemonSettings()
+    /// Decision records kept per user for `journeyd explain` (`explain.trace`); 0 = off.
+    public var decisionTrace = Settings.defaultDecisionTrace
+    public static let defaultDecisionTrace = 20
 
     public init(
         defaultZone: Zone = .utc, caps: [Cap] = [], quietHours: QuietHours? = nil,

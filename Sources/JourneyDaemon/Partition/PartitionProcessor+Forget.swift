@@ -1,0 +1,69 @@
+import JourneyCore
+
+/// `journeyd forget USER` (an erasure request): the profile, history, enrollments, timers, decision
+/// records and the touches not yet delivered of one user leave the partition. Logged before it is applied,
+/// so replaying the log after a restart erases again whatever the earlier records rebuild; the next
+/// checkpoint deletes the user's rows (state and outbox) from the store.
+extension PartitionProcessor {
+    /// Logs and applies the erasure; returns what was erased and the record's sequence number (the answer
+    /// waits until it is durable).
+    func forget(_ user: String) throws(LogError) -> (erasure: Erasure, sequence: UInt64) {
+        let sequence = try log.append { JournalRecord.forget(user: user).encode(into: &$0) }
+        return (applyForget(user), sequence)
+    }
+
+    /// The erasure itself: also what replaying a `forget` record does.
+    @discardableResult
+    func applyForget(_ user: String) -> Erasure {
+        let kept = state.user(user)
+        let (timers, touches) = state.forget(user)
+        // Touches marked attempting whose record is not durable yet have not reached the dispatcher: they never will.
+        var unstaged = 0
+        for i in staged.indices {
+            let before = staged[i].items
+            staged[i].items.removeAll { $0.message.touch.user == user }
+            guard staged[i].items.count < before.count else { continue }
+            unstaged += before.count - staged[i].items.count
+            for item in before where item.message.touch.user == user { inFlight[item.message.touch.id] = nil }
+            let remaining = Set(staged[i].items.map(\.message.touch.channel))
+            for channel in Set(before.map(\.message.touch.channel)) where !remaining.contains(channel) {
+                busyChannels[channel, default: 1] -= 1
+                if busyChannels[channel] == 0 { busyChannels[channel] = nil }
+            }
+        }
+        for e in kept?.enrollments ?? [] {
+            state.activeEnrollments[e.journey, default: 1] -= 1
+            if state.activeEnrollments[e.journey] == 0 { state.activeEnrollments[e.journey] = nil }
+        }
+        return Erasure(
+            user: user, known: kept != nil, traits: kept?.traits.members?.count ?? 0,
+            historyEvents: kept?.history.reduce(0) { $0 + $1.count } ?? 0, enrollments: kept?.enrollments.count ?? 0,
+            timers: timers.count, decisionRecords: kept?.trace.count ?? 0, queuedTouches: touches.count + unstaged)
+    }
+}
+
+/// What `forget` erased, for the answer.
+struct Erasure: Sendable {
+    var user: String
+    var known: Bool
+    var traits: Int
+    var historyEvents: Int
+    var enrollments: Int
+    var timers: Int
+    var decisionRecords: Int
+    var queuedTouches: Int
+
+    var jsonValue: Value {
+        .object([
+            .init("user", .string(user)), .init("known", .bool(known)),
+            .init(
+                "erased",
+                .object([
+                    .init("profile_traits", .number(Double(traits))), .init("history_events", .number(Double(historyEvents))),
+                    .init("enrollments", .number(Double(enrollments))), .init("timers", .number(Double(timers))),
+                    .init("decision_records", .number(Double(decisionRecords))),
+                    .init("queued_touches", .number(Double(queuedTouches))),
+                ])),
+        ])
+    }
+}
