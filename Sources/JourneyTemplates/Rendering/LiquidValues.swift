@@ -35,6 +35,9 @@ extension Value {
         }
     }
 
+    /// A range's bound: a number (its whole part) or text that reads as one; else 0.
+    var liquidRangeBound: Double { liquidNumber.rounded(.towardZero) }
+
     /// `size`: characters of text, items of a list, members of an object.
     var liquidSize: Int? {
         switch self {

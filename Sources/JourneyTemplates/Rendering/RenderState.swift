@@ -22,6 +22,14 @@ enum Flow {
 struct LoopState {
     var index0: Int
     var length: Int
+    /// `tablerow` only: cells per row.
+    var cols = 0
+}
+
+/// The position of a `cycle` group: by its name's value, or by how its values are written.
+enum CycleKey: Hashable {
+    case anonymous(String)
+    case named(Value)
 }
 
 /// Everything one render works on: the output bytes, the template variables, the loops in progress.
@@ -29,6 +37,13 @@ struct RenderState {
     var out: [UInt8]
     var slots: [Value]
     var loops: [LoopState] = []
+    /// `increment` / `decrement` counters, by the number the compiler gave their name.
+    var counters: [Int] = []
+    var cycles: [CycleKey: Int] = [:]
+    /// Where `for` loops stopped, by loop name, for `offset: continue`.
+    var loopStops: [String: Int] = [:]
+    /// The last output of an `ifchanged` block.
+    var lastChanged: String?
     let context: TemplateContext
     var iterationsLeft: Int
     let maxBytes: Int
@@ -38,12 +53,23 @@ struct RenderState {
     var undefined: [String]?
     var slotNames: [String] = []
 
-    init(context: TemplateContext, slotCount: Int, limits: RenderLimits, out: [UInt8]) {
+    init(context: TemplateContext, slotCount: Int, counterCount: Int = 0, limits: RenderLimits, out: [UInt8]) {
         self.out = out
         self.slots = slotCount == 0 ? [] : Array(repeating: .null, count: slotCount)
+        if counterCount > 0 { self.counters = Array(repeating: 0, count: counterCount) }
         self.context = context
         self.iterationsLeft = limits.maxIterations
         self.maxBytes = limits.maxOutputBytes
+    }
+
+    /// Gives the slots that start as data their values.
+    mutating func bind(_ bindings: [SlotBinding]) {
+        for binding in bindings {
+            switch binding.source {
+            case .root(let root): slots[binding.slot] = context.value(of: root)
+            case .global(let name): slots[binding.slot] = context.variables[name] ?? .null
+            }
+        }
     }
 
     mutating func fail(_ message: String) {
@@ -94,6 +120,34 @@ struct RenderState {
             return .breakLoop
         case .continueLoop:
             return .continueLoop
+        case .render(let call):
+            renderPartial(call)
+        case .include(let call):
+            return include(call)
+        case .includeNamed(let name, let calls):
+            guard case .string(let key) = evaluate(name), let call = calls[key] else { return .normal }
+            return include(call)
+        case .cycle(let cycle):
+            self.cycle(cycle)
+        case .counter(let counter, let slot, let increment):
+            var value = counters[counter]
+            if !increment { value -= 1 }
+            ValueFormatting.writeNumber(Double(value), into: &out)
+            if increment { value += 1 }
+            counters[counter] = value
+            if let slot { slots[slot] = .number(Double(value)) }
+        case .tablerow(let loop):
+            return tablerow(loop)
+        case .ifchanged(let body):
+            let mark = out.count
+            let flow = render(body)
+            let text = String(decoding: out[mark...], as: UTF8.self)
+            if text == lastChanged {
+                out.removeSubrange(mark...)
+            } else {
+                lastChanged = text
+            }
+            return flow
         }
         return .normal
     }
@@ -104,57 +158,6 @@ struct RenderState {
         case .empty: return value.isLiquidEmpty
         default: return LiquidComparison.equal(value, evaluate(candidate))
         }
-    }
-
-    private mutating func run(_ loop: ForLoop) -> Flow {
-        // The items, without building a list for a range.
-        enum Items {
-            case values([Value])
-            case numbers(ClosedRange<Int>)
-            var count: Int {
-                switch self {
-                case .values(let v): return v.count
-                case .numbers(let r): return r.count
-                }
-            }
-        }
-        var items: Items
-        if case .range(let from, let to) = loop.collection {
-            let a = FilterCall.clampedInt(evaluate(from).liquidNumber)
-            let b = FilterCall.clampedInt(evaluate(to).liquidNumber)
-            items = a <= b ? .numbers(a...b) : .values([])
-        } else {
-            switch evaluate(loop.collection) {
-            case .array(let values): items = .values(values)
-            case .object(let members): items = .values(members.map { .array([.string($0.key), $0.value]) })
-            case .string(let s): items = .values(s.isEmpty ? [] : [.string(s)])
-            default: items = .values([])
-            }
-        }
-        let count = items.count
-        let offset = loop.offset.map { max(FilterCall.clampedInt(evaluate($0).liquidNumber), 0) } ?? 0
-        let limit = loop.limit.map { max(FilterCall.clampedInt(evaluate($0).liquidNumber), 0) } ?? count
-        let start = min(offset, count)
-        let end = start + min(limit, count - start)
-        guard end > start else { return render(loop.otherwise) }
-        let length = end - start
-
-        loops.append(LoopState(index0: 0, length: length))
-        defer { loops.removeLast() }
-        for k in 0..<length {
-            iterationsLeft -= 1
-            if iterationsLeft < 0 { fail("more than the allowed loop iterations") }
-            if out.count > maxBytes { fail("the output grew past \(maxBytes) bytes") }
-            if failure != nil { return .breakLoop }
-            let position = start + (loop.reversed ? length - 1 - k : k)
-            switch items {
-            case .values(let values): slots[loop.slot] = values[position]
-            case .numbers(let range): slots[loop.slot] = .number(Double(range.lowerBound + position))
-            }
-            loops[loops.count - 1].index0 = k
-            if render(loop.body) == .breakLoop { break }
-        }
-        return failure != nil ? .breakLoop : .normal
     }
 
     /// Records an output path that found nothing — unless it asked for a `default`, which says that
@@ -203,18 +206,33 @@ struct RenderState {
             case .first: value = .bool(loop.index0 == 0)
             case .last: value = .bool(loop.index0 == loop.length - 1)
             case .length: value = .number(Double(loop.length))
+            case .col: value = .number(Double(loop.index0 % max(loop.cols, 1) + 1))
+            case .col0: value = .number(Double(loop.index0 % max(loop.cols, 1)))
+            case .colFirst: value = .bool(loop.index0 % max(loop.cols, 1) == 0)
+            case .colLast: value = .bool(loop.index0 % max(loop.cols, 1) == loop.cols - 1)
+            case .row: value = .number(Double(loop.index0 / max(loop.cols, 1) + 1))
             case .whole:
-                value = [
-                    "index": .number(Double(loop.index0 + 1)), "index0": .number(Double(loop.index0)),
-                    "rindex": .number(Double(loop.length - loop.index0)),
-                    "rindex0": .number(Double(loop.length - loop.index0 - 1)), "first": .bool(loop.index0 == 0),
-                    "last": .bool(loop.index0 == loop.length - 1), "length": .number(Double(loop.length)),
+                var members: [Value.Member] = [
+                    .init("index", .number(Double(loop.index0 + 1))), .init("index0", .number(Double(loop.index0))),
+                    .init("rindex", .number(Double(loop.length - loop.index0))),
+                    .init("rindex0", .number(Double(loop.length - loop.index0 - 1))),
+                    .init("first", .bool(loop.index0 == 0)), .init("last", .bool(loop.index0 == loop.length - 1)),
+                    .init("length", .number(Double(loop.length))),
                 ]
+                if loop.cols > 0 {
+                    let cols = loop.cols
+                    members += [
+                        .init("col", .number(Double(loop.index0 % cols + 1))), .init("col0", .number(Double(loop.index0 % cols))),
+                        .init("col_first", .bool(loop.index0 % cols == 0)), .init("col_last", .bool(loop.index0 % cols == cols - 1)),
+                        .init("row", .number(Double(loop.index0 / cols + 1))),
+                    ]
+                }
+                value = .object(members)
             }
             return follow(value, path)
         case .range(let from, let to):
-            let a = FilterCall.clampedInt(evaluate(from).liquidNumber)
-            let b = FilterCall.clampedInt(evaluate(to).liquidNumber)
+            let a = FilterCall.clampedInt(evaluate(from).liquidRangeBound)
+            let b = FilterCall.clampedInt(evaluate(to).liquidRangeBound)
             guard a <= b else { return .array([]) }
             guard b - a < iterationsLeft else {
                 fail("a range of more than the allowed loop iterations")
@@ -228,7 +246,7 @@ struct RenderState {
     }
 
     @inline(__always)
-    private mutating func follow(_ base: Value, _ path: [PathStep]) -> Value {
+    mutating func follow(_ base: Value, _ path: [PathStep]) -> Value {
         var value = base
         for step in path {
             switch step {
@@ -251,7 +269,12 @@ struct RenderState {
         switch value {
         case .object(let members):
             for member in members where member.key == key { return member.value }
-            return key == "size" ? .number(Double(members.count)) : .null
+            switch key {
+            case "size": return .number(Double(members.count))
+            // Ruby's Hash#first: the first member as a [name, value] pair.
+            case "first": return members.first.map { .array([.string($0.key), $0.value]) } ?? .null
+            default: return .null
+            }
         case .array(let items):
             switch key {
             case "size": return .number(Double(items.count))
