@@ -137,7 +137,10 @@ public final class LiquidTemplate: Sendable {
             state.fail("the output grew past \(limits.maxOutputBytes) bytes")
         }
         swap(&state.out, &buffer)
-        if let failure = state.failure { throw TemplateRenderError(failure) }
+        if let failure = state.failure {
+            let at = state.failurePoint
+            throw TemplateRenderError(failure, file: at?.file ?? "", line: at?.line ?? 0, column: at?.column ?? 0)
+        }
         return state.undefined ?? []
     }
 }

@@ -28,6 +28,10 @@ enum DateInput {
                 self.init(.number(seconds), now: now)
                 return
             }
+            if let date = Self.writtenDate(text) {
+                self = .floating(date.daysSinceEpoch * 86_400_000)
+                return
+            }
             guard let t = Timestamp(iso8601: text) else { return nil }
             // A zone is present when the text has a time and ends in `Z` or an offset after it.
             let bytes = Array(text.utf8)
@@ -40,6 +44,27 @@ enum DateInput {
         default:
             return nil
         }
+    }
+}
+
+extension DateInput {
+    static let monthNames = [
+        "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+        "december",
+    ]
+
+    /// A date as people write it in English: `March 14, 2016`, `Mar 14 2016`, `14 March 2016`.
+    static func writtenDate(_ text: String) -> CivilDate? {
+        let words = text.lowercased().split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+        guard words.count == 3 else { return nil }
+        func month(_ word: String) -> Int? {
+            guard word.count >= 3 else { return nil }
+            return monthNames.firstIndex { $0.hasPrefix(word) }.map { $0 + 1 }
+        }
+        let (m, d, y): (Int?, Int?, Int?) =
+            month(words[0]) != nil ? (month(words[0]), Int(words[1]), Int(words[2])) : (month(words[1]), Int(words[0]), Int(words[2]))
+        guard let m, let d, let y, (1...31).contains(d), (1...9999).contains(y) else { return nil }
+        return CivilDate(year: y, month: m, day: d)
     }
 }
 

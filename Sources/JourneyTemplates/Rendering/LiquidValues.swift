@@ -161,6 +161,8 @@ enum LiquidComparison {
 
     /// `contains`: a substring of text, an item of a list, a member name of an object.
     static func contains(_ a: Value, _ b: Value) -> Bool {
+        // As in Liquid, nothing contains nil or false.
+        if b.isNull || b == .bool(false) { return false }
         switch a {
         case .string(let s):
             guard case .string(let needle) = b else {

@@ -19,6 +19,15 @@ indirect enum Expr: Sendable {
     /// The special values `blank` and `empty`, which only mean something in comparisons.
     case blank
     case empty
+    /// `{{ [name] }}`: the top-level variable whose name is the value of an expression, and a path.
+    case named(Expr, [PathStep])
+}
+
+/// Where a piece of markup stands in its file (a partial's in the partial), for render errors.
+struct SourcePoint: Sendable, Hashable {
+    var file: String
+    var line: Int
+    var column: Int
 }
 
 /// One step of a path: `.name`, `["name"]`, `[0]`, `[expression]`.
@@ -30,7 +39,7 @@ enum PathStep: Sendable {
 }
 
 enum LoopField: String, Sendable, CaseIterable {
-    case index, index0, rindex, rindex0, first, last, length
+    case index, index0, rindex, rindex0, first, last, length, name
     /// `tablerowloop` only: the column (1-based, 0-based), whether it is the row's first or last, the row.
     case col, col0, colFirst = "col_first", colLast = "col_last", row
     /// `forloop` itself, as an object.
@@ -60,7 +69,8 @@ struct SlotBinding: Sendable {
 /// A condition of `if`, `elsif`, `unless`: comparisons joined by `and`/`or`, grouped right to left.
 indirect enum Condition: Sendable {
     case value(Expr)
-    case compare(Expr, Comparison, Expr)
+    /// Ordering text against a number is a render error, reported at the point.
+    case compare(Expr, Comparison, Expr, SourcePoint)
     case and(Condition, Condition)
     case or(Condition, Condition)
     case not(Condition)
@@ -78,6 +88,8 @@ struct ForLoop: Sendable {
     var collection: Expr
     var limit: Expr?
     var offset: Expr?
+    /// Where the tag is, for errors in `limit:` and `offset:`.
+    var at = SourcePoint(file: "", line: 0, column: 0)
     /// `offset: continue`: start where the last loop of the same name stopped.
     var continues = false
     /// The loop's name for `offset: continue` (`item-collection.path`).
@@ -138,8 +150,9 @@ struct Cycle: Sendable {
     var escaper: Escaper = .text
 }
 
+/// A `when` of a `case` (nil values: an `else`, which renders when no `when` before it matched).
 struct When: Sendable {
-    var values: [Expr]
+    var values: [Expr]?
     var body: [Node]
 }
 
@@ -148,8 +161,9 @@ indirect enum Node: Sendable {
     case output(Output)
     /// `if`/`elsif`/`else` and `unless`: the first branch whose condition holds, else `otherwise`.
     case branches([(Condition, [Node])], otherwise: [Node])
-    /// `case`/`when`: every `when` that matches renders (as in Liquid); `otherwise` when none did.
-    case choose(Expr, [When], otherwise: [Node])
+    /// `case`/`when`/`else`, in order: a `when` renders once per value that matches, an `else` when no
+    /// `when` before it matched (as in Liquid).
+    case choose(Expr, [When])
     case loop(ForLoop)
     case assign(Int, Output)
     case capture(Int, [Node])
@@ -175,8 +189,8 @@ indirect enum Node: Sendable {
         case .assign, .capture, .breakLoop, .continueLoop: return true
         case .branches(let branches, let otherwise):
             return branches.allSatisfy { $0.1.allSatisfy(\.isBlank) } && otherwise.allSatisfy(\.isBlank)
-        case .choose(_, let whens, let otherwise):
-            return whens.allSatisfy { $0.body.allSatisfy(\.isBlank) } && otherwise.allSatisfy(\.isBlank)
+        case .choose(_, let whens):
+            return whens.allSatisfy { $0.body.allSatisfy(\.isBlank) }
         case .loop(let loop): return loop.body.allSatisfy(\.isBlank) && loop.otherwise.allSatisfy(\.isBlank)
         case .ifchanged(let body): return body.allSatisfy(\.isBlank)
         case .output, .render, .include, .includeNamed, .cycle, .counter, .tablerow: return false
@@ -190,10 +204,8 @@ indirect enum Node: Sendable {
             case .text: return nil
             case .branches(let branches, let otherwise):
                 return .branches(branches.map { ($0.0, droppingWhitespace($0.1)) }, otherwise: droppingWhitespace(otherwise))
-            case .choose(let subject, let whens, let otherwise):
-                return .choose(
-                    subject, whens.map { When(values: $0.values, body: droppingWhitespace($0.body)) },
-                    otherwise: droppingWhitespace(otherwise))
+            case .choose(let subject, let whens):
+                return .choose(subject, whens.map { When(values: $0.values, body: droppingWhitespace($0.body)) })
             case .loop(var loop):
                 loop.body = droppingWhitespace(loop.body)
                 loop.otherwise = droppingWhitespace(loop.otherwise)

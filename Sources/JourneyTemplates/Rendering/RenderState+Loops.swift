@@ -40,11 +40,23 @@ extension RenderState {
 
     /// The part of `items` that `offset:` and `limit:` select.
     private mutating func segment(_ loop: ForLoop, count: Int) -> Range<Int> {
-        var offset = loop.offset.map { max(FilterCall.clampedInt(evaluate($0).liquidNumber), 0) } ?? 0
+        var offset = loop.offset.map { max(whole($0, "offset", loop), 0) } ?? 0
         if loop.continues { offset = loopStops[loop.name] ?? 0 }
-        let limit = loop.limit.map { max(FilterCall.clampedInt(evaluate($0).liquidNumber), 0) } ?? count
+        let limit = loop.limit.map { max(whole($0, "limit", loop), 0) } ?? count
         let start = min(offset, count)
         return start..<(start + min(limit, count - start))
+    }
+
+    /// A `limit:`/`offset:`/`cols:` value: a number, or text that is one; anything else is an error.
+    private mutating func whole(_ expr: Expr, _ option: String, _ loop: ForLoop) -> Int {
+        let value = evaluate(expr)
+        switch value {
+        case .number(let d): return FilterCall.clampedInt(d)
+        case .string(let s) where Double(s.trimmingSpaces) != nil: return FilterCall.clampedInt(Double(s.trimmingSpaces)!)
+        default:
+            fail("`\(option)` must be a number, not \(value.typeName) \(value.jsonText)", at: loop.at)
+            return 0
+        }
     }
 
     /// Counts one iteration against the limits; false when the render must stop.
@@ -58,11 +70,12 @@ extension RenderState {
     mutating func run(_ loop: ForLoop) -> Flow {
         let items = items(of: loop.collection)
         let range = segment(loop, count: items.count)
+        guard failure == nil else { return .breakLoop }
         if loop.recordsStop { loopStops[loop.name] = range.upperBound }
         guard !range.isEmpty else { return render(loop.otherwise) }
         let length = range.count
 
-        loops.append(LoopState(index0: 0, length: length))
+        loops.append(LoopState(index0: 0, length: length, name: loop.name))
         defer { loops.removeLast() }
         for k in 0..<length {
             guard iterate() else { return .breakLoop }
@@ -79,13 +92,11 @@ extension RenderState {
         let range = segment(loop, count: items.count)
         let length = range.count
         var cols = length
-        if let expr = loop.cols, case let value = evaluate(expr), !value.isNull {
-            cols = FilterCall.clampedInt(value.liquidNumber)
-        }
+        if let expr = loop.cols, !evaluate(expr).isNull { cols = whole(expr, "cols", loop) }
         if cols <= 0 { cols = max(length, 1) }
 
         out.append(contentsOf: "<tr class=\"row1\">\n".utf8)
-        loops.append(LoopState(index0: 0, length: length, cols: cols))
+        loops.append(LoopState(index0: 0, length: length, name: loop.name, cols: cols))
         defer { loops.removeLast() }
         for k in 0..<length {
             guard iterate() else { return .breakLoop }

@@ -22,6 +22,8 @@ enum Flow {
 struct LoopState {
     var index0: Int
     var length: Int
+    /// `forloop.name`: the variable and the collection as written (`item-cart.items`).
+    var name = ""
     /// `tablerow` only: cells per row.
     var cols = 0
 }
@@ -47,8 +49,9 @@ struct RenderState {
     let context: TemplateContext
     var iterationsLeft: Int
     let maxBytes: Int
-    /// Set when a limit was hit; the render unwinds and throws it.
+    /// Set when a limit was hit or a value did not fit (`divided_by: 0`); the render unwinds and throws it.
     var failure: String?
+    var failurePoint: SourcePoint?
     /// With strict variables: the paths output that rendered as nothing (nil: not collected).
     var undefined: [String]?
     var slotNames: [String] = []
@@ -72,8 +75,11 @@ struct RenderState {
         }
     }
 
-    mutating func fail(_ message: String) {
-        if failure == nil { failure = message }
+    mutating func fail(_ message: String, at point: SourcePoint? = nil) {
+        if failure == nil {
+            failure = message
+            failurePoint = point
+        }
     }
 
     // MARK: - Nodes
@@ -97,15 +103,22 @@ struct RenderState {
         case .branches(let branches, let otherwise):
             for (condition, body) in branches where test(condition) { return render(body) }
             return render(otherwise)
-        case .choose(let subject, let whens, let otherwise):
+        case .choose(let subject, let whens):
             let value = evaluate(subject)
             var matched = false
-            for when in whens where when.values.contains(where: { matches(value, $0) }) {
-                matched = true
-                let flow = render(when.body)
-                if flow != .normal { return flow }
+            for when in whens {
+                guard let values = when.values else {
+                    if matched { continue }
+                    let flow = render(when.body)
+                    if flow != .normal { return flow }
+                    continue
+                }
+                for candidate in values where matches(value, candidate) {
+                    matched = true
+                    let flow = render(when.body)
+                    if flow != .normal { return flow }
+                }
             }
-            if !matched { return render(otherwise) }
         case .loop(let loop):
             return run(loop)
         case .assign(let slot, let output):
@@ -206,6 +219,7 @@ struct RenderState {
             case .first: value = .bool(loop.index0 == 0)
             case .last: value = .bool(loop.index0 == loop.length - 1)
             case .length: value = .number(Double(loop.length))
+            case .name: value = .string(loop.name)
             case .col: value = .number(Double(loop.index0 % max(loop.cols, 1) + 1))
             case .col0: value = .number(Double(loop.index0 % max(loop.cols, 1)))
             case .colFirst: value = .bool(loop.index0 % max(loop.cols, 1) == 0)
@@ -217,7 +231,7 @@ struct RenderState {
                     .init("rindex", .number(Double(loop.length - loop.index0))),
                     .init("rindex0", .number(Double(loop.length - loop.index0 - 1))),
                     .init("first", .bool(loop.index0 == 0)), .init("last", .bool(loop.index0 == loop.length - 1)),
-                    .init("length", .number(Double(loop.length))),
+                    .init("length", .number(Double(loop.length))), .init("name", .string(loop.name)),
                 ]
                 if loop.cols > 0 {
                     let cols = loop.cols
@@ -242,6 +256,9 @@ struct RenderState {
             return .array((a...b).map { .number(Double($0)) })
         case .blank, .empty:
             return .string("")
+        case .named(let name, let path):
+            guard case .string(let key) = evaluate(name) else { return .null }
+            return follow(context.variables[key] ?? .null, path)
         }
     }
 
@@ -298,10 +315,12 @@ struct RenderState {
     mutating func test(_ condition: Condition) -> Bool {
         switch condition {
         case .value(let expr): return evaluate(expr).liquidTruthy
-        case .compare(let a, let op, let b):
+        case .compare(let a, let op, let b, let point):
             if op == .equal || op == .notEqual {
                 let special: Bool?
                 switch (a, b) {
+                case (.blank, .blank), (.empty, .empty): special = true
+                case (.blank, .empty), (.empty, .blank): special = false
                 case (_, .blank): special = evaluate(a).isLiquidBlank
                 case (.blank, _): special = evaluate(b).isLiquidBlank
                 case (_, .empty): special = evaluate(a).isLiquidEmpty
@@ -310,7 +329,23 @@ struct RenderState {
                 }
                 if let special { return op == .equal ? special : !special }
             }
-            return LiquidComparison.holds(evaluate(a), op, evaluate(b))
+            if op != .contains, op != .equal, op != .notEqual {
+                switch (a, b) {
+                // `blank` and `empty` are not ordered: `blank < 1` is false.
+                case (.blank, _), (.empty, _), (_, .blank), (_, .empty): return false
+                default: break
+                }
+            }
+            let (x, y) = (evaluate(a), evaluate(b))
+            switch (op, x, y) {
+            case (.less, .string, .number), (.less, .number, .string), (.greater, .string, .number),
+                (.greater, .number, .string), (.lessEqual, .string, .number), (.lessEqual, .number, .string),
+                (.greaterEqual, .string, .number), (.greaterEqual, .number, .string):
+                fail("cannot compare \(x.typeName) \(x.jsonText) with \(y.typeName) \(y.jsonText) by `\(op.rawValue)`", at: point)
+                return false
+            default:
+                return LiquidComparison.holds(x, op, y)
+            }
         case .and(let x, let y): return test(x) && test(y)
         case .or(let x, let y): return test(x) || test(y)
         case .not(let x): return !test(x)

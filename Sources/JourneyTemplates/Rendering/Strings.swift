@@ -36,6 +36,14 @@ enum Strings {
     }
 
     static func replace(_ text: String, _ target: String, _ replacement: String, _ which: Occurrence) -> String {
+        if target.isEmpty {
+            // Ruby finds the empty text before every character and at the end.
+            switch which {
+            case .first: return replacement + text
+            case .last: return text + replacement
+            case .all: return text.reduce(into: replacement) { $0 += String($1) + replacement }
+            }
+        }
         let haystack = Array(text.utf8)
         let needle = Array(target.utf8)
         var hits = occurrences(of: needle, in: haystack)

@@ -41,7 +41,6 @@ extension TemplateCompiler {
                 try compiler.parseExpression(&c)
             } ?? .literal(.null)
         var whens: [When] = []
-        var otherwise: [Node] = []
         // What stands between `case` and the first `when` is never rendered, as in Liquid.
         var (_, end) = parseBlock(opener: token, until: ["when", "else", "endcase"], closer: "endcase")
         while let tag = end {
@@ -57,13 +56,13 @@ extension TemplateCompiler {
                 whens.append(When(values: values, body: body))
                 end = next
             case "else":
-                // Liquid renders every `else` of a case when no `when` matched, and goes on to `when`s after it.
+                // An `else` renders when no `when` before it matched; `when`s may follow it (as in Liquid).
                 let (body, next) = parseBlock(opener: token, until: ["when", "else", "endcase"], closer: "endcase")
-                otherwise += body
+                whens.append(When(values: nil, body: body))
                 end = next
             default:
                 expectNoMarkup(tag)
-                return Self.suppressingBlank(.choose(subject, whens, otherwise: otherwise))
+                return Self.suppressingBlank(.choose(subject, whens))
             }
         }
         return nil
@@ -86,6 +85,7 @@ extension TemplateCompiler {
             }
             let collectionStart = c.peek.offset
             var loop = ForLoop(slot: 0, collection: try compiler.parseExpression(&c), reversed: false, body: [], otherwise: [])
+            loop.at = compiler.map.point(token.start)
             let collectionText = String(decoding: compiler.bytes[collectionStart..<c.peek.offset], as: UTF8.self)
             loop.name = name + "-" + collectionText.filter { !$0.isWhitespace }
             while c.peek.kind != .end {
@@ -143,10 +143,14 @@ extension TemplateCompiler {
     mutating func compileAssign(_ token: TemplateToken) -> Node? {
         markup(token) { (c: inout Cursor, compiler: inout TemplateCompiler) throws(SyntaxError) -> Node? in
             let target = c.next()
-            guard case .identifier(let name) = target.kind, !name.hasSuffix("?") else {
-                throw SyntaxError(target.offset, "expected a variable name after `assign`, found `\(target.text)`")
+            let slot: Int
+            switch target.kind {
+            case .identifier(let name) where !name.hasSuffix("?"): slot = compiler.variableSlot(name)
+            // `{% assign 123 = … %}` is accepted by Liquid; nothing can read it back.
+            case .number: slot = compiler.newSlot(target.text)
+            default: throw SyntaxError(target.offset, "expected a variable name after `assign`, found `\(target.text)`")
             }
-            let slot = compiler.variableSlot(name)
+            let name = target.text
             guard c.accept(.equals) else {
                 throw SyntaxError(c.peek.offset, "expected `=` after `assign \(name)`, found `\(c.peek.text)`")
             }

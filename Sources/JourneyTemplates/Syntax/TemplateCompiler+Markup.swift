@@ -71,11 +71,13 @@ extension TemplateCompiler {
     /// `expression | filter: args | …`, or nil for empty markup (`{{ }}` renders nothing).
     mutating func parseOutput(_ c: inout Cursor) throws(SyntaxError) -> Output? {
         guard c.peek.kind != .end else { return nil }
+        var floatInput = false
+        if case .number(_, let isFloat) = c.peek.kind { floatInput = isFloat }
         let expr = try parseExpression(&c)
-        return Output(expr: expr, filters: try parseFilters(&c), escaper: .text)
+        return Output(expr: expr, filters: try parseFilters(&c, floatInput: floatInput), escaper: .text)
     }
 
-    mutating func parseFilters(_ c: inout Cursor) throws(SyntaxError) -> [FilterCall] {
+    mutating func parseFilters(_ c: inout Cursor, floatInput: Bool = false) throws(SyntaxError) -> [FilterCall] {
         var calls: [FilterCall] = []
         while c.accept(.pipe) {
             let nameLexeme = c.next()
@@ -121,12 +123,14 @@ extension TemplateCompiler {
                     : "\(arity.min) to \(arity.max) arguments"
                 throw SyntaxError(nameLexeme.offset, "`\(name)` takes \(wanted), found \(args.count)")
             }
-            var call = FilterCall(filter: filter, args: args, keywords: keywords)
+            var call = FilterCall(filter: filter, args: args, keywords: keywords, at: map.point(nameLexeme.offset))
             switch filter {
             case .date:
                 if case .literal(.string(let format)) = args[0] { call.dateFormat = DateFormat(format) }
             case .dividedBy:
                 if case .number(_, let isFloat)? = firstArgument?.kind { call.exactDivision = isFloat }
+                // `9.0 | divided_by: 2`: a number written with a fraction divides exactly too.
+                if calls.isEmpty, floatInput { call.exactDivision = true }
             case .newlineToBr:
                 call.escapesInput = mode == .html
             default: break
@@ -160,9 +164,9 @@ extension TemplateCompiler {
         let left = try parseExpression(&c)
         if case .comparison(let op) = c.peek.kind {
             _ = c.next()
-            return .compare(left, op, try parseExpression(&c))
+            return .compare(left, op, try parseExpression(&c), map.point(c.lexemes[c.index - 1].offset))
         }
-        if c.acceptWord("contains") { return .compare(left, .contains, try parseExpression(&c)) }
+        if c.acceptWord("contains") { return .compare(left, .contains, try parseExpression(&c), map.point(c.peek.offset)) }
         return .value(left)
     }
 
@@ -177,13 +181,14 @@ extension TemplateCompiler {
         case .string(let s): return .literal(.string(s))
         case .number(let d, _): return .literal(.number(d))
         case .leftBracket:
-            // `{{ ['name with spaces'] }}`: a top-level variable named by a string.
-            let key = c.next()
-            guard case .string(let name) = key.kind else {
-                throw SyntaxError(key.offset, "expected a quoted variable name after `[`, found `\(key.text)`")
-            }
+            // `{{ ['name with spaces'] }}`: a top-level variable named by a string, or by an expression.
+            let key = try parseExpression(&c)
             guard c.accept(.rightBracket) else { throw SyntaxError(c.peek.offset, "expected `]`") }
-            return resolve(name, try parsePath(&c), at: lexeme.offset)
+            if case .literal(.string(let name)) = key { return resolve(name, try parsePath(&c), at: lexeme.offset) }
+            guard scope == .open else {
+                throw SyntaxError(lexeme.offset, "a variable's name in brackets must be written in quotes here")
+            }
+            return .named(key, try parsePath(&c))
         case .leftParen:
             let from = try parseExpression(&c)
             guard c.accept(.dotDot) else { throw SyntaxError(c.peek.offset, "expected `..` in a range like (1..5)") }

@@ -95,7 +95,7 @@ extension TemplateCompiler {
             let slot = sub.argumentSlot(binding.alias ?? arguments.name)
             if binding.isFor {
                 each = (slot, binding.value)
-                sub.loops = [.for]
+                sub.loops = [.render]
             } else {
                 slots.append((slot, binding.value))
             }

@@ -16,7 +16,11 @@ struct TemplateCompiler {
         var counterCount: Int
     }
 
-    enum LoopKind { case `for`, table }
+    enum LoopKind {
+        case `for`, table
+        /// The loop of `{% render … for items %}`: its partial's `forloop`, never a `parentloop`.
+        case render
+    }
 
     /// The source being compiled: the template's, or an included partial's while it is compiled in.
     var map: SourceMap
@@ -198,8 +202,15 @@ struct TemplateCompiler {
             outward += 1
             rest = rest.dropFirst()
         }
-        // The loops of this kind, innermost first, as depths from the innermost loop of any kind.
-        let depths = loops.indices.reversed().filter { loops[$0] == kind }.map { loops.count - 1 - $0 }
+        // The loops of this kind, innermost first, as depths from the innermost loop of any kind; a
+        // render's loop answers only as the innermost.
+        var depths: [Int] = []
+        for index in loops.indices.reversed() {
+            if loops[index] == kind || (kind == .for && loops[index] == .render && depths.isEmpty) {
+                depths.append(loops.count - 1 - index)
+            }
+            if loops[index] == .render { break }
+        }
         guard outward < depths.count else {
             if depths.isEmpty {
                 warn(offset, "\(word) is only set inside a \(kind == .for ? "for" : "tablerow") loop")

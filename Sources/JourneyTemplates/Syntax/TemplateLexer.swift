@@ -84,7 +84,7 @@ struct TemplateLexer {
             let token = tag(open: open, content: contentStart..<contentEnd)
             switch token.name {
             case "raw":
-                let end = try closing("endraw", from: i, nested: nil, open: open)
+                let end = try literalClosing("raw", from: i, open: open)
                 emitText(i, end.start, trimLeading: trimRight, trimTrailing: end.trimLeft)
                 i = end.next
                 textStart = i
@@ -93,7 +93,10 @@ struct TemplateLexer {
                 if token.name == "doc", let extra = firstNonSpace(token.range) {
                     throw SyntaxError(extra, "`{% doc %}` takes no arguments")
                 }
-                let end = try closing("end" + token.name, from: i, nested: token.name, open: open)
+                let end =
+                    token.name == "doc"
+                    ? try literalClosing("doc", from: i, open: open)
+                    : try closing("endcomment", from: i, nested: "comment", open: open)
                 i = end.next
                 textStart = i
                 trimNext = end.trimRight
@@ -130,6 +133,31 @@ struct TemplateLexer {
         }
         let name = String(decoding: bytes[nameStart..<j], as: UTF8.self)
         return TemplateToken(kind: .tag, range: j..<content.upperBound, start: open, name: name, nameOffset: nameStart)
+    }
+
+    /// Finds `{% endNAME %}` after a raw or doc block, reading nothing in between as markup (so
+    /// `{% raw %} %} {{ {% endraw %}` is fine); a doc block may not hold another doc block.
+    private func literalClosing(_ name: String, from: Int, open: Int) throws(SyntaxError)
+        -> (start: Int, next: Int, trimLeft: Bool, trimRight: Bool)
+    {
+        var j = from
+        while let at = find(Self.openBrace, Self.percent, from: j) {
+            j = at + 2
+            let trimLeft = j < bytes.count && bytes[j] == Self.dash
+            var k = trimLeft ? j + 1 : j
+            while k < bytes.count, Self.isSpace(bytes[k]) { k += 1 }
+            let nameStart = k
+            while k < bytes.count, Self.isNameByte(bytes[k]) { k += 1 }
+            let word = String(decoding: bytes[nameStart..<k], as: UTF8.self)
+            if word == name && name == "doc" { throw SyntaxError(at, "a `{% doc %}` cannot contain another") }
+            guard word == "end" + name else { continue }
+            while k < bytes.count, Self.isSpace(bytes[k]) { k += 1 }
+            let trimRight = k < bytes.count && bytes[k] == Self.dash
+            if trimRight { k += 1 }
+            guard k + 1 < bytes.count, bytes[k] == Self.percent, bytes[k + 1] == Self.closeBrace else { continue }
+            return (at, k + 2, trimLeft, trimRight)
+        }
+        throw SyntaxError(open, "`{% \(name) %}` is not closed: expected `{% end\(name) %}`")
     }
 
     /// The offset of the first byte in `range` that is not a space, if any.
@@ -203,13 +231,11 @@ struct TemplateLexer {
             if name == end {
                 if depth == 0 { return (at, close + 2, trimLeft, trimRight) }
                 depth -= 1
-            } else if name == "doc" && nested == "doc" {
-                throw SyntaxError(at, "a `{% doc %}` cannot contain another")
             } else if let nested, name == nested {
                 depth += 1
             } else if nested == "comment" && name == "raw" {
                 // A raw block inside a comment hides its tags, `{% endcomment %}` included.
-                j = try closing("endraw", from: j, nested: nil, open: at).next
+                j = try literalClosing("raw", from: j, open: at).next
             }
         }
         let opener = end.dropFirst(3)
