@@ -105,7 +105,11 @@ let package = Package(
         .testTarget(name: "JourneyCoreTests", dependencies: ["JourneyCore", "JourneyTesting"]),
         .testTarget(
             name: "JourneyTemplatesTests",
-            dependencies: ["JourneyTemplates", .product(name: "PropertyBased", package: "swift-property-based")]
+            // JourneyEvents: its JSON parser keeps object members in order, as the conformance suite needs.
+            dependencies: [
+                "JourneyTemplates", "JourneyEvents", .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            resources: [.copy("Fixtures")]  // Fixtures/golden-liquid: the Golden Liquid suite (MIT, with its LICENSE)
         ),
         .testTarget(
             name: "JourneyChannelsTests",
@@ -144,8 +148,9 @@ let package = Package(
         ),
         .testTarget(
             name: "JourneySimulationTests",
+            // JourneyStore: RenderCommandTests writes a state database for `journeyd render --user`.
             dependencies: [
-                "JourneySimulation", "JourneyEvents", "JourneyTesting",
+                "JourneySimulation", "JourneyEvents", "JourneyTesting", "JourneyStore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -162,11 +162,12 @@ extension TemplateCompiler {
 
     mutating func parseComparison(_ c: inout Cursor) throws(SyntaxError) -> Condition {
         let left = try parseExpression(&c)
+        let operatorAt = map.point(c.peek.offset)
         if case .comparison(let op) = c.peek.kind {
             _ = c.next()
-            return .compare(left, op, try parseExpression(&c), map.point(c.lexemes[c.index - 1].offset))
+            return .compare(left, op, try parseExpression(&c), operatorAt)
         }
-        if c.acceptWord("contains") { return .compare(left, .contains, try parseExpression(&c), map.point(c.peek.offset)) }
+        if c.acceptWord("contains") { return .compare(left, .contains, try parseExpression(&c), operatorAt) }
         return .value(left)
     }
 
