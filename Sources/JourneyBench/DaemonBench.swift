@@ -157,7 +157,7 @@ extension Stages {
             "- \(count) users waiting 30 days in one journey (\(fmt(seconds)) s to enroll them): anonymous RSS "
                 + "\(memory[0].anonymous / 1024) MB → \(memory[1].anonymous / 1024) MB (half) → \(memory[2].anonymous / 1024) MB; "
                 + "**\(Int(slope)) bytes per additional waiting enrollment** (second half), \(Int(overall)) bytes averaged over all "
-                + "(that includes the bounded 128 MiB SQLite page cache and up to 50,000 cached users); file-backed RSS (mmap of the database) "
+                + "(every user, enrollment and timer lives in memory, checkpointed to SQLite); file-backed RSS (mmap of the database) "
                 + "\(memory[2].file / 1024) MB")
         // A restart with that many pending timers: time to ready.
         process.terminate()
