@@ -25,6 +25,11 @@ let package = Package(
     products: [
         .executable(name: "journeyd", targets: ["journeyd"]),
         .executable(name: "journeyd-bench", targets: ["JourneyBench"]),
+        // The pure modules the fuzz targets (Fuzz/, a package of their own) link against.
+        .library(name: "JourneyCore", targets: ["JourneyCore"]),
+        .library(name: "JourneyEvents", targets: ["JourneyEvents"]),
+        .library(name: "JourneyRules", targets: ["JourneyRules"]),
+        .library(name: "JourneyTemplates", targets: ["JourneyTemplates"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,28 +42,22 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
-        .target(name: "JourneyCore"),
+        .target(name: "JourneyCore", dependencies: [.product(name: "HeapModule", package: "swift-collections")]),
+        .target(name: "JourneyLog", dependencies: ["JourneyCore"]),
+        .target(name: "JourneySources", dependencies: ["JourneyCore"]),
         .target(name: "JourneyEvents", dependencies: ["JourneyCore"]),
         .target(
             name: "JourneyRules",
             dependencies: ["JourneyCore", "JourneyTemplates", .product(name: "Yams", package: "Yams")]
         ),
-        .target(
-            name: "JourneyEngine",
-            dependencies: [
-                "JourneyCore", "JourneyRules",
-                .product(name: "HeapModule", package: "swift-collections"),
-            ]
-        ),
+        .target(name: "JourneyEngine", dependencies: ["JourneyCore", "JourneyRules"]),
         .target(
             name: "JourneyStore",
-            dependencies: [
-                "JourneyCore", "JourneyEvents",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "HeapModule", package: "swift-collections"),
-            ]
+            dependencies: ["JourneyCore", "JourneyEvents", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(name: "JourneyTemplates", dependencies: ["JourneyCore"]),
         .target(
@@ -84,7 +83,9 @@ let package = Package(
             name: "JourneyDaemon",
             dependencies: [
                 "JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneyStore", "JourneyTemplates",
-                "JourneyChannels", .product(name: "Logging", package: "swift-log"),
+                "JourneyChannels", "JourneyLog", "JourneySources", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .target(name: "JourneySimulation", dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine"]),
@@ -101,6 +102,8 @@ let package = Package(
             dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation", "JourneyTemplates", "JourneyChannels"]
         ),
         .target(name: "JourneyTesting", dependencies: ["JourneyCore", "JourneyRules", "JourneyEngine"]),
+        .testTarget(name: "JourneyLogTests", dependencies: ["JourneyLog", "JourneyCore", "JourneyTesting"]),
+        .testTarget(name: "JourneySourcesTests", dependencies: ["JourneySources", "JourneyCore", "JourneyTesting"]),
 
         .testTarget(name: "JourneyCoreTests", dependencies: ["JourneyCore", "JourneyTesting"]),
         .testTarget(
@@ -120,7 +123,7 @@ let package = Package(
             ],
             exclude: ["Peers"]  // Python test peers, started by the tests
         ),
-        .testTarget(name: "JourneySystemdTests", dependencies: ["JourneySystemd", "JourneyCore"]),
+        .testTarget(name: "JourneySystemdTests", dependencies: ["JourneySystemd", "JourneyCore", "JourneyTesting"]),
         .testTarget(name: "JourneyEventsTests", dependencies: ["JourneyEvents", "JourneyTesting"]),
         .testTarget(
             name: "JourneyRulesTests",
@@ -144,7 +147,10 @@ let package = Package(
         ),
         .testTarget(
             name: "JourneyStoreTests",
-            dependencies: ["JourneyStore", "JourneyEngine", "JourneyTesting"]
+            dependencies: [
+                "JourneyStore", "JourneyEngine", "JourneyTesting", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "JourneySimulationTests",

@@ -23,7 +23,7 @@ echo "touches written to demo/touches.jsonl ($(wc -l < demo/touches.jsonl) lines
 head -3 demo/touches.jsonl
 
 # The daemon on the same stream: the events go through the spool (renamed in, as producers must), state
-# and the outbox live in demo/state/state.sqlite, touches are rendered and delivered through the bundled
+# is logged in demo/state/log/ and checkpointed to demo/state/state.sqlite, touches are rendered and delivered through the bundled
 # dry-run channels (log lines in demo/daemon.log, the archive channel's JSON lines). Event time drives the
 # clock here, so 60 days of journeys run in seconds; `--until` runs the clock to the end, then it exits.
 rm -rf demo/state demo/spool
@@ -33,7 +33,7 @@ mv demo/spool/events.jsonl.part demo/spool/incoming/events.jsonl
 echo
 echo "journeyd run on demo/events.jsonl (spool input, SQLite state, event-time clock):"
 "$journeyd" run --rules rules --state demo/state/state.sqlite --spool demo/spool --clock event \
-  --until 2026-12-31T00:00:00Z 2> demo/daemon.log
+  --until 2026-12-31T00:00:00Z --log-level debug 2> demo/daemon.log
 grep "journeyd stopped" demo/daemon.log
 echo "daemon log: demo/daemon.log ($(grep -c "touch_sent" demo/daemon.log) touch_sent records); one of them:"
 grep -m1 "touch_sent" demo/daemon.log

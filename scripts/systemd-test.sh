@@ -213,6 +213,7 @@ unit=/usr/local/lib/systemd/system/journeyd.service
 ct sh -c 'cat > /etc/journeyd/journeyd.yaml' <<'YAML'
 timezone: UTC
 dedup: { window: 7d }
+logging: { level: debug }
 YAML
 ct sh -c 'cat > /etc/journeyd/channels.yaml' <<'YAML'
 channels:
@@ -368,13 +369,13 @@ json=$(ct journalctl -u journeyd -o json MESSAGE_ID=ff51fe4431ae47abab3ebe9ec963
 echo "$json" | python3 -c '
 import json, sys
 e = json.load(sys.stdin)
-want = {"MESSAGE_ID": "ff51fe4431ae47abab3ebe9ec9637331", "PRIORITY": "6", "SYSLOG_IDENTIFIER": "journeyd",
+want = {"MESSAGE_ID": "ff51fe4431ae47abab3ebe9ec9637331", "PRIORITY": "7", "SYSLOG_IDENTIFIER": "journeyd",
         "KIND": "touch_sent", "OUTCOME": "sent", "CHANNEL": "email"}
 for key, value in want.items():
     assert e.get(key) == value, f"{key}={e.get(key)!r}, want {value!r}"
 for key in ["MESSAGE", "CODE_FILE", "CODE_LINE", "CODE_FUNC", "JOURNEY", "JOURNEY_VERSION", "STEP", "USER_ID", "TOUCH_ID"]:
     assert e.get(key), f"{key} missing"
-assert e["CODE_FILE"].startswith("JourneyDaemon/Daemon") and e["CODE_FILE"].endswith(".swift"), e["CODE_FILE"]
+assert e["CODE_FILE"].startswith("JourneyDaemon/") and e["CODE_FILE"].endswith(".swift"), e["CODE_FILE"]
 print("  " + " ".join(f"{k}={e[k]}" for k in ["PRIORITY", "JOURNEY", "STEP", "CHANNEL", "TOUCH_ID", "USER_ID", "CODE_FILE", "CODE_LINE"]))
 ' || fail "touch_sent record fields"
 ct journalctl -u journeyd -o json MESSAGE_ID=6b88242a14f34f0db2fdbaee1a118c11 -n 1 | python3 -c '

@@ -62,9 +62,12 @@ public struct Engine: Sendable {
 
     // MARK: - Inputs
 
-    /// Applies one event at `now`: deduplication, profile update, running enrollments, triggers.
-    public func handle<S: StateStore>(_ event: Event, at now: Timestamp, store: inout S, effects: inout [Effect]) {
-        guard store.markSeen(messageId: event.messageId, at: now) else {
+    /// Applies one event at `now`: deduplication (by `messageId` within `namespace`: each source names
+    /// its own), profile update, running enrollments, triggers.
+    public func handle<S: StateStore>(
+        _ event: Event, at now: Timestamp, namespace: String = "", store: inout S, effects: inout [Effect]
+    ) {
+        guard store.markSeen(DedupWindow.Key(event.messageId, namespace: namespace), at: now) else {
             effects.append(.outcome(Outcome(kind: .duplicate, user: event.userId, detail: event.messageId, at: now)))
             return
         }

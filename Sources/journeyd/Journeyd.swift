@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Journeyd: ParsableCommand {
+struct Journeyd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "journeyd",
         abstract: "Customer-lifecycle journeys as code: check, test and back-test rule files; run the daemon.",

@@ -7,7 +7,7 @@ import Logging
 
 /// The daemon's ``ServiceManager`` under systemd: notify messages through ``SystemdNotifier`` and
 /// socket-activated listeners through ``ListenFDs``.
-final class SystemdServiceManager: ServiceManager {
+final class SystemdServiceManager: ServiceManager, @unchecked Sendable {
     let notifier: SystemdNotifier
     let listeners: ListenFDs
 
@@ -27,6 +27,7 @@ final class SystemdServiceManager: ServiceManager {
     func extendTimeout(microseconds: UInt64) { notifier.extendTimeout(microseconds: microseconds) }
     func stopping() { notifier.stopping(status: "stopping: finishing the batch in hand") }
     func takeListeningSocket(named name: String) -> Int32? { listeners.take(named: name) }
+    var watchdogInterval: UInt64? { notifier.watchdogInterval }
 }
 
 /// Logging for the commands: journal fields when standard error goes to the journal (journeyd run as a

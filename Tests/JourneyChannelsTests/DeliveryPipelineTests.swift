@@ -7,7 +7,7 @@ import Testing
 @Suite struct DeliveryPipelineTests {
     let t0 = Timestamp(iso8601: "2025-01-06T10:00:00Z")!
 
-    func pipeline(_ adapter: ScriptedAdapter, policy: ChannelPolicy = ChannelPolicy(), clock: ManualDeliveryClock, maxConcurrency: Int = 64) -> DeliveryPipeline {
+    func pipeline(_ adapter: ScriptedAdapter, policy: ChannelPolicy = ChannelPolicy(), clock: ManualClock, maxConcurrency: Int = 64) -> DeliveryPipeline {
         DeliveryPipeline(
             channels: ChannelSet([ConfiguredChannel(name: "test", type: "scripted", adapter: adapter, policy: policy)]), clock: clock,
             maxConcurrency: maxConcurrency)
@@ -19,7 +19,7 @@ import Testing
 
     @Test func deliveredTouchesAreSentInBatchOrder() async {
         let adapter = ScriptedAdapter { message, _ in .sent(providerMessageID: "p-\(message.touch.id)") }
-        let reports = await pipeline(adapter, clock: ManualDeliveryClock(t0)).deliver(batch(3))
+        let reports = await pipeline(adapter, clock: ManualClock(t0)).deliver(batch(3))
         #expect(reports.map(\.decision) == (0..<3).map { .sent(providerMessageID: "p-t\($0)") })
         #expect(reports.map(\.attempts) == [1, 1, 1])
         #expect(reports.allSatisfy { $0.firstAttemptAt == t0 })
@@ -28,7 +28,7 @@ import Testing
     @Test func aTransientFailureIsRetriedOnTheSchedule() async {
         let adapter = ScriptedAdapter { _, _ in .retry(after: nil, reason: "HTTP 503 Service Unavailable") }
         let policy = ChannelPolicy()
-        let reports = await pipeline(adapter, policy: policy, clock: ManualDeliveryClock(t0)).deliver(batch(1, attempts: 2, first: t0 - .minutes(1)))
+        let reports = await pipeline(adapter, policy: policy, clock: ManualClock(t0)).deliver(batch(1, attempts: 2, first: t0 - .minutes(1)))
         let expected = t0 + policy.retry.delay(touchID: "t0", attempt: 3)
         #expect(reports[0].decision == .retry(at: expected, reason: "HTTP 503 Service Unavailable"))
         #expect(reports[0].attempts == 3)
@@ -38,19 +38,19 @@ import Testing
     @Test func theLastAttemptDeadLettersWithTheReason() async {
         let adapter = ScriptedAdapter { _, _ in .retry(after: nil, reason: "HTTP 500 Internal Server Error") }
         let policy = ChannelPolicy(retry: RetrySchedule(maxAttempts: 4))
-        let reports = await pipeline(adapter, policy: policy, clock: ManualDeliveryClock(t0)).deliver(batch(1, attempts: 3, first: t0))
+        let reports = await pipeline(adapter, policy: policy, clock: ManualClock(t0)).deliver(batch(1, attempts: 3, first: t0))
         #expect(reports[0].decision == .deadLetter(reason: "gave up after 4 attempts: HTTP 500 Internal Server Error"))
     }
 
     @Test func aPermanentFailureDeadLettersAtOnce() async {
         let adapter = ScriptedAdapter { _, _ in .deadLetter(reason: "HTTP 400 Bad Request") }
-        let reports = await pipeline(adapter, clock: ManualDeliveryClock(t0)).deliver(batch(1))
+        let reports = await pipeline(adapter, clock: ManualClock(t0)).deliver(batch(1))
         #expect(reports[0].decision == .deadLetter(reason: "HTTP 400 Bad Request"))
     }
 
     @Test func aDisabledChannelStopsAllItsDeliveries() async {
         let adapter = ScriptedAdapter { _, _ in .disable(reason: "HTTP 410 Gone") }
-        let clock = ManualDeliveryClock(t0)
+        let clock = ManualClock(t0)
         let p = pipeline(adapter, policy: ChannelPolicy(concurrency: 1), clock: clock)
         let reports = await p.deliver(batch(3))
         #expect(reports.map(\.decision) == Array(repeating: .channelDisabled(reason: "HTTP 410 Gone"), count: 3))
@@ -66,7 +66,7 @@ import Testing
 
     @Test func aThrottledChannelHoldsEverythingWithoutCountingAttempts() async {
         let adapter = ScriptedAdapter { _, call in call == 1 ? .throttle(for: .seconds(90), reason: "HTTP 429 Too Many Requests") : .sent(providerMessageID: nil) }
-        let clock = ManualDeliveryClock(t0)
+        let clock = ManualClock(t0)
         let p = pipeline(adapter, policy: ChannelPolicy(concurrency: 1), clock: clock)
         let reports = await p.deliver(batch(3, attempts: 1, first: t0))
         #expect(reports.allSatisfy { $0.decision == .held(until: t0 + .seconds(90), reason: "throttled by the destination: HTTP 429 Too Many Requests") })
@@ -77,13 +77,13 @@ import Testing
 
     @Test func aThrottleWithoutADurationUsesTheChannelDefault() async {
         let adapter = ScriptedAdapter { _, _ in .throttle(for: nil, reason: "Feishu errcode 11232") }
-        let reports = await pipeline(adapter, policy: ChannelPolicy(throttleDefault: .seconds(45)), clock: ManualDeliveryClock(t0)).deliver(batch(1))
+        let reports = await pipeline(adapter, policy: ChannelPolicy(throttleDefault: .seconds(45)), clock: ManualClock(t0)).deliver(batch(1))
         #expect(reports[0].decision == .held(until: t0 + .seconds(45), reason: "throttled by the destination: Feishu errcode 11232"))
     }
 
     @Test func theRateLimitHoldsWhatExceedsIt() async {
         let adapter = ScriptedAdapter()
-        let clock = ManualDeliveryClock(t0)
+        let clock = ManualClock(t0)
         let p = pipeline(adapter, policy: ChannelPolicy(rateLimits: [RateLimit(count: 20, per: .minutes(1))]), clock: clock)
         let reports = await p.deliver(batch(25))
         #expect(reports.prefix(20).allSatisfy { $0.decision == .sent(providerMessageID: nil) })
@@ -96,7 +96,7 @@ import Testing
 
     @Test func theBreakerOpensAfterConsecutiveFailuresAndProbes() async {
         let adapter = ScriptedAdapter { _, _ in .retry(after: nil, reason: "connection refused") }
-        let clock = ManualDeliveryClock(t0)
+        let clock = ManualClock(t0)
         let policy = ChannelPolicy(breaker: .init(failureThreshold: 3, openFor: .seconds(30)), concurrency: 1)
         let p = pipeline(adapter, policy: policy, clock: clock)
         let reports = await p.deliver(batch(5))
@@ -113,20 +113,20 @@ import Testing
 
     @Test func expiredTouchesAreDeadLetteredNeverSentLate() async {
         let adapter = ScriptedAdapter()
-        let reports = await pipeline(adapter, clock: ManualDeliveryClock(t0)).deliver(batch(1, expires: t0 - .seconds(1)))
+        let reports = await pipeline(adapter, clock: ManualClock(t0)).deliver(batch(1, expires: t0 - .seconds(1)))
         #expect(reports[0].decision == .deadLetter(reason: "expired: it had to go by 2025-01-06T09:59:59.000Z"))
         #expect(adapter.calls.isEmpty)
     }
 
     @Test func aRetryThatWouldLandAfterExpiryDeadLettersNow() async {
         let adapter = ScriptedAdapter { _, _ in .retry(after: .hours(2), reason: "HTTP 503 Service Unavailable") }
-        let reports = await pipeline(adapter, clock: ManualDeliveryClock(t0)).deliver(batch(1, expires: t0 + .hours(1)))
+        let reports = await pipeline(adapter, clock: ManualClock(t0)).deliver(batch(1, expires: t0 + .hours(1)))
         #expect(reports[0].decision == .deadLetter(reason: "expired: the next attempt would be after 2025-01-06T11:00:00.000Z; last failure: HTTP 503 Service Unavailable"))
     }
 
     @Test func aRateLimitSlotAfterExpiryDeadLettersNow() async {
         let adapter = ScriptedAdapter()
-        let p = pipeline(adapter, policy: ChannelPolicy(rateLimits: [RateLimit(count: 1, per: .hours(1))]), clock: ManualDeliveryClock(t0))
+        let p = pipeline(adapter, policy: ChannelPolicy(rateLimits: [RateLimit(count: 1, per: .hours(1))]), clock: ManualClock(t0))
         let reports = await p.deliver(batch(1) + [PendingDelivery(message: sampleMessage("late"), expiresAt: t0 + .minutes(5))])
         #expect(reports[0].decision == .sent(providerMessageID: nil))
         guard case .deadLetter(let reason) = reports[1].decision else {
@@ -141,19 +141,19 @@ import Testing
             await Task.yield()
             return .sent(providerMessageID: nil)
         }
-        _ = await pipeline(adapter, policy: ChannelPolicy(concurrency: 3), clock: ManualDeliveryClock(t0)).deliver(batch(50))
+        _ = await pipeline(adapter, policy: ChannelPolicy(concurrency: 3), clock: ManualClock(t0)).deliver(batch(50))
         #expect(adapter.maxInFlight <= 3)
         let overall = ScriptedAdapter { _, _ in
             await Task.yield()
             return .sent(providerMessageID: nil)
         }
-        _ = await pipeline(overall, policy: ChannelPolicy(concurrency: 100), clock: ManualDeliveryClock(t0), maxConcurrency: 2).deliver(batch(50))
+        _ = await pipeline(overall, policy: ChannelPolicy(concurrency: 100), clock: ManualClock(t0), maxConcurrency: 2).deliver(batch(50))
         #expect(overall.maxInFlight <= 2)
     }
 
     @Test func touchesForUnknownChannelsAreReportedNotDropped() async {
         let adapter = ScriptedAdapter()
-        let reports = await pipeline(adapter, clock: ManualDeliveryClock(t0)).deliver([PendingDelivery(message: sampleMessage(channel: "nowhere"))])
+        let reports = await pipeline(adapter, clock: ManualClock(t0)).deliver([PendingDelivery(message: sampleMessage(channel: "nowhere"))])
         #expect(reports[0].decision == .channelDisabled(reason: #"no channel named "nowhere""#))
     }
 
@@ -164,7 +164,7 @@ import Testing
             try? await Task.sleep(for: .seconds(600))
             return .retry(after: nil, reason: "cancelled")
         }
-        let p = pipeline(adapter, policy: ChannelPolicy(concurrency: 1), clock: ManualDeliveryClock(t0))
+        let p = pipeline(adapter, policy: ChannelPolicy(concurrency: 1), clock: ManualClock(t0))
         let batch = batch(3)
         let task = Task { await p.deliver(batch) }
         var iterator = started.stream.makeAsyncIterator()

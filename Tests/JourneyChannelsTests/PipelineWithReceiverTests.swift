@@ -60,7 +60,7 @@ import Testing
     }
 
     /// Runs rounds of the pipeline, moving the manual clock to the next due time, until nothing is pending.
-    func drain(_ outbox: inout Outbox, _ pipeline: DeliveryPipeline, _ clock: ManualDeliveryClock, maxRounds: Int = 5000) async {
+    func drain(_ outbox: inout Outbox, _ pipeline: DeliveryPipeline, _ clock: ManualClock, maxRounds: Int = 5000) async {
         var rounds = 0
         while let next = outbox.nextDue, rounds < maxRounds {
             if next > clock.now { clock.set(next) }
@@ -78,7 +78,7 @@ import Testing
     }
 
     @Test func aReceiverDownForAnHourLosesNothingAndAttemptsFollowTheSchedule() async throws {
-        let clock = ManualDeliveryClock(t0)
+        let clock = ManualClock(t0)
         let recoversAt = t0 + .hours(1)
         let seen = Mutex<[(touch: String, at: Timestamp, ok: Bool)]>([])
         try await withTemporaryDirectory { dir in
@@ -124,7 +124,7 @@ import Testing
     }
 
     @Test func anAlwaysFailingReceiverEndsInDeadLetterWithItsReason() async throws {
-        let clock = ManualDeliveryClock(t0)
+        let clock = ManualClock(t0)
         try await withTemporaryDirectory { dir in
             try await withTestHTTPServer({ _ in .init(status: 500, body: "boom") }) { server in
                 let channel = try await webhook(server, in: dir, options: ["retry": ["initial": "1s", "max_attempts": 5]])
@@ -139,7 +139,7 @@ import Testing
     }
 
     @Test func a410DisablesTheEndpoint() async throws {
-        let clock = ManualDeliveryClock(t0)
+        let clock = ManualClock(t0)
         try await withTemporaryDirectory { dir in
             try await withTestHTTPServer({ _ in .init(status: 410, body: "subscription deleted") }) { server in
                 let channel = try await webhook(server, in: dir, options: ["concurrency": 1])
@@ -154,7 +154,7 @@ import Testing
     }
 
     @Test func dingTalksHardLimitHoldsTheTwentyFirst() async throws {
-        let clock = ManualDeliveryClock(t0)
+        let clock = ManualClock(t0)
         let times = Mutex<[Timestamp]>([])
         try await withTemporaryDirectory { dir in
             try await withTestHTTPServer({ _ in

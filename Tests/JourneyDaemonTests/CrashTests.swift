@@ -4,6 +4,7 @@ import JourneyDaemon
 import JourneyRules
 import JourneySimulation
 import JourneyStore
+import JourneyTesting
 import Testing
 
 /// The real `journeyd` binary, built next to the test bundle by `swift build --build-tests`.
@@ -22,7 +23,7 @@ struct DaemonFixture {
     static let end = "2026-12-01T00:00:00Z"
 
     init(events: Int, files: Int, seed: UInt64) throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("journeyd-daemon-\(UUID().uuidString)").path
+        root = try TemporaryDirectory(prefix: "journeyd-daemon").path
         let fm = FileManager.default
         try fm.createDirectory(atPath: rules + "/journeys", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: rules + "/templates", withIntermediateDirectories: true)
@@ -62,39 +63,24 @@ struct DaemonFixture {
         return try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map(String.init).sorted()
     }
 
-    func startDaemon(batch: Int) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: journeydBinary)
-        process.arguments = [
-            "run", "--rules", rules, "--state", state, "--spool", spool, "--clock", "event", "--until", Self.end,
-            "--batch", String(batch),
-        ]
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        return process
+    /// Removes everything the fixture made.
+    func remove() { try? FileManager.default.removeItem(atPath: root) }
+
+    func startDaemon(batch: Int) throws -> ChildProcess {
+        try ChildProcess(
+            journeydBinary,
+            [
+                "run", "--rules", rules, "--state", state, "--spool", spool, "--clock", "event", "--until", Self.end,
+                "--batch", String(batch),
+            ])
     }
 
     /// The daemon on the wall clock, logging to `root/daemon.log`, until stopped.
-    func startLiveDaemon(extra: [String] = []) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: journeydBinary)
-        process.arguments = ["run", "--rules", rules, "--state", state, "--spool", spool] + extra
-        FileManager.default.createFile(atPath: root + "/daemon.log", contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: root + "/daemon.log")
-        try process.run()
-        return process
+    func startLiveDaemon(extra: [String] = []) throws -> ChildProcess {
+        try ChildProcess(journeydBinary, ["run", "--rules", rules, "--state", state, "--spool", spool] + extra, output: root + "/daemon.log")
     }
 
     var log: String { (try? String(contentsOfFile: root + "/daemon.log", encoding: .utf8)) ?? "" }
-
-    /// Waits (up to 10 s) until `condition` holds.
-    func eventually(_ condition: () -> Bool) -> Bool {
-        for _ in 0..<200 {
-            if condition() { return true }
-            usleep(50_000)
-        }
-        return condition()
-    }
 
     /// Replaces a file the way editors and deploy tools should: write aside, rename over.
     func install(_ text: String, at relative: String) throws {
@@ -105,14 +91,10 @@ struct DaemonFixture {
     }
 
     /// Runs the daemon on event time until the spool is empty and the clock has reached `until`.
-    func runToCompletion(until: String) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: journeydBinary)
-        process.arguments = ["run", "--rules", rules, "--state", state, "--spool", spool, "--clock", "event", "--until", until]
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+    func runToCompletion(until: String) async throws -> Int32 {
+        try await ChildProcess(
+            journeydBinary, ["run", "--rules", rules, "--state", state, "--spool", spool, "--clock", "event", "--until", until]
+        ).exit()
     }
 
     func spoolEvent(_ json: String, named name: String) throws {
@@ -128,11 +110,11 @@ struct DaemonFixture {
 
 @Suite("Daemon", .serialized)
 struct DaemonTests {
-    @Test func theSpoolThroughTheDaemonGivesExactlyTheTouchesOfReplay() throws {
+    @Test func theSpoolThroughTheDaemonGivesExactlyTheTouchesOfReplay() async throws {
         let fixture = try DaemonFixture(events: 6000, files: 3, seed: 11)
+        defer { fixture.remove() }
         let process = try fixture.startDaemon(batch: 500)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        #expect(await process.exit() == 0)
         #expect(try fixture.deliveredTouches().sorted() == fixture.expectedTouches())
         #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.spool + "/incoming").isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.spool + "/done").count == 3)
@@ -140,52 +122,52 @@ struct DaemonTests {
 
     /// The short version of the crash test; `scripts/crash-test.sh` runs the long one
     /// (`JOURNEYD_CRASH_TEST_LONG=1`: 100,000 events, up to 200 kills).
-    @Test func killedAtRandomMomentsItLosesNothingAndSendsNothingTwice() throws {
+    @Test func killedAtRandomMomentsItLosesNothingAndSendsNothingTwice() async throws {
         let long = ProcessInfo.processInfo.environment["JOURNEYD_CRASH_TEST_LONG"] == "1"
         let events = long ? 100_000 : 20_000
         let maximumKills = long ? 200 : 60
         let fixture = try DaemonFixture(events: events, files: long ? 20 : 8, seed: 7)
+        defer { fixture.remove() }
         let expected = try fixture.expectedTouches()
         var random = SplitMix(seed: 2024)
         var kills = 0
         var finished = false
         for _ in 0..<maximumKills where !finished {
             let process = try fixture.startDaemon(batch: 128)
-            usleep(UInt32(20_000 + random.next() % 250_000))
+            await pause(.microseconds(Int64(20_000 + random.next() % 250_000)))
             if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+                await process.stop(SIGKILL)
                 kills += 1
             } else {
-                #expect(process.terminationStatus == 0)
+                #expect(await process.exit() == 0)
                 finished = true
             }
         }
         if !finished {
             let process = try fixture.startDaemon(batch: 128)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
+            #expect(await process.exit() == 0)
         }
         let delivered = try fixture.deliveredTouches()
         #expect(kills >= 5, "the daemon finished before it could be killed often enough (\(kills) kills)")
         #expect(Set(delivered).count == delivered.count, "a touch was delivered twice")
         #expect(delivered.sorted() == expected, "delivered \(delivered.count) touches, replay says \(expected.count)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.spool + "/incoming").isEmpty)
-        let store = try SQLiteStateStore(path: fixture.state)
+        let store = try SQLiteCheckpointStore(path: fixture.state)
         #expect(try store.integrityCheck() == "ok")
         let counts = try store.outboxCounts()
-        #expect(counts["sent"] == expected.count && counts["in_doubt"] == nil && counts["pending"] == nil)
+        #expect(counts[.sent] == expected.count && counts[.inDoubt] == nil && counts[.pending] == nil)
         print("crash test: \(kills) SIGKILLs over \(events) events; \(delivered.count) touches, none lost or doubled")
     }
 }
 
 @Suite("Daemon reload")
 struct DaemonReloadTests {
-    @Test func sighupSwapsInValidRulesAndRefusesBrokenOnesWithoutStopping() throws {
+    @Test func sighupSwapsInValidRulesAndRefusesBrokenOnesWithoutStopping() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
         let daemon = try fixture.startLiveDaemon()
-        defer { if daemon.isRunning { daemon.terminate() } }
-        #expect(fixture.eventually { fixture.log.contains("journeyd running: 3 journeys") })
+        defer { daemon.signal(SIGKILL) }
+        #expect(await eventually { fixture.log.contains("journeyd running: 3 journeys") })
 
         try fixture.install(
             """
@@ -195,8 +177,8 @@ struct DaemonReloadTests {
               - send: emial
                 template: cart_reminder
             """, at: "journeys/ping_back.yaml")
-        kill(daemon.processIdentifier, SIGHUP)
-        #expect(fixture.eventually { fixture.log.contains("rules reload refused: 1 error") })
+        daemon.signal(SIGHUP)
+        #expect(await eventually { fixture.log.contains("rules reload refused: 1 error") })
         #expect(fixture.log.contains(#"journeys/ping_back.yaml:4:11: steps[0].send: unknown channel "emial""#))
         #expect(daemon.isRunning)
 
@@ -209,69 +191,60 @@ struct DaemonReloadTests {
                 send: email
                 template: cart_reminder
             """, at: "journeys/ping_back.yaml")
-        kill(daemon.processIdentifier, SIGHUP)
-        #expect(fixture.eventually { fixture.log.contains("rules reloaded: 4 journeys (added 1, changed 0, removed 0, unchanged 3)") })
+        daemon.signal(SIGHUP)
+        #expect(await eventually { fixture.log.contains("rules reloaded: 4 journeys (added 1, changed 0, removed 0, unchanged 3)") })
 
         let event = #"{"type":"track","userId":"u1","event":"ping","messageId":"p1","timestamp":"2025-01-01T00:00:00Z"}"#
         try (event + "\n").write(toFile: fixture.root + "/ping", atomically: true, encoding: .utf8)
         try FileManager.default.moveItem(atPath: fixture.root + "/ping", toPath: fixture.spool + "/incoming/ping.jsonl")
-        #expect(fixture.eventually { ((try? fixture.deliveredTouches()) ?? []).contains { $0.contains(#""step":"pong""#) } })
+        #expect(await eventually { ((try? fixture.deliveredTouches()) ?? []).contains { $0.contains(#""step":"pong""#) } })
 
-        daemon.terminate()  // SIGTERM: stops after the batch in hand
-        daemon.waitUntilExit()
-        #expect(daemon.terminationStatus == 0)
+        daemon.signal()  // SIGTERM: stops after the batch in hand
+        #expect(await daemon.exit() == 0)
         #expect(fixture.log.contains("journeyd stopped"))
     }
 }
 
 extension DaemonReloadTests {
     /// `journeyd reload` (what systemd's ExecReload= runs) with its exit status and output.
-    func reloadCommand(_ fixture: DaemonFixture) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: journeydBinary)
-        process.arguments = ["reload", "--rules", fixture.rules, "--state", fixture.state]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+    func reloadCommand(_ fixture: DaemonFixture) async throws -> (status: Int32, output: String) {
+        try await ChildProcess.run(journeydBinary, ["reload", "--rules", fixture.rules, "--state", fixture.state])
     }
 
-    @Test func journeydReloadWaitsForTheOutcomeAndSaysWhy() throws {
+    @Test func journeydReloadWaitsForTheOutcomeAndSaysWhy() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
         let daemon = try fixture.startLiveDaemon()
-        defer { if daemon.isRunning { daemon.terminate() } }
-        #expect(fixture.eventually { fixture.log.contains("journeyd running") })
+        defer { daemon.signal(SIGKILL) }
+        #expect(await eventually { fixture.log.contains("journeyd running") })
 
         try fixture.install("journey: broken\ntrigger: { event: ping }\nsteps:\n  - wait: forever\n", at: "journeys/broken.yaml")
-        let refused = try reloadCommand(fixture)
+        let refused = try await reloadCommand(fixture)
         #expect(refused.status == 1)
         #expect(refused.output.contains("journeys/broken.yaml:4:11: steps[0].wait: expected a duration"))
         #expect(daemon.isRunning)
 
         try FileManager.default.removeItem(atPath: fixture.rules + "/journeys/broken.yaml")
-        let accepted = try reloadCommand(fixture)
+        let accepted = try await reloadCommand(fixture)
         #expect(accepted.status == 0)
         #expect(accepted.output.contains("rules reloaded: 3 journeys"))
-        daemon.terminate()
-        daemon.waitUntilExit()
-        #expect(daemon.terminationStatus == 0)
+        daemon.signal()
+        #expect(await daemon.exit() == 0)
     }
 }
 
 extension DaemonReloadTests {
-    @Test func twentyReloadsHalfOfThemInvalidWhileEventsFlowLoseNothing() throws {
+    @Test func twentyReloadsHalfOfThemInvalidWhileEventsFlowLoseNothing() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
         let daemon = try fixture.startLiveDaemon()
-        defer { if daemon.isRunning { daemon.terminate() } }
-        #expect(fixture.eventually { fixture.log.contains("journeyd running") })
+        defer { daemon.signal(SIGKILL) }
+        #expect(await eventually { fixture.log.contains("journeyd running") })
         // A user who will wait (wall clock: one hour) in an unchanged journey through all the reloads.
         try fixture.spoolEvent(
             #"{"type":"track","userId":"waiter","event":"cart_add","messageId":"w1","timestamp":"2025-01-01T00:00:00Z","properties":{"price":80,"cart_id":"c1"}}"#,
             named: "0000-waiter.jsonl")
-        #expect(fixture.eventually { !FileManager.default.fileExists(atPath: fixture.spool + "/incoming/0000-waiter.jsonl") })
+        #expect(await eventually { !FileManager.default.fileExists(atPath: fixture.spool + "/incoming/0000-waiter.jsonl") })
 
         var sent = 1
         for round in 1...20 {
@@ -289,30 +262,30 @@ extension DaemonReloadTests {
                   - send: email
                     template: cart_reminder
                 """, at: "journeys/extra.yaml")
-            let result = try reloadCommand(fixture)
+            let result = try await reloadCommand(fixture)
             #expect(result.status == (valid ? 0 : 1), "round \(round): \(result.output)")
             if !valid { #expect(result.output.contains("journeys/extra.yaml:5:11: steps[0].wait")) }
         }
-        #expect(fixture.eventually { (try? FileManager.default.contentsOfDirectory(atPath: fixture.spool + "/incoming"))?.isEmpty == true })
-        daemon.terminate()
-        daemon.waitUntilExit()
-        #expect(daemon.terminationStatus == 0)
+        #expect(await eventually { (try? FileManager.default.contentsOfDirectory(atPath: fixture.spool + "/incoming"))?.isEmpty == true })
+        daemon.signal()
+        #expect(await daemon.exit() == 0)
         #expect(fixture.log.contains("journeyd stopped: \(sent) events"), "\(fixture.log.split(separator: "\n").last ?? "")")
         #expect(!FileManager.default.fileExists(atPath: fixture.root + "/state/quarantine"))
 
-        let store = try SQLiteStateStore(path: fixture.state)
-        let waiter = try #require(store.user("waiter"))
+        let store = try SQLiteCheckpointStore(path: fixture.state)
+        let waiter = try #require(try store.user("waiter"))
         let enrollment = try #require(waiter.enrollments.first { $0.journey == "cart_abandonment" })
         #expect(enrollment.phase == .waitingForEvent)
         #expect(enrollment.timer != 0)
-        #expect(store.pendingTimerCount > 0)
+        #expect(store.timerCount > 0)
     }
 }
 
 @Suite("Daemon versions")
 struct DaemonVersionTests {
-    @Test func usersPinnedToAnOlderVersionKeepRunningItAcrossARestart() throws {
+    @Test func usersPinnedToAnOlderVersionKeepRunningItAcrossARestart() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
         func series(second template: String) -> String {
             """
             journey: series
@@ -330,12 +303,12 @@ struct DaemonVersionTests {
         }
         try fixture.install(series(second: "repurchase_60"), at: "journeys/series.yaml")
         try fixture.spoolEvent(#"{"type":"track","userId":"old","event":"ping","messageId":"p1","timestamp":"2025-01-01T00:00:00Z"}"#, named: "1.jsonl")
-        #expect(try fixture.runToCompletion(until: "2025-01-01T01:00:00Z") == 0)
+        #expect(try await fixture.runToCompletion(until: "2025-01-01T01:00:00Z") == 0)
 
         // The file changes while "old" waits; the daemon restarts on the new version.
         try fixture.install(series(second: "vip_thanks"), at: "journeys/series.yaml")
         try fixture.spoolEvent(#"{"type":"track","userId":"new","event":"ping","messageId":"p2","timestamp":"2025-01-01T02:00:00Z"}"#, named: "2.jsonl")
-        #expect(try fixture.runToCompletion(until: "2025-01-03T00:00:00Z") == 0)
+        #expect(try await fixture.runToCompletion(until: "2025-01-03T00:00:00Z") == 0)
 
         let seconds = try fixture.deliveredTouches().filter { $0.contains(#""step":"second""#) }
         #expect(seconds.count == 2)
@@ -344,10 +317,9 @@ struct DaemonVersionTests {
     }
 }
 
-/// Sends `lines` to a Unix socket, closes the sending side, and returns every answer line.
-func exchange(_ lines: [String], at path: String) throws -> [String] {
+/// A connected stream socket to the Unix socket at `path`.
+func connectUnixSocket(_ path: String) throws -> Int32 {
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     let bytes = Array(path.utf8)
@@ -358,7 +330,17 @@ func exchange(_ lines: [String], at path: String) throws -> [String] {
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
-    guard connected == 0 else { throw CocoaError(.fileNoSuchFile) }
+    guard connected == 0 else {
+        close(fd)
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: path])
+    }
+    return fd
+}
+
+/// Sends `lines` to a Unix socket, closes the sending side, and returns every answer line.
+func exchange(_ lines: [String], at path: String) throws -> [String] {
+    let fd = try connectUnixSocket(path)
+    defer { close(fd) }
     let payload = Array((lines.joined(separator: "\n") + "\n").utf8)
     var written = 0
     while written < payload.count {
@@ -379,8 +361,9 @@ func exchange(_ lines: [String], at path: String) throws -> [String] {
 
 @Suite("Daemon input")
 struct DaemonInputTests {
-    @Test func theTailedFileIsFollowedAcrossRotationTruncationAndRestart() throws {
+    @Test func theTailedFileIsFollowedAcrossRotationTruncationAndRestart() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
         let tail = fixture.root + "/events.log"
         var counter = 0
         func lines(_ n: Int) -> String {
@@ -396,69 +379,66 @@ struct DaemonInputTests {
             handle.write(Data(text.utf8))
             try handle.close()
         }
-        func events() -> Int {
-            guard let answer = try? askDaemon("status", controlSocket: fixture.root + "/state/control.sock"),
-                let range = answer.range(of: #""events":"#)
-            else { return -1 }
-            return Int(answer[range.upperBound...].prefix { $0.isNumber }) ?? -1
-        }
+        func events() async -> Int { await statusEvents(fixture) }
 
         var daemon = try fixture.startLiveDaemon(extra: ["--tail", tail])
-        defer { if daemon.isRunning { daemon.terminate() } }
+        defer { daemon.signal(SIGKILL) }
         try append(lines(100), to: tail)
         try append(#"{"type":"track","userId":"u1","event":"app_open","messageId":"partial","#, to: tail)  // no newline yet
-        #expect(fixture.eventually { events() == 100 })
+        #expect(await eventually { await events() == 100 })
         try append(#""timestamp":"2025-01-01T00:00:00Z"}"# + "\n", to: tail)
-        #expect(fixture.eventually { events() == 101 })
+        #expect(await eventually { await events() == 101 })
 
         // Rotation: more lines land in the old file, which is renamed away; a new file takes the path.
         try append(lines(50), to: tail)
         try FileManager.default.moveItem(atPath: tail, toPath: tail + ".1")
         try append(lines(30), to: tail)
-        #expect(fixture.eventually { events() == 181 })
+        #expect(await eventually { await events() == 181 })
 
         // Truncation in place.
         try Data().write(to: URL(fileURLWithPath: tail))
         try append(lines(20), to: tail)
-        #expect(fixture.eventually { events() == 201 })
+        #expect(await eventually { await events() == 201 })
 
         // A restart resumes after the last committed line.
-        daemon.terminate()
-        daemon.waitUntilExit()
+        daemon.signal()
+        await daemon.exit()
         try append(lines(10), to: tail)
         daemon = try fixture.startLiveDaemon(extra: ["--tail", tail])
-        #expect(fixture.eventually { events() == 10 })
-        daemon.terminate()
-        daemon.waitUntilExit()
-        #expect(daemon.terminationStatus == 0)
+        #expect(await eventually { await events() == 10 })
+        daemon.signal()
+        #expect(await daemon.exit() == 0)
     }
 
-    @Test func everySocketLineIsAnsweredAfterItsCommit() throws {
+    @Test func everySocketLineIsAnsweredAfterItsCommit() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
         let socketPath = fixture.root + "/events.sock"
         let daemon = try fixture.startLiveDaemon(extra: ["--socket", socketPath])
-        defer { if daemon.isRunning { daemon.terminate() } }
-        #expect(fixture.eventually { FileManager.default.fileExists(atPath: socketPath) })
+        defer { daemon.signal(SIGKILL) }
+        #expect(await eventually { FileManager.default.fileExists(atPath: socketPath) })
         let events = EventGenerator(.init(users: 100, events: 3000, seed: 3)).map { $0.jsonValue.jsonText }
         var lines = events
         lines.insert("{not json", at: 10)
         lines.insert(String(repeating: "x", count: 40_000), at: 20)
-        let answers = try exchange(lines, at: socketPath)
+        let sent = lines
+        let answers = try await offThread { try exchange(sent, at: socketPath) }
         #expect(answers.count == lines.count)
         #expect(answers.filter { $0.hasPrefix("ok ") }.count == events.count)
         #expect(answers[10].hasPrefix("error $"))
         #expect(answers[20].hasPrefix("error $:") && answers[20].contains("exceeds 32768 bytes"))
         #expect(answers[0] == "ok m-3-0")
-        daemon.terminate()
-        daemon.waitUntilExit()
+        daemon.signal()
+        await daemon.exit()
         #expect(fixture.log.contains("journeyd stopped: \(events.count) events"))
         // What was answered "ok" is in the database.
-        let store = try SQLiteStateStore(path: fixture.state)
-        #expect(store.contains(user: "u0") && store.contains(user: "u99"))
+        let store = try SQLiteCheckpointStore(path: fixture.state)
+        #expect(try store.user("u0") != nil && store.user("u99") != nil)
     }
 
-    @Test func hostileLinesAreQuarantinedWithTheirReasonAndTheNextLineIsProcessed() throws {
+    @Test func hostileLinesAreQuarantinedWithTheirReasonAndTheNextLineIsProcessed() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
         func good(_ n: Int) -> [UInt8] {
             Array(#"{"type":"track","userId":"u\#(n)","event":"purchase","messageId":"g\#(n)","timestamp":"2025-01-01T00:0\#(n):00Z","properties":{"price":150}}"#.utf8)
         }
@@ -484,8 +464,7 @@ struct DaemonInputTests {
         try Data(bytes).write(to: URL(fileURLWithPath: fixture.root + "/staging"))
         try FileManager.default.moveItem(atPath: fixture.root + "/staging", toPath: fixture.spool + "/incoming/hostile.jsonl")
         let process = try fixture.startDaemon(batch: 4)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        #expect(await process.exit() == 0)
 
         let quarantine = try String(contentsOfFile: fixture.root + "/state/quarantine/hostile.jsonl.rejected.jsonl", encoding: .utf8)
             .split(separator: "\n").map { String($0) }
@@ -495,9 +474,9 @@ struct DaemonInputTests {
         }
         // Both good purchases went through (the VIP journey is not involved: no gold tier), and the store
         // took every good event exactly once.
-        let store = try SQLiteStateStore(path: fixture.state)
-        #expect(store.contains(user: "u1") && store.contains(user: "u2"))
-        #expect(!store.contains(user: "u3"))
+        let store = try SQLiteCheckpointStore(path: fixture.state)
+        #expect(try store.user("u1") != nil && store.user("u2") != nil)
+        #expect(try store.user("u3") == nil)
         #expect(try store.integrityCheck() == "ok")
     }
 }

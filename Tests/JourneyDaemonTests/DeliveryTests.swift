@@ -2,6 +2,7 @@ import Foundation
 import JourneyCore
 import JourneyEvents
 import JourneyStore
+import JourneyTesting
 import Testing
 
 /// The daemon delivering rendered touches to a real HTTP receiver on loopback: retries after failures,
@@ -12,25 +13,23 @@ struct DeliveryTests {
 
     /// The Python receiver (Peers/webhook_receiver.py) on a free loopback port; `/flaky` fails twice.
     /// Kill it with SIGKILL: the test runner's children inherit an ignored SIGTERM, and Python keeps that.
-    static func startReceiver(_ fixture: DaemonFixture) throws -> (Process, String) {
+    static func startReceiver(_ fixture: DaemonFixture) async throws -> (ChildProcess, String) {
         let portFile = fixture.root + "/port"
-        let receiver = Process()
-        receiver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        receiver.arguments = [
-            "python3", repositoryRoot + "/Tests/JourneyDaemonTests/Peers/webhook_receiver.py", portFile, fixture.root + "/received.jsonl",
-            secret, "2",
-        ]
-        receiver.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        receiver.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try receiver.run()
-        #expect(fixture.eventually { FileManager.default.fileExists(atPath: portFile) })
+        let receiver = try ChildProcess(
+            "/usr/bin/env",
+            [
+                "python3", repositoryRoot + "/Tests/JourneyDaemonTests/Peers/webhook_receiver.py", portFile,
+                fixture.root + "/received.jsonl", secret, "2",
+            ])
+        #expect(await eventually { FileManager.default.fileExists(atPath: portFile) })
         return (receiver, (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? "0")
     }
 
-    @Test func aTouchNotDeliveredBeforeItExpiresIsDeadLetteredNotSentLate() throws {
+    @Test func aTouchNotDeliveredBeforeItExpiresIsDeadLetteredNotSentLate() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
-        let (receiver, port) = try Self.startReceiver(fixture)
-        defer { kill(receiver.processIdentifier, SIGKILL) }
+        defer { fixture.remove() }
+        let (receiver, port) = try await Self.startReceiver(fixture)
+        defer { receiver.signal(SIGKILL) }
         try "delivery: { expire_after: 2s }\n".write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
         try """
         channels:
@@ -42,20 +41,21 @@ struct DeliveryTests {
         try "journey: ping\ntrigger: { event: signup }\nsteps:\n  - send: legacy\n    template: hello\n"
             .write(toFile: fixture.rules + "/journeys/ping.yaml", atomically: true, encoding: .utf8)
         let daemon = try fixture.startLiveDaemon()
-        defer { if daemon.isRunning { daemon.terminate() } }
+        defer { daemon.signal(SIGKILL) }
         try fixture.spoolEvent(#"{"type":"track","userId":"u1","event":"signup","messageId":"s1","timestamp":"2025-01-01T00:00:00Z"}"#, named: "1.jsonl")
-        #expect(fixture.eventually { fixture.log.contains("dead-lettered: expired") }, "\(fixture.log)")
-        daemon.terminate()
-        daemon.waitUntilExit()
+        #expect(await eventually { fixture.log.contains("dead-lettered: expired") }, "\(fixture.log)")
+        daemon.signal()
+        await daemon.exit()
         let attempts = ((try? String(contentsOfFile: fixture.root + "/received.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").count
         #expect(attempts >= 2 && attempts <= 10, "\(attempts) attempts in the 2 s before expiry")
-        #expect(try SQLiteStateStore(path: fixture.state).outboxCounts()["dead_letter"] == 1)
+        #expect(try SQLiteCheckpointStore(path: fixture.state).outboxCounts()[.deadLetter] == 1)
     }
 
-    @Test func renderedTouchesReachAWebhookThroughRetriesAndFailuresEndAsTheyShould() throws {
+    @Test func renderedTouchesReachAWebhookThroughRetriesAndFailuresEndAsTheyShould() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
-        let (receiver, port) = try Self.startReceiver(fixture)
-        defer { kill(receiver.processIdentifier, SIGKILL) }
+        defer { fixture.remove() }
+        let (receiver, port) = try await Self.startReceiver(fixture)
+        defer { receiver.signal(SIGKILL) }
         let receiverLog = fixture.root + "/received.jsonl"
 
         try Self.secret.write(toFile: fixture.rules + "/hooks.whsec", atomically: true, encoding: .utf8)
@@ -78,8 +78,8 @@ struct DeliveryTests {
         }
 
         let daemon = try fixture.startLiveDaemon()
-        defer { if daemon.isRunning { daemon.terminate() } }
-        #expect(fixture.eventually { fixture.log.contains("journeyd running") }, "\(fixture.log)")
+        defer { daemon.signal(SIGKILL) }
+        #expect(await eventually { fixture.log.contains("journeyd running") }, "\(fixture.log)")
         try fixture.spoolEvent(
             #"{"type":"identify","userId":"ada","traits":{"first_name":"Ada","email":"ada@example.com"},"messageId":"i1","timestamp":"2025-01-01T00:00:00Z"}"#
                 + "\n" + #"{"type":"track","userId":"ada","event":"signup","properties":{"plan":"Pro"},"messageId":"s1","timestamp":"2025-01-01T00:00:01Z"}"#,
@@ -88,24 +88,17 @@ struct DeliveryTests {
         func received() -> [Value] {
             ((try? String(contentsOfFile: receiverLog, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { try? JSONParser().parse(String($0)) }
         }
-        #expect(fixture.eventually { received().contains { $0["path"] == "/flaky" && $0["status"] == 200 } })
-        #expect(fixture.eventually { received().filter { $0["path"] == "/broken" }.count == 3 })
-        #expect(fixture.eventually { fixture.log.contains("dead-lettered") })
+        #expect(await eventually { received().contains { $0["path"] == "/flaky" && $0["status"] == 200 } })
+        #expect(await eventually { received().filter { $0["path"] == "/broken" }.count == 3 })
+        #expect(await eventually { fixture.log.contains("dead-lettered") })
         // `journeyd status` reads the live counters over the control socket.
-        let status = Process()
-        status.executableURL = URL(fileURLWithPath: journeydBinary)
-        status.arguments = ["status", "--rules", fixture.rules, "--state", fixture.state, "--json"]
-        let pipe = Pipe()
-        status.standardOutput = pipe
-        try status.run()
-        let statusText = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        status.waitUntilExit()
-        #expect(status.terminationStatus == 0)
+        let (statusCode, statusText) = try await ChildProcess.run(
+            journeydBinary, ["status", "--rules", fixture.rules, "--state", fixture.state, "--json"])
+        #expect(statusCode == 0)
         let counters = try JSONParser().parse(statusText)
         #expect(counters["events"] == 2 && counters["touches"] == 3 && counters["delivered"] == 1 && counters["dead_letter"] == 1, "\(statusText)")
-        daemon.terminate()
-        daemon.waitUntilExit()
-        #expect(daemon.terminationStatus == 0)
+        daemon.signal()
+        #expect(await daemon.exit() == 0)
 
         let requests = received()
         // crm: two 503s, then delivered — the same touch each time, signed, with its idempotency key.
@@ -125,8 +118,8 @@ struct DeliveryTests {
         // legacy: 500 every time → dead letter after max_attempts, with the reason.
         #expect(requests.filter { $0["path"] == "/broken" }.count == 3)
 
-        let store = try SQLiteStateStore(path: fixture.state)
+        let store = try SQLiteCheckpointStore(path: fixture.state)
         let counts = try store.outboxCounts()
-        #expect(counts["sent"] == 1 && counts["dead_letter"] == 1 && counts["retry"] == 1, "\(counts)")
+        #expect(counts[.sent] == 1 && counts[.deadLetter] == 1 && counts[.retry] == 1, "\(counts)")
     }
 }

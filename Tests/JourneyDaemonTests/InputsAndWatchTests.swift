@@ -3,6 +3,7 @@ import JourneyCore
 import JourneyDaemon
 import JourneyRules
 import JourneyStore
+import JourneyTesting
 import Testing
 
 /// Sends `lines` to a TCP address on loopback, closes the sending side, and returns every answer line.
@@ -60,34 +61,34 @@ func freePort() -> UInt16 {
 struct InputAgreementTests {
     /// The event-clock daemon stopped after its input, then run on to the fixture's end with nothing more
     /// to read: timers fire and every touch is delivered.
-    func finish(_ fixture: DaemonFixture, _ daemon: Process) throws {
-        daemon.terminate()
-        daemon.waitUntilExit()
-        #expect(daemon.terminationStatus == 0)
-        #expect(try fixture.runToCompletion(until: DaemonFixture.end) == 0)
+    func finish(_ fixture: DaemonFixture, _ daemon: ChildProcess) async throws {
+        #expect(await daemon.stop() == 0)
+        #expect(try await fixture.runToCompletion(until: DaemonFixture.end) == 0)
     }
 
-    @Test func theTCPSocketGivesExactlyTheTouchesOfReplay() throws {
+    @Test func theTCPSocketGivesExactlyTheTouchesOfReplay() async throws {
         let fixture = try DaemonFixture(events: 4000, files: 0, seed: 11)
+        defer { fixture.remove() }
         let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
         let port = freePort()
         let daemon = try fixture.startLiveDaemon(extra: ["--listen", "127.0.0.1:\(port)", "--clock", "event", "--batch", "256"])
-        defer { if daemon.isRunning { daemon.terminate() } }
-        #expect(fixture.eventually { fixture.log.contains("journeyd running") })
-        let answers = try exchangeTCP(lines, port: port)
+        defer { daemon.signal(SIGKILL) }
+        #expect(await eventually { fixture.log.contains("journeyd running") })
+        let answers = try await offThread { try exchangeTCP(lines, port: port) }
         #expect(answers.count == lines.count)
         #expect(answers.allSatisfy { $0.hasPrefix("ok ") })
-        try finish(fixture, daemon)
+        try await finish(fixture, daemon)
         #expect(try fixture.deliveredTouches().sorted() == fixture.expectedTouches())
     }
 
-    @Test func theTailedFileGivesExactlyTheTouchesOfReplay() throws {
+    @Test func theTailedFileGivesExactlyTheTouchesOfReplay() async throws {
         let fixture = try DaemonFixture(events: 4000, files: 0, seed: 11)
+        defer { fixture.remove() }
         let tail = fixture.root + "/events.log"
         FileManager.default.createFile(atPath: tail, contents: nil)
         let daemon = try fixture.startLiveDaemon(extra: ["--tail", tail, "--clock", "event", "--batch", "256"])
-        defer { if daemon.isRunning { daemon.terminate() } }
-        #expect(fixture.eventually { fixture.log.contains("journeyd running") })
+        defer { daemon.signal(SIGKILL) }
+        #expect(await eventually { fixture.log.contains("journeyd running") })
         // Appended in pieces, as a producer writes: some cut in the middle of a line.
         let all = try Data(contentsOf: URL(fileURLWithPath: fixture.root + "/all.jsonl"))
         let handle = try #require(FileHandle(forWritingAtPath: tail))
@@ -99,15 +100,16 @@ struct InputAgreementTests {
         }
         try handle.close()
         let expectedEvents = all.split(separator: 10).count
-        #expect(fixture.eventually { statusEvents(fixture) == expectedEvents })
-        try finish(fixture, daemon)
+        #expect(await eventually { await statusEvents(fixture) == expectedEvents })
+        try await finish(fixture, daemon)
         #expect(try fixture.deliveredTouches().sorted() == fixture.expectedTouches())
     }
 }
 
 /// The `events` figure of `journeyd status`, or -1 when the daemon does not answer.
-func statusEvents(_ fixture: DaemonFixture) -> Int {
-    guard let answer = try? askDaemon("status", controlSocket: fixture.root + "/state/control.sock"),
+func statusEvents(_ fixture: DaemonFixture) async -> Int {
+    let control = fixture.root + "/state/control.sock"
+    guard let answer = await offThread({ try? askDaemon("status", controlSocket: control) }),
         let range = answer.range(of: #""events":"#)
     else { return -1 }
     return Int(answer[range.upperBound...].prefix { $0.isNumber }) ?? -1
@@ -115,8 +117,9 @@ func statusEvents(_ fixture: DaemonFixture) -> Int {
 
 @Suite("Daemon settings and rule watch", .serialized)
 struct SettingsAndWatchTests {
-    @Test func aTypoInTheInputsIsReportedAtItsLineAndColumn() throws {
+    @Test func aTypoInTheInputsIsReportedAtItsLineAndColumn() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
         try """
         inputs:
           spool: { directory: /tmp/x, done: keep }
@@ -131,31 +134,34 @@ struct SettingsAndWatchTests {
         #expect(text.contains { $0.hasPrefix("journeyd.yaml:5:22: state.durability: expected full or normal") }, "\(text)")
     }
 
-    @Test func finishedSpoolFilesAreDeletedWhenConfiguredSo() throws {
+    @Test func finishedSpoolFilesAreDeletedWhenConfiguredSo() async throws {
         let fixture = try DaemonFixture(events: 500, files: 2, seed: 5)
+        defer { fixture.remove() }
         try "inputs: { spool: { done: delete } }\n".write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
-        #expect(try fixture.runToCompletion(until: DaemonFixture.end) == 0)
+        #expect(try await fixture.runToCompletion(until: DaemonFixture.end) == 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.spool + "/incoming").isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.spool + "/done").isEmpty)
         #expect(try fixture.deliveredTouches().sorted() == fixture.expectedTouches())
     }
 
-    @Test func editsToTheRuleDirectoryReloadOnceAfterItGoesQuiet() throws {
+    @Test func editsToTheRuleDirectoryReloadOnceAfterItGoesQuiet() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
-        try "reload: { watch: true, debounce: 300ms }\n".write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        defer { fixture.remove() }
+        // A debounce far longer than the writes below take, even on a loaded machine.
+        try "reload: { watch: true, debounce: 1500ms }\n".write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
         let daemon = try fixture.startLiveDaemon()
-        defer { if daemon.isRunning { daemon.terminate() } }
-        #expect(fixture.eventually { fixture.log.contains("journeyd running: 3 journeys") })
+        defer { daemon.signal(SIGKILL) }
+        #expect(await eventually { fixture.log.contains("journeyd running: 3 journeys") })
         func count(_ text: String) -> Int { fixture.log.components(separatedBy: text).count - 1 }
 
         // An editor's swap file alone changes nothing.
         try "garbage: [".write(toFile: fixture.rules + "/journeys/.extra.yaml.swp", atomically: false, encoding: .utf8)
-        usleep(800_000)
+        await pause(.milliseconds(2500))
         #expect(count("rules reload") == 0)
 
         // A broken journey is refused, with its position; the old rules keep serving.
         try fixture.install("journey: extra\ntrigger: { event: ping }\nsteps:\n  - wait: soon\n", at: "journeys/extra.yaml")
-        #expect(fixture.eventually { count("rules reload refused") == 1 })
+        #expect(await eventually { count("rules reload refused") == 1 })
         #expect(fixture.log.contains("journeys/extra.yaml:4:11: steps[0].wait"))
 
         // Five quick writes (a git pull) make one reload, after the last one.
@@ -163,10 +169,9 @@ struct SettingsAndWatchTests {
             try fixture.install(
                 "journey: extra\ndescription: round \(round)\ntrigger: { event: ping }\nsteps:\n  - send: email\n    template: cart_reminder\n",
                 at: "journeys/extra.yaml")
-            usleep(50_000)
         }
-        #expect(fixture.eventually { count("rules reloaded") == 1 })
-        usleep(800_000)
+        #expect(await eventually { count("rules reloaded") == 1 })
+        await pause(.milliseconds(2500))
         #expect(count("rules reloaded") == 1)
         #expect(fixture.log.contains("rules reloaded: 4 journeys (added 1"))
 
@@ -187,11 +192,10 @@ struct SettingsAndWatchTests {
         let second = try release("release-2", dropping: "extra.yaml")
         try FileManager.default.removeItem(atPath: fixture.rules + "/journeys")
         try swap(to: first)
-        #expect(fixture.eventually { count("rules reloaded") == 2 })
+        #expect(await eventually { count("rules reloaded") == 2 })
         try swap(to: second)
-        #expect(fixture.eventually { fixture.log.contains("rules reloaded: 3 journeys (added 0, changed 0, removed 1") })
-        daemon.terminate()
-        daemon.waitUntilExit()
-        #expect(daemon.terminationStatus == 0)
+        #expect(await eventually { fixture.log.contains("rules reloaded: 3 journeys (added 0, changed 0, removed 1") })
+        daemon.signal()
+        #expect(await daemon.exit() == 0)
     }
 }

@@ -26,7 +26,7 @@ struct RecordingStore: StateStore {
         return timer
     }
     var nextTimerDue: Timestamp? { inner.nextTimerDue }
-    mutating func markSeen(messageId: String, at: Timestamp) -> Bool { inner.markSeen(messageId: messageId, at: at) }
+    mutating func markSeen(_ key: DedupWindow.Key, at: Timestamp) -> Bool { inner.markSeen(key, at: at) }
 }
 
 @Suite("Engine properties")

@@ -44,12 +44,16 @@ public struct ConfiguredChannel: Sendable {
     public var type: String
     public var adapter: any ChannelAdapter
     public var policy: ChannelPolicy
+    /// A hash of the channel's definition (type and options): a channel whose fingerprint did not change
+    /// across a reload or a restart keeps its delivery state (rate windows, breaker, disabled, throttle).
+    public var fingerprint: String
 
-    public init(name: String, type: String, adapter: any ChannelAdapter, policy: ChannelPolicy) {
+    public init(name: String, type: String, adapter: any ChannelAdapter, policy: ChannelPolicy, fingerprint: String = "") {
         self.name = name
         self.type = type
         self.adapter = adapter
         self.policy = policy
+        self.fingerprint = fingerprint
     }
 }
 
@@ -171,7 +175,10 @@ public struct ChannelRegistry: Sendable {
         return ([], {
             do {
                 let adapter = try A(name: spec.name, configuration: configuration, context: context)
-                return ConfiguredChannel(name: spec.name, type: A.type, adapter: adapter, policy: policy)
+                var hash = StableHash()
+                hash.combine(A.type)
+                hash.combine(spec.options.jsonText)
+                return ConfiguredChannel(name: spec.name, type: A.type, adapter: adapter, policy: policy, fingerprint: hash.hex)
             } catch let problem as ChannelProblem {
                 // Adapters throw problems at an option key ("path"); the registry knows where the channel is.
                 let path = problem.path.isEmpty ? spec.path : "\(spec.path).\(problem.path)"

@@ -91,5 +91,12 @@ public struct CircuitBreaker: Sendable, Hashable {
         if case .halfOpen = state { state = .halfOpen(probeInFlight: false) }
     }
 
+    /// The same breaker as it was: `state` and how long its next opening lasts (across a restart).
+    public mutating func restore(state: State, currentOpenFor: TimeSpan) {
+        // A probe that was out when the process stopped never came back: let the next one go.
+        if case .halfOpen = state { self.state = .halfOpen(probeInFlight: false) } else { self.state = state }
+        self.currentOpenFor = min(configuration.maxOpenFor, max(configuration.openFor, currentOpenFor))
+    }
+
     public var isClosed: Bool { if case .closed = state { return true } else { return false } }
 }

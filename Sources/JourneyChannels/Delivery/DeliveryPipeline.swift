@@ -73,8 +73,9 @@ public struct ChannelStatus: Sendable, Hashable {
 /// concurrency, retries with backoff — and nothing else: it reads no store and writes none. The daemon
 /// marks the batch `attempting`, calls ``deliver(_:)``, and persists the returned decisions.
 ///
-/// Channel state (breakers, rate-limit windows, throttles, disabled channels) lives as long as the
-/// pipeline; build a new pipeline when the channel set changes.
+/// Channel state (breakers, rate-limit windows, throttles, disabled channels) lives in the pipeline;
+/// ``channelStates()`` exports it and a new pipeline (after a reload or a restart) restores it for
+/// every channel whose definition did not change.
 ///
 /// A call returns when every delivery it started has ended, so one slow channel holds back the others
 /// of its batch. Concurrent calls are safe (per-channel limits hold across them; `maxConcurrency` is per
@@ -99,15 +100,25 @@ public actor DeliveryPipeline {
     /// - Parameters:
     ///   - maxConcurrency: deliveries in flight at most, over all channels (each channel also has its own
     ///     ``ChannelPolicy/concurrency``).
+    ///   - restoring: the channels' states as a previous pipeline left them (``channelStates()``); each is
+    ///     restored when its channel's fingerprint is unchanged.
     public init(
-        channels: ChannelSet, clock: any DeliveryClock = SystemDeliveryClock(), maxConcurrency: Int = 64,
-        logger: Logger = Logger(label: "journeyd.delivery")
+        channels: ChannelSet, clock: any DeliveryClock = WallClock(), maxConcurrency: Int = 64,
+        logger: Logger = Logger(label: "journeyd.delivery"), restoring: [String: ChannelState] = [:]
     ) {
         precondition(maxConcurrency >= 1)
         var states: [String: State] = [:]
         for channel in channels.channels {
-            states[channel.name] = State(
+            var state = State(
                 channel: channel, limiter: RateLimiter(channel.policy.rateLimits), breaker: CircuitBreaker(channel.policy.breaker))
+            if let saved = restoring[channel.name], saved.fingerprint == channel.fingerprint {
+                state.limiter.restore(saved.limiter)
+                state.breaker.restore(state: saved.breaker, currentOpenFor: saved.breakerOpenFor)
+                state.disabledReason = saved.disabledReason
+                state.throttledUntil = saved.throttledUntil
+                state.throttleReason = saved.throttleReason
+            }
+            states[channel.name] = state
         }
         self.states = states
         self.clock = clock
@@ -118,6 +129,26 @@ public actor DeliveryPipeline {
     public func status(of channel: String) -> ChannelStatus? {
         states[channel].map {
             ChannelStatus(breaker: $0.breaker.state, disabledReason: $0.disabledReason, throttledUntil: $0.throttledUntil, inFlight: $0.inFlight)
+        }
+    }
+
+    /// What the pipeline knows about each channel, to carry across a restart or a reload.
+    public func channelStates() -> [String: ChannelState] {
+        states.mapValues {
+            ChannelState(
+                fingerprint: $0.channel.fingerprint, limiter: $0.limiter.memory, breaker: $0.breaker.state,
+                breakerOpenFor: $0.breaker.currentOpenFor, disabledReason: $0.disabledReason, throttledUntil: $0.throttledUntil,
+                throttleReason: $0.throttleReason)
+        }
+    }
+
+    /// One channel's state (nil for a channel it does not have).
+    public func channelState(of name: String) -> ChannelState? {
+        states[name].map {
+            ChannelState(
+                fingerprint: $0.channel.fingerprint, limiter: $0.limiter.memory, breaker: $0.breaker.state,
+                breakerOpenFor: $0.breaker.currentOpenFor, disabledReason: $0.disabledReason, throttledUntil: $0.throttledUntil,
+                throttleReason: $0.throttleReason)
         }
     }
 

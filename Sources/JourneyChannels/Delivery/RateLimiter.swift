@@ -54,6 +54,34 @@ public struct RateLimiter: Sendable {
         return earliest
     }
 
+    /// What the windows have seen (send times, tokens), to carry a limiter across a restart or a reload.
+    public struct Memory: Sendable, Hashable {
+        var windows: [(sends: [Timestamp], next: Int, milliTokens: Int64, updated: Timestamp)]
+        public static func == (a: Memory, b: Memory) -> Bool {
+            a.windows.count == b.windows.count
+                && zip(a.windows, b.windows).allSatisfy { $0.sends == $1.sends && $0.next == $1.next && $0.milliTokens == $1.milliTokens && $0.updated == $1.updated }
+        }
+        public func hash(into hasher: inout Hasher) {
+            for w in windows {
+                hasher.combine(w.sends)
+                hasher.combine(w.milliTokens)
+            }
+        }
+    }
+
+    public var memory: Memory { Memory(windows: windows.map { ($0.sends, $0.next, $0.milliTokens, $0.updated) }) }
+
+    /// The same limits, having seen what `memory` says (ignored when the limits differ in number).
+    public mutating func restore(_ memory: Memory) {
+        guard memory.windows.count == windows.count else { return }
+        for (i, w) in memory.windows.enumerated() where w.sends.count <= windows[i].limit.count {
+            windows[i].sends = w.sends
+            windows[i].next = w.sends.isEmpty ? 0 : w.next % max(1, w.sends.count)
+            windows[i].milliTokens = w.milliTokens
+            windows[i].updated = w.updated
+        }
+    }
+
     private struct Window: Sendable {
         let limit: RateLimit
         // Hard: the last `count` send times (a ring). Bucket: tokens as of `updated`, in thousandths.

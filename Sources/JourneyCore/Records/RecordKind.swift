@@ -22,6 +22,9 @@ public enum RecordKind: String, Sendable, CaseIterable {
     case storeFailure = "store_failure"
     case inputFailure = "input_failure"
     case versionRetired = "version_retired"
+    case clockJump = "clock_jump"
+    case eventOutOfBounds = "event_out_of_bounds"
+    case diskFull = "disk_full"
 
     /// 128-bit id, 32 lowercase hex digits, as journald's `MESSAGE_ID=` expects.
     public var messageID: String {
@@ -46,6 +49,9 @@ public enum RecordKind: String, Sendable, CaseIterable {
         case .storeFailure: "9e1d5eaa97194347a482b2698f285cfb"
         case .inputFailure: "bc6edec1eb7642e7a887789ea714b891"
         case .versionRetired: "ffddbd02b87948cba6b2584a7910ccc8"
+        case .clockJump: "56cd0b7c45844a3d94c6d55cb031ebb4"
+        case .eventOutOfBounds: "de9ce7789a494f1fb65ed7210a672ffe"
+        case .diskFull: "9fc9cfd6069549fc8dce39c18820b4e6"
         }
     }
 }

@@ -52,6 +52,7 @@ public protocol StateStore {
     /// When the earliest timer is due.
     var nextTimerDue: Timestamp? { get }
 
-    /// Records `messageId` as seen at `at`; returns false when it was already seen (a duplicate).
-    mutating func markSeen(messageId: String, at: Timestamp) -> Bool
+    /// Records a message id (its ``DedupWindow/Key``) as seen at `at`; returns false when it was already
+    /// seen (a duplicate).
+    mutating func markSeen(_ key: DedupWindow.Key, at: Timestamp) -> Bool
 }

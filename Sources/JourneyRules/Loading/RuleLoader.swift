@@ -53,7 +53,7 @@ import Yams
 /// ```yaml
 /// channels:
 ///   - name: email                # [a-z][a-z0-9_-]*, unique
-///     type: log                  # one of ChannelDefinition.knownTypes
+///     type: log                  # an adapter type of the channel registry (JourneyChannels)
 ///     path: touches.jsonl        # every other key is an adapter option (ChannelDefinition.options)
 /// ```
 ///
@@ -152,16 +152,19 @@ import Yams
 /// (in the pattern's journey, else in the test's journeys, else in any journey).
 public enum RuleLoader {
     /// The rule set, or every error (warnings do not fail a load).
-    public static func load(directory: String) throws(RuleLoadError) -> RuleSet {
-        let (rules, diagnostics) = loadReportingAll(directory: directory)
+    ///
+    /// - Parameter channelTypes: the adapter types channels may name (the channel registry's list, which
+    ///   the daemon's runtime builder passes); nil leaves the types unchecked.
+    public static func load(directory: String, channelTypes: [String]? = nil) throws(RuleLoadError) -> RuleSet {
+        let (rules, diagnostics) = loadReportingAll(directory: directory, channelTypes: channelTypes)
         guard let rules else { throw RuleLoadError(diagnostics: diagnostics) }
         return rules
     }
 
     /// The rule set when there are no errors (nil otherwise), and every diagnostic — errors and warnings —
     /// sorted by file, line and column.
-    public static func loadReportingAll(directory: String) -> (RuleSet?, [Diagnostic]) {
-        var loader = Loader(directory: directory)
+    public static func loadReportingAll(directory: String, channelTypes: [String]? = nil) -> (RuleSet?, [Diagnostic]) {
+        var loader = Loader(directory: directory, channelTypes: channelTypes)
         return loader.run()
     }
 }
@@ -172,8 +175,11 @@ private struct Loader {
     var diagnostics: [Diagnostic] = []
     let fm = FileManager.default
 
-    init(directory: String) {
+    let channelTypes: [String]?
+
+    init(directory: String, channelTypes: [String]?) {
         self.directory = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        self.channelTypes = channelTypes
     }
 
     mutating func run() -> (RuleSet?, [Diagnostic]) {
@@ -199,7 +205,7 @@ private struct Loader {
         if let reader = read("channels.yaml", optional: true) {
             readers.append(reader)
             if let root = reader.root(allowEmpty: true) {
-                (channels, channelNames) = SettingsParser.channels(root, reader: reader)
+                (channels, channelNames) = SettingsParser.channels(root, reader: reader, types: channelTypes)
             }
         }
         for ref in capChannels where !channelNames.contains(ref.name) {

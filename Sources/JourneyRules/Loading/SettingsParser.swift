@@ -1,12 +1,13 @@
 import JourneyCore
+import JourneyTemplates
 import Yams
 
 /// `journeyd.yaml` and `channels.yaml`.
 enum SettingsParser {
     /// Keys the daemon interprets; kept as opaque values here and validated by the daemon.
-    static let daemonKeys = ["delivery", "metrics"]
+    static let daemonKeys = ["metrics"]
     /// Keys of the daemon's settings, validated here.
-    static let typedDaemonKeys = ["state", "inputs", "control", "reload", "logging"]
+    static let typedDaemonKeys = ["state", "inputs", "control", "reload", "logging", "delivery", "events"]
 
     /// The settings, and the channel names global caps refer to (checked once channels are known).
     static func settings(_ root: YAMLNode, reader: YAMLReader) -> (
@@ -59,8 +60,26 @@ enum SettingsParser {
             if s.isEmpty { reader.error(at: node, path, "must not be empty") }
             return s.isEmpty ? nil : s
         }
-        if let n = m["state"], let sm = reader.mapping(n, "state", allowed: ["path", "durability"]) {
+        if let n = m["state"],
+            let sm = reader.mapping(n, "state", allowed: ["path", "durability", "checkpoint", "log_retention", "max_users_in_memory"])
+        {
             d.statePath = text(sm["path"], "state.path")
+            if let c = sm["checkpoint"], let cm = reader.mapping(c, "state.checkpoint", allowed: ["every", "log_bytes"]) {
+                if let node = cm["every"], let span = reader.duration(node, "state.checkpoint.every") {
+                    if span < .seconds(1) {
+                        reader.error(at: node, "state.checkpoint.every", "must be at least 1s")
+                    } else {
+                        d.checkpointEvery = span
+                    }
+                }
+                if let node = cm["log_bytes"], let bytes = reader.integer(node, "state.checkpoint.log_bytes", in: 1_048_576...1 << 40) {
+                    d.checkpointLogBytes = bytes
+                }
+            }
+            if let node = sm["log_retention"], let span = reader.duration(node, "state.log_retention") { d.logRetention = span }
+            if let node = sm["max_users_in_memory"], let n = reader.integer(node, "state.max_users_in_memory", in: 1000...1_000_000_000) {
+                d.maxUsersInMemory = n
+            }
             if let node = sm["durability"], let s = reader.string(node, "state.durability", expected: "full or normal") {
                 switch s {
                 case "full": d.fsyncEveryCommit = true
@@ -105,7 +124,15 @@ enum SettingsParser {
             if let w = rm["watch"], let b = reader.bool(w, "reload.watch") { d.watchRules = b }
             if let w = rm["debounce"], let span = reader.duration(w, "reload.debounce") { d.reloadDebounce = span }
         }
-        if let n = m["logging"], let lm = reader.mapping(n, "logging", allowed: ["user_id", "user_id_key"]) {
+        if let n = m["logging"], let lm = reader.mapping(n, "logging", allowed: ["user_id", "user_id_key", "level"]) {
+            if let node = lm["level"], let s = reader.string(node, "logging.level", expected: "a log level") {
+                let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+                if levels.contains(s) {
+                    d.logLevel = s
+                } else {
+                    reader.error(at: node, "logging.level", "expected one of \(levels.joined(separator: ", ")), found `\(s)`\(Suggestions.didYouMean(s, in: levels))")
+                }
+            }
             if let node = lm["user_id_key"], let key = reader.string(node, "logging.user_id_key", expected: "32 hex digits") {
                 if key.count == 32 && key.allSatisfy(\.isHexDigit) {
                     d.userIDKey = key
@@ -121,12 +148,55 @@ enum SettingsParser {
                 }
             }
         }
+        if let n = m["events"], let em = reader.mapping(n, "events", allowed: ["future", "past", "out_of_bounds", "clock_skew"]) {
+            func bound(_ key: String) -> TimeSpan?? {
+                guard let node = em[key] else { return nil }
+                if reader.string(node, "events.\(key)", expected: "a duration or none") == "none" { return .some(nil) }
+                return reader.duration(node, "events.\(key)").map { .some($0) }
+            }
+            if let future = bound("future") { d.eventTime.future = future }
+            if let past = bound("past") { d.eventTime.past = past }
+            if let node = em["out_of_bounds"], let s = reader.string(node, "events.out_of_bounds", expected: "refuse or clamp") {
+                switch s {
+                case "refuse": d.eventTime.clamp = false
+                case "clamp": d.eventTime.clamp = true
+                default: reader.error(at: node, "events.out_of_bounds", "expected refuse or clamp, found `\(s)`")
+                }
+            }
+            if let node = em["clock_skew"], let s = reader.string(node, "events.clock_skew", expected: "correct or ignore") {
+                switch s {
+                case "correct": d.eventTime.correctSkew = true
+                case "ignore": d.eventTime.correctSkew = false
+                default: reader.error(at: node, "events.clock_skew", "expected correct or ignore, found `\(s)`")
+                }
+            }
+        }
+        if let n = m["delivery"], let dm = reader.mapping(n, "delivery", allowed: ["unsubscribe_url", "expire_after", "concurrency"]) {
+            if let node = dm["concurrency"], let count = reader.integer(node, "delivery.concurrency", in: 1...10_000) {
+                d.deliveryConcurrency = count
+            }
+            if let node = dm["expire_after"], let span = reader.duration(node, "delivery.expire_after") {
+                if span > .zero { d.expireAfter = span } else { reader.error(at: node, "delivery.expire_after", "must be longer than 0") }
+            }
+            if let node = dm["unsubscribe_url"], let text = reader.string(node, "delivery.unsubscribe_url", expected: "a Liquid template") {
+                // Compiled now so `check` reports its errors where they are; the renderer compiles it again.
+                let start = reader.position(ofUTF8Offset: 0, in: node)
+                do {
+                    _ = try LiquidTemplate(text, mode: .text, file: reader.file, line: start.line, column: start.column)
+                    d.unsubscribeURL = text
+                } catch {
+                    for problem in error.errors {
+                        reader.record(line: problem.line, column: problem.column, "delivery.unsubscribe_url", problem.message)
+                    }
+                }
+            }
+        }
         return d
     }
 
     /// The valid channels, and every channel name declared (also those with errors, so that sends to
     /// them do not add "unknown channel" errors).
-    static func channels(_ root: YAMLNode, reader: YAMLReader) -> (channels: [ChannelDefinition], declared: Set<String>) {
+    static func channels(_ root: YAMLNode, reader: YAMLReader, types: [String]?) -> (channels: [ChannelDefinition], declared: Set<String>) {
         guard let m = reader.mapping(root, "", allowed: ["channels"]),
             let listNode = reader.required(m, "channels", ""),
             let list = reader.sequence(listNode, "channels", what: "a list of channels like {name: email, type: log}")
@@ -149,25 +219,26 @@ enum SettingsParser {
                     declared[name] = item.mark?.line ?? 0
                 }
             }
-            var type: String?
-            if let typeNode, let t = reader.string(typeNode, "\(path).type", expected: "a channel type") {
-                if ChannelDefinition.knownTypes.contains(t) {
-                    type = t
-                } else {
-                    reader.error(
-                        at: typeNode, "\(path).type",
-                        "unknown channel type \"\(t)\"\(Suggestions.didYouMean(t, in: ChannelDefinition.knownTypes)) (known: \(ChannelDefinition.knownTypes.sorted().joined(separator: ", ")))"
-                    )
-                }
+            // The types are the channel registry's (one list of adapters), handed in by the caller.
+            var type = typeNode.flatMap { reader.string($0, "\(path).type", expected: "a channel type") }
+            if let t = type, let types, !types.contains(t) {
+                reader.error(
+                    at: typeNode, "\(path).type",
+                    "unknown channel type \"\(t)\"\(Suggestions.didYouMean(t, in: types)) (known: \(types.sorted().joined(separator: ", ")))")
+                type = nil
             }
             var options: [Value.Member] = []
-            for entry in cm.items where entry.key != "name" && entry.key != "type" {
+            var positions: [String: ChannelDefinition.Position] = [:]
+            for entry in cm.items {
+                positions[entry.key] = .init(line: entry.keyNode.mark?.line ?? 0, column: entry.keyNode.mark?.column ?? 0)
+                guard entry.key != "name" && entry.key != "type" else { continue }
                 options.append(Value.Member(entry.key, reader.value(entry.value, "\(path).\(entry.key)")))
             }
             guard reader.errorCount == errorsBefore, let name, let type else { continue }
             channels.append(
                 ChannelDefinition(
-                    name: name, type: type, options: .object(options), file: reader.file, line: item.mark?.line ?? 0))
+                    name: name, type: type, options: .object(options), file: reader.file, line: item.mark?.line ?? 0,
+                    column: item.mark?.column ?? 0, positions: positions))
         }
         return (channels, Set(declared.keys))
     }

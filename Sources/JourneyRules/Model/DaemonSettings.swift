@@ -28,8 +28,27 @@ public struct DaemonSettings: Sendable, Equatable {
     public var reloadDebounce: TimeSpan = .milliseconds(500)
     /// `logging.user_id`: `plain` or `hash` (user ids in log records as a keyed hash).
     public var hashUserIDs: Bool = false
+    /// `logging.level`: the least severe records logged (`debug` adds a record per touch sent and per
+    /// policy decision).
+    public var logLevel: String = "info"
     /// `logging.user_id_key`: the key of that hash (32 hex digits); by default derived from /etc/machine-id.
     public var userIDKey: String?
+    /// `state.checkpoint.every`: the longest time between checkpoints while events arrive.
+    public var checkpointEvery: TimeSpan = .seconds(30)
+    /// `state.checkpoint.log_bytes`: a checkpoint is taken sooner once the log since the last one holds this much.
+    public var checkpointLogBytes: Int = 256 << 20
+    /// `state.log_retention`: how long log segments a checkpoint covers are kept (for forensics); 0: deleted at once.
+    public var logRetention: TimeSpan = .zero
+    /// `state.max_users_in_memory`: beyond this, users a checkpoint holds leave memory (read back on use).
+    public var maxUsersInMemory: Int = 2_000_000
+    /// `delivery.expire_after`: a touch not delivered this long after it was due is dead-lettered as expired.
+    public var expireAfter: TimeSpan?
+    /// `events.*`: the clock-skew correction and the bounds on event times.
+    public var eventTime = EventTimePolicy()
+    /// `delivery.concurrency`: deliveries in flight at once, over all channels (each channel also has its own).
+    public var deliveryConcurrency: Int = 64
+    /// `delivery.unsubscribe_url`: a Liquid template giving each message its unsubscribe link.
+    public var unsubscribeURL: String?
 
     public enum SpoolDone: String, Sendable, Equatable {
         /// Move to `<spool>/done/` (the default).

@@ -64,17 +64,39 @@ public struct ChannelDefinition: Sendable {
     public var options: Value
     public var file: String
     public var line: Int
-    public init(name: String, type: String, options: Value = .emptyObject, file: String = "", line: Int = 0) {
+    public var column: Int
+    /// Where each of the entry's keys is written (`name`, `type` and every option), so a problem the
+    /// channel's adapter finds in an option is reported at that option's line and column.
+    public var positions: [String: Position]
+
+    public struct Position: Sendable, Hashable {
+        public var line: Int
+        public var column: Int
+        public init(line: Int, column: Int) {
+            self.line = line
+            self.column = column
+        }
+    }
+
+    public init(
+        name: String, type: String, options: Value = .emptyObject, file: String = "", line: Int = 0, column: Int = 0,
+        positions: [String: Position] = [:]
+    ) {
         self.name = name
         self.type = type
         self.options = options
         self.file = file
         self.line = line
+        self.column = column
+        self.positions = positions
     }
 
-    public static let knownTypes: Set<String> = [
-        "log", "file", "exec", "webhook", "email", "sms", "wecom", "dingtalk", "feishu", "slack",
-    ]
+    /// Where a problem at `keyPath` below this channel (`url`, `retry.initial`, `type`) is written: the
+    /// top-level key's position, else the channel's.
+    public func position(of keyPath: String) -> Position {
+        let key = String(keyPath.prefix { $0 != "." && $0 != "[" })
+        return positions[key] ?? Position(line: line, column: column)
+    }
 }
 
 /// A message template under `templates/`: `NAME.liquid` (any extension but `.html…`), an optional

@@ -1,6 +1,7 @@
 """A webhook receiver for the daemon's delivery tests, on 127.0.0.1.
 
-Paths: /flaky answers 503 to its first FAIL requests, then 200; /gone answers 410; /broken always 500.
+Paths: /flaky answers 503 to its first FAIL requests, then 200; /gone answers 410; /broken always 500;
+/robot/send answers as a DingTalk robot does ({"errcode":0}).
 Every request is appended to LOG as one JSON line: path, status, headers, body, and whether its
 Standard-Webhooks signature verifies with SECRET. The port goes to PORT_FILE once listening.
 
@@ -23,6 +24,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/flaky":
             seen["/flaky"] += 1
             status = 503 if seen["/flaky"] <= fail else 200
+        elif self.path.startswith("/robot/send"):
+            status = 200
         else:
             status = {"/gone": 410, "/broken": 500}.get(self.path, 404)
         with open(log_path, "a") as log:
@@ -31,9 +34,11 @@ class Handler(BaseHTTPRequestHandler):
                 "headers": {k.lower(): v for k, v in self.headers.items()},
                 "signature_ok": any(hmac.compare_digest(s, expected) for s in signatures),
             }) + "\n")
+        answer = b'{"errcode":0,"errmsg":"ok"}' if self.path.startswith("/robot/send") else b""
         self.send_response(status)
-        self.send_header("Content-Length", "0")
+        self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
+        self.wfile.write(answer)
 
     def log_message(self, *args):
         pass

@@ -25,7 +25,7 @@ struct GoldenDiagnosticsTests {
     @Test(arguments: LoaderFixtures.invalidCases)
     func diagnosticsMatchExpected(_ name: String) throws {
         let directory = LoaderFixtures.root + "/invalid/" + name
-        let (rules, diagnostics) = RuleLoader.loadReportingAll(directory: directory)
+        let (rules, diagnostics) = RuleLoader.loadReportingAll(directory: directory, channelTypes: LoaderFixtures.channelTypes)
         let actual = diagnostics.map(\.description).joined(separator: "\n") + "\n"
         if LoaderFixtures.updatingGolden {
             try actual.write(
@@ -42,9 +42,9 @@ struct GoldenDiagnosticsTests {
             #expect(d.line == 0 || d.column >= 1, "\(d)")
         }
         // load(directory:) throws the same diagnostics.
-        #expect(throws: RuleLoadError.self) { try RuleLoader.load(directory: directory) }
+        #expect(throws: RuleLoadError.self) { try RuleLoader.load(directory: directory, channelTypes: LoaderFixtures.channelTypes) }
         do {
-            _ = try RuleLoader.load(directory: directory)
+            _ = try RuleLoader.load(directory: directory, channelTypes: LoaderFixtures.channelTypes)
         } catch {
             #expect(error.diagnostics == diagnostics)
         }

@@ -28,6 +28,9 @@ enum LoaderFixtures {
         return names.filter { !$0.hasPrefix(".") }.sorted()
     }()
 
+    /// The channel types the tests' rule files may name (the daemon passes the channel registry's list).
+    static let channelTypes = ["dingtalk", "email", "exec", "feishu", "file", "log", "slack", "sms", "webhook", "wecom"]
+
     /// Every diagnostic of loading `directory`, one `description` per line.
     static func diagnosticLines(_ directory: String) -> [String] {
         RuleLoader.loadReportingAll(directory: directory).1.map(\.description)

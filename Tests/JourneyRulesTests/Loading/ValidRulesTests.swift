@@ -48,10 +48,12 @@ struct ValidRulesTests {
         daemon.watchRules = true
         daemon.reloadDebounce = .seconds(2)
         daemon.hashUserIDs = true
+        daemon.deliveryConcurrency = 8
+        daemon.expireAfter = .hours(6)
         #expect(s.daemonSettings == daemon)
         // Keys read by other modules are kept as written, typed like untyped values (`archive: no` stays text).
-        #expect(s.daemon["delivery"] == ["concurrency": 8, "archive": "no"])
-        #expect(s.daemon.members?.map(\.key) == ["delivery"])
+        #expect(s.daemon["metrics"] == ["archive": "no"])
+        #expect(s.daemon.members?.map(\.key) == ["metrics"])
     }
 
     @Test func channels() throws {

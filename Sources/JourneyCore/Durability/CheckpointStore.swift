@@ -1,0 +1,158 @@
+/// A partition's state as of one log position, written in the background (DESIGN §6): the changes since
+/// the previous checkpoint, so a checkpoint costs what changed, not what is held.
+public struct Checkpoint: Sendable {
+    public var partition: Int
+    /// Every log record up to and including this sequence number is reflected here.
+    public var logSequence: UInt64
+    /// The content hash of the rule set live at that position (see ``RuleSnapshot``).
+    public var rulesVersion: String
+    public var timerSeq: UInt64
+    /// The partition's processing clock at that position (it never goes back, also across a restart).
+    public var clock: Timestamp = .distantPast
+    /// Users changed since the previous checkpoint (whole), and users removed.
+    public var users: [UserState] = []
+    public var removedUsers: [String] = []
+    /// Timers armed since the previous checkpoint and still armed; timers fired or dropped since.
+    public var timersArmed: [TimerEntry] = []
+    public var timersDone: [UInt64] = []
+    /// Deduplication ids added since the previous checkpoint; ids older than the horizon are forgotten.
+    public var dedupAdded: [DedupWindow.Entry] = []
+    public var dedupHorizon: Timestamp = .distantPast
+    /// Outbox entries created or changed since the previous checkpoint (whole).
+    public var outbox: [OutboxEntry] = []
+    /// Input positions changed since the previous checkpoint; nil removes one (a finished spool file).
+    public var positions: [String: Int64?] = [:]
+    /// Figures that must survive a restart (running enrollments per journey), whole.
+    public var figures: [String: Int64] = [:]
+    /// The delivery pipeline's state per channel (rate windows, breaker…), whole; empty when unchanged.
+    public var channels: [String: [UInt8]] = [:]
+    /// When it was taken (wall clock), for operators.
+    public var takenAt: Timestamp
+
+    public init(partition: Int, logSequence: UInt64, rulesVersion: String, timerSeq: UInt64, takenAt: Timestamp) {
+        self.partition = partition
+        self.logSequence = logSequence
+        self.rulesVersion = rulesVersion
+        self.timerSeq = timerSeq
+        self.takenAt = takenAt
+    }
+
+    /// Whether it carries any change besides its position.
+    public var isEmpty: Bool {
+        users.isEmpty && removedUsers.isEmpty && timersArmed.isEmpty && timersDone.isEmpty && dedupAdded.isEmpty && outbox.isEmpty
+            && positions.isEmpty
+    }
+}
+
+/// What a restart starts from: the last checkpoint's position and the state that must be in memory
+/// (users are read on demand with ``CheckpointStore/user(_:)``).
+public struct RestoredPartition: Sendable {
+    /// 0 when the partition was never checkpointed: replay the whole log.
+    public var logSequence: UInt64 = 0
+    public var rulesVersion: String?
+    public var timerSeq: UInt64 = 0
+    public var clock: Timestamp = .distantPast
+    public var timers: [TimerEntry] = []
+    public var dedup: [DedupWindow.Entry] = []
+    /// Outbox entries that are not final (pending, attempting, retry).
+    public var outbox: [OutboxEntry] = []
+    public var positions: [String: Int64] = [:]
+    /// Whether the store holds any user (a first start reads no user from it).
+    public var hasUsers = false
+    public var figures: [String: Int64] = [:]
+    public var channels: [String: [UInt8]] = [:]
+
+    public init() {}
+}
+
+/// Where checkpoints go: the durable copy of users, timers, deduplication ids, the outbox and input
+/// positions, each checkpoint written in one transaction with the log position it covers.
+///
+/// Implementations: `SQLiteCheckpointStore` (embedded), a PostgreSQL store in cluster mode. Every one
+/// passes `CheckpointStoreConformance` in JourneyTesting.
+public protocol CheckpointStore: AnyObject, Sendable {
+    /// Writes `checkpoint` atomically: after a crash the store holds it whole or not at all.
+    func write(_ checkpoint: Checkpoint) throws(StoreError)
+    /// What a restart of `partition` loads.
+    func restore(partition: Int) throws(StoreError) -> RestoredPartition
+    /// A user's checkpointed state, or nil for a user never checkpointed (or removed).
+    func user(_ id: String) throws(StoreError) -> UserState?
+}
+
+/// The outbox as the store holds it, for the questions asked of a stopped daemon's state (`status`,
+/// `explain`, `report` with `--state`) and for tests.
+public protocol OutboxReader: AnyObject, Sendable {
+    /// How many touches are in each delivery state.
+    func outboxCounts() throws(StoreError) -> [DeliveryState: Int]
+    /// A user's touches, oldest first.
+    func outbox(of user: String) throws(StoreError) -> [OutboxEntry]
+    /// Every touch in `state`, oldest first, at most `limit`.
+    func outbox(in state: DeliveryState, limit: Int) throws(StoreError) -> [OutboxEntry]
+}
+
+/// The rule sets and journey versions the daemon has run, by content hash: so users pinned to an older
+/// journey version keep running it after a restart, and a log written under older rules replays under
+/// exactly those rules.
+public protocol JourneyArchive: AnyObject, Sendable {
+    func keep(_ snapshot: RuleSnapshot) throws(StoreError)
+    func snapshot(version: String) throws(StoreError) -> RuleSnapshot?
+    func keep(journeys: [StoredJourney], at: Timestamp) throws(StoreError)
+    /// Every journey version kept, oldest first.
+    func keptJourneyVersions() throws(StoreError) -> [StoredJourney]
+}
+
+/// The text of a rule directory's rule files (journeyd.yaml, channels.yaml, journeys/, templates/) and
+/// its content hash, the ``version`` that log reload marks and checkpoints name.
+public struct RuleSnapshot: Sendable, Hashable {
+    public var version: String
+    /// Relative path → file content.
+    public var files: [String: String]
+
+    public init(files: [String: String]) {
+        self.files = files
+        var hash = StableHash()
+        for path in files.keys.sorted() {
+            hash.combine(path)
+            hash.combine(byte: 0)
+            hash.combine(files[path]!)
+            hash.combine(byte: 0)
+        }
+        version = hash.hex
+    }
+}
+
+/// A journey version as kept: enough to compile it again.
+public struct StoredJourney: Sendable, Hashable {
+    public var version: String
+    public var journey: String
+    public var file: String
+    public var source: String
+
+    public init(version: String, journey: String, file: String, source: String) {
+        self.version = version
+        self.journey = journey
+        self.file = file
+        self.source = source
+    }
+}
+
+/// What goes wrong with a state store. Texts name the store and the record, never user data.
+public enum StoreError: Error, CustomStringConvertible, Sendable {
+    /// A stored record does not have the shape this version writes.
+    case corrupt(String)
+    /// The store refused an operation.
+    case database(path: String, operation: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .corrupt(let what): "corrupt state record: \(what)"
+        case .database(let path, let operation, let reason): "\(path): \(operation) failed: \(reason)"
+        }
+    }
+
+    /// The disk is full (SQLite's SQLITE_FULL), for the refusal producers get.
+    public var isDiskFull: Bool {
+        if case .database(_, _, let reason) = self { return reason.contains("database or disk is full") || reason.contains("No space left") }
+        return false
+    }
+}

@@ -1,0 +1,153 @@
+import CoreMetrics
+import Foundation
+import JourneyCore
+import Synchronization
+
+/// What the daemon measures, through the swift-metrics API (exported by whatever factory the
+/// composition root bootstrapped — Prometheus at the admin listener's `/metrics`).
+///
+/// Label values come from the rules and the configuration only — journey, step and channel names,
+/// source names, outcome and reason categories — never from event data or user ids, so the number of
+/// series is bounded by the rules. Handles are created once per label set and cached: the hot paths
+/// (a batch applied, a delivery decided) pay a dictionary lookup, not a factory call.
+final class DaemonMetrics: Sendable {
+    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
+    private let gauges = Mutex<[String: CoreMetrics.Gauge]>([:])
+    private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
+
+    init() {}
+
+    private static func key(_ label: String, _ dimensions: [(String, String)]) -> String {
+        dimensions.reduce(label) { $0 + "\u{1}" + $1.0 + "=" + $1.1 }
+    }
+
+    func counter(_ label: String, _ dimensions: [(String, String)] = []) -> CoreMetrics.Counter {
+        let key = Self.key(label, dimensions)
+        return counters.withLock { cache in
+            if let counter = cache[key] { return counter }
+            let counter = CoreMetrics.Counter(label: label, dimensions: dimensions)
+            cache[key] = counter
+            return counter
+        }
+    }
+
+    func gauge(_ label: String, _ dimensions: [(String, String)] = []) -> CoreMetrics.Gauge {
+        let key = Self.key(label, dimensions)
+        return gauges.withLock { cache in
+            if let gauge = cache[key] { return gauge }
+            let gauge = CoreMetrics.Gauge(label: label, dimensions: dimensions)
+            cache[key] = gauge
+            return gauge
+        }
+    }
+
+    func timer(_ label: String, _ dimensions: [(String, String)] = []) -> CoreMetrics.Timer {
+        let key = Self.key(label, dimensions)
+        return timers.withLock { cache in
+            if let timer = cache[key] { return timer }
+            let timer = CoreMetrics.Timer(label: label, dimensions: dimensions)
+            cache[key] = timer
+            return timer
+        }
+    }
+
+    // MARK: - Names (Prometheus conventions: base units, _total for counters)
+
+    func eventsReceived(source: String, count: Int) {
+        counter("journeyd_events_received_total", [("source", source)]).increment(by: count)
+    }
+
+    func eventsRejected(source: String, reason: RejectionCategory, count: Int = 1) {
+        counter("journeyd_events_rejected_total", [("source", source), ("reason", reason.rawValue)]).increment(by: count)
+    }
+
+    func eventsDuplicate(source: String, count: Int) {
+        counter("journeyd_events_duplicate_total", [("source", source)]).increment(by: count)
+    }
+
+    func touchProduced(journey: String, step: String, channel: String) {
+        counter("journeyd_touches_total", [("journey", journey), ("step", step), ("channel", channel)]).increment()
+    }
+
+    func policyOutcome(journey: String, outcome: String) {
+        counter("journeyd_policy_outcomes_total", [("journey", journey), ("outcome", outcome)]).increment()
+    }
+
+    func enrollment(journey: String, event: String) {
+        counter("journeyd_enrollments_total", [("journey", journey), ("event", event)]).increment()
+    }
+
+    func delivery(channel: String, outcome: String, seconds: Double?) {
+        counter("journeyd_deliveries_total", [("channel", channel), ("outcome", outcome)]).increment()
+        if let seconds { timer("journeyd_delivery_duration_seconds", [("channel", channel)]).recordSeconds(seconds) }
+    }
+
+    func reload(ok: Bool, version: String?) {
+        counter("journeyd_reloads_total", [("result", ok ? "ok" : "refused")]).increment()
+        if ok, let version { rulesLive(version: version) }
+    }
+
+    private let liveVersion = Mutex<String?>(nil)
+
+    /// The live rules' content hash as an info metric (1 for the live version, 0 for the previous one).
+    func rulesLive(version: String) {
+        let previous = liveVersion.withLock { current in
+            defer { current = version }
+            return current
+        }
+        if let previous, previous != version { gauge("journeyd_rules_info", [("version", previous)]).record(0) }
+        gauge("journeyd_rules_info", [("version", version)]).record(1)
+        gauge("journeyd_rules_loaded_timestamp_seconds").record(Date().timeIntervalSince1970)
+    }
+
+    func logSync(nanoseconds: UInt64, records: Int) {
+        timer("journeyd_log_sync_duration_seconds").recordNanoseconds(Int64(nanoseconds))
+    }
+
+    func batchDurable(nanoseconds: UInt64) {
+        timer("journeyd_batch_duration_seconds").recordNanoseconds(Int64(nanoseconds))
+    }
+
+    func checkpoint(nanoseconds: UInt64) {
+        timer("journeyd_checkpoint_duration_seconds").recordNanoseconds(Int64(nanoseconds))
+    }
+
+    /// The figures a processor publishes, as gauges.
+    func publish(_ f: PartitionFigures, activeEnrollments: [String: Int], outboxByState: [DeliveryState: Int]) {
+        gauge("journeyd_intake_queue_events").record(f.intakeQueued)
+        gauge("journeyd_timers_pending").record(f.timers)
+        gauge("journeyd_users_in_memory").record(f.usersInMemory)
+        gauge("journeyd_log_sequence").record(Int64(f.logSequence))
+        gauge("journeyd_log_durable_sequence").record(Int64(f.durableSequence))
+        for (journey, count) in activeEnrollments { gauge("journeyd_enrollments_active", [("journey", journey)]).record(count) }
+        for state in [DeliveryState.pending, .attempting, .retry] {
+            gauge("journeyd_outbox_touches", [("state", state.rawValue)]).record(outboxByState[state] ?? 0)
+        }
+    }
+
+    func breaker(channel: String, state: Int) {
+        gauge("journeyd_channel_breaker_state", [("channel", channel)]).record(state)
+    }
+}
+
+/// Why an event was rejected, as a bounded label: the reason texts themselves name fields and values.
+enum RejectionCategory: String {
+    case tooLarge = "too_large"
+    case invalidJSON = "invalid_json"
+    case invalidUTF8 = "invalid_utf8"
+    case missingField = "missing_field"
+    case invalidField = "invalid_field"
+    case timestamp
+    case other
+
+    init(reason: String, path: String) {
+        let r = reason.lowercased()
+        if r.contains("exceeds") { self = .tooLarge }
+        else if r.contains("utf-8") || r.contains("utf8") { self = .invalidUTF8 }
+        else if path.contains("timestamp") || path.contains("sentAt") || r.contains("timestamp") { self = .timestamp }
+        else if r.contains("missing") || r.contains("required") || r.contains("empty") { self = .missingField }
+        else if path == "$" || r.contains("json") || r.contains("expected") || r.contains("duplicate key") { self = .invalidJSON }
+        else if path.hasPrefix("$.") { self = .invalidField }
+        else { self = .other }
+    }
+}

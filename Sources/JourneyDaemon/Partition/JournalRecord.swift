@@ -1,0 +1,111 @@
+import JourneyCore
+
+/// One record of a partition's event log: an input the partition's engine applied, in the order it
+/// applied them. Replaying the records after a checkpoint through the same deterministic engine
+/// rebuilds exactly the state (and the touches) the daemon had: docs/ARCHITECTURE.md, "The event log".
+enum JournalRecord {
+    /// A batch of events as received: the raw lines (parsed again on replay), the time they were applied
+    /// at on the wall clock, their deduplication namespace, and the input positions they advance.
+    case events(EventsRecord)
+    /// Timers fired at `at` with no event (the wall clock moved on; the event clock was run to `--until`).
+    case tick(at: Timestamp)
+    /// The rule set live from here on (a reload), by content hash: see ``RuleSnapshot``.
+    case rules(version: String)
+    /// Outbox bookkeeping: touches handed to their channels (`attempting`) and what came back.
+    case deliveries([DeliveryUpdate])
+    /// Input positions that move without events (a finished spool file forgotten).
+    case positions([String: Int64?])
+    /// The delivery pipeline's state of channels (rate windows, breaker, disabled), encoded ``ChannelState``s.
+    case channels([String: [UInt8]])
+
+    struct EventsRecord {
+        /// The partition's time when it applied the batch (the engine's now on the wall clock).
+        var appliedAt: Timestamp
+        /// When the batch was received: what the event-time policy checked the events against.
+        var receivedAt: Timestamp
+        var origin: String
+        var namespace: String
+        var lines: [[UInt8]]
+        var positions: [String: Int64?]
+    }
+
+    func encode(into w: inout ByteWriter) {
+        switch self {
+        case .events(let record):
+            w.byte(1)
+            w.timestamp(record.appliedAt)
+            w.timestamp(record.receivedAt)
+            w.string(record.origin)
+            w.string(record.namespace)
+            w.varint(UInt64(record.lines.count))
+            for line in record.lines { w.blob(line) }
+            Self.encode(record.positions, into: &w)
+        case .tick(let at):
+            w.byte(2)
+            w.timestamp(at)
+        case .rules(let version):
+            w.byte(3)
+            w.string(version)
+        case .deliveries(let updates):
+            w.byte(4)
+            w.varint(UInt64(updates.count))
+            for update in updates { update.encode(into: &w) }
+        case .positions(let positions):
+            w.byte(5)
+            Self.encode(positions, into: &w)
+        case .channels(let states):
+            w.byte(6)
+            w.varint(UInt64(states.count))
+            for (name, state) in states.sorted(by: { $0.key < $1.key }) {
+                w.string(name)
+                w.blob(state)
+            }
+        }
+    }
+
+    static func encode(_ positions: [String: Int64?], into w: inout ByteWriter) {
+        w.varint(UInt64(positions.count))
+        for (key, value) in positions.sorted(by: { $0.key < $1.key }) {
+            w.string(key)
+            if let value {
+                w.byte(1)
+                w.signed(value)
+            } else {
+                w.byte(0)
+            }
+        }
+    }
+
+    static func decodePositions(_ r: inout ByteReader) throws(BinaryDecodingError) -> [String: Int64?] {
+        var positions: [String: Int64?] = [:]
+        for _ in 0..<(try r.varint()) {
+            let key = try r.string()
+            positions[key] = try r.byte() == 1 ? .some(try r.signed()) : .some(nil)
+        }
+        return positions
+    }
+
+    /// Decodes a record; an empty payload is a record erased by `forget` (nil).
+    static func decode(_ bytes: UnsafeRawBufferPointer) throws(BinaryDecodingError) -> JournalRecord? {
+        guard !bytes.isEmpty else { return nil }
+        var r = ByteReader(bytes)
+        switch try r.byte() {
+        case 1:
+            let appliedAt = try r.timestamp()
+            let receivedAt = try r.timestamp()
+            let origin = try r.string()
+            let namespace = try r.string()
+            let lines = try r.list { r throws(BinaryDecodingError) in try r.blob() }
+            return .events(EventsRecord(appliedAt: appliedAt, receivedAt: receivedAt, origin: origin, namespace: namespace, lines: lines, positions: try decodePositions(&r)))
+        case 2: return .tick(at: try r.timestamp())
+        case 3: return .rules(version: try r.string())
+        case 4: return .deliveries(try r.list { r throws(BinaryDecodingError) in try DeliveryUpdate(from: &r) })
+        case 5: return .positions(try decodePositions(&r))
+        case 6:
+            var states: [String: [UInt8]] = [:]
+            for _ in 0..<(try r.varint()) { states[try r.string()] = try r.blob() }
+            return .channels(states)
+        case let tag: throw BinaryDecodingError(offset: 0, reason: "unknown log record type \(tag)")
+        }
+    }
+}

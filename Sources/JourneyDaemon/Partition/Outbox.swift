@@ -1,0 +1,88 @@
+import JourneyCore
+
+/// The touches of a partition that are still to be delivered, and those changed since the last
+/// checkpoint: in memory, with a schedule per channel of when each is due (its due time while pending,
+/// its retry time after a failure) — so a channel busy with a batch costs nothing until it is free.
+/// Final touches leave memory once a checkpoint holds them.
+struct Outbox {
+    private(set) var entries: [String: OutboxEntry] = [:]
+    private var schedules: [String: DueQueue] = [:]
+    /// Touches created or changed since the last snapshot.
+    private var dirty: Set<String> = []
+
+    init() {}
+
+    /// Restores the not-yet-final touches of a checkpoint.
+    init(restoring restored: [OutboxEntry]) {
+        for entry in restored {
+            entries[entry.touch.id] = entry
+            if let due = entry.dueAt { schedules[entry.touch.channel, default: DueQueue()].schedule(entry.touch.id, at: due) }
+        }
+    }
+
+    subscript(id: String) -> OutboxEntry? { entries[id] }
+
+    /// Adds a touch the engine produced; false when one with its id is already here (replayed or
+    /// produced again: recognized, not created twice).
+    @discardableResult
+    mutating func add(_ entry: OutboxEntry) -> Bool {
+        guard entries[entry.touch.id] == nil else { return false }
+        entries[entry.touch.id] = entry
+        dirty.insert(entry.touch.id)
+        if let due = entry.dueAt { schedules[entry.touch.channel, default: DueQueue()].schedule(entry.touch.id, at: due) }
+        return true
+    }
+
+    /// Records a delivery step; returns the entry as it is now (nil for a touch not held here: one
+    /// already final and checkpointed, whose late report changes nothing).
+    @discardableResult
+    mutating func apply(_ update: DeliveryUpdate) -> OutboxEntry? {
+        guard entries[update.touchID] != nil else { return nil }
+        update.apply(to: &entries[update.touchID]!)
+        dirty.insert(update.touchID)
+        let entry = entries[update.touchID]!
+        if let due = entry.dueAt {
+            schedules[entry.touch.channel, default: DueQueue()].schedule(update.touchID, at: due)
+        } else {
+            schedules[entry.touch.channel]?.remove(update.touchID)
+        }
+        return entry
+    }
+
+    /// When the earliest pending or retrying touch is due.
+    mutating func nextDue() -> Timestamp? {
+        var earliest: Timestamp?
+        for channel in Array(schedules.keys) {
+            if let due = schedules[channel]!.nextDue() { earliest = min(earliest ?? due, due) }
+        }
+        return earliest
+    }
+
+    /// The channels with touches scheduled.
+    var channels: [String] { schedules.keys.sorted() }
+
+    /// Removes from `channel`'s schedule and returns the ids of up to `limit` touches due at or before `now`.
+    mutating func takeDue(channel: String, by now: Timestamp, limit: Int) -> [String] {
+        var taken: [String] = []
+        while taken.count < limit, let id = schedules[channel]?.popDue(by: now) {
+            if entries[id] != nil { taken.append(id) }
+        }
+        return taken
+    }
+
+    /// Touches waiting (pending or retrying).
+    var waiting: Int { schedules.values.reduce(0) { $0 + $1.count } }
+    var attempting: Int { entries.values.count { $0.state == .attempting } }
+
+    /// The touches changed since the last snapshot, and forgets which; final ones leave memory (the
+    /// checkpoint being written holds them).
+    mutating func takeChanges() -> [OutboxEntry] {
+        let changed = dirty.compactMap { entries[$0] }
+        dirty.removeAll(keepingCapacity: true)
+        for entry in changed where entry.state.isFinal { entries[entry.touch.id] = nil }
+        return changed
+    }
+
+    /// A user's touches held in memory.
+    func entries(of user: String) -> [OutboxEntry] { entries.values.filter { $0.touch.user == user } }
+}

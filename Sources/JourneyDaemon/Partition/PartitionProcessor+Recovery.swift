@@ -1,0 +1,85 @@
+import JourneyCore
+import JourneyEngine
+import JourneyEvents
+import JourneyRules
+import Logging
+
+/// Starting a partition: replaying the log after the last checkpoint through the same engine, under the
+/// rule sets the log names, then switching to the rules on disk.
+extension PartitionProcessor {
+    /// Replays the records after `checkpoint` (the sequence the last checkpoint covers). Returns how many.
+    @discardableResult
+    func replay(after checkpoint: UInt64, parser: SegmentEventParser) throws -> Int {
+        replaying = true
+        defer { replaying = false }
+        var records = 0
+        try log.read(after: checkpoint) { sequence, bytes in
+            guard let record = try JournalRecord.decode(bytes) else { return true }  // erased by forget
+            records += 1
+            switch record {
+            case .events(let batch):
+                var events: [Event] = []
+                events.reserveCapacity(batch.lines.count)
+                for (index, line) in batch.lines.enumerated() {
+                    let parsed = line.withUnsafeBufferPointer {
+                        parser.parse($0, lineNumber: index + 1, byteOffset: 0, source: batch.origin)
+                    }
+                    switch parsed {
+                    case .success(var event):
+                        // The same policy, the same receipt time: the same outcome as when it arrived.
+                        if case .refused = runtime.rules.settings.daemonSettings.eventTime.apply(to: &event, receivedAt: batch.receivedAt) {
+                            continue
+                        }
+                        events.append(event)
+                    case .failure(let rejection):
+                        // It parsed when it was received; a parser that changed since must not lose it silently.
+                        logger.error(
+                            "log record \(sequence): an event accepted before no longer parses (\(rejection)); it is skipped",
+                            metadata: [RecordField.kind: "\(RecordKind.eventRejected.rawValue)"])
+                    }
+                }
+                applyEvents(events, receivedAt: batch.appliedAt, namespace: batch.namespace)
+                state.move(batch.positions)
+            case .tick(let at):
+                applyTick(at)
+            case .rules(let version):
+                if version != runtime.version { try switchRules(to: version) }
+            case .deliveries(let updates):
+                for update in updates { state.outbox.apply(update) }
+            case .positions(let positions):
+                state.move(positions)
+            case .channels(let channels):
+                for (name, bytes) in channels { state.record(channel: name, state: bytes) }
+            }
+            return true
+        }
+        counters.replayed = records
+        return records
+    }
+
+    /// Replay reached a reload: the rules live from there on, from the archive.
+    private func switchRules(to version: String) throws {
+        guard let snapshot = try archive.snapshot(version: version) else {
+            throw DaemonError("the log names rule set \(version), which the archive does not hold: the log cannot be replayed as it was written")
+        }
+        let older = try RuntimeBuilder.build(snapshot: snapshot)
+        _ = engineLoad(older)
+    }
+
+    /// Goes live on `live` (the rules on disk, channels open): a reload when replay ended under other
+    /// rules; either way the log says which rules apply from here.
+    func goLive(with live: Runtime) throws {
+        if live.version != runtime.version {
+            let summary = engineLoad(live)
+            if summary.changed.count + summary.added.count + summary.removed.count > 0 {
+                logger.notice(
+                    "rules changed while journeyd was stopped: added \(summary.added.count), changed \(summary.changed.count), removed \(summary.removed.count)",
+                    metadata: [RecordField.kind: "\(RecordKind.rulesReloaded.rawValue)", RecordField.outcome: "live"])
+            }
+        } else {
+            setRuntime(live)
+        }
+        _ = try log.append { JournalRecord.rules(version: live.version).encode(into: &$0) }
+        resolveInterruptedDeliveries()
+    }
+}

@@ -1,0 +1,208 @@
+import JourneyCore
+import JourneyRules
+
+/// A partition's hot state in memory — users, timers, deduplication ids, the outbox, input positions —
+/// and what changed since the last checkpoint. The engine reads and changes it through ``StateStore``.
+///
+/// Users not in memory are read from the checkpoint store on first use; once a checkpoint holds a user's
+/// last change, the user may leave memory again when more than ``maxUsersInMemory`` are held (the
+/// bound on RAM for more users than fit: docs/ARCHITECTURE.md, "Memory").
+final class PartitionState: StateStore {
+    let partition: Int
+    let store: any CheckpointStore
+    var maxUsersInMemory: Int
+
+    /// A user in memory, and whether it changed since the last snapshot (a flag, not a set: marking a
+    /// user dirty on every event must cost no hashing). A class, so reaching a user's flag or state
+    /// through the dictionary never copies the state.
+    private final class Slot {
+        var state: UserState
+        var dirty: Bool
+        init(state: UserState, dirty: Bool) {
+            self.state = state
+            self.dirty = dirty
+        }
+    }
+    private var users: [String: Slot] = [:]
+    /// Whether the checkpoint store can hold users not in memory (false on a first start until a user
+    /// leaves memory): saves a store read for every new user.
+    private var storeMayHoldUsers: Bool
+    private(set) var timers: TimerQueue
+    private(set) var dedup: DedupWindow
+    var outbox: Outbox
+    private(set) var positions: [String: Int64]
+    /// The processing clock's high-water mark (event time under `--clock event`, the wall clock's
+    /// latest reading otherwise): never goes back, also across a restart.
+    var clock: Timestamp
+    /// Running enrollments per journey (entered minus exited), kept across restarts for the metrics.
+    var activeEnrollments: [String: Int] = [:]
+    /// The delivery pipeline's state per channel (encoded ``ChannelState``), as last logged.
+    private(set) var channelStates: [String: [UInt8]] = [:]
+    private var channelStatesChanged = false
+
+    // Changed since the last snapshot.
+    private var dirtyCount = 0
+    private var removedUsers: Set<String> = []
+    private var armed: [TimerEntry] = []
+    private var done: [UInt64] = []
+    private var dedupAdded: [DedupWindow.Entry] = []
+    private var positionChanges: [String: Int64?] = [:]
+
+    /// A read of the checkpoint store failed: the daemon must stop (crash-only), and says why.
+    private(set) var failure: StoreError?
+
+    init(partition: Int, store: any CheckpointStore, restored: RestoredPartition, settings: Settings, clock: Timestamp, maxUsersInMemory: Int) {
+        self.partition = partition
+        self.store = store
+        self.maxUsersInMemory = maxUsersInMemory
+        timers = TimerQueue(restored.timers, lastSeq: restored.timerSeq)
+        dedup = DedupWindow(window: settings.dedupWindow, maxEntries: settings.dedupMaxEntries)
+        dedup.restore(restored.dedup)
+        outbox = Outbox(restoring: restored.outbox)
+        positions = restored.positions
+        self.clock = clock
+        storeMayHoldUsers = restored.hasUsers
+        channelStates = restored.channels
+        for (name, value) in restored.figures where name.hasPrefix("active:") { activeEnrollments[String(name.dropFirst(7))] = Int(value) }
+    }
+
+    // MARK: - StateStore
+
+    func withUser<R>(_ id: String, _ body: (inout UserState) throws -> R) rethrows -> R {
+        let slot: Slot
+        if let existing = users[id] {
+            slot = existing
+        } else {
+            slot = Slot(state: load(id) ?? UserState(id: id), dirty: false)
+            users[id] = slot
+        }
+        if !slot.dirty {
+            slot.dirty = true
+            dirtyCount += 1
+        }
+        if !removedUsers.isEmpty { removedUsers.remove(id) }
+        return try body(&slot.state)
+    }
+
+    func user(_ id: String) -> UserState? {
+        if let slot = users[id] { return slot.state }
+        if removedUsers.contains(id) { return nil }
+        guard let loaded = load(id) else { return nil }
+        users[id] = Slot(state: loaded, dirty: false)
+        return loaded
+    }
+
+    func contains(user id: String) -> Bool {
+        if users.index(forKey: id) != nil { return true }
+        return user(id) != nil
+    }
+
+    func removeUser(_ id: String) {
+        if users.removeValue(forKey: id)?.dirty == true { dirtyCount -= 1 }
+        removedUsers.insert(id)
+    }
+
+    var lastTimerSeq: UInt64 { timers.lastSeq }
+
+    func schedule(_ timer: TimerEntry) {
+        timers.schedule(timer)
+        armed.append(timer)
+    }
+
+    func popTimer(dueBy now: Timestamp) -> TimerEntry? {
+        guard let timer = timers.popDue(by: now) else { return nil }
+        done.append(timer.seq)
+        return timer
+    }
+
+    var nextTimerDue: Timestamp? { timers.nextDue }
+
+    func markSeen(_ key: DedupWindow.Key, at: Timestamp) -> Bool {
+        guard dedup.insert(key, at: at) else { return false }
+        dedupAdded.append(.init(key: key, at: at))
+        return true
+    }
+
+    private func load(_ id: String) -> UserState? {
+        guard failure == nil, storeMayHoldUsers else { return nil }
+        do { return try store.user(id) } catch {
+            failure = error
+            return nil
+        }
+    }
+
+    /// Records a channel's delivery state; false when it is what was recorded last.
+    @discardableResult
+    func record(channel: String, state: [UInt8]) -> Bool {
+        guard channelStates[channel] != state else { return false }
+        channelStates[channel] = state
+        channelStatesChanged = true
+        return true
+    }
+
+    // MARK: - Positions
+
+    func move(_ changes: [String: Int64?]) {
+        for (key, value) in changes {
+            positions[key] = value
+            positionChanges[key] = .some(value)
+        }
+    }
+
+    // MARK: - Checkpoints
+
+    var usersInMemory: Int { users.count }
+    var timerCount: Int { timers.count }
+
+    /// Everything changed since the previous snapshot, as a checkpoint at `logSequence`; the state then
+    /// counts changes from here.
+    func snapshot(logSequence: UInt64, rulesVersion: String, takenAt: Timestamp) -> Checkpoint {
+        var checkpoint = Checkpoint(
+            partition: partition, logSequence: logSequence, rulesVersion: rulesVersion, timerSeq: timers.lastSeq, takenAt: takenAt)
+        checkpoint.clock = clock
+        var changed: [UserState] = []
+        changed.reserveCapacity(dirtyCount)
+        if dirtyCount > 0 {
+            for slot in users.values where slot.dirty {
+                slot.dirty = false
+                changed.append(slot.state)
+            }
+        }
+        checkpoint.users = changed
+        checkpoint.removedUsers = Array(removedUsers)
+        let fired = Set(done)
+        let armedSeqs = Set(armed.map(\.seq))
+        checkpoint.timersArmed = armed.filter { !fired.contains($0.seq) }
+        checkpoint.timersDone = done.filter { !armedSeqs.contains($0) }
+        checkpoint.dedupAdded = dedupAdded.filter { dedup.contains($0.key) }
+        checkpoint.dedupHorizon = dedup.entries.first?.at ?? clock
+        checkpoint.outbox = outbox.takeChanges()
+        checkpoint.positions = positionChanges
+        checkpoint.figures = Dictionary(uniqueKeysWithValues: activeEnrollments.map { ("active:" + $0.key, Int64($0.value)) })
+        if channelStatesChanged {
+            checkpoint.channels = channelStates
+            channelStatesChanged = false
+        }
+        dirtyCount = 0
+        removedUsers.removeAll()
+        armed.removeAll(keepingCapacity: true)
+        done.removeAll(keepingCapacity: true)
+        dedupAdded.removeAll(keepingCapacity: true)
+        positionChanges.removeAll()
+        return checkpoint
+    }
+
+    /// The checkpoint taken last is durable: its users (no longer dirty) may leave memory when too many
+    /// are held. Only one checkpoint is written at a time, so every clean user is in the store.
+    func checkpointWritten() {
+        guard users.count > maxUsersInMemory else { return }
+        var excess = users.count - maxUsersInMemory * 3 / 4
+        var leaving: [String] = []
+        for (id, slot) in users where excess > 0 && !slot.dirty {
+            leaving.append(id)
+            excess -= 1
+        }
+        for id in leaving { users[id] = nil }
+        storeMayHoldUsers = true
+    }
+}

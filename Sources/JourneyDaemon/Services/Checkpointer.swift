@@ -1,0 +1,76 @@
+import Foundation
+import JourneyCore
+import Logging
+import ServiceLifecycle
+
+/// Writes checkpoints in the background (DESIGN §6): every `state.checkpoint.every` while the log
+/// grows, sooner once `state.checkpoint.log_bytes` were logged since the last one, and once more at
+/// shutdown. A checkpoint is the processor's snapshot of what changed, written to the checkpoint store
+/// in one transaction only after the log is durable up to the position it covers; then the log
+/// segments it covers are deleted (after `state.log_retention`).
+///
+/// A failed write stops the daemon (crash-only): the log still holds everything, and a restart
+/// replays it from the last checkpoint that was written.
+struct Checkpointer: Service {
+    let processor: PartitionProcessor
+    let store: any CheckpointStore
+    let log: any EventLog
+    let every: TimeSpan
+    let logBytes: Int
+    let retention: TimeSpan
+    let logger: Logger
+    /// The log position the last checkpoint written covers (records replayed at start are after it).
+    let covered: UInt64
+
+    func run() async throws {
+        var last = MonotonicClock.nanoseconds
+        var lastSequence = covered
+        var bytesAtLast = log.storedBytes
+        var retained: [(at: UInt64, sequence: UInt64)] = []
+        while !Task.isShuttingDownGracefully {
+            await nap(.milliseconds(250))
+            let now = MonotonicClock.nanoseconds
+            let grown = log.lastSequence != lastSequence
+            let due = now - last >= UInt64(every.milliseconds) * 1_000_000 || log.storedBytes - bytesAtLast >= logBytes
+            guard grown && due else { continue }
+            guard let written = try await checkpoint() else { return }
+            last = MonotonicClock.nanoseconds
+            lastSequence = log.lastSequence
+            retained.append((last, written))
+            // Segments a checkpoint covers go once the retention has passed.
+            let horizon = last - min(last, UInt64(max(0, retention.milliseconds)) * 1_000_000)
+            if let keep = retained.last(where: { $0.at <= horizon }) {
+                try await blocking("journeyd checkpoint") { [log] in try log.discard(through: keep.sequence) }
+                retained.removeAll { $0.at <= horizon }
+            }
+            bytesAtLast = log.storedBytes
+        }
+        // Shutdown: the dispatcher has drained and its decisions are logged; one last checkpoint makes
+        // the next start quick.
+        if log.lastSequence != lastSequence {
+            if let written = try await checkpoint(), retention <= .zero {
+                try await blocking("journeyd checkpoint") { [log] in try log.discard(through: written) }
+            }
+        }
+    }
+
+    /// Takes and writes one checkpoint; returns the log sequence it covers (nil when the processor has
+    /// stopped and nothing was written).
+    private func checkpoint() async throws -> UInt64? {
+        let started = MonotonicClock.nanoseconds
+        let taken: Checkpoint? = await withCheckedContinuation { continuation in
+            processor.inbox.post(.checkpoint(reply: { continuation.resume(returning: $0) }))
+        }
+        guard let snapshot = taken else { return nil }  // the processor stopped: nothing to write, nothing covered
+        try await blocking("journeyd checkpoint") { [log, store] in
+            if log.durableSequence < snapshot.logSequence { _ = try log.sync() }
+            try store.write(snapshot)
+        }
+        processor.inbox.post(.checkpointWritten(snapshot.logSequence))
+        let milliseconds = (MonotonicClock.nanoseconds - started) / 1_000_000
+        processor.metrics.checkpoint(nanoseconds: MonotonicClock.nanoseconds - started)
+        logger.debug(
+            "checkpoint at log record \(snapshot.logSequence): \(snapshot.users.count) users, \(snapshot.outbox.count) touches, \(snapshot.timersArmed.count) timers armed, in \(milliseconds) ms")
+        return snapshot.logSequence
+    }
+}

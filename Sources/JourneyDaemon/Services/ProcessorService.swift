@@ -1,0 +1,23 @@
+import Foundation
+import ServiceLifecycle
+
+/// Runs a partition's processor on a thread of its own for the life of the service group. On graceful
+/// shutdown (the last service to stop: sources, dispatcher and checkpointer have finished) it asks the
+/// processor to stop once everything accepted is durable.
+struct ProcessorService: Service {
+    let processor: PartitionProcessor
+
+    func run() async throws {
+        let failure: String? = try await withGracefulShutdownHandler {
+            await withCheckedContinuation { continuation in
+                let thread = Thread { continuation.resume(returning: processor.run()) }
+                thread.name = "journeyd partition \(processor.partition)"
+                thread.stackSize = 8 << 20
+                thread.start()
+            }
+        } onGracefulShutdown: {
+            processor.inbox.post(.stop(reply: {}))
+        }
+        if let failure { throw DaemonError(failure, storage: true) }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import JourneyCore
+import Logging
+import ServiceLifecycle
+
+/// Tells the supervisor how the daemon is doing: `READY=1` once everything is running, `STATUS=` with
+/// live figures every two seconds, and the watchdog's `WATCHDOG=1` — but only while the processing loop
+/// keeps turning and the log keeps becoming durable (a stuck loop or a hung fsync stops the pings, and
+/// systemd restarts the service).
+struct StatusReporter: Service {
+    let processor: PartitionProcessor
+    let service: any ServiceManager
+    /// How often to look (half the shortest watchdog interval expected, at most).
+    let interval: Duration
+    let logger: Logger
+    /// Logged once every service runs (signals are trapped, inputs bound, the log replayed).
+    let readyMessage: String
+    /// A log that has records waiting and has not become durable for this long counts as stuck.
+    let stuckAfterNanoseconds: UInt64 = 20_000_000_000
+
+    func run() async throws {
+        logger.notice("\(readyMessage)", metadata: [RecordField.kind: "\(RecordKind.ready.rawValue)"])
+        service.ready(status: Self.text(processor.figures))
+        var lastTurns = processor.figures.turns
+        var lastDurable = processor.figures.durableSequence
+        var durableMovedAt = MonotonicClock.nanoseconds
+        var statusAt = MonotonicClock.nanoseconds
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await nap(interval)
+            let figures = processor.figures
+            let now = MonotonicClock.nanoseconds
+            if figures.durableSequence != lastDurable || figures.durableSequence == figures.logSequence {
+                durableMovedAt = now
+                lastDurable = figures.durableSequence
+            }
+            if figures.turns != lastTurns && now - durableMovedAt < stuckAfterNanoseconds {
+                service.alive()
+                lastTurns = figures.turns
+            }
+            if now - statusAt >= 2_000_000_000 {
+                service.status(Self.text(figures))
+                statusAt = now
+            }
+        }
+        service.stopping()
+    }
+
+    /// The live figures for `STATUS=`.
+    static func text(_ f: PartitionFigures) -> String {
+        "\(f.journeys) journeys; \(f.counters.events) events; \(f.timers) timers waiting; outbox \(f.outboxWaiting) waiting, "
+            + "\(f.outboxAttempting) in flight; \(f.counters.delivered) delivered; last reload: \(f.lastReload)"
+    }
+
+    /// The live figures for `journeyd status --json`.
+    static func json(_ f: PartitionFigures) -> Value {
+        let c = f.counters
+        return .object([
+            .init("ok", true), .init("journeys", .number(Double(f.journeys))), .init("rules_version", .string(f.rulesVersion)),
+            .init("events", .number(Double(c.events))), .init("rejected", .number(Double(c.rejected))),
+            .init("duplicates", .number(Double(c.duplicates))), .init("touches", .number(Double(c.touches))),
+            .init("delivered", .number(Double(c.delivered))), .init("dead_letter", .number(Double(c.deadLettered))),
+            .init("in_doubt", .number(Double(c.inDoubt))), .init("capped", .number(Double(c.capped))),
+            .init("deferred", .number(Double(c.deferred))), .init("suppressed", .number(Double(c.suppressed))),
+            .init("skipped_late", .number(Double(c.skippedLate))), .init("timers", .number(Double(f.timers))),
+            .init("outbox_waiting", .number(Double(f.outboxWaiting))), .init("outbox_in_flight", .number(Double(f.outboxAttempting))),
+            .init("users_in_memory", .number(Double(f.usersInMemory))), .init("intake_queued", .number(Double(f.intakeQueued))),
+            .init("log_sequence", .number(Double(f.logSequence))), .init("log_durable", .number(Double(f.durableSequence))),
+            .init("replayed", .number(Double(c.replayed))), .init("checkpoints", .number(Double(c.checkpoints))),
+            .init("reloads", .number(Double(c.reloads))), .init("reloads_refused", .number(Double(c.reloadsRefused))),
+            .init("last_reload", .string(f.lastReload)),
+        ])
+    }
+}

@@ -1,0 +1,320 @@
+import Foundation
+import GRDB
+public import JourneyCore
+
+/// The embedded checkpoint store: one SQLite database (WAL) in the state directory.
+///
+/// The event log is the durability point; this database is a checkpoint of it (DESIGN §6): a
+/// checkpointer writes what changed since the previous checkpoint — users (binary, see
+/// `UserState.encoded()`), timers, deduplication ids, outbox entries, input positions — in one
+/// transaction with the log position it covers, `synchronous=FULL`, so log segments it covers can be
+/// deleted. Reads (a user not in memory, a restart, `journeyd status --state`) go through their own
+/// connections and never wait for a checkpoint being written.
+///
+/// It also is the ``JourneyArchive`` (rule sets and journey versions by content hash) and answers
+/// ``OutboxReader`` questions. Tables and their history: ``SQLiteSchema``.
+public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, OutboxReader, @unchecked Sendable {
+    public let path: String
+    let database: DatabasePool
+    /// Fault injection (tests): runs inside a checkpoint's transaction, after its rows are written and
+    /// before the commit — a crash there must leave the previous checkpoint whole.
+    public nonisolated(unsafe) var beforeCommit: (@Sendable () -> Void)?
+
+    /// Opens (creating and migrating) the database at `path`. `readOnly` opens an existing database for
+    /// questions (`status`, `explain`, `report` with `--state`) without migrating or writing.
+    public init(path: String, readOnly: Bool = false) throws(StoreError) {
+        self.path = path
+        var configuration = Configuration()
+        configuration.readonly = readOnly
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA cache_size = -65536")
+            try db.execute(sql: "PRAGMA busy_timeout = 60000")
+        }
+        do {
+            database = try DatabasePool(path: path, configuration: configuration)
+            if !readOnly { try SQLiteSchema.migrator.migrate(database) }
+        } catch {
+            throw Self.failure(path, "open", error)
+        }
+    }
+
+    static func failure(_ path: String, _ operation: String, _ error: any Error) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let error = error as? DatabaseError {
+            return .database(path: path, operation: operation, reason: error.message ?? "\(error.resultCode)")
+        }
+        return .database(path: path, operation: operation, reason: "\(error)")
+    }
+
+    func write<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try database.write(body) } catch { throw Self.failure(path, operation, error) }
+    }
+
+    func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try database.read(body) } catch { throw Self.failure(path, operation, error) }
+    }
+
+    // MARK: - CheckpointStore
+
+    public func write(_ checkpoint: Checkpoint) throws(StoreError) {
+        let partition = checkpoint.partition
+        try write("write checkpoint") { db in
+            let putUser = try db.cachedStatement(sql: "INSERT OR REPLACE INTO user_state (id, partition, state) VALUES (?, ?, ?)")
+            for user in checkpoint.users { try putUser.execute(arguments: [user.id, partition, Data(user.encoded())]) }
+            let dropUser = try db.cachedStatement(sql: "DELETE FROM user_state WHERE id = ?")
+            for id in checkpoint.removedUsers { try dropUser.execute(arguments: [id]) }
+
+            let putTimer = try db.cachedStatement(sql: "INSERT OR REPLACE INTO timer_state (seq, partition, entry) VALUES (?, ?, ?)")
+            for timer in checkpoint.timersArmed {
+                var w = ByteWriter(capacity: 48)
+                timer.encode(into: &w)
+                try putTimer.execute(arguments: [Int64(bitPattern: timer.seq), partition, Data(w.bytes)])
+            }
+            let dropTimer = try db.cachedStatement(sql: "DELETE FROM timer_state WHERE seq = ?")
+            for seq in checkpoint.timersDone { try dropTimer.execute(arguments: [Int64(bitPattern: seq)]) }
+
+            let putID = try db.cachedStatement(sql: "INSERT OR REPLACE INTO dedup_state (high, low, partition, at) VALUES (?, ?, ?, ?)")
+            for entry in checkpoint.dedupAdded {
+                try putID.execute(arguments: [
+                    Int64(bitPattern: entry.key.high), Int64(bitPattern: entry.key.low), partition, entry.at.milliseconds,
+                ])
+            }
+            try db.execute(
+                sql: "DELETE FROM dedup_state WHERE partition = ? AND at < ?", arguments: [partition, checkpoint.dedupHorizon.milliseconds])
+
+            let putTouch = try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO outbox_entries (touch_id, partition, user, state, due, entry) VALUES (?, ?, ?, ?, ?, ?)")
+            for entry in checkpoint.outbox {
+                var w = ByteWriter(capacity: 512)
+                entry.encode(into: &w)
+                try putTouch.execute(arguments: [
+                    entry.touch.id, partition, entry.touch.user, entry.state.rawValue, entry.touch.at.milliseconds, Data(w.bytes),
+                ])
+            }
+
+            let putPosition = try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO input_positions (partition, source, position) VALUES (?, ?, ?)")
+            let dropPosition = try db.cachedStatement(sql: "DELETE FROM input_positions WHERE partition = ? AND source = ?")
+            for (source, position) in checkpoint.positions {
+                if let position {
+                    try putPosition.execute(arguments: [partition, source, position])
+                } else {
+                    try dropPosition.execute(arguments: [partition, source])
+                }
+            }
+            beforeCommit?()
+            if !checkpoint.channels.isEmpty {
+                try db.execute(sql: "DELETE FROM channel_state WHERE partition = ?", arguments: [partition])
+                let putChannel = try db.cachedStatement(sql: "INSERT INTO channel_state (partition, name, state) VALUES (?, ?, ?)")
+                for (name, state) in checkpoint.channels { try putChannel.execute(arguments: [partition, name, Data(state)]) }
+            }
+            if !checkpoint.figures.isEmpty {
+                try db.execute(sql: "DELETE FROM partition_figures WHERE partition = ?", arguments: [partition])
+                let putFigure = try db.cachedStatement(sql: "INSERT INTO partition_figures (partition, name, value) VALUES (?, ?, ?)")
+                for (name, value) in checkpoint.figures { try putFigure.execute(arguments: [partition, name, value]) }
+            }
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO checkpoints (partition, log_sequence, rules_version, timer_seq, clock, taken_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    partition, Int64(bitPattern: checkpoint.logSequence), checkpoint.rulesVersion,
+                    Int64(bitPattern: checkpoint.timerSeq), checkpoint.clock.milliseconds, checkpoint.takenAt.milliseconds,
+                ])
+        }
+    }
+
+    public func restore(partition: Int) throws(StoreError) -> RestoredPartition {
+        try read("restore") { db in
+            var restored = RestoredPartition()
+            if let row = try Row.fetchOne(
+                db, sql: "SELECT log_sequence, rules_version, timer_seq, clock FROM checkpoints WHERE partition = ?",
+                arguments: [partition])
+            {
+                restored.clock = Timestamp(milliseconds: row["clock"])
+                restored.logSequence = UInt64(bitPattern: row["log_sequence"])
+                restored.rulesVersion = row["rules_version"]
+                restored.timerSeq = UInt64(bitPattern: row["timer_seq"])
+            }
+            let timers = try Row.fetchCursor(db, sql: "SELECT entry FROM timer_state WHERE partition = ?", arguments: [partition])
+            while let row = try timers.next() {
+                let bytes: Data = row["entry"]
+                restored.timers.append(try Self.decode(bytes, "timer") { r throws(BinaryDecodingError) in try TimerEntry(from: &r) })
+            }
+            let ids = try Row.fetchCursor(
+                db, sql: "SELECT high, low, at FROM dedup_state WHERE partition = ? ORDER BY at", arguments: [partition])
+            while let row = try ids.next() {
+                restored.dedup.append(
+                    DedupWindow.Entry(
+                        key: .init(high: UInt64(bitPattern: row["high"]), low: UInt64(bitPattern: row["low"])),
+                        at: Timestamp(milliseconds: row["at"])))
+            }
+            let outbox = try Row.fetchCursor(
+                db, sql: "SELECT entry FROM outbox_entries WHERE partition = ? AND state IN ('pending', 'attempting', 'retry') ORDER BY due",
+                arguments: [partition])
+            while let row = try outbox.next() {
+                let bytes: Data = row["entry"]
+                restored.outbox.append(try Self.decode(bytes, "outbox entry") { r throws(BinaryDecodingError) in try OutboxEntry(from: &r) })
+            }
+            restored.hasUsers = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM user_state)") ?? true
+            for row in try Row.fetchAll(db, sql: "SELECT name, value FROM partition_figures WHERE partition = ?", arguments: [partition]) {
+                restored.figures[row["name"]] = row["value"]
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT name, state FROM channel_state WHERE partition = ?", arguments: [partition]) {
+                restored.channels[row["name"]] = [UInt8](row["state"] as Data)
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT source, position FROM input_positions WHERE partition = ?", arguments: [partition]) {
+                restored.positions[row["source"]] = row["position"]
+            }
+            return restored
+        }
+    }
+
+    public func user(_ id: String) throws(StoreError) -> UserState? {
+        try read("read user") { db in
+            guard let bytes = try Data.fetchOne(db, sql: "SELECT state FROM user_state WHERE id = ?", arguments: [id]) else { return nil }
+            do {
+                return try UserState(id: id, encoded: [UInt8](bytes))
+            } catch {
+                throw StoreError.corrupt("user state row \(id.count) bytes of id: \(error)")
+            }
+        }
+    }
+
+    static func decode<T>(_ data: Data, _ what: String, _ body: (inout ByteReader) throws(BinaryDecodingError) -> T) throws -> T {
+        let bytes = [UInt8](data)
+        do {
+            return try bytes.withUnsafeBytes { raw throws(BinaryDecodingError) in
+                var reader = ByteReader(raw)
+                return try body(&reader)
+            }
+        } catch {
+            throw StoreError.corrupt("\(what): \(error)")
+        }
+    }
+
+    // MARK: - Questions
+
+    /// Every user id checkpointed, in no particular order (for reports over a stopped daemon's state).
+    public func forEachUser(_ body: (UserState) throws -> Void) throws(StoreError) {
+        try read("read users") { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, state FROM user_state")
+            while let row = try rows.next() {
+                let bytes: Data = row["state"]
+                try body(try UserState(id: row["id"], encoded: [UInt8](bytes)))
+            }
+        }
+    }
+
+    public var userCount: Int {
+        (try? read("count users") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM user_state") ?? 0 }) ?? 0
+    }
+
+    public var timerCount: Int {
+        (try? read("count timers") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM timer_state") ?? 0 }) ?? 0
+    }
+
+    /// The log position each partition's checkpoint covers.
+    public func checkpointSequences() throws(StoreError) -> [Int: UInt64] {
+        try read("read checkpoints") { db in
+            var result: [Int: UInt64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT partition, log_sequence FROM checkpoints") {
+                result[row["partition"]] = UInt64(bitPattern: row["log_sequence"])
+            }
+            return result
+        }
+    }
+
+    /// `PRAGMA integrity_check`: "ok", or SQLite's list of problems.
+    public func integrityCheck() throws(StoreError) -> String {
+        try read("integrity check") { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "\n") }
+    }
+}
+
+extension SQLiteCheckpointStore {
+    public func outboxCounts() throws(StoreError) -> [DeliveryState: Int] {
+        try read("count outbox") { db in
+            var counts: [DeliveryState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM outbox_entries GROUP BY state") {
+                if let state = DeliveryState(rawValue: row["state"]) { counts[state] = row["n"] }
+            }
+            return counts
+        }
+    }
+
+    public func outbox(of user: String) throws(StoreError) -> [OutboxEntry] {
+        try entries("SELECT entry FROM outbox_entries WHERE user = ? ORDER BY due, touch_id", [user])
+    }
+
+    public func outbox(in state: DeliveryState, limit: Int) throws(StoreError) -> [OutboxEntry] {
+        try entries("SELECT entry FROM outbox_entries WHERE state = ? ORDER BY due, touch_id LIMIT ?", [state.rawValue, limit])
+    }
+
+    /// Every outbox entry, oldest first (reports and tests).
+    public func forEachOutboxEntry(_ body: (OutboxEntry) throws -> Void) throws(StoreError) {
+        try read("read outbox") { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT entry FROM outbox_entries ORDER BY due, touch_id")
+            while let row = try rows.next() {
+                let bytes: Data = row["entry"]
+                try body(try Self.decode(bytes, "outbox entry") { r throws(BinaryDecodingError) in try OutboxEntry(from: &r) })
+            }
+        }
+    }
+
+    private func entries(_ sql: String, _ arguments: StatementArguments) throws(StoreError) -> [OutboxEntry] {
+        try read("read outbox") { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                let bytes: Data = row["entry"]
+                return try Self.decode(bytes, "outbox entry") { r throws(BinaryDecodingError) in try OutboxEntry(from: &r) }
+            }
+        }
+    }
+}
+
+extension SQLiteCheckpointStore {
+    public func keep(_ snapshot: RuleSnapshot) throws(StoreError) {
+        var w = ByteWriter(capacity: 4096)
+        let paths = snapshot.files.keys.sorted()
+        w.varint(UInt64(paths.count))
+        for path in paths {
+            w.string(path)
+            w.string(snapshot.files[path]!)
+        }
+        try write("keep rule set") { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO rule_sets (version, files, kept_at) VALUES (?, ?, ?)",
+                arguments: [snapshot.version, Data(w.bytes), WallClock().now.milliseconds])
+        }
+    }
+
+    public func snapshot(version: String) throws(StoreError) -> RuleSnapshot? {
+        try read("read rule set") { db in
+            guard let data = try Data.fetchOne(db, sql: "SELECT files FROM rule_sets WHERE version = ?", arguments: [version]) else {
+                return nil
+            }
+            let files = try Self.decode(data, "rule set \(version)") { r throws(BinaryDecodingError) in
+                var files: [String: String] = [:]
+                for _ in 0..<(try r.varint()) { files[try r.string()] = try r.string() }
+                return files
+            }
+            return RuleSnapshot(files: files)
+        }
+    }
+
+    public func keep(journeys: [StoredJourney], at now: Timestamp) throws(StoreError) {
+        try write("keep journey versions") { db in
+            let statement = try db.cachedStatement(
+                sql: "INSERT OR IGNORE INTO journey_versions (version, journey, file, source, loaded_at) VALUES (?, ?, ?, ?, ?)")
+            for j in journeys { try statement.execute(arguments: [j.version, j.journey, j.file, j.source, now.milliseconds]) }
+        }
+    }
+
+    public func keptJourneyVersions() throws(StoreError) -> [StoredJourney] {
+        try read("read journey versions") { db in
+            try Row.fetchAll(db, sql: "SELECT version, journey, file, source FROM journey_versions ORDER BY loaded_at, version")
+                .map { StoredJourney(version: $0["version"], journey: $0["journey"], file: $0["file"], source: $0["source"]) }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Synchronization
+
+/// A program a test starts (the `journeyd` binary, a Python peer, `journalctl`), awaited without
+/// blocking a thread.
+///
+/// Swift Testing runs every test on the few threads of the cooperative pool (two on a two-core
+/// machine). A test that blocks one of them in `waitUntilExit()` or `usleep` starves every other test's
+/// tasks — a loopback HTTP peer then looks like it timed out. So waiting for a child's exit is an
+/// `await` on its termination handler, and nothing here sleeps on a thread.
+public final class ChildProcess: Sendable {
+    public let process: Process
+    private final class Exit: Sendable {
+        let state = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
+    }
+    private let exited = Exit()
+
+    /// Starts `executable` with `arguments`; standard output and error go to `output` (a file that is
+    /// appended to, or nil for /dev/null), standard input is closed unless `input` is given.
+    public init(
+        _ executable: String, _ arguments: [String], output: String? = nil, input: FileHandle? = nil,
+        environment: [String: String]? = nil
+    ) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        let sink: FileHandle
+        if let output {
+            if !FileManager.default.fileExists(atPath: output) { _ = FileManager.default.createFile(atPath: output, contents: nil) }
+            sink = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            sink.seekToEndOfFile()
+        } else {
+            sink = FileHandle(forWritingAtPath: "/dev/null")!
+        }
+        process.standardOutput = sink
+        process.standardError = sink
+        process.standardInput = input ?? FileHandle(forReadingAtPath: "/dev/null")!
+        self.process = process
+        process.terminationHandler = { [exited] process in
+            let waiters = exited.state.withLock { state in
+                state.status = process.terminationStatus
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume(returning: process.terminationStatus) }
+        }
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { exited.state.withLock { $0.status == nil } }
+    /// The exit status once it has exited (the signal number when a signal ended it).
+    public var status: Int32? { exited.state.withLock { $0.status } }
+
+    /// Waits for the process to exit and returns its status.
+    @discardableResult
+    public func exit() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let status = exited.state.withLock { state -> Int32? in
+                if state.status == nil { state.waiters.append(continuation) }
+                return state.status
+            }
+            if let status { continuation.resume(returning: status) }
+        }
+    }
+
+    /// Sends `signal` (SIGTERM by default) if it is still running.
+    public func signal(_ signal: Int32 = SIGTERM) {
+        if isRunning { kill(pid, signal) }
+    }
+
+    /// Sends `signal` and waits for the exit; returns the status.
+    @discardableResult
+    public func stop(_ signal: Int32 = SIGTERM) async -> Int32 {
+        self.signal(signal)
+        return await exit()
+    }
+
+    /// Runs `executable` to completion and returns its status and everything it printed.
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, input: String? = nil
+    ) async throws -> (status: Int32, output: String) {
+        let directory = try TemporaryDirectory(prefix: "journeyd-run")
+        defer { directory.remove() }
+        let output = directory.path + "/output"
+        var stdin: FileHandle?
+        if let input {
+            try input.write(toFile: directory.path + "/input", atomically: false, encoding: .utf8)
+            stdin = FileHandle(forReadingAtPath: directory.path + "/input")
+        }
+        let child = try ChildProcess(executable, arguments, output: output, input: stdin, environment: environment)
+        let status = await child.exit()
+        return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// A fresh directory under the temporary directory for one test; ``remove()`` (or
+/// ``withTemporaryDirectory(prefix:_:)``) deletes it with everything in it, so a test run leaves
+/// nothing behind.
+public struct TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init(prefix: String = "journeyd-test") throws {
+        var template = Array((NSTemporaryDirectory() + "/\(prefix)-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: NSTemporaryDirectory()])
+        }
+        path = String(cString: made)
+    }
+
+    public func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// `path/relative`.
+    public func file(_ relative: String) -> String { path + "/" + relative }
+}
+
+/// Runs `body` with a fresh temporary directory and removes it afterwards, whatever happens.
+public func withTemporaryDirectory<T>(prefix: String = "journeyd-test", _ body: (String) async throws -> T) async throws -> T {
+    let directory = try TemporaryDirectory(prefix: prefix)
+    defer { directory.remove() }
+    return try await body(directory.path)
+}
+
+/// The synchronous form, for tests that need no waiting.
+public func withTemporaryDirectory<T>(prefix: String = "journeyd-test", _ body: (String) throws -> T) throws -> T {
+    let directory = try TemporaryDirectory(prefix: prefix)
+    defer { directory.remove() }
+    return try body(directory.path)
+}

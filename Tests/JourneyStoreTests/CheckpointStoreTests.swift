@@ -1,0 +1,74 @@
+import Foundation
+import GRDB
+import JourneyCore
+import JourneyTesting
+import Testing
+
+@testable import JourneyStore
+
+@Suite("Checkpoint stores")
+struct CheckpointStoreTests {
+    @Test func theSQLiteStoreKeepsTheStoreContract() throws {
+        try withTemporaryDirectory(prefix: "journeyd-store") { dir in
+            try CheckpointStoreConformance.check { try SQLiteCheckpointStore(path: dir + "/state.sqlite") }
+            #expect(try SQLiteCheckpointStore(path: dir + "/state.sqlite").integrityCheck() == "ok")
+        }
+    }
+
+    @Test func theMemoryStoreKeepsTheStoreContract() throws {
+        let store = MemoryCheckpointStore()
+        try CheckpointStoreConformance.check { store }
+    }
+
+    @Test func aReadOnlyStoreAnswersQuestionsAboutAStoppedDaemon() throws {
+        try withTemporaryDirectory(prefix: "journeyd-store") { dir in
+            let path = dir + "/state.sqlite"
+            var checkpoint = Checkpoint(partition: 0, logSequence: 3, rulesVersion: "r", timerSeq: 0, takenAt: .distantPast)
+            checkpoint.users = [UserState(id: "ada")]
+            try SQLiteCheckpointStore(path: path).write(checkpoint)
+            let reader = try SQLiteCheckpointStore(path: path, readOnly: true)
+            #expect(try reader.user("ada") != nil && reader.userCount == 1)
+            #expect(throws: StoreError.self) { try reader.write(checkpoint) }
+        }
+    }
+
+    /// A database the daemon before the event log wrote (schema v3): opening it converts users,
+    /// timers, deduplication ids, the outbox and positions into the checkpoint at log position 0.
+    @Test func aVersion3DatabaseIsConvertedInPlaceLosingNothing() throws {
+        try withTemporaryDirectory(prefix: "journeyd-store") { dir in
+            let path = dir + "/state.sqlite"
+            let queue = try DatabaseQueue(path: path)
+            var migrator = SQLiteSchema.migrator
+            try migrator.migrate(queue, upTo: "v3: rendered content and expiry in the outbox")
+            let user = #"{"traits":{"first_name":"Ada"},"history":[["purchase",2,1736157600000,1736157600000,[150],[[1736157600000,[150]]]]],"enrollments":[{"seq":1,"journey":"cart","version":"v1","key":"c1","step":1,"phase":"waiting_for_event","entered":1736157600000,"trigger":null,"timer":5,"due":1736161200000,"touches":0,"variant":null}],"entries":[["cart","c1",1736157600000]],"touches":[],"segments":[],"dates":[],"next":2}"#
+            try queue.write { db in
+                try db.execute(sql: "INSERT INTO users (id, state) VALUES ('ada', ?)", arguments: [user])
+                try db.execute(sql: "INSERT INTO timers (seq, due, user, kind, target) VALUES (5, 1736161200000, 'ada', 'enrollment', '1')")
+                try db.execute(sql: "INSERT INTO dedup (id, at) VALUES ('m-1', 1736157600000)")
+                try db.execute(
+                    sql: """
+                        INSERT INTO outbox (touch_id, user, journey, version, enrollment, step, channel, template, due, transactional,
+                            status, attempts, content)
+                        VALUES ('t1', 'ada', 'cart', 'v1', 'ada#1', 'remind', 'email', 'cart_reminder', 1736157600000, 0, 'retry', 2,
+                            '{"subject":"Hi","text":"Hello Ada"}')
+                        """)
+                try db.execute(sql: "INSERT INTO positions (source, position) VALUES ('spool/a.jsonl@12', 4096)")
+                try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('timer_seq', 5)")
+            }
+            try queue.close()
+
+            let store = try SQLiteCheckpointStore(path: path)
+            let ada = try #require(try store.user("ada"))
+            #expect(ada.traits == ["first_name": "Ada"] && ada.enrollments.first?.phase == .waitingForEvent && ada.nextEnrollmentSeq == 2)
+            #expect(ada.history.first?.sums == [150])
+            let restored = try store.restore(partition: 0)
+            #expect(restored.logSequence == 0 && restored.timerSeq == 5)
+            #expect(restored.timers == [TimerEntry(due: Timestamp(milliseconds: 1_736_161_200_000), seq: 5, user: "ada", purpose: .enrollment(1))])
+            #expect(restored.dedup.map(\.key) == [DedupWindow.Key("m-1")])
+            #expect(restored.outbox.first?.message == RenderedMessage(subject: "Hi", text: "Hello Ada"))
+            #expect(restored.outbox.first?.state == .retry && restored.outbox.first?.attempts == 2)
+            #expect(restored.positions == ["spool/a.jsonl@12": 4096])
+            #expect(try store.integrityCheck() == "ok")
+        }
+    }
+}
