@@ -154,9 +154,8 @@ let package = Package(
         ),
         .testTarget(
             name: "JourneySimulationTests",
-            // JourneyStore: RenderCommandTests writes a state database for `journeyd render --user`.
             dependencies: [
-                "JourneySimulation", "JourneyEvents", "JourneyTesting", "JourneyStore",
+                "JourneySimulation", "JourneyEvents", "JourneyTesting",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -142,17 +142,17 @@ struct Render: ParsableCommand {
 
 /// The live profile of `user` in the state database at `state`, or nil when it holds no such user.
 ///
-/// The one place `journeyd render` reads the state store. The store is being redesigned (DESIGN §6: an
-/// event log with checkpointed state); when it is, re-point this function and nothing else. Today it
-/// opens the SQLite store (which a running daemon may share: SQLite's WAL lets a reader in) and reads
-/// the user; it refuses a path with no database rather than create an empty one.
+/// The one place `journeyd render` reads the state store: the checkpoint store (DESIGN §6), opened
+/// read-only, so a running daemon can share it (SQLite's WAL lets a reader in) and a path with no
+/// database is refused rather than created. The profile is the one of the last checkpoint: what the
+/// daemon did since (at most a checkpoint interval) is in its event log only.
 func liveProfile(user: String, state: String) throws -> UserState? {
     guard FileManager.default.fileExists(atPath: state) else {
         printError("\(state): no state database here")
         throw Exit.ioError
     }
     do {
-        return try SQLiteStateStore(path: state).user(user)
+        return try SQLiteCheckpointStore(path: state, readOnly: true).user(user)
     } catch {
         printError("\(state): \(error)")
         throw Exit.ioError

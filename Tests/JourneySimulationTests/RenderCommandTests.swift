@@ -1,6 +1,6 @@
 import Foundation
 import JourneyCore
-import JourneyStore
+import JourneyTesting
 import Testing
 
 /// The real `journeyd` binary, built next to the test bundle by `swift build --build-tests`.
@@ -16,9 +16,10 @@ struct CommandResult: Sendable {
 
 /// A scratch folder with the files a test writes; removed by ``remove()``.
 struct Scratch {
-    let root = temporaryPath("render")
+    let directory: TemporaryDirectory
+    var root: String { directory.path }
 
-    init() throws { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) }
+    init() throws { directory = try TemporaryDirectory(prefix: "journeyd-render") }
 
     /// Writes `text` to `name` under the folder (making folders as needed); returns its path.
     @discardableResult
@@ -30,39 +31,19 @@ struct Scratch {
         return path
     }
 
-    func remove() { try? FileManager.default.removeItem(atPath: root) }
+    func remove() { directory.remove() }
 
-    /// Runs `journeyd arguments` in the folder, with `input` on its standard input. The process is
-    /// waited for on a thread of its own, never on Swift's cooperative threads; its output goes through
-    /// files, so no pipe can fill up.
+    /// Runs `journeyd arguments` in the folder to its exit, with `input` on its standard input; its
+    /// output goes through files, so no pipe can fill up.
     func journeyd(_ arguments: [String], input: String = "") async throws -> CommandResult {
         let out = root + "/.stdout-\(UUID().uuidString)"
         let err = root + "/.stderr-\(UUID().uuidString)"
         let inputFile = root + "/.stdin-\(UUID().uuidString)"
-        try input.write(toFile: inputFile, atomically: true, encoding: .utf8)
-        let folder = root
         defer { for path in [out, err, inputFile] { try? FileManager.default.removeItem(atPath: path) } }
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                do {
-                    FileManager.default.createFile(atPath: out, contents: nil)
-                    FileManager.default.createFile(atPath: err, contents: nil)
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: journeydBinary)
-                    process.arguments = arguments
-                    process.currentDirectoryURL = URL(fileURLWithPath: folder)
-                    process.standardInput = FileHandle(forReadingAtPath: inputFile)
-                    process.standardOutput = FileHandle(forWritingAtPath: out)
-                    process.standardError = FileHandle(forWritingAtPath: err)
-                    try process.run()
-                    process.waitUntilExit()
-                    continuation.resume(returning: process.terminationStatus)
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-            thread.start()
-        }
+        try input.write(toFile: inputFile, atomically: true, encoding: .utf8)
+        let child = try ChildProcess(
+            journeydBinary, arguments, output: out, errors: err, input: FileHandle(forReadingAtPath: inputFile), directory: root)
+        let status = await child.exit()
         return CommandResult(
             status: status, stdout: try String(contentsOfFile: out, encoding: .utf8),
             stderr: try String(contentsOfFile: err, encoding: .utf8))
@@ -158,29 +139,39 @@ struct RenderCommandTests {
         let scratch = try Scratch()
         defer { scratch.remove() }
         try scratch.write("rules/journeyd.yaml", "timezone: UTC\n")
+        try scratch.write("rules/channels.yaml", "channels:\n  - { name: email, type: file, path: touches.jsonl }\n")
+        try scratch.write(
+            "rules/journeys/welcome.yaml", "journey: welcome\ntrigger: { event: signup }\nsteps:\n  - send: email\n    template: welcome\n")
         try scratch.write(
             "rules/templates/welcome.liquid",
             "Hi {{ user.first_name }} ({{ user.id }}), {{ \"2025-01-06T00:30:00Z\" | date: \"%H:%M\" }} your time. {{ event.event }}\n")
-        let state = scratch.root + "/state.sqlite"
-        do {
-            let store = try SQLiteStateStore(path: state)
-            store.withUser("u1") { $0.traits = ["first_name": "Grace", "timezone": "Asia/Shanghai"] }
-            try store.commit()
-        }
+        // The profile as the daemon keeps it: an identify through its spool, run to the end on event time.
+        try scratch.write(
+            "staging",
+            #"{"type":"identify","userId":"u1","traits":{"first_name":"Grace","timezone":"Asia/Shanghai"},"messageId":"i1","timestamp":"2025-01-01T00:00:00Z"}"#
+                + "\n")
+        try FileManager.default.createDirectory(atPath: scratch.root + "/spool/incoming", withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: scratch.root + "/staging", toPath: scratch.root + "/spool/incoming/0001.jsonl")
+        let daemon = try await scratch.journeyd([
+            "run", "--rules", "rules", "--state", "state/state.sqlite", "--spool", "spool", "--clock", "event", "--until",
+            "2025-01-02T00:00:00Z",
+        ])
+        try #require(daemon.status == 0, "\(daemon.stderr)")
+        let state = "state/state.sqlite"
         try scratch.write("event.json", #"{"event": {"event": "signup"}, "user": {"first_name": "not this one"}}"#)
 
         let result = try await scratch.journeyd([
-            "render", "welcome", "--rules", "rules", "--user", "u1", "--state", "state.sqlite", "--data", "event.json",
+            "render", "welcome", "--rules", "rules", "--user", "u1", "--state", state, "--data", "event.json",
         ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == "Hi Grace (u1), 08:30 your time. signup\n")
 
-        let unknown = try await scratch.journeyd(["render", "welcome", "--rules", "rules", "--user", "u2", "--state", "state.sqlite"])
+        let unknown = try await scratch.journeyd(["render", "welcome", "--rules", "rules", "--user", "u2", "--state", state])
         #expect(unknown.status == 65)
         #expect(unknown.stderr.contains("no user \"u2\""))
-        let noDatabase = try await scratch.journeyd(["render", "welcome", "--rules", "rules", "--user", "u1", "--state", "nope.sqlite"])
+        let noDatabase = try await scratch.journeyd(["render", "welcome", "--rules", "rules", "--user", "u1", "--state", "state/nope.sqlite"])
         #expect(noDatabase.status != 0)
-        #expect(!FileManager.default.fileExists(atPath: scratch.root + "/nope.sqlite"), "render must not create a database")
+        #expect(!FileManager.default.fileExists(atPath: scratch.root + "/state/nope.sqlite"), "render must not create a database")
     }
 
     @Test func checkReportsAMissingAndACyclicPartialAtTheirTags() async throws {
