@@ -20,7 +20,7 @@ struct Benchmark {
           --events N        events per stage (default 1,000,000; the daemon stage uses at most 200,000)
           --only STAGE      one stage: replay | parse | engine | templates | channels | daemon (default: all)
           --runs N          how often the durable path is measured against replay (default 3: median, spread)
-          --no-python       skip the plain-Python reference loop (bench/reference.py)
+          --no-python       skip the Python references (bench/reference.py, bench/liquid_reference.py)
           --python PATH     the Python interpreter for the reference (default python3)
           --report-dir DIR  where the report goes (default reports)
           -h, --help        this help
