@@ -28,11 +28,12 @@ enum DateInput {
                 self.init(.number(seconds), now: now)
                 return
             }
-            if let date = Self.writtenDate(text) {
+            guard let t = Timestamp(iso8601: text) else {
+                // Only when it is not ISO 8601: words are slower to read, and rarely what data holds.
+                guard let date = Self.writtenDate(text) else { return nil }
                 self = .floating(date.daysSinceEpoch * 86_400_000)
                 return
             }
-            guard let t = Timestamp(iso8601: text) else { return nil }
             // A zone is present when the text has a time and ends in `Z` or an offset after it.
             let bytes = Array(text.utf8)
             let hasTime = bytes.count > 10
