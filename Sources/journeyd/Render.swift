@@ -117,7 +117,8 @@ struct Render: ParsableCommand {
         if data == "-" {
             bytes = FileHandle.standardInput.readDataToEndOfFile()
         } else {
-            bytes = FileManager.default.contents(atPath: data)
+            // Through a file handle, so a pipe works too (`--data <(jq … )`).
+            bytes = FileHandle(forReadingAtPath: data).flatMap { try? $0.readToEnd() ?? Data() }
         }
         guard let bytes else {
             printError("\(data): cannot read the data")
