@@ -18,8 +18,7 @@ enum DateInput {
             self = .instant(Timestamp(milliseconds: Int64((seconds * 1000).rounded(.down))))
         case .string(let raw):
             let text = Strings.trim(raw, leading: true, trailing: true)
-            let lowered = text.lowercased()
-            if lowered == "now" || lowered == "today" {
+            if text.utf8.count <= 5, case let lowered = text.lowercased(), lowered == "now" || lowered == "today" {
                 self = .instant(now)
                 return
             }

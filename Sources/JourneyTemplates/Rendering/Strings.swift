@@ -6,11 +6,14 @@ enum Strings {
     }
 
     static func trim(_ text: String, leading: Bool, trailing: Bool) -> String {
-        var scalars = Substring(text).unicodeScalars[...]
         func isSpace(_ s: Unicode.Scalar) -> Bool { s.properties.isWhitespace || s == "\0" }
+        // Most text has nothing to trim: return it as it is, without building a copy.
+        let whole = text.unicodeScalars
+        if !(leading && whole.first.map(isSpace) == true) && !(trailing && whole.last.map(isSpace) == true) { return text }
+        var scalars = Substring(text).unicodeScalars[...]
         if leading { while let first = scalars.first, isSpace(first) { scalars.removeFirst() } }
         if trailing { while let last = scalars.last, isSpace(last) { scalars.removeLast() } }
-        return String(String.UnicodeScalarView(scalars))
+        return String(Substring(scalars))
     }
 
     /// The offsets where `needle` occurs in `haystack`, not overlapping, left to right.
