@@ -25,6 +25,11 @@ let package = Package(
     products: [
         .executable(name: "journeyd", targets: ["journeyd"]),
         .executable(name: "journeyd-bench", targets: ["JourneyBench"]),
+        // The pure modules the fuzz targets (Fuzz/, a package of their own) link against.
+        .library(name: "JourneyCore", targets: ["JourneyCore"]),
+        .library(name: "JourneyEvents", targets: ["JourneyEvents"]),
+        .library(name: "JourneyRules", targets: ["JourneyRules"]),
+        .library(name: "JourneyTemplates", targets: ["JourneyTemplates"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
