@@ -21,7 +21,7 @@ struct ChinaChannelsDaemonTests {
         let peer = try ChildProcess(
             "/usr/bin/env",
             [
-                "python3", repositoryRoot + "/Tests/JourneyChannelsTests/Peers/cloud_peer.py", "--out", received, "--port-file", portFile,
+                "python3", "-B", repositoryRoot + "/Tests/JourneyChannelsTests/Peers/cloud_peer.py", "--out", received, "--port-file", portFile,
                 "--wechat", "wx0123456789abcdef:\(Self.wechatSecret)", "--aliyun", "LTAI5tDaemonKey:\(Self.aliyunSecret)",
             ], output: fixture.root + "/cloud.log")
         // SIGKILL: the test runner's children inherit an ignored SIGTERM, and Python keeps that.
