@@ -191,6 +191,11 @@ public final class PartitionProcessor: @unchecked Sendable {
             }
         case .reload(let new, let reply):
             swapIn(new)
+            publish()  // so that whoever waits reads the new figures (systemd's STATUS= right after a reload)
+            reply()
+        case .reloadRefused(let reply):
+            noteRefusedReload()
+            publish()
             reply()
         case .query(let body):
             body(self)
@@ -286,7 +291,7 @@ public final class PartitionProcessor: @unchecked Sendable {
     }
 
     /// Notes a refused reload (the reloader logged its errors).
-    func noteRefusedReload() {
+    private func noteRefusedReload() {
         counters.reloadsRefused += 1
         lastReload = "refused"
         metrics.reload(ok: false, version: nil)
