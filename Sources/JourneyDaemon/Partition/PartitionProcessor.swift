@@ -147,7 +147,9 @@ public final class PartitionProcessor: @unchecked Sendable {
         guard let last = lastReading else { return }
         let drift = (wall - last.wall).milliseconds - Int64((monotonic - last.monotonic) / 1_000_000)
         guard abs(drift) >= 1000 else { return }
-        let size = TimeSpan(milliseconds: abs(drift))
+        // Both readings are truncated to milliseconds, so the difference is off by a millisecond or two:
+        // jumps are reported to the nearest second ("back 1h", not "back 59m59s999ms").
+        let size = TimeSpan(milliseconds: (abs(drift) + 500) / 1000 * 1000)
         if drift > 0 {
             var due = 0
             for timer in state.timers.unordered where timer.due > last.wall && timer.due <= wall { due += 1 }
