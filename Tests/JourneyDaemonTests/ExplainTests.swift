@@ -72,8 +72,11 @@ struct ExplainTests {
         defer { daemon.signal(SIGKILL) }
         try fixture.spoolEvent(Self.events.joined(separator: "\n"), named: "1.jsonl")
         let control = ["--rules", fixture.rules, "--control", fixture.root + "/state/control.sock"]
-        #expect(await eventually { (try? await Self.explain(["buyer"] + control))?["enrollments"]?.arrayValue?.isEmpty == true
-            && Self.decision((try? await Self.explain(["buyer"] + control)) ?? .null, "goal") != nil }, "\(fixture.log)")
+        #expect(
+            await eventually {
+                let buyer = (try? await Self.explain(["buyer"] + control)) ?? .null
+                return buyer["enrollments"]?.arrayValue?.isEmpty == true && Self.decision(buyer, "goal") != nil
+            }, "\(fixture.log)")
 
         var live: [String: Value] = [:]
         for user in ["cap", "night", "unsub", "held", "buyer"] { live[user] = try await Self.explain([user] + control) }
@@ -93,7 +96,7 @@ struct ExplainTests {
         // Holdout: the split arm, kept for the goal window.
         let held = try #require(Self.decision(live["held"]!, "holdout"))
         #expect(held["journey"] == "held")
-        #expect((held["reason"]?.stringValue ?? "").hasPrefix("split arm control (100.0%)"))
+        #expect(held["reason"]?.stringValue?.hasPrefix("split arm control (100.0%)") == true)
         #expect(live["held"]!["enrollments"]?.arrayValue?.first?["phase"] == "holdout")
         // Converted, after a first refusal that names the entry condition and the value it read.
         let buyer = Self.decisions(live["buyer"]!)

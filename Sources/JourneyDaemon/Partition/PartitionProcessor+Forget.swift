@@ -1,3 +1,4 @@
+import JourneyChannels
 import JourneyCore
 
 /// `journeyd forget USER` (an erasure request): the profile, history, enrollments, timers, decision

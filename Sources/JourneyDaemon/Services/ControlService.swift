@@ -1,5 +1,6 @@
 import Foundation
 import JourneyCore
+import JourneyEngine
 import JourneyRules
 import Logging
 import ServiceLifecycle
