@@ -41,9 +41,9 @@ struct ForgetTests {
         let control = ["--rules", fixture.rules, "--control", fixture.root + "/state/control.sock"]
         var daemon = try fixture.startLiveDaemon(extra: ["--clock", "event"])
         defer { daemon.signal(SIGKILL) }
-        try fixture.spoolEvent(Self.signup("bob", at: "2025-05-01T10:00:00Z", 1), named: "1.jsonl")
+        try fixture.spoolEvent(Self.signup("bob", at: "2025-05-01T10:00:00.000Z", 1), named: "1.jsonl")
         #expect(await eventually { ((try? fixture.deliveredTouches()) ?? []).count == 1 }, "\(fixture.log)")
-        try fixture.spoolEvent(Self.signup("ada", at: "2025-05-01T10:01:00Z", 1), named: "2.jsonl")
+        try fixture.spoolEvent(Self.signup("ada", at: "2025-05-01T10:01:00.000Z", 1), named: "2.jsonl")
         // ada's touch is held by the channel's rate limit; her `later` enrollment waits on a timer.
         #expect(await eventually {
             let ada = try? await Self.explain("ada", control)
@@ -68,7 +68,7 @@ struct ForgetTests {
         #expect(afterRestart["known"] == false, "\(afterRestart.jsonText)")
         #expect(afterRestart["touches"]?.arrayValue?.isEmpty == true, "\(afterRestart.jsonText)")
         // Two days later: bob's `later` touch goes out; ada's queued touch and her timer never do.
-        try fixture.spoolEvent(Self.signup("cy", at: "2025-05-03T12:00:00Z", 1), named: "3.jsonl")
+        try fixture.spoolEvent(Self.signup("cy", at: "2025-05-03T12:00:00.000Z", 1), named: "3.jsonl")
         #expect(await eventually { ((try? fixture.deliveredTouches()) ?? []).contains { $0.contains("\"cy\"") } }, "\(fixture.log)")
         daemon.signal()
         #expect(await daemon.exit() == 0)

@@ -26,7 +26,7 @@ struct DecisionTraceTests {
     @Test func anEntryRefusalNamesTheConditionAndTheValuesItRead() throws {
         let rules = try RuleFixtures.load(
             journeys: ["p": Self.journey("p", entry: "{ when: user.plan == \"pro\" }")], templates: ["t"])
-        var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00Z")
+        var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00.000Z")
         h.identify(user: "u", ["plan": "free"])
         h.track("ping", user: "u")
         let record = try #require(h.store.user("u")?.trace.last)
@@ -46,7 +46,7 @@ struct DecisionTraceTests {
                 "quiet": Self.journey("quiet", limits: "{ quiet_hours: { from: \"21:00\", to: \"08:00\" } }"),
             ],
             templates: ["t"])
-        var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00Z")
+        var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00.000Z")
         h.identify(user: "u", ["timezone": "Asia/Shanghai"])  // 20:00 local
         h.track("ping", user: "u")
         let first = Self.decisions(h)
@@ -57,12 +57,12 @@ struct DecisionTraceTests {
         h.track("ping", user: "u")
         let second = Self.decisions(h)
         let reentry = try #require(second.first { $0.kind == .reentry && $0.journey == "once" })
-        #expect(reentry.reason == "reentry: once; entered before at 2025-01-01T12:00:00Z")
+        #expect(reentry.reason == "reentry: once; entered before at 2025-01-01T12:00:00.000Z")
         let cap = try #require(second.first { $0.kind == .cap && $0.journey == "capped" })
         #expect(cap.verdict == "dropped")
-        #expect(cap.reason == "journey cap 1/1d: 1 touches since 2024-12-31T14:00:00Z")
+        #expect(cap.reason == "journey cap 1/1d: 1 touches since 2024-12-31T14:00:00.000Z")
         let quiet = try #require(second.first { $0.kind == .quietHours && $0.journey == "quiet" })
-        #expect(quiet.verdict == "deferred until 2025-01-02T00:00:00Z")
+        #expect(quiet.verdict == "deferred until 2025-01-02T00:00:00.000Z")
         #expect(quiet.reason == "journey quiet hours 21:00–08:00 in Asia/Shanghai; local time 22:00")
 
         h.identify(user: "u", ["unsubscribed": ["email"]])
@@ -84,6 +84,7 @@ struct DecisionTraceTests {
                       - id: pick
                         split:
                           - { name: control, percent: 100, holdout: true }
+                          - { name: treat, percent: 0, goto: hello }
                       - id: hello
                         send: email
                         template: t
@@ -98,30 +99,30 @@ struct DecisionTraceTests {
                     """),
             ],
             templates: ["t"])
-        var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00Z")
+        var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00.000Z")
         h.track("ping", user: "u")
         let holdout = try #require(Self.decisions(h).first { $0.kind == .holdout })
         #expect(holdout.journey == "h")
         #expect(holdout.reason.hasPrefix("split arm control (100.0%)"))
-        h.resumeAfterDowntime(at: ts("2025-01-02T15:00:00Z"))
+        h.resumeAfterDowntime(at: ts("2025-01-02T15:00:00.000Z"))
         let trace = h.store.user("u")?.trace ?? []
         let late = try #require(trace.flatMap(\.decisions).first { $0.kind == .late && $0.journey == "l" })
         #expect(late.verdict == "late: then skip")
-        #expect(late.reason == "timer due 2025-01-02T12:00:00Z fired 3h late, more than late.after 1h")
+        #expect(late.reason == "timer due 2025-01-02T12:00:00.000Z fired 3h late, more than late.after 1h")
         #expect(trace.flatMap(\.decisions).contains { $0.kind == .late && $0.verdict == "skipped" })
     }
 
     @Test func theTraceKeepsTheNewestRecordsUpToItsSize() throws {
         let rules = try RuleFixtures.load(
             journeys: ["p": Self.journey("p")], templates: ["t"], settings: "explain: { trace: 3 }")
-        var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00Z")
+        var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00.000Z")
         for i in 0..<5 {
             h.track("ping", user: "u", ["n": .number(Double(i))])
             h.advance(by: .minutes(1))
         }
         let trace = try #require(h.store.user("u")?.trace)
         #expect(trace.count == 3)
-        #expect(trace.map(\.at) == (2..<5).map { ts("2025-01-01T12:00:00Z") + .minutes(Int64($0)) })
+        #expect(trace.map(\.at) == (2..<5).map { ts("2025-01-01T12:00:00.000Z") + .minutes(Int64($0)) })
     }
 
     @Test func turnedOffItRecordsNothingAndDecidesTheSame() throws {
@@ -129,7 +130,7 @@ struct DecisionTraceTests {
             let rules = try RuleFixtures.load(
                 journeys: ["p": Self.journey("p", limits: "{ cap: { touches: 2, per: 24h, over: drop } }")], templates: ["t"],
                 settings: settings)
-            var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00Z")
+            var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00.000Z")
             for _ in 0..<4 {
                 h.track("ping", user: "u")
                 h.advance(by: .hours(1))
@@ -146,7 +147,7 @@ struct DecisionTraceTests {
     @Test func theTraceSurvivesTheBinaryStateEncodingAndOldStateStillReads() throws {
         let rules = try RuleFixtures.load(
             journeys: ["p": Self.journey("p", entry: "{ when: user.plan == \"pro\" }")], templates: ["t"])
-        var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00Z")
+        var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00.000Z")
         h.identify(user: "u", ["plan": "pro"])
         h.track("ping", user: "u")
         let state = try #require(h.store.user("u"))
