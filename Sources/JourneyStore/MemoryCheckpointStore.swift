@@ -11,6 +11,7 @@ public final class MemoryCheckpointStore: CheckpointStore, JourneyArchive, Outbo
         var positions: [String: Int64] = [:]
         var figures: [String: Int64] = [:]
         var channels: [String: [UInt8]] = [:]
+        var tombstones: Set<String> = []
     }
     private struct State {
         var partitions: [Int: Partition] = [:]
@@ -44,6 +45,8 @@ public final class MemoryCheckpointStore: CheckpointStore, JourneyArchive, Outbo
                 state.outbox[entry.touch.id] = entry
                 state.outboxPartition[entry.touch.id] = checkpoint.partition
             }
+            for id in checkpoint.forgottenUsers { state.users[id] = nil }
+            p.tombstones.formUnion(checkpoint.tombstones)
             for (key, value) in checkpoint.positions { p.positions[key] = value }
             if !checkpoint.figures.isEmpty { p.figures = checkpoint.figures }
             if !checkpoint.channels.isEmpty { p.channels = checkpoint.channels }
@@ -64,6 +67,7 @@ public final class MemoryCheckpointStore: CheckpointStore, JourneyArchive, Outbo
                 restored.clock = checkpoint.clock
             }
             restored.timers = Array(p.timers.values)
+            restored.tombstones = p.tombstones
             restored.dedup = p.dedup.map { DedupWindow.Entry(key: $0.key, at: $0.value) }.sorted { $0.at < $1.at }
             restored.outbox = state.outbox.values
                 .filter { !$0.state.isFinal && state.outboxPartition[$0.touch.id] == partition }

@@ -30,6 +30,8 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA cache_size = -65536")
             try db.execute(sql: "PRAGMA busy_timeout = 60000")
+            // Deleted rows are overwritten with zeros, so an erased user (forget) leaves no bytes behind.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         do {
             database = try DatabasePool(path: path, configuration: configuration)
@@ -84,7 +86,12 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
                 sql: "DELETE FROM dedup_state WHERE partition = ? AND at < ?", arguments: [partition, checkpoint.dedupHorizon.milliseconds])
 
             let dropTouches = try db.cachedStatement(sql: "DELETE FROM outbox_entries WHERE user = ?")
-            for id in checkpoint.forgottenUsers { try dropTouches.execute(arguments: [id]) }
+            for id in checkpoint.forgottenUsers {
+                try dropTouches.execute(arguments: [id])
+                try dropUser.execute(arguments: [id])
+            }
+            let putTombstone = try db.cachedStatement(sql: "INSERT OR REPLACE INTO tombstones (hash, partition) VALUES (?, ?)")
+            for hash in checkpoint.tombstones { try putTombstone.execute(arguments: [hash, partition]) }
             let putTouch = try db.cachedStatement(
                 sql: "INSERT OR REPLACE INTO outbox_entries (touch_id, partition, user, state, due, entry) VALUES (?, ?, ?, ?, ?, ?)")
             for entry in checkpoint.outbox {
@@ -126,6 +133,7 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
                     Int64(bitPattern: checkpoint.timerSeq), checkpoint.clock.milliseconds, checkpoint.takenAt.milliseconds,
                 ])
         }
+        if !checkpoint.forgottenUsers.isEmpty { try eraseWriteAheadLog() }
     }
 
     public func restore(partition: Int) throws(StoreError) -> RestoredPartition {
@@ -167,6 +175,7 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
             for row in try Row.fetchAll(db, sql: "SELECT name, state FROM channel_state WHERE partition = ?", arguments: [partition]) {
                 restored.channels[row["name"]] = [UInt8](row["state"] as Data)
             }
+            restored.tombstones = Set(try String.fetchAll(db, sql: "SELECT hash FROM tombstones WHERE partition = ?", arguments: [partition]))
             for row in try Row.fetchAll(db, sql: "SELECT source, position FROM input_positions WHERE partition = ?", arguments: [partition]) {
                 restored.positions[row["source"]] = row["position"]
             }

@@ -86,6 +86,10 @@ enum SQLiteSchema {
             try convertVersion3(db)
             try db.execute(sql: "DROP TABLE users; DROP TABLE timers; DROP TABLE dedup; DROP TABLE outbox; DROP TABLE positions")
         }
+        migrator.registerMigration("v5: tombstones of forgotten users") { db in
+            try db.execute(
+                sql: "CREATE TABLE tombstones (hash TEXT PRIMARY KEY NOT NULL, partition INTEGER NOT NULL) WITHOUT ROWID")
+        }
         return migrator
     }
 

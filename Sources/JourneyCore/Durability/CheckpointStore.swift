@@ -15,6 +15,8 @@ public struct Checkpoint: Sendable {
     /// Users forgotten (`journeyd forget`) since the previous checkpoint: their outbox entries are erased
     /// too — before this checkpoint's own entries are written (a user may come back as a new one).
     public var forgottenUsers: [String] = []
+    /// The tombstones of users forgotten since the previous checkpoint (``Tombstone``): kept for good.
+    public var tombstones: [String] = []
     /// Timers armed since the previous checkpoint and still armed; timers fired or dropped since.
     public var timersArmed: [TimerEntry] = []
     public var timersDone: [UInt64] = []
@@ -42,7 +44,7 @@ public struct Checkpoint: Sendable {
 
     /// Whether it carries any change besides its position.
     public var isEmpty: Bool {
-        users.isEmpty && removedUsers.isEmpty && forgottenUsers.isEmpty && timersArmed.isEmpty && timersDone.isEmpty && dedupAdded.isEmpty && outbox.isEmpty
+        users.isEmpty && removedUsers.isEmpty && forgottenUsers.isEmpty && tombstones.isEmpty && timersArmed.isEmpty && timersDone.isEmpty && dedupAdded.isEmpty && outbox.isEmpty
             && positions.isEmpty
     }
 }
@@ -64,6 +66,8 @@ public struct RestoredPartition: Sendable {
     public var hasUsers = false
     public var figures: [String: Int64] = [:]
     public var channels: [String: [UInt8]] = [:]
+    /// Every tombstone of the partition (``Tombstone``): events for these users are refused.
+    public var tombstones: Set<String> = []
 
     public init() {}
 }

@@ -16,6 +16,8 @@ public struct DaemonCounters: Sendable, Equatable {
     public var deferred = 0
     public var suppressed = 0
     public var skippedLate = 0
+    /// Events refused because their user was forgotten (`journeyd forget`).
+    public var forgottenRefused = 0
     /// Log records replayed at start (after the last checkpoint).
     public var replayed = 0
     public var reloads = 0

@@ -83,15 +83,15 @@ struct Outbox {
         return changed
     }
 
-    /// Removes a forgotten user's touches that are not final (they will not be sent); returns them.
+    /// Removes a forgotten user's touches (those not final will not be sent); returns those not final.
     mutating func remove(user: String) -> [OutboxEntry] {
-        let removed = entries(of: user).filter { !$0.state.isFinal }
-        for entry in removed {
+        let all = entries(of: user)
+        for entry in all {
             entries[entry.touch.id] = nil
             dirty.remove(entry.touch.id)
             schedules[entry.touch.channel]?.remove(entry.touch.id)
         }
-        return removed
+        return all.filter { !$0.state.isFinal }
     }
 
     /// A user's touches held in memory.

@@ -17,6 +17,11 @@ extension PartitionProcessor {
         var refused: [(line: Int, path: String, reason: String)] = []
         let policy = runtime.rules.settings.daemonSettings.eventTime
         for (event, raw, line) in batch.events {
+            // A forgotten user's events are refused before the log: nothing of theirs is written again.
+            if !state.tombstones.isEmpty, state.tombstones.contains(Tombstone.hash(event.userId)) {
+                counters.forgottenRefused += 1
+                continue
+            }
             var event = event
             switch policy.apply(to: &event, receivedAt: batch.receivedAt) {
             case .refused(let path, let reason): refused.append((line, path, reason))

@@ -45,6 +45,9 @@ final class PartitionState: StateStore {
     private var removedUsers: Set<String> = []
     /// Users forgotten since the last snapshot: the store erases their outbox rows too.
     private var forgottenUsers: Set<String> = []
+    /// Every forgotten user's ``Tombstone`` (events for them are refused), and those new since the last snapshot.
+    private(set) var tombstones: Set<String>
+    private var newTombstones: [String] = []
     private var armed: [TimerEntry] = []
     private var done: [UInt64] = []
     private var dedupAdded: [DedupWindow.Entry] = []
@@ -65,6 +68,7 @@ final class PartitionState: StateStore {
         self.clock = clock
         storeMayHoldUsers = restored.hasUsers
         channelStates = restored.channels
+        tombstones = restored.tombstones
         for (name, value) in restored.figures where name.hasPrefix("active:") { activeEnrollments[String(name.dropFirst(7))] = Int(value) }
     }
 
@@ -112,6 +116,8 @@ final class PartitionState: StateStore {
         let touches = outbox.remove(user: id)
         removeUser(id)
         forgottenUsers.insert(id)
+        let tombstone = Tombstone.hash(id)
+        if tombstones.insert(tombstone).inserted { newTombstones.append(tombstone) }
         return (timers, touches)
     }
 
@@ -184,6 +190,7 @@ final class PartitionState: StateStore {
         checkpoint.users = changed
         checkpoint.removedUsers = Array(removedUsers)
         checkpoint.forgottenUsers = Array(forgottenUsers)
+        checkpoint.tombstones = newTombstones
         let fired = Set(done)
         let armedSeqs = Set(armed.map(\.seq))
         checkpoint.timersArmed = armed.filter { !fired.contains($0.seq) }
@@ -200,6 +207,7 @@ final class PartitionState: StateStore {
         dirtyCount = 0
         removedUsers.removeAll()
         forgottenUsers.removeAll()
+        newTombstones.removeAll()
         armed.removeAll(keepingCapacity: true)
         done.removeAll(keepingCapacity: true)
         dedupAdded.removeAll(keepingCapacity: true)
