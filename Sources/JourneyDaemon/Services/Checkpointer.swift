@@ -65,6 +65,8 @@ struct Checkpointer: Service {
         try await blocking("journeyd checkpoint") { [log, store] in
             if log.durableSequence < snapshot.logSequence { _ = try log.sync() }
             try store.write(snapshot)
+            // Users forgotten: the checkpoint no longer needs their events nor the records naming them.
+            try LogErasure.erase(Set(snapshot.forgottenUsers), through: snapshot.logSequence, in: log)
         }
         processor.inbox.post(.checkpointWritten(snapshot.logSequence))
         let milliseconds = (MonotonicClock.nanoseconds - started) / 1_000_000
