@@ -21,6 +21,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         switch request {
         case .reload: text = "reload"
         case .status: text = "status"
+        case .explain(let user):
+            precondition(!user.isEmpty, "explain without a user")
+            text = "explain \(user)"
+        case .forget(let user):
+            precondition(!user.isEmpty, "forget without a user")
+            text = "forget \(user)"
         case .stall(let seconds):
             precondition((0...3600).contains(seconds), "stall outside its bounds: \(seconds)")
             text = "stall \(seconds)"
