@@ -171,7 +171,9 @@ public final class Daemon: Sendable {
         if let path = options.controlSocket {
             let control = try ControlSocket(path: path)
             services.append(
-                .init(service: ControlService(socket: control, processor: processor, reloader: reloader, steppable: steppable, logger: logger)))
+                .init(service: ControlService(
+                        socket: control, processor: processor, reloader: reloader, steppable: steppable,
+                        archives: [options.spoolDirectory + "/done", options.stateDirectory + "/quarantine"], logger: logger)))
         }
         let running = "journeyd running: \(live.rules.journeys.count) journeys, state \(options.statePath), spool \(options.spoolDirectory)"
         let lookEvery = Duration.milliseconds(max(1, min(500, Int64((service.watchdogInterval ?? 1_000_000) / 8000))))

@@ -90,6 +90,8 @@ struct ForgetTests {
         #expect(answer["known"] == true)
         #expect(erased["profile_traits"] == 1 && erased["enrollments"] == 1 && erased["timers"] == 1, "\(answer.jsonText)")
         #expect(erased["queued_touches"] == 1 && erased["decision_records"] == 3, "\(answer.jsonText)")
+        // Her three lines leave the spool's archive of 2.jsonl.
+        #expect(erased["archived_lines"] == 3, "\(answer.jsonText)")
         #expect(try await Self.explain(Self.ada, control)["known"] == false)
         // A later event for her is refused and counted; nothing of it is kept.
         try fixture.spoolEvent(Self.promo(Self.ada, at: "2025-05-01T10:05:00.000Z", 2), named: "3.jsonl")
@@ -125,16 +127,19 @@ struct ForgetTests {
         #expect(try store.restore(partition: 0).tombstones == [Tombstone.hash(Self.ada)])
         let stored = try await Self.explain(Self.ada, ["--rules", fixture.rules, "--state", fixture.state])
         #expect(stored["known"] == false && stored["touches"]?.arrayValue?.isEmpty == true)
-        // Byte search of the state directory (the database, its write-ahead log, the event log), the
-        // channels' own output files (what was sent) aside.
-        let stateDirectory = fixture.root + "/state"
-        let files = try FileManager.default.subpathsOfDirectory(atPath: stateDirectory)
-            .filter { !["touches.jsonl", "sms.jsonl"].contains($0) }
-        #expect(files.contains("state.sqlite"), "\(files)")
-        for file in files {
+        // Byte search of the state directory (the database, its write-ahead log, the event log, the
+        // quarantine) and of the spool's archive, the channels' own output files (what was sent) aside, and
+        // 3.jsonl: it arrived after the erasure, its line refused but archived as it came (spool.done: delete
+        // keeps none).
+        let fm = FileManager.default
+        let files = try fm.subpathsOfDirectory(atPath: fixture.root + "/state").map { "state/" + $0 }
+            + (try fm.subpathsOfDirectory(atPath: fixture.spool)).map { "spool/" + $0 }
+        let searched = files.filter { !["state/touches.jsonl", "state/sms.jsonl", "spool/done/3.jsonl"].contains($0) }
+        #expect(searched.contains("state/state.sqlite") && searched.contains("spool/done/2.jsonl"), "\(files)")
+        for file in searched {
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: stateDirectory + "/" + file, isDirectory: &isDirectory), !isDirectory.boolValue,
-                let bytes = FileManager.default.contents(atPath: stateDirectory + "/" + file)
+            guard fm.fileExists(atPath: fixture.root + "/" + file, isDirectory: &isDirectory), !isDirectory.boolValue,
+                let bytes = fm.contents(atPath: fixture.root + "/" + file)
             else { continue }
             for needle in [Self.ada, Self.adaEmail] {
                 #expect(bytes.range(of: Data(needle.utf8)) == nil, "\(file) still holds \(needle) (files: \(files))")

@@ -16,12 +16,18 @@ final class ControlService: Service, @unchecked Sendable {
     let logger: Logger
     /// The clock `clock ±SPAN` steps (fault injection only).
     let steppable: SteppableClock?
+    /// Directories of input kept as files (spool `done/`, quarantine) that `forget` erases the user from.
+    let archives: [String]
     /// Fault injection for tests (`JOURNEYD_FAULT_INJECTION=1`): the request `stall SECONDS` blocks the
     /// processing loop, as a stuck loop would (the watchdog test).
     let faultInjection = ProcessInfo.processInfo.environment["JOURNEYD_FAULT_INJECTION"] == "1"
 
-    init(socket: ControlSocket, processor: PartitionProcessor, reloader: Reloader, steppable: SteppableClock? = nil, logger: Logger) {
+    init(
+        socket: ControlSocket, processor: PartitionProcessor, reloader: Reloader, steppable: SteppableClock? = nil, archives: [String] = [],
+        logger: Logger
+    ) {
         self.steppable = steppable
+        self.archives = archives
         self.socket = socket
         self.processor = processor
         self.reloader = reloader
@@ -107,27 +113,39 @@ final class ControlService: Service, @unchecked Sendable {
         return answer.withLock { $0 }
     }
 
-    /// Erases `user` and answers once the erasure's log record is durable (a restart then replays it).
+    /// Erases `user` and answers once the erasure's log record is durable (a restart then replays it);
+    /// then drops the user's lines from the input archives (spool `done/`, quarantine).
     func forget(_ user: String) -> String {
         let logged = Mutex<UInt64>(0)
-        let answer = ask(processor) { p in
+        let erased: Value? = query(processor) { p in
             do {
                 let (erasure, sequence) = try p.forget(user)
                 logged.withLock { $0 = sequence }
                 return erasure.jsonValue
             } catch {
-                return Value.object([.init("ok", false), .init("errors", .array([.string("forget \(user): \(error)")]))])
+                return Value.object([.init("ok", false), .init("errors", .array([.string("forget: \(error)")]))])
             }
         }
+        guard let erased else { return Self.refusal("forget: the processor did not answer within 30 s (stopped or stalled)") }
         let sequence = logged.withLock { $0 }
-        guard sequence > 0 else { return answer }
+        guard sequence > 0, case .object(var members) = erased else { return erased.jsonText }
         let deadline = DispatchTime.now() + 30
         while (query(processor) { $0.log.durableSequence } ?? 0) < sequence {
-            guard DispatchTime.now() < deadline else { return Self.refusal("forget \(user): the erasure was not durable within 30 s") }
+            guard DispatchTime.now() < deadline else { return Self.refusal("forget: the erasure was not durable within 30 s") }
             usleep(2_000)
         }
+        do {
+            let lines = try ArchiveErasure.erase(user, in: archives)
+            if let index = members.firstIndex(where: { $0.key == "erased" }), case .object(var counts) = members[index].value {
+                counts.append(.init("archived_lines", .number(Double(lines))))
+                members[index].value = .object(counts)
+            }
+        } catch {
+            return Self.refusal("\(error)")
+        }
+        // No id in the system log: it is personal data.
         logger.notice("user erased on request (forget)", metadata: ["kind": "user_forgotten"])
-        return answer
+        return Value.object([.init("ok", true)] + members).jsonText
     }
 
     static func refusal(_ reason: String) -> String {
