@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "JourneySourcesTests", dependencies: ["JourneySources", "JourneyCore", "JourneyTesting"]),
         .testTarget(
             name: "JourneyHTTPTests",
-            dependencies: ["JourneyHTTP", "JourneyCore", "JourneyTesting"],
+            dependencies: ["JourneyHTTP", "JourneyCore", "JourneyEvents", "JourneyTesting", .product(name: "Logging", package: "swift-log")],
             exclude: ["Peers"]  // Python test peers (the Segment and RudderStack SDKs), started by the tests
         ),
 

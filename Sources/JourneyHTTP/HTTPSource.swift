@@ -1,3 +1,4 @@
+import CoreMetrics
 public import JourneyCore
 import Synchronization
 
@@ -64,9 +65,11 @@ public final class HTTPSource: EventSource, Sendable {
         var inFlight: [UInt64: [(request: Request, index: Int)]] = [:]
         var nextToken: UInt64 = 0
         var stopped = false
+        var busyAnswers = 0
         var queued: Int { ready.count - head }
     }
     private let state = Mutex(State())
+    private let depth = Gauge(label: "journeyd_http_queued_events")
 
     public init(maxQueued: Int = 50_000) {
         self.maxQueued = maxQueued
@@ -74,6 +77,9 @@ public final class HTTPSource: EventSource, Sendable {
 
     /// Events waiting to be taken (the queue-depth figure).
     public var queued: Int { state.withLock { $0.queued } }
+
+    /// Requests refused because the queue was full, so far.
+    public var busyAnswers: Int { state.withLock { $0.busyAnswers } }
 
     /// Hands a request's events in and waits until they are durable (or refused). Returns ``Answer/busy``
     /// at once when they do not fit; ``Answer/refused(_:)`` once stopped, or when the waiting task is
@@ -85,12 +91,16 @@ public final class HTTPSource: EventSource, Sendable {
             await withCheckedContinuation { (continuation: CheckedContinuation<Answer, Never>) in
                 let (immediate, waiter) = state.withLock { state -> (Answer?, CheckedContinuation<Void, Never>?) in
                     if state.stopped { return (.refused("journeyd is stopping"), nil) }
-                    if state.queued > 0 && state.queued + lines.count > maxQueued { return (.busy, nil) }
+                    if state.queued > 0 && state.queued + lines.count > maxQueued {
+                        state.busyAnswers += 1
+                        return (.busy, nil)
+                    }
                     request.continuation = continuation
                     state.ready.reserveCapacity(state.ready.count + lines.count)
                     for (index, line) in lines.enumerated() {
                         state.ready.append(Queued(request: request, index: index, line: line, stream: stream))
                     }
+                    depth.record(state.queued)
                     defer { state.waiter = nil }
                     return (nil, state.waiter)
                 }
@@ -122,6 +132,7 @@ public final class HTTPSource: EventSource, Sendable {
                     state.ready.removeFirst(state.head)
                     state.head = 0
                 }
+                depth.record(state.queued)
                 state.nextToken += 1
                 state.inFlight[state.nextToken] = slice.map { ($0.request, $0.index) }
                 return SourceBatch(origin: "http/\(stream)", lines: slice.map(\.line), namespace: "http/\(stream)", token: state.nextToken)

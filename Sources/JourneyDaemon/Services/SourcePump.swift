@@ -118,7 +118,7 @@ struct SourcePump: Service {
                 logger.warning(
                     "event rejected: \(rejection)",
                     metadata: [
-                        RecordField.kind: "\(RecordKind.eventRejected.rawValue)", RecordField.source: "\(rejection.source)",
+                        RecordField.kind: "\(RecordKind.eventRejected.rawValue)", RecordField.source: "\(rejection.source ?? batch.origin)",
                         RecordField.reason: "\(rejection.reason)",
                     ])
             }

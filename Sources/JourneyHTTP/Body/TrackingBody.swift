@@ -34,6 +34,11 @@ public struct TrackingBody: Sendable {
         public var index: Int?
         public var reason: String
 
+        public init(index: Int?, reason: String) {
+            self.index = index
+            self.reason = reason
+        }
+
         public var description: String { index.map { "batch[\($0)]: \(reason)" } ?? reason }
     }
 
