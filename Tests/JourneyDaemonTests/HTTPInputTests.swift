@@ -88,4 +88,46 @@ struct HTTPInputTests {
         }
         return samples
     }
+
+    /// Mistakes in the HTTP input's settings are found where they are: by `check` at their line, and at
+    /// start as a configuration error (exit 78, so systemd does not restart into the same mistake).
+    @Test func aMisconfiguredHTTPInputStopsTheStartWithItsReason() async throws {
+        let fixture = try DaemonFixture(events: 10, files: 0, seed: 1)
+        defer { fixture.remove() }
+        try """
+        inputs:
+          http:
+            listen: "127.0.0.1:99999"
+            sources:
+              - { name: web }
+              - { name: app, key_file: app.key, key_credential: app }
+        """.write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        let checked = try await ChildProcess.run(journeydBinary, ["check", fixture.rules])
+        #expect(checked.status != 0)
+        #expect(checked.output.contains("journeyd.yaml:3:13: inputs.http.listen: expected host:port"), "\(checked.output)")
+        #expect(checked.output.contains("journeyd.yaml:5:9: inputs.http.sources[0]: needs key_file: PATH or key_credential: NAME"), "\(checked.output)")
+        #expect(checked.output.contains("inputs.http.sources[1]: give either key_file or key_credential, not both"), "\(checked.output)")
+
+        try "inputs:\n  http:\n    sources:\n      - { name: web, key_file: missing.key }\n".write(
+            toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        let port = freePort()
+        var run = try await ChildProcess.run(journeydBinary, ["run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool, "--http", "127.0.0.1:\(port)"])
+        #expect(run.status == 78)
+        #expect(run.output.contains("inputs.http.sources: the key of stream \"web\": cannot read \(fixture.rules)/missing.key"), "\(run.output)")
+
+        // The address taken by another listener: the daemon says which and exits 78.
+        try "wk\n".write(toFile: fixture.rules + "/missing.key", atomically: true, encoding: .utf8)
+        let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(taken) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(taken, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        listen(taken, 1)
+        run = try await ChildProcess.run(journeydBinary, ["run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool, "--http", "127.0.0.1:\(port)"])
+        #expect(run.status == 78)
+        #expect(run.output.contains("inputs.http.listen 127.0.0.1:\(port): cannot listen"), "\(run.output)")
+        #expect(!run.output.contains("journeyd running"))
+    }
 }
