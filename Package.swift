@@ -28,6 +28,11 @@ let package = Package(
     products: [
         .executable(name: "journeyd", targets: ["journeyd"]),
         .executable(name: "journeyd-bench", targets: ["JourneyBench"]),
+        // The pure modules the fuzz targets (Fuzz/, a package of their own) link against.
+        .library(name: "JourneyCore", targets: ["JourneyCore"]),
+        .library(name: "JourneyEvents", targets: ["JourneyEvents"]),
+        .library(name: "JourneyRules", targets: ["JourneyRules"]),
+        .library(name: "JourneyTemplates", targets: ["JourneyTemplates"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -85,6 +90,8 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // RSA (RS256 JWTs for FCM's service accounts); only in JourneyChannels' Signing and FCM folders.
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
@@ -127,7 +134,11 @@ let package = Package(
         .testTarget(name: "JourneyCoreTests", dependencies: ["JourneyCore", "JourneyTesting"]),
         .testTarget(
             name: "JourneyTemplatesTests",
-            dependencies: ["JourneyTemplates", .product(name: "PropertyBased", package: "swift-property-based")]
+            // JourneyEvents: its JSON parser keeps object members in order, as the conformance suite needs.
+            dependencies: [
+                "JourneyTemplates", "JourneyEvents", .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            resources: [.copy("Fixtures")]  // Fixtures/golden-liquid: the Golden Liquid suite (MIT, with its LICENSE)
         ),
         .testTarget(
             name: "JourneyChannelsTests",

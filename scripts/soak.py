@@ -79,7 +79,10 @@ with open(work + "/rules/journeys/browse.yaml", "w") as f:
 with open(work + "/rules/templates/thanks.liquid", "w") as f:
     f.write("Thanks, {{ user.first_name | default: \"there\" }}: {{ enrollment.trigger.properties.order_id }}\n")
 with open(work + "/rules/journeyd.yaml", "w") as f:
-    f.write("state: { checkpoint: { every: 10s } }\n")
+    # Message ids are remembered for dedup.window (default 7 days, up to 10,000,000 ids): at thousands of
+    # events a second that set grows for days by design. A five-minute window lets it level off within
+    # the run, so what still grows is a leak.
+    f.write("state: { checkpoint: { every: 10s } }\ndedup: { window: 5m }\n")
 
 sock_path = work + "/events.sock"
 log = open(work + "/daemon.log", "w")

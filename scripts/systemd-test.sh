@@ -220,6 +220,8 @@ channels:
   - { name: email, type: file, path: touches.jsonl }
   - { name: sms, type: log }
   - { name: wecom, type: log }
+  - { name: wechat, type: log }
+  - { name: sms_cn, type: log }
 YAML
 ct mkdir -p /run/systemd/system/journeyd.service.d
 ct sh -c 'cat > /run/systemd/system/journeyd.service.d/test.conf' <<'INI'

@@ -26,6 +26,10 @@ journeyd=$(swift build --show-bin-path)/journeyd
 "$journeyd" check bench/rules
 "$journeyd" test rules --junit .build/journey-tests.xml
 
+# The fuzz targets (Fuzz/): a fixed seed and number of inputs each, about two minutes in all; long runs
+# are `scripts/fuzz.sh TARGET SECONDS`.
+bash scripts/fuzz.sh smoke
+
 # One minute of the soak test on the debug build: steady socket load, a webhook that fails 10 % of the
 # time and goes down, and every acknowledged order delivered exactly once (the hour-long run is
 # `scripts/soak.sh`, outside CI).

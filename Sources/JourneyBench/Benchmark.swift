@@ -9,8 +9,29 @@ import JourneySimulation
 /// in release mode (`swift run -c release journeyd-bench`), see bench/README.md.
 @main
 struct Benchmark {
+    static let usage = """
+        USAGE: journeyd-bench [--events N] [--only STAGE] [--runs N] [--no-python] [--python PATH] [--report-dir DIR]
+
+        Measures journeyd's figures (DESIGN §11) and writes a Markdown report to DIR/benchmark-TIME.md
+        (default DIR: reports). Run the release build on a quiet machine; compare only figures from the
+        same run (ratios), never with another day's.
+
+        OPTIONS:
+          --events N        events per stage (default 1,000,000; the daemon stage uses at most 200,000)
+          --only STAGE      one stage: replay | parse | engine | templates | channels | daemon (default: all)
+          --runs N          how often the durable path is measured against replay (default 3: median, spread)
+          --no-python       skip the Python references (bench/reference.py, bench/liquid_reference.py)
+          --python PATH     the Python interpreter for the reference (default python3)
+          --report-dir DIR  where the report goes (default reports)
+          -h, --help        this help
+        """
+
     static func main() throws {
         var args = Array(CommandLine.arguments.dropFirst())
+        if args.contains("--help") || args.contains("-h") {
+            print(usage)
+            return
+        }
         func option(_ name: String, _ fallback: String) -> String {
             guard let i = args.firstIndex(of: name), i + 1 < args.count else { return fallback }
             defer { args.removeSubrange(i...(i + 1)) }
@@ -20,6 +41,7 @@ struct Benchmark {
         let reportDirectory = option("--report-dir", "reports")
         let python = option("--python", "python3")
         let skipPython = args.contains("--no-python")
+        let runs = max(1, Int(option("--runs", "3")) ?? 3)
         // --only replay|parse|engine|templates|channels|daemon runs one stage (for profiling).
         let only = option("--only", "all")
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -47,7 +69,8 @@ struct Benchmark {
         if only == "all" || only == "channels" { try stages.channels(into: &report) }
         if only == "all" || only == "daemon" {
             // The daemon stage writes its own input: the generator's stream, capped at 200,000 events.
-            let daemonStages = Stages(events: min(events, 200_000), work: work, root: root, python: nil)
+            var daemonStages = Stages(events: min(events, 200_000), work: work, root: root, python: nil)
+            daemonStages.runs = runs
             try daemonStages.daemon(try daemonStages.generate(into: &report), into: &report)
         }
         report.line("Targets (DESIGN §11): parsing ≥ 1,000,000 events/s per core; engine ≥ 1,000,000 events/s per core with 100 journeys; replay ≥ 10× the plain Python loop; templates ≥ 100,000 renders/s.")
@@ -98,6 +121,8 @@ struct Stages {
     let root: String
     /// The Python interpreter for the reference, or nil to skip it.
     let python: String?
+    /// How often the durable path's share of replay is measured (median and spread reported).
+    var runs = 3
 
     func generate(into report: inout Report) throws -> String {
         let eventsFile = work + "/events.jsonl"

@@ -96,5 +96,6 @@ extension Stages {
         }
         report.line("- compiling the HTML part: \(rate(Double(compiles) / compile.cpu)) compiles/s per core")
         report.line("")
+        try templateReference(into: &report)
     }
 }

@@ -110,22 +110,13 @@ struct Run {
         case .array(let items)?: channels = items.compactMap(\.stringValue)
         default: channels = event.name.hasPrefix("Email") ? ["email"] : []
         }
-        let old = user.traits["unsubscribed"]
-        var closed: [String]
-        switch old {
-        case .bool(true)?: closed = ["all"]
-        case .string(let c)?: closed = [c]
-        case .array(let items)?: closed = items.compactMap(\.stringValue)
-        default: closed = []
-        }
+        var closed = user.unsubscribedChannels
         if closing {
             closed = channels.isEmpty ? ["all"] : closed + channels.filter { !closed.contains($0) }
         } else {
             closed = channels.isEmpty ? [] : closed.filter { !channels.contains($0) }
         }
-        let new: Value = closed.isEmpty ? .null : .array(closed.map(Value.string))
-        guard new != (old ?? .null) else { return }
-        if new.isNull { user.traits.remove("unsubscribed") } else { user.traits.set("unsubscribed", to: new) }
+        guard user.setUnsubscribedChannels(closed) else { return }
         changedTraits.append("unsubscribed")
     }
 

@@ -13,6 +13,17 @@ public enum TemplateMode: Sendable, Hashable {
     case header
 }
 
+/// The names a template can start a path from.
+public enum TemplateScope: Sendable, Hashable {
+    /// A journey's message template: the roots of ``TemplateContext`` (`user`, `event`, `enrollment`,
+    /// `journey`, `touch`, `unsubscribe_url`) and the template's own variables. Any other name is a
+    /// warning at compile time (a slip like `usr.first_name`) and renders as nothing.
+    case journey
+    /// Standard Liquid: any top-level name, read from ``TemplateContext/variables`` when the render
+    /// starts (`journeyd render --data`, the conformance suite); the roots still read their fields.
+    case open
+}
+
 /// A Liquid template, compiled once and rendered many times, from any thread.
 ///
 /// ```swift
@@ -20,10 +31,14 @@ public enum TemplateMode: Sendable, Hashable {
 /// let text = try template.render(TemplateContext(user: ["first_name": "Ada"]))   // "Hi Ada!"
 /// ```
 ///
-/// Liquid as Shopify documents it: outputs with filters; `if`/`elsif`/`else`, `unless`, `case`/`when`,
-/// `for` (with `limit`, `offset`, `reversed`, ranges, `forloop`, `else`, `break`, `continue`), `assign`,
-/// `capture`, `echo`, `raw`, `comment`, `{% # … %}`, and whitespace control with `-`. Only `nil` and
-/// `false` are falsy; `and`/`or` group right to left; an undefined variable renders as nothing. Data is
+/// Liquid as Shopify documents it (and the Golden Liquid suite pins it): outputs with filters;
+/// `if`/`elsif`/`else`, `unless`, `case`/`when`, `for` (with `limit`, `offset`, `offset: continue`,
+/// `reversed`, ranges, `forloop`, `else`, `break`, `continue`), `tablerow`, `cycle`, `increment`,
+/// `decrement`, `ifchanged`, `assign`, `capture`, `echo`, `liquid`, `raw`, `comment`, `doc`, `{% # … %}`,
+/// `render` and `include` (from ``TemplatePartials``, compiled in), and whitespace control with `-`.
+/// Only `nil` and `false` are falsy; `and`/`or` group right to left; an undefined variable renders as
+/// nothing; a block whose bodies hold only whitespace outputs nothing. Two differences are deliberate:
+/// in HTML parts and headers, values are escaped for where they stand (see ``TemplateMode``), and data is
 /// never parsed as a template: `{{` inside a value is output as it stands.
 public final class LiquidTemplate: Sendable {
     public let mode: TemplateMode
@@ -33,7 +48,8 @@ public final class LiquidTemplate: Sendable {
 
     let nodes: [Node]
     let slotCount: Int
-    let rootBindings: [RootBinding]
+    let counterCount: Int
+    let bindings: [SlotBinding]
     let slotNames: [String]
     /// The bytes of literal text: a first guess at the output's size.
     let sizeHint: Int
@@ -42,17 +58,26 @@ public final class LiquidTemplate: Sendable {
     ///
     /// - Parameters:
     ///   - file, line, column: where `source` starts, so that diagnostics point into the file it came from.
-    /// - Throws: every problem found, each at its line and column.
+    ///   - scope: the names it may read (a journey's roots, or any, as standard Liquid).
+    ///   - partials: where `render` and `include` find partials; they are compiled here, now.
+    /// - Throws: every problem found, each at its file, line and column (a partial's in the partial).
     public init(
-        _ source: String, mode: TemplateMode = .text, file: String = "", line: Int = 1, column: Int = 1
+        _ source: String, mode: TemplateMode = .text, file: String = "", line: Int = 1, column: Int = 1,
+        scope: TemplateScope = .journey, partials: TemplatePartials? = nil
     ) throws(TemplateCompileError) {
-        var compiler = TemplateCompiler(source: source, mode: mode, file: file, line: line, column: column)
-        guard let compiled = compiler.compile() else { throw TemplateCompileError(diagnostics: compiler.diagnostics) }
+        var compiler = TemplateCompiler(
+            source: source, mode: mode, file: file, line: line, column: column, scope: scope, partials: partials)
+        let compiled = compiler.compile()
+        // A partial used twice reports its problems once.
+        var seen = Set<TemplateDiagnostic>()
+        let diagnostics = compiler.diagnostics.filter { seen.insert($0).inserted }
+        guard let compiled else { throw TemplateCompileError(diagnostics: diagnostics) }
         self.mode = mode
-        self.warnings = compiler.diagnostics
+        self.warnings = diagnostics
         self.nodes = compiled.nodes
         self.slotCount = compiled.slotCount
-        self.rootBindings = compiled.rootBindings
+        self.counterCount = compiled.counterCount
+        self.bindings = compiled.bindings
         self.slotNames = compiled.slotNames
         self.sizeHint = Self.literalBytes(compiled.nodes)
     }
@@ -100,19 +125,22 @@ public final class LiquidTemplate: Sendable {
     private func render(
         _ context: TemplateContext, into buffer: inout [UInt8], limits: RenderLimits, collectingUndefined: Bool
     ) throws(TemplateRenderError) -> [String] {
-        var state = RenderState(context: context, slotCount: slotCount, limits: limits, out: [])
+        var state = RenderState(context: context, slotCount: slotCount, counterCount: counterCount, limits: limits, out: [])
         if collectingUndefined {
             state.undefined = []
             state.slotNames = slotNames
         }
         swap(&state.out, &buffer)
-        for binding in rootBindings { state.slots[binding.slot] = context.value(of: binding.root) }
+        state.bind(bindings)
         _ = state.render(nodes)
         if state.failure == nil, state.out.count > limits.maxOutputBytes {
             state.fail("the output grew past \(limits.maxOutputBytes) bytes")
         }
         swap(&state.out, &buffer)
-        if let failure = state.failure { throw TemplateRenderError(failure) }
+        if let failure = state.failure {
+            let at = state.failurePoint
+            throw TemplateRenderError(failure, file: at?.file ?? "", line: at?.line ?? 0, column: at?.column ?? 0)
+        }
         return state.undefined ?? []
     }
 }

@@ -13,6 +13,9 @@ public import JourneyCore
 ///
 /// Dates passed through the `date` filter are shown in ``zone``, and `"now"` means ``now`` — the instant
 /// the touch was due, so that replays and tests render the same text every time.
+///
+/// Templates compiled with ``TemplateScope/open`` also see every member of ``variables`` by its name,
+/// as standard Liquid sees the data it renders with.
 public struct TemplateContext: Sendable {
     /// The names a template can start a path from. Compilation resolves them to these cases.
     public enum Root: Int, Sendable, CaseIterable {
@@ -49,6 +52,8 @@ public struct TemplateContext: Sendable {
     public var journey: Value
     public var touch: Value
     public var unsubscribeURL: Value
+    /// Top-level variables beyond the roots, for templates of ``TemplateScope/open`` scope.
+    public var variables: [String: Value] = [:]
     /// The user's time zone, for the `date` filter.
     public var zone: Zone
     /// What `"now"` and `"today"` mean to the `date` filter.
@@ -69,6 +74,21 @@ public struct TemplateContext: Sendable {
         self.journey = journey
         self.touch = touch
         self.unsubscribeURL = unsubscribeURL.map(Value.string) ?? .null
+        self.zone = zone
+        self.now = now
+    }
+
+    /// A context of arbitrary top-level variables, as standard Liquid renders with: each member of
+    /// `variables` is a variable of that name; `user`, `event`, `enrollment`, `journey`, `touch` and
+    /// `unsubscribe_url` among them fill those roots as they are (nil when absent).
+    public init(variables: [String: Value], zone: Zone = .utc, now: Timestamp = Timestamp(milliseconds: 0)) {
+        self.user = variables["user"] ?? .null
+        self.event = variables["event"] ?? .null
+        self.enrollment = variables["enrollment"] ?? .null
+        self.journey = variables["journey"] ?? .null
+        self.touch = variables["touch"] ?? .null
+        self.unsubscribeURL = variables["unsubscribe_url"] ?? .null
+        self.variables = variables
         self.zone = zone
         self.now = now
     }

@@ -39,9 +39,26 @@ public struct TemplateCompileError: Error, Sendable, CustomStringConvertible {
     public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
 }
 
-/// Thrown when a render exceeds its ``RenderLimits``: the message is not sent half-made.
+/// Thrown when a render exceeds its ``RenderLimits``, or meets a value Liquid cannot work with
+/// (`divided_by: 0`, text compared with `<` to a number, `slice: "x"`): the message is not sent half-made.
+///
+/// Its text reads `templates/welcome.liquid:4:22: divided_by: division by zero` when the place is known.
 public struct TemplateRenderError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+    /// Where the failing markup stands (empty file and line 0 when unknown, as for the limits).
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(_ message: String, file: String = "", line: Int = 0, column: Int = 0) {
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String {
+        guard line > 0 else { return message }
+        return file.isEmpty ? "\(line):\(column): \(message)" : "\(file):\(line):\(column): \(message)"
+    }
 }

@@ -16,10 +16,11 @@ public final class ChildProcess: Sendable {
     private let exited = Exit()
 
     /// Starts `executable` with `arguments`; standard output and error go to `output` (a file that is
-    /// appended to, or nil for /dev/null), standard input is closed unless `input` is given.
+    /// appended to, or nil for /dev/null) — standard error to `errors` instead when given —, standard
+    /// input is closed unless `input` is given; it runs in `directory` (default: the test's).
     public init(
-        _ executable: String, _ arguments: [String], output: String? = nil, input: FileHandle? = nil,
-        environment: [String: String]? = nil
+        _ executable: String, _ arguments: [String], output: String? = nil, errors: String? = nil,
+        input: FileHandle? = nil, environment: [String: String]? = nil, directory: String? = nil
     ) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -27,16 +28,17 @@ public final class ChildProcess: Sendable {
         if let environment {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
-        let sink: FileHandle
-        if let output {
-            if !FileManager.default.fileExists(atPath: output) { _ = FileManager.default.createFile(atPath: output, contents: nil) }
-            sink = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-            sink.seekToEndOfFile()
-        } else {
-            sink = FileHandle(forWritingAtPath: "/dev/null")!
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        func sink(_ path: String?) throws -> FileHandle {
+            guard let path else { return FileHandle(forWritingAtPath: "/dev/null")! }
+            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            handle.seekToEndOfFile()
+            return handle
         }
-        process.standardOutput = sink
-        process.standardError = sink
+        let standardOutput = try sink(output)
+        process.standardOutput = standardOutput
+        process.standardError = errors == nil ? standardOutput : try sink(errors)
         process.standardInput = input ?? FileHandle(forReadingAtPath: "/dev/null")!
         self.process = process
         process.terminationHandler = { [exited] process in

@@ -39,7 +39,7 @@ import Testing
             return try await withPythonPeer("smtp_peer.py", arguments) { peer in
                 var all: Value = [
                     "host": "127.0.0.1", "port": .number(Double(peer.port)), "tls_server_name": "localhost", "from": "news@example.com",
-                    "from_name": "Example Shop", "helo_name": "journeyd.test", "timeout": "30s",
+                    "from_name": "Example Shop", "helo_name": "journeyd.test", "timeout": "2m",
                 ]
                 if let certs { all.set("ca_file", to: .string(certs.caFile)) }
                 for member in options.members ?? [] { all.set(member.key, to: member.value) }

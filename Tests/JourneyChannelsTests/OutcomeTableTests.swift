@@ -109,3 +109,19 @@ func kind(_ result: DeliveryResult) -> String {
         #expect(kind(SMTPClient.classify(reply(554), .greeting)) == "retry")
     }
 }
+
+/// Dead-letter reasons that carry what the provider said about the recipient, read back as the daemon does.
+@Suite struct RecipientFeedbackTests {
+    @Test func reasonsCarryFeedbackBothWays() {
+        for feedback in [RecipientFeedback.consentRefused, .deviceTokenUnregistered(trait: "fcm_token")] {
+            #expect(RecipientFeedback(reason: feedback.reasonPrefix + "FCM UNREGISTERED: gone") == feedback)
+        }
+        #expect(RecipientFeedback(reason: "WeChat errcode 40003: invalid openid") == nil)
+        #expect(RecipientFeedback(reason: "unregistered device token (trait ): x") == nil)
+        let refusal = WeChatClient.classify(OutcomeTableTests.response(200, #"{"errcode":43101,"errmsg":"user refuse to accept the msg"}"#))
+        #expect(refusal.reason.flatMap(RecipientFeedback.init(reason:)) == .consentRefused)
+        let gone = FCMAdapter.classify(
+            OutcomeTableTests.response(404, #"{"error":{"code":404,"status":"NOT_FOUND","details":[{"errorCode":"UNREGISTERED"}]}}"#), tokenTrait: "push_token")
+        #expect(gone.reason.flatMap(RecipientFeedback.init(reason:)) == .deviceTokenUnregistered(trait: "push_token"))
+    }
+}

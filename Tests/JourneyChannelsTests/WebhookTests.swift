@@ -6,11 +6,20 @@ import Testing
 
 @testable import JourneyChannels
 
+/// The channel types that send over HTTP (and take the `timeout` option).
+let httpChannelTypes: Set<String> = [
+    "webhook", "sms", "slack", "feishu", "wecom", "dingtalk", "aliyun_sms", "tencent_sms", "wechat_template", "wechat_subscribe", "fcm",
+]
+
 /// Builds a channel whose secret options are written to files in `dir` first.
 func channel(
     _ type: String, in dir: String, options: Value, secrets: [String: String] = [:], logger: LogCapture? = nil
 ) async throws -> ConfiguredChannel {
     var options = options
+    // A loopback peer can be slow to answer while the machine is busy (the whole suite runs in parallel
+    // on two cores): HTTP channels get a generous timeout unless the test sets one, as tests about
+    // timeouts do.
+    if httpChannelTypes.contains(type), options["timeout"] == nil { options.set("timeout", to: "2m") }
     for (name, value) in secrets {
         try write(value, to: "\(dir)/\(name).secret")
         options.set("\(name)_file", to: .string("\(dir)/\(name).secret"))

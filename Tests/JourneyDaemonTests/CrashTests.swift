@@ -317,10 +317,9 @@ struct DaemonVersionTests {
     }
 }
 
-/// Sends `lines` to a Unix socket, closes the sending side, and returns every answer line.
-func exchange(_ lines: [String], at path: String) throws -> [String] {
+/// A connected stream socket to the Unix socket at `path`.
+func connectUnixSocket(_ path: String) throws -> Int32 {
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     let bytes = Array(path.utf8)
@@ -331,7 +330,17 @@ func exchange(_ lines: [String], at path: String) throws -> [String] {
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
-    guard connected == 0 else { throw CocoaError(.fileNoSuchFile) }
+    guard connected == 0 else {
+        close(fd)
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: path])
+    }
+    return fd
+}
+
+/// Sends `lines` to a Unix socket, closes the sending side, and returns every answer line.
+func exchange(_ lines: [String], at path: String) throws -> [String] {
+    let fd = try connectUnixSocket(path)
+    defer { close(fd) }
     let payload = Array((lines.joined(separator: "\n") + "\n").utf8)
     var written = 0
     while written < payload.count {

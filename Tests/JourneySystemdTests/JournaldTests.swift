@@ -30,7 +30,7 @@ struct JournaldTests {
         try "timezone: UTC\nlogging: { user_id: hash, user_id_key: \"\(key)\", level: debug }\n"
             .write(toFile: root + "/rules/journeyd.yaml", atomically: true, encoding: .utf8)
         try
-            "channels:\n  - { name: email, type: file, path: touches.jsonl }\n  - { name: sms, type: log }\n  - { name: wecom, type: log }\n"
+            "channels:\n  - { name: email, type: file, path: touches.jsonl }\n  - { name: sms, type: log }\n  - { name: wecom, type: log }\n  - { name: wechat, type: log }\n  - { name: sms_cn, type: log }\n"
             .write(toFile: root + "/rules/channels.yaml", atomically: true, encoding: .utf8)
         let now = ISO8601DateFormatter().string(from: Date())
         try

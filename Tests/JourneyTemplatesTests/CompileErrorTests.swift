@@ -29,7 +29,10 @@ struct CompileErrorTests {
         #expect(diagnostics("{% iff x %}{% endif %}") == [
             "1:4: unknown tag \"iff\"; did you mean \"if\"?", "1:12: unexpected `{% endif %}`: no `{% if %}` is open here",
         ])
-        #expect(diagnostics("{% include 'header' %}") == ["1:4: the `include` tag is not supported: templates cannot include other templates"])
+        #expect(diagnostics("{% layout 'email' %}") == [
+            "1:4: the `layout` tag is not supported: a message template is the whole message; share parts with `render`"
+        ])
+        #expect(diagnostics("{% include 'header' %}") == ["1:12: `include` needs partials, and none are available here"])
     }
 
     @Test func unclosedBlocksPointAtTheirOpeningTag() {

@@ -39,7 +39,7 @@ struct FilterTests {
         ("{{ \"a-b-c\" | replace_last: \"-\", \"+\" }}", "a-b+c"),
         ("{{ \"a-b-c\" | remove: \"-\" }}", "abc"),
         ("{{ \"a-b-c\" | remove_first: \"-\" }}", "ab-c"),
-        ("{{ \"abc\" | replace: \"\", \"x\" }}", "abc"),
+        ("{{ \"abc\" | replace: \"\", \"x\" }}", "xaxbxcx"),  // Ruby finds "" before every character and at the end
         ("{{ \"name\" | append: \".jpg\" | prepend: \"/img/\" }}", "/img/name.jpg"),
         ("{{ 3 | append: \" items\" }}", "3 items"),
         // lists
@@ -65,12 +65,12 @@ struct FilterTests {
         // numbers
         ("{{ 4 | plus: 2 }} {{ 4 | minus: 6 }} {{ 3 | times: 2.5 }} {{ \"5\" | plus: 1 }}", "6 -2 7.5 6"),
         ("{{ 20 | divided_by: 7 }} {{ 20 | divided_by: 7.0 | round: 2 }} {{ -7 | divided_by: 2 }}", "2 2.86 -4"),
-        ("{{ 7 | divided_by: 0 }}|{{ 7 | modulo: 0 }}", "|"),
         ("{{ 7 | modulo: 3 }} {{ -7 | modulo: 3 }} {{ 7.5 | modulo: 2 }}", "1 2 1.5"),
         ("{{ 1.2 | round }} {{ 2.5 | round }} {{ 183.357 | round: 2 }} {{ -2.5 | round }}", "1 3 183.36 -3"),
         ("{{ 1.2 | ceil }} {{ 1.8 | floor }} {{ -3 | abs }} {{ \"-3.5\" | abs }}", "2 1 3 3.5"),
         ("{{ 4 | at_least: 5 }} {{ 4 | at_most: 3 }}", "5 3"),
         ("{{ event.properties.price | times: 0.9 }}", "72"),
+        ("{{ 10.1 | minus: 2.2 }} {{ 0.1 | plus: 0.2 }} {{ 5.666 | round: -1 }}", "7.9 0.3 10"),
         // escaping and encoding (explicit, in a text part)
         ("{{ \"<b>Tom & 'Jerry'</b>\" | escape }}", "&lt;b&gt;Tom &amp; &#39;Jerry&#39;&lt;/b&gt;"),
         ("{{ \"1 &lt; 2 & 3\" | escape_once }}", "1 &lt; 2 &amp; 3"),
@@ -86,6 +86,25 @@ struct FilterTests {
 
     @Test func filtersChainLeftToRight() throws {
         #expect(try render("{{ \"  ada lovelace \" | strip | capitalize | append: \"!\" | truncate: 8 }}") == "Ada l...")
+    }
+
+    @Test func aFilterGivenWhatLiquidRefusesStopsTheRenderAtItsPlace() throws {
+        let cases: [(String, String)] = [
+            ("Total: {{ 7 | divided_by: 0 }}", "1:15: `divided_by`: division by zero"),
+            ("{{ 7 | modulo: user.missing }}", "1:8: `modulo`: expected a number, found null null"),
+            ("\n  {{ \"Liquid\" | slice: 1.5 }}", "2:17: `slice`: expected a whole number, found number 1.5"),
+            ("{{ user.tags | concat: 3 }}", "1:16: `concat`: expected a list to add, found number 3"),
+            ("{{ user.tags | concat: event.properties.items | sort }}", "1:49: `sort`: cannot sort object and string together"),
+        ]
+        for (source, expected) in cases {
+            let template = try LiquidTemplate(source, file: "templates/t.liquid")
+            do {
+                _ = try template.render(Samples.context)
+                Issue.record("\(source) rendered")
+            } catch {
+                #expect(error.description == "templates/t.liquid:" + expected, "\(source)")
+            }
+        }
     }
 
     @Test func aValueCannotGrowPastTheOutputLimit() throws {

@@ -38,11 +38,22 @@ struct TagTests {
             ("\"abc\" < \"abd\"", true), ("user.first_name contains \"da\"", true),
             ("user.tags contains \"vip\"", true), ("user.tags contains \"nope\"", false),
             ("event.properties contains \"sku\"", true), ("user.missing contains \"x\"", false),
-            ("user.orders > \"2\"", false),  // mismatched types: false, never a crash
         ]
         for (condition, expected) in cases {
             #expect(try render("{% if \(condition) %}T{% else %}F{% endif %}") == (expected ? "T" : "F"), "\(condition)")
         }
+    }
+
+    @Test func orderingTextAgainstANumberIsARenderErrorAtTheComparison() throws {
+        // Liquid raises here; a message is not sent with a guess in it.
+        let template = try LiquidTemplate("{% if user.orders > \"2\" %}many{% endif %}", file: "templates/t.liquid")
+        #expect(throws: TemplateRenderError.self) { try template.render(Samples.context) }
+        do {
+            _ = try template.render(Samples.context)
+        } catch {
+            #expect(error.description == "templates/t.liquid:1:19: cannot compare number 3 with string \"2\" by `>`")
+        }
+        #expect(try render("{% if user.missing > 2 or blank < 1 %}T{% else %}F{% endif %}") == "F")
     }
 
     @Test func blankAndEmpty() throws {

@@ -83,7 +83,8 @@ public struct ChannelBuildError: Error, Sendable, CustomStringConvertible {
 public struct ChannelRegistry: Sendable {
     public static let builtin = ChannelRegistry([
         WebhookAdapter.self, EmailAdapter.self, SMSAdapter.self, WeComAdapter.self, DingTalkAdapter.self,
-        FeishuAdapter.self, SlackAdapter.self, ExecAdapter.self, FileAdapter.self, LogAdapter.self,
+        FeishuAdapter.self, SlackAdapter.self, ExecAdapter.self, FileAdapter.self, LogAdapter.self, AliyunSMSAdapter.self,
+        TencentSMSAdapter.self, WeChatTemplateAdapter.self, WeChatSubscribeAdapter.self, FCMAdapter.self,
     ])
 
     private let types: [String: any ConfigurableChannelAdapter.Type]

@@ -139,6 +139,15 @@ final class HTTPTransport: Sendable {
         return await send(request, timeout: timeout, redacting: secrets)
     }
 
+    /// GETs `url` with `headers` (plus `User-Agent`); `secrets` as in ``post(_:headers:body:timeout:redacting:)``.
+    func get(_ url: String, headers: [(String, String)] = [], timeout: TimeSpan, redacting secrets: [Secret] = []) async -> HTTPExchange {
+        var request = HTTPClientRequest(url: url)
+        request.method = .GET
+        request.headers.add(name: "User-Agent", value: "journeyd")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        return await send(request, timeout: timeout, redacting: secrets)
+    }
+
     /// AsyncHTTPClient logs request URLs at debug level; URLs of robots carry their keys. It gets no logger.
     private static let silent = Logger(label: "journeyd.http", factory: { _ in SwiftLogNoOpLogHandler() })
 

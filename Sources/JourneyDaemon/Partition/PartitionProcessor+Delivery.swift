@@ -123,7 +123,7 @@ extension PartitionProcessor {
         } catch {
             return  // the syncer reports the failure
         }
-        for update in updates { state.outbox.apply(update) }
+        applyDeliveries(updates)
     }
 
     /// After a restart: touches the log leaves `attempting` may or may not have reached their provider.

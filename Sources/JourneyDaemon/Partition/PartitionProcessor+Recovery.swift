@@ -45,7 +45,7 @@ extension PartitionProcessor {
             case .rules(let version):
                 if version != runtime.version { try switchRules(to: version) }
             case .deliveries(let updates):
-                for update in updates { state.outbox.apply(update) }
+                applyDeliveries(updates)
             case .positions(let positions):
                 state.move(positions)
             case .channels(let channels):

@@ -147,7 +147,9 @@ public final class PartitionProcessor: @unchecked Sendable {
         guard let last = lastReading else { return }
         let drift = (wall - last.wall).milliseconds - Int64((monotonic - last.monotonic) / 1_000_000)
         guard abs(drift) >= 1000 else { return }
-        let size = TimeSpan(milliseconds: abs(drift))
+        // Both readings are truncated to milliseconds, so the difference is off by a millisecond or two:
+        // jumps are reported to the nearest second ("back 1h", not "back 59m59s999ms").
+        let size = TimeSpan(milliseconds: (abs(drift) + 500) / 1000 * 1000)
         if drift > 0 {
             var due = 0
             for timer in state.timers.unordered where timer.due > last.wall && timer.due <= wall { due += 1 }
@@ -191,6 +193,11 @@ public final class PartitionProcessor: @unchecked Sendable {
             }
         case .reload(let new, let reply):
             swapIn(new)
+            publish()  // so that whoever waits reads the new figures (systemd's STATUS= right after a reload)
+            reply()
+        case .reloadRefused(let reply):
+            noteRefusedReload()
+            publish()
             reply()
         case .query(let body):
             body(self)
@@ -286,7 +293,7 @@ public final class PartitionProcessor: @unchecked Sendable {
     }
 
     /// Notes a refused reload (the reloader logged its errors).
-    func noteRefusedReload() {
+    private func noteRefusedReload() {
         counters.reloadsRefused += 1
         lastReload = "refused"
         metrics.reload(ok: false, version: nil)

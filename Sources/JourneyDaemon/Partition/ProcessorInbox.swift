@@ -58,6 +58,8 @@ enum ProcessorWork: @unchecked Sendable {
     case deliveries([DeliveryReport], channel: (name: String, state: [UInt8])?)
     /// New rules, built and checked aside: swap them in (one assignment) and answer.
     case reload(Runtime, reply: @Sendable () -> Void)
+    /// A reload was refused (the reloader logged why): count it, publish, then answer.
+    case reloadRefused(reply: @Sendable () -> Void)
     /// A question about the live state, answered on the processor's thread.
     case query(@Sendable (PartitionProcessor) -> Void)
     /// Take a checkpoint snapshot and hand it over (nil: the processor has stopped).
@@ -79,7 +81,7 @@ extension ProcessorWork {
     func abandon(_ reason: String) {
         switch self {
         case .intake(_, let receipt): receipt.resolve(.refused(reason))
-        case .reload(_, let reply), .finish(_, let reply), .stop(let reply): reply()
+        case .reload(_, let reply), .reloadRefused(let reply), .finish(_, let reply), .stop(let reply): reply()
         case .checkpoint(let reply): reply(nil)
         case .deliveries, .query, .checkpointWritten, .synced, .failed: break
         }

@@ -107,7 +107,7 @@ final class Reloader: Service, @unchecked Sendable {
         let (built, diagnostics) = await RuntimeBuilder.build(directory: directory, channels: .open(context))
         let errors = diagnostics.filter { $0.severity == .error }
         guard let runtime = built, errors.isEmpty, let channels = runtime.channels else {
-            refused(errors.isEmpty ? diagnostics : errors)
+            await refused(errors.isEmpty ? diagnostics : errors)
             return diagnostics
         }
         do {
@@ -120,7 +120,7 @@ final class Reloader: Service, @unchecked Sendable {
         } catch {
             let diagnostic = Diagnostic(file: "journeyd.yaml", line: 0, column: 0, keyPath: "state", message: "cannot archive the rules: \(error)")
             await channels.shutdown()
-            refused([diagnostic])
+            await refused([diagnostic])
             return [diagnostic]
         }
         await dispatcher.replace(with: channels)
@@ -133,8 +133,9 @@ final class Reloader: Service, @unchecked Sendable {
     }
 
     /// Logs a refused reload: one record with every error, so `journalctl -u journeyd` shows them together.
-    private func refused(_ errors: [Diagnostic]) {
-        processor.inbox.post(.query { $0.noteRefusedReload() })
+    /// Returns once the processor counted it, so the status sent right after says "last reload: refused".
+    private func refused(_ errors: [Diagnostic]) async {
+        await withCheckedContinuation { continuation in processor.inbox.post(.reloadRefused(reply: { continuation.resume() })) }
         let lines = errors.map { "  " + $0.description }.joined(separator: "\n")
         logger.error(
             "rules reload refused: \(errors.count) error\(errors.count == 1 ? "" : "s"); the previous rules keep running\n\(lines)",

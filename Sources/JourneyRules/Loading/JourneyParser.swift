@@ -61,12 +61,14 @@ struct JourneyParser {
             if case .sequence(let items) = node {
                 if items.isEmpty { reader.error(at: node, "exit_when", "expected at least one {event, where}") }
                 for (i, item) in items.enumerated() {
-                    if let match = parseEventMatch(item, "exit_when[\(i)]", roots: Self.enrolledEventRoots).match {
-                        exitWhen.append(match)
-                    }
+                    // Bound whole, not projected with `.match`: Swift 6.3 leaked the tuple's other element
+                    // when a call's result was projected inside `if let` (found by the rule loader's fuzz target).
+                    let (match, _) = parseEventMatch(item, "exit_when[\(i)]", roots: Self.enrolledEventRoots)
+                    if let match { exitWhen.append(match) }
                 }
-            } else if let match = parseEventMatch(node, "exit_when", roots: Self.enrolledEventRoots).match {
-                exitWhen.append(match)
+            } else {
+                let (match, _) = parseEventMatch(node, "exit_when", roots: Self.enrolledEventRoots)
+                if let match { exitWhen.append(match) }
             }
         }
         var goal: Goal?
@@ -281,10 +283,13 @@ struct JourneyParser {
             let m = reader.mapping(node, path, allowed: ["event", "where"] + extraKeys, what: "a mapping like {event: purchase}")
         else { return (nil, nil) }
         let name = reader.required(m, "event", path).flatMap { eventName($0, "\(path).event") }
-        let condition = m["where"].map { expression($0, "\(path).where", roots: roots) }
-        if case .some(.none) = condition { return (nil, m) }
+        var condition: Expression?
+        if let whereNode = m["where"] {
+            guard let compiled = expression(whereNode, "\(path).where", roots: roots) else { return (nil, m) }
+            condition = compiled
+        }
         guard let name else { return (nil, m) }
-        return (EventMatch(event: name, condition: condition ?? nil), m)
+        return (EventMatch(event: name, condition: condition), m)
     }
 
     func parseLimits(_ node: YAMLNode) -> Limits {

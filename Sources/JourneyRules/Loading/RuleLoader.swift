@@ -31,6 +31,9 @@ import Yams
 /// templates/*        message templates (Liquid): name = file name up to the first dot; NAME.liquid (or any
 ///                    other extension) is the main part, NAME.html.liquid the HTML part; compiled at load,
 ///                    errors at file:line:col (see JourneyTemplates.MessageTemplate)
+/// templates/_*       partials for `{% render 'NAME' %}` / `{% include 'NAME' %}`: _NAME.liquid, and
+///                    _NAME.html.liquid for HTML parts (see JourneyTemplates.TemplatePartials); compiled
+///                    into each template that uses them, a missing or cyclic partial an error at the tag
 /// tests/*.yaml       journey tests: one test per file, or `tests: [ … ]`
 /// ```
 /// Hidden files and names ending in `~` are ignored; other files in journeys/ and tests/ get a warning.
@@ -281,7 +284,8 @@ private struct Loader {
             reader.finish()
             diagnostics += reader.diagnostics
         }
-        diagnostics.sort()
+        // A partial's problems are found once per template that uses it: report each once.
+        diagnostics = Array(Set(diagnostics)).sorted()
         guard !diagnostics.contains(where: { $0.severity == .error }) else { return (nil, diagnostics) }
         let rules = RuleSet(
             settings: settings, channels: channels, templates: templates.compiled, journeys: journeys, tests: tests,
@@ -298,7 +302,8 @@ private struct Loader {
         }
         var parts: [String: Parts] = [:]
         var order: [String] = []
-        for name in files(in: "templates", extensions: nil) {
+        // `_NAME…` files are partials, compiled where a template renders or includes them.
+        for name in files(in: "templates", extensions: nil) where !name.hasPrefix("_") {
             let relative = "templates/\(name)"
             let key = String(name.prefix { $0 != "." })
             let rest = name.dropFirst(key.count + 1)
@@ -325,12 +330,13 @@ private struct Loader {
             parts[key] = entry
         }
         var compiled: [String: Template] = [:]
+        let partials = TemplatePartials.directory(directory + "/templates", shownAs: "templates")
         for key in order {
             guard let entry = parts[key] else { continue }
             let text = entry.main.map { TemplateSource(file: $0.file, text: $0.source) }
             let html = entry.html.map { TemplateSource(file: $0.file, text: $0.source) }
             do {
-                let message = try MessageTemplate(name: key, text: text, html: html)
+                let message = try MessageTemplate(name: key, text: text, html: html, partials: partials)
                 diagnostics += message.warnings.map(Self.diagnostic)
                 let primary = entry.main ?? entry.html!
                 compiled[key] = Template(

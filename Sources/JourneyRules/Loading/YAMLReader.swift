@@ -77,7 +77,9 @@ final class YAMLReader {
     /// Records the duplicate keys no mapping walk reported (those inside parts of the file that were not
     /// read because of other errors). Call once, after reading the file.
     func finish() {
-        for (placeholder, dup) in duplicates where !dup.reported {
+        // In file order: a dictionary's order differs between two loads of the same text.
+        let unreported = duplicates.filter { !$0.value.reported }.sorted { ($0.value.line, $0.value.column) < ($1.value.line, $1.value.column) }
+        for (placeholder, dup) in unreported {
             duplicates[placeholder]!.reported = true
             record(line: dup.line, column: dup.column, "", "duplicate key \"\(dup.key)\" (first at line \(dup.firstLine))")
         }

@@ -45,10 +45,14 @@ public struct MessageTemplate: Sendable {
     /// Warnings of every part, in file and line order.
     public var warnings: [TemplateDiagnostic]
 
-    /// Compiles the parts of a template; at least one of `text` and `html` must be given.
+    /// Compiles the parts of a template; at least one of `text` and `html` must be given. `render` and
+    /// `include` in any part find their partials in `partials`, compiled here with that part's escaping.
     ///
     /// - Throws: every error of every part (warnings included), sorted by file, line and column.
-    public init(name: String, text: TemplateSource?, html: TemplateSource?) throws(TemplateCompileError) {
+    public init(
+        name: String, text: TemplateSource?, html: TemplateSource?, partials: TemplatePartials? = nil,
+        scope: TemplateScope = .journey
+    ) throws(TemplateCompileError) {
         precondition(text != nil || html != nil, "a message template needs a text or an HTML part")
         var diagnostics: [TemplateDiagnostic] = []
         var headers: [(header: MessageHeader, template: LiquidTemplate)] = []
@@ -56,7 +60,8 @@ public struct MessageTemplate: Sendable {
 
         func compile(_ source: String, _ mode: TemplateMode, _ file: String, _ line: Int, _ column: Int) -> LiquidTemplate? {
             do {
-                let template = try LiquidTemplate(source, mode: mode, file: file, line: line, column: column)
+                let template = try LiquidTemplate(
+                    source, mode: mode, file: file, line: line, column: column, scope: scope, partials: partials)
                 diagnostics += template.warnings
                 return template
             } catch {

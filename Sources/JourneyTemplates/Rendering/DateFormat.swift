@@ -18,8 +18,7 @@ enum DateInput {
             self = .instant(Timestamp(milliseconds: Int64((seconds * 1000).rounded(.down))))
         case .string(let raw):
             let text = Strings.trim(raw, leading: true, trailing: true)
-            let lowered = text.lowercased()
-            if lowered == "now" || lowered == "today" {
+            if text.utf8.count <= 5, case let lowered = text.lowercased(), lowered == "now" || lowered == "today" {
                 self = .instant(now)
                 return
             }
@@ -28,7 +27,12 @@ enum DateInput {
                 self.init(.number(seconds), now: now)
                 return
             }
-            guard let t = Timestamp(iso8601: text) else { return nil }
+            guard let t = Timestamp(iso8601: text) else {
+                // Only when it is not ISO 8601: words are slower to read, and rarely what data holds.
+                guard let date = Self.writtenDate(text) else { return nil }
+                self = .floating(date.daysSinceEpoch * 86_400_000)
+                return
+            }
             // A zone is present when the text has a time and ends in `Z` or an offset after it.
             let bytes = Array(text.utf8)
             let hasTime = bytes.count > 10
@@ -40,6 +44,27 @@ enum DateInput {
         default:
             return nil
         }
+    }
+}
+
+extension DateInput {
+    static let monthNames = [
+        "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+        "december",
+    ]
+
+    /// A date as people write it in English: `March 14, 2016`, `Mar 14 2016`, `14 March 2016`.
+    static func writtenDate(_ text: String) -> CivilDate? {
+        let words = text.lowercased().split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+        guard words.count == 3 else { return nil }
+        func month(_ word: String) -> Int? {
+            guard word.count >= 3 else { return nil }
+            return monthNames.firstIndex { $0.hasPrefix(word) }.map { $0 + 1 }
+        }
+        let (m, d, y): (Int?, Int?, Int?) =
+            month(words[0]) != nil ? (month(words[0]), Int(words[1]), Int(words[2])) : (month(words[1]), Int(words[0]), Int(words[2]))
+        guard let m, let d, let y, (1...31).contains(d), (1...9999).contains(y) else { return nil }
+        return CivilDate(year: y, month: m, day: d)
     }
 }
 

@@ -11,22 +11,25 @@ enum Filter: String, Sendable, CaseIterable {
     case remove, removeFirst = "remove_first", removeLast = "remove_last"
     case append, prepend
     case split, join, first, last, size, sort, sortNatural = "sort_natural", uniq, reverse, map, compact, slice
-    case `where`, concat
+    case `where`, reject, find, findIndex = "find_index", has, sum, concat
     case plus, minus, times, dividedBy = "divided_by", modulo, round, ceil, floor, abs
     case atLeast = "at_least", atMost = "at_most"
     case date
     case escape, h, escapeOnce = "escape_once", urlEncode = "url_encode", urlDecode = "url_decode", json
+    case base64Encode = "base64_encode", base64Decode = "base64_decode"
+    case base64URLSafeEncode = "base64_url_safe_encode", base64URLSafeDecode = "base64_url_safe_decode"
 
     /// How many positional arguments it takes, and its keyword arguments.
     var arity: (min: Int, max: Int, keywords: [String]) {
         switch self {
-        case .default: return (1, 1, ["allow_false"])
+        case .default: return (0, 1, ["allow_false"])
         case .truncate, .truncatewords: return (0, 2, [])
-        case .replace, .replaceFirst, .replaceLast: return (1, 2, [])
+        case .replace, .replaceFirst: return (1, 2, [])
+        case .replaceLast: return (2, 2, [])
         case .remove, .removeFirst, .removeLast, .append, .prepend, .split, .map, .concat: return (1, 1, [])
         case .plus, .minus, .times, .dividedBy, .modulo, .atLeast, .atMost, .date: return (1, 1, [])
-        case .join, .sort, .sortNatural, .uniq, .compact, .round: return (0, 1, [])
-        case .slice, .where: return (1, 2, [])
+        case .join, .sort, .sortNatural, .uniq, .compact, .round, .sum: return (0, 1, [])
+        case .slice, .where, .reject, .find, .findIndex, .has: return (1, 2, [])
         default: return (0, 0, [])
         }
     }
@@ -54,11 +57,14 @@ struct FilterCall: Sendable {
     var exactDivision = false
     /// `newline_to_br` in an HTML part escapes its input first, so its `<br />` can stand unescaped.
     var escapesInput = false
+    /// Where the filter's name stands, for render errors.
+    var at: SourcePoint
 }
 
 extension FilterCall {
     func apply(_ input: Value, _ s: inout RenderState) -> Value {
         let result = applyUnchecked(input, &s)
+        if s.failure != nil { return .null }
         if case .string(let text) = result, text.utf8.count > s.maxBytes {
             s.fail("a value grew past \(s.maxBytes) bytes in `\(filter.rawValue)`")
             return .null
@@ -66,7 +72,67 @@ extension FilterCall {
         return result
     }
 
-    private func arg(_ i: Int, _ s: inout RenderState) -> Value { i < args.count ? s.evaluate(args[i]) : .null }
+    func arg(_ i: Int, _ s: inout RenderState) -> Value { i < args.count ? s.evaluate(args[i]) : .null }
+
+    /// Stops the render with `message` about this filter, at its place.
+    func fail(_ message: String, _ s: inout RenderState) -> Value {
+        s.fail("`\(filter.rawValue)`: \(message)", at: at)
+        return .null
+    }
+
+    /// Argument `i` as a whole number for `slice`, `truncate`…: a number without a fraction or text that
+    /// is one; nil (after failing the render) for anything else, nil included.
+    func wholeNumber(_ i: Int, _ s: inout RenderState) -> Int? {
+        let value = arg(i, &s)
+        switch value {
+        case .number(let d) where d == d.rounded(.towardZero): return Self.clampedInt(d)
+        case .string(let text) where Int(text.trimmingSpaces) != nil: return Int(text.trimmingSpaces)!
+        default:
+            _ = fail("expected a whole number, found \(value.typeName) \(value.jsonText)", &s)
+            return nil
+        }
+    }
+
+    /// Argument 0 of `divided_by` and `modulo`: a number, or text that is one; never zero.
+    func divisor(_ s: inout RenderState) -> Double? {
+        let value = arg(0, &s)
+        let d: Double?
+        switch value {
+        case .number(let n): d = n
+        case .string(let text): d = Double(text.trimmingSpaces)
+        default: d = nil
+        }
+        guard let d else {
+            _ = fail("expected a number, found \(value.typeName) \(value.jsonText)", &s)
+            return nil
+        }
+        guard d != 0 else {
+            _ = fail("division by zero", &s)
+            return nil
+        }
+        return d
+    }
+
+    /// Sums and differences as a person writes them: `10.1 - 2.2` is 7.9, not 7.8999999999999995.
+    static func tidy(_ d: Double) -> Double {
+        guard d.isFinite, d != d.rounded(.towardZero) else { return d }
+        var magnitude = 0
+        var m = Swift.abs(d)
+        while m >= 10 {
+            m /= 10
+            magnitude += 1
+        }
+        while m < 1 && magnitude > -300 {
+            m *= 10
+            magnitude -= 1
+        }
+        let digits = 14 - magnitude
+        guard digits > 0 && digits < 300 else { return d }
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let tidied = (d * scale).rounded() / scale
+        return tidied.isFinite ? tidied : d
+    }
 
     private func text(_ i: Int, _ s: inout RenderState, default fallback: String = "") -> String {
         i < args.count ? s.evaluate(args[i]).liquidText : fallback
@@ -106,6 +172,7 @@ extension FilterCall {
 
         case .truncate:
             let text = input.liquidText
+            guard args.isEmpty || wholeNumber(0, &s) != nil else { return .null }
             let length = int(0, &s, default: 50)
             let ellipsis = self.text(1, &s, default: "...")
             guard text.count > length else { return .string(text) }
@@ -113,6 +180,7 @@ extension FilterCall {
             return .string(String(text.prefix(keep)) + ellipsis)
         case .truncatewords:
             let text = input.liquidText
+            guard args.isEmpty || wholeNumber(0, &s) != nil else { return .null }
             let count = max(int(0, &s, default: 15), 1)
             let ellipsis = self.text(1, &s, default: "...")
             let words = text.split(whereSeparator: { $0.isWhitespace })
@@ -152,114 +220,30 @@ extension FilterCall {
             return .string(prefix + input.liquidText)
 
         case .split: return .array(Strings.split(input.liquidText, by: text(0, &s)).map(Value.string))
-        case .join:
-            let separator = text(0, &s, default: " ")
-            guard case .array(let items) = input else { return .string(input.liquidText) }
-            var total = 0
-            var parts: [String] = []
-            parts.reserveCapacity(items.count)
-            for item in items {
-                let part = item.liquidText
-                total += part.utf8.count + separator.utf8.count
-                guard total <= s.maxBytes else {
-                    s.fail("a value grew past \(s.maxBytes) bytes in `join`")
-                    return .null
-                }
-                parts.append(part)
-            }
-            return .string(parts.joined(separator: separator))
-        case .first:
-            switch input {
-            case .array(let items): return items.first ?? .null
-            case .string(let text): return text.first.map { .string(String($0)) } ?? .null
-            default: return .null
-            }
-        case .last:
-            switch input {
-            case .array(let items): return items.last ?? .null
-            case .string(let text): return text.last.map { .string(String($0)) } ?? .null
-            default: return .null
-            }
-        case .size: return .number(Double(input.liquidSize ?? 0))
-        case .sort, .sortNatural:
-            guard case .array(let items) = input else { return input }
-            let property = args.isEmpty ? nil : text(0, &s)
-            let natural = filter == .sortNatural
-            func key(_ v: Value) -> Value {
-                let k = property.map { v[$0] ?? .null } ?? v
-                if natural, case .string(let t) = k { return .string(t.lowercased()) }
-                return k
-            }
-            let keyed = items.map { (key($0), $0) }
-            return .array(keyed.sorted { LiquidComparison.sortsBefore($0.0, $1.0) }.map(\.1))
-        case .uniq:
-            guard case .array(let items) = input else { return input }
-            let property = args.isEmpty ? nil : text(0, &s)
-            var seen = Set<Value>()
-            return .array(items.filter { item in seen.insert(property.map { item[$0] ?? .null } ?? item).inserted })
-        case .reverse:
-            guard case .array(let items) = input else { return input }
-            return .array(items.reversed())
-        case .map:
-            let property = text(0, &s)
-            switch input {
-            case .array(let items): return .array(items.map { $0[property] ?? .null })
-            case .object: return .array([input[property] ?? .null])
-            default: return .array([])
-            }
-        case .compact:
-            guard case .array(let items) = input else { return input }
-            let property = args.isEmpty ? nil : text(0, &s)
-            return .array(items.filter { item in !(property.map { item[$0] ?? .null } ?? item).isNull })
-        case .slice:
-            let offset = int(0, &s, default: 0)
-            let length = max(int(1, &s, default: 1), 0)
-            switch input {
-            case .array(let items):
-                guard let range = Strings.sliceRange(count: items.count, offset: offset, length: length) else { return .array([]) }
-                return .array(Array(items[range]))
-            default:
-                let characters = Array(input.liquidText)
-                guard let range = Strings.sliceRange(count: characters.count, offset: offset, length: length) else {
-                    return .string("")
-                }
-                return .string(String(characters[range]))
-            }
-        case .where:
-            guard case .array(let items) = input else { return input }
-            let property = text(0, &s)
-            if args.count > 1 {
-                let target = arg(1, &s)
-                return .array(items.filter { ($0[property] ?? .null) == target })
-            }
-            return .array(items.filter { ($0[property] ?? .null).liquidTruthy })
-        case .concat:
-            let other = arg(0, &s)
-            let head: [Value] = input.arrayValue ?? (input.isNull ? [] : [input])
-            let tail: [Value] = other.arrayValue ?? (other.isNull ? [] : [other])
-            return .array(head + tail)
+        case .join, .first, .last, .size, .sort, .sortNatural, .uniq, .reverse, .map, .compact, .slice, .where, .reject,
+            .find, .findIndex, .has, .sum, .concat:
+            return applyToList(input, &s)
 
-        case .plus: return .number(input.liquidNumber + arg(0, &s).liquidNumber)
-        case .minus: return .number(input.liquidNumber - arg(0, &s).liquidNumber)
-        case .times: return .number(input.liquidNumber * arg(0, &s).liquidNumber)
+        case .plus: return .number(Self.tidy(input.liquidNumber + arg(0, &s).liquidNumber))
+        case .minus: return .number(Self.tidy(input.liquidNumber - arg(0, &s).liquidNumber))
+        case .times: return .number(Self.tidy(input.liquidNumber * arg(0, &s).liquidNumber))
         case .dividedBy:
             let a = input.liquidNumber
-            let b = arg(0, &s).liquidNumber
-            guard b != 0 else { return .null }
+            guard let b = divisor(&s) else { return .null }
             let exact = exactDivision || a != a.rounded(.towardZero) || b != b.rounded(.towardZero)
             return .number(exact ? a / b : (a / b).rounded(.down))
         case .modulo:
             let a = input.liquidNumber
-            let b = arg(0, &s).liquidNumber
-            guard b != 0 else { return .null }
+            guard let b = divisor(&s) else { return .null }
             // Ruby's modulo takes the divisor's sign.
-            return .number(a - b * (a / b).rounded(.down))
+            return .number(Self.tidy(a - b * (a / b).rounded(.down)))
         case .round:
             let x = input.liquidNumber
-            let digits = min(max(int(0, &s, default: 0), 0), 15)
-            guard digits > 0 else { return .number(x.rounded()) }
+            let digits = min(max(int(0, &s, default: 0), -15), 15)
             var scale = 1.0
-            for _ in 0..<digits { scale *= 10 }
+            for _ in 0..<Swift.abs(digits) { scale *= 10 }
+            if digits < 0 { return .number((x / scale).rounded() * scale) }
+            guard digits > 0 else { return .number(x.rounded()) }
             return .number((x * scale).rounded() / scale)
         case .ceil: return .number(input.liquidNumber.rounded(.up))
         case .floor: return .number(input.liquidNumber.rounded(.down))
@@ -296,6 +280,15 @@ extension FilterCall {
             return .string(Escaping.percentDecode(input.liquidText))
         case .json:
             return .string(input.jsonText)
+        case .base64Encode, .base64URLSafeEncode:
+            if input.isNull { return .null }
+            return .string(Base64.encode(Array(input.liquidText.utf8), urlSafe: filter == .base64URLSafeEncode))
+        case .base64Decode, .base64URLSafeDecode:
+            if input.isNull { return .null }
+            guard let bytes = Base64.decode(input.liquidText, urlSafe: filter == .base64URLSafeDecode) else {
+                return fail("not valid base64: \(input.jsonText)", &s)
+            }
+            return .string(String(decoding: bytes, as: UTF8.self))
         }
     }
 

@@ -35,6 +35,9 @@ extension Value {
         }
     }
 
+    /// A range's bound: a number (its whole part) or text that reads as one; else 0.
+    var liquidRangeBound: Double { liquidNumber.rounded(.towardZero) }
+
     /// `size`: characters of text, items of a list, members of an object.
     var liquidSize: Int? {
         switch self {
@@ -158,6 +161,8 @@ enum LiquidComparison {
 
     /// `contains`: a substring of text, an item of a list, a member name of an object.
     static func contains(_ a: Value, _ b: Value) -> Bool {
+        // As in Liquid, nothing contains nil or false.
+        if b.isNull || b == .bool(false) { return false }
         switch a {
         case .string(let s):
             guard case .string(let needle) = b else {

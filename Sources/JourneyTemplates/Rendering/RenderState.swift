@@ -22,6 +22,16 @@ enum Flow {
 struct LoopState {
     var index0: Int
     var length: Int
+    /// `forloop.name`: the variable and the collection as written (`item-cart.items`).
+    var name = ""
+    /// `tablerow` only: cells per row.
+    var cols = 0
+}
+
+/// The position of a `cycle` group: by its name's value, or by how its values are written.
+enum CycleKey: Hashable {
+    case anonymous(String)
+    case named(Value)
 }
 
 /// Everything one render works on: the output bytes, the template variables, the loops in progress.
@@ -29,25 +39,47 @@ struct RenderState {
     var out: [UInt8]
     var slots: [Value]
     var loops: [LoopState] = []
+    /// `increment` / `decrement` counters, by the number the compiler gave their name.
+    var counters: [Int] = []
+    var cycles: [CycleKey: Int] = [:]
+    /// Where `for` loops stopped, by loop name, for `offset: continue`.
+    var loopStops: [String: Int] = [:]
+    /// The last output of an `ifchanged` block.
+    var lastChanged: String?
     let context: TemplateContext
     var iterationsLeft: Int
     let maxBytes: Int
-    /// Set when a limit was hit; the render unwinds and throws it.
+    /// Set when a limit was hit or a value did not fit (`divided_by: 0`); the render unwinds and throws it.
     var failure: String?
+    var failurePoint: SourcePoint?
     /// With strict variables: the paths output that rendered as nothing (nil: not collected).
     var undefined: [String]?
     var slotNames: [String] = []
 
-    init(context: TemplateContext, slotCount: Int, limits: RenderLimits, out: [UInt8]) {
+    init(context: TemplateContext, slotCount: Int, counterCount: Int = 0, limits: RenderLimits, out: [UInt8]) {
         self.out = out
         self.slots = slotCount == 0 ? [] : Array(repeating: .null, count: slotCount)
+        if counterCount > 0 { self.counters = Array(repeating: 0, count: counterCount) }
         self.context = context
         self.iterationsLeft = limits.maxIterations
         self.maxBytes = limits.maxOutputBytes
     }
 
-    mutating func fail(_ message: String) {
-        if failure == nil { failure = message }
+    /// Gives the slots that start as data their values.
+    mutating func bind(_ bindings: [SlotBinding]) {
+        for binding in bindings {
+            switch binding.source {
+            case .root(let root): slots[binding.slot] = context.value(of: root)
+            case .global(let name): slots[binding.slot] = context.variables[name] ?? .null
+            }
+        }
+    }
+
+    mutating func fail(_ message: String, at point: SourcePoint? = nil) {
+        if failure == nil {
+            failure = message
+            failurePoint = point
+        }
     }
 
     // MARK: - Nodes
@@ -71,15 +103,22 @@ struct RenderState {
         case .branches(let branches, let otherwise):
             for (condition, body) in branches where test(condition) { return render(body) }
             return render(otherwise)
-        case .choose(let subject, let whens, let otherwise):
+        case .choose(let subject, let whens):
             let value = evaluate(subject)
             var matched = false
-            for when in whens where when.values.contains(where: { matches(value, $0) }) {
-                matched = true
-                let flow = render(when.body)
-                if flow != .normal { return flow }
+            for when in whens {
+                guard let values = when.values else {
+                    if matched { continue }
+                    let flow = render(when.body)
+                    if flow != .normal { return flow }
+                    continue
+                }
+                for candidate in values where matches(value, candidate) {
+                    matched = true
+                    let flow = render(when.body)
+                    if flow != .normal { return flow }
+                }
             }
-            if !matched { return render(otherwise) }
         case .loop(let loop):
             return run(loop)
         case .assign(let slot, let output):
@@ -94,6 +133,34 @@ struct RenderState {
             return .breakLoop
         case .continueLoop:
             return .continueLoop
+        case .render(let call):
+            renderPartial(call)
+        case .include(let call):
+            return include(call)
+        case .includeNamed(let name, let calls):
+            guard case .string(let key) = evaluate(name), let call = calls[key] else { return .normal }
+            return include(call)
+        case .cycle(let cycle):
+            self.cycle(cycle)
+        case .counter(let counter, let slot, let increment):
+            var value = counters[counter]
+            if !increment { value -= 1 }
+            ValueFormatting.writeNumber(Double(value), into: &out)
+            if increment { value += 1 }
+            counters[counter] = value
+            if let slot { slots[slot] = .number(Double(value)) }
+        case .tablerow(let loop):
+            return tablerow(loop)
+        case .ifchanged(let body):
+            let mark = out.count
+            let flow = render(body)
+            let text = String(decoding: out[mark...], as: UTF8.self)
+            if text == lastChanged {
+                out.removeSubrange(mark...)
+            } else {
+                lastChanged = text
+            }
+            return flow
         }
         return .normal
     }
@@ -104,57 +171,6 @@ struct RenderState {
         case .empty: return value.isLiquidEmpty
         default: return LiquidComparison.equal(value, evaluate(candidate))
         }
-    }
-
-    private mutating func run(_ loop: ForLoop) -> Flow {
-        // The items, without building a list for a range.
-        enum Items {
-            case values([Value])
-            case numbers(ClosedRange<Int>)
-            var count: Int {
-                switch self {
-                case .values(let v): return v.count
-                case .numbers(let r): return r.count
-                }
-            }
-        }
-        var items: Items
-        if case .range(let from, let to) = loop.collection {
-            let a = FilterCall.clampedInt(evaluate(from).liquidNumber)
-            let b = FilterCall.clampedInt(evaluate(to).liquidNumber)
-            items = a <= b ? .numbers(a...b) : .values([])
-        } else {
-            switch evaluate(loop.collection) {
-            case .array(let values): items = .values(values)
-            case .object(let members): items = .values(members.map { .array([.string($0.key), $0.value]) })
-            case .string(let s): items = .values(s.isEmpty ? [] : [.string(s)])
-            default: items = .values([])
-            }
-        }
-        let count = items.count
-        let offset = loop.offset.map { max(FilterCall.clampedInt(evaluate($0).liquidNumber), 0) } ?? 0
-        let limit = loop.limit.map { max(FilterCall.clampedInt(evaluate($0).liquidNumber), 0) } ?? count
-        let start = min(offset, count)
-        let end = start + min(limit, count - start)
-        guard end > start else { return render(loop.otherwise) }
-        let length = end - start
-
-        loops.append(LoopState(index0: 0, length: length))
-        defer { loops.removeLast() }
-        for k in 0..<length {
-            iterationsLeft -= 1
-            if iterationsLeft < 0 { fail("more than the allowed loop iterations") }
-            if out.count > maxBytes { fail("the output grew past \(maxBytes) bytes") }
-            if failure != nil { return .breakLoop }
-            let position = start + (loop.reversed ? length - 1 - k : k)
-            switch items {
-            case .values(let values): slots[loop.slot] = values[position]
-            case .numbers(let range): slots[loop.slot] = .number(Double(range.lowerBound + position))
-            }
-            loops[loops.count - 1].index0 = k
-            if render(loop.body) == .breakLoop { break }
-        }
-        return failure != nil ? .breakLoop : .normal
     }
 
     /// Records an output path that found nothing — unless it asked for a `default`, which says that
@@ -177,121 +193,6 @@ struct RenderState {
             }
         }
         if !undefined!.contains(text) { undefined!.append(text) }
-    }
-
-    // MARK: - Values
-
-    mutating func evaluate(_ output: Output) -> Value {
-        var value = evaluate(output.expr)
-        for filter in output.filters { value = filter.apply(value, &self) }
-        return value
-    }
-
-    mutating func evaluate(_ expr: Expr) -> Value {
-        switch expr {
-        case .literal(let value): return value
-        case .root(let root, let path): return follow(context.value(of: root), path)
-        case .slot(let slot, let path): return follow(slots[slot], path)
-        case .loop(let depth, let field, let path):
-            let loop = loops[loops.count - 1 - depth]
-            let value: Value
-            switch field {
-            case .index: value = .number(Double(loop.index0 + 1))
-            case .index0: value = .number(Double(loop.index0))
-            case .rindex: value = .number(Double(loop.length - loop.index0))
-            case .rindex0: value = .number(Double(loop.length - loop.index0 - 1))
-            case .first: value = .bool(loop.index0 == 0)
-            case .last: value = .bool(loop.index0 == loop.length - 1)
-            case .length: value = .number(Double(loop.length))
-            case .whole:
-                value = [
-                    "index": .number(Double(loop.index0 + 1)), "index0": .number(Double(loop.index0)),
-                    "rindex": .number(Double(loop.length - loop.index0)),
-                    "rindex0": .number(Double(loop.length - loop.index0 - 1)), "first": .bool(loop.index0 == 0),
-                    "last": .bool(loop.index0 == loop.length - 1), "length": .number(Double(loop.length)),
-                ]
-            }
-            return follow(value, path)
-        case .range(let from, let to):
-            let a = FilterCall.clampedInt(evaluate(from).liquidNumber)
-            let b = FilterCall.clampedInt(evaluate(to).liquidNumber)
-            guard a <= b else { return .array([]) }
-            guard b - a < iterationsLeft else {
-                fail("a range of more than the allowed loop iterations")
-                return .array([])
-            }
-            iterationsLeft -= b - a + 1
-            return .array((a...b).map { .number(Double($0)) })
-        case .blank, .empty:
-            return .string("")
-        }
-    }
-
-    @inline(__always)
-    private mutating func follow(_ base: Value, _ path: [PathStep]) -> Value {
-        var value = base
-        for step in path {
-            switch step {
-            case .key(let key): value = Self.member(value, key)
-            case .index(let i): value = Self.item(value, i)
-            case .dynamic(let expr):
-                switch evaluate(expr) {
-                case .number(let d):
-                    value = Self.item(value, d == d.rounded(.towardZero) && Swift.abs(d) < 1e15 ? Int(d) : Int.max)
-                case .string(let key): value = Self.member(value, key)
-                default: return .null
-                }
-            }
-            if case .null = value { return .null }
-        }
-        return value
-    }
-
-    private static func member(_ value: Value, _ key: String) -> Value {
-        switch value {
-        case .object(let members):
-            for member in members where member.key == key { return member.value }
-            return key == "size" ? .number(Double(members.count)) : .null
-        case .array(let items):
-            switch key {
-            case "size": return .number(Double(items.count))
-            case "first": return items.first ?? .null
-            case "last": return items.last ?? .null
-            default: return .null
-            }
-        case .string(let s):
-            return key == "size" ? .number(Double(s.count)) : .null
-        default:
-            return .null
-        }
-    }
-
-    private static func item(_ value: Value, _ i: Int) -> Value {
-        guard case .array(let items) = value else { return .null }
-        let index = i < 0 ? items.count + i : i
-        return index >= 0 && index < items.count ? items[index] : .null
-    }
-
-    mutating func test(_ condition: Condition) -> Bool {
-        switch condition {
-        case .value(let expr): return evaluate(expr).liquidTruthy
-        case .compare(let a, let op, let b):
-            if op == .equal || op == .notEqual {
-                let special: Bool?
-                switch (a, b) {
-                case (_, .blank): special = evaluate(a).isLiquidBlank
-                case (.blank, _): special = evaluate(b).isLiquidBlank
-                case (_, .empty): special = evaluate(a).isLiquidEmpty
-                case (.empty, _): special = evaluate(b).isLiquidEmpty
-                default: special = nil
-                }
-                if let special { return op == .equal ? special : !special }
-            }
-            return LiquidComparison.holds(evaluate(a), op, evaluate(b))
-        case .and(let x, let y): return test(x) && test(y)
-        case .or(let x, let y): return test(x) || test(y)
-        case .not(let x): return !test(x)
-        }
     }
 
     // MARK: - Output

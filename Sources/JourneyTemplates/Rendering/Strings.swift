@@ -6,11 +6,14 @@ enum Strings {
     }
 
     static func trim(_ text: String, leading: Bool, trailing: Bool) -> String {
-        var scalars = Substring(text).unicodeScalars[...]
         func isSpace(_ s: Unicode.Scalar) -> Bool { s.properties.isWhitespace || s == "\0" }
+        // Most text has nothing to trim: return it as it is, without building a copy.
+        let whole = text.unicodeScalars
+        if !(leading && whole.first.map(isSpace) == true) && !(trailing && whole.last.map(isSpace) == true) { return text }
+        var scalars = Substring(text).unicodeScalars[...]
         if leading { while let first = scalars.first, isSpace(first) { scalars.removeFirst() } }
         if trailing { while let last = scalars.last, isSpace(last) { scalars.removeLast() } }
-        return String(String.UnicodeScalarView(scalars))
+        return String(Substring(scalars))
     }
 
     /// The offsets where `needle` occurs in `haystack`, not overlapping, left to right.
@@ -36,6 +39,14 @@ enum Strings {
     }
 
     static func replace(_ text: String, _ target: String, _ replacement: String, _ which: Occurrence) -> String {
+        if target.isEmpty {
+            // Ruby finds the empty text before every character and at the end.
+            switch which {
+            case .first: return replacement + text
+            case .last: return text + replacement
+            case .all: return text.reduce(into: replacement) { $0 += String($1) + replacement }
+            }
+        }
         let haystack = Array(text.utf8)
         let needle = Array(target.utf8)
         var hits = occurrences(of: needle, in: haystack)

@@ -22,6 +22,11 @@ struct SourceMap: Sendable {
         return (line, (lineStart == 0 ? column : 1) + scalars)
     }
 
+    func point(_ offset: Int) -> SourcePoint {
+        let (line, column) = location(of: offset)
+        return SourcePoint(file: file, line: line, column: column)
+    }
+
     func diagnostic(at offset: Int, _ message: String, _ severity: TemplateDiagnostic.Severity = .error)
         -> TemplateDiagnostic
     {

@@ -1,7 +1,9 @@
 /// One piece of template source: literal text, an output `{{ … }}`, or a tag `{% name … %}`.
 ///
 /// Whitespace control (`{{-`, `-}}`, `{%-`, `-%}`) is applied here: the text next to a dash is already
-/// trimmed. `{% raw %}` bodies arrive as text and `{% comment %}` bodies not at all.
+/// trimmed. `{% raw %}` bodies arrive as text, `{% comment %}` and `{% doc %}` bodies not at all. A
+/// `{% liquid %}` tag arrives as one tag per line between a `liquid` tag and a ``TemplateLexer/liquidEnd``
+/// tag, so that its blocks must close inside it.
 struct TemplateToken: Sendable {
     enum Kind: Sendable, Equatable {
         case text
@@ -36,6 +38,9 @@ struct TemplateLexer {
     static func isNameByte(_ c: UInt8) -> Bool {
         (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c == 95
     }
+
+    /// The name of the tag that ends the lines of a `{% liquid %}` tag (no tag can be written so).
+    static let liquidEnd = "end of liquid"
 
     func tokenize() throws(SyntaxError) -> [TemplateToken] {
         var tokens: [TemplateToken] = []
@@ -79,16 +84,26 @@ struct TemplateLexer {
             let token = tag(open: open, content: contentStart..<contentEnd)
             switch token.name {
             case "raw":
-                let end = try closing("endraw", from: i, nested: nil, open: open)
+                let end = try literalClosing("raw", from: i, open: open)
                 emitText(i, end.start, trimLeading: trimRight, trimTrailing: end.trimLeft)
                 i = end.next
                 textStart = i
                 trimNext = end.trimRight
-            case "comment":
-                let end = try closing("endcomment", from: i, nested: "comment", open: open)
+            case "comment", "doc":
+                if token.name == "doc", let extra = firstNonSpace(token.range) {
+                    throw SyntaxError(extra, "`{% doc %}` takes no arguments")
+                }
+                let end =
+                    token.name == "doc"
+                    ? try literalClosing("doc", from: i, open: open)
+                    : try closing("endcomment", from: i, nested: "comment", open: open)
                 i = end.next
                 textStart = i
                 trimNext = end.trimRight
+            case "#":
+                try checkInlineComment(token.range)
+            case "liquid":
+                try expandLiquid(token.range, open: open, into: &tokens)
             default:
                 tokens.append(token)
             }
@@ -120,6 +135,86 @@ struct TemplateLexer {
         return TemplateToken(kind: .tag, range: j..<content.upperBound, start: open, name: name, nameOffset: nameStart)
     }
 
+    /// Finds `{% endNAME %}` after a raw or doc block, reading nothing in between as markup (so
+    /// `{% raw %} %} {{ {% endraw %}` is fine); a doc block may not hold another doc block.
+    private func literalClosing(_ name: String, from: Int, open: Int) throws(SyntaxError)
+        -> (start: Int, next: Int, trimLeft: Bool, trimRight: Bool)
+    {
+        var j = from
+        while let at = find(Self.openBrace, Self.percent, from: j) {
+            j = at + 2
+            let trimLeft = j < bytes.count && bytes[j] == Self.dash
+            var k = trimLeft ? j + 1 : j
+            while k < bytes.count, Self.isSpace(bytes[k]) { k += 1 }
+            let nameStart = k
+            while k < bytes.count, Self.isNameByte(bytes[k]) { k += 1 }
+            let word = String(decoding: bytes[nameStart..<k], as: UTF8.self)
+            if word == name && name == "doc" { throw SyntaxError(at, "a `{% doc %}` cannot contain another") }
+            guard word == "end" + name else { continue }
+            while k < bytes.count, Self.isSpace(bytes[k]) { k += 1 }
+            let trimRight = k < bytes.count && bytes[k] == Self.dash
+            if trimRight { k += 1 }
+            guard k + 1 < bytes.count, bytes[k] == Self.percent, bytes[k + 1] == Self.closeBrace else { continue }
+            return (at, k + 2, trimLeft, trimRight)
+        }
+        throw SyntaxError(open, "`{% \(name) %}` is not closed: expected `{% end\(name) %}`")
+    }
+
+    /// The offset of the first byte in `range` that is not a space, if any.
+    private func firstNonSpace(_ range: Range<Int>) -> Int? {
+        range.first { !Self.isSpace(bytes[$0]) }
+    }
+
+    /// `{% # … %}` may span lines only when every line is a comment of its own (starts with `#`).
+    private func checkInlineComment(_ range: Range<Int>) throws(SyntaxError) {
+        var j = range.lowerBound
+        while let newline = bytes[j..<range.upperBound].firstIndex(of: 10) {
+            j = newline + 1
+            if let first = firstNonSpace(j..<range.upperBound), bytes[first] != UInt8(ascii: "#"),
+                bytes[j..<first].allSatisfy({ $0 != 10 })
+            {
+                throw SyntaxError(first, "every line of a `{% # … %}` comment must start with `#`")
+            }
+        }
+    }
+
+    /// One tag per non-empty line of a `{% liquid %}` tag's markup, between a `liquid` tag and a
+    /// ``liquidEnd`` tag; `comment … endcomment` lines and `# …` lines are dropped, and `liquid` lines
+    /// nest.
+    private func expandLiquid(_ range: Range<Int>, open: Int, into tokens: inout [TemplateToken]) throws(SyntaxError) {
+        tokens.append(TemplateToken(kind: .tag, range: range.upperBound..<range.upperBound, start: open, name: "liquid", nameOffset: open))
+        var lines: [Range<Int>] = []
+        var j = range.lowerBound
+        while j <= range.upperBound {
+            let end = bytes[j..<range.upperBound].firstIndex(of: 10) ?? range.upperBound
+            lines.append(j..<end)
+            j = end + 1
+        }
+        var commentDepth = 0
+        var commentStart = open
+        for line in lines {
+            guard let first = firstNonSpace(line) else { continue }
+            let token = tag(open: first, content: first..<line.upperBound)
+            if commentDepth > 0 {
+                if token.name == "comment" { commentDepth += 1 }
+                if token.name == "endcomment" { commentDepth -= 1 }
+                continue
+            }
+            switch token.name {
+            case "#": continue
+            case "comment":
+                commentDepth = 1
+                commentStart = first
+            case "liquid": try expandLiquid(token.range, open: first, into: &tokens)
+            default: tokens.append(token)
+            }
+        }
+        if commentDepth > 0 {
+            throw SyntaxError(commentStart, "`comment` is not closed: expected `endcomment` in the `liquid` tag")
+        }
+        tokens.append(TemplateToken(kind: .tag, range: range.upperBound..<range.upperBound, start: range.upperBound, name: Self.liquidEnd, nameOffset: range.upperBound))
+    }
+
     /// Finds `{% end %}` for a raw or comment block (counting nested `{% nested %}` blocks).
     private func closing(_ end: String, from: Int, nested: String?, open: Int) throws(SyntaxError)
         -> (start: Int, next: Int, trimLeft: Bool, trimRight: Bool)
@@ -132,13 +227,16 @@ struct TemplateLexer {
             let contentStart = at + 2 + (trimLeft ? 1 : 0)
             let trimRight = close > contentStart && bytes[close - 1] == Self.dash
             let name = tag(open: at, content: contentStart..<(trimRight ? close - 1 : close)).name
+            j = close + 2
             if name == end {
                 if depth == 0 { return (at, close + 2, trimLeft, trimRight) }
                 depth -= 1
             } else if let nested, name == nested {
                 depth += 1
+            } else if nested == "comment" && name == "raw" {
+                // A raw block inside a comment hides its tags, `{% endcomment %}` included.
+                j = try literalClosing("raw", from: j, open: at).next
             }
-            j = close + 2
         }
         let opener = end.dropFirst(3)
         throw SyntaxError(open, "`{% \(opener) %}` is not closed: expected `{% \(end) %}`")

@@ -80,7 +80,7 @@ func problems(type: String, name: String = "test", options: Value, context: Chan
 }
 
 /// Waits up to `timeout` for `condition`, polling (for real peers that write files).
-func eventually(timeout: Duration = .seconds(30), _ condition: () throws -> Bool) async throws -> Bool {
+func eventually(timeout: Duration = .seconds(120), _ condition: () throws -> Bool) async throws -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try condition() { return true }

@@ -19,7 +19,7 @@ final class PythonPeer: @unchecked Sendable {
     static func start(_ script: String, _ arguments: [String]) throws -> PythonPeer {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "\(peersDirectory)/\(script)"] + arguments
+        process.arguments = ["python3", "-B", "\(peersDirectory)/\(script)"] + arguments  // -B: no __pycache__ in the source tree
         let stdin = Pipe()
         let stdout = Pipe()
         process.standardInput = stdin

@@ -79,7 +79,7 @@ final class TestHTTPServer: Sendable {
     func respond(with handler: @escaping Handler) { self.handler.withLock { $0 = handler } }
 
     /// Waits (generously: loaded CI machines) until at least `count` requests have arrived.
-    func waitForRequests(_ count: Int, timeout: Duration = .seconds(30)) async throws -> [Request] {
+    func waitForRequests(_ count: Int, timeout: Duration = .seconds(120)) async throws -> [Request] {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let now = requests

@@ -412,4 +412,26 @@ struct LoaderLimitTests {
         #expect(lines.count == 1)
         #expect(lines.first?.contains("too many values: aliases expand this file to more than 100,000 values") == true)
     }
+
+    /// Found by the rule loader's fuzz target: duplicate keys nested in other mappings were reported in
+    /// a dictionary's order, which changed from one load of the same text to the next.
+    @Test func theSameTextGivesTheSameDiagnosticsInTheSameOrder() {
+        let source = """
+            journey: dup
+            t-igger:
+              event: signup
+              event: login
+            steps:
+              - send: email
+                template: reminder
+                template: other
+              - awit: { for: 1h, for: 2h }
+            journey: dup
+            """
+        let first = RuleLoader.compileJourney(source: source, file: "journeys/dup.yaml", channels: ["email"], templates: []).1
+        #expect(first.count >= 4)
+        for _ in 0..<50 {
+            #expect(RuleLoader.compileJourney(source: source, file: "journeys/dup.yaml", channels: ["email"], templates: []).1 == first)
+        }
+    }
 }

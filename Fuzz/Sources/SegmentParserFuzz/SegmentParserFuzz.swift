@@ -1,5 +1,4 @@
-// libFuzzer target for the JSON and Segment parsers (JourneyEvents). Not part of any SwiftPM target:
-// scripts/fuzz-parser.sh compiles it with the JourneyCore and JourneyEvents sources.
+// libFuzzer target for the JSON and Segment parsers (JourneyEvents), built and run by scripts/fuzz.sh.
 //
 // Each input goes through three doors, with invariants checked on what comes out:
 // - JSONParser: a value it accepts must come back unchanged from its own JSON text;
@@ -8,8 +7,14 @@
 // - JSONLineReader + parseLines: one result per line, numbered in order, offsets inside the input.
 // AddressSanitizer checks the unsafe-pointer code underneath.
 
+import CFuzzDriver
 import JourneyCore
 import JourneyEvents
+
+@_cdecl("SegmentParserFuzz_main")
+public func main(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    journeyd_fuzz_main(argc, argv) { data, size in fuzz(data!, size) }
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {

@@ -1,0 +1,28 @@
+import JourneyCore
+import Logging
+
+extension PartitionProcessor {
+    /// Applies delivery updates to the outbox, and what a dead letter says about its recipient
+    /// (``RecipientFeedback``) to the user: live, and in the same order when the log is replayed.
+    func applyDeliveries(_ updates: [DeliveryUpdate]) {
+        for update in updates {
+            guard let entry = state.outbox.apply(update) else { continue }
+            guard update.state == .deadLetter, let reason = update.reason, let feedback = RecipientFeedback(reason: reason) else { continue }
+            let touch = entry.touch
+            let changed = state.withUser(touch.user) { user -> Bool in
+                switch feedback {
+                case .consentRefused:
+                    let closed = user.unsubscribedChannels
+                    guard !closed.contains(touch.channel), !closed.contains("all") else { return false }
+                    return user.setUnsubscribedChannels(closed + [touch.channel])
+                case .deviceTokenUnregistered(let trait):
+                    return user.traits.remove(trait)
+                }
+            }
+            guard changed, !replaying else { continue }
+            logger.notice(
+                "touch \(touch.id) through \(touch.channel): \(feedback.reasonPrefix.dropLast(2)), recorded on its user",
+                metadata: touchMetadata(touch, kind: .touchDeadLettered, outcome: "dead_letter"))
+        }
+    }
+}
