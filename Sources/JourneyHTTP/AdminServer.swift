@@ -49,6 +49,6 @@ public struct AdminServer: Service {
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "journeyd"),
             onServerRunning: { [listening, host, port] channel in listening(host, channel.localAddress?.port ?? port) },
             logger: logger)
-        try await app.run()
+        try await ListenFailure.reporting { try await app.run() }
     }
 }

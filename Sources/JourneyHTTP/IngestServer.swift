@@ -77,7 +77,7 @@ public struct IngestServer: Service {
                 listening(configuration.host, channel.localAddress?.port ?? configuration.port)
             },
             logger: logger)
-        try await app.run()
+        try await ListenFailure.reporting { try await app.run() }
     }
 
     /// Everything but the HTTP plumbing: authenticate, read, cut into events, submit, answer.

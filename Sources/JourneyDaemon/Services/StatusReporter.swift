@@ -31,7 +31,12 @@ struct StatusReporter: Service {
         } onGracefulShutdown: { [listeners] in
             for gate in listeners { gate.open(bound: false) }
         }
-        guard bound else { return }
+        guard bound else {
+            // The failed listener stops the group gracefully; returning now would count as this service
+            // finishing, which cancels the group instead of letting the others stop in order.
+            try? await gracefulShutdown()
+            return
+        }
         readiness.set("ready")
         defer { readiness.set("stopping") }
         logger.notice("\(readyMessage)", metadata: [RecordField.kind: "\(RecordKind.ready.rawValue)"])
