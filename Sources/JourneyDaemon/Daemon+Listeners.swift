@@ -17,15 +17,17 @@ extension Daemon {
     }
 
     static func makeListeners(
-        options: Options, settings: DaemonSettings, readiness: Readiness, logger: Logger
+        options: Options, settings: DaemonSettings, readiness: Readiness, service: any ServiceManager, logger: Logger
     ) throws(DaemonError) -> Listeners {
         var listeners = Listeners()
         var quiet = logger
         quiet.logLevel = .warning  // Hummingbird's own "server started" records: ours say where
-        if options.httpListen != nil || settings.http != nil {
+        // Socket activation (journeyd-http.socket, FileDescriptorName=http): systemd bound the address.
+        let activated = service.takeListeningSocket(named: "http")
+        if options.httpListen != nil || settings.http != nil || activated != nil {
             let configured = settings.http ?? .init()
             let address = options.httpListen ?? configured.listen
-            let what = "inputs.http.listen \(address)"
+            let what = activated.map { "inputs.http (the socket systemd passed as \"http\", fd \($0))" } ?? "inputs.http.listen \(address)"
             guard let (host, port) = SocketAddressText.parse(address, allowingPortZero: true) else {
                 throw DaemonError("\(what): not host:port", configuration: true)
             }
@@ -41,6 +43,7 @@ extension Daemon {
                 throw DaemonError("\(error)", configuration: true)
             }
             var configuration = IngestServer.Configuration(host: host, port: Int(port))
+            configuration.activatedSocket = activated
             if let tls = configured.tls {
                 let files = TLSFiles(certificate: resolve(tls.certificate, options.rulesDirectory), key: resolve(tls.key, options.rulesDirectory))
                 do { try files.validate() } catch { throw DaemonError(error.description, configuration: true) }

@@ -33,6 +33,9 @@ public struct IngestServer: Service {
         public var retryAfterSeconds = 1
         /// PEM certificate chain and key: serve HTTPS.
         public var tls: TLSFiles?
+        /// A listening socket the service manager bound (socket activation): served instead of binding
+        /// `host:port`.
+        public var activatedSocket: Int32?
 
         public init(host: String = "127.0.0.1", port: Int = 8088) {
             self.host = host
@@ -68,6 +71,16 @@ public struct IngestServer: Service {
                     .increment()
                 return response
             }
+        }
+        if let descriptor = configuration.activatedSocket {
+            let http = HTTP1Channel(responder: ActivatedServer<HTTP1Channel>.responder(router, logger: logger))
+            if let tls = configuration.tls {
+                let child = try TLSChannel(http, tlsConfiguration: tls.serverConfiguration())
+                try await ActivatedServer(descriptor: descriptor, child: child, logger: logger).run(listening: listening)
+            } else {
+                try await ActivatedServer(descriptor: descriptor, child: http, logger: logger).run(listening: listening)
+            }
+            return
         }
         let server: HTTPServerBuilder = try configuration.tls.map { try .tls(.http1(), tlsConfiguration: $0.serverConfiguration()) } ?? .http1()
         let app = Application(

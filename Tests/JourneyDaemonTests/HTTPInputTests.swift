@@ -79,6 +79,41 @@ struct HTTPInputTests {
         #expect(try fixture.deliveredTouches().sorted() == expected)
     }
 
+    /// Socket activation (journeyd-http.socket, `FileDescriptorName=http`): the daemon serves the socket
+    /// systemd bound — here `systemd-socket-activate`, which binds, then execs journeyd with `LISTEN_FDS`
+    /// — and binds nothing itself.
+    @Test func aSocketHandedOverAsHTTPServesTheTrackingAPI() async throws {
+        let activate = "/usr/bin/systemd-socket-activate"
+        try #require(FileManager.default.isExecutableFile(atPath: activate), "systemd-socket-activate (package systemd) is missing")
+        let fixture = try DaemonFixture(events: 10, files: 0, seed: 3)
+        defer { fixture.remove() }
+        try "wk-activated\n".write(toFile: fixture.rules + "/site.key", atomically: true, encoding: .utf8)
+        // inputs.http.listen names another port: the handed-over socket wins.
+        try "inputs:\n  http:\n    listen: 127.0.0.1:1\n    sources:\n      - { name: site, key_file: site.key }\n"
+            .write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        let port = freePort()
+        let daemon = try ChildProcess(
+            activate,
+            ["-l", "127.0.0.1:\(port)", "--fdname=http", journeydBinary, "run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool],
+            output: fixture.root + "/daemon.log")
+        defer { daemon.signal(SIGKILL) }
+        // Once systemd-socket-activate has bound, the request waits in the backlog while journeyd starts.
+        var answered: HTTPExchange?
+        for _ in 0..<600 where answered == nil {
+            answered = try? await HTTPExchange.send(
+                "POST", "/v1/track", port: port, headers: [HTTPExchange.basic("wk-activated")],
+                body: Array(#"{"userId":"u-1","event":"Signed Up","messageId":"activated-1","timestamp":"2026-11-01T00:00:00Z"}"#.utf8))
+            if answered == nil { await pause(.milliseconds(100)) }
+        }
+        let answer = try #require(answered, "nothing listened on 127.0.0.1:\(port)")
+        #expect(answer.status == 200 && answer.body == #"{"success":true}"#, "\(answer.status) \(answer.body)")
+        #expect(answer.headers["server"] == "journeyd")
+        #expect(await eventually { fixture.log.contains("journeyd running") })
+        #expect(fixture.log.contains(#"inputs.http (the socket systemd passed as "http", fd 3): listening on 127.0.0.1:\#(port)"#), "\(fixture.log)")
+        #expect(await eventually { await statusEvents(fixture) == 1 })
+        #expect(await daemon.stop() == 0)
+    }
+
     /// `name{labels} value` lines of an exposition, by series.
     static func samples(_ text: String) -> [String: Double] {
         var samples: [String: Double] = [:]
