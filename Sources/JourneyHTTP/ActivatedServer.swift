@@ -1,0 +1,71 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+
+/// Serves a router on a listening socket the service manager bound and handed over (socket activation:
+/// `journeyd-http.socket`, `FileDescriptorName=http`).
+///
+/// Written here because Hummingbird 2.28's `Application` only binds addresses itself; everything else is
+/// Hummingbird's own: its HTTP/1.1 child channel (optionally inside its TLS channel) and its router,
+/// accepted the way its `Server` accepts, and stopped the same way on graceful shutdown — the listener
+/// is quiesced and requests in flight are answered before their connections close.
+struct ActivatedServer<Child: ServerChildChannel>: Sendable {
+    let descriptor: Int32
+    let child: Child
+    let logger: Logger
+
+    /// Hummingbird's responder for `router` as the closure its HTTP channel calls, with the
+    /// `Server:` header the address-bound application sends.
+    static func responder(_ router: Router<BasicRequestContext>, logger: Logger) -> HTTPChannelHandler.Responder {
+        let responder = router.buildResponder()
+        return { request, writer, channel in
+            let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
+            var response: Response
+            do {
+                response = try await responder.respond(to: request, context: context)
+            } catch let error as HTTPParserError {
+                throw error
+            } catch {
+                response = Response(status: .internalServerError)
+            }
+            response.headers[.server] = "journeyd"
+            try await writer.write(response: response.head, body: response.body)
+        }
+    }
+
+    /// Accepts connections until graceful shutdown; `listening` is called once the socket is registered.
+    func run(listening: @Sendable (_ host: String, _ port: Int) -> Void) async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let quiescing = ServerQuiescingHelper(group: group)
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .bind(NIOBSDSocket.Handle(descriptor)) { [child, logger] channel in child.setup(channel: channel, logger: logger) }
+        let address = server.channel.localAddress
+        listening(address?.ipAddress ?? "fd \(descriptor)", address?.port ?? 0)
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                do {
+                    try await server.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            group.addTask { [child, logger] in await child.handle(value: connection, logger: logger) }
+                        }
+                    }
+                } catch {
+                    logger.error("the activated HTTP listener stopped accepting: \(error)")
+                }
+            }
+        } onGracefulShutdown: {
+            quiescing.initiateShutdown(promise: nil)
+        }
+    }
+}
