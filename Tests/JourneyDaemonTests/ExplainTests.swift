@@ -123,13 +123,15 @@ struct ExplainTests {
             #expect(stored["trace"] == live[user]!["trace"], "\(user)")
             #expect(stored["enrollments"] == live[user]!["enrollments"], "\(user)")
         }
-        // replay --explain on the same events decides the same, at the same times.
-        let (replayStatus, replayOutput) = try await ChildProcess.run(
-            journeydBinary,
-            ["replay", fixture.root + "/events.jsonl", "--rules", fixture.rules, "--explain", "cap", "--json", "--no-progress",
-             "--until", "2025-03-01T12:00:00.000Z"])
-        #expect(replayStatus == 0, "\(replayOutput)")
-        let replay = try JSONParser().parse(replayOutput.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? "{}")
-        #expect(Self.decisions(replay) == Self.decisions(live["cap"]!))
+        // replay --explain on the same events decides the same, at the same times, for every user.
+        for user in ["cap", "night", "unsub", "held", "buyer"] {
+            let (replayStatus, replayOutput) = try await ChildProcess.run(
+                journeydBinary,
+                ["replay", fixture.root + "/events.jsonl", "--rules", fixture.rules, "--explain", user, "--json", "--no-progress",
+                 "--until", "2025-03-01T12:00:00Z"])
+            #expect(replayStatus == 0, "\(replayOutput)")
+            let replay = try JSONParser().parse(replayOutput.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? "{}")
+            #expect(Self.decisions(replay) == Self.decisions(live[user]!), "\(user)")
+        }
     }
 }
