@@ -13,6 +13,9 @@ final class CompiledRules: Sendable {
     /// Track event name → journeys it triggers; `*` triggers are in `anyEventTriggers`.
     let eventTriggers: [String: [Int]]
     let anyEventTriggers: [Int]
+    /// `page` and `screen` triggers by name (a page's also by path), `*` for any page or screen.
+    let pageTriggers: [String: [Int]]
+    let screenTriggers: [String: [Int]]
     /// Trait name → journeys whose trait-change trigger watches it.
     let traitTriggers: [String: [Int]]
     /// Trait name → journeys with a date trigger on it.
@@ -30,6 +33,8 @@ final class CompiledRules: Sendable {
         var byID: [String: Int] = [:]
         var events: [String: [Int]] = [:]
         var anyEvent: [Int] = []
+        var pages: [String: [Int]] = [:]
+        var screens: [String: [Int]] = [:]
         var traits: [String: [Int]] = [:]
         var dates: [String: [Int]] = [:]
         var segments: [Int] = []
@@ -40,7 +45,11 @@ final class CompiledRules: Sendable {
             byID[journey.id] = i
             switch journey.trigger {
             case .event(let match):
-                if match.event == "*" { anyEvent.append(i) } else { events[match.event, default: []].append(i) }
+                switch match.kind {
+                case .track: if match.event == "*" { anyEvent.append(i) } else { events[match.event, default: []].append(i) }
+                case .page: pages[match.event, default: []].append(i)
+                case .screen: screens[match.event, default: []].append(i)
+                }
             case .traitChange(let trait, _): traits[trait, default: []].append(i)
             case .date(let trigger): dates[trigger.trait, default: []].append(i)
             case .segment: segments.append(i)
@@ -52,6 +61,8 @@ final class CompiledRules: Sendable {
         self.current = Set(rules.journeys.map(ObjectIdentifier.init))
         self.eventTriggers = events
         self.anyEventTriggers = anyEvent
+        self.pageTriggers = pages
+        self.screenTriggers = screens
         self.traitTriggers = traits
         self.dateTriggers = dates
         self.segmentJourneys = segments
@@ -113,4 +124,16 @@ extension Cap {
     /// How far back touches can still count: `per`, and a day more for calendar caps (a local day
     /// can last 25 hours, and the window starts at a local midnight).
     var reach: TimeSpan { window == .calendar ? per + .days(1) : per }
+}
+
+extension CompiledRules {
+    /// The journeys a `page` or `screen` event may trigger, in journey order, each once: by name, a page
+    /// also by `properties.path`, and those for any page or screen (`*`).
+    func viewTriggers(_ event: Event) -> [Int] {
+        let table = event.kind == .page ? pageTriggers : screenTriggers
+        guard !table.isEmpty else { return [] }
+        var indices = (table[event.name] ?? []) + (table["*"] ?? [])
+        if event.kind == .page, let path = event.properties["path"]?.stringValue, path != event.name { indices += table[path] ?? [] }
+        return indices.count < 2 ? indices : Array(Set(indices)).sorted()
+    }
 }

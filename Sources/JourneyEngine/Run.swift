@@ -73,7 +73,9 @@ struct Run {
             if !user.enrollments.isEmpty { react(to: event, user: &user) }
             for index in compiled.eventTriggers[event.name] ?? [] { trigger(index, by: event, user: &user) }
             for index in compiled.anyEventTriggers { trigger(index, by: event, user: &user) }
-        case .page, .screen, .group, .alias:
+        case .page, .screen:
+            for index in compiled.viewTriggers(event) { trigger(index, by: event, user: &user) }
+        case .group, .alias:
             break
         }
         settle(user: &user, profileChanged: event.kind == .identify || event.kind == .track)
@@ -213,9 +215,21 @@ struct Run {
 
     /// Whether this run's event matches (name, then condition).
     func matches(_ match: EventMatch, _ event: Event, _ user: UserState, _ e: Enrollment?, _ journey: Journey?) -> Bool {
-        guard match.event == "*" || match.event == event.name else { return false }
+        guard Self.names(match, event) else { return false }
         guard let condition = match.condition else { return true }
         return test(condition, user, journey: journey, enrollment: e, withEvent: true)
+    }
+
+    /// Whether `event` is of the match's kind and name: `*`, the name, or a page's `properties.path`.
+    static func names(_ match: EventMatch, _ event: Event) -> Bool {
+        switch (match.kind, event.kind) {
+        case (.track, .track), (.screen, .screen):
+            return match.event == "*" || match.event == event.name
+        case (.page, .page):
+            return match.event == "*" || match.event == event.name || event.properties["path"]?.stringValue == match.event
+        default:
+            return false
+        }
     }
 
     /// Maps an enrollment on an outdated version to the current one when the journey says `follow`.

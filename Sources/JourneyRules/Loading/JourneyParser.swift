@@ -127,14 +127,14 @@ struct JourneyParser {
 
     // MARK: - Trigger
 
-    static let triggerKinds = ["event", "trait", "date", "segment"]
+    static let triggerKinds = ["event", "page", "screen", "trait", "date", "segment"]
     static let triggerKeys: [String: [String]] = [
-        "event": ["event", "where"], "trait": ["trait", "to", "when"], "date": ["date", "before", "after", "at", "every"],
+        "event": ["event", "where"], "page": ["page", "where"], "screen": ["screen", "where"], "trait": ["trait", "to", "when"], "date": ["date", "before", "after", "at", "every"],
         "segment": ["segment"],
     ]
 
     func parseTrigger(_ node: YAMLNode) -> Trigger? {
-        let allKeys = ["event", "where", "trait", "to", "when", "date", "before", "after", "at", "every", "segment"]
+        let allKeys = ["event", "page", "screen", "where", "trait", "to", "when", "date", "before", "after", "at", "every", "segment"]
         guard
             let m = reader.mapping(
                 node, "trigger", allowed: allKeys,
@@ -144,12 +144,12 @@ struct JourneyParser {
         guard kinds.count == 1 else {
             if kinds.isEmpty {
                 if m.unknown.isEmpty {
-                    reader.error(at: node, "trigger", "expected exactly one of event, trait, date or segment, found none")
+                    reader.error(at: node, "trigger", "expected exactly one of event, page, screen, trait, date or segment, found none")
                 }
             } else {
                 reader.error(
                     at: m.keyNode(kinds[1]), "trigger",
-                    "expected exactly one of event, trait, date or segment, found \(Suggestions.list(kinds, conjunction: "and"))")
+                    "expected exactly one of event, page, screen, trait, date or segment, found \(Suggestions.list(kinds, conjunction: "and"))")
             }
             return nil
         }
@@ -160,12 +160,12 @@ struct JourneyParser {
                 "\"\(item.key)\" does not apply to a\(kind == "event" ? "n" : "") \(kind) trigger")
         }
         switch kind {
-        case "event":
-            let name = eventName(m["event"]!, "trigger.event")
+        case "event", "page", "screen":
+            let name = eventName(m[kind]!, "trigger.\(kind)")
             let condition = m["where"].map { expression($0, "trigger.where", roots: [.event, .user]) }
             if case .some(.none) = condition { return nil }
             guard let name else { return nil }
-            return .event(EventMatch(event: name, condition: condition ?? nil))
+            return .event(EventMatch(event: name, condition: condition ?? nil, kind: EventMatch.Kind(rawValue: kind) ?? .track))
         case "trait":
             guard let trait = reader.string(m["trait"]!, "trigger.trait", expected: "a trait name") else { return nil }
             if m.has("to") && m.has("when") {

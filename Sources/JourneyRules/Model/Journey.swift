@@ -54,12 +54,18 @@ public final class Journey: Sendable, Identifiable {
 
 /// An event name plus an optional condition on it (`exit_when`, `goal`, `wait_for`).
 public struct EventMatch: Sendable {
-    /// A track event name, or `*` for any track event.
+    /// Which events: `track` (by event name), `page` (by page name or `properties.path`), `screen` (by name).
+    public enum Kind: String, Sendable {
+        case track, page, screen
+    }
+    /// A track event name (a page name or path, a screen name), or `*` for any of the kind.
     public var event: String
     public var condition: Expression?
-    public init(event: String, condition: Expression? = nil) {
+    public var kind: Kind
+    public init(event: String, condition: Expression? = nil, kind: Kind = .track) {
         self.event = event
         self.condition = condition
+        self.kind = kind
     }
 }
 
