@@ -62,8 +62,9 @@ import Yams
 /// journey: cart_abandonment      # required; [a-z][a-z0-9_]*, unique; a warning if the file is named otherwise
 /// description: …                 # optional text
 /// transactional: false           # optional; true | false
-/// trigger:                       # required; exactly one of event | trait | date | segment
+/// trigger:                       # required; exactly one of event | page | screen | trait | date | segment
 ///   event: cart_add              # a track event name, or "*" for any track event
+///   # page: /pricing             # a page event by name or properties.path; screen: a screen by name ("*": any)
 ///   where: event.properties.price >= 50          # optional; roots: event, user
 ///   # trait: tier                # an identify that changes trait `tier` …
 ///   #   to: gold                 #   … to this value (a scalar, typed as in tests: compiled as user.tier == "gold"), or
