@@ -120,13 +120,16 @@ public struct Engine: Sendable {
             guard store.contains(user: timer.user) else { continue }  // forgotten user: stale timer
             let now = firingAt ?? timer.due
             var run = Run(compiled: compiled, now: now, event: nil, timerSeq: store.lastTimerSeq)
-            if traces(timer.user) { run.trace = DecisionRecord(at: now, input: Run.describe(timer, late: now - timer.due)) }
+            if traces(timer.user) { run.trace = DecisionRecord(at: now, input: "") }  // described only if it decides something
             swap(&run.effects, &effects)
             let limit = traceLimit
             store.withUser(timer.user) { user in
                 run.fire(timer, user: &user)
                 // A stale timer decides nothing: not worth a record.
-                if let record = run.trace, !record.decisions.isEmpty { user.remember(record, limit: limit) }
+                if var record = run.trace, !record.decisions.isEmpty {
+                    record.input = Run.describe(timer, late: now - timer.due)
+                    user.remember(record, limit: limit)
+                }
             }
             swap(&run.effects, &effects)
             for timer in run.timers { store.schedule(timer) }
