@@ -1,4 +1,4 @@
-/// What the engine decided for one user on one input (an event, a timer, a delivery outcome), for
+/// What the engine decided for one user on one input (an event or a timer), for
 /// `journeyd explain`: which journeys' triggers matched, each entry condition with the values it read,
 /// re-entry, consent, quiet hours, caps, holdout and late decisions with their reason, and each touch.
 ///
@@ -47,8 +47,6 @@ public struct Decision: Sendable, Equatable {
         case exit
         /// The event's messageId was already seen.
         case duplicate
-        /// A delivery attempt's outcome (the daemon, not the engine).
-        case delivery
     }
 
     public var kind: Kind
