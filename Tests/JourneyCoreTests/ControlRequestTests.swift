@@ -11,6 +11,11 @@ struct ControlRequestTests {
         #expect(try Self.parse("explain user-1").get() == .explain(user: "user-1"))
         #expect(try Self.parse("  forget \t ada lovelace \r").get() == .forget(user: "ada lovelace"))
         #expect(try Self.parse("explain 用户42").get() == .explain(user: "用户42"))
+        // A blank followed by a combining mark is one character: split on scalars, the user id comes back
+        // the same from its canonical form (found by the fuzz target).
+        let user = try #require(try? Self.parse(" \t forget\t\u{0617}dlktf").get())
+        #expect(user == .forget(user: "\u{0617}dlktf"))
+        #expect(try Self.parse("forget \u{0617}dlktf").get() == user)
     }
 
     @Test func aMissingUserIsRefusedWithWhatToSend() {

@@ -18,19 +18,29 @@ public enum ControlRequest: Sendable, Hashable {
     /// The longest request line read.
     public static let maxLineBytes = 4096
 
+    /// `explain USER` and `forget USER` (nil: another request). The user id is the rest of the line, blanks
+    /// inside it kept. Split on Unicode scalars, not characters: a blank followed by a combining mark is one
+    /// character, and the user id must come back the same from its canonical form `VERB USER`.
+    static func userRequest(_ text: String) -> Result<ControlRequest, ControlRequestError>? {
+        let isBlank: (Unicode.Scalar) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
+        let line = text.unicodeScalars.drop(while: isBlank)
+        let verbEnd = line.firstIndex(where: isBlank) ?? line.endIndex
+        let verb = String(Substring(line[..<verbEnd]))
+        guard verb == "explain" || verb == "forget" else { return nil }
+        var user = line[verbEnd...].drop(while: isBlank)
+        while let last = user.last, isBlank(last) { user = user.dropLast() }
+        guard !user.isEmpty else { return .failure(.init("\(verb) needs a user id: \(verb) USER")) }
+        return .success(verb == "explain" ? .explain(user: String(Substring(user))) : .forget(user: String(Substring(user))))
+    }
+
     /// Parses one request line (without its newline; surrounding blanks ignored).
     public static func parse(_ line: some Collection<UInt8>) -> Result<ControlRequest, ControlRequestError> {
         guard line.count <= maxLineBytes else { return .failure(.init("request longer than \(maxLineBytes) bytes")) }
         guard let text = String(validating: line, as: UTF8.self) else { return .failure(.init("request is not UTF-8 text")) }
+        if let request = userRequest(text) { return request }
         let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
         let words = text.split(whereSeparator: isBlank).map(String.init)
         switch words.first {
-        case let verb? where verb == "explain" || verb == "forget":
-            // The user id is the rest of the line, blanks inside it kept.
-            let rest = text.drop(while: isBlank).dropFirst(verb.count)
-            let user = String(rest.drop(while: isBlank).reversed().drop(while: isBlank).reversed())
-            guard !user.isEmpty else { return .failure(.init("\(verb) needs a user id: \(verb) USER")) }
-            return .success(verb == "explain" ? .explain(user: user) : .forget(user: user))
         case "reload" where words.count == 1: return .success(.reload)
         case "status" where words.count == 1: return .success(.status)
         case "stall" where words.count == 2:
