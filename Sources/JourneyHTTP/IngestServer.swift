@@ -104,7 +104,7 @@ public struct IngestServer: Service {
         }
         let body: TrackingBody
         do {
-            body = try TrackingBody(bytes, endpoint: endpoint, maxEventBytes: configuration.maxEventBytes)
+            body = try TrackingBody(bytes, endpoint: endpoint, maxEventBytes: configuration.maxEventBytes, receivedAt: WallClock().now)
         } catch {
             return .badRequest(error)
         }
