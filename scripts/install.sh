@@ -53,6 +53,7 @@ for unit in journeyd.service journeyd.socket journeyd-http.socket; do
 done
 install -D -m 0644 "$repo/systemd/journeyd.catalog" "$catalogdir/journeyd.catalog"
 install -D -m 0644 "$repo/docs/systemd.md" "$docdir/systemd.md"
+install -D -m 0644 "$repo/docs/HTTP.md" "$docdir/HTTP.md"
 
 if [[ -e "$config_dir/journeyd.yaml" ]]; then
   echo "install.sh: $config_dir/journeyd.yaml exists; the rules there are left as they are"
