@@ -8,6 +8,7 @@ public import JourneyCore
 public import Logging
 import NIOCore
 public import ServiceLifecycle
+import JourneyEvents
 
 /// The Segment HTTP Tracking API (`POST /v1/track`, `identify`, `page`, `screen`, `group`, `alias`,
 /// `batch`, `import`) on Hummingbird, feeding an ``HTTPSource``. Real clients work unchanged: the write

@@ -1,5 +1,5 @@
 import JourneyCore
-import JourneyHTTP
+import JourneyEvents
 import Testing
 
 @Suite struct TrackingBodyTests {
