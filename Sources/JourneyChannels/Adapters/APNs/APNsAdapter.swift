@@ -62,7 +62,8 @@ public struct APNsAdapter: ConfigurableChannelAdapter {
     public var acceptsIdempotencyKeys: Bool { false }
     private let configuration: Configuration
     private let transport: HTTPTransport
-    private let tokens: AccessTokenCache
+    /// The provider token every delivery shares (internal: the tests check it never leaks).
+    let tokens: AccessTokenCache
     private let clock: @Sendable () -> Date
 
     public static func configure(_ options: ChannelOptions) -> Configuration? {
