@@ -1,5 +1,6 @@
 import Foundation
 import JourneyCore
+import NIOHTTP1
 
 extension APNsAdapter {
     /// The `reason` of an APNs error answer (`{"reason":"BadDeviceToken"}`), if any.
@@ -37,7 +38,7 @@ extension APNsAdapter {
         let code = errorReason(response)
         var reason = "APNs \(response.status) \(code ?? AttemptOutcome.reasonPhrases[response.status] ?? "error")"
         if let stamp = (response.jsonMember("timestamp") as? NSNumber)?.doubleValue {
-            reason += " (the token is invalid since \(Timestamp(epochMilliseconds: Int64(stamp)).iso8601))"
+            reason += " (the token is invalid since \(Timestamp(milliseconds: Int64(stamp)).iso8601))"
         }
         guard let code, let kind = reasons[code] else {
             return AttemptOutcome.status(response.status, retryAfter: response.retryAfter, detail: reason).classification

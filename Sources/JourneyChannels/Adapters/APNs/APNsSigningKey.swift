@@ -10,7 +10,14 @@ struct APNsSigningKey: Sendable {
     var keyID: String
     /// The developer team's 10-character id (the `iss` of every token).
     var teamID: String
-    let privateKey: P256.Signing.PrivateKey
+    /// The private key's scalar (`P256.Signing.PrivateKey` is not `Sendable`; a key is made for each signing).
+    private let scalar: Data
+
+    init(keyID: String, teamID: String, privateKey: P256.Signing.PrivateKey) {
+        self.keyID = keyID
+        self.teamID = teamID
+        scalar = privateKey.rawRepresentation
+    }
 
     /// A token is reused this long. APNs refuses tokens older than an hour (`ExpiredProviderToken`) and
     /// new tokens more often than every 20 minutes (`TooManyProviderTokenUpdates`).
@@ -41,7 +48,7 @@ struct APNsSigningKey: Sendable {
     func providerToken(issuedAt now: Date) throws -> String {
         let header: Value = ["alg": "ES256", "kid": .string(keyID)]
         let claims: Value = ["iss": .string(teamID), "iat": .number(Double(Int64(now.timeIntervalSince1970)))]
-        return try JWT.es256(header: header, claims: claims, key: privateKey)
+        return try JWT.es256(header: header, claims: claims, key: P256.Signing.PrivateKey(rawRepresentation: scalar))
     }
 
     /// A cache handing every delivery the same token for ``reuseFor``, and a new one after APNs refused it.
