@@ -202,9 +202,8 @@ import Testing
             let push = try await setup.channel()
             func send(_ steering: String) async -> DeliveryResult { await push.adapter.deliver(Self.message(Self.device(steering))) }
             #expect(await send("0bad") == .deadLetter(reason: "APNs 400 BadDeviceToken"))
-            #expect(
-                await send("0410")
-                    == .deadLetter(reason: "unregistered device token (trait apns_token): APNs 410 Unregistered (the token is invalid since 2024-12-05T12:00:00Z)"))
+            let gone = await send("0410")
+            #expect(gone == .deadLetter(reason: "unregistered device token (trait apns_token): APNs 410 Unregistered (the token is invalid since 2024-12-05T12:00:00.000Z)"), "\(gone)")
             #expect(await send("0429") == .retry(after: nil, reason: "APNs 429 TooManyRequests"))
             #expect(await send("0500") == .retry(after: nil, reason: "APNs 500 InternalServerError"))
 
@@ -269,7 +268,7 @@ import Testing
             let base: Value = ["auth_key_file": "AuthKey.p8", "key_id": .string(Self.keyID), "team_id": .string(Self.teamID), "topic": .string(Self.topic)]
             #expect(problems(type: "apns", options: base, context: context).isEmpty)
             func with(_ extra: Value) -> [String] { problems(type: "apns", options: base.merging(extra), context: context) }
-            let typos = with(["topik": "x", "environment": "prod", "key_id": "abc"])
+            let typos = with(["topik": "x", "environment": "producton", "key_id": "abc"])
             #expect(typos.contains { $0.contains("channels[2].topik") && $0.contains("did you mean \"topic\"") })
             #expect(typos.contains { $0.contains("channels[2].environment") && $0.contains("did you mean \"production\"") })
             #expect(typos.contains { $0.contains("channels[2].key_id") && $0.contains("10 capital letters and digits") })
