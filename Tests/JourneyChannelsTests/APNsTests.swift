@@ -3,6 +3,7 @@ import Foundation
 import JourneyCore
 import Synchronization
 import Testing
+import struct JourneyTesting.TestCertificates
 
 @testable import JourneyChannels
 
@@ -22,10 +23,9 @@ import Testing
         var certificates: TestCertificates
 
         static func make(in dir: String) throws -> Keys {
-            try FCMTests.run("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "\(dir)/AuthKey.p8"])
-            try FCMTests.run("openssl", ["pkey", "-in", "\(dir)/AuthKey.p8", "-pubout", "-out", "\(dir)/AuthKey.pub"])
+            try TestCertificates.makeP256Key(at: "\(dir)/AuthKey.p8")
             return Keys(
-                p8: try String(contentsOfFile: "\(dir)/AuthKey.p8", encoding: .utf8), publicKeyFile: "\(dir)/AuthKey.pub",
+                p8: try String(contentsOfFile: "\(dir)/AuthKey.p8", encoding: .utf8), publicKeyFile: "\(dir)/AuthKey.p8.pub",
                 certificates: try TestCertificates.make(in: dir))
         }
 
@@ -209,7 +209,7 @@ import Testing
 
             // A key APNs does not know (its signature does not verify), a topic of another app: the channel stops.
             let stranger = try await offThread { () throws -> String in
-                try FCMTests.run("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "\(setup.dir)/Other.p8"])
+                try TestCertificates.makeP256Key(at: "\(setup.dir)/Other.p8")
                 return "\(setup.dir)/Other.p8"
             }
             let wrongKey = try await setup.channel(["auth_key_file": .string(stranger)])
@@ -261,8 +261,8 @@ import Testing
     @Test func optionsAndKeyFilesAreChecked() async throws {
         try await withTemporaryDirectory { dir in
             try await offThread {
-                try FCMTests.run("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "\(dir)/AuthKey.p8"])
-                try FCMTests.run("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "\(dir)/rsa.pem"])
+                try TestCertificates.makeP256Key(at: "\(dir)/AuthKey.p8")
+                try TestCertificates.openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "\(dir)/rsa.pem"])
             }
             let context = ChannelContext(stateDirectory: dir, configurationDirectory: dir)
             let base: Value = ["auth_key_file": "AuthKey.p8", "key_id": .string(Self.keyID), "team_id": .string(Self.teamID), "topic": .string(Self.topic)]
