@@ -57,3 +57,26 @@ actor AccessTokenCache {
         if current?.value == token { current = nil }
     }
 }
+
+extension AccessTokenCache {
+    /// One request carrying the shared token and — when `refused` says the server refused that token
+    /// (expired, revoked) — one more with a fresh one; never a loop. The last exchange, with the token it
+    /// carried (to redact), or why no token could be had.
+    nonisolated func send(
+        _ request: (Secret) async -> HTTPExchange, refused: (HTTPExchange) -> Bool
+    ) async -> Result<(exchange: HTTPExchange, token: Secret), FetchFailure> {
+        var refreshed = false
+        while true {
+            let current: Secret
+            switch await token() {
+            case .success(let t): current = t
+            case .failure(let failure): return .failure(failure)
+            }
+            let exchange = await request(current)
+            guard refused(exchange) else { return .success((exchange, current)) }
+            await invalidate(current)
+            if refreshed || Task.isCancelled { return .success((exchange, current)) }
+            refreshed = true
+        }
+    }
+}

@@ -138,26 +138,21 @@ public struct APNsAdapter: ConfigurableChannelAdapter {
             return .deadLetter(reason: "APNs PayloadTooLarge: the payload has \(body.count) bytes, APNs takes at most \(Self.payloadLimit)")
         }
         let url = "\(configuration.baseURL)/3/device/\(deviceToken)"
-        var refreshed = false
-        while true {
-            let token: Secret
-            switch await tokens.token() {
-            case .success(let t): token = t
-            case .failure(let failure): return failure.result
-            }
-            let secrets = [token, Secret(deviceToken)]
-            let exchange = await transport.post(
-                url, headers: headers(message, token: token), body: body, timeout: configuration.http.timeout, redacting: secrets)
-            if case .response(let response) = exchange, response.status == 403, Self.errorReason(response) == "ExpiredProviderToken" {
-                // The token outlived APNs' hour (a suspended machine, a stepped clock): sign one new token
-                // and resend once; a fresh token refused too means the clock is wrong, which holds for all.
-                await tokens.invalidate(token)
-                if !refreshed && !Task.isCancelled {
-                    refreshed = true
-                    continue
-                }
-            }
-            return Self.classify(exchange, tokenTrait: configuration.tokenTrait).redacting(secrets)
+        let sent = await tokens.send(
+            { token in
+                await transport.post(
+                    url, headers: headers(message, token: token), body: body, timeout: configuration.http.timeout,
+                    redacting: [token, Secret(deviceToken)])
+            },
+            refused: { exchange in
+                // The token outlived APNs' hour (a suspended machine, a stepped clock): one new token and
+                // the touch once more; a fresh token refused too means the clock is wrong, which holds for all.
+                guard case .response(let response) = exchange else { return false }
+                return response.status == 403 && Self.errorReason(response) == "ExpiredProviderToken"
+            })
+        switch sent {
+        case .failure(let failure): return failure.result
+        case .success(let (exchange, token)): return Self.classify(exchange, tokenTrait: configuration.tokenTrait).redacting([token, Secret(deviceToken)])
         }
     }
 
