@@ -29,11 +29,9 @@ there and runs until killed).
 import argparse
 import base64
 import json
-import os
 import re
 import socket
 import ssl
-import sys
 import threading
 import time
 import uuid
@@ -47,24 +45,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+import peer_state as state
+
 # journeyd's namespace for apns-id (APNsAdapter.apnsIDNamespace).
 APNS_ID_NAMESPACE = uuid.UUID("6F1C4A52-8F0E-4B1D-9A57-3C2E0D9B7A41")
 UUID_SHAPE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 ARGS = None
 PUBLIC_KEY = None
-LOCK = threading.Lock()
-STATS = {"connections": 0, "sent": 0, "tokens": 0, "not_http2": 0}
+LOCK = state.LOCK
 SEEN_TOKENS = set()
 EXPIRED_TOKENS = set()
 SEEN_DEVICES = set()
-
-
-def count(name, n=1):
-    with LOCK:
-        STATS[name] = STATS.get(name, 0) + n
-        with open(ARGS.out + ".stats", "w") as f:
-            json.dump(STATS, f)
 
 
 def b64url_decode(text):
@@ -101,7 +93,7 @@ def verify_provider_token(authorization):
         new = jwt not in SEEN_TOKENS
         SEEN_TOKENS.add(jwt)
     if new:
-        count("tokens")
+        state.count("tokens")
     if expired or claims["iat"] < time.time() - 3600:
         raise Refusal(403, "ExpiredProviderToken")
     return jwt, claims
@@ -221,15 +213,13 @@ class Connection:
         entry = {"path": h[":path"], "headers": {k: v for k, v in headers if k != "authorization"}, "body": body.decode(),
                  "jwt": jwt, "iat": claims["iat"],
                  "expected_apns_id": str(uuid.uuid5(APNS_ID_NAMESPACE, str(payload.get("touch_id", ""))))}
-        with LOCK:
-            with open(ARGS.out, "a") as f:
-                f.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        count("sent")
+        state.record(entry)
+        state.count("sent")
         self.h2.send_headers(stream_id, [(":status", "200"), ("apns-id", h["apns-id"])], end_stream=True)
 
 
 def handle(raw, context):
-    count("connections")
+    state.count("connections")
     try:
         sock = context.wrap_socket(raw, server_side=True)
     except (ssl.SSLError, OSError):
@@ -237,7 +227,7 @@ def handle(raw, context):
         return
     try:
         if sock.selected_alpn_protocol() != "h2":
-            count("not_http2")
+            state.count("not_http2")
             return
         Connection(sock).serve()
     except (OSError, h2.exceptions.ProtocolError):
@@ -252,7 +242,8 @@ def main():
     for name in ("--out", "--cert", "--key", "--public-key", "--key-id", "--team-id", "--topic"):
         parser.add_argument(name, required=True)
     parser.add_argument("--port-file", default="", help="write the port here and run until killed (daemon tests)")
-    ARGS = parser.parse_args()
+    ARGS = state.ARGS = parser.parse_args()
+    state.STATS = {"connections": 0, "sent": 0, "tokens": 0, "not_http2": 0}
     with open(ARGS.public_key, "rb") as f:
         PUBLIC_KEY = serialization.load_pem_public_key(f.read())
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -270,15 +261,7 @@ def main():
             threading.Thread(target=handle, args=(raw, context), daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
-    port = listener.getsockname()[1]
-    if ARGS.port_file:
-        with open(ARGS.port_file + ".tmp", "w") as f:
-            f.write(str(port))
-        os.rename(ARGS.port_file + ".tmp", ARGS.port_file)
-        while True:
-            time.sleep(3600)
-    print("READY %d" % port, flush=True)
-    sys.stdin.read()
+    state.announce(listener.getsockname()[1], ARGS.port_file)
     listener.close()
 
 
