@@ -216,8 +216,12 @@ import struct JourneyTesting.TestCertificates
             #expect(await wrongKey.adapter.deliver(Self.message(Self.device("aaaa"))) == .disable(reason: "APNs 403 InvalidProviderToken"))
             let wrongTopic = try await setup.channel(["topic": "com.example.other"])
             #expect(await wrongTopic.adapter.deliver(Self.message(Self.device("aaaa"))) == .disable(reason: "APNs 400 BadTopic"))
+            // Without allow_private, loopback is refused before a byte is sent (the HTTP/2 connection checked too).
+            let guarded = try await setup.channel(["allow_private": false])
+            let refused = await guarded.adapter.deliver(Self.message(Self.device("aaaa")))
+            #expect(kind(refused) == "disable" && refused.reason?.hasPrefix("destination refused") == true, "\(refused)")
             #expect(try setup.peer.records().isEmpty)
-            for channel in [push, wrongKey, wrongTopic] { await channel.adapter.shutdown() }
+            for channel in [push, wrongKey, wrongTopic, guarded] { await channel.adapter.shutdown() }
         }
     }
 

@@ -99,5 +99,10 @@ struct PushDaemonTests {
         let bob = try #require(try store.user("bob"))
         #expect(bob.traits["apns_token"] == nil && bob.traits["first_name"] == "Bob", "the token is removed, nothing else")
         #expect(try store.user("ada")?.traits["apns_token"] == .string(present))
+        // Neither the provider token nor any line of the signing key is in the daemon's log.
+        let keyLines = try String(contentsOfFile: fixture.rules + "/AuthKey.p8", encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("-----") }
+        let jwt = try #require(push["jwt"]?.stringValue)
+        #expect(!fixture.log.isEmpty && !fixture.log.contains(jwt) && !fixture.log.contains(String(jwt.split(separator: ".")[2])))
+        #expect(keyLines.allSatisfy { !fixture.log.contains($0) })
     }
 }

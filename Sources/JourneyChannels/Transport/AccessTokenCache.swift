@@ -2,7 +2,8 @@ import Foundation
 import JourneyCore
 
 /// A bearer token a channel fetches from its provider (WeChat's `access_token` from app id + secret, an
-/// OAuth2 token for a Google service account), shared by every delivery of the channel: fetched when
+/// OAuth2 token for a Google service account) or signs itself (an APNs provider token), shared by every
+/// delivery of the channel: fetched when
 /// first needed, kept until shortly before it expires, and fetched **once** however many deliveries ask
 /// at the same time (they all wait for the one fetch in flight). A token the server refused (WeChat
 /// 40001/42001, HTTP 401) is forgotten, so the next ask fetches a new one.
