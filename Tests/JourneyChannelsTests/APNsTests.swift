@@ -11,77 +11,6 @@ import struct JourneyTesting.TestCertificates
 /// only) that verifies the ES256 provider token with the signing key's public key and answers APNs'
 /// documented reasons.
 @Suite struct APNsTests {
-    static let keyID = "ABC123DEFG"
-    static let teamID = "DEF123GHIJ"
-    static let topic = "com.example.shop"
-
-    /// An APNs signing key as the developer account hands it out (PKCS #8 PEM, P-256), its public key,
-    /// and the peer's TLS certificates.
-    struct Keys {
-        var p8: String
-        var publicKeyFile: String
-        var certificates: TestCertificates
-
-        static func make(in dir: String) throws -> Keys {
-            try TestCertificates.makeP256Key(at: "\(dir)/AuthKey.p8")
-            return Keys(
-                p8: try String(contentsOfFile: "\(dir)/AuthKey.p8", encoding: .utf8), publicKeyFile: "\(dir)/AuthKey.p8.pub",
-                certificates: try TestCertificates.make(in: dir))
-        }
-
-        /// The public key as swift-crypto reads it, to verify tokens on this side too.
-        var publicKey: P256.Signing.PublicKey {
-            get throws { try P256.Signing.PublicKey(pemRepresentation: String(contentsOfFile: publicKeyFile, encoding: .utf8)) }
-        }
-    }
-
-    /// A started peer, its URL, and the options of an `apns` channel pointed at it.
-    struct Setup {
-        var peer: CloudPeer
-        var keys: Keys
-        var dir: String
-        var url: String { "https://127.0.0.1:\(peer.port)" }
-        var options: Value {
-            [
-                "key_id": .string(APNsTests.keyID), "team_id": .string(APNsTests.teamID), "topic": .string(APNsTests.topic),
-                "base_url": .string(url), "ca_file": .string(keys.certificates.caFile), "allow_private": true, "timeout": "2m",
-                "auth_key_file": .string(dir + "/AuthKey.p8"),
-            ]
-        }
-
-        /// The channel built through the registry, as `channels.yaml` would build it.
-        func channel(_ extra: Value = [:], logs: LogCapture? = nil) async throws -> ConfiguredChannel {
-            let all = options.merging(extra)
-            var context = ChannelContext(stateDirectory: dir, configurationDirectory: dir)
-            if let logs { context.logger = logs.logger }
-            return try await buildChannel(type: "apns", options: all, context: context)
-        }
-
-        /// The adapter on a clock of the test's own.
-        func adapter(clock: @escaping @Sendable () -> Date) throws -> APNsAdapter {
-            let options = ChannelOptions(channel: "push", path: "channels[0]", options: self.options, context: ChannelContext(stateDirectory: dir))
-            let configuration = try #require(APNsAdapter.configure(options))
-            #expect(options.finish().isEmpty)
-            return try APNsAdapter(name: "push", configuration: configuration, context: ChannelContext(stateDirectory: dir), clock: clock)
-        }
-    }
-
-    func withAPNs(_ body: (Setup) async throws -> Void) async throws {
-        try await withTemporaryDirectory { dir in
-            let keys = try await offThread { try Keys.make(in: dir) }
-            let out = "\(dir)/peer.jsonl"
-            try await withPythonPeer(
-                "apns_peer.py",
-                [
-                    "--out", out, "--cert", keys.certificates.certificateFile, "--key", keys.certificates.keyFile, "--public-key", keys.publicKeyFile,
-                    "--key-id", Self.keyID, "--team-id", Self.teamID, "--topic", Self.topic,
-                ]
-            ) { peer in
-                try await body(Setup(peer: CloudPeer(port: peer.port, out: out), keys: keys, dir: dir))
-            }
-        }
-    }
-
     /// A device token whose first four hex digits steer the peer (`0bad`, `0410`, …; `aaaa` is accepted).
     static func device(_ steering: String, _ n: Int = 0) -> String {
         steering + String(format: "%060x", n)
@@ -110,7 +39,7 @@ import struct JourneyTesting.TestCertificates
     }
 
     @Test func sendsAnAlertOverHTTP2WithAVerifiedProviderToken() async throws {
-        try await withAPNs { setup in
+        try await APNsPeer.with { setup in
             let push = try await setup.channel(["sound": "default", "data": ["campaign": "lifecycle"]])
             let device = Self.device("aaaa")
             let sent = await push.adapter.deliver(Self.message(device))
@@ -119,7 +48,7 @@ import struct JourneyTesting.TestCertificates
             #expect(record["path"] as? String == "/3/device/\(device)")
             let headers = try #require(record["headers"] as? [String: String])
             #expect(headers[":method"] == "POST" && headers[":scheme"] == "https")
-            #expect(headers["apns-topic"] == Self.topic && headers["apns-push-type"] == "alert" && headers["apns-priority"] == "10")
+            #expect(headers["apns-topic"] == APNsPeer.topic && headers["apns-push-type"] == "alert" && headers["apns-priority"] == "10")
             #expect(headers["apns-collapse-id"] == "touch-1")
             #expect(headers["apns-id"] == record["expected_apns_id"] as? String, "a UUID v5 of the touch id, computed by the peer")
             let expiration = try #require(headers["apns-expiration"].flatMap { Int64($0) })
@@ -130,8 +59,8 @@ import struct JourneyTesting.TestCertificates
             )
             // The peer verified the token with the public key (Python's cryptography); so does swift-crypto.
             let (header, claims) = try Self.verified(try #require(record["jwt"] as? String), with: try setup.keys.publicKey)
-            #expect(header.count == 2 && header["alg"] as? String == "ES256" && header["kid"] as? String == Self.keyID)
-            #expect(claims.count == 2 && claims["iss"] as? String == Self.teamID)
+            #expect(header.count == 2 && header["alg"] as? String == "ES256" && header["kid"] as? String == APNsPeer.keyID)
+            #expect(claims.count == 2 && claims["iss"] as? String == APNsPeer.teamID)
             #expect(try setup.peer.stats()["not_http2"] == 0)
 
             #expect(await push.adapter.deliver(Self.message(nil)) == .deadLetter(reason: #"the user has no APNs device token in trait "apns_token""#))
@@ -152,7 +81,7 @@ import struct JourneyTesting.TestCertificates
     }
 
     @Test func oneTokenForAHundredConcurrentDeliveriesReusedForFiftyMinutes() async throws {
-        try await withAPNs { setup in
+        try await APNsPeer.with { setup in
             // Fifty-two minutes ago, so that every token the test makes is one APNs still takes (under an hour old).
             let offset = Mutex<TimeInterval>(-52 * 60)
             let adapter = try setup.adapter(clock: { Date().addingTimeInterval(offset.withLock { $0 }) })
@@ -180,7 +109,7 @@ import struct JourneyTesting.TestCertificates
     }
 
     @Test func anExpiredProviderTokenIsReplacedOnceAndTheTouchResent() async throws {
-        try await withAPNs { setup in
+        try await APNsPeer.with { setup in
             let push = try await setup.channel()
             #expect(await push.adapter.deliver(Self.message(Self.device("aaaa"))).isSent)
             // APNs says the token expired: one new token, the touch resent and accepted.
@@ -198,7 +127,7 @@ import struct JourneyTesting.TestCertificates
     }
 
     @Test func reasonsMapOntoTheOutcomeTable() async throws {
-        try await withAPNs { setup in
+        try await APNsPeer.with { setup in
             let push = try await setup.channel()
             func send(_ steering: String) async -> DeliveryResult { await push.adapter.deliver(Self.message(Self.device(steering))) }
             #expect(await send("0bad") == .deadLetter(reason: "APNs 400 BadDeviceToken"))
@@ -226,7 +155,7 @@ import struct JourneyTesting.TestCertificates
     }
 
     @Test func thePipelineRecordsAnUnregisteredTokenAndResendsAfterAnExpiredProviderToken() async throws {
-        try await withAPNs { setup in
+        try await APNsPeer.with { setup in
             let clock = ManualClock(Timestamp(iso8601: "2025-01-06T10:00:00Z")!)
             let push = try await setup.channel()
             let pipeline = DeliveryPipeline(channels: ChannelSet([ConfiguredChannel(name: "test", type: "apns", adapter: push.adapter, policy: push.policy)]), clock: clock)
@@ -245,7 +174,7 @@ import struct JourneyTesting.TestCertificates
     }
 
     @Test func conformance() async throws {
-        try await withAPNs { setup in
+        try await APNsPeer.with { setup in
             let logs = LogCapture()
             let push = try await setup.channel(logs: logs)
             let adapter = try #require(push.adapter as? APNsAdapter)
@@ -269,7 +198,7 @@ import struct JourneyTesting.TestCertificates
                 try TestCertificates.openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "\(dir)/rsa.pem"])
             }
             let context = ChannelContext(stateDirectory: dir, configurationDirectory: dir)
-            let base: Value = ["auth_key_file": "AuthKey.p8", "key_id": .string(Self.keyID), "team_id": .string(Self.teamID), "topic": .string(Self.topic)]
+            let base: Value = ["auth_key_file": "AuthKey.p8", "key_id": .string(APNsPeer.keyID), "team_id": .string(APNsPeer.teamID), "topic": .string(APNsPeer.topic)]
             #expect(problems(type: "apns", options: base, context: context).isEmpty)
             func with(_ extra: Value) -> [String] { problems(type: "apns", options: base.merging(extra), context: context) }
             let typos = with(["topik": "x", "environment": "producton", "key_id": "abc"])
@@ -299,14 +228,5 @@ import struct JourneyTesting.TestCertificates
         #expect(APNsAdapter.collapseID("0123456789abcdef") == "0123456789abcdef")
         let long = String(repeating: "t", count: 80)
         #expect(APNsAdapter.collapseID(long).utf8.count == 64 && APNsAdapter.collapseID(long) != APNsAdapter.collapseID(long + "x"))
-    }
-}
-
-extension Value {
-    /// This object with `other`'s members added (tests).
-    fileprivate func merging(_ other: Value) -> Value {
-        var out = self
-        for member in other.members ?? [] { out.set(member.key, to: member.value) }
-        return out
     }
 }
