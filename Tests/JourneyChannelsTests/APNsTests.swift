@@ -75,8 +75,6 @@ import struct JourneyTesting.TestCertificates
             let quiet = try #require(try setup.peer.records().last)
             #expect((quiet["headers"] as? [String: String])?["apns-priority"] == "5")
             #expect(quiet["body"] as? String == #"{"aps":{"content-available":1},"touch_id":"touch-2","journey":"cart_abandonment","step":"remind"}"#)
-            await push.adapter.shutdown()
-            await background.adapter.shutdown()
         }
     }
 
@@ -104,7 +102,6 @@ import struct JourneyTesting.TestCertificates
             let iats = records.compactMap { ($0["iat"] as? NSNumber)?.int64Value }
             let now = Int64(Date().timeIntervalSince1970)
             #expect(abs(iats[100] - (now - 52 * 60)) < 300 && abs(iats[101] - now) < 300, "\(iats.suffix(2))")
-            await adapter.shutdown()
         }
     }
 
@@ -122,7 +119,6 @@ import struct JourneyTesting.TestCertificates
                 await push.adapter.deliver(Self.message(Self.device("0e41"), id: "touch-3"))
                     == .disable(reason: "APNs 403 ExpiredProviderToken"))
             #expect(try setup.peer.stats()["tokens"] == 3, "one refresh, not a loop")
-            await push.adapter.shutdown()
         }
     }
 
@@ -150,7 +146,6 @@ import struct JourneyTesting.TestCertificates
             let refused = await guarded.adapter.deliver(Self.message(Self.device("aaaa")))
             #expect(kind(refused) == "disable" && refused.reason?.hasPrefix("destination refused") == true, "\(refused)")
             #expect(try setup.peer.records().isEmpty)
-            for channel in [push, wrongKey, wrongTopic, guarded] { await channel.adapter.shutdown() }
         }
     }
 
@@ -169,7 +164,6 @@ import struct JourneyTesting.TestCertificates
             guard case .retry(let at, _)? = reports["t-down"] else { throw TestFailure("t-down: \(String(describing: reports["t-down"]))") }
             #expect(at > clock.now)
             #expect(await pipeline.status(of: "test")?.disabledReason == nil)
-            await push.adapter.shutdown()
         }
     }
 
@@ -187,7 +181,6 @@ import struct JourneyTesting.TestCertificates
             guard case .success(let token) = await adapter.tokens.token() else { throw TestFailure("no provider token") }
             let pemLine = setup.keys.p8.split(separator: "\n").dropFirst().first.map(String.init) ?? "?"
             try await ChannelConformance.check(harness, secrets: [token.reveal, pemLine])
-            await adapter.shutdown()
         }
     }
 

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import JourneyCore
+import Synchronization
 import Testing
 import struct JourneyTesting.TestCertificates
 
@@ -15,7 +16,7 @@ enum APNsPeer {
 
     /// An APNs signing key as the developer account hands it out (PKCS #8 PEM, P-256), its public key,
     /// and the peer's TLS certificates.
-    struct Keys {
+    struct Keys: Sendable {
         var p8: String
         var publicKeyFile: String
         var certificates: TestCertificates
@@ -33,11 +34,19 @@ enum APNsPeer {
         }
     }
 
-    /// A started peer, its URL, and the options of an `apns` channel pointed at it.
-    struct Setup {
-        var peer: CloudPeer
-        var keys: Keys
-        var dir: String
+    /// A started peer, its URL, and the options of an `apns` channel pointed at it. Every adapter it opens
+    /// is shut down when the test ends, however it ends (each holds an HTTP/2 client of its own).
+    final class Setup: Sendable {
+        let peer: CloudPeer
+        let keys: Keys
+        let dir: String
+        private let opened = Mutex<[any ChannelAdapter]>([])
+
+        init(peer: CloudPeer, keys: Keys, dir: String) {
+            self.peer = peer
+            self.keys = keys
+            self.dir = dir
+        }
         var url: String { "https://127.0.0.1:\(peer.port)" }
         var options: Value {
             [
@@ -52,7 +61,9 @@ enum APNsPeer {
             let all = options.merging(extra)
             var context = ChannelContext(stateDirectory: dir, configurationDirectory: dir)
             if let logs { context.logger = logs.logger }
-            return try await buildChannel(type: "apns", options: all, context: context)
+            let channel = try await buildChannel(type: "apns", options: all, context: context)
+            opened.withLock { $0.append(channel.adapter) }
+            return channel
         }
 
         /// The adapter on a clock of the test's own.
@@ -60,7 +71,13 @@ enum APNsPeer {
             let options = ChannelOptions(channel: "push", path: "channels[0]", options: self.options, context: ChannelContext(stateDirectory: dir))
             let configuration = try #require(APNsAdapter.configure(options))
             #expect(options.finish().isEmpty)
-            return try APNsAdapter(name: "push", configuration: configuration, context: ChannelContext(stateDirectory: dir), clock: clock)
+            let adapter = try APNsAdapter(name: "push", configuration: configuration, context: ChannelContext(stateDirectory: dir), clock: clock)
+            opened.withLock { $0.append(adapter) }
+            return adapter
+        }
+
+        func shutdown() async {
+            for adapter in opened.withLock({ $0 }) { await adapter.shutdown() }
         }
     }
 
@@ -75,7 +92,14 @@ enum APNsPeer {
                     "--key-id", Self.keyID, "--team-id", Self.teamID, "--topic", Self.topic,
                 ]
             ) { peer in
-                try await body(Setup(peer: CloudPeer(port: peer.port, out: out), keys: keys, dir: dir))
+                let setup = Setup(peer: CloudPeer(port: peer.port, out: out), keys: keys, dir: dir)
+                do {
+                    try await body(setup)
+                } catch {
+                    await setup.shutdown()
+                    throw error
+                }
+                await setup.shutdown()
             }
         }
     }
