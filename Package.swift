@@ -6,10 +6,13 @@ import PackageDescription
 //   JourneyEvents      Segment-spec JSON lines -> Event, with precise rejection reasons. No vendors.
 //   JourneyRules       rule directory (YAML) -> validated RuleSet; the expression language. Only module that sees Yams.
 //   JourneyEngine      the deterministic engine: (rules, state, input, now) -> (state, effects); in-memory store.
+//   JourneyHTTP        the Segment HTTP Tracking API as an event source, and the admin listener (/metrics,
+//                      /healthz, /readyz). Only module that sees Hummingbird and CompressNIO.
 //   JourneyStore       the durable StateStore over SQLite (WAL, synchronous=FULL). Only module that sees GRDB.
 //   JourneyDaemon      `journeyd run`: inputs, the processing loop, group commit, the outbox dispatcher.
 //   JourneySimulation  what runs the engine on a simulated clock: `test`, `replay`, funnels, the event generator.
-//   journeyd           the command line. Only module that sees ArgumentParser.
+//   journeyd           the command line. Only module that sees ArgumentParser and Prometheus (it bootstraps
+//                      the metrics system once).
 //   JourneyTesting     test helpers shared by the test targets.
 //   JourneyTemplates   Liquid templates: compiled at load, rendered with escaping by context. No vendors.
 //   JourneyChannels    the channel adapter seam and adapters (webhook, email, sms, chat bots, exec, file, log),
@@ -44,12 +47,27 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(name: "JourneyCore", dependencies: [.product(name: "HeapModule", package: "swift-collections")]),
         .target(name: "JourneyLog", dependencies: ["JourneyCore"]),
         .target(name: "JourneySources", dependencies: ["JourneyCore"]),
         .target(name: "JourneyEvents", dependencies: ["JourneyCore"]),
+        .target(
+            name: "JourneyHTTP",
+            dependencies: [
+                "JourneyCore", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"), .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
         .target(
             name: "JourneyRules",
             dependencies: ["JourneyCore", "JourneyTemplates", .product(name: "Yams", package: "Yams")]
@@ -85,7 +103,7 @@ let package = Package(
             name: "JourneyDaemon",
             dependencies: [
                 "JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneyStore", "JourneyTemplates",
-                "JourneyChannels", "JourneyLog", "JourneySources", .product(name: "Logging", package: "swift-log"),
+                "JourneyChannels", "JourneyLog", "JourneySources", "JourneyHTTP", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
@@ -96,7 +114,8 @@ let package = Package(
             dependencies: [
                 "JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation", "JourneyDaemon",
                 "JourneySystemd", "JourneyChannels", "JourneyStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(
@@ -106,6 +125,11 @@ let package = Package(
         .target(name: "JourneyTesting", dependencies: ["JourneyCore", "JourneyRules", "JourneyEngine"]),
         .testTarget(name: "JourneyLogTests", dependencies: ["JourneyLog", "JourneyCore", "JourneyTesting"]),
         .testTarget(name: "JourneySourcesTests", dependencies: ["JourneySources", "JourneyCore", "JourneyTesting"]),
+        .testTarget(
+            name: "JourneyHTTPTests",
+            dependencies: ["JourneyHTTP", "JourneyCore", "JourneyEvents", "JourneyTesting", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Peers"]  // Python test peers (the Segment and RudderStack SDKs), started by the tests
+        ),
 
         .testTarget(name: "JourneyCoreTests", dependencies: ["JourneyCore", "JourneyTesting"]),
         .testTarget(

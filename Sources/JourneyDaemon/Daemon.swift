@@ -38,6 +38,13 @@ public final class Daemon: Sendable {
         public var fsync: Bool = true
         /// Reload when the rule directory changes; nil: `reload.watch` in journeyd.yaml decides.
         public var watchRules: Bool?
+        /// The HTTP input's address (`--http`); nil: `inputs.http.listen` in journeyd.yaml, if any.
+        public var httpListen: String?
+        /// The admin listener's address (`--admin`); nil: `admin.listen` in journeyd.yaml, if any.
+        public var adminListen: String?
+        /// The metrics in the Prometheus text format, for the admin listener's `/metrics` (the command
+        /// line bootstraps the metrics system and hands its registry's output here).
+        public var metricsExposition: @Sendable () -> [UInt8] = { [] }
 
         public init(rulesDirectory: String, statePath: String, spoolDirectory: String) {
             self.rulesDirectory = rulesDirectory
@@ -152,7 +159,10 @@ public final class Daemon: Sendable {
         }
 
         // Inputs, bound now so that READY means they are.
-        let sources = try makeSources(options: options, settings: settings, positions: state.positions, service: service, maxLine: parser.options.maxEventBytes)
+        var sources = try makeSources(options: options, settings: settings, positions: state.positions, service: service, maxLine: parser.options.maxEventBytes)
+        let readiness = Readiness()
+        let listeners = try makeListeners(options: options, settings: settings, readiness: readiness, logger: logger)
+        if let http = listeners.httpSource { sources.append(http) }
 
         let reloader = Reloader(
             directory: options.rulesDirectory, processor: processor, dispatcher: dispatcher, archive: store, context: context,
@@ -176,7 +186,10 @@ public final class Daemon: Sendable {
         let running = "journeyd running: \(live.rules.journeys.count) journeys, state \(options.statePath), spool \(options.spoolDirectory)"
         let lookEvery = Duration.milliseconds(max(1, min(500, Int64((service.watchdogInterval ?? 1_000_000) / 8000))))
         services.append(
-            .init(service: StatusReporter(processor: processor, service: service, interval: lookEvery, logger: logger, readyMessage: running)))
+            .init(
+                service: StatusReporter(
+                    processor: processor, service: service, interval: lookEvery, logger: logger, readyMessage: running,
+                    listeners: listeners.gates, readiness: readiness)))
 
         let box = GroupBox()
         let quarantine = Quarantine(directory: options.stateDirectory + "/quarantine")
@@ -191,6 +204,11 @@ public final class Daemon: Sendable {
                 }
             }
             services.append(.init(service: pump, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        // Last, so they stop first: a listener stops taking requests and answers those in flight while
+        // the pumps and the processor still run.
+        for listener in listeners.services {
+            services.append(.init(service: listener, failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "journeyd.services", factory: { _ in SwiftLogNoOpLogHandler() })))

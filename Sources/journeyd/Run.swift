@@ -36,6 +36,12 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "Also listen for newline-delimited events on this TCP address, host:port (default: inputs.socket.listen in journeyd.yaml, else none).")
     var listen: String?
 
+    @Option(name: .long, help: "Serve the Segment HTTP Tracking API on this address, host:port (default: inputs.http.listen in journeyd.yaml; the write keys are inputs.http.sources there).")
+    var http: String?
+
+    @Option(name: .long, help: "Serve /metrics (Prometheus), /healthz and /readyz on this address, host:port (default: admin.listen in journeyd.yaml, else none).")
+    var admin: String?
+
     @Flag(name: .long, inversion: .prefixedNo, help: "Reload when files in the rule directory change, debounced (default: reload.watch in journeyd.yaml, else off).")
     var watch: Bool?
 
@@ -65,6 +71,8 @@ struct Run: AsyncParsableCommand {
         if let durability, !["full", "normal"].contains(durability) { throw ValidationError("--durability is full or normal") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if let listen, SocketAddressText.parse(listen) == nil { throw ValidationError("--listen must be host:port, like 127.0.0.1:5170") }
+        if let http, SocketAddressText.parse(http, allowingPortZero: true) == nil { throw ValidationError("--http must be host:port, like 127.0.0.1:8088") }
+        if let admin, SocketAddressText.parse(admin, allowingPortZero: true) == nil { throw ValidationError("--admin must be host:port, like 127.0.0.1:9464") }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level is one of trace, debug, info, notice, warning, error, critical")
         }
@@ -99,6 +107,10 @@ struct Run: AsyncParsableCommand {
         options.batchSize = batch ?? configured.batchSize ?? 2048
         options.fsync = durability.map { $0 == "full" } ?? configured.fsyncEveryCommit
         options.watchRules = watch
+        options.httpListen = http
+        options.adminListen = admin
+        let metrics = PrometheusExport.bootstrap()
+        options.metricsExposition = { metrics.exposition() }
         do {
             let daemon = try await Daemon.start(options: options, logger: logger, service: service)
             try await daemon.run()

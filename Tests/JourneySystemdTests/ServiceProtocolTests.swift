@@ -174,9 +174,10 @@ private func identifyLine(user: String) -> String {
         _ = await listener.next(within: 1.5) { _ in false }
         let pings = listener.received[pingStart...].filter { $0.text == "WATCHDOG=1" }.map(\.at)
         #expect(pings.count >= 2, "\(pings.count) watchdog pings in 1.5 s with WATCHDOG_USEC=400000")
-        for (earlier, later) in zip(pings, pings.dropFirst()) {
-            #expect(later - earlier >= 190_000, "pings \(later - earlier) µs apart")
-        }
+        // Counted, not spaced: the gap between two receipts shrinks when one ping is delayed on a busy
+        // machine, but pings sent at most every 200 ms are at most 8 in 1.5 s (one more may have been
+        // sent before the window and arrive in it).
+        #expect(pings.count <= 9, "\(pings.count) watchdog pings in 1.5 s with WATCHDOG_USEC=400000")
 
         // A reload: RELOADING=1 with MONOTONIC_USEC near our own clock, then READY=1 again.
         let before = monotonicMicroseconds()

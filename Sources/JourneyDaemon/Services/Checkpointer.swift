@@ -27,7 +27,7 @@ struct Checkpointer: Service {
         var lastSequence = covered
         var bytesAtLast = log.storedBytes
         var retained: [(at: UInt64, sequence: UInt64)] = []
-        while !Task.isShuttingDownGracefully {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {  // (a cancelled nap returns at once)
             await nap(.milliseconds(250))
             let now = MonotonicClock.nanoseconds
             let grown = log.lastSequence != lastSequence

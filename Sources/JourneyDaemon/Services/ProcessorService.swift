@@ -8,12 +8,18 @@ struct ProcessorService: Service {
     let processor: PartitionProcessor
 
     func run() async throws {
+        // Stopped gracefully, or — when the group is cancelled — at once: either way the processor
+        // finishes what is accepted and the thread ends, so the group can return.
         let failure: String? = try await withGracefulShutdownHandler {
-            await withCheckedContinuation { continuation in
-                let thread = Thread { continuation.resume(returning: processor.run()) }
-                thread.name = "journeyd partition \(processor.partition)"
-                thread.stackSize = 8 << 20
-                thread.start()
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let thread = Thread { continuation.resume(returning: processor.run()) }
+                    thread.name = "journeyd partition \(processor.partition)"
+                    thread.stackSize = 8 << 20
+                    thread.start()
+                }
+            } onCancel: {
+                processor.inbox.post(.stop(reply: {}))
             }
         } onGracefulShutdown: {
             processor.inbox.post(.stop(reply: {}))

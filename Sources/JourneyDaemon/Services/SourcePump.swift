@@ -32,30 +32,36 @@ struct SourcePump: Service {
 
     func run() async throws {
         let (stream, continuation) = AsyncStream.makeStream(of: Pending.self, bufferingPolicy: .bufferingNewest(Int.max))
+        // A graceful shutdown stops the source; so does cancelling the group (a source waiting for input
+        // does not notice cancellation by itself).
         try await withGracefulShutdownHandler {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    defer { continuation.finish() }
-                    while let batch = try await source.next(limit: batchSize) {
-                        let (intake, outcomes) = try await prepare(batch)
-                        let receipt = await processor.inbox.submit(intake)
-                        continuation.yield(Pending(batch: batch, outcomes: outcomes, receipt: receipt))
-                    }
-                }
-                group.addTask {
-                    for await pending in stream {
-                        switch await pending.receipt.value() {
-                        case .durable(let refused):
-                            var outcomes = pending.outcomes
-                            if !refused.isEmpty {
-                                try await keepRefused(refused, of: pending.batch, outcomes: &outcomes)
-                            }
-                            try await source.acknowledge(pending.batch, outcomes: outcomes)
-                        case .refused(let reason): await source.refuse(pending.batch, reason: reason)
+            try await withTaskCancellationHandler {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        defer { continuation.finish() }
+                        while let batch = try await source.next(limit: batchSize) {
+                            let (intake, outcomes) = try await prepare(batch)
+                            let receipt = await processor.inbox.submit(intake)
+                            continuation.yield(Pending(batch: batch, outcomes: outcomes, receipt: receipt))
                         }
                     }
+                    group.addTask {
+                        for await pending in stream {
+                            switch await pending.receipt.value() {
+                            case .durable(let refused):
+                                var outcomes = pending.outcomes
+                                if !refused.isEmpty {
+                                    try await keepRefused(refused, of: pending.batch, outcomes: &outcomes)
+                                }
+                                try await source.acknowledge(pending.batch, outcomes: outcomes)
+                            case .refused(let reason): await source.refuse(pending.batch, reason: reason)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
                 }
-                try await group.waitForAll()
+            } onCancel: {
+                source.stop()
             }
         } onGracefulShutdown: {
             source.stop()
@@ -118,7 +124,7 @@ struct SourcePump: Service {
                 logger.warning(
                     "event rejected: \(rejection)",
                     metadata: [
-                        RecordField.kind: "\(RecordKind.eventRejected.rawValue)", RecordField.source: "\(rejection.source)",
+                        RecordField.kind: "\(RecordKind.eventRejected.rawValue)", RecordField.source: "\(rejection.source ?? batch.origin)",
                         RecordField.reason: "\(rejection.reason)",
                     ])
             }

@@ -17,8 +17,28 @@ struct StatusReporter: Service {
     let readyMessage: String
     /// A log that has records waiting and has not become durable for this long counts as stuck.
     let stuckAfterNanoseconds: UInt64 = 20_000_000_000
+    /// Listeners that bind in their own services: READY waits until each listens.
+    var listeners: [ListenerGate] = []
+    /// What `/readyz` answers.
+    var readiness = Readiness()
 
     func run() async throws {
+        // A listener that failed stops the group with its error; nothing is ready then.
+        let bound = await withGracefulShutdownHandler {
+            var all = true
+            for gate in listeners { all = await gate.wait() && all }
+            return all
+        } onGracefulShutdown: { [listeners] in
+            for gate in listeners { gate.open(bound: false) }
+        }
+        guard bound else {
+            // The failed listener stops the group gracefully; returning now would count as this service
+            // finishing, which cancels the group instead of letting the others stop in order.
+            try? await gracefulShutdown()
+            return
+        }
+        readiness.set("ready")
+        defer { readiness.set("stopping") }
         logger.notice("\(readyMessage)", metadata: [RecordField.kind: "\(RecordKind.ready.rawValue)"])
         service.ready(status: Self.text(processor.figures))
         var lastTurns = processor.figures.turns

@@ -7,7 +7,7 @@ enum SettingsParser {
     /// Keys the daemon interprets; kept as opaque values here and validated by the daemon.
     static let daemonKeys = ["metrics"]
     /// Keys of the daemon's settings, validated here.
-    static let typedDaemonKeys = ["state", "inputs", "control", "reload", "logging", "delivery", "events"]
+    static let typedDaemonKeys = ["state", "inputs", "control", "reload", "logging", "delivery", "events", "admin"]
 
     /// The settings, and the channel names global caps refer to (checked once channels are known).
     static func settings(_ root: YAMLNode, reader: YAMLReader) -> (
@@ -88,7 +88,7 @@ enum SettingsParser {
                 }
             }
         }
-        if let n = m["inputs"], let im = reader.mapping(n, "inputs", allowed: ["spool", "tail", "socket", "batch"]) {
+        if let n = m["inputs"], let im = reader.mapping(n, "inputs", allowed: ["spool", "tail", "socket", "http", "batch"]) {
             if let s = im["spool"], let sm = reader.mapping(s, "inputs.spool", allowed: ["directory", "done"]) {
                 d.spoolDirectory = text(sm["directory"], "inputs.spool.directory")
                 if let node = sm["done"], let s = reader.string(node, "inputs.spool.done", expected: "archive or delete") {
@@ -116,7 +116,9 @@ enum SettingsParser {
                 }
             }
             if let b = im["batch"] { d.batchSize = reader.integer(b, "inputs.batch", in: 1...100_000) }
+            if let h = im["http"] { httpInput(h, reader: reader, into: &d) }
         }
+        if let n = m["admin"] { admin(n, reader: reader, into: &d) }
         if let n = m["control"], let cm = reader.mapping(n, "control", allowed: ["socket"]) {
             d.controlSocket = text(cm["socket"], "control.socket")
         }
@@ -246,8 +248,11 @@ enum SettingsParser {
 
 /// `host:port` as written in settings: `127.0.0.1:5170`, `localhost:5170`, `[::1]:5170`, `:5170`.
 public enum SocketAddressText {
-    public static func parse(_ text: String) -> (host: String, port: UInt16)? {
-        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0 else { return nil }
+    /// `allowingPortZero`: port 0 asks the system for a free port (listeners that say where they listen).
+    public static func parse(_ text: String, allowingPortZero: Bool = false) -> (host: String, port: UInt16)? {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0 || allowingPortZero else {
+            return nil
+        }
         var host = String(text[..<colon])
         if host.hasPrefix("[") {
             guard host.hasSuffix("]") else { return nil }

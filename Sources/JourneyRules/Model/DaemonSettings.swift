@@ -50,6 +50,40 @@ public struct DaemonSettings: Sendable, Equatable {
     /// `delivery.unsubscribe_url`: a Liquid template giving each message its unsubscribe link.
     public var unsubscribeURL: String?
 
+    /// `inputs.http`: the Segment HTTP Tracking API input.
+    public var http: HTTPInput?
+    /// `admin.listen`: where `/metrics`, `/healthz` and `/readyz` are served (host:port).
+    public var adminListen: String?
+
+    public struct HTTPInput: Sendable, Equatable {
+        /// `inputs.http.listen` (default 127.0.0.1:8088).
+        public var listen: String = "127.0.0.1:8088"
+        /// `inputs.http.sources`: each write key names a source (its events' deduplication namespace).
+        public var sources: [Source] = []
+        /// `inputs.http.tls`: serve HTTPS with these PEM files.
+        public var tls: TLS?
+        /// `inputs.http.queue`: events waiting for the processor at most; beyond, requests get 429.
+        public var queue: Int = 50_000
+
+        public struct Source: Sendable, Equatable {
+            public var name: String
+            public var key: Key
+            public enum Key: Sendable, Equatable {
+                /// `key_file: PATH` (relative paths are relative to the rule directory).
+                case file(String)
+                /// `key_credential: NAME`: a file in `$CREDENTIALS_DIRECTORY` (systemd `LoadCredential=`).
+                case credential(String)
+            }
+        }
+
+        public struct TLS: Sendable, Equatable {
+            public var certificate: String
+            public var key: String
+        }
+
+        public init() {}
+    }
+
     public enum SpoolDone: String, Sendable, Equatable {
         /// Move to `<spool>/done/` (the default).
         case archive

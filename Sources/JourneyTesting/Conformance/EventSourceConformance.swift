@@ -16,16 +16,20 @@ public enum EventSourceConformance {
         public var answers: @Sendable (_ count: Int) async throws -> [String]?
         /// Whether the source resumes from positions (files do; a socket's producer resends instead).
         public var resumes: Bool
+        /// What a producer receives for a line acknowledged as `.accepted(messageId: "x")` (the socket's
+        /// `ok x`, HTTP's `200 {"success":true}`).
+        public var acceptedAnswer: String
 
         public init(
             makeSource: @escaping @Sendable ([String: Int64]) async throws -> any EventSource,
             produce: @escaping @Sendable ([String]) async throws -> Void, answers: @escaping @Sendable (Int) async throws -> [String]?,
-            resumes: Bool
+            resumes: Bool, acceptedAnswer: String = "ok x"
         ) {
             self.makeSource = makeSource
             self.produce = produce
             self.answers = answers
             self.resumes = resumes
+            self.acceptedAnswer = acceptedAnswer
         }
     }
 
@@ -52,7 +56,7 @@ public enum EventSourceConformance {
         try require(received == Array(lines[0..<60]), "lines come out once each, in order")
         if let answers = try await harness.answers(acknowledged) {
             // Producers get one answer per acknowledged line, in order, and nothing for the rest yet.
-            try require(answers.count == acknowledged && answers.allSatisfy { $0 == "ok x" },
+            try require(answers.count == acknowledged && answers.allSatisfy { $0 == harness.acceptedAnswer },
                 "producers get one answer per acknowledged line (\(answers.count) answers for \(acknowledged) lines)")
         }
         source.stop()

@@ -1,0 +1,94 @@
+import Foundation
+import JourneyHTTP
+import JourneyRules
+import JourneySources
+import Logging
+import ServiceLifecycle
+
+/// The listeners that bind inside their services: the HTTP input (`inputs.http`, `--http`) and the admin
+/// listener (`admin.listen`, `--admin`). Everything that can be checked before the services run — the
+/// address, the write keys, the certificate files — is checked here, so a mistake is a configuration
+/// error at start.
+extension Daemon {
+    struct Listeners {
+        var httpSource: HTTPSource?
+        var services: [ListenerService] = []
+        var gates: [ListenerGate] = []
+    }
+
+    static func makeListeners(
+        options: Options, settings: DaemonSettings, readiness: Readiness, logger: Logger
+    ) throws(DaemonError) -> Listeners {
+        var listeners = Listeners()
+        var quiet = logger
+        quiet.logLevel = .warning  // Hummingbird's own "server started" records: ours say where
+        if options.httpListen != nil || settings.http != nil {
+            let configured = settings.http ?? .init()
+            let address = options.httpListen ?? configured.listen
+            let what = "inputs.http.listen \(address)"
+            guard let (host, port) = SocketAddressText.parse(address, allowingPortZero: true) else {
+                throw DaemonError("\(what): not host:port", configuration: true)
+            }
+            guard !configured.sources.isEmpty else {
+                throw DaemonError("\(what): inputs.http.sources in journeyd.yaml names no write keys, so every request would be refused", configuration: true)
+            }
+            let keys: WriteKeys
+            do {
+                keys = try WriteKeys(reading: try configured.sources.map { try keyEntry($0, rulesDirectory: options.rulesDirectory) })
+            } catch let problem as WriteKeys.Problem {
+                throw DaemonError(problem.description, configuration: true)
+            } catch {
+                throw DaemonError("\(error)", configuration: true)
+            }
+            var configuration = IngestServer.Configuration(host: host, port: Int(port))
+            if let tls = configured.tls {
+                let files = TLSFiles(certificate: resolve(tls.certificate, options.rulesDirectory), key: resolve(tls.key, options.rulesDirectory))
+                do { try files.validate() } catch { throw DaemonError(error.description, configuration: true) }
+                configuration.tls = files
+            }
+            let source = HTTPSource(maxQueued: configured.queue)
+            let gate = ListenerGate()
+            listeners.httpSource = source
+            listeners.gates.append(gate)
+            listeners.services.append(
+                ListenerService(what: what, gate: gate, logger: logger) { [configuration, quiet] listening in
+                    try await IngestServer(source: source, keys: keys, configuration: configuration, logger: quiet, listening: listening).run()
+                })
+        }
+        if let address = options.adminListen ?? settings.adminListen {
+            let what = "admin.listen \(address)"
+            guard let (host, port) = SocketAddressText.parse(address, allowingPortZero: true) else {
+                throw DaemonError("\(what): not host:port", configuration: true)
+            }
+            let gate = ListenerGate()
+            listeners.gates.append(gate)
+            let metrics = options.metricsExposition
+            listeners.services.append(
+                ListenerService(what: what, gate: gate, logger: logger) { [quiet] listening in
+                    try await AdminServer(
+                        host: host, port: Int(port), metrics: metrics, readiness: { readiness.current }, logger: quiet, listening: listening
+                    ).run()
+                })
+        }
+        return listeners
+    }
+
+    /// Where a source's write key is: its file, or its systemd credential.
+    static func keyEntry(_ source: DaemonSettings.HTTPInput.Source, rulesDirectory: String) throws(DaemonError) -> WriteKeys.Entry {
+        switch source.key {
+        case .file(let path): return WriteKeys.Entry(stream: source.name, file: resolve(path, rulesDirectory))
+        case .credential(let name):
+            guard let directory = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] else {
+                throw DaemonError(
+                    "inputs.http.sources: the key of source \"\(source.name)\": $CREDENTIALS_DIRECTORY is not set (systemd sets it for LoadCredential=\(name):…)",
+                    configuration: true)
+            }
+            return WriteKeys.Entry(stream: source.name, file: directory + "/" + name)
+        }
+    }
+
+    /// A path from journeyd.yaml: relative to the rule directory.
+    static func resolve(_ path: String, _ rulesDirectory: String) -> String {
+        path.hasPrefix("/") ? path : rulesDirectory + "/" + path
+    }
+}

@@ -1,0 +1,54 @@
+import Hummingbird
+public import Logging
+import NIOCore
+public import ServiceLifecycle
+
+/// The admin listener (`admin.listen`, separate from ingest): `GET /metrics` in the Prometheus text
+/// format, `GET /healthz` (the process answers) and `GET /readyz` (recovered, inputs bound, the
+/// processor turning: 200, else 503).
+public struct AdminServer: Service {
+    let host: String
+    let port: Int
+    /// The exposition text of the metrics registry.
+    let metrics: @Sendable () -> [UInt8]
+    /// Whether the daemon is ready, and why not when it is not.
+    let readiness: @Sendable () -> (ready: Bool, detail: String)
+    let logger: Logger
+    let listening: @Sendable (_ host: String, _ port: Int) -> Void
+
+    public init(
+        host: String, port: Int, metrics: @escaping @Sendable () -> [UInt8],
+        readiness: @escaping @Sendable () -> (ready: Bool, detail: String), logger: Logger,
+        listening: @escaping @Sendable (String, Int) -> Void = { _, _ in }
+    ) {
+        self.host = host
+        self.port = port
+        self.metrics = metrics
+        self.readiness = readiness
+        self.logger = logger
+        self.listening = listening
+    }
+
+    public func run() async throws {
+        let router = Router()
+        router.get("/metrics") { [metrics] _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics())))
+        }
+        router.get("/healthz") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+        }
+        router.get("/readyz") { [readiness] _, _ in
+            let (ready, detail) = readiness()
+            return Response(
+                status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain"],
+                body: .init(byteBuffer: ByteBuffer(string: detail + "\n")))
+        }
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "journeyd"),
+            onServerRunning: { [listening, host, port] channel in listening(host, channel.localAddress?.port ?? port) },
+            logger: logger)
+        try await ListenFailure.reporting { try await app.run() }
+    }
+}

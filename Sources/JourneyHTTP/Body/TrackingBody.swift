@@ -1,0 +1,144 @@
+public import JourneyCore
+
+/// A request body of the Segment HTTP Tracking API cut into one JSON line per event, as the event
+/// parser reads them:
+///
+/// - `/v1/track`, `/v1/identify`, … carry one event; its `type` is the endpoint's when the body has none.
+/// - `/v1/batch` (and `/v1/import`) carry `{"batch": [event, …], "sentAt": …, "context": …}`; a
+///   batch-level `sentAt` or `context` is given to each event that has none of its own (the clock-skew
+///   correction needs the `sentAt` of the request an event came in).
+/// - `writeKey` (the body's way of authenticating) is taken out of every event: a secret is never logged,
+///   quarantined or kept in the event log.
+///
+/// Every value keeps the bytes the client sent. What is refused here refuses the whole request (a
+/// 400 naming the event's index): a body that is not JSON, an event that is not an object or is over
+/// the per-event limit. Whether an event is a valid Segment event is decided later, per event.
+public struct TrackingBody: Sendable {
+    /// What a request posts: one event of a type, or a batch.
+    public enum Endpoint: Sendable, Equatable {
+        case single(type: String)
+        case batch
+
+        /// The endpoint at `/v1/<name>`, nil for a path the API does not have.
+        public init?(name: String) {
+            switch name {
+            case "track", "identify", "page", "screen", "group", "alias": self = .single(type: name)
+            case "batch", "import": self = .batch
+            default: return nil
+            }
+        }
+    }
+
+    /// Why a body is refused: which event (nil for the body as a whole) and why.
+    public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
+        public var index: Int?
+        public var reason: String
+
+        public init(index: Int?, reason: String) {
+            self.index = index
+            self.reason = reason
+        }
+
+        public var description: String { index.map { "batch[\($0)]: \(reason)" } ?? reason }
+    }
+
+    /// The events, one JSON object each.
+    public var lines: [[UInt8]]
+    /// The `writeKey` the body carried, if any.
+    public var writeKey: String?
+
+    /// Cuts `body` into events; throws the first problem that refuses the request.
+    public init(_ body: [UInt8], endpoint: Endpoint, maxEventBytes: Int) throws(Problem) {
+        var scanner = JSONSpans(body)
+        lines = []
+        switch endpoint {
+        case .single(let type):
+            guard body.count <= maxEventBytes else {
+                throw Problem(index: 0, reason: "event exceeds \(maxEventBytes) bytes (\(body.count) bytes)")
+            }
+            let members: [JSONSpans.Member]
+            do { members = try scanner.topLevelObject() } catch { throw Problem(index: nil, reason: Self.describe(error)) }
+            writeKey = Self.stringValue(of: "writeKey", in: members, body: body)
+            lines = [Self.line(members, of: body, injecting: [("type", Self.quoted(type))])]
+        case .batch:
+            // One pass: the batch's events are found (and checked) while the body is scanned; the
+            // batch-level members they may need can come after them, so lines are made at the end.
+            var events: [[JSONSpans.Member]] = []
+            var eventProblem: Problem?
+            let members: [JSONSpans.Member]
+            do throws(JSONSpans.Problem) {
+                members = try scanner.topLevelObject { (scanner: inout JSONSpans, key: String) throws(JSONSpans.Problem) in
+                    guard key == "batch" else { return try scanner.value(depth: 2) }
+                    events = []
+                    try scanner.array { (scanner: inout JSONSpans, index: Int) throws(JSONSpans.Problem) in
+                        let start = scanner.position
+                        do throws(JSONSpans.Problem) {
+                            events.append(try scanner.object())
+                        } catch {
+                            eventProblem = Problem(index: index, reason: Self.describe(error, base: start))
+                            throw error
+                        }
+                        let size = scanner.position - start
+                        if size > maxEventBytes {
+                            eventProblem = Problem(index: index, reason: "event exceeds \(maxEventBytes) bytes (\(size) bytes)")
+                            throw JSONSpans.Problem(offset: start, reason: "too large")
+                        }
+                    }
+                }
+            } catch {
+                throw eventProblem ?? Problem(index: nil, reason: Self.describe(error))
+            }
+            writeKey = Self.stringValue(of: "writeKey", in: members, body: body)
+            guard members.contains(where: { $0.key == "batch" }) else {
+                throw Problem(index: nil, reason: #"a batch body needs "batch": [events]"#)
+            }
+            var shared: [(String, ArraySlice<UInt8>)] = []
+            for name in ["sentAt", "context"] {
+                if let member = members.last(where: { $0.key == name }) { shared.append((name, body[member.valueRange])) }
+            }
+            lines = events.map { Self.line($0, of: body, injecting: shared) }
+        }
+    }
+
+    /// The event's members minus `writeKey`, plus `injecting` members it does not have.
+    static func line(_ members: [JSONSpans.Member], of body: [UInt8], injecting: [(String, ArraySlice<UInt8>)]) -> [UInt8] {
+        var line: [UInt8] = [UInt8(ascii: "{")]
+        line.reserveCapacity((members.last?.valueRange.upperBound ?? 0) - (members.first?.keyRange.lowerBound ?? 0) + 64)
+        var first = true
+        func comma() {
+            if !first { line.append(UInt8(ascii: ",")) }
+            first = false
+        }
+        for member in members where member.key != "writeKey" {
+            comma()
+            line += body[member.keyRange]
+            line.append(UInt8(ascii: ":"))
+            line += body[member.valueRange]
+        }
+        for (name, value) in injecting where !members.contains(where: { $0.key == name }) {
+            comma()
+            JSONWriter.writeString(name, into: &line)
+            line.append(UInt8(ascii: ":"))
+            line += value
+        }
+        line.append(UInt8(ascii: "}"))
+        return line
+    }
+
+    static func quoted(_ text: String) -> ArraySlice<UInt8> {
+        var out: [UInt8] = []
+        JSONWriter.writeString(text, into: &out)
+        return out[...]
+    }
+
+    static func stringValue(of name: String, in members: [JSONSpans.Member], body: [UInt8]) -> String? {
+        guard let member = members.last(where: { $0.key == name }) else { return nil }
+        let value = body[member.valueRange]
+        guard value.count >= 2, value.first == UInt8(ascii: "\""), !value.contains(UInt8(ascii: "\\")) else { return nil }
+        return String(decoding: value.dropFirst().dropLast(), as: UTF8.self)
+    }
+
+    static func describe(_ problem: JSONSpans.Problem, base: Int = 0) -> String {
+        "not JSON at byte \(problem.offset - base): \(problem.reason)"
+    }
+}

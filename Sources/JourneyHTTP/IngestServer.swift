@@ -1,0 +1,145 @@
+import CompressNIO
+import CoreMetrics
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+public import JourneyCore
+public import Logging
+import NIOCore
+public import ServiceLifecycle
+
+/// The Segment HTTP Tracking API (`POST /v1/track`, `identify`, `page`, `screen`, `group`, `alias`,
+/// `batch`, `import`) on Hummingbird, feeding an ``HTTPSource``. Real clients work unchanged: the write
+/// key as the HTTP Basic user name (or `writeKey` in the body), gzip bodies, Segment's limits.
+///
+/// Answers:
+/// - `200 {"success":true}` once every event is durable; when some events were quarantined,
+///   `200 {"success":true,"accepted":N,"quarantined":[{"index":i,"path":…,"reason":…}]}`
+///   (400 with `"success":false` when none was accepted);
+/// - `400 {"success":false,"index":i,"reason":…}` for a body refused as a whole: not gzip, not JSON,
+///   over 500 KB, an event over 32 KB or not an object (`index` names it; absent for the body as a whole);
+/// - `401` for a missing or unknown key (without saying which keys exist);
+/// - `429` with `Retry-After` when the queue is full, `503` with `Retry-After` when the daemon could not
+///   store the events (stopping, disk failure): the client sends the request again.
+public struct IngestServer: Service {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// Segment's limits: 32 KB per event, 500 KB per request (after gzip).
+        public var maxEventBytes = 32 * 1024
+        public var maxRequestBytes = 500 * 1024
+        /// Seconds a client is told to wait when the queue is full.
+        public var retryAfterSeconds = 1
+        /// PEM certificate chain and key: serve HTTPS.
+        public var tls: TLSFiles?
+
+        public init(host: String = "127.0.0.1", port: Int = 8088) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    let source: HTTPSource
+    let keys: WriteKeys
+    let configuration: Configuration
+    let logger: Logger
+    /// Called with the address once listening (the port, when 0 was asked for).
+    let listening: @Sendable (_ host: String, _ port: Int) -> Void
+
+    public init(
+        source: HTTPSource, keys: WriteKeys, configuration: Configuration, logger: Logger,
+        listening: @escaping @Sendable (String, Int) -> Void = { _, _ in }
+    ) {
+        self.source = source
+        self.keys = keys
+        self.configuration = configuration
+        self.logger = logger
+        self.listening = listening
+    }
+
+    public func run() async throws {
+        let router = Router()
+        for name in ["track", "identify", "page", "screen", "group", "alias", "batch", "import"] {
+            let endpoint = TrackingBody.Endpoint(name: name)!
+            router.post("/v1/\(name)") { request, _ in
+                let response = await respond(to: request, endpoint: endpoint)
+                Counter(label: "journeyd_http_requests_total", dimensions: [("endpoint", name), ("status", String(response.status.code))])
+                    .increment()
+                return response
+            }
+        }
+        let server: HTTPServerBuilder = try configuration.tls.map { try .tls(.http1(), tlsConfiguration: $0.serverConfiguration()) } ?? .http1()
+        let app = Application(
+            router: router, server: server,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "journeyd"),
+            onServerRunning: { [listening, configuration] channel in
+                listening(configuration.host, channel.localAddress?.port ?? configuration.port)
+            },
+            logger: logger)
+        try await ListenFailure.reporting { try await app.run() }
+    }
+
+    /// Everything but the HTTP plumbing: authenticate, read, cut into events, submit, answer.
+    func respond(to request: Request, endpoint: TrackingBody.Endpoint) async -> Response {
+        let headerKey = request.headers[.authorization].flatMap(Self.basicUser)
+        if let headerKey, keys.stream(for: headerKey) == nil { return .unauthorized }
+        let bytes: [UInt8]
+        switch await readBody(request) {
+        case .success(let read): bytes = read
+        case .failure(let problem): return .badRequest(problem)
+        }
+        let body: TrackingBody
+        do {
+            body = try TrackingBody(bytes, endpoint: endpoint, maxEventBytes: configuration.maxEventBytes)
+        } catch {
+            return .badRequest(error)
+        }
+        guard let key = headerKey ?? body.writeKey, let stream = keys.stream(for: key) else { return .unauthorized }
+        let answer = await source.submit(body.lines.map { SourceLine(bytes: $0) }, stream: stream)
+        return .answer(answer, retryAfter: configuration.retryAfterSeconds)
+    }
+
+    /// The body, un-gzipped, within the request limit.
+    private func readBody(_ request: Request) async -> Result<[UInt8], TrackingBody.Problem> {
+        let limit = configuration.maxRequestBytes
+        let tooLarge = TrackingBody.Problem(index: nil, reason: "request exceeds \(limit) bytes")
+        var buffer = ByteBuffer()
+        do {
+            for try await chunk in request.body {
+                guard buffer.readableBytes + chunk.readableBytes <= limit else { return .failure(tooLarge) }
+                var chunk = chunk
+                buffer.writeBuffer(&chunk)
+            }
+        } catch {
+            return .failure(TrackingBody.Problem(index: nil, reason: "the body could not be read: \(error)"))
+        }
+        let encoding = request.headers[.contentEncoding]?.lowercased() ?? "identity"
+        switch encoding {
+        case "identity": break
+        case "gzip", "x-gzip":
+            do {
+                buffer = try buffer.decompress(with: .gzip(), maxSize: limit + 1)
+            } catch let error as CompressNIOError where error == .bufferOverflow {
+                return .failure(tooLarge)
+            } catch {
+                return .failure(TrackingBody.Problem(index: nil, reason: "the body is not valid gzip (\(error))"))
+            }
+            guard buffer.readableBytes <= limit else { return .failure(tooLarge) }
+        default:
+            return .failure(TrackingBody.Problem(index: nil, reason: "unsupported Content-Encoding \(encoding) (gzip or none)"))
+        }
+        return .success(buffer.readBytes(length: buffer.readableBytes) ?? [])
+    }
+
+    /// The user name of `Basic base64(user:password)`: Segment's clients put the write key there.
+    static func basicUser(_ header: String) -> String? {
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "basic",
+            let decoded = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces))
+        else { return nil }
+        let text = String(decoding: decoded, as: UTF8.self)
+        let user = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? text
+        return user.isEmpty ? nil : user
+    }
+}

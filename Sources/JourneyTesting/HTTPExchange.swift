@@ -1,0 +1,75 @@
+import Foundation
+
+/// One HTTP/1.1 exchange with a server on loopback, over a plain socket (`Connection: close`): the
+/// bytes sent are exactly the ones given, so tests can send what no client library would (a broken
+/// gzip body, a header a client never sets). Runs off the shared test threads.
+public struct HTTPExchange: Sendable {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: String
+
+    /// Sends `method path` with `headers` and `body` to 127.0.0.1:`port` and returns the answer.
+    public static func send(
+        _ method: String, _ path: String, port: UInt16, headers: [(String, String)] = [], body: [UInt8] = []
+    ) async throws -> HTTPExchange {
+        try await offThread {
+            var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
+            for (name, value) in headers { request += "\(name): \(value)\r\n" }
+            request += "\r\n"
+            let raw = try exchange(Array(request.utf8) + body, port: port)
+            return try parse(raw)
+        }
+    }
+
+    /// `Authorization: Basic` with `user` and an empty password, as Segment's clients send the write key.
+    public static func basic(_ user: String) -> (String, String) {
+        ("Authorization", "Basic " + Data("\(user):".utf8).base64EncodedString())
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private static func exchange(_ bytes: [UInt8], port: UInt16) throws -> [UInt8] {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw Failure(description: "connect to 127.0.0.1:\(port): \(String(cString: strerror(errno)))") }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            guard n > 0 else { break }  // the server may answer (and close) before reading everything
+            written += n
+        }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            answer += buffer[0..<n]
+        }
+        return answer
+    }
+
+    private static func parse(_ raw: [UInt8]) throws -> HTTPExchange {
+        let text = String(decoding: raw, as: UTF8.self)
+        guard let split = text.range(of: "\r\n\r\n") else { throw Failure(description: "no HTTP answer: \(text.prefix(200))") }
+        let head = text[..<split.lowerBound].components(separatedBy: "\r\n")
+        let statusParts = head.first?.split(separator: " ") ?? []
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw Failure(description: "bad status line: \(head.first ?? "")") }
+        var headers: [String: String] = [:]
+        for line in head.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return HTTPExchange(status: status, headers: headers, body: String(text[split.upperBound...]))
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import JourneyCore
+import JourneyTesting
+import Testing
+
+/// The HTTP input and the admin listener on the real binary, fed by the real analytics SDKs.
+@Suite("HTTP input and metrics", .serialized)
+struct HTTPInputTests {
+    static let peer = repositoryRoot + "/Tests/JourneyHTTPTests/Peers/sdk_client.py"
+
+    /// Half the fixture's events through segment-analytics-python, half through rudder-sdk-python
+    /// (gzip), plus a page, a screen, a group and an alias: the daemon gives exactly the touches of
+    /// `journeyd replay`. A scrape of /metrics taken then passes `promtool check metrics`, and its
+    /// counters are what was sent.
+    @Test func theSDKsGiveTheTouchesOfReplayAndTheScrapeCountsThem() async throws {
+        let fixture = try DaemonFixture(events: 2000, files: 0, seed: 23)
+        defer { fixture.remove() }
+        var lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+        let last = #"2026-11-30T00:00:00Z"#
+        lines += [
+            #"{"type":"page","userId":"visitor-1","name":"Pricing","messageId":"extra-page","timestamp":"\#(last)"}"#,
+            #"{"type":"screen","userId":"visitor-1","name":"Cart","messageId":"extra-screen","timestamp":"\#(last)"}"#,
+            #"{"type":"group","userId":"visitor-1","groupId":"acme","traits":{"plan":"pro"},"messageId":"extra-group","timestamp":"\#(last)"}"#,
+            #"{"type":"alias","userId":"visitor-1","previousId":"anon-1","messageId":"extra-alias","timestamp":"\#(last)"}"#,
+        ]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: fixture.root + "/all.jsonl", atomically: true, encoding: .utf8)
+        let half = lines.count / 2
+        try (lines[..<half].joined(separator: "\n") + "\n").write(toFile: fixture.root + "/first.jsonl", atomically: true, encoding: .utf8)
+        try (lines[half...].joined(separator: "\n") + "\n").write(toFile: fixture.root + "/second.jsonl", atomically: true, encoding: .utf8)
+        try "wk-site\n".write(toFile: fixture.rules + "/site.key", atomically: true, encoding: .utf8)
+        try """
+        inputs:
+          http:
+            sources:
+              - { name: site, key_file: site.key }
+        """.write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+
+        let port = freePort()
+        let admin = freePort()
+        let daemon = try fixture.startLiveDaemon(extra: [
+            "--http", "127.0.0.1:\(port)", "--admin", "127.0.0.1:\(admin)", "--clock", "event", "--batch", "256",
+        ])
+        defer { daemon.signal(SIGKILL) }
+        #expect(await eventually { fixture.log.contains("journeyd running") })
+        #expect(fixture.log.contains("inputs.http.listen 127.0.0.1:\(port): listening on 127.0.0.1:\(port)"))
+        for (sdk, file, gzip) in [("segment", "first", false), ("rudder", "second", true)] {
+            let result = try await ChildProcess.run(
+                "/usr/bin/env",
+                ["python3", Self.peer, "--sdk", sdk, "--url", "http://127.0.0.1:\(port)", "--key", "wk-site", "--events", fixture.root + "/\(file).jsonl"]
+                    + (gzip ? ["--gzip"] : []))
+            #expect(result.status == 0, "\(sdk): \(result.output)")
+        }
+        // One event the daemon must quarantine, with its reason in the answer.
+        let bad = try await HTTPExchange.send(
+            "POST", "/v1/track", port: port, headers: [HTTPExchange.basic("wk-site")], body: Array(#"{"event":"e","messageId":"x"}"#.utf8))
+        #expect(bad.status == 400 && bad.body.contains(#""reason":"missing \"userId\" or \"anonymousId\"""#), "\(bad.body)")
+        #expect(await eventually { await statusEvents(fixture) == lines.count })
+
+        #expect(try await HTTPExchange.send("GET", "/healthz", port: admin).status == 200)
+        let ready = try await HTTPExchange.send("GET", "/readyz", port: admin)
+        #expect(ready.status == 200 && ready.body == "ready\n")
+        let scrape = try await HTTPExchange.send("GET", "/metrics", port: admin)
+        #expect(scrape.status == 200)
+        #expect(scrape.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") == true)
+        let promtool = try await ChildProcess.run("/usr/bin/env", ["promtool", "check", "metrics"], input: scrape.body)
+        #expect(promtool.status == 0 && promtool.output.isEmpty, "promtool: \(promtool.output)")
+        let samples = Self.samples(scrape.body)
+        #expect(samples[#"journeyd_events_received_total{source="http"}"#] == Double(lines.count), "the rejected one is counted apart")
+        #expect(samples[#"journeyd_events_rejected_total{source="http",reason="missing_field"}"#] == 1)
+        #expect((samples[#"journeyd_http_requests_total{endpoint="batch",status="200"}"#] ?? 0) >= 2)
+        #expect(samples[#"journeyd_http_requests_total{endpoint="track",status="400"}"#] == 1)
+        #expect(samples.keys.contains { $0.hasPrefix("journeyd_log_sync_duration_seconds_bucket") })
+        #expect(!scrape.body.contains("visitor-1") && !scrape.body.contains(#"userId"#), "no user ids in labels")
+
+        #expect(await daemon.stop() == 0)
+        #expect(try await fixture.runToCompletion(until: DaemonFixture.end) == 0)
+        let expected = try fixture.expectedTouches()
+        #expect(expected.count > 100)
+        #expect(try fixture.deliveredTouches().sorted() == expected)
+    }
+
+    /// `name{labels} value` lines of an exposition, by series.
+    static func samples(_ text: String) -> [String: Double] {
+        var samples: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            samples[String(line[..<space])] = value
+        }
+        return samples
+    }
+
+    /// Mistakes in the HTTP input's settings are found where they are: by `check` at their line, and at
+    /// start as a configuration error (exit 78, so systemd does not restart into the same mistake).
+    @Test func aMisconfiguredHTTPInputStopsTheStartWithItsReason() async throws {
+        let fixture = try DaemonFixture(events: 10, files: 0, seed: 1)
+        defer { fixture.remove() }
+        try """
+        inputs:
+          http:
+            listen: "127.0.0.1:99999"
+            sources:
+              - { name: web }
+              - { name: app, key_file: app.key, key_credential: app }
+        """.write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        let checked = try await ChildProcess.run(journeydBinary, ["check", fixture.rules])
+        #expect(checked.status != 0)
+        #expect(checked.output.contains("journeyd.yaml:3:13: inputs.http.listen: expected host:port"), "\(checked.output)")
+        #expect(checked.output.contains("journeyd.yaml:5:9: inputs.http.sources[0]: needs key_file: PATH or key_credential: NAME"), "\(checked.output)")
+        #expect(checked.output.contains("inputs.http.sources[1]: give either key_file or key_credential, not both"), "\(checked.output)")
+
+        try "inputs:\n  http:\n    sources:\n      - { name: web, key_file: missing.key }\n".write(
+            toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        let port = freePort()
+        var run = try await ChildProcess.run(journeydBinary, ["run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool, "--http", "127.0.0.1:\(port)"])
+        #expect(run.status == 78)
+        #expect(run.output.contains("inputs.http.sources: the key of stream \"web\": cannot read \(fixture.rules)/missing.key"), "\(run.output)")
+
+        // The address taken by another listener: the daemon says which and exits 78.
+        try "wk\n".write(toFile: fixture.rules + "/missing.key", atomically: true, encoding: .utf8)
+        let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(taken) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(taken, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        listen(taken, 1)
+        run = try await ChildProcess.run(journeydBinary, ["run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool, "--http", "127.0.0.1:\(port)"])
+        #expect(run.status == 78)
+        #expect(run.output.contains("inputs.http.listen 127.0.0.1:\(port): cannot listen"), "\(run.output)")
+        #expect(!run.output.contains("journeyd running"))
+    }
+}

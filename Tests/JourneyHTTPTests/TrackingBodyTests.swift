@@ -1,0 +1,45 @@
+import JourneyHTTP
+import Testing
+
+@Suite struct TrackingBodyTests {
+    func lines(_ body: String, _ endpoint: TrackingBody.Endpoint) throws -> [String] {
+        try TrackingBody(Array(body.utf8), endpoint: endpoint, maxEventBytes: 32 * 1024).lines.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    @Test func aSingleEventTakesItsTypeFromTheEndpointAndLosesItsWriteKey() throws {
+        let body = try TrackingBody(
+            Array(#" {"userId":"u1","writeKey":"wk-web","traits":{"a":[1,2.5e3,"\u00e9"]}} "#.utf8), endpoint: .single(type: "identify"),
+            maxEventBytes: 32 * 1024)
+        #expect(body.writeKey == "wk-web")
+        #expect(body.lines.map { String(decoding: $0, as: UTF8.self) } == [#"{"userId":"u1","traits":{"a":[1,2.5e3,"\u00e9"]},"type":"identify"}"#])
+        #expect(try lines(#"{"type":"track","event":"e"}"#, .single(type: "track")) == [#"{"type":"track","event":"e"}"#])
+    }
+
+    @Test func aBatchGivesEachEventTheBatchSentAtAndContextItLacks() throws {
+        let body = #"{"batch":[{"type":"track","event":"a"},{"type":"track","event":"b","sentAt":"own","context":{}}],"sentAt":"2026-01-01T00:00:01Z","context":{"library":{"name":"x"}},"writeKey":"k"}"#
+        #expect(try lines(body, .batch) == [
+            #"{"type":"track","event":"a","sentAt":"2026-01-01T00:00:01Z","context":{"library":{"name":"x"}}}"#,
+            #"{"type":"track","event":"b","sentAt":"own","context":{}}"#,
+        ])
+        #expect(try lines(#"{"batch":[]}"#, .batch) == [])
+    }
+
+    @Test func refusalsNameTheEventAndTheReason() throws {
+        func problem(_ body: String, _ endpoint: TrackingBody.Endpoint = .batch) -> TrackingBody.Problem? {
+            do {
+                _ = try TrackingBody(Array(body.utf8), endpoint: endpoint, maxEventBytes: 32 * 1024)
+                return nil
+            } catch { return error }
+        }
+        #expect(problem(#"{"batch":[{},{},{},{"a":tru},{}]}"#) == TrackingBody.Problem(index: 3, reason: "not JSON at byte 5: expected a JSON value"))
+        #expect(problem(#"{"batch":[{},{},[1]]}"#) == TrackingBody.Problem(index: 2, reason: "not JSON at byte 0: expected an object"))
+        #expect(problem(#"{"batch":[{"a":"\x"}]}"#) == TrackingBody.Problem(index: 0, reason: "not JSON at byte 7: an unknown escape in a string"))
+        #expect(problem(#"{"batch":[{"a":01}]}"#) == TrackingBody.Problem(index: 0, reason: "not JSON at byte 6: a number with a leading zero"))
+        #expect(problem(#"{"batch":[{}]"#) == TrackingBody.Problem(index: nil, reason: "not JSON at byte 13: unexpected end of the body"))
+        #expect(problem(#"{"events":[]}"#) == TrackingBody.Problem(index: nil, reason: #"a batch body needs "batch": [events]"#))
+        #expect(problem(#"[]"#, .single(type: "track")) == TrackingBody.Problem(index: nil, reason: "not JSON at byte 0: expected an object"))
+        #expect(problem("{\"batch\":[" + event(bytes: 32 * 1024) + "," + event(bytes: 32 * 1024 + 1) + "]}") == TrackingBody.Problem(index: 1, reason: "event exceeds 32768 bytes (32769 bytes)"))
+        #expect(problem(event(bytes: 32 * 1024 + 1), .single(type: "track")) == TrackingBody.Problem(index: 0, reason: "event exceeds 32768 bytes (32769 bytes)"))
+        #expect(problem(event(bytes: 32 * 1024), .single(type: "track")) == nil)
+    }
+}
