@@ -102,6 +102,33 @@ struct IngestServerTests {
         }
     }
 
+    /// `inputs.http.tls`: HTTPS from PEM files, checked by a client that trusts only the test CA.
+    @Test func withCertificateFilesItServesHTTPS() async throws {
+        let directory = try TemporaryDirectory(prefix: "journeyd-tls")
+        defer { directory.remove() }
+        let certificates = try TestCertificates.make(in: directory.path)
+        let source = HTTPSource()
+        let files = TLSFiles(certificate: certificates.certificateFile, key: certificates.keyFile)
+        try await withIngestServer(source, configure: { $0.tls = files }) { port in
+            let client = """
+                import ssl, sys, urllib.request
+                context = ssl.create_default_context(cafile=sys.argv[2])
+                request = urllib.request.Request(sys.argv[1], data=b'{"userId":"u1","event":"e","messageId":"tls-1","timestamp":"2026-01-01T00:00:00Z"}',
+                    headers={"Authorization": "Basic d2std2ViOg==", "Content-Type": "application/json"})
+                with urllib.request.urlopen(request, context=context, timeout=120) as answer:
+                    print(answer.status, answer.read().decode())
+                """
+            async let answer = ChildProcess.run(
+                "/usr/bin/env", ["python3", "-c", client, "https://127.0.0.1:\(port)/v1/track", certificates.caFile])
+            let taken = try await consume(source, count: 1)
+            #expect(taken.map(\.namespace) == ["http/web"])
+            let result = try await answer
+            #expect(result.status == 0 && result.output.contains(#"200 {"success":true}"#), "\(result.output)")
+            // Plain HTTP on the TLS port is not answered as HTTP.
+            #expect((try? await HTTPExchange.send("POST", "/v1/track", port: port, headers: [web]))?.status != 200)
+        }
+    }
+
     @Test func aFullQueueAnswers429WithRetryAfterAndTakesNothing() async throws {
         let source = HTTPSource(maxQueued: 4)
         try await withIngestServer(source) { port in
