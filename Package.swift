@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "JourneyHTTP",
             dependencies: [
-                "JourneyCore", .product(name: "Hummingbird", package: "hummingbird"),
+                "JourneyCore", "JourneyEvents", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"), .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),

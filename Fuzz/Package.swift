@@ -27,5 +27,6 @@ let package = Package(
         fuzzTarget("RuleLoaderFuzz", ["JourneyCore", "JourneyRules"]),
         fuzzTarget("TemplateFuzz", ["JourneyCore", "JourneyTemplates"]),
         fuzzTarget("ControlRequestFuzz", ["JourneyCore"]),
+        fuzzTarget("TrackingBodyFuzz", ["JourneyCore", "JourneyEvents"]),
     ]
 )

@@ -7,7 +7,8 @@
 #                                              outcome does not depend on how fast the machine is)
 #
 # Targets: SegmentParserFuzz (JSON and Segment lines), RuleLoaderFuzz (journey YAML and expressions),
-# TemplateFuzz (Liquid compiler and renderer), ControlRequestFuzz (the control socket protocol).
+# TemplateFuzz (Liquid compiler and renderer), ControlRequestFuzz (the control socket protocol),
+# TrackingBodyFuzz (the HTTP input's request bodies: single events and batches).
 # Each starts from its committed seed corpus, Fuzz/Corpus/TARGET (seeded from the repository's
 # fixtures), plus what earlier runs found in $FUZZ_DIR/corpus/TARGET (default .build-fuzz/). A crash,
 # leak or hang stops the run with a reproducer $FUZZ_DIR/TARGET-crash-…; replay it with
@@ -20,8 +21,8 @@ target="${1:-all}"
 seconds="${2:-60}"
 shift $(( $# > 2 ? 2 : $# ))
 work="${FUZZ_DIR:-$root/.build-fuzz}"
-all=(SegmentParserFuzz RuleLoaderFuzz TemplateFuzz ControlRequestFuzz)
-declare -A smoke_runs=([SegmentParserFuzz]=150000 [RuleLoaderFuzz]=20000 [TemplateFuzz]=60000 [ControlRequestFuzz]=500000)
+all=(SegmentParserFuzz RuleLoaderFuzz TemplateFuzz ControlRequestFuzz TrackingBodyFuzz)
+declare -A smoke_runs=([SegmentParserFuzz]=150000 [RuleLoaderFuzz]=20000 [TemplateFuzz]=60000 [ControlRequestFuzz]=500000 [TrackingBodyFuzz]=200000)
 if [ "$target" = all ] || [ "$target" = smoke ]; then targets=("${all[@]}"); else targets=("$target"); fi
 
 echo "building the fuzz targets with -sanitize=fuzzer,address…" >&2

@@ -204,6 +204,30 @@ journal_has() {
   return 1
 }
 
+# The HTTP input and admin listener, from inside the container: `http post PREFIX N` posts a batch of N
+# identify events to 127.0.0.1:8088 with the test's write key; `http get PORT PATH`. Both print
+# "STATUS BODY".
+http() {
+  ct python3 - "$@" <<'PY'
+import base64, json, sys, urllib.request, urllib.error
+def show(request):
+    try:
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            print(answer.status, answer.read().decode().strip())
+    except urllib.error.HTTPError as error:
+        print(error.code, error.read().decode().strip())
+if sys.argv[1] == "post":
+    prefix, n = sys.argv[2], int(sys.argv[3])
+    batch = [{"type": "identify", "userId": f"{prefix}-{i}", "messageId": f"{prefix}-{i}",
+              "traits": {"email": f"{prefix}-{i}@example.com"}} for i in range(n)]
+    key = base64.b64encode(b"wk-systemd-site:").decode()
+    show(urllib.request.Request("http://127.0.0.1:8088/v1/batch", data=json.dumps({"batch": batch}).encode(),
+         headers={"Authorization": "Basic " + key, "Content-Type": "application/json"}))
+else:
+    show(urllib.request.Request(f"http://127.0.0.1:{sys.argv[2]}{sys.argv[3]}"))
+PY
+}
+
 # ---- install
 ct /opt/journeyd-src/scripts/install.sh --binary /opt/journeyd-bin/journeyd --prefix /usr/local >/dev/null \
   || fail "scripts/install.sh failed"
@@ -214,7 +238,14 @@ ct sh -c 'cat > /etc/journeyd/journeyd.yaml' <<'YAML'
 timezone: UTC
 dedup: { window: 7d }
 logging: { level: debug }
+# The HTTP input on journeyd-http.socket, its write key a systemd credential; /metrics on the admin port.
+inputs:
+  http:
+    sources:
+      - { name: site, key_credential: http-site }
+admin: { listen: "127.0.0.1:9464" }
 YAML
+ct sh -c 'umask 077; echo wk-systemd-site > /etc/journeyd/http-site.key'
 ct sh -c 'cat > /etc/journeyd/channels.yaml' <<'YAML'
 channels:
   - { name: email, type: file, path: touches.jsonl }
@@ -233,12 +264,16 @@ StartLimitIntervalSec=0
 WatchdogSec=3s
 RestartSec=1s
 Environment=JOURNEYD_FAULT_INJECTION=1
+# The HTTP input socket-activated, as docs/systemd.md says to enable it.
+Sockets=journeyd.socket journeyd-http.socket
+LoadCredential=http-site:/etc/journeyd/http-site.key
 INI
 ct systemctl daemon-reload
 echo "installed in $(elapsed "$started") s"
 
 # ---- static checks
-verify_err=$(ct systemd-analyze verify "$unit" /usr/local/lib/systemd/system/journeyd.socket 2>&1 >/dev/null || true)
+verify_err=$(ct systemd-analyze verify "$unit" /usr/local/lib/systemd/system/journeyd.socket \
+  /usr/local/lib/systemd/system/journeyd-http.socket 2>&1 >/dev/null || true)
 [[ -z "$verify_err" ]] || fail "systemd-analyze verify printed: $verify_err"
 ok "systemd-analyze verify prints nothing"
 exposure=$(systemd-analyze security --offline=true "$repo/systemd/journeyd.service" 2>/dev/null \
@@ -247,7 +282,7 @@ exposure=$(systemd-analyze security --offline=true "$repo/systemd/journeyd.servi
 ok "systemd-analyze security --offline=true: exposure $exposure"
 
 # ---- start: active only after READY, live status
-ct systemctl start journeyd.socket
+ct systemctl start journeyd.socket journeyd-http.socket
 t=$(date +%s.%N)
 ct systemctl start journeyd || fail "systemctl start journeyd"
 echo "  (systemctl start took $(elapsed "$t") s)"
@@ -266,6 +301,16 @@ status=$(prop StatusText)
 [[ $status =~ ([0-9]+)\ events\; ]] && ((BASH_REMATCH[1] >= 20)) && [[ $status == *journeys* ]] \
   || fail "StatusText has no live figures: $status"
 ok "StatusText: $status"
+
+# ---- the HTTP input (socket-activated) and the admin listener
+[[ $(http post http-1 5) == "200 {\"success\":true}" ]] || fail "a batch posted to journeyd-http.socket was not answered 200"
+ct journalctl -u journeyd --no-pager -o cat | grep -F 'inputs.http (the socket systemd passed as "http", fd' >/dev/null \
+  || fail "journeyd did not serve the socket systemd passed as \"http\""
+[[ $(http get 9464 /readyz) == "200 ready" ]] || fail "/readyz on the admin port: $(http get 9464 /readyz)"
+metrics=$(http get 9464 /metrics)
+[[ $metrics == 200* ]] && grep -E '^journeyd_events_received_total\{source="http"\} [0-9]+' <<<"$metrics" >/dev/null \
+  || fail "/metrics has no count of HTTP events: $(head -c 300 <<<"$metrics")"
+ok "HTTP input on journeyd-http.socket (key from a systemd credential) answered 200; admin /readyz and /metrics answer"
 
 # ---- reload: good, broken, SIGHUP
 pid=$(prop MainPID)
@@ -348,6 +393,11 @@ ct systemctl stop journeyd
 [[ $(prop ActiveState) == active ]] || fail "the socket did not start journeyd"
 result=$(client touched $acked 20) || fail "events sent while stopped: $result"
 ok "events sent to journeyd.socket while the service was stopped are processed once it starts; $result"
+ct systemctl stop journeyd
+[[ $(prop ActiveState) == inactive ]] || fail "journeyd did not stop"
+[[ $(http post http-stopped 5) == "200 {\"success\":true}" ]] || fail "a batch posted while stopped was not answered 200"
+[[ $(prop ActiveState) == active ]] || fail "journeyd-http.socket did not start journeyd"
+ok "a batch posted to journeyd-http.socket while the service was stopped started it and was answered 200"
 
 # ---- stop under load
 client load stop 4 8 $acked >"$work/stop-load.txt" &
@@ -393,7 +443,7 @@ ct journalctl -x -u journeyd --no-pager MESSAGE_ID=ff51fe4431ae47abab3ebe9ec9637
 ok "journalctl -x explains the records from journeyd.catalog"
 
 # ---- broken rules at start: refused before READY, exit 78, no restart loop
-ct systemctl stop journeyd.socket journeyd
+ct systemctl stop journeyd.socket journeyd-http.socket journeyd
 ct sh -c 'cat > /etc/journeyd/journeys/broken.yaml' <<'YAML'
 journey: broken
 trigger:

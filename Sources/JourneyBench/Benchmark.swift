@@ -17,9 +17,9 @@ struct Benchmark {
         same run (ratios), never with another day's.
 
         OPTIONS:
-          --events N        events per stage (default 1,000,000; the daemon stage uses at most 200,000)
-          --only STAGE      one stage: replay | parse | engine | templates | channels | daemon (default: all)
-          --runs N          how often the durable path is measured against replay (default 3: median, spread)
+          --events N        events per stage (default 1,000,000; the daemon and HTTP stages use at most 200,000)
+          --only STAGE      one stage: replay | parse | engine | templates | channels | daemon | http (default: all)
+          --runs N          how often the durable path (and HTTP against the socket) is measured (default 3: median, spread)
           --no-python       skip the Python references (bench/reference.py, bench/liquid_reference.py)
           --python PATH     the Python interpreter for the reference (default python3)
           --report-dir DIR  where the report goes (default reports)
@@ -42,7 +42,7 @@ struct Benchmark {
         let python = option("--python", "python3")
         let skipPython = args.contains("--no-python")
         let runs = max(1, Int(option("--runs", "3")) ?? 3)
-        // --only replay|parse|engine|templates|channels|daemon runs one stage (for profiling).
+        // --only replay|parse|engine|templates|channels|daemon|http runs one stage (for profiling).
         let only = option("--only", "all")
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
@@ -72,6 +72,11 @@ struct Benchmark {
             var daemonStages = Stages(events: min(events, 200_000), work: work, root: root, python: nil)
             daemonStages.runs = runs
             try daemonStages.daemon(try daemonStages.generate(into: &report), into: &report)
+        }
+        if only == "all" || only == "http" {
+            var httpStages = Stages(events: min(events, 200_000), work: work, root: root, python: nil)
+            httpStages.runs = runs
+            try httpStages.http(try httpStages.generate(into: &report), into: &report)
         }
         report.line("Targets (DESIGN §11): parsing ≥ 1,000,000 events/s per core; engine ≥ 1,000,000 events/s per core with 100 journeys; replay ≥ 10× the plain Python loop; templates ≥ 100,000 renders/s.")
 

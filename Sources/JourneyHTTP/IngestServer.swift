@@ -8,6 +8,7 @@ public import JourneyCore
 public import Logging
 import NIOCore
 public import ServiceLifecycle
+import JourneyEvents
 
 /// The Segment HTTP Tracking API (`POST /v1/track`, `identify`, `page`, `screen`, `group`, `alias`,
 /// `batch`, `import`) on Hummingbird, feeding an ``HTTPSource``. Real clients work unchanged: the write
@@ -104,7 +105,7 @@ public struct IngestServer: Service {
         }
         let body: TrackingBody
         do {
-            body = try TrackingBody(bytes, endpoint: endpoint, maxEventBytes: configuration.maxEventBytes)
+            body = try TrackingBody(bytes, endpoint: endpoint, maxEventBytes: configuration.maxEventBytes, receivedAt: WallClock().now)
         } catch {
             return .badRequest(error)
         }

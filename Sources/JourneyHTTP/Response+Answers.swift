@@ -1,6 +1,7 @@
 import Hummingbird
 import JourneyCore
 import NIOCore
+import JourneyEvents
 
 /// The Tracking API's answers, as JSON bodies (see ``IngestServer``).
 extension Response {

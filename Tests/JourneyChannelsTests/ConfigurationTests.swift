@@ -7,14 +7,14 @@ import Testing
 @Suite struct ConfigurationTests {
     @Test func everyBuiltinTypeIsRegistered() {
         #expect(ChannelRegistry.builtin.typeNames == [
-            "aliyun_sms", "dingtalk", "email", "exec", "fcm", "feishu", "file", "log", "slack", "sms", "tencent_sms", "webhook",
+            "aliyun_sms", "apns", "dingtalk", "email", "exec", "fcm", "feishu", "file", "log", "slack", "sms", "tencent_sms", "webhook",
             "wechat_subscribe", "wechat_template", "wecom",
         ])
     }
 
     @Test func unknownTypesGetADidYouMean() {
         #expect(problems(type: "webhok", options: [:]) == [
-            #"channels[2].type: unknown channel type "webhok"; did you mean "webhook"? (known: aliyun_sms, dingtalk, email, exec, fcm, feishu, file, log, slack, sms, tencent_sms, webhook, wechat_subscribe, wechat_template, wecom)"#
+            #"channels[2].type: unknown channel type "webhok"; did you mean "webhook"? (known: aliyun_sms, apns, dingtalk, email, exec, fcm, feishu, file, log, slack, sms, tencent_sms, webhook, wechat_subscribe, wechat_template, wecom)"#
         ])
     }
 

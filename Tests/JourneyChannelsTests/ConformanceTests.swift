@@ -3,6 +3,7 @@ import Glibc
 import JourneyCore
 import Synchronization
 import Testing
+import struct JourneyTesting.TestCertificates
 
 @testable import JourneyChannels
 

@@ -1,6 +1,7 @@
 import Foundation
 import JourneyCore
 import Testing
+import struct JourneyTesting.TestCertificates
 
 @testable import JourneyChannels
 

@@ -97,6 +97,25 @@ func kind(_ result: DeliveryResult) -> String {
         #expect(kind(SMSAdapter.classify(Self.response(429, #"{"code":20429,"message":"Too Many Requests"}"#))) == "throttle")
     }
 
+    @Test func apnsReasons() {
+        func answer(_ status: Int, _ reason: String, version: HTTPVersion = .http2, retryAfter: TimeSpan? = nil) -> DeliveryResult {
+            APNsAdapter.classify(
+                .response(HTTPResponseSummary(status: status, headers: HTTPHeaders(), body: #"{"reason":"\#(reason)"}"#, retryAfter: retryAfter, version: version)))
+        }
+        #expect(answer(410, "ExpiredToken").reason.flatMap(RecipientFeedback.init(reason:)) == .deviceTokenUnregistered(trait: "apns_token"))
+        #expect(answer(400, "DeviceTokenNotForTopic") == .deadLetter(reason: "APNs 400 DeviceTokenNotForTopic"))
+        #expect(answer(413, "PayloadTooLarge") == .deadLetter(reason: "APNs 413 PayloadTooLarge"))
+        #expect(answer(403, "BadEnvironmentKeyInToken") == .disable(reason: "APNs 403 BadEnvironmentKeyInToken"))
+        #expect(answer(400, "InvalidPushType") == .disable(reason: "APNs 400 InvalidPushType"))
+        #expect(answer(429, "TooManyProviderTokenUpdates") == .throttle(for: .minutes(20), reason: "APNs 429 TooManyProviderTokenUpdates"))
+        #expect(answer(429, "TooManyRequests", retryAfter: .seconds(30)) == .retry(after: .seconds(30), reason: "APNs 429 TooManyRequests"))
+        #expect(answer(503, "Shutdown") == .retry(after: nil, reason: "APNs 503 Shutdown"))
+        #expect(answer(400, "IdleTimeout") == .retry(after: nil, reason: "APNs 400 IdleTimeout"))
+        // A reason APNs may add later falls back to the generic table (410 without Unregistered: disable).
+        #expect(kind(answer(400, "SomethingNew")) == "dead letter" && kind(answer(410, "SomethingNew")) == "disable")
+        #expect(kind(answer(200, "", version: .http1_1)) == "disable", "an HTTP/1.1 server is not APNs")
+    }
+
     @Test func smtpRepliesByStage() {
         func reply(_ code: Int) -> SMTPReply { SMTPReply(code: code, lines: ["x"], trailingBytes: false) }
         #expect(kind(SMTPClient.classify(reply(451), .rcptTo)) == "retry")

@@ -8,7 +8,7 @@ import Testing
 
 /// The channel types that send over HTTP (and take the `timeout` option).
 let httpChannelTypes: Set<String> = [
-    "webhook", "sms", "slack", "feishu", "wecom", "dingtalk", "aliyun_sms", "tencent_sms", "wechat_template", "wechat_subscribe", "fcm",
+    "webhook", "sms", "slack", "feishu", "wecom", "dingtalk", "aliyun_sms", "tencent_sms", "wechat_template", "wechat_subscribe", "fcm", "apns",
 ]
 
 /// Builds a channel whose secret options are written to files in `dir` first.

@@ -88,7 +88,7 @@ struct IngestServerTests {
             let taken = try await consume(source, count: 2)
             #expect(try await first.status == 200)
             #expect(try await first.body == #"{"success":true}"#)
-            #expect(taken.map(\.line) == [
+            #expect(taken.map { withoutReceivedAt($0.line) } == [
                 String(track("a").dropLast()) + #","sentAt":"2026-01-01T00:00:05Z","context":{"ip":"1.2.3.4"}}"#,
                 String(track("b").dropLast()) + #","sentAt":"2026-01-01T00:00:05Z","context":{"ip":"1.2.3.4"}}"#,
             ])
@@ -98,7 +98,34 @@ struct IngestServerTests {
             let page = try await consume(source, count: 1)
             #expect(try await second.status == 200)
             #expect(page.map(\.namespace) == ["http/app"])
-            #expect(page.map(\.line) == [#"{"userId":"u1","name":"Home","messageId":"a","timestamp":"2026-01-01T00:00:00Z","type":"page"}"#])
+            #expect(page.map { withoutReceivedAt($0.line) } == [#"{"userId":"u1","name":"Home","messageId":"a","timestamp":"2026-01-01T00:00:00Z","type":"page"}"#])
+        }
+    }
+
+    /// `inputs.http.tls`: HTTPS from PEM files, checked by a client that trusts only the test CA.
+    @Test func withCertificateFilesItServesHTTPS() async throws {
+        let directory = try TemporaryDirectory(prefix: "journeyd-tls")
+        defer { directory.remove() }
+        let certificates = try TestCertificates.make(in: directory.path)
+        let source = HTTPSource()
+        let files = TLSFiles(certificate: certificates.certificateFile, key: certificates.keyFile)
+        try await withIngestServer(source, configure: { $0.tls = files }) { port in
+            let client = """
+                import ssl, sys, urllib.request
+                context = ssl.create_default_context(cafile=sys.argv[2])
+                request = urllib.request.Request(sys.argv[1], data=b'{"userId":"u1","event":"e","messageId":"tls-1","timestamp":"2026-01-01T00:00:00Z"}',
+                    headers={"Authorization": "Basic d2std2ViOg==", "Content-Type": "application/json"})
+                with urllib.request.urlopen(request, context=context, timeout=120) as answer:
+                    print(answer.status, answer.read().decode())
+                """
+            async let answer = ChildProcess.run(
+                "/usr/bin/env", ["python3", "-c", client, "https://127.0.0.1:\(port)/v1/track", certificates.caFile])
+            let taken = try await consume(source, count: 1)
+            #expect(taken.map(\.namespace) == ["http/web"])
+            let result = try await answer
+            #expect(result.status == 0 && result.output.contains(#"200 {"success":true}"#), "\(result.output)")
+            // Plain HTTP on the TLS port is not answered as HTTP.
+            #expect((try? await HTTPExchange.send("POST", "/v1/track", port: port, headers: [web]))?.status != 200)
         }
     }
 

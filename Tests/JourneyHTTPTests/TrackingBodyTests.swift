@@ -1,4 +1,5 @@
-import JourneyHTTP
+import JourneyCore
+import JourneyEvents
 import Testing
 
 @Suite struct TrackingBodyTests {
@@ -22,6 +23,17 @@ import Testing
             #"{"type":"track","event":"b","sentAt":"own","context":{}}"#,
         ])
         #expect(try lines(#"{"batch":[]}"#, .batch) == [])
+    }
+
+    @Test func everyEventIsStampedWithTheTimeItWasReceivedAsSegmentDoes() throws {
+        let received = Timestamp(milliseconds: 1_764_547_200_123)
+        let body = try TrackingBody(
+            Array(#"{"batch":[{"type":"track","event":"a"},{"type":"track","event":"b","receivedAt":"client's"}]}"#.utf8),
+            endpoint: .batch, maxEventBytes: 32 * 1024, receivedAt: received)
+        #expect(body.lines.map { String(decoding: $0, as: UTF8.self) } == [
+            #"{"type":"track","event":"a","receivedAt":"2025-12-01T00:00:00.123Z"}"#,
+            #"{"type":"track","event":"b","receivedAt":"2025-12-01T00:00:00.123Z"}"#,
+        ])
     }
 
     @Test func refusalsNameTheEventAndTheReason() throws {

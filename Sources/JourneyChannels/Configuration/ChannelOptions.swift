@@ -222,6 +222,17 @@ public final class ChannelOptions {
         return url
     }
 
+    /// A file the channel reads when it opens (a CA bundle): its path, relative to the rules directory
+    /// unless absolute, checked readable when the context reads files at all.
+    public func readableFile(_ key: String) -> String? {
+        guard let text = string(key) else { return nil }
+        let path = text.hasPrefix("/") ? text : (context.configurationDirectory.map { $0 + "/" } ?? "") + text
+        if context.readSecrets, !FileManager.default.isReadableFile(atPath: path) {
+            problem(key, "\(path) is not a readable file")
+        }
+        return path
+    }
+
     // MARK: - Secrets
 
     /// The secret option `name`, given as `name_file: PATH` or `name_credential: NAME`. An inline `name:`

@@ -84,7 +84,7 @@ public struct ChannelRegistry: Sendable {
     public static let builtin = ChannelRegistry([
         WebhookAdapter.self, EmailAdapter.self, SMSAdapter.self, WeComAdapter.self, DingTalkAdapter.self,
         FeishuAdapter.self, SlackAdapter.self, ExecAdapter.self, FileAdapter.self, LogAdapter.self, AliyunSMSAdapter.self,
-        TencentSMSAdapter.self, WeChatTemplateAdapter.self, WeChatSubscribeAdapter.self, FCMAdapter.self,
+        TencentSMSAdapter.self, WeChatTemplateAdapter.self, WeChatSubscribeAdapter.self, FCMAdapter.self, APNsAdapter.self,
     ])
 
     private let types: [String: any ConfigurableChannelAdapter.Type]

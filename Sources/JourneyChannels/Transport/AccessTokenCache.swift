@@ -2,7 +2,8 @@ import Foundation
 import JourneyCore
 
 /// A bearer token a channel fetches from its provider (WeChat's `access_token` from app id + secret, an
-/// OAuth2 token for a Google service account), shared by every delivery of the channel: fetched when
+/// OAuth2 token for a Google service account) or signs itself (an APNs provider token), shared by every
+/// delivery of the channel: fetched when
 /// first needed, kept until shortly before it expires, and fetched **once** however many deliveries ask
 /// at the same time (they all wait for the one fetch in flight). A token the server refused (WeChat
 /// 40001/42001, HTTP 401) is forgotten, so the next ask fetches a new one.
@@ -55,5 +56,28 @@ actor AccessTokenCache {
     /// Forgets `token` after the server refused it, unless a newer one replaced it already.
     func invalidate(_ token: Secret) {
         if current?.value == token { current = nil }
+    }
+}
+
+extension AccessTokenCache {
+    /// One request carrying the shared token and — when `refused` says the server refused that token
+    /// (expired, revoked) — one more with a fresh one; never a loop. The last exchange, with the token it
+    /// carried (to redact), or why no token could be had.
+    nonisolated func send(
+        _ request: (Secret) async -> HTTPExchange, refused: (HTTPExchange) -> Bool
+    ) async -> Result<(exchange: HTTPExchange, token: Secret), FetchFailure> {
+        var refreshed = false
+        while true {
+            let current: Secret
+            switch await token() {
+            case .success(let t): current = t
+            case .failure(let failure): return .failure(failure)
+            }
+            let exchange = await request(current)
+            guard refused(exchange) else { return .success((exchange, current)) }
+            await invalidate(current)
+            if refreshed || Task.isCancelled { return .success((exchange, current)) }
+            refreshed = true
+        }
     }
 }

@@ -14,6 +14,8 @@ struct HTTPResponseSummary: Sendable {
     /// The start of the body (at most ``HTTPTransport/bodyLimit`` bytes), as UTF-8 text.
     var body: String
     var retryAfter: TimeSpan?
+    /// The HTTP version the exchange used (HTTP/2 where the server chose it through ALPN).
+    var version: HTTPVersion = .http1_1
 
     /// The generic reading of this response (``AttemptOutcome/classification``), with a short excerpt of
     /// the body as detail.
@@ -45,7 +47,9 @@ enum HTTPExchange: Sendable {
 /// and the ``AddressPolicy`` applied both before sending and on each new connection.
 ///
 /// Two shared transports exist (``guarded`` and ``unguarded``, for channels with `allow_private: true`);
-/// like `HTTPClient.shared` they live as long as the process and are never shut down.
+/// like `HTTPClient.shared` they live as long as the process and are never shut down. They speak HTTP/1.1.
+/// A channel whose provider speaks only HTTP/2 (APNs) opens a transport of its own with `http2: true`
+/// (and, for a private CA, `caFile`), and shuts it down when the channel is retired.
 final class HTTPTransport: Sendable {
     static let guarded = HTTPTransport(allowPrivate: false)
     static let unguarded = HTTPTransport(allowPrivate: true)
@@ -59,8 +63,15 @@ final class HTTPTransport: Sendable {
 
     /// - Parameter resolve: how host names are resolved for the pre-send check (tests replace it to
     ///   simulate a DNS answer that changes between the check and the connection).
+    /// - Parameters:
+    ///   - http2: offer HTTP/2 through ALPN on TLS connections (and use it when the server picks it);
+    ///     otherwise HTTP/1.1 only.
+    ///   - caFile: trust only the CA certificates in this PEM file instead of the system's (a private CA);
+    ///     the server's certificate and name are verified either way.
+    ///   - resolve: how host names are resolved for the pre-send check (tests replace it to
+    ///     simulate a DNS answer that changes between the check and the connection).
     init(
-        allowPrivate: Bool,
+        allowPrivate: Bool, http2: Bool = false, caFile: String? = nil,
         resolve: @escaping @Sendable (String, Int) async throws -> [SocketAddress] = { try await AddressPolicy.resolve(host: $0, port: $1) }
     ) {
         self.allowPrivate = allowPrivate
@@ -68,18 +79,25 @@ final class HTTPTransport: Sendable {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
-        configuration.httpVersion = .http1Only
+        configuration.httpVersion = http2 ? .automatic : .http1Only
         configuration.decompression = .disabled
+        if let caFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(caFile)
+            configuration.tlsConfiguration = tls
+        }
         // Without this the pool retries a refused connection until the deadline: we want the error now.
         configuration.connectionPool.retryConnectionEstablishment = false
         if !allowPrivate {
-            configuration.http1_1ConnectionDebugInitializer = { channel in
+            let check: @Sendable (any Channel) -> EventLoopFuture<Void> = { channel in
                 if let remote = channel.remoteAddress, let reason = AddressPolicy.refusal(for: remote) {
                     channel.close(promise: nil)
                     return channel.eventLoop.makeFailedFuture(AddressPolicy.RefusedAddress(reason: reason))
                 }
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
+            configuration.http1_1ConnectionDebugInitializer = check
+            configuration.http2ConnectionDebugInitializer = check
         }
         client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
     }
@@ -120,7 +138,8 @@ final class HTTPTransport: Sendable {
                 HTTPResponseSummary(
                     status: Int(response.status.code), headers: response.headers,
                     body: Secret.redact(String(decoding: body, as: UTF8.self), secrets),
-                    retryAfter: response.headers.first(name: "retry-after").flatMap { Self.retryAfter($0, now: Date()) }))
+                    retryAfter: response.headers.first(name: "retry-after").flatMap { Self.retryAfter($0, now: Date()) },
+                    version: response.version))
         } catch {
             return .failed(Task.isCancelled ? .cancelled : Self.outcome(of: error))
         }

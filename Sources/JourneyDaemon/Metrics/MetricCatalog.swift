@@ -11,7 +11,7 @@ public enum MetricCatalog {
         "journeyd_enrollments_active": "Enrollments running, by journey.",
         "journeyd_deliveries_total": "Delivery attempts, by channel and outcome.",
         "journeyd_delivery_duration_seconds": "Duration of a delivery attempt, by channel.",
-        "journeyd_channel_breaker_state": "A channel's circuit breaker: 0 closed, 1 half-open, 2 open.",
+        "journeyd_channel_breaker_state": "A channel's circuit breaker: 0 closed, 1 half-open, 2 open, 3 disabled (bad credentials, configuration).",
         "journeyd_outbox_touches": "Touches in the outbox, by state.",
         "journeyd_timers_pending": "Timers waiting to fire.",
         "journeyd_users_in_memory": "Users held in memory.",

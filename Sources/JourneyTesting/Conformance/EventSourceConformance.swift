@@ -19,12 +19,16 @@ public enum EventSourceConformance {
         /// What a producer receives for a line acknowledged as `.accepted(messageId: "x")` (the socket's
         /// `ok x`, HTTP's `200 {"success":true}`).
         public var acceptedAnswer: String
+        /// A line as read, without what the source adds to it (HTTP's `receivedAt`), to compare with what
+        /// the producer wrote.
+        public var normalize: @Sendable (String) -> String
 
         public init(
             makeSource: @escaping @Sendable ([String: Int64]) async throws -> any EventSource,
             produce: @escaping @Sendable ([String]) async throws -> Void, answers: @escaping @Sendable (Int) async throws -> [String]?,
-            resumes: Bool, acceptedAnswer: String = "ok x"
+            resumes: Bool, acceptedAnswer: String = "ok x", normalize: @escaping @Sendable (String) -> String = { $0 }
         ) {
+            self.normalize = normalize
             self.makeSource = makeSource
             self.produce = produce
             self.answers = answers
@@ -44,7 +48,7 @@ public enum EventSourceConformance {
         while received.count < 60 {
             guard let batch = try await source.next(limit: 7) else { throw ConformanceFailure("next returned nil while lines were waiting") }
             try require(batch.lines.count <= 7, "a batch holds at most the limit (got \(batch.lines.count))")
-            received += batch.lines.map { String(decoding: $0.bytes, as: UTF8.self) }
+            received += batch.lines.map { harness.normalize(String(decoding: $0.bytes, as: UTF8.self)) }
             if received.count <= 42 {
                 try await source.acknowledge(batch, outcomes: batch.lines.map { _ in .accepted(messageId: "x") })
                 acknowledged += batch.lines.count
@@ -69,7 +73,7 @@ public enum EventSourceConformance {
         var resumed: [String] = []
         while resumed.count < 100 - acknowledged {
             guard let batch = try await source.next(limit: 16) else { throw ConformanceFailure("next returned nil after resuming") }
-            resumed += batch.lines.map { String(decoding: $0.bytes, as: UTF8.self) }
+            resumed += batch.lines.map { harness.normalize(String(decoding: $0.bytes, as: UTF8.self)) }
             try await source.acknowledge(batch, outcomes: batch.lines.map { _ in .accepted(messageId: "x") })
         }
         try require(resumed == Array(lines[acknowledged..<100]), "a resumed source hands out exactly what was not acknowledged, in order")

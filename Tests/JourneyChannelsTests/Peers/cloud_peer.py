@@ -35,10 +35,7 @@ SENDER_ID_MISMATCH).
 """
 import argparse
 import json
-import os
-import sys
 import threading
-import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -109,15 +106,7 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    if state.ARGS.port_file:
-        with open(state.ARGS.port_file + ".tmp", "w") as f:
-            f.write(str(port))
-        os.rename(state.ARGS.port_file + ".tmp", state.ARGS.port_file)
-        while True:
-            time.sleep(3600)
-    print("READY %d" % port, flush=True)
-    sys.stdin.read()
+    state.announce(server.server_address[1], state.ARGS.port_file)
     server.shutdown()
 
 

@@ -62,12 +62,7 @@ public struct EmailAdapter: ConfigurableChannelAdapter {
         let port = options.integer("port", default: security == .implicit ? 465 : 587, range: 1...65535)
         var serverName = options.string("tls_server_name")
         if serverName == nil, let host, !Self.isIPAddress(host) { serverName = host }
-        let caFile = options.string("ca_file").map { path in
-            path.hasPrefix("/") ? path : (options.context.configurationDirectory.map { $0 + "/" } ?? "") + path
-        }
-        if let caFile, options.context.readSecrets, !FileManager.default.isReadableFile(atPath: caFile) {
-            options.problem("ca_file", "\(caFile) is not a readable file")
-        }
+        let caFile = options.readableFile("ca_file")
         let username = options.string("username")
         let password = options.secret("password", required: username != nil)
         if username == nil && (options.has("password_file") || options.has("password_credential")) {

@@ -110,26 +110,20 @@ public struct FCMAdapter: ConfigurableChannelAdapter {
         if let title = message.subject { notification.set("title", to: .string(title)) }
         let body: Value = ["message": ["token": .string(deviceToken), "notification": notification, "data": .object(data)]]
         let url = "\(configuration.baseURL)/v1/projects/\(Signatures.urlEncoded(projectID))/messages:send"
-        var refreshed = false
-        while true {
-            let token: Secret
-            switch await tokens.token() {
-            case .success(let t): token = t
-            case .failure(let failure): return failure.result
-            }
-            let secrets = [token, Secret(deviceToken)]
-            let exchange = await transport.post(
-                url, headers: [("Authorization", "Bearer \(token.reveal)"), ("Content-Type", "application/json; charset=utf-8")],
-                body: Array(body.jsonText.utf8), timeout: configuration.http.timeout, redacting: secrets)
-            if case .response(let response) = exchange, response.status == 401, Self.errorCode(response) == nil {
+        let sent = await tokens.send(
+            { token in
+                await transport.post(
+                    url, headers: [("Authorization", "Bearer \(token.reveal)"), ("Content-Type", "application/json; charset=utf-8")],
+                    body: Array(body.jsonText.utf8), timeout: configuration.http.timeout, redacting: [token, Secret(deviceToken)])
+            },
+            refused: { exchange in
                 // UNAUTHENTICATED: the access token expired or was revoked. One fresh token, then give up.
-                await tokens.invalidate(token)
-                if !refreshed && !Task.isCancelled {
-                    refreshed = true
-                    continue
-                }
-            }
-            return Self.classify(exchange, tokenTrait: configuration.tokenTrait).redacting(secrets)
+                guard case .response(let response) = exchange else { return false }
+                return response.status == 401 && Self.errorCode(response) == nil
+            })
+        switch sent {
+        case .failure(let failure): return failure.result
+        case .success(let (exchange, token)): return Self.classify(exchange, tokenTrait: configuration.tokenTrait).redacting([token, Secret(deviceToken)])
         }
     }
 }

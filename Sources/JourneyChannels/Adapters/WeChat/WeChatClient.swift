@@ -64,28 +64,26 @@ struct WeChatClient: Sendable {
 
     /// POSTs `body` to `path?access_token=…`; on a refused token, fetches a new one and sends once more.
     func send(path: String, body: Value) async -> DeliveryResult {
-        var refreshed = false
-        while true {
-            let token: Secret
-            switch await tokens.token() {
-            case .success(let t): token = t
-            case .failure(let failure): return failure.result
-            }
-            let secrets = [appSecret, token]
-            let exchange = await transport.post(
-                "\(baseURL)\(path)?access_token=\(Signatures.urlEncoded(token.reveal))", headers: [("Content-Type", "application/json; charset=utf-8")],
-                body: Array(body.jsonText.utf8), timeout: http.timeout, redacting: secrets)
-            if case .response(let response) = exchange, let answer = RobotAnswer(response, codeKeys: ["errcode"], messageKeys: ["errmsg"]),
+        func refusal(_ exchange: HTTPExchange) -> RobotAnswer? {
+            guard case .response(let response) = exchange, let answer = RobotAnswer(response, codeKeys: ["errcode"], messageKeys: ["errmsg"]),
                 Self.tokenRefused.contains(answer.code)
-            {
-                await tokens.invalidate(token)
-                if !refreshed && !Task.isCancelled {
-                    refreshed = true
-                    continue
-                }
-                return .retry(after: nil, reason: "WeChat \(answer.detail) (a fresh access token was refused too)").redacting(secrets)
+            else { return nil }
+            return answer
+        }
+        let sent = await tokens.send(
+            { token in
+                await transport.post(
+                    "\(baseURL)\(path)?access_token=\(Signatures.urlEncoded(token.reveal))", headers: [("Content-Type", "application/json; charset=utf-8")],
+                    body: Array(body.jsonText.utf8), timeout: http.timeout, redacting: [appSecret, token])
+            },
+            refused: { refusal($0) != nil })
+        switch sent {
+        case .failure(let failure): return failure.result
+        case .success(let (exchange, token)):
+            if let answer = refusal(exchange) {
+                return .retry(after: nil, reason: "WeChat \(answer.detail) (a fresh access token was refused too)").redacting([appSecret, token])
             }
-            return Self.classify(exchange).redacting(secrets)
+            return Self.classify(exchange).redacting([appSecret, token])
         }
     }
 }

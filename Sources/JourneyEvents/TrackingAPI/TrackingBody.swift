@@ -9,6 +9,8 @@ public import JourneyCore
 ///   correction needs the `sentAt` of the request an event came in).
 /// - `writeKey` (the body's way of authenticating) is taken out of every event: a secret is never logged,
 ///   quarantined or kept in the event log.
+/// - `receivedAt` is the server's time of receipt, set on every event as Segment sets it (a client's value
+///   is replaced): an event without `timestamp` happened when it was received.
 ///
 /// Every value keeps the bytes the client sent. What is refused here refuses the whole request (a
 /// 400 naming the event's index): a body that is not JSON, an event that is not an object or is over
@@ -47,10 +49,12 @@ public struct TrackingBody: Sendable {
     /// The `writeKey` the body carried, if any.
     public var writeKey: String?
 
-    /// Cuts `body` into events; throws the first problem that refuses the request.
-    public init(_ body: [UInt8], endpoint: Endpoint, maxEventBytes: Int) throws(Problem) {
+    /// Cuts `body` into events; throws the first problem that refuses the request. `receivedAt`, when
+    /// given, is set on every event.
+    public init(_ body: [UInt8], endpoint: Endpoint, maxEventBytes: Int, receivedAt: Timestamp? = nil) throws(Problem) {
         var scanner = JSONSpans(body)
         lines = []
+        let received = receivedAt.map { ("receivedAt", Self.quoted($0.iso8601)) }
         switch endpoint {
         case .single(let type):
             guard body.count <= maxEventBytes else {
@@ -59,7 +63,7 @@ public struct TrackingBody: Sendable {
             let members: [JSONSpans.Member]
             do { members = try scanner.topLevelObject() } catch { throw Problem(index: nil, reason: Self.describe(error)) }
             writeKey = Self.stringValue(of: "writeKey", in: members, body: body)
-            lines = [Self.line(members, of: body, injecting: [("type", Self.quoted(type))])]
+            lines = [Self.line(members, of: body, injecting: [("type", Self.quoted(type))], setting: received)]
         case .batch:
             // One pass: the batch's events are found (and checked) while the body is scanned; the
             // batch-level members they may need can come after them, so lines are made at the end.
@@ -96,12 +100,16 @@ public struct TrackingBody: Sendable {
             for name in ["sentAt", "context"] {
                 if let member = members.last(where: { $0.key == name }) { shared.append((name, body[member.valueRange])) }
             }
-            lines = events.map { Self.line($0, of: body, injecting: shared) }
+            lines = events.map { Self.line($0, of: body, injecting: shared, setting: received) }
         }
     }
 
-    /// The event's members minus `writeKey`, plus `injecting` members it does not have.
-    static func line(_ members: [JSONSpans.Member], of body: [UInt8], injecting: [(String, ArraySlice<UInt8>)]) -> [UInt8] {
+    /// The event's members minus `writeKey`, plus `injecting` members it does not have, and `setting`
+    /// whether it has it or not.
+    static func line(
+        _ members: [JSONSpans.Member], of body: [UInt8], injecting: [(String, ArraySlice<UInt8>)],
+        setting: (String, ArraySlice<UInt8>)? = nil
+    ) -> [UInt8] {
         var line: [UInt8] = [UInt8(ascii: "{")]
         line.reserveCapacity((members.last?.valueRange.upperBound ?? 0) - (members.first?.keyRange.lowerBound ?? 0) + 64)
         var first = true
@@ -109,13 +117,19 @@ public struct TrackingBody: Sendable {
             if !first { line.append(UInt8(ascii: ",")) }
             first = false
         }
-        for member in members where member.key != "writeKey" {
+        for member in members where member.key != "writeKey" && member.key != setting?.0 {
             comma()
             line += body[member.keyRange]
             line.append(UInt8(ascii: ":"))
             line += body[member.valueRange]
         }
         for (name, value) in injecting where !members.contains(where: { $0.key == name }) {
+            comma()
+            JSONWriter.writeString(name, into: &line)
+            line.append(UInt8(ascii: ":"))
+            line += value
+        }
+        if let (name, value) = setting {
             comma()
             JSONWriter.writeString(name, into: &line)
             line.append(UInt8(ascii: ":"))

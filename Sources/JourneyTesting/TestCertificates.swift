@@ -1,12 +1,13 @@
 import Foundation
 
-/// A throwaway CA and a server certificate for `localhost` / 127.0.0.1, made with the openssl CLI.
-struct TestCertificates {
-    var caFile: String
-    var certificateFile: String
-    var keyFile: String
+/// A throwaway CA and a server certificate for `localhost` / 127.0.0.1, made with the openssl CLI (for the
+/// TLS peers of the channel and daemon tests: SMTP, APNs).
+public struct TestCertificates: Sendable {
+    public var caFile: String
+    public var certificateFile: String
+    public var keyFile: String
 
-    static func make(in dir: String) throws -> TestCertificates {
+    public static func make(in dir: String) throws -> TestCertificates {
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
         try openssl(["req", "-x509"] + ec + [
             "-keyout", "\(dir)/ca.key", "-out", "\(dir)/ca.pem", "-days", "2", "-subj", "/CN=journeyd test CA",
@@ -22,7 +23,8 @@ struct TestCertificates {
         return TestCertificates(caFile: "\(dir)/ca.pem", certificateFile: "\(dir)/server.pem", keyFile: "\(dir)/server.key")
     }
 
-    private static func openssl(_ arguments: [String]) throws {
+    /// Runs `openssl` with `arguments` (output discarded); throws when it fails.
+    public static func openssl(_ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["openssl"] + arguments
@@ -30,6 +32,18 @@ struct TestCertificates {
         process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestFailure("openssl \(arguments.first ?? "") failed") }
+        guard process.terminationStatus == 0 else { throw OpenSSLFailure(command: arguments.first ?? "") }
+    }
+
+    /// `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`: a PKCS #8 PEM key as Apple hands
+    /// out APNs signing keys (`AuthKey_….p8`), at `path`, and its public key at `path.pub`.
+    public static func makeP256Key(at path: String) throws {
+        try openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path])
+        try openssl(["pkey", "-in", path, "-pubout", "-out", path + ".pub"])
+    }
+
+    public struct OpenSSLFailure: Error, CustomStringConvertible {
+        public var command: String
+        public var description: String { "openssl \(command) failed" }
     }
 }
