@@ -368,7 +368,7 @@ public final class SegmentedLog: EventLog, @unchecked Sendable {
                     do { replaced = try transform(record.sequence, payload) } catch {
                         throw LogError(path: segment.path, operation: "rewrite", reason: "\(error)")
                     }
-                    if let replaced { changed = true }
+                    if replaced != nil { changed = true }
                     Self.frame(sequence: record.sequence, payload: replaced.map { $0[...] } ?? Array(payload)[...], into: &out)
                 }
             }
