@@ -25,7 +25,7 @@ struct DecisionTraceTests {
 
     @Test func anEntryRefusalNamesTheConditionAndTheValuesItRead() throws {
         let rules = try RuleFixtures.load(
-            journeys: ["p": Self.journey("p", entry: "{ when: user.plan == \"pro\" }")], templates: ["t"])
+            journeys: ["p": Self.journey("p", entry: "{ when: user.plan == \"pro\" }")], templates: ["t"], settings: "explain: { trace: 20 }")
         var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00.000Z")
         h.identify(user: "u", ["plan": "free"])
         h.track("ping", user: "u")
@@ -45,7 +45,7 @@ struct DecisionTraceTests {
                 "capped": Self.journey("capped", limits: "{ cap: { touches: 1, per: 24h, over: drop } }"),
                 "quiet": Self.journey("quiet", limits: "{ quiet_hours: { from: \"21:00\", to: \"08:00\" } }"),
             ],
-            templates: ["t"])
+            templates: ["t"], settings: "explain: { trace: 20 }")
         var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00.000Z")
         h.identify(user: "u", ["timezone": "Asia/Shanghai"])  // 20:00 local
         h.track("ping", user: "u")
@@ -98,7 +98,7 @@ struct DecisionTraceTests {
                         template: t
                     """),
             ],
-            templates: ["t"])
+            templates: ["t"], settings: "explain: { trace: 20 }")
         var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00.000Z")
         h.track("ping", user: "u")
         let holdout = try #require(Self.decisions(h).first { $0.kind == .holdout })
@@ -146,7 +146,7 @@ struct DecisionTraceTests {
 
     @Test func theTraceSurvivesTheBinaryStateEncodingAndOldStateStillReads() throws {
         let rules = try RuleFixtures.load(
-            journeys: ["p": Self.journey("p", entry: "{ when: user.plan == \"pro\" }")], templates: ["t"])
+            journeys: ["p": Self.journey("p", entry: "{ when: user.plan == \"pro\" }")], templates: ["t"], settings: "explain: { trace: 20 }")
         var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00.000Z")
         h.identify(user: "u", ["plan": "pro"])
         h.track("ping", user: "u")

@@ -46,7 +46,7 @@ struct PageTriggerTests {
     }
 
     @Test mutating func aPageTriggersByPathOrNameWithWhereAndAScreenByName() throws {
-        let rules = try RuleFixtures.load(journeys: ["pricing": Self.rules, "app": Self.app, "any": Self.anyPage], templates: ["t"])
+        let rules = try RuleFixtures.load(journeys: ["pricing": Self.rules, "app": Self.app, "any": Self.anyPage], templates: ["t"], settings: "explain: { trace: 20 }")
         var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00.000Z")
         // By path (analytics.js pages often have no name), with the condition true: entered.
         view(.page, "", user: "a", ["path": "/pricing", "plan": "team"], h: &h)

@@ -43,7 +43,7 @@ public struct Settings: Sendable {
     public var daemonSettings = DaemonSettings()
     /// Decision records kept per user for `journeyd explain` (`explain.trace`); 0 = off.
     public var decisionTrace = Settings.defaultDecisionTrace
-    public static let defaultDecisionTrace = 20
+    public static let defaultDecisionTrace = 0
 
     public init(
         defaultZone: Zone = .utc, caps: [Cap] = [], quietHours: QuietHours? = nil,
