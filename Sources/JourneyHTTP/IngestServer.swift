@@ -4,11 +4,11 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
-public import JourneyCore
+import JourneyCore
+import JourneyEvents
 public import Logging
 import NIOCore
 public import ServiceLifecycle
-import JourneyEvents
 
 /// The Segment HTTP Tracking API (`POST /v1/track`, `identify`, `page`, `screen`, `group`, `alias`,
 /// `batch`, `import`) on Hummingbird, feeding an ``HTTPSource``. Real clients work unchanged: the write
