@@ -46,6 +46,7 @@ final class PostgresPool: Sendable {
     }
 
     /// Runs `body` with a connection of its own; a connection that failed is closed, not reused.
+    @discardableResult
     func withConnection<T>(_ operation: String, _ body: (PostgresSession) throws -> T) throws(StoreError) -> T {
         if MultiThreadedEventLoopGroup.currentEventLoop != nil {
             throw .database(
@@ -65,6 +66,7 @@ final class PostgresPool: Sendable {
     }
 
     /// Runs `body` in one transaction (`begin` … `COMMIT`), rolled back when it throws.
+    @discardableResult
     func transaction<T>(
         _ operation: String, begin: PostgresQuery = "BEGIN", _ body: (PostgresSession) throws -> T
     ) throws(StoreError) -> T {

@@ -1,4 +1,7 @@
 import Foundation
+import JourneyCore
+import NIOSSL
+import PostgresNIO
 
 /// Where the cluster's PostgreSQL is and how to log in. The password is never part of the configuration:
 /// it is read from a file (a systemd credential, `LoadCredential=`, is one) each time a connection is

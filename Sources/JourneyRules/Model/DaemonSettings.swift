@@ -54,6 +54,8 @@ public struct DaemonSettings: Sendable, Equatable {
     public var http: HTTPInput?
     /// `admin.listen`: where `/metrics`, `/healthz` and `/readyz` are served (host:port).
     public var adminListen: String?
+    /// `cluster`: one of several instances on NATS JetStream and PostgreSQL; nil in the embedded mode.
+    public var cluster: ClusterSettings?
 
     public struct HTTPInput: Sendable, Equatable {
         /// `inputs.http.listen` (default 127.0.0.1:8088).
