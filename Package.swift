@@ -193,7 +193,10 @@ let package = Package(
         ),
         .testTarget(
             name: "JourneyPostgresTests",
-            dependencies: ["JourneyPostgres", "JourneyCore", "JourneyTesting", .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: [
+                "JourneyPostgres", "JourneyCore", "JourneyTesting", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "JourneySimulationTests",

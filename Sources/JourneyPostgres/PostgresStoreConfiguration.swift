@@ -36,6 +36,8 @@ public struct PostgresStoreConfiguration: Sendable {
     public var maxConnections: Int
     /// Shown in `pg_stat_activity`, so an operator can tell the instances apart.
     public var applicationName: String
+    /// The password a DSN carried (``init(dsn:passwordFile:)``), itself read from a secret file; never shown.
+    var inlinePassword: String?
 
     public init(
         endpoint: Endpoint, database: String, user: String, passwordFile: String? = nil, tls: TLSMode = .disable,
@@ -73,7 +75,7 @@ public struct PostgresStoreConfiguration: Sendable {
 
     /// The password file's content, read now.
     func password() throws(StoreError) -> String? {
-        guard let passwordFile else { return nil }
+        guard let passwordFile else { return inlinePassword }
         do {
             var text = try String(contentsOfFile: passwordFile, encoding: .utf8)
             while text.last == "\n" || text.last == "\r" { text.removeLast() }

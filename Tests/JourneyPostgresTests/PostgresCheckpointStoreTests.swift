@@ -2,6 +2,7 @@ import Foundation
 import JourneyCore
 import JourneyPostgres
 import JourneyTesting
+import NIOCore
 import NIOPosix
 import Synchronization
 import Testing
@@ -54,7 +55,6 @@ struct PostgresCheckpointStoreTests {
         let store = try await offThread { try PostgresCheckpointStore(configuration) }
         defer { store.close() }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { try? group.syncShutdownGracefully() }
         let answer = try await group.next().submit { () -> String in
             do {
                 _ = try store.user("ada")
@@ -63,6 +63,7 @@ struct PostgresCheckpointStoreTests {
                 return "\(error)"
             }
         }.get()
+        try await group.shutdownGracefully()
         #expect(answer.contains("event loop thread"), "\(answer)")
         #expect(try await offThread { try store.user("ada") } == nil, "the same call from a thread that may block is answered")
     }

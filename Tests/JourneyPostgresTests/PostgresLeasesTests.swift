@@ -2,6 +2,7 @@ import Foundation
 import JourneyCore
 import JourneyPostgres
 import JourneyTesting
+import Synchronization
 import Testing
 
 @Suite(.serialized, .sharedPostgres)
@@ -30,7 +31,7 @@ struct PostgresLeasesTests {
         var early = Checkpoint(partition: 7, logSequence: 10, rulesVersion: "r", timerSeq: 1, takenAt: t0)
         early.fence = first
         early.users = [UserState(id: "ada")]
-        try await offThread { try store.write(early) }
+        try await offThread { [early] in try store.write(early) }
 
         // i1 stalls past its lease; i2 takes over from the committed sequence and commits.
         let taken = Mutex<FencingToken?>(nil)
@@ -47,7 +48,7 @@ struct PostgresLeasesTests {
         var bob = UserState(id: "bob")
         bob.traits = ["owner": "i2"]
         takeover.users = [bob]
-        try await offThread { try store.write(takeover) }
+        try await offThread { [takeover] in try store.write(takeover) }
 
         // i1 wakes up and writes what it processed meanwhile.
         var late = Checkpoint(partition: 7, logSequence: 15, rulesVersion: "r", timerSeq: 9, takenAt: t0)
@@ -56,7 +57,7 @@ struct PostgresLeasesTests {
         stale.traits = ["owner": "i1"]
         late.users = [stale, UserState(id: "cy")]
         late.positions = ["tail/x": 5]
-        let error = await #expect(throws: StoreError.self) { try await offThread { try store.write(late) } }
+        let error = await #expect(throws: StoreError.self) { try await offThread { [late] in try store.write(late) } }
         #expect(error?.isFenced == true)
         let text = "\(error!)"
         #expect(text.contains("partition 7") && text.contains("token \(first.value)") && text.contains("token \(second.value)"), "\(text)")
@@ -81,7 +82,7 @@ struct PostgresLeasesTests {
         #expect("\(error!)".contains("carries no token"), "\(error!)")
         var fenced = Checkpoint(partition: 4, logSequence: 1, rulesVersion: "r", timerSeq: 0, takenAt: t0)
         fenced.fence = FencingToken(1)
-        let unleased = await #expect(throws: StoreError.self) { try await offThread { try store.write(fenced) } }
+        let unleased = await #expect(throws: StoreError.self) { try await offThread { [fenced] in try store.write(fenced) } }
         #expect(unleased?.isFenced == true, "a token for a partition never leased is not current")
     }
 }
