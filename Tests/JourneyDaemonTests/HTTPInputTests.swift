@@ -71,6 +71,12 @@ struct HTTPInputTests {
         #expect(samples[#"journeyd_http_requests_total{endpoint="track",status="400"}"#] == 1)
         #expect(samples.keys.contains { $0.hasPrefix("journeyd_log_sync_duration_seconds_bucket") })
         #expect(!scrape.body.contains("visitor-1") && !scrape.body.contains(#"userId"#), "no user ids in labels")
+        // `journeyd status` shows the same registry's counters, by the same labels.
+        let status = try await ChildProcess.run(journeydBinary, ["status", "--rules", fixture.rules, "--state", fixture.state])
+        #expect(status.status == 0)
+        #expect(status.output.contains(#"journeyd_events_received_total{source="http"} \#(lines.count)"#), "\(status.output)")
+        #expect(status.output.contains(#"journeyd_events_rejected_total{source="http",reason="missing_field"} 1"#))
+        #expect(status.output.contains(#"journeyd_http_requests_total{endpoint="track",status="400"} 1"#))
 
         #expect(await daemon.stop() == 0)
         #expect(try await fixture.runToCompletion(until: DaemonFixture.end) == 0)
