@@ -52,8 +52,10 @@ public struct DaemonSettings: Sendable, Equatable {
 
     /// `inputs.http`: the Segment HTTP Tracking API input.
     public var http: HTTPInput?
-    /// `admin.listen`: where `/metrics`, `/healthz` and `/readyz` are served (host:port).
+    /// `admin.listen`: where `/metrics`, `/healthz` and `/readyz` are served (host:port). Off unless set,
+    /// or unless systemd passes a socket named `admin` (journeyd-admin.socket listens on the default).
     public var adminListen: String?
+    public static let defaultAdminListen = "127.0.0.1:9464"
     /// `cluster`: one of several instances on NATS JetStream and PostgreSQL; nil in the embedded mode.
     public var cluster: ClusterSettings?
 
