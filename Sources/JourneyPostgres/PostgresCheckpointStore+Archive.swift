@@ -43,14 +43,7 @@ extension PostgresCheckpointStore {
 
 extension PostgresCheckpointStore {
     public func keep(_ snapshot: RuleSnapshot) throws(StoreError) {
-        var w = ByteWriter(capacity: 4096)
-        let paths = snapshot.files.keys.sorted()
-        w.varint(UInt64(paths.count))
-        for path in paths {
-            w.string(path)
-            w.string(snapshot.files[path]!)
-        }
-        let files = ByteBuffer(bytes: w.bytes)
+        let files = ByteBuffer(bytes: snapshot.encodedFiles())
         try pool.withConnection("keep a rule set") { s in
             try s.run(
                 """
@@ -63,12 +56,7 @@ extension PostgresCheckpointStore {
     public func snapshot(version: String) throws(StoreError) -> RuleSnapshot? {
         try pool.withConnection("read a rule set") { s in
             guard let row = try s.run("SELECT files FROM rule_sets WHERE version = \(version)").first else { return nil }
-            let files = try Self.decode(row, "rule set \(version)") { r throws(BinaryDecodingError) in
-                var files: [String: String] = [:]
-                for _ in 0..<(try r.varint()) { files[try r.string()] = try r.string() }
-                return files
-            }
-            return RuleSnapshot(files: files)
+            return try Self.decode(row, "rule set \(version)") { r throws(BinaryDecodingError) in try RuleSnapshot(encodedFiles: &r) }
         }
     }
 

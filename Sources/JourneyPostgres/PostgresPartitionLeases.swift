@@ -12,7 +12,8 @@ import PostgresNIO
 /// Expiry is judged by the database's clock only (`now()` in the statements): instances' clocks never
 /// take part. A grant is an upsert that raises the token — `token + 1` — so tokens of a partition only
 /// grow, across expiries, releases and restarts; every grant is also recorded in `lease_grants`.
-/// It shares the store's connections (and thread rules: call it from threads that may block).
+/// It shares the store's connections and thread rules (call it from threads that may block) and works
+/// while the store is open.
 public final class PostgresPartitionLeases: PartitionLeases, Sendable {
     let pool: PostgresPool
 

@@ -32,7 +32,8 @@ public struct PostgresStoreConfiguration: Sendable {
     public var passwordFile: String?
     public var tls: TLSMode
     public var connectTimeout: Duration
-    /// Connections kept open at most: one per partition writing at the same time, plus readers.
+    /// Idle connections kept for reuse at most (one per thread that calls at the same time is enough);
+    /// more are opened while more threads call at once, and closed after.
     public var maxConnections: Int
     /// Shown in `pg_stat_activity`, so an operator can tell the instances apart.
     public var applicationName: String

@@ -22,6 +22,38 @@ struct PostgresCheckpointStoreTests {
         }
     }
 
+    /// Partitions' owners checkpoint at the same time from threads of their own, each through a
+    /// connection of its own: every checkpoint lands whole, in its partition.
+    @Test func concurrentCheckpointsOfSeveralPartitions() async throws {
+        let configuration = try await SharedPostgres.database()
+        let store = try await offThread { try PostgresCheckpointStore(configuration) }
+        defer { store.close() }
+        let t0 = Timestamp(milliseconds: 1_736_157_600_000)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for partition in 0..<6 {
+                group.addTask {
+                    try await offThread {
+                        for n in 1...20 {
+                            var checkpoint = Checkpoint(partition: partition, logSequence: UInt64(n), rulesVersion: "r", timerSeq: UInt64(n), takenAt: t0)
+                            var user = UserState(id: "p\(partition)-u\(n)")
+                            user.traits = ["n": .number(Double(n))]
+                            checkpoint.users = [user]
+                            checkpoint.timersArmed = [TimerEntry(due: t0 + .minutes(Int64(n)), seq: UInt64(n), user: user.id, purpose: .enrollment(1))]
+                            if n > 1 { checkpoint.timersDone = [UInt64(n - 1)] }
+                            try store.write(checkpoint)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for partition in 0..<6 {
+            let restored = try await offThread { try store.restore(partition: partition) }
+            #expect(restored.logSequence == 20 && restored.timers.map(\.seq) == [20] && restored.hasUsers)
+            #expect(try await offThread { try store.user("p\(partition)-u20") }?.traits["n"] == .number(20))
+        }
+    }
+
     @Test func migratesOnceAndRecordsTheSchemaVersion() async throws {
         let configuration = try await SharedPostgres.database()
         // Several instances opening an empty database at once: each migration is applied once.
