@@ -25,9 +25,24 @@ struct PostgresDSNTests {
     @Test func aStoreOpensThroughADSN() async throws {
         let server = try #require(SharedPostgres.server)
         let database = try await SharedPostgres.database().database
-        let configuration = try PostgresStoreConfiguration(dsn: "postgresql://\(PostgresServer.user)@/\(database)?host=\(server.socketDirectory)")
+        let configuration = try PostgresStoreConfiguration(dsn: "postgresql://\(PostgresServer.user)@/\(database)?host=\(server.socketDirectory)&port=\(server.port)")
         let store = try await offThread { try PostgresCheckpointStore(configuration) }
         defer { store.close() }
         #expect(try await offThread { try store.restore(partition: 0) }.logSequence == 0)
+    }
+
+    /// The path instances on other machines take: TCP, TLS preferred (this server has none, so the
+    /// connection stays plain), and refused when TLS is required.
+    @Test func aStoreOpensOverTCP() async throws {
+        let server = try #require(SharedPostgres.server)
+        let database = try await SharedPostgres.database().database
+        let configuration = try PostgresStoreConfiguration(dsn: "postgresql://\(PostgresServer.user)@127.0.0.1:\(server.port)/\(database)")
+        #expect(configuration.tls == .prefer)
+        let store = try await offThread { try PostgresCheckpointStore(configuration) }
+        defer { store.close() }
+        #expect(try await offThread { try store.restore(partition: 0) }.logSequence == 0)
+        let strict = try PostgresStoreConfiguration(dsn: "postgresql://\(PostgresServer.user)@127.0.0.1:\(server.port)/\(database)?sslmode=require")
+        let error = await #expect(throws: StoreError.self) { try await offThread { try PostgresCheckpointStore(strict) } }
+        #expect("\(error!)".contains("postgresql://journeyd@127.0.0.1:\(server.port)/\(database)"), "\(error!)")
     }
 }
