@@ -17,7 +17,8 @@ public protocol PartitionLeases: AnyObject, Sendable {
     /// token: its earlier grant is fenced off.
     func acquire(partition: Int, owner: String, ttl: Duration) throws(StoreError) -> FencingToken?
     /// Extends the lease by `ttl` from now. False when it is no longer `owner`'s under `token` (taken
-    /// over or released): stop processing the partition.
+    /// over, released, granted again) or has expired: stop processing the partition (and acquire it
+    /// again, under a new token, to go on).
     func renew(partition: Int, owner: String, token: FencingToken, ttl: Duration) throws(StoreError) -> Bool
     /// Gives the lease up at once (a clean shutdown), so another instance need not wait for it to expire.
     /// The token stays: the next grant is higher. Releasing a lease no longer held does nothing.
