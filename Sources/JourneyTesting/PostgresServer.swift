@@ -23,9 +23,11 @@ public final class PostgresServer: Sendable {
 
     /// Initialises a cluster, starts the server and waits (generously) until it accepts connections.
     public static func start() async throws -> PostgresServer {
-        let directory = try TemporaryDirectory(prefix: "journeyd-pg")
+        let asRoot = getuid() == 0
+        // As root, the server's user must reach its directory: a temporary directory of the test run's
+        // own (scripts/test.sh makes one, mode 0700) may be closed to it, /tmp never is.
+        let directory = try TemporaryDirectory(prefix: "journeyd-pg", in: asRoot ? "/tmp" : NSTemporaryDirectory())
         do {
-            let asRoot = getuid() == 0
             if asRoot {
                 // mkdtemp's directory is the creator's only; the server's user must own it.
                 let (status, output) = try await ChildProcess.run("/bin/chown", ["postgres:postgres", directory.path])
