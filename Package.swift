@@ -127,7 +127,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "JourneyBench",
-            dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation", "JourneyTemplates", "JourneyChannels"]
+            dependencies: [
+                "JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation", "JourneyTemplates", "JourneyChannels",
+                "JourneyNATS",
+            ]
         ),
         .target(name: "JourneyTesting", dependencies: ["JourneyCore", "JourneyRules", "JourneyEngine"]),
         .testTarget(name: "JourneyLogTests", dependencies: ["JourneyLog", "JourneyCore", "JourneyTesting"]),
