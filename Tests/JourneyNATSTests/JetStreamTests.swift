@@ -54,6 +54,20 @@ struct JetStreamTests {
         }
     }
 
+    /// The window is the stream's, set on every open: a short one lets an id through again once it passed.
+    @Test func aMessageIdIsStoredAgainOnceTheDuplicateWindowHasPassed() async throws {
+        let url = try SharedNATSServer.server.url
+        let stream = try await offThread { try openStream(url, duplicateWindow: .seconds(1)) }
+        defer { _ = try? openStream(url) }  // the suite's default window again
+        let publisher = try PartitionPublisher(stream: stream)
+        let message = PartitionPublisher.Message(partition: 2, messageId: "w-\(UUID())", payload: Array("w".utf8))
+        let first = try await offThread { try publisher.publish(message) }
+        let storedAgain = try await eventually(interval: .milliseconds(200)) {
+            try await offThread { try publisher.publish(message) }.sequence != first.sequence
+        }
+        #expect(storedAgain)
+    }
+
     @Test func anInstanceConfiguredWithAnotherPartitionCountIsRefused() async throws {
         let url = try SharedNATSServer.server.url
         let error = try await offThread { () -> JetStreamError? in
