@@ -15,15 +15,22 @@ struct JetStreamTests {
             let stream = try openStream(url)
             let publisher = try PartitionPublisher(stream: stream)
             let done = Atomic<Bool>(false)
+            let finished = Atomic<Bool>(false)
             let published = Atomic<Int>(0)
             let neighbour = Thread {
                 while !done.load(ordering: .relaxed) {
                     let message = PartitionPublisher.Message(partition: 1, messageId: UUID().uuidString, payload: Array("other".utf8))
                     if (try? publisher.publish(message)) != nil { published.add(1, ordering: .relaxed) }
                 }
+                finished.store(true, ordering: .relaxed)
             }
             neighbour.start()
-            defer { done.store(true, ordering: .relaxed) }
+            defer {
+                done.store(true, ordering: .relaxed)
+                while !finished.load(ordering: .relaxed) { usleep(1000) }  // on a thread of its own (offThread)
+            }
+            // The neighbour has begun (and goes on) before the kit appends: the partition's numbers have gaps.
+            while published.load(ordering: .relaxed) == 0 { usleep(1000) }
             try EventLogConformance.check(consecutive: false) { try JetStreamLog(stream: stream, partition: 0) }
             return published.load(ordering: .relaxed)
         }
