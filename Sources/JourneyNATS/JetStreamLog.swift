@@ -9,8 +9,9 @@ import Synchronization
 /// - `append` publishes to the partition's subject and returns once JetStream's PubAck gives the
 ///   record its sequence number — the protocol returns that number from `append`, and JetStream
 ///   assigns it only in the PubAck (other instances publish to the same stream, so it cannot be
-///   foreseen). A record is durable once appended; `sync` has nothing left to wait for. Throughput
-///   comes from publishing many events at once (``PartitionPublisher/publish(batch:)``).
+///   foreseen). A record is durable once appended. ``appendDeferred(_:)`` publishes without waiting
+///   and `sync` waits for every outstanding PubAck (group commit) for records whose number the caller
+///   does not need; inputs publish events in batches (``PartitionPublisher/publish(batch:)``).
 /// - `read(after:)` reads through an ephemeral pull consumer filtered by the subject, fetching 1,024
 ///   records per request (one round trip each; a direct get would take one per record).
 /// - `discard(through:)` purges the subject up to the position (never its last record): the owner
@@ -74,8 +75,35 @@ public final class JetStreamLog: EventLog, @unchecked Sendable {
         return sequence
     }
 
-    /// Every appended record has its PubAck already: nothing to wait for.
-    public func sync() throws(LogError) -> UInt64 { lastSequence }
+    /// Publishes a record without waiting for its PubAck (group commit for records whose number the
+    /// caller does not need): ``sync()`` waits for them. Records appended either way keep their order.
+    public func appendDeferred(_ body: (inout ByteWriter) -> Void) throws(LogError) {
+        var writer = ByteWriter()
+        body(&writer)
+        let message = PartitionPublisher.Message(partition: partition, messageId: "", payload: writer.bytes)
+        let status = try logged("append") { () throws(JetStreamError) in
+            try PartitionPublisher.withMessage(message, subject: subject, context: context) { msg, options, _ in
+                js_PublishMsgAsync(context.handle, &msg, &options)
+            }
+        }
+        guard status == NATS_OK else { throw failure(status, jsErrCode(0), "append") }
+        positions.withLock { $0.appendedBytes += writer.bytes.count }
+    }
+
+    /// Waits for the PubAck of every record appended with ``appendDeferred(_:)`` (those of ``append(_:)``
+    /// came with it) and returns the last sequence number. A failed publish fails the sync; it is not
+    /// retried (the caller stops, as after a failed fsync).
+    public func sync() throws(LogError) -> UInt64 {
+        try logged("sync") { () throws(JetStreamError) in try context.waitForAcks(subject: subject) }
+        let acks = context.acks.take()
+        if let failure = acks.failure {
+            throw LogError(path: location, operation: "sync", reason: "a deferred append was not stored: \(failure.reason)")
+        }
+        return positions.withLock {
+            $0.last = max($0.last, acks.highest)
+            return $0.last
+        }
+    }
 
     public func discard(through: UInt64) throws(LogError) {
         let (last, first) = positions.withLock { ($0.last, $0.first) }

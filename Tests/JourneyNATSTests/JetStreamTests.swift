@@ -116,6 +116,28 @@ struct JetStreamTests {
         }
     }
 
+    /// Group commit: deferred appends are published without waiting; sync returns once all are stored.
+    @Test func deferredAppendsAreStoredInOrderOnceSyncReturns() async throws {
+        let url = try SharedNATSServer.server.url
+        try await offThread {
+            let log = try JetStreamLog(stream: try openStream(url), partition: 3)
+            let start = log.lastSequence
+            let numbered = try log.append { $0.varint(0) }
+            for i in 1..<2000 { try log.appendDeferred { $0.varint(UInt64(i)) } }
+            let durable = try log.sync()
+            var values: [UInt64] = []
+            var sequences: [UInt64] = []
+            try log.read(after: start) { sequence, bytes in
+                var reader = ByteReader(bytes)
+                values.append(try reader.varint())
+                sequences.append(sequence)
+                return true
+            }
+            #expect(values == Array(0..<2000))
+            #expect(sequences.first == numbered && sequences.last == durable && log.durableSequence == durable)
+        }
+    }
+
     @Test func aRewriteThatWouldEditARecordIsRefusedBeforeErasingAnything() async throws {
         let url = try SharedNATSServer.server.url
         try await offThread {
