@@ -3,7 +3,7 @@ import JourneyCore
 /// `cluster` (several instances on NATS JetStream and PostgreSQL).
 extension SettingsParser {
     static func cluster(_ node: YAMLNode, reader: YAMLReader, into d: inout DaemonSettings) {
-        guard let cm = reader.mapping(node, "cluster", allowed: ["instance", "partitions", "nats", "postgres", "lease"]) else { return }
+        guard let cm = reader.mapping(node, "cluster", allowed: ["instance", "partitions", "stream", "nats", "postgres", "lease"]) else { return }
         var instance: String?
         if let node = cm["instance"] { instance = reader.identifier(node, "cluster.instance", what: "instance name", dash: true) }
         var partitions = 64
@@ -12,7 +12,7 @@ extension SettingsParser {
         var natsCredentials: ClusterSettings.Secret?
         var stream = "JOURNEYD"
         if let node = reader.required(cm, "nats", "cluster"),
-            let nm = reader.mapping(node, "cluster.nats", allowed: ["url", "credentials_file", "credentials_credential", "stream"])
+            let nm = reader.mapping(node, "cluster.nats", allowed: ["url", "credentials_file", "credentials_credential"])
         {
             if let node = reader.required(nm, "url", "cluster.nats"), let url = reader.string(node, "cluster.nats.url", expected: "a NATS URL") {
                 if url.hasPrefix("nats://") || url.hasPrefix("tls://") {
@@ -22,12 +22,12 @@ extension SettingsParser {
                 }
             }
             natsCredentials = secret(nm, "credentials", "cluster.nats", required: false, reader: reader)
-            if let node = nm["stream"], let name = reader.string(node, "cluster.nats.stream", expected: "a stream name") {
-                if !name.isEmpty, name.utf8.allSatisfy({ ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 || $0 == 45 }) {
-                    stream = name
-                } else {
-                    reader.error(at: node, "cluster.nats.stream", "a stream name is letters, digits, _ and -, found `\(name)`")
-                }
+        }
+        if let node = cm["stream"], let name = reader.string(node, "cluster.stream", expected: "a stream name") {
+            if !name.isEmpty, name.utf8.allSatisfy({ ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 || $0 == 45 }) {
+                stream = name
+            } else {
+                reader.error(at: node, "cluster.stream", "a stream name is letters, digits, _ and -, found `\(name)`")
             }
         }
         var dsn: ClusterSettings.Secret?

@@ -13,7 +13,7 @@ public struct ClusterSettings: Sendable, Equatable {
     public var natsURL: String
     /// `cluster.nats.credentials_file` / `credentials_credential`: a NATS `.creds` file.
     public var natsCredentials: Secret?
-    /// `cluster.nats.stream`: the JetStream stream (subjects `journeyd.events.<partition>`).
+    /// `cluster.stream`: the JetStream stream (subjects `journeyd.events.<partition>`).
     public var stream: String = "JOURNEYD"
     /// `cluster.postgres.dsn_file` / `dsn_credential`: a libpq URI, `postgresql://user:password@host:port/database?sslmode=…`.
     public var postgresDSN: Secret

@@ -12,7 +12,8 @@ struct ClusterSettingsTests {
                 cluster:
                   instance: web-1
                   partitions: 32
-                  nats: { url: "nats://127.0.0.1:4222", credentials_credential: nats-creds, stream: JOURNEYD_TEST }
+                  stream: JOURNEYD_TEST
+                  nats: { url: "nats://127.0.0.1:4222", credentials_credential: nats-creds }
                   postgres: { dsn_file: /etc/journeyd/postgres.dsn }
                   lease: { ttl: 15s }
                 """,
