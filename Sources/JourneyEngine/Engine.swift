@@ -89,11 +89,7 @@ public struct Engine: Sendable {
         var run = Run(compiled: compiled, now: now, event: event, timerSeq: store.lastTimerSeq)
         if traces(event.userId) { run.trace = DecisionRecord(at: now, input: Run.describe(event)) }
         swap(&run.effects, &effects)
-        let limit = traceLimit
-        store.withUser(event.userId) { user in
-            run.apply(event, to: &user)
-            if let record = run.trace { user.remember(record, limit: limit) }
-        }
+        applyResolved(event, run: &run, store: &store)  // Engine+Identity: merged ids apply to their owner
         swap(&run.effects, &effects)
         for timer in run.timers { store.schedule(timer) }
     }
