@@ -40,7 +40,8 @@ enum IdentityMerge {
     /// both ids already one person (a repeated alias is a no-op), or an `identify` whose `anonymousId`
     /// already belongs to someone else (an implicit merge never joins two known people; `alias` does).
     static func prepare<S: StateStore>(_ event: Event, store: inout S, run: inout Run) -> UserState? {
-        guard let (source, explicit) = source(of: event) else { return nil }
+        guard let merge = Self.source(of: event) else { return nil }
+        let (source, explicit) = (merge.id, merge.explicit)
         let owner = resolve(event.userId, in: store)
         let absorbed = store.user(source)
         if !explicit, let taken = absorbed?.mergedInto {
