@@ -6,7 +6,7 @@ import Testing
 
 /// On a stream with aliases (anonymous visitors who sign up by `identify` with their `anonymousId` or by
 /// `alias`, and keep sending events under the anonymous id), the real binary's `journeyd run` (spool,
-/// event clock), `journeyd replay` and `journeyd test` give the same touches: the merge happens in the
+/// event clock, restarted mid-stream), `journeyd replay` and `journeyd test` give the same touches: the merge happens in the
 /// one engine, so the three agree by construction, and this checks it end to end.
 @Suite("Identity: run, replay and test agree", .serialized)
 struct IdentityAgreementTests {
@@ -101,8 +101,12 @@ struct IdentityAgreementTests {
         #expect(!replayed.contains { $0.contains(" v1 ") || $0.contains(" v3 ") }, "merged ids get nothing under their old id")
         #expect(replayed.contains { $0.contains(" lapsed nudge ") })
 
-        // run: the daemon on the event clock over the spool
-        try fixture.spoolEvent(stream.map(\.json).joined(separator: "\n"), named: "1.jsonl")
+        // run: the daemon on the event clock over the spool, stopped and started again in the middle: the
+        // second start restores the alias rows and merged profiles from the checkpoint.
+        let cut = stream.count * 2 / 3
+        try fixture.spoolEvent(stream[..<cut].map(\.json).joined(separator: "\n"), named: "1.jsonl")
+        #expect(try await fixture.runToCompletion(until: stream[cut - 1].at.iso8601) == 0)
+        try fixture.spoolEvent(stream[cut...].map(\.json).joined(separator: "\n"), named: "2.jsonl")
         #expect(try await fixture.runToCompletion(until: Self.end) == 0)
         #expect(try Self.touches(try fixture.deliveredTouches()) == replayed)
 
