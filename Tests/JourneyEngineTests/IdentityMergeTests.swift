@@ -118,6 +118,17 @@ struct IdentityMergeTests {
         #expect(Set(Identity.person("ben", in: h.store).merged) == ["ann", "device"])
     }
 
+    @Test mutating func tracingOneUserFollowsTheIdsMergedIntoThem() throws {
+        var h = EngineHarness(rules: try Self.rules(), now: "2025-03-01T10:00:00.000Z")
+        h.engine.traceUser = "ada"  // replay --explain ada
+        send(.track, user: "anon-4", anonymous: "anon-4", name: "cart_add", properties: ["cart_id": "c4"], h: &h)
+        send(.alias, user: "ada", previous: "anon-4", h: &h)
+        send(.track, user: "anon-4", anonymous: "anon-4", name: "purchase", h: &h)
+        let inputs = try #require(h.store.user("ada")?.trace.map(\.input))
+        #expect(inputs.count == 2 && inputs[0].hasPrefix("alias") && inputs[1].hasPrefix("track \"purchase\""), "\(inputs)")
+        #expect(h.store.user("ada")?.trace.last?.decisions.contains { $0.kind == .exit && $0.journey == "cart" } == true)
+    }
+
     @Test func theSameStreamWithAliasesGivesTheSameTouchesEveryTime() throws {
         let rules = try Self.rules()
         func run() -> [String] {
