@@ -4,9 +4,9 @@ import PostgresNIO
 /// The tables of the cluster's state database and their history, applied in order when a store opens.
 /// Append-only: a shipped migration is never edited; changes come as new ones.
 ///
-/// `journeyd_migrations(version, name, applied_at)` records what was applied. Instances that open the
-/// database at the same moment take a transaction-scoped advisory lock first, so each migration runs
-/// once, whole, in its own transaction (PostgreSQL's DDL is transactional).
+/// `journeyd_migrations(version, name, applied_at)` records what was applied. The missing migrations run
+/// in one transaction (PostgreSQL's DDL is transactional: all of them or none) after a transaction-scoped
+/// advisory lock, so instances that open the database at the same moment apply each once.
 ///
 /// - v1: the checkpoint tables, as in the embedded SQLite store (`SQLiteSchema` v4–v5) with the
 ///   partition in every key that is per partition: `checkpoints(partition, log_sequence, …)` — the
