@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 
+bash scripts/test-deps.sh
 swift build --build-tests
 # Tests run with a temporary directory of their own: every test must remove what it creates, and
 # anything left behind fails the run (SwiftPM's own TemporaryDirectory.* and lock files aside).
