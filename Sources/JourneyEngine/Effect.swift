@@ -33,6 +33,8 @@ public struct Outcome: Sendable, Hashable, CustomStringConvertible {
         case updated
         /// The event's messageId was already seen: ignored.
         case duplicate
+        /// The user's lifecycle stage changed from `from` ("" for none) to `detail` (journeyd.yaml `stages`).
+        case stageChanged(from: String)
     }
 
     public var kind: Kind

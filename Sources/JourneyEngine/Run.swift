@@ -373,6 +373,7 @@ struct Run {
                     }
                 }
             }
+            if !compiled.rules.settings.stages.isEmpty { updateStage(&user) }
             for id in enrolls {
                 if let journey = compiled.journey(id: id) { enter(journey, user: &user, withEvent: false) }
             }

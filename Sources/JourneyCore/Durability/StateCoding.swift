@@ -4,8 +4,8 @@
 /// Each form starts with a format byte; a reader refuses a format it does not know instead of guessing.
 
 extension UserState {
-    /// 1: without the decision trace; 2: with it (read both).
-    static let format: UInt8 = 2
+    /// 1: without the decision trace; 2: with it; 3: with the lifecycle stage (read all three).
+    static let format: UInt8 = 3
 
     /// The user's state without the id (stores key rows by id).
     public func encoded() -> [UInt8] {
@@ -57,6 +57,7 @@ extension UserState {
         w.varint(nextEnrollmentSeq)
         w.varint(UInt64(trace.count))
         for record in trace { record.encode(into: &w) }
+        w.string(stage)
     }
 
     public init(id: String, encoded bytes: [UInt8]) throws(BinaryDecodingError) {
@@ -73,7 +74,7 @@ extension UserState {
     public init(id: String, from r: inout ByteReader) throws(BinaryDecodingError) {
         self.init(id: id)
         let format = try r.byte()
-        guard format == 1 || format == Self.format else { throw BinaryDecodingError(offset: r.offset - 1, reason: "unknown user state format \(format)") }
+        guard (1...Self.format).contains(format) else { throw BinaryDecodingError(offset: r.offset - 1, reason: "unknown user state format \(format)") }
         traits = try r.value()
         history = try r.list { r throws(BinaryDecodingError) in
             var track = HistoryTrack(event: try r.string(), at: .distantPast, propertyCount: 0)
@@ -99,6 +100,7 @@ extension UserState {
         }
         nextEnrollmentSeq = try r.varint()
         if format >= 2 { trace = try r.list { r throws(BinaryDecodingError) in try DecisionRecord(from: &r) } }
+        if format >= 3 { stage = try r.string() }
     }
 }
 

@@ -21,6 +21,8 @@ public struct UserState: Sendable, Equatable {
     /// The engine's recent decisions for this user, oldest first (`journeyd explain`), bounded by
     /// `explain.trace`; empty when the trace is off.
     public var trace: [DecisionRecord]
+    /// The user's lifecycle stage (journeyd.yaml `stages`), "" before the first one holds or without stages.
+    public var stage: String
 
     public init(id: String) {
         self.id = id
@@ -33,6 +35,7 @@ public struct UserState: Sendable, Equatable {
         self.dateSchedules = []
         self.nextEnrollmentSeq = 1
         self.trace = []
+        self.stage = ""
     }
 }
 
