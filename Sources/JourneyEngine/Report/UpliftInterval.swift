@@ -14,7 +14,8 @@ public struct UpliftInterval: Sendable, Equatable {
     /// Below this many users in either group the report says "too few users to tell".
     public static let minimumGroup = 30
     public static let method = "Newcombe hybrid score (Wilson), 95 %"
-    static let z = 1.959963984540054
+    /// The standard normal quantile for a two-sided 95 % interval.
+    public static let z = 1.959963984540054
 
     public struct Proportion: Sendable, Equatable {
         public var successes: Int
