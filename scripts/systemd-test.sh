@@ -238,12 +238,12 @@ ct sh -c 'cat > /etc/journeyd/journeyd.yaml' <<'YAML'
 timezone: UTC
 dedup: { window: 7d }
 logging: { level: debug }
-# The HTTP input on journeyd-http.socket, its write key a systemd credential; /metrics on the admin port.
+# The HTTP input on journeyd-http.socket, its write key a systemd credential; /metrics on
+# journeyd-admin.socket (so no admin.listen here).
 inputs:
   http:
     sources:
       - { name: site, key_credential: http-site }
-admin: { listen: "127.0.0.1:9464" }
 YAML
 ct sh -c 'umask 077; echo wk-systemd-site > /etc/journeyd/http-site.key'
 ct sh -c 'cat > /etc/journeyd/channels.yaml' <<'YAML'
@@ -264,8 +264,8 @@ StartLimitIntervalSec=0
 WatchdogSec=3s
 RestartSec=1s
 Environment=JOURNEYD_FAULT_INJECTION=1
-# The HTTP input socket-activated, as docs/systemd.md says to enable it.
-Sockets=journeyd.socket journeyd-http.socket
+# The HTTP input and the admin listener socket-activated, as docs/systemd.md says to enable them.
+Sockets=journeyd.socket journeyd-http.socket journeyd-admin.socket
 LoadCredential=http-site:/etc/journeyd/http-site.key
 INI
 ct systemctl daemon-reload
@@ -273,7 +273,7 @@ echo "installed in $(elapsed "$started") s"
 
 # ---- static checks
 verify_err=$(ct systemd-analyze verify "$unit" /usr/local/lib/systemd/system/journeyd.socket \
-  /usr/local/lib/systemd/system/journeyd-http.socket 2>&1 >/dev/null || true)
+  /usr/local/lib/systemd/system/journeyd-http.socket /usr/local/lib/systemd/system/journeyd-admin.socket 2>&1 >/dev/null || true)
 [[ -z "$verify_err" ]] || fail "systemd-analyze verify printed: $verify_err"
 ok "systemd-analyze verify prints nothing"
 exposure=$(systemd-analyze security --offline=true "$repo/systemd/journeyd.service" 2>/dev/null \
@@ -282,7 +282,7 @@ exposure=$(systemd-analyze security --offline=true "$repo/systemd/journeyd.servi
 ok "systemd-analyze security --offline=true: exposure $exposure"
 
 # ---- start: active only after READY, live status
-ct systemctl start journeyd.socket journeyd-http.socket
+ct systemctl start journeyd.socket journeyd-http.socket journeyd-admin.socket
 t=$(date +%s.%N)
 ct systemctl start journeyd || fail "systemctl start journeyd"
 echo "  (systemctl start took $(elapsed "$t") s)"
@@ -310,7 +310,9 @@ ct journalctl -u journeyd --no-pager -o cat | grep -F 'inputs.http (the socket s
 metrics=$(http get 9464 /metrics)
 [[ $metrics == 200* ]] && grep -E '^journeyd_events_received_total\{source="http"\} [0-9]+' <<<"$metrics" >/dev/null \
   || fail "/metrics has no count of HTTP events: $(head -c 300 <<<"$metrics")"
-ok "HTTP input on journeyd-http.socket (key from a systemd credential) answered 200; admin /readyz and /metrics answer"
+ct journalctl -u journeyd --no-pager -o cat | grep -F 'admin (the socket systemd passed as "admin", fd' >/dev/null \
+  || fail "journeyd did not serve the socket systemd passed as \"admin\""
+ok "HTTP input on journeyd-http.socket (key from a systemd credential) answered 200; /readyz and /metrics answer on journeyd-admin.socket"
 
 # ---- reload: good, broken, SIGHUP
 pid=$(prop MainPID)
@@ -443,7 +445,7 @@ ct journalctl -x -u journeyd --no-pager MESSAGE_ID=ff51fe4431ae47abab3ebe9ec9637
 ok "journalctl -x explains the records from journeyd.catalog"
 
 # ---- broken rules at start: refused before READY, exit 78, no restart loop
-ct systemctl stop journeyd.socket journeyd-http.socket journeyd
+ct systemctl stop journeyd.socket journeyd-http.socket journeyd-admin.socket journeyd
 ct sh -c 'cat > /etc/journeyd/journeys/broken.yaml' <<'YAML'
 journey: broken
 trigger:

@@ -18,7 +18,7 @@ struct Benchmark {
 
         OPTIONS:
           --events N        events per stage (default 1,000,000; the daemon and HTTP stages use at most 200,000)
-          --only STAGE      one stage: replay | parse | engine | templates | channels | daemon | http (default: all)
+          --only STAGE      one stage: replay | parse | engine | templates | channels | dedup | daemon | http (default: all)
           --runs N          how often the durable path (and HTTP against the socket) is measured (default 3: median, spread)
           --no-python       skip the Python references (bench/reference.py, bench/liquid_reference.py)
           --python PATH     the Python interpreter for the reference (default python3)
@@ -42,7 +42,7 @@ struct Benchmark {
         let python = option("--python", "python3")
         let skipPython = args.contains("--no-python")
         let runs = max(1, Int(option("--runs", "3")) ?? 3)
-        // --only replay|parse|engine|templates|channels|daemon|http runs one stage (for profiling).
+        // --only replay|parse|engine|templates|channels|dedup|daemon|http runs one stage (for profiling).
         let only = option("--only", "all")
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
@@ -67,6 +67,7 @@ struct Benchmark {
         if only == "all" || only == "engine" { try stages.engine(into: &report) }
         if only == "all" || only == "templates" { try stages.templates(into: &report) }
         if only == "all" || only == "channels" { try stages.channels(into: &report) }
+        if only == "all" || only == "dedup" { try stages.dedup(into: &report) }
         if only == "all" || only == "daemon" {
             // The daemon stage writes its own input: the generator's stream, capped at 200,000 events.
             var daemonStages = Stages(events: min(events, 200_000), work: work, root: root, python: nil)

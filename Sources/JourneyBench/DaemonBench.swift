@@ -188,3 +188,19 @@ func memoryKilobytes(_ pid: Int32) -> (anonymous: Int, file: Int) {
     }
     return (field("RssAnon:"), field("RssFile:"))
 }
+
+/// CPU seconds (user + system) the process `pid` has used so far, from /proc/PID/stat.
+func cpuSeconds(of pid: Int32) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
+    // After the command name: state is field 3, utime and stime fields 14 and 15.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// A run of clients against the daemon: wall time from its start to the last answer, and the CPU the
+/// daemon used meanwhile (less sensitive than the wall time to other work on the machine).
+struct ClientsRun {
+    var seconds: Double
+    var daemonCPU: Double
+}

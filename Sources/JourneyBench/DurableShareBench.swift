@@ -22,7 +22,7 @@ extension Stages {
         for run in 1...runs {
             let replay = Double(events) / (try replaySeconds(eventsFile, rules: rules))
             let spool = Double(events) / (try spoolRun(eventsFile, rules: rules, durability: "full").seconds)
-            let socket = Double(events) / (try socketClientsSeconds(eventsFile, rules: rules, clients: 4))
+            let socket = Double(events) / (try socketClients(eventsFile, rules: rules, clients: 4)).seconds
             results.append(DurableRun(replay: replay, spool: spool, socket: socket))
             report.line("| \(run) | \(rate(replay)) | \(rate(spool)) (\(percent(spool / replay))) | \(rate(socket)) (\(percent(socket / replay))) |")
         }
@@ -69,7 +69,7 @@ extension Stages {
     /// `clients` connections to the event socket, each sending its share of the users' events (one
     /// user's events stay on one connection, in order) as fast as the socket takes them: the time from
     /// the daemon's start to the last answer.
-    func socketClientsSeconds(_ eventsFile: String, rules: String, clients: Int) throws -> Double {
+    func socketClients(_ eventsFile: String, rules: String, clients: Int) throws -> ClientsRun {
         let state = work + "/daemon-socket-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: state) }
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
@@ -105,8 +105,9 @@ extension Stages {
         }
         done.wait()
         let seconds = monotonicSeconds() - started
+        let cpu = cpuSeconds(of: process.processIdentifier)
         guard refused.value == 0 else { throw BenchError("the socket refused \(refused.value) events") }
-        return seconds
+        return ClientsRun(seconds: seconds, daemonCPU: cpu)
     }
 
     /// Writes `payload` on one connection from its own thread and reads answers until `lines` came back;

@@ -20,17 +20,22 @@ extension Stages {
         report.line("## HTTP input: the Segment Tracking API on `journeyd run` (real binary, `synchronous=FULL`)")
         report.line("")
         let rules = try httpRules()
-        report.line("| run | socket, 4 clients, events/s | HTTP `/v1/batch` ×100, 4 clients, events/s (share of socket) | HTTP ×100, 16 clients (share) |")
-        report.line("|---|---|---|---|")
+        report.line("| run | socket, 4 clients, events/s | HTTP `/v1/batch` ×100, 4 clients, events/s (share of socket) | HTTP ×100, 16 clients (share) | daemon CPU per event: socket / HTTP ×100, 4 clients |")
+        report.line("|---|---|---|---|---|")
         var shares: [Double] = []
         var wideShares: [Double] = []
         for run in 1...runs {
-            let socket = Double(events) / (try socketClientsSeconds(eventsFile, rules: rules, clients: 4))
-            let http = Double(events) / (try httpClientsSeconds(eventsFile, rules: rules, clients: 4, batch: 100))
-            let wide = Double(events) / (try httpClientsSeconds(eventsFile, rules: rules, clients: 16, batch: 100))
+            let socketRun = try socketClients(eventsFile, rules: rules, clients: 4)
+            let httpRun = try httpClients(eventsFile, rules: rules, clients: 4, batch: 100)
+            let socket = Double(events) / socketRun.seconds
+            let http = Double(events) / httpRun.seconds
+            let wide = Double(events) / (try httpClients(eventsFile, rules: rules, clients: 16, batch: 100)).seconds
             shares.append(http / socket)
             wideShares.append(wide / socket)
-            report.line("| \(run) | \(rate(socket)) | \(rate(http)) (\(percent(http / socket))) | \(rate(wide)) (\(percent(wide / socket))) |")
+            let perEvent = { (run: ClientsRun) in fmt(run.daemonCPU / Double(events) * 1_000_000) + " µs" }
+            report.line(
+                "| \(run) | \(rate(socket)) | \(rate(http)) (\(percent(http / socket))) | \(rate(wide)) (\(percent(wide / socket))) | "
+                    + "\(perEvent(socketRun)) / \(perEvent(httpRun)) |")
         }
         func summary(_ values: [Double]) -> String {
             let sorted = values.sorted()
@@ -45,7 +50,7 @@ extension Stages {
 
     /// `clients` keep-alive connections, each posting its users' events (one user stays on one client,
     /// in order) in batches of `batch`, the next once the previous is answered: daemon start to last answer.
-    func httpClientsSeconds(_ eventsFile: String, rules: String, clients: Int, batch: Int) throws -> Double {
+    func httpClients(_ eventsFile: String, rules: String, clients: Int, batch: Int) throws -> ClientsRun {
         let state = work + "/daemon-http-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: state) }
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
@@ -82,8 +87,9 @@ extension Stages {
         }
         done.wait()
         let seconds = monotonicSeconds() - started
+        let cpu = cpuSeconds(of: process.processIdentifier)
         guard failed.value == 0 else { throw BenchError("\(failed.value) HTTP batches were not answered 200") }
-        return seconds
+        return ClientsRun(seconds: seconds, daemonCPU: cpu)
     }
 
     /// Batches of 100 paced at 5,000 events/s over 4 connections for 10 s; a batch's latency runs from

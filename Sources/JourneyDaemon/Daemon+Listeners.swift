@@ -58,8 +58,10 @@ extension Daemon {
                     try await IngestServer(source: source, keys: keys, configuration: configuration, logger: quiet, listening: listening).run()
                 })
         }
-        if let address = options.adminListen ?? settings.adminListen {
-            let what = "admin.listen \(address)"
+        // Socket activation (journeyd-admin.socket, FileDescriptorName=admin): systemd bound the address.
+        let adminActivated = service.takeListeningSocket(named: "admin")
+        if let address = options.adminListen ?? settings.adminListen ?? (adminActivated != nil ? DaemonSettings.defaultAdminListen : nil) {
+            let what = adminActivated.map { "admin (the socket systemd passed as \"admin\", fd \($0))" } ?? "admin.listen \(address)"
             guard let (host, port) = SocketAddressText.parse(address, allowingPortZero: true) else {
                 throw DaemonError("\(what): not host:port", configuration: true)
             }
@@ -69,7 +71,7 @@ extension Daemon {
             listeners.services.append(
                 ListenerService(what: what, gate: gate, logger: logger) { [quiet] listening in
                     try await AdminServer(
-                        host: host, port: Int(port), metrics: metrics, readiness: { readiness.current }, logger: quiet, listening: listening
+                        host: host, port: Int(port), activatedSocket: adminActivated, metrics: metrics, readiness: { readiness.current }, logger: quiet, listening: listening
                     ).run()
                 })
         }

@@ -183,7 +183,8 @@ public final class Daemon: Sendable {
             services.append(
                 .init(service: ControlService(
                         socket: control, processor: processor, reloader: reloader, steppable: steppable,
-                        archives: [options.spoolDirectory + "/done", options.stateDirectory + "/quarantine"], logger: logger)))
+                        archives: [options.spoolDirectory + "/done", options.stateDirectory + "/quarantine"],
+                        metricsExposition: options.metricsExposition, logger: logger)))
         }
         let running = "journeyd running: \(live.rules.journeys.count) journeys, state \(options.statePath), spool \(options.spoolDirectory)"
         let lookEvery = Duration.milliseconds(max(1, min(500, Int64((service.watchdogInterval ?? 1_000_000) / 8000))))

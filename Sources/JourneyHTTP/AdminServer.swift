@@ -1,14 +1,18 @@
 import Hummingbird
+import HummingbirdCore
 public import Logging
 import NIOCore
 public import ServiceLifecycle
 
 /// The admin listener (`admin.listen`, separate from ingest): `GET /metrics` in the Prometheus text
 /// format, `GET /healthz` (the process answers) and `GET /readyz` (recovered, inputs bound, the
-/// processor turning: 200, else 503).
+/// processor turning: 200, else 503). Serves an address it binds, or a listening socket the service
+/// manager passed (`journeyd-admin.socket`, `FileDescriptorName=admin`).
 public struct AdminServer: Service {
     let host: String
     let port: Int
+    /// A listening socket systemd bound (socket activation); nil: bind `host:port`.
+    let activatedSocket: Int32?
     /// The exposition text of the metrics registry.
     let metrics: @Sendable () -> [UInt8]
     /// Whether the daemon is ready, and why not when it is not.
@@ -17,12 +21,13 @@ public struct AdminServer: Service {
     let listening: @Sendable (_ host: String, _ port: Int) -> Void
 
     public init(
-        host: String, port: Int, metrics: @escaping @Sendable () -> [UInt8],
+        host: String, port: Int, activatedSocket: Int32? = nil, metrics: @escaping @Sendable () -> [UInt8],
         readiness: @escaping @Sendable () -> (ready: Bool, detail: String), logger: Logger,
         listening: @escaping @Sendable (String, Int) -> Void = { _, _ in }
     ) {
         self.host = host
         self.port = port
+        self.activatedSocket = activatedSocket
         self.metrics = metrics
         self.readiness = readiness
         self.logger = logger
@@ -44,6 +49,11 @@ public struct AdminServer: Service {
             return Response(
                 status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain"],
                 body: .init(byteBuffer: ByteBuffer(string: detail + "\n")))
+        }
+        if let activatedSocket {
+            let http = HTTP1Channel(responder: ActivatedServer<HTTP1Channel>.responder(router, logger: logger))
+            try await ActivatedServer(descriptor: activatedSocket, child: http, logger: logger).run(listening: listening)
+            return
         }
         let app = Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "journeyd"),

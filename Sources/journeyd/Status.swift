@@ -37,9 +37,20 @@ struct Status: ParsableCommand {
             return
         }
         let answer = try JSONParser().parse(text)
-        for member in answer.members ?? [] where member.key != "ok" {
+        for member in answer.members ?? [] where member.key != "ok" && member.key != "metrics" {
             let value = member.value.stringValue ?? member.value.jsonText
             print("\(member.key.padding(toLength: 12, withPad: " ", startingAt: 0)) \(value)")
+        }
+        let families = answer.members?.first { $0.key == "metrics" }?.value.members ?? []
+        if !families.isEmpty { print("\nmetrics (as /metrics serves them):") }
+        for family in families {
+            for sample in family.value.arrayValue ?? [] {
+                let members = sample.members ?? []
+                let labels = members.filter { $0.key != "value" }.map { "\($0.key)=\"\($0.value.stringValue ?? "")\"" }
+                let value = members.first { $0.key == "value" }?.value.numberValue ?? 0
+                let number = value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+                print("  \(family.key)\(labels.isEmpty ? "" : "{" + labels.joined(separator: ",") + "}") \(number)")
+            }
         }
     }
 }

@@ -71,6 +71,12 @@ struct HTTPInputTests {
         #expect(samples[#"journeyd_http_requests_total{endpoint="track",status="400"}"#] == 1)
         #expect(samples.keys.contains { $0.hasPrefix("journeyd_log_sync_duration_seconds_bucket") })
         #expect(!scrape.body.contains("visitor-1") && !scrape.body.contains(#"userId"#), "no user ids in labels")
+        // `journeyd status` shows the same registry's counters, by the same labels.
+        let status = try await ChildProcess.run(journeydBinary, ["status", "--rules", fixture.rules, "--state", fixture.state])
+        #expect(status.status == 0)
+        #expect(status.output.contains(#"journeyd_events_received_total{source="http"} \#(lines.count)"#), "\(status.output)")
+        #expect(status.output.contains(#"journeyd_events_rejected_total{source="http",reason="missing_field"} 1"#))
+        #expect(status.output.contains(#"journeyd_http_requests_total{endpoint="track",status="400"} 1"#))
 
         #expect(await daemon.stop() == 0)
         #expect(try await fixture.runToCompletion(until: DaemonFixture.end) == 0)
@@ -79,8 +85,8 @@ struct HTTPInputTests {
         #expect(try fixture.deliveredTouches().sorted() == expected)
     }
 
-    /// Socket activation (journeyd-http.socket, `FileDescriptorName=http`): the daemon serves the socket
-    /// systemd bound — here `systemd-socket-activate`, which binds, then execs journeyd with `LISTEN_FDS`
+    /// Socket activation (journeyd-http.socket, `FileDescriptorName=http`, and journeyd-admin.socket,
+    /// `FileDescriptorName=admin`): the daemon serves the sockets systemd bound — here `systemd-socket-activate`, which binds, then execs journeyd with `LISTEN_FDS`
     /// — and binds nothing itself.
     @Test func aSocketHandedOverAsHTTPServesTheTrackingAPI() async throws {
         let activate = "/usr/bin/systemd-socket-activate"
@@ -92,9 +98,10 @@ struct HTTPInputTests {
         try "inputs:\n  http:\n    listen: 127.0.0.1:1\n    sources:\n      - { name: site, key_file: site.key }\n"
             .write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
         let port = freePort()
+        let admin = freePort()
         let daemon = try ChildProcess(
             activate,
-            ["-l", "127.0.0.1:\(port)", "--fdname=http", journeydBinary, "run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool],
+            ["-l", "127.0.0.1:\(port)", "-l", "127.0.0.1:\(admin)", "--fdname=http:admin", journeydBinary, "run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool],
             output: fixture.root + "/daemon.log")
         defer { daemon.signal(SIGKILL) }
         // Once systemd-socket-activate has bound, the request waits in the backlog while journeyd starts.
@@ -111,6 +118,12 @@ struct HTTPInputTests {
         #expect(await eventually { fixture.log.contains("journeyd running") })
         #expect(fixture.log.contains(#"inputs.http (the socket systemd passed as "http", fd 3): listening on 127.0.0.1:\#(port)"#), "\(fixture.log)")
         #expect(await eventually { await statusEvents(fixture) == 1 })
+        // The second socket, named "admin" (journeyd-admin.socket), serves /readyz and /metrics.
+        #expect(fixture.log.contains(#"admin (the socket systemd passed as "admin", fd 4): listening on 127.0.0.1:\#(admin)"#), "\(fixture.log)")
+        let ready = try await HTTPExchange.send("GET", "/readyz", port: admin)
+        #expect(ready.status == 200 && ready.body == "ready\n")
+        let scrape = try await HTTPExchange.send("GET", "/metrics", port: admin)
+        #expect(Self.samples(scrape.body)[#"journeyd_events_received_total{source="http"}"#] == 1, "\(scrape.body.prefix(400))")
         #expect(await daemon.stop() == 0)
     }
 

@@ -4,7 +4,8 @@
 /// Ids are kept for `window` of event-processing time and at most `maxEntries` of them, forgetting the
 /// oldest first (`dedup.window`, `dedup.max_entries` in journeyd.yaml). Each id is remembered by a
 /// 128-bit hash — 16 bytes instead of a string: two distinct ids collide with a probability of about
-/// n²/2¹²⁹ (below 10⁻²⁴ for ten million ids), so no event is dropped by a collision in practice.
+/// n²/2¹²⁹ (below 10⁻²⁴ for ten million ids), so no event is dropped by a collision in practice. Held in
+/// a ``KeyRing``: about 30–40 bytes per remembered id in memory.
 public struct DedupWindow: Sendable {
     /// A remembered id: its 128-bit hash.
     public struct Key: Sendable, Hashable {
@@ -41,9 +42,7 @@ public struct DedupWindow: Sendable {
 
     public var window: TimeSpan
     public var maxEntries: Int
-    private var seen: Set<Key> = []
-    private var order: [Entry] = []
-    private var head = 0
+    private var ring = KeyRing()
 
     public init(window: TimeSpan = .days(7), maxEntries: Int = 10_000_000) {
         self.window = window
@@ -51,39 +50,33 @@ public struct DedupWindow: Sendable {
     }
 
     /// How many ids are remembered.
-    public var count: Int { order.count - head }
+    public var count: Int { ring.count }
 
     /// Records `key` as seen at `at`; returns false when it was already seen (a duplicate).
     public mutating func insert(_ key: Key, at: Timestamp) -> Bool {
         expire(before: at - window)
-        if seen.contains(key) { return false }
-        while count >= maxEntries { drop() }
-        seen.insert(key)
-        order.append(Entry(key: key, at: at))
-        return true
+        if ring.count >= maxEntries {
+            if ring.contains(key) { return false }
+            while ring.count >= maxEntries { ring.removeOldest() }
+        }
+        return ring.append(key, at: at)
     }
 
-    public func contains(_ key: Key) -> Bool { seen.contains(key) }
+    public func contains(_ key: Key) -> Bool { ring.contains(key) }
 
     /// Restores remembered ids (from a checkpoint), oldest first.
     public mutating func restore(_ entries: some Sequence<Entry>) {
-        for entry in entries where seen.insert(entry.key).inserted { order.append(entry) }
+        for entry in entries { _ = ring.append(entry.key, at: entry.at) }
     }
 
+    /// The oldest remembered id.
+    public var oldest: Entry? { ring.oldest }
+
     /// The remembered ids, oldest first.
-    public var entries: ArraySlice<Entry> { order[head...] }
+    public var entries: [Entry] { ring.entries }
 
     /// Forgets ids seen before `horizon`.
     public mutating func expire(before horizon: Timestamp) {
-        while head < order.count, order[head].at < horizon { drop() }
-    }
-
-    private mutating func drop() {
-        seen.remove(order[head].key)
-        head += 1
-        if head > 4096 && head * 2 > order.count {
-            order.removeFirst(head)
-            head = 0
-        }
+        while let oldest = ring.oldest, oldest.at < horizon { ring.removeOldest() }
     }
 }

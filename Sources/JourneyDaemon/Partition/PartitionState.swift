@@ -200,7 +200,7 @@ final class PartitionState: StateStore {
         checkpoint.timersArmed = armed.filter { !fired.contains($0.seq) }
         checkpoint.timersDone = done.filter { !armedSeqs.contains($0) }
         checkpoint.dedupAdded = dedupAdded.filter { dedup.contains($0.key) }
-        checkpoint.dedupHorizon = dedup.entries.first?.at ?? clock
+        checkpoint.dedupHorizon = dedup.oldest?.at ?? clock
         checkpoint.outbox = outbox.takeChanges()
         checkpoint.positions = positionChanges
         checkpoint.figures = Dictionary(uniqueKeysWithValues: activeEnrollments.map { ("active:" + $0.key, Int64($0.value)) })

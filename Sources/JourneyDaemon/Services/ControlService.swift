@@ -18,15 +18,18 @@ final class ControlService: Service, @unchecked Sendable {
     let steppable: SteppableClock?
     /// Directories of input kept as files (spool `done/`, quarantine) that `forget` erases the user from.
     let archives: [String]
+    /// The metrics registry's exposition (what `/metrics` serves): `status` answers its counters and gauges.
+    let metricsExposition: @Sendable () -> [UInt8]
     /// Fault injection for tests (`JOURNEYD_FAULT_INJECTION=1`): the request `stall SECONDS` blocks the
     /// processing loop, as a stuck loop would (the watchdog test).
     let faultInjection = ProcessInfo.processInfo.environment["JOURNEYD_FAULT_INJECTION"] == "1"
 
     init(
         socket: ControlSocket, processor: PartitionProcessor, reloader: Reloader, steppable: SteppableClock? = nil, archives: [String] = [],
-        logger: Logger
+        metricsExposition: @escaping @Sendable () -> [UInt8] = { [] }, logger: Logger
     ) {
         self.steppable = steppable
+        self.metricsExposition = metricsExposition
         self.archives = archives
         self.socket = socket
         self.processor = processor
@@ -70,7 +73,8 @@ final class ControlService: Service, @unchecked Sendable {
             }
             return Value.object([.init("ok", false), .init("errors", .array(errors.map { .string($0.description) }))]).jsonText
         case .status:
-            return StatusReporter.json(processor.figures).jsonText
+            guard case .object(let members) = StatusReporter.json(processor.figures) else { return Self.refusal("no figures") }
+            return Value.object(members + [.init("metrics", MetricsSnapshot(exposition: metricsExposition()).jsonValue)]).jsonText
         case .explain(let user):
             return ask(processor) { $0.explain(user).jsonValue }
         case .report:

@@ -52,8 +52,10 @@ public struct DaemonSettings: Sendable, Equatable {
 
     /// `inputs.http`: the Segment HTTP Tracking API input.
     public var http: HTTPInput?
-    /// `admin.listen`: where `/metrics`, `/healthz` and `/readyz` are served (host:port).
+    /// `admin.listen`: where `/metrics`, `/healthz` and `/readyz` are served (host:port). Off unless set,
+    /// or unless systemd passes a socket named `admin` (journeyd-admin.socket listens on the default).
     public var adminListen: String?
+    public static let defaultAdminListen = "127.0.0.1:9464"
 
     public struct HTTPInput: Sendable, Equatable {
         /// `inputs.http.listen` (default 127.0.0.1:8088).
