@@ -115,6 +115,7 @@ struct ReportPageTests {
             #expect(dom.contains("<svg class=\"chart \(chart)\""), "the \(chart) chart")
         }
         #expect(!dom.contains("<script"))
+        #expect(page["welcome_offer.verdict"]?.hasPrefix("not comparable") == false, "the journey watches the goal window")
 
         let screenshot = directory.file("report.png")
         _ = try await Self.chromium(["--screenshot=" + screenshot, "--window-size=1100,1800", "file://" + directory.file("report.html")], in: directory)

@@ -74,7 +74,7 @@ public enum ReportPage {
         h += "<p class=\"uplift\">Uplift <strong data-figure=\"\(id).uplift\" data-value=\"\(u.uplift)\">\(points(u.uplift))</strong>, "
         h += "95 % interval <span data-figure=\"\(id).uplift.lower\" data-value=\"\(u.lower)\">\(points(u.lower))</span> to "
         h += "<span data-figure=\"\(id).uplift.upper\" data-value=\"\(u.upper)\">\(points(u.upper))</span> "
-        h += "(\(esc(UpliftInterval.method))): <em data-figure=\"\(id).verdict\">\(esc(u.verdict))</em>.</p>"
+        h += "(\(esc(UpliftInterval.method))): <em data-figure=\"\(id).verdict\">\(esc(r.caveat ?? u.verdict))</em>.</p>"
         h += ReportCharts.interval(u, title: "Uplift of \(r.id) with its 95 % interval")
         return h
     }

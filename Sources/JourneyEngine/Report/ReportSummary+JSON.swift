@@ -23,7 +23,7 @@ extension ReportSummary {
                     ("holdout", object([("users", n(u.holdout.total)), ("converted", n(u.holdout.successes)), ("rate", .number(u.holdout.rate))])),
                     ("uplift", .number(u.uplift)), ("lower", .number(u.lower)), ("upper", .number(u.upper)),
                     ("method", .string(UpliftInterval.method)), ("sized_to_tell", .bool(u.isSizedToTell)),
-                    ("minimum_group", n(UpliftInterval.minimumGroup)), ("verdict", .string(u.verdict)),
+                    ("minimum_group", n(UpliftInterval.minimumGroup)), ("verdict", .string(row.caveat ?? u.verdict)), ("comparable", .bool(row.caveat == nil)),
                 ])))
             }
             return object(members)

@@ -16,6 +16,8 @@ public struct ReportSummary: Sendable {
         public var goal: String
         /// Treatment against holdout, for journeys whose split has a holdout arm.
         public var uplift: UpliftInterval?
+        /// Why treatment and holdout are not watched alike (nil when they are): then the uplift is biased.
+        public var caveat: String?
         public var capped: Int
         public var deferredQuietHours: Int
         public var deferredCap: Int
@@ -75,13 +77,28 @@ public struct ReportSummary: Sendable {
                 holdout: .init(holdoutArms.reduce(0) { $0 + (converted[$1] ?? 0) }, of: held))
             break
         }
+        let caveat = uplift == nil ? nil : Self.caveat(journey)
         let goal = journey.goal.map { goal in "\(goal.match.event)" + (goal.within.map { " within \($0)" } ?? "") } ?? ""
         return JourneyRow(
             id: journey.id, description: journey.description, entered: figures[j + "entered"],
             steps: journey.steps.map { ($0.id, reached[$0.id] ?? 0) }, touched: figures[j + "touched"],
-            converted: converted.values.reduce(0, +), goal: goal, uplift: uplift, capped: figures[j + "capped"],
+            converted: converted.values.reduce(0, +), goal: goal, uplift: uplift, caveat: caveat, capped: figures[j + "capped"],
             deferredQuietHours: figures[j + "deferred\tquiet_hours"], deferredCap: figures[j + "deferred\tcap"],
             suppressed: figures[j + "suppressed"], skippedLate: figures[j + "skipped_late"],
             exited: figures.group(j + "exited\t").sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+
+    /// A holdout enrollment is watched for the whole goal window; a treatment one only while it runs. They
+    /// are alike only when the journey waits for the goal event at least as long as the window.
+    static func caveat(_ journey: Journey) -> String? {
+        guard let goal = journey.goal, let within = goal.within else {
+            return "the goal has no window (within), so the holdout is not watched for conversions"
+        }
+        let watches = journey.steps.contains { step in
+            if case .waitFor(let w) = step.kind, w.match.event == goal.match.event, w.timeout >= within { return true }
+            return false
+        }
+        return watches ? nil
+            : "not comparable: treatment enrollments end after their last step, before the \(within) goal window closes, so their later conversions are not counted (the holdout's are); end the journey with wait_for {event: \(goal.match.event), timeout: \(within)}"
     }
 }
