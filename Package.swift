@@ -21,6 +21,9 @@ import PackageDescription
 //   CSystemd           libsystemd (apt libsystemd-dev); only JourneySystemd imports it.
 //   JourneySystemd     sd_notify, watchdog, socket activation (listen fds), journald and stderr log handlers.
 //                      Sees CSystemd, JourneyCore (the record kinds), Logging.
+//   CNats              libnats (apt libnats-dev 3.4, the NATS C client with JetStream); only JourneyNATS imports it.
+//   JourneyNATS        cluster mode's event log: the JetStream stream (one subject per partition), the partition
+//                      publisher (PubAck, Nats-Msg-Id), `JetStreamLog` (an EventLog). Sees CNats, JourneyCore.
 //   journeyd-bench     the benchmark that writes a report (not a test).
 let package = Package(
     name: "journeyd",
@@ -101,6 +104,8 @@ let package = Package(
             name: "JourneySystemd",
             dependencies: ["CSystemd", "JourneyCore", .product(name: "Logging", package: "swift-log")]
         ),
+        .systemLibrary(name: "CNats", pkgConfig: "libnats", providers: [.apt(["libnats-dev"])]),
+        .target(name: "JourneyNATS", dependencies: ["CNats", "JourneyCore"]),
         .target(
             name: "JourneyDaemon",
             dependencies: [
@@ -122,7 +127,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "JourneyBench",
-            dependencies: ["JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation", "JourneyTemplates", "JourneyChannels"]
+            dependencies: [
+                "JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneySimulation", "JourneyTemplates", "JourneyChannels",
+                "JourneyNATS",
+            ]
         ),
         .target(name: "JourneyTesting", dependencies: ["JourneyCore", "JourneyRules", "JourneyEngine"]),
         .testTarget(name: "JourneyLogTests", dependencies: ["JourneyLog", "JourneyCore", "JourneyTesting"]),
@@ -151,6 +159,7 @@ let package = Package(
             ],
             exclude: ["Peers"]  // Python test peers, started by the tests
         ),
+        .testTarget(name: "JourneyNATSTests", dependencies: ["JourneyNATS", "JourneyCore", "JourneyTesting"]),
         .testTarget(name: "JourneySystemdTests", dependencies: ["JourneySystemd", "JourneyCore", "JourneyTesting"]),
         .testTarget(name: "JourneyEventsTests", dependencies: ["JourneyEvents", "JourneyTesting"]),
         .testTarget(

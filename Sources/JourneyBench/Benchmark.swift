@@ -18,7 +18,8 @@ struct Benchmark {
 
         OPTIONS:
           --events N        events per stage (default 1,000,000; the daemon and HTTP stages use at most 200,000)
-          --only STAGE      one stage: replay | parse | engine | templates | channels | dedup | daemon | http (default: all)
+          --only STAGE      one stage: replay | parse | engine | templates | channels | dedup | daemon | users | http (default: all),
+                            or jetstream (not in all: needs nats-server)
           --runs N          how often the durable path (and HTTP against the socket) is measured (default 3: median, spread)
           --no-python       skip the Python references (bench/reference.py, bench/liquid_reference.py)
           --python PATH     the Python interpreter for the reference (default python3)
@@ -42,7 +43,7 @@ struct Benchmark {
         let python = option("--python", "python3")
         let skipPython = args.contains("--no-python")
         let runs = max(1, Int(option("--runs", "3")) ?? 3)
-        // --only replay|parse|engine|templates|channels|dedup|daemon|http runs one stage (for profiling).
+        // --only replay|parse|engine|templates|channels|dedup|daemon|users|http runs one stage (for profiling).
         let only = option("--only", "all")
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
@@ -74,10 +75,15 @@ struct Benchmark {
             daemonStages.runs = runs
             try daemonStages.daemon(try daemonStages.generate(into: &report), into: &report)
         }
+        if only == "all" || only == "users" { try stages.usersInMemory(into: &report) }
         if only == "all" || only == "http" {
             var httpStages = Stages(events: min(events, 200_000), work: work, root: root, python: nil)
             httpStages.runs = runs
             try httpStages.http(try httpStages.generate(into: &report), into: &report)
+        }
+        if only == "jetstream" {
+            // Not in "all": it needs nats-server (apt nats-server).
+            try Stages(events: min(events, 200_000), work: work, root: root, python: nil).jetstream(into: &report)
         }
         report.line("Targets (DESIGN §11): parsing ≥ 1,000,000 events/s per core; engine ≥ 1,000,000 events/s per core with 100 journeys; replay ≥ 10× the plain Python loop; templates ≥ 100,000 renders/s.")
 

@@ -87,13 +87,11 @@ public struct Engine: Sendable {
             return
         }
         var run = Run(compiled: compiled, now: now, event: event, timerSeq: store.lastTimerSeq)
-        if traces(event.userId) { run.trace = DecisionRecord(at: now, input: Run.describe(event)) }
-        swap(&run.effects, &effects)
-        let limit = traceLimit
-        store.withUser(event.userId) { user in
-            run.apply(event, to: &user)
-            if let record = run.trace { user.remember(record, limit: limit) }
+        if traces(event.userId) || (traceUser != nil && traces(IdentityMerge.resolve(event.userId, in: store))) {
+            run.trace = DecisionRecord(at: now, input: Run.describe(event))  // `--explain USER` follows USER's merged ids
         }
+        swap(&run.effects, &effects)
+        applyResolved(event, run: &run, store: &store)  // Engine+Identity: merged ids apply to their owner
         swap(&run.effects, &effects)
         for timer in run.timers { store.schedule(timer) }
     }

@@ -93,6 +93,13 @@ struct EvaluationScope: ExpressionScope {
         return total
     }
 
+    func nextExpiry(event name: String, within: TimeSpan) -> Timestamp? {
+        guard let track = user.history.first(where: { $0.event == name }) else { return nil }
+        let from = now - within
+        // Oldest first: the first occurrence still inside the window is the next to leave it.
+        return track.recent.first { $0.at > from && $0.at <= now }.map { $0.at + within }
+    }
+
     func lastTime(event name: String) -> Timestamp? { user.history.first { $0.event == name }?.last }
     func firstTime(event name: String) -> Timestamp? { user.history.first { $0.event == name }?.first }
 }

@@ -21,6 +21,8 @@ struct Run {
     var timerSeq: UInt64
     /// The decision record of this run, when the trace is on for its user (nil: off, nothing is noted).
     var trace: DecisionRecord?
+    /// Another profile was merged into the user by this run (Run+Identity): segments are evaluated again.
+    var profileMerged = false
 
     init(compiled: CompiledRules, now: Timestamp, event: Event?, timerSeq: UInt64) {
         self.compiled = compiled
@@ -78,7 +80,7 @@ struct Run {
         case .group, .alias:
             break
         }
-        settle(user: &user, profileChanged: event.kind == .identify || event.kind == .track)
+        settle(user: &user, profileChanged: event.kind == .identify || event.kind == .track || profileMerged)
     }
 
     /// Merges identify traits: a `null` value removes the trait. Records which traits changed.
@@ -342,6 +344,7 @@ struct Run {
             let enrolls = pendingEnrolls
             pendingEnrolls.removeAll()
             if changed.isEmpty && enrolls.isEmpty && !evaluateSegments { return }
+            if !changed.isEmpty { user.traitsChangedAt = max(user.traitsChangedAt, now) }
             for name in changed {
                 for index in compiled.traitTriggers[name] ?? [] {
                     let journey = compiled.rules.journeys[index]
@@ -371,6 +374,7 @@ struct Run {
                     } else if !isMember && wasMember {
                         user.segments.removeAll { $0 == journey.id }
                     }
+                    recheck(journey, condition, user: &user)  // Run+Recheck: when time alone could change it
                 }
             }
             if !compiled.rules.settings.stages.isEmpty { updateStage(&user) }
@@ -394,6 +398,10 @@ struct Run {
             if case .date(let trigger) = journey.trigger, trigger.yearly {
                 scheduleDateTrigger(journey, user: &user)
             }
+        case .segmentRecheck(let journeyID):
+            guard takeRecheck(journeyID, timer: timer, user: &user) else { return }
+            settle(user: &user, profileChanged: true)
+            return
         case .enrollment(let seq):
             guard let i = user.enrollments.firstIndex(where: { $0.seq == seq }), user.enrollments[i].timer == timer.seq
             else { return }

@@ -155,9 +155,16 @@ struct DecisionTraceTests {
         #expect(try UserState(id: "u", encoded: state.encoded()) == state)
         var withoutTrace = state
         withoutTrace.trace = []
+        withoutTrace.traitsChangedAt = .distantPast  // format 3's fields, at their defaults
         var old = withoutTrace.encoded()
-        old[0] = 1  // format 1: the same fields, no trace
-        old.removeLast()  // its empty trace count
+        old[0] = 1  // format 1: the same fields, no trace and none of format 3's
+        var tail = ByteWriter()
+        tail.varint(0)  // the empty trace count
+        tail.string("")  // merged into: none
+        tail.varint(0)  // aliases
+        tail.timestamp(.distantPast)  // traits changed at
+        tail.varint(0)  // segment rechecks
+        old.removeLast(tail.bytes.count)
         #expect(try UserState(id: "u", encoded: old) == withoutTrace)
     }
 }

@@ -4,8 +4,9 @@
 /// Each form starts with a format byte; a reader refuses a format it does not know instead of guessing.
 
 extension UserState {
-    /// 1: without the decision trace; 2: with it; 3: with the lifecycle stage (read all three).
-    static let format: UInt8 = 3
+    /// 1: without the decision trace; 2: with it; 3: with identity (merged into, aliases, when traits
+    /// changed) and pending segment rechecks; 4: with the lifecycle stage (read all four).
+    static let format: UInt8 = 4
 
     /// The user's state without the id (stores key rows by id).
     public func encoded() -> [UInt8] {
@@ -57,6 +58,16 @@ extension UserState {
         w.varint(nextEnrollmentSeq)
         w.varint(UInt64(trace.count))
         for record in trace { record.encode(into: &w) }
+        w.string(mergedInto ?? "")
+        w.varint(UInt64(aliases.count))
+        for alias in aliases { w.string(alias) }
+        w.timestamp(traitsChangedAt)
+        w.varint(UInt64(rechecks.count))
+        for recheck in rechecks {
+            w.string(recheck.journey)
+            w.varint(recheck.timer)
+            w.timestamp(recheck.due)
+        }
         w.string(stage)
     }
 
@@ -100,7 +111,15 @@ extension UserState {
         }
         nextEnrollmentSeq = try r.varint()
         if format >= 2 { trace = try r.list { r throws(BinaryDecodingError) in try DecisionRecord(from: &r) } }
-        if format >= 3 { stage = try r.string() }
+        guard format >= 3 else { return }
+        let merged = try r.string()
+        mergedInto = merged.isEmpty ? nil : merged
+        aliases = try r.list { r throws(BinaryDecodingError) in try r.string() }
+        traitsChangedAt = try r.timestamp()
+        rechecks = try r.list { r throws(BinaryDecodingError) in
+            DateSchedule(journey: try r.string(), timer: try r.varint(), due: try r.timestamp())
+        }
+        if format >= 4 { stage = try r.string() }
     }
 }
 
@@ -183,6 +202,9 @@ extension TimerEntry {
         case .dateTrigger(let journey):
             w.byte(1)
             w.string(journey)
+        case .segmentRecheck(let journey):
+            w.byte(2)
+            w.string(journey)
         }
     }
 
@@ -193,6 +215,7 @@ extension TimerEntry {
         switch try r.byte() {
         case 0: self.init(due: due, seq: seq, user: user, purpose: .enrollment(try r.varint()))
         case 1: self.init(due: due, seq: seq, user: user, purpose: .dateTrigger(try r.string()))
+        case 2: self.init(due: due, seq: seq, user: user, purpose: .segmentRecheck(try r.string()))
         case let tag: throw BinaryDecodingError(offset: r.offset - 1, reason: "unknown timer purpose \(tag)")
         }
     }

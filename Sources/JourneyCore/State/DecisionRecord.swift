@@ -47,6 +47,10 @@ public struct Decision: Sendable, Equatable {
         case exit
         /// The event's messageId was already seen.
         case duplicate
+        /// Identity: an `alias` or `identify` merged another id into this user, or was a no-op.
+        case identity
+        /// A segment trigger that time alone can make true was (re)scheduled or re-evaluated.
+        case recheck
     }
 
     public var kind: Kind

@@ -8,6 +8,8 @@ public struct TimerEntry: Sendable, Hashable, Comparable {
         case enrollment(UInt64)
         /// A date trigger of journey `id` is due.
         case dateTrigger(String)
+        /// A segment trigger of journey `id` may have become true by time alone: evaluate it again.
+        case segmentRecheck(String)
     }
 
     public var due: Timestamp

@@ -21,6 +21,15 @@ public struct UserState: Sendable, Equatable {
     /// The engine's recent decisions for this user, oldest first (`journeyd explain`), bounded by
     /// `explain.trace`; empty when the trace is off.
     public var trace: [DecisionRecord]
+    /// Set when this id was merged into another user (`alias`, `identify` with an `anonymousId`): the
+    /// state is then only this pointer, and events for this id apply to that user (docs/IDENTITY.md).
+    public var mergedInto: String?
+    /// The ids merged into this user (directly; each keeps its own), for `forget` and `explain`.
+    public var aliases: [String]
+    /// When the traits last changed (event time): which side's traits win in a merge.
+    public var traitsChangedAt: Timestamp
+    /// Pending re-evaluations of segment triggers that time alone can make true: journey id → timer.
+    public var rechecks: [DateSchedule]
     /// The user's lifecycle stage (journeyd.yaml `stages`), "" before the first one holds or without stages.
     public var stage: String
 
@@ -35,6 +44,10 @@ public struct UserState: Sendable, Equatable {
         self.dateSchedules = []
         self.nextEnrollmentSeq = 1
         self.trace = []
+        self.mergedInto = nil
+        self.aliases = []
+        self.traitsChangedAt = .distantPast
+        self.rechecks = []
         self.stage = ""
     }
 }

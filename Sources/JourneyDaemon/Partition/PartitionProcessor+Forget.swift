@@ -1,5 +1,6 @@
 import JourneyChannels
 import JourneyCore
+import JourneyEngine
 
 /// `journeyd forget USER` (an erasure request): the profile, history, enrollments, timers, decision
 /// records and the touches not yet delivered of one user leave the partition. Logged before it is applied,
@@ -13,9 +14,28 @@ extension PartitionProcessor {
         return (applyForget(user), sequence)
     }
 
-    /// The erasure itself: also what replaying a `forget` record does.
+    /// The erasure itself: also what replaying a `forget` record does. The person is erased: the id's
+    /// owner and every id merged into it (`alias`, `identify` with an `anonymousId`), each tombstoned.
     @discardableResult
     func applyForget(_ user: String) -> Erasure {
+        let person = Identity.person(user, in: state)
+        var erasure = forgetOne(person.owner)
+        for id in person.merged {
+            let more = forgetOne(id)
+            erasure.traits += more.traits
+            erasure.historyEvents += more.historyEvents
+            erasure.enrollments += more.enrollments
+            erasure.timers += more.timers
+            erasure.decisionRecords += more.decisionRecords
+            erasure.queuedTouches += more.queuedTouches
+        }
+        erasure.user = user
+        erasure.known = erasure.known || person.owner != user
+        erasure.ids = [person.owner] + person.merged
+        return erasure
+    }
+
+    private func forgetOne(_ user: String) -> Erasure {
         let kept = state.user(user)
         let (timers, touches) = state.forget(user)
         // Touches marked attempting whose record is not durable yet have not reached the dispatcher: they never will.
@@ -53,6 +73,8 @@ struct Erasure: Sendable {
     var timers: Int
     var decisionRecords: Int
     var queuedTouches: Int
+    /// Every id erased: the owner and the ids merged into it.
+    var ids: [String] = []
 
     var jsonValue: Value {
         .object([
@@ -64,6 +86,7 @@ struct Erasure: Sendable {
                     .init("enrollments", .number(Double(enrollments))), .init("timers", .number(Double(timers))),
                     .init("decision_records", .number(Double(decisionRecords))),
                     .init("queued_touches", .number(Double(queuedTouches))),
+                    .init("merged_ids", .number(Double(max(ids.count - 1, 0)))),
                 ])),
         ])
     }

@@ -123,18 +123,18 @@ final class ControlService: Service, @unchecked Sendable {
     /// Erases `user` and answers once the erasure's log record is durable (a restart then replays it);
     /// then drops the user's lines from the input archives (spool `done/`, quarantine).
     func forget(_ user: String) -> String {
-        let logged = Mutex<UInt64>(0)
+        let logged = Mutex<(sequence: UInt64, ids: [String])>((0, []))
         let erased: Value? = query(processor) { p in
             do {
                 let (erasure, sequence) = try p.forget(user)
-                logged.withLock { $0 = sequence }
+                logged.withLock { $0 = (sequence, erasure.ids) }
                 return erasure.jsonValue
             } catch {
                 return Value.object([.init("ok", false), .init("errors", .array([.string("forget: \(error)")]))])
             }
         }
         guard let erased else { return Self.refusal("forget: the processor did not answer within 30 s (stopped or stalled)") }
-        let sequence = logged.withLock { $0 }
+        let (sequence, ids) = logged.withLock { $0 }
         guard sequence > 0, case .object(var members) = erased else { return erased.jsonText }
         let deadline = DispatchTime.now() + 30
         while (query(processor) { $0.log.durableSequence } ?? 0) < sequence {
@@ -142,7 +142,8 @@ final class ControlService: Service, @unchecked Sendable {
             usleep(2_000)
         }
         do {
-            let lines = try ArchiveErasure.erase(user, in: archives)
+            var lines = 0
+            for id in Set(ids + [user]).sorted() { lines += try ArchiveErasure.erase(id, in: archives) }
             if let index = members.firstIndex(where: { $0.key == "erased" }), case .object(var counts) = members[index].value {
                 counts.append(.init("archived_lines", .number(Double(lines))))
                 members[index].value = .object(counts)

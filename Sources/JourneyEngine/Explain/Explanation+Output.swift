@@ -8,6 +8,8 @@ extension Explanation {
             .init("user", .string(user)),
             .init("known", .bool(known)),
             .init("profile", traits),
+            .init("merged_into", mergedInto.map(Value.string) ?? .null),
+            .init("aliases", .array(aliases.map(Value.string))),
             .init(
                 "history",
                 .array(history.map { track in
@@ -69,6 +71,10 @@ extension Explanation {
         func list(_ key: String) -> [Value] { json[key]?.arrayValue ?? [] }
         let known = json["known"] == .bool(true)
         var out = "user \(s(json, "user"))" + (known ? "" : " (no state kept for this user)") + "\n"
+        if let owner = json["merged_into"]?.stringValue { out += "  merged into \(owner): its events apply to that user\n" }
+        if let aliases = json["aliases"]?.arrayValue, !aliases.isEmpty {
+            out += "  ids merged into it: \(aliases.compactMap(\.stringValue).joined(separator: ", "))\n"
+        }
         out += "\nprofile\n"
         let members = json["profile"]?.members ?? []
         if members.isEmpty { out += "  (no traits)\n" }

@@ -38,6 +38,9 @@ public struct Explanation: Sendable {
     public var traceLimit: Int
     /// The user's touches the outbox still knows, oldest first.
     public var touches: [OutboxEntry]
+    /// Identity (docs/IDENTITY.md): the id this one was merged into, and the ids merged into it.
+    public var mergedInto: String?
+    public var aliases: [String]
 
     /// - Parameters:
     ///   - journey: the journey version with this content hash, for step names (nil: shown by index).
@@ -50,6 +53,8 @@ public struct Explanation: Sendable {
         self.history = state?.history ?? []
         self.trace = state?.trace ?? []
         self.traceLimit = traceLimit
+        self.mergedInto = state?.mergedInto
+        self.aliases = state?.aliases ?? []
         self.touches = outbox.sorted { ($0.touch.at, $0.touch.id) < ($1.touch.at, $1.touch.id) }
         var enrollments: [EnrollmentRow] = []
         var timers: [TimerRow] = []
@@ -67,6 +72,9 @@ public struct Explanation: Sendable {
         }
         for schedule in state?.dateSchedules ?? [] {
             timers.append(TimerRow(due: schedule.due, seq: schedule.timer, purpose: "date trigger of \(schedule.journey)"))
+        }
+        for recheck in state?.rechecks ?? [] {
+            timers.append(TimerRow(due: recheck.due, seq: recheck.timer, purpose: "segment recheck of \(recheck.journey)"))
         }
         self.enrollments = enrollments
         self.timers = timers.sorted { ($0.due, $0.seq) < ($1.due, $1.seq) }

@@ -29,6 +29,9 @@ public protocol ExpressionScope {
     /// When the user last / first did `event`, or nil if never.
     func lastTime(event: String) -> Timestamp?
     func firstTime(event: String) -> Timestamp?
+    /// The earliest instant after now at which an occurrence of `event` counted in `(now - within, now]`
+    /// leaves that window, or nil when none is counted (for ``Expression/nextChange(in:)``).
+    func nextExpiry(event: String, within: TimeSpan) -> Timestamp?
     /// The evaluation instant (the event's time, or the timer's).
     var now: Timestamp { get }
     /// The user's time zone (their `timezone` trait, else the configured default).
@@ -40,6 +43,8 @@ public protocol ExpressionScope {
 
 extension ExpressionScope {
     public var localNow: LocalDateTime { zone.local(now) }
+    /// Scopes without a history of occurrences say none leaves a window.
+    public func nextExpiry(event: String, within: TimeSpan) -> Timestamp? { nil }
 }
 
 /// A scope that answers `localNow` from a value computed once (see ``Expression/evaluate(in:)``).

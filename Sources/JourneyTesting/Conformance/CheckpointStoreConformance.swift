@@ -33,11 +33,18 @@ public enum CheckpointStoreConformance {
         ada.segments = ["vip"]
         ada.dateSchedules = [DateSchedule(journey: "birthday", timer: 8, due: t0 + .days(30))]
         ada.nextEnrollmentSeq = 2
+        // Identity (docs/IDENTITY.md): the ids merged into ada, and the merged id's row, only a pointer.
+        ada.aliases = ["anon-1"]
+        ada.traitsChangedAt = t0 - .days(2)
+        ada.rechecks = [DateSchedule(journey: "lapsed", timer: 11, due: t0 + .days(29))]
+        var anon = UserState(id: "anon-1")
+        anon.mergedInto = "ada"
         let bob = UserState(id: "bob")
         let timers = [
             TimerEntry(due: t0 + .hours(1), seq: 7, user: "ada", purpose: .enrollment(1)),
             TimerEntry(due: t0 + .days(30), seq: 8, user: "ada", purpose: .dateTrigger("birthday")),
             TimerEntry(due: t0 + .hours(2), seq: 9, user: "bob", purpose: .enrollment(1)),
+            TimerEntry(due: t0 + .days(29), seq: 11, user: "ada", purpose: .segmentRecheck("lapsed")),
         ]
         let touch = Touch(
             id: "0123456789abcdef", user: "ada", journey: "cart", version: "v1", enrollment: "ada#1", step: "remind", channel: "email",
@@ -46,7 +53,7 @@ public enum CheckpointStoreConformance {
         let message = RenderedMessage(subject: "Your cart", text: "Hi Ada", html: "<p>Hi Ada</p>", unsubscribeURL: "https://u.example/ada")
         var first = Checkpoint(partition: 0, logSequence: 120, rulesVersion: "rules-1", timerSeq: 9, takenAt: t0)
         first.clock = t0 + .minutes(5)
-        first.users = [ada, bob]
+        first.users = [ada, bob, anon]
         first.timersArmed = timers
         first.dedupAdded = [.init(key: .init("m1"), at: t0), .init(key: .init("m2", namespace: "http:shop"), at: t0 + .minutes(1))]
         first.dedupHorizon = t0 - .days(7)
@@ -76,13 +83,14 @@ public enum CheckpointStoreConformance {
         try require(restored.figures == ["active:cart": 1], "figures are restored")
         try require(restored.channels == ["email": [1, 2, 3], "sms": []], "channel states are restored")
         try require(try store.user("bob") == bob, "a user with nothing but an id comes back")
+        try require(try store.user("anon-1")?.mergedInto == "ada", "a merged id comes back as a pointer to its owner (the alias map)")
 
         // A second checkpoint: changes only.
         var second = Checkpoint(partition: 0, logSequence: 300, rulesVersion: "rules-2", timerSeq: 10, takenAt: t0 + .minutes(1))
         var adaLater = ada
         adaLater.traits = ["first_name": "Ada"]
         second.users = [adaLater]
-        second.removedUsers = ["bob"]
+        second.removedUsers = ["bob", "anon-1"]
         second.timersArmed = [TimerEntry(due: t0 + .hours(3), seq: 10, user: "ada", purpose: .enrollment(1))]
         second.timersDone = [7, 9]
         second.dedupAdded = [.init(key: .init("m3"), at: t0 + .days(8))]
@@ -98,13 +106,14 @@ public enum CheckpointStoreConformance {
         store = try open()
         let again = try store.restore(partition: 0)
         try require(again.logSequence == 300 && again.rulesVersion == "rules-2" && again.timerSeq == 10, "a later checkpoint moves the position")
-        try require(Set(again.timers.map(\.seq)) == [8, 10], "timers done are gone, new ones armed (\(again.timers.map(\.seq)))")
+        try require(Set(again.timers.map(\.seq)) == [8, 10, 11], "timers done are gone, new ones armed (\(again.timers.map(\.seq)))")
         try require(again.dedup.map(\.key) == [DedupWindow.Key("m3")], "ids before the horizon are forgotten")
         try require(again.outbox.isEmpty, "a touch that was sent is no longer restored")
         try require(again.positions == ["tail/x": 99], "positions set to nil are removed, others updated")
         try require(again.channels == ["email": [1, 2, 3], "sms": []], "a checkpoint without channel states keeps the last ones")
         try require(try store.user("ada") == adaLater, "a changed user is replaced whole")
         try require(try store.user("bob") == nil, "a removed user is gone")
+        try require(try store.user("anon-1") == nil, "a removed alias row is gone (forget of its owner)")
         let counts = try store.outboxCounts()
         try require(counts[.sent] == 2 && counts[.pending] == nil, "the outbox counts by state: \(counts)")
         try require(try store.outbox(of: "ada").map(\.reason) == ["provider id 42"], "a user's touches are listed with their outcome")

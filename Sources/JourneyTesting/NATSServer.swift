@@ -1,0 +1,56 @@
+import Foundation
+
+/// A `nats-server` with JetStream that a test starts on loopback, on a port the server picks, storing in
+/// a temporary directory; ``stop()`` ends it and deletes the directory. Debian's `nats-server` (2.9).
+public final class NATSServer: Sendable {
+    /// `nats://127.0.0.1:PORT`.
+    public let url: String
+    public let directory: TemporaryDirectory
+    let process: ChildProcess
+
+    /// Starts the server and waits (generously) until it accepts clients with JetStream on.
+    public static func start(executable: String = "/usr/sbin/nats-server") async throws -> NATSServer {
+        let directory = try TemporaryDirectory(prefix: "journeyd-nats")
+        let log = directory.file("server.log")
+        let process: ChildProcess
+        do {
+            // -p -1: a free port, which the server writes into its log.
+            process = try ChildProcess(executable, ["-js", "-sd", directory.file("store"), "-a", "127.0.0.1", "-p", "-1", "-l", log])
+        } catch {
+            directory.remove()
+            throw error
+        }
+        var url: String?
+        _ = await eventually(timeout: .seconds(120), interval: .milliseconds(20)) {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            guard text.contains("Server is ready"), let range = text.range(of: "Listening for client connections on ") else {
+                return !process.isRunning
+            }
+            url = "nats://" + text[range.upperBound...].prefix { !$0.isNewline }
+            return true
+        }
+        guard let url, process.isRunning else {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            await process.stop(SIGKILL)
+            directory.remove()
+            throw NATSServerFailure(description: "nats-server did not start: \(text.suffix(2000))")
+        }
+        return NATSServer(url: url, directory: directory, process: process)
+    }
+
+    init(url: String, directory: TemporaryDirectory, process: ChildProcess) {
+        self.url = url
+        self.directory = directory
+        self.process = process
+    }
+
+    /// Ends the server and deletes its storage.
+    public func stop() async {
+        await process.stop(SIGTERM)
+        directory.remove()
+    }
+}
+
+struct NATSServerFailure: Error, CustomStringConvertible {
+    var description: String
+}
