@@ -13,6 +13,13 @@ extension Run {
         return ""
     }
 
+    /// An absorbed profile leaves its stage (to "": it is no longer a user of its own); the user it merged
+    /// into gets the stage of the merged profile when the run settles.
+    mutating func leaveStage(_ absorbed: UserState) {
+        guard !absorbed.stage.isEmpty else { return }
+        effects.append(.outcome(Outcome(kind: .stageChanged(from: absorbed.stage), user: absorbed.id, detail: "", at: now)))
+    }
+
     /// Recomputes the stage after a change to the profile; on a transition records it (from, to, now)
     /// and enters the journeys whose `stage` trigger it matches.
     mutating func updateStage(_ user: inout UserState) {

@@ -87,6 +87,21 @@ struct StageTests {
         #expect(Self.transitions(h, "bob").map { String($0.split(separator: " ")[1]) } == ["->member", "member>repeat"])
     }
 
+    @Test func aMergedVisitorLeavesItsStageAndTheKnownUserTakesTheMergedOne() throws {
+        let rules = try RuleFixtures.load(journeys: ["thanks": Self.thanks], templates: ["t"], settings: Self.settings)
+        var h = EngineHarness(rules: rules, now: "2025-02-03T10:00:00.000Z")
+        h.send(Event(kind: .track, userId: "anon-1", anonymousId: "anon-1", messageId: "a1", timestamp: h.now, name: "purchase"))
+        h.advance(by: .hours(1))
+        h.identify(user: "ada", ["first_name": "Ada"])
+        h.send(Event(kind: .alias, userId: "ada", messageId: "a2", timestamp: h.now, previousId: "anon-1"))
+        #expect(Self.transitions(h, "anon-1") == ["2025-02-03T10:00:00.000Z ->customer", "2025-02-03T11:00:00.000Z customer>"])
+        #expect(Self.transitions(h, "ada") == ["2025-02-03T11:00:00.000Z ->visitor", "2025-02-03T11:00:00.000Z visitor>customer"])
+        // The report counts people, not ids: one customer.
+        var figures = ReportFigures()
+        for effect in h.effects { figures.record(effect) }
+        #expect(figures.group("U\t") == ["customer": 1, "visitor": 0])
+    }
+
     @Test func checkNamesAnUnknownStageAtItsLineWithASuggestion() throws {
         let journey = """
             journey: typo

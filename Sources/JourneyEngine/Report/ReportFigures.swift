@@ -50,7 +50,7 @@ public struct ReportFigures: Sendable, Equatable {
                 return
             case .stageChanged(let from):
                 add("S\t\(from)\t\(o.detail)")
-                add("U\t\(o.detail)")
+                if !o.detail.isEmpty { add("U\t\(o.detail)") }
                 if !from.isEmpty { add("U\t\(from)", -1) }
             }
             mark(o.at)
