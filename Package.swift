@@ -9,6 +9,8 @@ import PackageDescription
 //   JourneyHTTP        the Segment HTTP Tracking API as an event source, and the admin listener (/metrics,
 //                      /healthz, /readyz). Only module that sees Hummingbird and CompressNIO.
 //   JourneyStore       the durable StateStore over SQLite (WAL, synchronous=FULL). Only module that sees GRDB.
+//   JourneyPostgres    cluster mode's checkpoint store and partition leases in PostgreSQL. Only module that sees
+//                      PostgresNIO.
 //   JourneyDaemon      `journeyd run`: inputs, the processing loop, group commit, the outbox dispatcher.
 //   JourneySimulation  what runs the engine on a simulated clock: `test`, `replay`, funnels, the event generator.
 //   journeyd           the command line. Only module that sees ArgumentParser and Prometheus (it bootstraps
@@ -54,6 +56,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(name: "JourneyCore", dependencies: [.product(name: "HeapModule", package: "swift-collections")]),
@@ -81,6 +84,14 @@ let package = Package(
         .target(
             name: "JourneyStore",
             dependencies: ["JourneyCore", "JourneyEvents", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "JourneyPostgres",
+            dependencies: [
+                "JourneyCore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(name: "JourneyTemplates", dependencies: ["JourneyCore"]),
         .target(
@@ -187,6 +198,13 @@ let package = Package(
             dependencies: [
                 "JourneyStore", "JourneyEngine", "JourneyTesting", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "JourneyPostgresTests",
+            dependencies: [
+                "JourneyPostgres", "JourneyCore", "JourneyTesting", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -286,17 +286,10 @@ extension SQLiteCheckpointStore {
 
 extension SQLiteCheckpointStore {
     public func keep(_ snapshot: RuleSnapshot) throws(StoreError) {
-        var w = ByteWriter(capacity: 4096)
-        let paths = snapshot.files.keys.sorted()
-        w.varint(UInt64(paths.count))
-        for path in paths {
-            w.string(path)
-            w.string(snapshot.files[path]!)
-        }
         try write("keep rule set") { db in
             try db.execute(
                 sql: "INSERT OR IGNORE INTO rule_sets (version, files, kept_at) VALUES (?, ?, ?)",
-                arguments: [snapshot.version, Data(w.bytes), WallClock().now.milliseconds])
+                arguments: [snapshot.version, Data(snapshot.encodedFiles()), WallClock().now.milliseconds])
         }
     }
 
@@ -305,12 +298,7 @@ extension SQLiteCheckpointStore {
             guard let data = try Data.fetchOne(db, sql: "SELECT files FROM rule_sets WHERE version = ?", arguments: [version]) else {
                 return nil
             }
-            let files = try Self.decode(data, "rule set \(version)") { r throws(BinaryDecodingError) in
-                var files: [String: String] = [:]
-                for _ in 0..<(try r.varint()) { files[try r.string()] = try r.string() }
-                return files
-            }
-            return RuleSnapshot(files: files)
+            return try Self.decode(data, "rule set \(version)") { r throws(BinaryDecodingError) in try RuleSnapshot(encodedFiles: &r) }
         }
     }
 

@@ -6,10 +6,11 @@ import Foundation
 public struct TemporaryDirectory: Sendable {
     public let path: String
 
-    public init(prefix: String = "journeyd-test") throws {
-        var template = Array((NSTemporaryDirectory() + "/\(prefix)-XXXXXX").utf8CString)
+    /// A new directory in `parent` (default: the temporary directory).
+    public init(prefix: String = "journeyd-test", in parent: String = NSTemporaryDirectory()) throws {
+        var template = Array((parent + "/\(prefix)-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: NSTemporaryDirectory()])
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: parent])
         }
         path = String(cString: made)
     }

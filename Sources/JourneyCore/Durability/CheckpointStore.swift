@@ -33,6 +33,11 @@ public struct Checkpoint: Sendable {
     public var channels: [String: [UInt8]] = [:]
     /// When it was taken (wall clock), for operators.
     public var takenAt: Timestamp
+    /// The writer's lease on the partition, in cluster mode (see ``PartitionLeases``): a store that keeps
+    /// leases refuses the write with ``StoreError/fenced(partition:presented:current:)`` unless this is the
+    /// partition's current token, checking and writing in one transaction. nil in the embedded mode, where
+    /// the state directory belongs to one process; stores without leases (SQLite, memory) ignore it.
+    public var fence: FencingToken?
 
     public init(partition: Int, logSequence: UInt64, rulesVersion: String, timerSeq: UInt64, takenAt: Timestamp) {
         self.partition = partition
@@ -149,12 +154,25 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case corrupt(String)
     /// The store refused an operation.
     case database(path: String, operation: String, reason: String)
+    /// Lost ownership (cluster mode): a checkpoint of `partition` carried token `presented` (nil: none)
+    /// while the partition's lease is at `current` — another instance leased it since. Nothing of it was
+    /// written; the writer must stop processing the partition.
+    case fenced(partition: Int, presented: FencingToken?, current: FencingToken?)
 
     public var description: String {
         switch self {
         case .corrupt(let what): "corrupt state record: \(what)"
         case .database(let path, let operation, let reason): "\(path): \(operation) failed: \(reason)"
+        case .fenced(let partition, let presented, let current):
+            "partition \(partition): checkpoint refused, nothing of it written: it carries \(presented.map { "\($0)" } ?? "no token")"
+                + " but the partition's lease is at \(current.map { "\($0)" } ?? "no token") (another instance leased it since)"
         }
+    }
+
+    /// Whether a checkpoint was refused by its fencing token (see ``fenced(partition:presented:current:)``).
+    public var isFenced: Bool {
+        if case .fenced = self { return true }
+        return false
     }
 
     /// The disk is full (SQLite's SQLITE_FULL), for the refusal producers get.

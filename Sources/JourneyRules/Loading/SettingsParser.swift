@@ -7,7 +7,7 @@ enum SettingsParser {
     /// Keys the daemon interprets; kept as opaque values here and validated by the daemon.
     static let daemonKeys = ["metrics"]
     /// Keys of the daemon's settings, validated here.
-    static let typedDaemonKeys = ["state", "inputs", "control", "reload", "logging", "delivery", "events", "admin"]
+    static let typedDaemonKeys = ["state", "inputs", "control", "reload", "logging", "delivery", "events", "admin", "cluster"]
 
     /// The settings, and the channel names global caps refer to (checked once channels are known).
     static func settings(_ root: YAMLNode, reader: YAMLReader) -> (
@@ -123,6 +123,7 @@ enum SettingsParser {
             if let h = im["http"] { httpInput(h, reader: reader, into: &d) }
         }
         if let n = m["admin"] { admin(n, reader: reader, into: &d) }
+        if let n = m["cluster"] { cluster(n, reader: reader, into: &d) }
         if let n = m["control"], let cm = reader.mapping(n, "control", allowed: ["socket"]) {
             d.controlSocket = text(cm["socket"], "control.socket")
         }

@@ -56,6 +56,8 @@ public struct DaemonSettings: Sendable, Equatable {
     /// or unless systemd passes a socket named `admin` (journeyd-admin.socket listens on the default).
     public var adminListen: String?
     public static let defaultAdminListen = "127.0.0.1:9464"
+    /// `cluster`: one of several instances on NATS JetStream and PostgreSQL; nil in the embedded mode.
+    public var cluster: ClusterSettings?
 
     public struct HTTPInput: Sendable, Equatable {
         /// `inputs.http.listen` (default 127.0.0.1:8088).

@@ -1,0 +1,75 @@
+public import JourneyCore
+import PostgresNIO
+
+/// Partition leases in the cluster's state database (``PartitionLeases``): a row per partition in
+/// `partition_leases` with its owner, fencing token and expiry, each operation one statement.
+///
+/// Why PostgreSQL rather than JetStream's key-value store: the lease must be checked in the same
+/// transaction as the checkpoint it guards (``PostgresCheckpointStore/write(_:)`` reads the row
+/// `FOR SHARE`); in another system the check and the write could not be atomic, and a stale owner could
+/// commit between them.
+///
+/// Expiry is judged by the database's clock only (`now()` in the statements): instances' clocks never
+/// take part. A grant is an upsert that raises the token — `token + 1` — so tokens of a partition only
+/// grow, across expiries, releases and restarts; every grant is also recorded in `lease_grants`.
+/// It shares the store's connections and thread rules (call it from threads that may block) and works
+/// while the store is open.
+public final class PostgresPartitionLeases: PartitionLeases, Sendable {
+    let pool: PostgresPool
+
+    /// Leases kept in `store`'s database (its schema has the lease tables).
+    public init(_ store: PostgresCheckpointStore) {
+        pool = store.pool
+    }
+
+    public func acquire(partition: Int, owner: String, ttl: Duration) throws(StoreError) -> FencingToken? {
+        try pool.transaction("acquire the lease of partition \(partition)") { s in
+            let granted = try s.run(
+                """
+                INSERT INTO partition_leases AS l (partition, owner, token, expires_at)
+                VALUES (\(partition), \(owner), 1, now() + \(ttl.milliseconds) * interval '1 millisecond')
+                ON CONFLICT (partition) DO UPDATE SET owner = EXCLUDED.owner, token = l.token + 1, expires_at = EXCLUDED.expires_at
+                WHERE l.expires_at <= now() OR l.owner = EXCLUDED.owner
+                RETURNING token
+                """)
+            guard let row = granted.first else { return nil }
+            let token = try row.decode(Int64.self)
+            try s.run("INSERT INTO lease_grants (partition, token, owner) VALUES (\(partition), \(token), \(owner))")
+            return FencingToken(token)
+        }
+    }
+
+    public func renew(partition: Int, owner: String, token: FencingToken, ttl: Duration) throws(StoreError) -> Bool {
+        try pool.withConnection("renew the lease of partition \(partition)") { s in
+            let renewed = try s.run(
+                """
+                UPDATE partition_leases SET expires_at = now() + \(ttl.milliseconds) * interval '1 millisecond'
+                WHERE partition = \(partition) AND owner = \(owner) AND token = \(token.value) AND expires_at > now()
+                RETURNING token
+                """)
+            return renewed.first != nil
+        }
+    }
+
+    public func release(partition: Int, owner: String, token: FencingToken) throws(StoreError) {
+        try pool.withConnection("release the lease of partition \(partition)") { s in
+            try s.run(
+                """
+                UPDATE partition_leases SET expires_at = '-infinity'
+                WHERE partition = \(partition) AND owner = \(owner) AND token = \(token.value)
+                """)
+        }
+    }
+
+    /// Every partition's current lease: owner, token and whether it is live by the database's clock.
+    public func leases() throws(StoreError) -> [Int: (owner: String, token: FencingToken, live: Bool)] {
+        try pool.withConnection("read the leases") { s in
+            var result: [Int: (owner: String, token: FencingToken, live: Bool)] = [:]
+            for row in try s.run("SELECT partition, owner, token, expires_at > now() FROM partition_leases") {
+                let (partition, owner, token, live) = try row.decode((Int, String, Int64, Bool).self)
+                result[partition] = (owner, FencingToken(token), live)
+            }
+            return result
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+
+/// A PostgreSQL 15 server of a test's own (Debian's `postgresql-15`): a fresh cluster (`initdb`) in a
+/// temporary directory, listening on a Unix socket there and on a free port of 127.0.0.1 (``port``), with
+/// `trust` authentication for the one role `journeyd`. ``stop()`` ends it and removes the directory.
+///
+/// PostgreSQL refuses to run as root, so as root (CI, this machine) it runs as the `postgres` OS user
+/// (`setpriv`, which execs the server itself, so signals reach it) in a directory handed over to that user. Durability settings are off: a test server's
+/// crash safety is not what the tests are about, and fsyncs would make the shared machine slower.
+public final class PostgresServer: Sendable {
+    public static let binaries = "/usr/lib/postgresql/15/bin"
+    public static let user = "journeyd"
+    public let directory: TemporaryDirectory
+    /// The directory of the socket (libpq's `host=`).
+    public let socketDirectory: String
+    /// The TCP port on 127.0.0.1 (also the socket file's number).
+    public let port: Int
+    let process: ChildProcess
+    let asRoot: Bool
+
+    /// The socket file itself, `socketDirectory/.s.PGSQL.<port>`.
+    public var socketPath: String { socketDirectory + "/.s.PGSQL.\(port)" }
+
+    /// Initialises a cluster, starts the server and waits (generously) until it accepts connections.
+    public static func start() async throws -> PostgresServer {
+        let asRoot = getuid() == 0
+        // As root, the server's user must reach its directory: a temporary directory of the test run's
+        // own (scripts/test.sh makes one, mode 0700) may be closed to it, /tmp never is.
+        let directory = try TemporaryDirectory(prefix: "journeyd-pg", in: asRoot ? "/tmp" : NSTemporaryDirectory())
+        do {
+            if asRoot {
+                // mkdtemp's directory is the creator's only; the server's user must own it.
+                let (status, output) = try await ChildProcess.run("/bin/chown", ["postgres:postgres", directory.path])
+                guard status == 0 else { throw ConformanceFailure("chown postgres \(directory.path): \(output)") }
+            }
+            let data = directory.file("data")
+            let port = try freePort()
+            let initdb = try await ChildProcess.run(
+                "/usr/bin/env", command(asRoot, "initdb", ["-D", data, "-U", user, "-A", "trust", "-E", "UTF8", "--no-sync"]))
+            guard initdb.status == 0 else { throw ConformanceFailure("initdb failed (\(initdb.status)): \(initdb.output)") }
+            let process = try ChildProcess(
+                "/usr/bin/env",
+                command(
+                    asRoot, "postgres",
+                    [
+                        "-D", data, "-k", directory.path, "-c", "listen_addresses=127.0.0.1", "-p", "\(port)", "-c", "fsync=off",
+                        "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=50",
+                    ]),
+                output: directory.file("server.log"))
+            let server = PostgresServer(directory: directory, port: port, process: process, asRoot: asRoot)
+            let ready = await eventually(timeout: .seconds(120), interval: .milliseconds(100)) {
+                guard process.isRunning else { return true }
+                let answer = try? await ChildProcess.run(
+                    Self.binaries + "/pg_isready", ["-h", directory.path, "-p", "\(port)", "-U", user, "-d", "postgres"])
+                return answer?.status == 0
+            }
+            guard ready, process.isRunning else {
+                let log = (try? String(contentsOfFile: directory.file("server.log"), encoding: .utf8)) ?? ""
+                await server.stop()
+                throw ConformanceFailure("PostgreSQL did not become ready in \(directory.path): \(log)")
+            }
+            return server
+        } catch {
+            directory.remove()
+            throw error
+        }
+    }
+
+    private init(directory: TemporaryDirectory, port: Int, process: ChildProcess, asRoot: Bool) {
+        self.directory = directory
+        self.port = port
+        socketDirectory = directory.path
+        self.process = process
+        self.asRoot = asRoot
+    }
+
+    private static func command(_ asRoot: Bool, _ program: String, _ arguments: [String]) -> [String] {
+        (asRoot ? ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] : []) + [binaries + "/" + program] + arguments
+    }
+
+    /// Creates database `name` (owned by ``user``).
+    public func createDatabase(_ name: String) async throws {
+        let (status, output) = try await ChildProcess.run(
+            Self.binaries + "/createdb", ["-h", socketDirectory, "-p", "\(port)", "-U", Self.user, name])
+        guard status == 0 else { throw ConformanceFailure("createdb \(name): \(output)") }
+    }
+
+    /// Runs `sql` with `psql` in database `name` and returns what it printed (unaligned, tuples only).
+    public func psql(_ database: String, _ sql: String) async throws -> String {
+        let (status, output) = try await ChildProcess.run(
+            Self.binaries + "/psql",
+            ["-h", socketDirectory, "-p", "\(port)", "-U", Self.user, "-d", database, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        guard status == 0 else { throw ConformanceFailure("psql \(database): \(sql): \(output)") }
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A TCP port of 127.0.0.1 nothing listens on now (the kernel's pick).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ConformanceFailure("socket: errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw ConformanceFailure("bind 127.0.0.1:0: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Stops the server (fast shutdown: open sessions are ended) and removes its directory.
+    public func stop() async {
+        await process.stop(SIGINT)
+        directory.remove()
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import JourneyCore
+import JourneyPostgres
+import JourneyTesting
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+@Suite(.serialized, .sharedPostgres)
+struct PostgresCheckpointStoreTests {
+    @Test func passesTheCheckpointStoreConformanceKit() async throws {
+        let configuration = try await SharedPostgres.database()
+        let opened = Mutex<[PostgresCheckpointStore]>([])
+        defer { for store in opened.withLock({ $0 }) { store.close() } }
+        try await offThread {
+            try CheckpointStoreConformance.check {
+                let store = try PostgresCheckpointStore(configuration)
+                opened.withLock { $0.append(store) }
+                return store
+            }
+        }
+    }
+
+    /// Partitions' owners checkpoint at the same time from threads of their own, each through a
+    /// connection of its own: every checkpoint lands whole, in its partition.
+    @Test func concurrentCheckpointsOfSeveralPartitions() async throws {
+        let configuration = try await SharedPostgres.database()
+        let store = try await offThread { try PostgresCheckpointStore(configuration) }
+        defer { store.close() }
+        let t0 = Timestamp(milliseconds: 1_736_157_600_000)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for partition in 0..<6 {
+                group.addTask {
+                    try await offThread {
+                        for n in 1...20 {
+                            var checkpoint = Checkpoint(partition: partition, logSequence: UInt64(n), rulesVersion: "r", timerSeq: UInt64(n), takenAt: t0)
+                            var user = UserState(id: "p\(partition)-u\(n)")
+                            user.traits = ["n": .number(Double(n))]
+                            checkpoint.users = [user]
+                            checkpoint.timersArmed = [TimerEntry(due: t0 + .minutes(Int64(n)), seq: UInt64(n), user: user.id, purpose: .enrollment(1))]
+                            if n > 1 { checkpoint.timersDone = [UInt64(n - 1)] }
+                            try store.write(checkpoint)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for partition in 0..<6 {
+            let restored = try await offThread { try store.restore(partition: partition) }
+            #expect(restored.logSequence == 20 && restored.timers.map(\.seq) == [20] && restored.hasUsers)
+            #expect(try await offThread { try store.user("p\(partition)-u20") }?.traits["n"] == .number(20))
+        }
+    }
+
+    @Test func migratesOnceAndRecordsTheSchemaVersion() async throws {
+        let configuration = try await SharedPostgres.database()
+        // Several instances opening an empty database at once: each migration is applied once.
+        let stores = try await withThrowingTaskGroup(of: PostgresCheckpointStore.self) { group in
+            for _ in 0..<3 { group.addTask { try await offThread { try PostgresCheckpointStore(configuration) } } }
+            var stores: [PostgresCheckpointStore] = []
+            for try await store in group { stores.append(store) }
+            return stores
+        }
+        defer { for store in stores { store.close() } }
+        let server = try #require(SharedPostgres.server)
+        let versions = try await server.psql(configuration.database, "SELECT string_agg(version::text, ',' ORDER BY version) FROM journeyd_migrations")
+        #expect(versions == "1,2")
+        let tables = try await server.psql(
+            configuration.database, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('checkpoints', 'partition_leases')")
+        #expect(tables == "2")
+    }
+
+    @Test func refusesADatabaseWithANewerSchema() async throws {
+        let configuration = try await SharedPostgres.database()
+        try await offThread { try PostgresCheckpointStore(configuration).close() }
+        let server = try #require(SharedPostgres.server)
+        _ = try await server.psql(configuration.database, "INSERT INTO journeyd_migrations (version, name) VALUES (99, 'from the future')")
+        let error = await #expect(throws: StoreError.self) { try await offThread { try PostgresCheckpointStore(configuration) } }
+        #expect("\(error!)".contains("schema version 99"))
+        #expect("\(error!)".contains(configuration.database))
+    }
+
+    @Test func aCallFromAnEventLoopThreadIsRefusedNotBlocked() async throws {
+        let configuration = try await SharedPostgres.database()
+        let store = try await offThread { try PostgresCheckpointStore(configuration) }
+        defer { store.close() }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let answer = try await group.next().submit { () -> String in
+            do {
+                _ = try store.user("ada")
+                return "answered"
+            } catch {
+                return "\(error)"
+            }
+        }.get()
+        try await group.shutdownGracefully()
+        #expect(answer.contains("event loop thread"), "\(answer)")
+        #expect(try await offThread { try store.user("ada") } == nil, "the same call from a thread that may block is answered")
+    }
+
+    @Test func anUnreachableServerIsNamedInTheError() async throws {
+        let configuration = PostgresStoreConfiguration(
+            endpoint: .unixSocket(path: NSTemporaryDirectory() + "/no-such-dir/.s.PGSQL.5432"), database: "nowhere", user: "journeyd")
+        let error = await #expect(throws: StoreError.self) { try await offThread { try PostgresCheckpointStore(configuration) } }
+        #expect("\(error!)".contains("postgresql://journeyd@/nowhere"), "\(error!)")
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import JourneyCore
+import JourneyPostgres
+import JourneyTesting
+import Synchronization
+import Testing
+
+@Suite(.serialized, .sharedPostgres)
+struct PostgresLeasesTests {
+    @Test func passesThePartitionLeasesConformanceKit() async throws {
+        let configuration = try await SharedPostgres.database()
+        let store = try await offThread { try PostgresCheckpointStore(configuration) }
+        defer { store.close() }
+        try await PartitionLeasesConformance.check(PostgresPartitionLeases(store))
+        // Every grant is in the history, tokens of a partition in order.
+        let server = try #require(SharedPostgres.server)
+        let grants = try await server.psql(configuration.database, "SELECT string_agg(token::text, ',' ORDER BY granted_at, token) FROM lease_grants WHERE partition = 0")
+        #expect(grants == "1,2,3")
+    }
+
+    /// Two owners: the first's lease expires, the second takes the partition over and commits; the
+    /// first's late checkpoint is refused — nothing of it written — and the state is the second's.
+    @Test func aStaleOwnersLateCheckpointIsRefused() async throws {
+        let configuration = try await SharedPostgres.database()
+        let store = try await offThread { try PostgresCheckpointStore(configuration) }
+        defer { store.close() }
+        let leases = PostgresPartitionLeases(store)
+        let t0 = Timestamp(milliseconds: 1_736_157_600_000)
+
+        let first = try #require(try await offThread { try leases.acquire(partition: 7, owner: "i1", ttl: .milliseconds(50)) })
+        var early = Checkpoint(partition: 7, logSequence: 10, rulesVersion: "r", timerSeq: 1, takenAt: t0)
+        early.fence = first
+        early.users = [UserState(id: "ada")]
+        try await offThread { [early] in try store.write(early) }
+
+        // i1 stalls past its lease; i2 takes over from the committed sequence and commits.
+        let taken = Mutex<FencingToken?>(nil)
+        #expect(try await eventually(interval: .milliseconds(25)) {
+            let token = try await offThread { try leases.acquire(partition: 7, owner: "i2", ttl: .seconds(120)) }
+            taken.withLock { $0 = token }
+            return token != nil
+        })
+        let second = try #require(taken.withLock { $0 })
+        #expect(second > first)
+        #expect(try await offThread { try store.restore(partition: 7) }.logSequence == 10, "the new owner starts from the committed sequence")
+        var takeover = Checkpoint(partition: 7, logSequence: 20, rulesVersion: "r", timerSeq: 2, takenAt: t0)
+        takeover.fence = second
+        var bob = UserState(id: "bob")
+        bob.traits = ["owner": "i2"]
+        takeover.users = [bob]
+        try await offThread { [takeover] in try store.write(takeover) }
+
+        // i1 wakes up and writes what it processed meanwhile.
+        var late = Checkpoint(partition: 7, logSequence: 15, rulesVersion: "r", timerSeq: 9, takenAt: t0)
+        late.fence = first
+        var stale = UserState(id: "bob")
+        stale.traits = ["owner": "i1"]
+        late.users = [stale, UserState(id: "cy")]
+        late.positions = ["tail/x": 5]
+        let error = await #expect(throws: StoreError.self) { try await offThread { [late] in try store.write(late) } }
+        #expect(error?.isFenced == true)
+        let text = "\(error!)"
+        #expect(text.contains("partition 7") && text.contains("token \(first.value)") && text.contains("token \(second.value)"), "\(text)")
+        #expect(!(try await offThread { try leases.renew(partition: 7, owner: "i1", token: first, ttl: .seconds(1)) }))
+
+        let restored = try await offThread { try store.restore(partition: 7) }
+        #expect(restored.logSequence == 20 && restored.timerSeq == 2 && restored.positions.isEmpty, "the state is the second owner's")
+        #expect(try await offThread { try store.user("bob") }?.traits["owner"] == "i2")
+        #expect(try await offThread { try store.user("cy") } == nil, "nothing of the refused checkpoint was written")
+        #expect(try await offThread { try store.user("ada") } != nil)
+    }
+
+    @Test func aCheckpointWithoutATokenIsRefusedForALeasedPartition() async throws {
+        let configuration = try await SharedPostgres.database()
+        let store = try await offThread { try PostgresCheckpointStore(configuration) }
+        defer { store.close() }
+        let leases = PostgresPartitionLeases(store)
+        let t0 = Timestamp(milliseconds: 1_736_157_600_000)
+        _ = try #require(try await offThread { try leases.acquire(partition: 3, owner: "i1", ttl: .seconds(120)) })
+        let unfenced = Checkpoint(partition: 3, logSequence: 1, rulesVersion: "r", timerSeq: 0, takenAt: t0)
+        let error = await #expect(throws: StoreError.self) { try await offThread { try store.write(unfenced) } }
+        #expect("\(error!)".contains("carries no token"), "\(error!)")
+        var fenced = Checkpoint(partition: 4, logSequence: 1, rulesVersion: "r", timerSeq: 0, takenAt: t0)
+        fenced.fence = FencingToken(1)
+        let unleased = await #expect(throws: StoreError.self) { try await offThread { [fenced] in try store.write(fenced) } }
+        #expect(unleased?.isFenced == true, "a token for a partition never leased is not current")
+    }
+}
