@@ -38,3 +38,8 @@ grep "journeyd stopped" demo/daemon.log
 echo "daemon log: demo/daemon.log ($(grep -c "touch_sent" demo/daemon.log) touch_sent records); one of them:"
 grep -m1 "touch_sent" demo/daemon.log
 echo "replay said $(wc -l < demo/touches.jsonl) touches for the same stream and end time; the daemon delivered $(grep -c "touch_sent" demo/daemon.log)."
+
+# What the journeys did, as an operator reads it: funnels, uplift against holdouts, touches per channel
+# per day, stages (one HTML file, no network); `journeyd explain USER` tells one user's story.
+"$journeyd" report --state demo/state/state.sqlite --rules rules -o demo/report.html
+echo "report: demo/report.html; why u1 got what they got: $journeyd explain u1 --state demo/state/state.sqlite --rules rules"
