@@ -198,7 +198,7 @@ public final class Daemon: Sendable {
         let quarantine = Quarantine(directory: options.stateDirectory + "/quarantine")
         for source in sources {
             var pump = SourcePump(
-                source: source, processor: processor, parser: parser, quarantine: quarantine, batchSize: options.batchSize, logger: logger,
+                source: source, intake: processor, parser: parser, quarantine: quarantine, batchSize: options.batchSize, logger: logger,
                 metrics: metrics, wall: steppable ?? WallClock())
             if source.isFinite, let until = options.until {
                 pump.drained = {
@@ -267,7 +267,7 @@ public final class Daemon: Sendable {
 
     /// Journey versions the archive holds that the current rules do not: users pinned to them keep
     /// running them.
-    static func olderVersions(store: SQLiteCheckpointStore, current: RuleSet, logger: Logger) throws -> [Journey] {
+    static func olderVersions(store: any JourneyArchive, current: RuleSet, logger: Logger) throws -> [Journey] {
         let live = Set(current.journeys.map(\.version))
         var older: [Journey] = []
         for stored in try store.keptJourneyVersions() where !live.contains(stored.version) {
