@@ -112,8 +112,13 @@ struct Run: AsyncParsableCommand {
         let metrics = PrometheusExport.bootstrap()
         options.metricsExposition = { metrics.exposition() }
         do {
-            let daemon = try await Daemon.start(options: options, logger: logger, service: service)
-            try await daemon.run()
+            if let cluster = configured.cluster {
+                let daemon = try await ClusterDaemon.start(options: options, cluster: cluster, logger: logger, service: service)
+                try await daemon.run()
+            } else {
+                let daemon = try await Daemon.start(options: options, logger: logger, service: service)
+                try await daemon.run()
+            }
         } catch let error as DaemonError {
             if error.isConfiguration {
                 printError(error.description)
