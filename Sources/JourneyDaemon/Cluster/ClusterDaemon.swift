@@ -7,6 +7,7 @@ import JourneyPostgres
 import JourneyRules
 public import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// `journeyd run` with a `cluster:` section: one instance of a cluster (docs/CLUSTER.md). The inputs
 /// publish each batch to JetStream (``ClusterPublisher``) and acknowledge their producers after the

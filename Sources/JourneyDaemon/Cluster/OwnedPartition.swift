@@ -2,6 +2,8 @@ import Foundation
 import JourneyCore
 import JourneyEngine
 import JourneyNATS
+import JourneyPostgres
+import JourneyRules
 import Logging
 import ServiceLifecycle
 import Synchronization

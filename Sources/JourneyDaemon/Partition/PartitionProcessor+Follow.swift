@@ -1,5 +1,6 @@
 import JourneyCore
 import JourneyEvents
+import Logging
 
 /// Cluster mode: the owner of a partition applies the records the inputs of every instance published to
 /// the partition's subject, in the subject's order, with the code a replay uses (so a new owner replaying

@@ -66,7 +66,7 @@ struct Checkpointer: Service {
         }
         guard var snapshot = taken else { return nil }  // the processor stopped: nothing to write, nothing covered
         snapshot.fence = fence
-        try await blocking("journeyd checkpoint") { [log, store] in
+        try await blocking("journeyd checkpoint") { [log, store, snapshot] in
             if log.durableSequence < snapshot.logSequence { _ = try log.sync() }
             try store.write(snapshot)
             // Users forgotten: the checkpoint no longer needs their events nor the records naming them.
