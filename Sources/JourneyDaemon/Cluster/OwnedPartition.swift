@@ -60,13 +60,16 @@ final class OwnedPartition: Sendable {
         let settings = live.rules.settings.daemonSettings
         var logger = c.logger
         logger[metadataKey: "partition"] = "\(p)"
+        // `--clock event`: each partition's own event time (what a replay of the partition's events gives).
+        let eventClock = c.options.eventClock ? ManualClock(restored.clock) : nil
+        let clock: any JourneyClock = eventClock ?? c.clock
         let dispatcher = DeliveryDispatcher(
-            channels: live.channels, clock: c.clock, concurrency: settings.deliveryConcurrency, metrics: c.metrics, logger: logger)
+            channels: live.channels, clock: clock, concurrency: settings.deliveryConcurrency, metrics: c.metrics, logger: logger)
         let state = PartitionState(
             partition: p, store: store, restored: restored, settings: initial.rules.settings, clock: restored.clock,
             maxUsersInMemory: settings.maxUsersInMemory)
         let processor = PartitionProcessor(
-            partition: p, runtime: initial, engine: engine, state: state, log: log, archive: store, clock: c.clock, eventClock: nil,
+            partition: p, runtime: initial, engine: engine, state: state, log: log, archive: store, clock: clock, eventClock: eventClock,
             deliveries: dispatcher, inboxCapacity: max(4 * c.options.batchSize, 8192), metrics: c.metrics, logger: logger)
         let inbox = processor.inbox
         dispatcher.report = { reports, channel in inbox.post(ProcessorWork.deliveries(reports, channel: channel)) }

@@ -1,0 +1,129 @@
+import Foundation
+import JourneyCore
+import JourneyRules
+import JourneySimulation
+import JourneyTesting
+import Testing
+
+/// A cluster's peers for one test: a nats-server with JetStream and a PostgreSQL 15, both on loopback /
+/// a Unix socket in temporary directories, stopped and removed by ``stop()``.
+struct ClusterPeers {
+    let nats: NATSServer
+    let postgres: PostgresServer
+
+    static func start() async throws -> ClusterPeers {
+        let postgres = try await PostgresServer.start()
+        do {
+            try await postgres.createDatabase("journeyd")
+            return ClusterPeers(nats: try await NATSServer.start(), postgres: postgres)
+        } catch {
+            await postgres.stop()
+            throw error
+        }
+    }
+
+    func stop() async {
+        await nats.stop()
+        await postgres.stop()
+    }
+
+    /// Writes the `cluster:` section (and the DSN file it names) into the fixture's journeyd.yaml.
+    func configure(_ fixture: DaemonFixture, partitions: Int, ttl: String = "2s") throws {
+        let dsn = fixture.root + "/postgres.dsn"
+        try "postgresql://\(PostgresServer.user)@/journeyd?host=\(postgres.socketDirectory)&port=\(postgres.port)\n"
+            .write(toFile: dsn, atomically: true, encoding: .utf8)
+        try """
+        cluster:
+          partitions: \(partitions)
+          nats: { url: "\(nats.url)" }
+          postgres: { dsn_file: "\(dsn)" }
+          lease: { ttl: \(ttl) }
+        """.write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+    }
+
+    /// One instance, on event time, taking events on a Unix socket; logging to `root/NAME.log`.
+    func startInstance(_ name: String, _ fixture: DaemonFixture) throws -> (ChildProcess, socket: String) {
+        let socket = fixture.root + "/\(name).sock"
+        let process = try ChildProcess(
+            journeydBinary,
+            [
+                "run", "--rules", fixture.rules, "--state", fixture.root + "/\(name)/state.sqlite", "--spool", fixture.root + "/\(name)/spool",
+                "--socket", socket, "--clock", "event", "--instance", name,
+            ],
+            output: fixture.root + "/\(name).log")
+        return (process, socket)
+    }
+
+    /// The touches every instance's `file` channel wrote (into its state directory).
+    static func delivered(_ fixture: DaemonFixture, instances: [String]) -> [String] {
+        instances.flatMap { name in
+            ((try? String(contentsOfFile: fixture.root + "/\(name)/touches.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+    }
+
+    /// Every checkpoint's (partition, token, stream position), in commit order.
+    func commits() async throws -> [(partition: Int, token: Int, sequence: Int)] {
+        let rows = try await postgres.psql("journeyd", "SELECT partition, token, log_sequence FROM checkpoint_commits ORDER BY committed_at")
+        return rows.split(separator: "\n").map { line in
+            let f = line.split(separator: "|").map { Int($0) ?? -1 }
+            return (f[0], f[1], f[2])
+        }
+    }
+}
+
+/// What `journeyd replay` gives for `lines` when the clock stops at the last event (the instances run on
+/// each partition's own event time, so the replay is per partition too), as sorted touch lines.
+func replayedTouches(_ fixture: DaemonFixture, partitions: Int) throws -> [String] {
+    let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+    var byPartition: [Int: [String]] = [:]
+    for line in lines {
+        let user = try #require(line.firstMatch(of: /"userId":"([^"]*)"/)?.output.1)
+        var hash = StableHash()
+        hash.combine(String(user))
+        byPartition[Int(hash.value % UInt64(partitions)), default: []].append(line)
+    }
+    let rules = try RuleLoader.load(directory: fixture.rules)
+    var touches: [String] = []
+    for (p, lines) in byPartition {
+        let input = fixture.root + "/p\(p).jsonl"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        let last = try #require(lines.compactMap { $0.firstMatch(of: /"timestamp":"([^"]*)"/).flatMap { Timestamp(iso8601: String($0.output.1)) } }.max())
+        let out = fixture.root + "/replay-\(p).jsonl"
+        let sink = try OutputFile(path: out)
+        _ = try Replay.run(path: input, rules: rules, options: .init(until: last), touches: sink, reject: { _ in })
+        try sink.close()
+        touches += try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+    return touches.sorted()
+}
+
+@Suite("Cluster runtime", .serialized)
+struct ClusterRuntimeTests {
+    @Test(.timeLimit(.minutes(10)))
+    func oneInstanceDeliversWhatReplayGives() async throws {
+        let fixture = try DaemonFixture(events: 3000, files: 0, seed: 5)
+        defer { fixture.remove() }
+        let peers = try await ClusterPeers.start()
+        do {
+            try peers.configure(fixture, partitions: 1)
+            let (instance, socket) = try peers.startInstance("a", fixture)
+            defer { instance.signal(SIGKILL) }
+            #expect(await eventually(timeout: .seconds(120)) { FileManager.default.fileExists(atPath: socket) })
+            let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            let answers = try await offThread { try exchange(lines, at: socket) }
+            #expect(answers.count == lines.count && answers.allSatisfy { $0.hasPrefix("ok ") })
+            let expected = try replayedTouches(fixture, partitions: 1)
+            #expect(!expected.isEmpty)
+            let delivered = await eventually(timeout: .seconds(120)) { ClusterPeers.delivered(fixture, instances: ["a"]).count >= expected.count }
+            #expect(delivered)
+            #expect(ClusterPeers.delivered(fixture, instances: ["a"]).sorted() == expected)
+            #expect(await instance.stop() == 0)
+            let commits = try await peers.commits()
+            #expect(!commits.isEmpty && commits.allSatisfy { $0.partition == 0 && $0.token >= 1 })
+        } catch {
+            await peers.stop()
+            throw error
+        }
+        await peers.stop()
+    }
+}
