@@ -126,4 +126,63 @@ struct ClusterRuntimeTests {
         }
         await peers.stop()
     }
+
+    @Test(.timeLimit(.minutes(10)))
+    func aKilledInstancesPartitionsAreTakenOverAndNothingIsLostOrSentTwice() async throws {
+        let fixture = try DaemonFixture(events: 4000, files: 0, seed: 9)
+        defer { fixture.remove() }
+        let peers = try await ClusterPeers.start()
+        do {
+            try peers.configure(fixture, partitions: 4, ttl: "2s")
+            let (a, socketA) = try peers.startInstance("a", fixture)
+            defer { a.signal(SIGKILL) }
+            let (b, socketB) = try peers.startInstance("b", fixture)
+            defer { b.signal(SIGKILL) }
+            func owners() async -> [String: Int] {
+                let rows = (try? await peers.postgres.psql("journeyd", "SELECT owner, count(*) FROM partition_leases WHERE expires_at > now() GROUP BY owner")) ?? ""
+                var result: [String: Int] = [:]
+                for row in rows.split(separator: "\n") {
+                    let f = row.split(separator: "|")
+                    if f.count == 2 { result[String(f[0])] = Int(f[1]) }
+                }
+                return result
+            }
+            #expect(await eventually(timeout: .seconds(120)) { await owners() == ["a": 2, "b": 2] })
+            #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: socketA) && FileManager.default.fileExists(atPath: socketB) })
+            let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            let half = lines.count / 2
+            let first = Array(lines[..<half]), second = Array(lines[half...])
+            let answered = try await offThread { try exchange(first, at: socketB) }
+            #expect(answered.count == first.count && answered.allSatisfy { $0.hasPrefix("ok ") })
+            await pause(.milliseconds(500))
+            b.signal(SIGKILL)
+            _ = await b.exit()
+            let killed = ContinuousClock.now
+            #expect(await eventually(timeout: .seconds(60), interval: .milliseconds(50)) { await owners() == ["a": 4] })
+            let takeover = ContinuousClock.now - killed
+            print("cluster takeover after SIGKILL: \(takeover) (lease ttl 2s)")
+            #expect(takeover < .seconds(15))
+            let rest = try await offThread { try exchange(second, at: socketA) }
+            #expect(rest.count == second.count && rest.allSatisfy { $0.hasPrefix("ok ") })
+            let expected = try replayedTouches(fixture, partitions: 4)
+            #expect(!expected.isEmpty)
+            _ = await eventually(timeout: .seconds(120)) { ClusterPeers.delivered(fixture, instances: ["a", "b"]).count >= expected.count }
+            await pause(.seconds(1))  // anything sent twice would show now
+            let delivered = ClusterPeers.delivered(fixture, instances: ["a", "b"]).sorted()
+            #expect(delivered.count == expected.count)
+            #expect(delivered == expected)
+            #expect(await a.stop() == 0)
+            // Fencing: per partition, the tokens of the commits never go back (no stale owner committed
+            // after a newer grant), and every token committed was granted to one owner.
+            let commits = try await peers.commits()
+            for p in 0..<4 {
+                let tokens = commits.filter { $0.partition == p }.map(\.token)
+                #expect(tokens == tokens.sorted(), "partition \(p): commits under tokens \(tokens)")
+            }
+        } catch {
+            await peers.stop()
+            throw error
+        }
+        await peers.stop()
+    }
 }
