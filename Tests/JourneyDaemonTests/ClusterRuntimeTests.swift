@@ -156,7 +156,8 @@ struct ClusterRuntimeTests {
                 return result
             }
             let spread = await eventually(timeout: .seconds(120)) { await owners() == ["a": 2, "b": 2] }
-            #expect(spread, "leases: \(await owners())\n\(ClusterPeers.ownershipRecords(fixture, instances: ["a", "b"]))")
+            let leased = await owners()
+            #expect(spread, "leases: \(leased)\n\(ClusterPeers.ownershipRecords(fixture, instances: ["a", "b"]))")
             #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: socketA) && FileManager.default.fileExists(atPath: socketB) })
             let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
             let half = lines.count / 2
