@@ -1,4 +1,5 @@
 import Foundation
+import JourneyCore
 import JourneyTesting
 import Testing
 
