@@ -21,6 +21,8 @@ final class CompiledRules: Sendable {
     /// Trait name → journeys with a date trigger on it.
     let dateTriggers: [String: [Int]]
     let segmentJourneys: [Int]
+    /// Stage name → journeys triggered when a user's stage becomes it.
+    let stageTriggers: [String: [Int]]
     let history: HistoryPlan
     /// The current version of every journey, by identity: an enrollment on one of these needs no migration.
     let current: Set<ObjectIdentifier>
@@ -38,7 +40,8 @@ final class CompiledRules: Sendable {
         var traits: [String: [Int]] = [:]
         var dates: [String: [Int]] = [:]
         var segments: [Int] = []
-        var needs: [HistoryNeed] = []
+        var stages: [String: [Int]] = [:]
+        var needs: [HistoryNeed] = rules.settings.stages.compactMap(\.condition).flatMap(\.historyNeeds)
         var horizon = TimeSpan.zero
         for cap in rules.settings.caps { horizon = max(horizon, cap.reach) }
         for (i, journey) in rules.journeys.enumerated() {
@@ -53,6 +56,7 @@ final class CompiledRules: Sendable {
             case .traitChange(let trait, _): traits[trait, default: []].append(i)
             case .date(let trigger): dates[trigger.trait, default: []].append(i)
             case .segment: segments.append(i)
+            case .stage(let becomes, _): stages[becomes, default: []].append(i)
             }
             needs.append(contentsOf: journey.expressions.flatMap(\.historyNeeds))
             if let cap = journey.limits.cap { horizon = max(horizon, cap.reach) }
@@ -66,6 +70,7 @@ final class CompiledRules: Sendable {
         self.traitTriggers = traits
         self.dateTriggers = dates
         self.segmentJourneys = segments
+        self.stageTriggers = stages
         self.history = HistoryPlan(needs)
         self.capHorizon = horizon
     }
@@ -104,7 +109,7 @@ extension Journey {
         case .event(let match): all += match.condition.map { [$0] } ?? []
         case .traitChange(_, let condition): all += condition.map { [$0] } ?? []
         case .segment(let condition): all.append(condition)
-        case .date: break
+        case .date, .stage: break
         }
         all += [entry.condition, entry.key].compactMap { $0 }
         all += exitWhen.compactMap(\.condition)

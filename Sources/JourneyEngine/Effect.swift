@@ -33,6 +33,9 @@ public struct Outcome: Sendable, Hashable, CustomStringConvertible {
         case updated
         /// The event's messageId was already seen: ignored.
         case duplicate
+        /// The user's lifecycle stage changed from `from` ("" for none) to `detail` (journeyd.yaml `stages`;
+        /// "" when the profile was merged into another user's).
+        case stageChanged(from: String)
     }
 
     public var kind: Kind

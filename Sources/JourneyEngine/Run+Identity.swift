@@ -38,6 +38,7 @@ extension Run {
         for segment in other.segments where !user.segments.contains(segment) { user.segments.append(segment) }
         for enrollment in other.enrollments { move(enrollment, from: other, into: &user) }
         user.aliases.append(other.id)
+        leaveStage(other)
     }
 
     private mutating func mergeTraits(of other: UserState, into user: inout UserState) {

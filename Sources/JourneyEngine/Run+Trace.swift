@@ -36,7 +36,7 @@ extension Run {
         case .converted: note(.goal, journey, step: step, "converted", detail.isEmpty ? "" : "variant \(detail)")
         case .exited: note(.exit, journey, step: step, "exited", detail)
         case .updated: note(.step, journey, step: step, "updated traits")
-        case .capped, .deferred, .suppressed, .skippedLate, .heldOut, .duplicate: break
+        case .capped, .deferred, .suppressed, .skippedLate, .heldOut, .duplicate, .stageChanged: break
         }
     }
 

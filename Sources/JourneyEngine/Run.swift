@@ -377,6 +377,7 @@ struct Run {
                     recheck(journey, condition, user: &user)  // Run+Recheck: when time alone could change it
                 }
             }
+            if !compiled.rules.settings.stages.isEmpty { updateStage(&user) }
             for id in enrolls {
                 if let journey = compiled.journey(id: id) { enter(journey, user: &user, withEvent: false) }
             }

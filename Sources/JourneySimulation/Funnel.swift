@@ -56,6 +56,7 @@ public struct Funnel: Sendable, Equatable {
                 duplicates += 1
                 return
             }
+            if case .stageChanged = outcome.kind { return }  // about the user, not a journey: in the report
             // Mutate in place: copying the counters out and back would copy their dictionaries each time.
             Self.count(outcome, in: &journeys[outcome.journey, default: Counters()])
         }
@@ -76,7 +77,7 @@ public struct Funnel: Sendable, Equatable {
         case .skippedLate: c.skippedLate += 1
         case .heldOut: c.heldOut += 1
         case .updated: c.updated += 1
-        case .duplicate: break
+        case .duplicate, .stageChanged: break
         }
     }
 

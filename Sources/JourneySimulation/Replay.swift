@@ -37,6 +37,8 @@ public struct Replay {
         public var touches = 0
         public var outOfOrder = 0
         public var funnel = Funnel()
+        /// `journeyd report`'s figures, from the same effects the daemon feeds its own.
+        public var figures = ReportFigures()
         public var firstEvent: Timestamp?
         public var lastEvent: Timestamp?
         public var endedAt = Timestamp.distantPast
@@ -67,6 +69,7 @@ public struct Replay {
         var writeError: OutputError?
         let observe: (Effect) -> Void = { effect in
             report.funnel.record(effect)
+            report.figures.record(effect)
             if case .touch(let touch) = effect {
                 report.touches += 1
                 do throws(OutputError) {

@@ -10,7 +10,7 @@ struct Journeyd: AsyncParsableCommand {
             Installs keep them in /etc/journeyd.
             """,
         version: "0.1.0",
-        subcommands: [Check.self, Test.self, Render.self, Replay.self, Generate.self, Run.self, Reload.self, Status.self, Explain.self, Forget.self]
+        subcommands: [Check.self, Test.self, Render.self, Replay.self, Generate.self, Run.self, Reload.self, Status.self, Explain.self, Forget.self, ReportCommand.self]
     )
 }
 

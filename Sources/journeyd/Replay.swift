@@ -47,6 +47,10 @@ struct Replay: ParsableCommand {
     @Flag(name: .long, help: .hidden)
     var traceAll = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Also write the back-test's report here: one self-contained HTML page (see journeyd report).", valueName: "FILE.html"))
+    var report: String?
+
     func validate() throws {
         if let until, Timestamp(iso8601: until) == nil { throw ValidationError("--until must be an RFC 3339 time, not \(until)") }
     }
@@ -96,6 +100,16 @@ struct Replay: ParsableCommand {
         }
         if seconds > 0 { summary += "\n" + String(format: "%.2f s, %.0f events/s", seconds, Double(report.events) / seconds) }
         if output == "-" || explain != nil { printError(summary) } else { print(summary) }
+        if let path = self.report {
+            let summary = ReportSummary(
+                figures: report.figures, rules: ruleSet, deliveries: nil, source: "a replay of \(events) (a back-test: nothing sent)")
+            do {
+                try ReportFile.write(ReportPage.html(summary, generatedAt: WallClock().now), to: path)
+            } catch {
+                printError("journeyd replay: \(error)")
+                throw Exit.ioError
+            }
+        }
         if let explanation = report.explanation { print(json ? explanation.jsonValue.jsonText : explanation.text, terminator: json ? "\n" : "") }
         if strict && report.rejected > 0 { throw Exit.dataError }
     }

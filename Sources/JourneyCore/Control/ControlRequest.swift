@@ -1,11 +1,13 @@
 /// A request on the daemon's control socket: one line of text, answered with one line of JSON.
 ///
-/// `reload`, `status`, `explain USER`, `forget USER`, and with `JOURNEYD_FAULT_INJECTION=1` the test hooks `stall SECONDS` and
+/// `reload`, `status`, `report`, `explain USER`, `forget USER`, and with `JOURNEYD_FAULT_INJECTION=1` the test hooks `stall SECONDS` and
 /// `clock ±SPAN`. Parsing is strict and total: any bytes give a request or a reason, never a trap
 /// (the control protocol's fuzz target checks that).
 public enum ControlRequest: Sendable, Hashable {
     case reload
     case status
+    /// The report's figures and page (`journeyd report`).
+    case report
     /// What journeyd knows and decided about a user (the rest of the line is the user id).
     case explain(user: String)
     /// Erase everything kept about a user (the rest of the line is the user id).
@@ -43,6 +45,7 @@ public enum ControlRequest: Sendable, Hashable {
         switch words.first {
         case "reload" where words.count == 1: return .success(.reload)
         case "status" where words.count == 1: return .success(.status)
+        case "report" where words.count == 1: return .success(.report)
         case "stall" where words.count == 2:
             guard let seconds = Int(words[1]), (0...3600).contains(seconds) else {
                 return .failure(.init("stall needs a number of seconds from 0 to 3600"))
@@ -54,8 +57,8 @@ public enum ControlRequest: Sendable, Hashable {
                 return .failure(.init("clock needs +SPAN or -SPAN, like +1d or -1h"))
             }
             return .success(.clock(step: sign == "-" ? TimeSpan(milliseconds: -span.milliseconds) : span))
-        case nil: return .failure(.init("empty request; use reload, status, explain USER or forget USER"))
-        default: return .failure(.init("unknown request; use reload, status, explain USER or forget USER"))
+        case nil: return .failure(.init("empty request; use reload, status, report, explain USER or forget USER"))
+        default: return .failure(.init("unknown request; use reload, status, report, explain USER or forget USER"))
         }
     }
 }

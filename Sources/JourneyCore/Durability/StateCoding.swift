@@ -5,8 +5,8 @@
 
 extension UserState {
     /// 1: without the decision trace; 2: with it; 3: with identity (merged into, aliases, when traits
-    /// changed) and pending segment rechecks (read all three).
-    static let format: UInt8 = 3
+    /// changed) and pending segment rechecks; 4: with the lifecycle stage (read all four).
+    static let format: UInt8 = 4
 
     /// The user's state without the id (stores key rows by id).
     public func encoded() -> [UInt8] {
@@ -68,6 +68,7 @@ extension UserState {
             w.varint(recheck.timer)
             w.timestamp(recheck.due)
         }
+        w.string(stage)
     }
 
     public init(id: String, encoded bytes: [UInt8]) throws(BinaryDecodingError) {
@@ -118,6 +119,7 @@ extension UserState {
         rechecks = try r.list { r throws(BinaryDecodingError) in
             DateSchedule(journey: try r.string(), timer: try r.varint(), due: try r.timestamp())
         }
+        if format >= 4 { stage = try r.string() }
     }
 }
 

@@ -30,6 +30,8 @@ public struct UserState: Sendable, Equatable {
     public var traitsChangedAt: Timestamp
     /// Pending re-evaluations of segment triggers that time alone can make true: journey id → timer.
     public var rechecks: [DateSchedule]
+    /// The user's lifecycle stage (journeyd.yaml `stages`), "" before the first one holds or without stages.
+    public var stage: String
 
     public init(id: String) {
         self.id = id
@@ -46,6 +48,7 @@ public struct UserState: Sendable, Equatable {
         self.aliases = []
         self.traitsChangedAt = .distantPast
         self.rechecks = []
+        self.stage = ""
     }
 }
 

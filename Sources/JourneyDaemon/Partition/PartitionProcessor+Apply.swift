@@ -108,6 +108,7 @@ extension PartitionProcessor {
     /// at hand — so the outbox holds exactly what will be sent; counts and logs its policy outcomes.
     func collectEffects(event: Event?) {
         for effect in effects {
+            state.report.record(effect)
             switch effect {
             case .touch(let touch):
                 var entry: OutboxEntry

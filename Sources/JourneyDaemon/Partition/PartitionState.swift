@@ -1,4 +1,5 @@
 import JourneyCore
+import JourneyEngine
 import JourneyRules
 
 /// A partition's hot state in memory — users, timers, deduplication ids, the outbox, input positions —
@@ -36,6 +37,8 @@ final class PartitionState: StateStore {
     var clock: Timestamp
     /// Running enrollments per journey (entered minus exited), kept across restarts for the metrics.
     var activeEnrollments: [String: Int] = [:]
+    /// `journeyd report`'s figures, fed by the engine's effects; checkpointed whole with the figures.
+    var report = ReportFigures()
     /// The delivery pipeline's state per channel (encoded ``ChannelState``), as last logged.
     private(set) var channelStates: [String: [UInt8]] = [:]
     private var channelStatesChanged = false
@@ -70,6 +73,7 @@ final class PartitionState: StateStore {
         channelStates = restored.channels
         tombstones = restored.tombstones
         for (name, value) in restored.figures where name.hasPrefix("active:") { activeEnrollments[String(name.dropFirst(7))] = Int(value) }
+        report = ReportFigures(figures: restored.figures)
     }
 
     // MARK: - StateStore
@@ -200,6 +204,7 @@ final class PartitionState: StateStore {
         checkpoint.outbox = outbox.takeChanges()
         checkpoint.positions = positionChanges
         checkpoint.figures = Dictionary(uniqueKeysWithValues: activeEnrollments.map { ("active:" + $0.key, Int64($0.value)) })
+            .merging(report.figures) { first, _ in first }
         if channelStatesChanged {
             checkpoint.channels = channelStates
             channelStatesChanged = false

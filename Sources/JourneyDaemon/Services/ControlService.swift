@@ -77,6 +77,9 @@ final class ControlService: Service, @unchecked Sendable {
             return Value.object(members + [.init("metrics", MetricsSnapshot(exposition: metricsExposition()).jsonValue)]).jsonText
         case .explain(let user):
             return ask(processor) { $0.explain(user).jsonValue }
+        case .report:
+            let generatedAt = WallClock().now
+            return ask(processor) { $0.report(generatedAt: generatedAt) }
         case .forget(let user):
             return forget(user)
         case .stall(let seconds):

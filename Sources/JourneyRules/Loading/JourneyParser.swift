@@ -13,6 +13,8 @@ struct JourneyParser {
     let templates: Set<String>
     /// `enroll:` references, checked once every journey is known.
     var enrollReferences: [(journey: String, node: YAMLNode, path: String)] = []
+    /// Stage names a `stage` trigger refers to, checked against journeyd.yaml's `stages`.
+    var stageReferences: [(stage: String, node: YAMLNode, path: String)] = []
     /// The `journey:` id when it could be read, even if the journey has errors.
     var declaredId: String?
     var idNode: YAMLNode?
@@ -127,14 +129,14 @@ struct JourneyParser {
 
     // MARK: - Trigger
 
-    static let triggerKinds = ["event", "page", "screen", "trait", "date", "segment"]
+    static let triggerKinds = ["event", "page", "screen", "trait", "date", "segment", "stage"]
     static let triggerKeys: [String: [String]] = [
         "event": ["event", "where"], "page": ["page", "where"], "screen": ["screen", "where"], "trait": ["trait", "to", "when"], "date": ["date", "before", "after", "at", "every"],
-        "segment": ["segment"],
+        "segment": ["segment"], "stage": ["stage"],
     ]
 
-    func parseTrigger(_ node: YAMLNode) -> Trigger? {
-        let allKeys = ["event", "page", "screen", "where", "trait", "to", "when", "date", "before", "after", "at", "every", "segment"]
+    mutating func parseTrigger(_ node: YAMLNode) -> Trigger? {
+        let allKeys = ["event", "page", "screen", "where", "trait", "to", "when", "date", "before", "after", "at", "every", "segment", "stage"]
         guard
             let m = reader.mapping(
                 node, "trigger", allowed: allKeys,
@@ -144,12 +146,12 @@ struct JourneyParser {
         guard kinds.count == 1 else {
             if kinds.isEmpty {
                 if m.unknown.isEmpty {
-                    reader.error(at: node, "trigger", "expected exactly one of event, page, screen, trait, date or segment, found none")
+                    reader.error(at: node, "trigger", "expected exactly one of event, page, screen, trait, date, segment or stage, found none")
                 }
             } else {
                 reader.error(
                     at: m.keyNode(kinds[1]), "trigger",
-                    "expected exactly one of event, page, screen, trait, date or segment, found \(Suggestions.list(kinds, conjunction: "and"))")
+                    "expected exactly one of event, page, screen, trait, date, segment or stage, found \(Suggestions.list(kinds, conjunction: "and"))")
             }
             return nil
         }
@@ -201,6 +203,8 @@ struct JourneyParser {
             let yearly = m["every"].map { reader.choice($0, "trigger.every", ["year": true]) } ?? false
             guard let trait, let at, let yearly else { return nil }
             return .date(DateTrigger(trait: trait, offsetDays: offset, at: at, yearly: yearly))
+        case "stage":
+            return parseStageTrigger(m["stage"]!)
         default:
             return expression(m["segment"]!, "trigger.segment", roots: [.user], reasons: Self.profileReasons).map { .segment($0) }
         }

@@ -224,6 +224,7 @@ private struct Loader {
         var known = KnownNames(channels: channelNames, templates: templateNames)
         var idFiles: [String: String] = [:]
         var enrollReferences: [(reader: YAMLReader, journey: String, node: YAMLNode, path: String)] = []
+        var stageReferences: [(reader: YAMLReader, stage: String, node: YAMLNode, path: String)] = []
         let journeyFiles = files(in: "journeys", extensions: ["yaml", "yml"])
         let slots = Slots<ParsedJourney>(count: journeyFiles.count)
         let folder = directory
@@ -249,6 +250,7 @@ private struct Loader {
                 continue
             }
             enrollReferences += parser.enrollReferences.map { (reader, $0.journey, $0.node, $0.path) }
+            stageReferences += parser.stageReferences.map { (reader, $0.stage, $0.node, $0.path) }
             guard let id = parser.declaredId else { continue }
             let relative = "journeys/\(name)"
             if let first = idFiles[id] {
@@ -269,6 +271,14 @@ private struct Loader {
             ref.reader.error(
                 at: ref.node, ref.path,
                 "unknown journey \"\(ref.journey)\"\(Suggestions.didYouMean(ref.journey, in: known.journeySteps.keys))")
+        }
+        let stageNames = settings.stages.map(\.name)
+        for ref in stageReferences where !stageNames.contains(ref.stage) {
+            ref.reader.error(
+                at: ref.node, ref.path,
+                stageNames.isEmpty
+                    ? "unknown stage \"\(ref.stage)\": journeyd.yaml declares no stages"
+                    : "unknown stage \"\(ref.stage)\"\(Suggestions.didYouMean(ref.stage, in: stageNames))")
         }
 
         // tests/*.yaml

@@ -15,7 +15,7 @@ enum SettingsParser {
     ) {
         var settings = Settings()
         var capChannels: [(String, YAMLNode, String)] = []
-        guard let m = reader.mapping(root, "", allowed: ["timezone", "policy", "dedup", "explain"] + daemonKeys + typedDaemonKeys) else {
+        guard let m = reader.mapping(root, "", allowed: ["timezone", "policy", "dedup", "explain", "stages"] + daemonKeys + typedDaemonKeys) else {
             return (settings, [])
         }
         if let tz = m["timezone"], let zone = reader.zone(tz, "timezone") { settings.defaultZone = zone }
@@ -47,6 +47,7 @@ enum SettingsParser {
         if let x = m["explain"], let xm = reader.mapping(x, "explain", allowed: ["trace"]) {
             if let n = xm["trace"], let count = reader.integer(n, "explain.trace", in: 0...10_000) { settings.decisionTrace = count }
         }
+        if let node = m["stages"] { settings.stages = stages(node, reader: reader) }
         var daemon: [Value.Member] = []
         for item in m.items where daemonKeys.contains(item.key) {
             daemon.append(Value.Member(item.key, reader.value(item.value, item.key)))

@@ -78,6 +78,8 @@ public enum Trigger: Sendable {
     case date(DateTrigger)
     /// A condition on the profile becomes true (it was false, or unknown, before the change).
     case segment(Expression)
+    /// The user's lifecycle stage becomes `becomes` (from `from`, when given). See ``Stage``.
+    case stage(becomes: String, from: String?)
 }
 
 public struct DateTrigger: Sendable {

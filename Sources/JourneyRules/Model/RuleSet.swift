@@ -43,6 +43,8 @@ public struct Settings: Sendable {
     public var daemonSettings = DaemonSettings()
     /// Decision records kept per user for `journeyd explain` (`explain.trace`); 0 = off.
     public var decisionTrace = Settings.defaultDecisionTrace
+    /// Lifecycle stages, in order (`stages:`); empty: none.
+    public var stages: [Stage] = []
     public static let defaultDecisionTrace = 0
 
     public init(

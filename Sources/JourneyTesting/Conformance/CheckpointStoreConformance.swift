@@ -64,7 +64,8 @@ public enum CheckpointStoreConformance {
                     channel: "sms", template: "t", at: t0), message: RenderedMessage(text: "x"), state: .sent, attempts: 1),
         ]
         first.positions = ["spool/a.jsonl@1": 4096, "spool/a.jsonl@1#line": 20, "tail/x": 10]
-        first.figures = ["active:cart": 1]
+        // The report's figures (``ReportFigures``) are kept among them: keys with tabs and empty parts.
+        first.figures = ["active:cart": 1, "report\tJ\tcart\tentered": 3, "report\tS\t\tvisitor": 2, "report\tP\tfirst": 1_740_000_000_000]
         first.channels = ["email": [1, 2, 3], "sms": []]
         try store.write(first)
 
@@ -80,7 +81,7 @@ public enum CheckpointStoreConformance {
         try require(restored.outbox.first == first.outbox.first, "an outbox entry comes back whole: touch, origin, message, expiry")
         try require(restored.positions == ["spool/a.jsonl@1": 4096, "spool/a.jsonl@1#line": 20, "tail/x": 10], "input positions are restored")
         try require(try store.user("ada") == ada, "a user comes back whole")
-        try require(restored.figures == ["active:cart": 1], "figures are restored")
+        try require(restored.figures == first.figures, "figures are restored, the report's among them")
         try require(restored.channels == ["email": [1, 2, 3], "sms": []], "channel states are restored")
         try require(try store.user("bob") == bob, "a user with nothing but an id comes back")
         try require(try store.user("anon-1")?.mergedInto == "ada", "a merged id comes back as a pointer to its owner (the alias map)")
