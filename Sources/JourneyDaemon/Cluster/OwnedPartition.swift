@@ -48,15 +48,7 @@ final class OwnedPartition: Sendable {
         let base = try JetStreamLog(stream: c.stream, partition: p)
         let log = FollowedLog(base, committed: restored.logSequence)
         let live = c.live
-        var initial = live
-        if let version = restored.rulesVersion, !version.isEmpty, version != live.version {
-            guard let snapshot = try store.snapshot(version: version) else {
-                throw DaemonError("partition \(p): the last checkpoint names rule set \(version), which the archive does not hold", storage: true)
-            }
-            initial = try RuntimeBuilder.build(snapshot: snapshot)
-        }
-        var engine = Engine(rules: initial.rules)
-        engine.retain(try Daemon.olderVersions(store: store, current: initial.rules, logger: c.logger))
+        let (initial, engine) = try Daemon.startingRuntime(partition: p, restored: restored, live: live, archive: store, logger: c.logger)
         let settings = live.rules.settings.daemonSettings
         var logger = c.logger
         logger[metadataKey: "partition"] = "\(p)"
