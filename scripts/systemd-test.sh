@@ -245,6 +245,9 @@ inputs:
     sources:
       - { name: site, key_credential: http-site }
 YAML
+# The bundled journeys trigger on the stages the bundled journeyd.yaml declares: keep them.
+awk '/^stages:/ { p = 1; print; next } p && /^[ #]/ { print; next } p { exit }' "$repo/rules/journeyd.yaml" \
+  | ct sh -c 'cat >> /etc/journeyd/journeyd.yaml'
 ct sh -c 'umask 077; echo wk-systemd-site > /etc/journeyd/http-site.key'
 ct sh -c 'cat > /etc/journeyd/channels.yaml' <<'YAML'
 channels:

@@ -27,7 +27,7 @@ struct JournaldTests {
         try fm.copyItem(atPath: repositoryRoot + "/rules", toPath: root + "/rules")
         // No quiet hours (the touch goes out now), hashed user ids with a fixed key, email to a file.
         let key = "00112233445566778899aabbccddeeff"
-        try "timezone: UTC\nlogging: { user_id: hash, user_id_key: \"\(key)\", level: debug }\n"
+        try ("timezone: UTC\nlogging: { user_id: hash, user_id_key: \"\(key)\", level: debug }\n" + BundledRules.stagesSection())
             .write(toFile: root + "/rules/journeyd.yaml", atomically: true, encoding: .utf8)
         try
             "channels:\n  - { name: email, type: file, path: touches.jsonl }\n  - { name: sms, type: log }\n  - { name: wecom, type: log }\n  - { name: wechat, type: log }\n  - { name: sms_cn, type: log }\n"

@@ -18,7 +18,8 @@ private struct Scratch {
     init() throws {
         root = try TemporaryDirectory(prefix: "journeyd-systemd").path
         try FileManager.default.copyItem(atPath: repositoryRoot + "/rules", toPath: rules)
-        try "timezone: UTC\nlogging: { level: debug }\n".write(toFile: rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        try ("timezone: UTC\nlogging: { level: debug }\n" + BundledRules.stagesSection())
+            .write(toFile: rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: root) }
