@@ -16,8 +16,7 @@ struct ClusterKillLoopTests {
         let partitions = 8
         let fixture = try DaemonFixture(events: events, files: 0, seed: 13)
         defer { fixture.remove() }
-        let peers = try await ClusterPeers.start()
-        do {
+        try await ClusterPeers.with { peers in
             try peers.configure(fixture, partitions: partitions, ttl: "2s")
             let names = ["a", "b", "c"]
             var instances: [String: ChildProcess] = [:]
@@ -71,15 +70,7 @@ struct ClusterKillLoopTests {
             #expect(received.conflicting == 0 && missing == 0)
             #expect(received.touches == expected)
             for name in names { _ = await instances[name]!.stop() }
-            let commits = try await peers.commits()
-            for p in 0..<partitions {
-                let tokens = commits.filter { $0.partition == p }.map(\.token)
-                #expect(tokens == tokens.sorted(), "partition \(p): commits under tokens \(tokens)")
-            }
-        } catch {
-            await peers.stop()
-            throw error
+            try await peers.expectCommitsInTokenOrder(partitions: partitions)
         }
-        await peers.stop()
     }
 }

@@ -27,6 +27,25 @@ struct ClusterPeers {
         await postgres.stop()
     }
 
+    /// Runs `body` with peers started for it, stopped and removed afterwards whatever happens.
+    static func with(_ body: (ClusterPeers) async throws -> Void) async throws {
+        let peers = try await start()
+        do {
+            try await body(peers)
+        }
+    }
+
+    /// Fencing: per partition, the tokens of the commits never go back — no stale owner committed after
+    /// a newer grant (every token is one owner's: `lease_grants` is keyed by partition and token).
+    func expectCommitsInTokenOrder(partitions: Int) async throws {
+        let commits = try await commits()
+        #expect(!commits.isEmpty)
+        for p in 0..<partitions {
+            let tokens = commits.filter { $0.partition == p }.map(\.token)
+            #expect(tokens == tokens.sorted(), "partition \(p): commits under tokens \(tokens)")
+        }
+    }
+
     /// Writes the `cluster:` section (and the DSN file it names) into the fixture's journeyd.yaml.
     func configure(_ fixture: DaemonFixture, partitions: Int, ttl: String = "2s") throws {
         let dsn = fixture.root + "/postgres.dsn"
@@ -128,8 +147,7 @@ struct ClusterRuntimeTests {
     func oneInstanceDeliversWhatReplayGives() async throws {
         let fixture = try DaemonFixture(events: 3000, files: 0, seed: 5)
         defer { fixture.remove() }
-        let peers = try await ClusterPeers.start()
-        do {
+        try await ClusterPeers.with { peers in
             try peers.configure(fixture, partitions: 1)
             let (instance, socket) = try peers.startInstance("a", fixture)
             defer { instance.signal(SIGKILL) }
@@ -145,19 +163,14 @@ struct ClusterRuntimeTests {
             #expect(await instance.stop() == 0)
             let commits = try await peers.commits()
             #expect(!commits.isEmpty && commits.allSatisfy { $0.partition == 0 && $0.token >= 1 })
-        } catch {
-            await peers.stop()
-            throw error
         }
-        await peers.stop()
     }
 
     @Test(.timeLimit(.minutes(10)))
     func aKilledInstancesPartitionsAreTakenOverAndNothingIsLostOrSentTwice() async throws {
         let fixture = try DaemonFixture(events: 4000, files: 0, seed: 9)
         defer { fixture.remove() }
-        let peers = try await ClusterPeers.start()
-        do {
+        try await ClusterPeers.with { peers in
             try peers.configure(fixture, partitions: 4, ttl: "2s")
             let (a, socketA) = try peers.startInstance("a", fixture)
             defer { a.signal(SIGKILL) }
@@ -201,17 +214,7 @@ struct ClusterRuntimeTests {
             #expect(received.conflicting == 0 && missing == 0)
             #expect(received.touches == expected)
             #expect(await a.stop() == 0)
-            // Fencing: per partition, the tokens of the commits never go back (no stale owner committed
-            // after a newer grant), and every token committed was granted to one owner.
-            let commits = try await peers.commits()
-            for p in 0..<4 {
-                let tokens = commits.filter { $0.partition == p }.map(\.token)
-                #expect(tokens == tokens.sorted(), "partition \(p): commits under tokens \(tokens)")
-            }
-        } catch {
-            await peers.stop()
-            throw error
+            try await peers.expectCommitsInTokenOrder(partitions: 4)
         }
-        await peers.stop()
     }
 }
