@@ -213,13 +213,7 @@ public final class Daemon: Sendable {
     /// Runs until stopped (SIGTERM, SIGINT; or the end of a `--until` run). Throws ``DaemonError`` when a
     /// part failed.
     public func run() async throws {
-        do {
-            try await group.run()
-        } catch let error as DaemonError {
-            throw error
-        } catch {
-            throw DaemonError("\(error)", storage: true)
-        }
+        try await group.runAsDaemon()
         let c = processor.figures.counters
         logger.notice(
             "journeyd stopped: \(c.events) events, \(c.touches) touches, \(c.delivered) delivered",

@@ -99,13 +99,7 @@ public final class ClusterDaemon: Sendable {
     /// checkpoint and its lease is released.
     public func run() async throws {
         defer { store.close() }
-        do {
-            try await group.run()
-        } catch let error as DaemonError {
-            throw error
-        } catch {
-            throw DaemonError("\(error)", storage: true)
-        }
+        try await group.runAsDaemon()
         logger.notice("journeyd stopped", metadata: [RecordField.kind: "\(RecordKind.stopped.rawValue)"])
     }
 
