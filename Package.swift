@@ -121,7 +121,8 @@ let package = Package(
             name: "JourneyDaemon",
             dependencies: [
                 "JourneyCore", "JourneyEvents", "JourneyRules", "JourneyEngine", "JourneyStore", "JourneyTemplates",
-                "JourneyChannels", "JourneyLog", "JourneySources", "JourneyHTTP", .product(name: "Logging", package: "swift-log"),
+                "JourneyChannels", "JourneyLog", "JourneySources", "JourneyHTTP", "JourneyNATS", "JourneyPostgres",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]

@@ -104,16 +104,7 @@ public final class Daemon: Sendable {
             throw DaemonError("\(error)", storage: true)
         }
 
-        // Replay starts under the rules the checkpoint was taken with.
-        var initial = live
-        if let version = restored.rulesVersion, !version.isEmpty, version != live.version {
-            guard let snapshot = try store.snapshot(version: version) else {
-                throw DaemonError("the last checkpoint names rule set \(version), which the archive does not hold", storage: true)
-            }
-            initial = try RuntimeBuilder.build(snapshot: snapshot)
-        }
-        var engine = Engine(rules: initial.rules)
-        engine.retain(try olderVersions(store: store, current: initial.rules, logger: logger))
+        let (initial, engine) = try startingRuntime(partition: 0, restored: restored, live: live, archive: store, logger: logger)
 
         let metrics = DaemonMetrics()
         metrics.rulesLive(version: live.version)
@@ -198,7 +189,7 @@ public final class Daemon: Sendable {
         let quarantine = Quarantine(directory: options.stateDirectory + "/quarantine")
         for source in sources {
             var pump = SourcePump(
-                source: source, processor: processor, parser: parser, quarantine: quarantine, batchSize: options.batchSize, logger: logger,
+                source: source, intake: processor, parser: parser, quarantine: quarantine, batchSize: options.batchSize, logger: logger,
                 metrics: metrics, wall: steppable ?? WallClock())
             if source.isFinite, let until = options.until {
                 pump.drained = {
@@ -222,13 +213,7 @@ public final class Daemon: Sendable {
     /// Runs until stopped (SIGTERM, SIGINT; or the end of a `--until` run). Throws ``DaemonError`` when a
     /// part failed.
     public func run() async throws {
-        do {
-            try await group.run()
-        } catch let error as DaemonError {
-            throw error
-        } catch {
-            throw DaemonError("\(error)", storage: true)
-        }
+        try await group.runAsDaemon()
         let c = processor.figures.counters
         logger.notice(
             "journeyd stopped: \(c.events) events, \(c.touches) touches, \(c.delivered) delivered",
@@ -263,28 +248,6 @@ public final class Daemon: Sendable {
         } catch {
             throw DaemonError(error.description, configuration: error.isConfiguration)
         }
-    }
-
-    /// Journey versions the archive holds that the current rules do not: users pinned to them keep
-    /// running them.
-    static func olderVersions(store: SQLiteCheckpointStore, current: RuleSet, logger: Logger) throws -> [Journey] {
-        let live = Set(current.journeys.map(\.version))
-        var older: [Journey] = []
-        for stored in try store.keptJourneyVersions() where !live.contains(stored.version) {
-            let (journey, diagnostics) = RuleLoader.compileJourney(
-                source: stored.source, file: stored.file, channels: Set(current.channels.map(\.name)), templates: Set(current.templates.keys))
-            if let journey {
-                older.append(journey)
-            } else {
-                logger.warning(
-                    "journey \(stored.journey) version \(stored.version) can no longer be compiled; its users exit when they wake: \(diagnostics.first?.description ?? "")",
-                    metadata: [
-                        RecordField.kind: "\(RecordKind.versionRetired.rawValue)", RecordField.journey: "\(stored.journey)",
-                        RecordField.journeyVersion: "\(stored.version)",
-                    ])
-            }
-        }
-        return older
     }
 }
 

@@ -83,6 +83,12 @@ public final class PostgresCheckpointStore: CheckpointStore, JourneyArchive, Out
                 ON CONFLICT (partition) DO UPDATE SET log_sequence = EXCLUDED.log_sequence, rules_version = EXCLUDED.rules_version,
                     timer_seq = EXCLUDED.timer_seq, clock = EXCLUDED.clock, taken_at = EXCLUDED.taken_at
                 """)
+            // The fencing history: which token committed which stream position (PostgresSchema v3).
+            try s.run(
+                """
+                INSERT INTO checkpoint_commits (partition, token, log_sequence)
+                VALUES (\(p), \(checkpoint.fence?.value), \(Int64(bitPattern: checkpoint.logSequence)))
+                """)
         }
     }
 

@@ -61,6 +61,28 @@ public final class PostgresPartitionLeases: PartitionLeases, Sendable {
         }
     }
 
+    /// Records that `owner` is alive for `ttl` more (by the database's clock) and returns the names of
+    /// every instance alive now, `owner` included: the instances the partitions are spread over.
+    public func heartbeat(owner: String, ttl: Duration) throws(StoreError) -> Set<String> {
+        try pool.withConnection("record the heartbeat of \(owner)") { s in
+            try s.run(
+                """
+                INSERT INTO cluster_instances (owner, expires_at) VALUES (\(owner), now() + \(ttl.milliseconds) * interval '1 millisecond')
+                ON CONFLICT (owner) DO UPDATE SET expires_at = EXCLUDED.expires_at
+                """)
+            var live: Set<String> = []
+            for row in try s.run("SELECT owner FROM cluster_instances WHERE expires_at > now()") { live.insert(try row.decode(String.self)) }
+            return live
+        }
+    }
+
+    /// Says `owner` is gone (a clean shutdown): the others need not wait for its heartbeat to expire.
+    public func leave(owner: String) throws(StoreError) {
+        try pool.withConnection("remove the heartbeat of \(owner)") { s in
+            try s.run("DELETE FROM cluster_instances WHERE owner = \(owner)")
+        }
+    }
+
     /// Every partition's current lease: owner, token and whether it is live by the database's clock.
     public func leases() throws(StoreError) -> [Int: (owner: String, token: FencingToken, live: Bool)] {
         try pool.withConnection("read the leases") { s in

@@ -14,6 +14,9 @@ import PostgresNIO
 ///   `dedup_state(partition, high, low)`, `outbox_entries`, `input_positions`, `channel_state`,
 ///   `partition_figures`, `tombstones`, and the archive (`rule_sets`, `journey_versions`). Records are
 ///   the binary forms of JourneyCore's StateCoding, as `bytea`; times are milliseconds since 1970.
+/// - v3: `checkpoint_commits(partition, token, log_sequence, committed_at)`, a row per checkpoint written
+///   (in its transaction: the fencing history a test checks), and `cluster_instances(owner, expires_at)`,
+///   the instances' heartbeats (how many share the partitions).
 /// - v2: `partition_leases(partition, owner, token, expires_at)`, one row per partition ever leased
 ///   (tokens only grow, so rows are never deleted), and `lease_grants`, the history of grants (which
 ///   owner held which token from when), for operators and the cluster tests' ownership checks.
@@ -88,6 +91,18 @@ enum PostgresSchema {
                 CREATE TABLE lease_grants (
                     partition integer NOT NULL, token bigint NOT NULL, owner text NOT NULL,
                     granted_at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (partition, token))
+                """,
+            ]),
+        Migration(
+            version: 3, name: "commit history and instance heartbeats",
+            statements: [
+                """
+                CREATE TABLE checkpoint_commits (
+                    partition integer NOT NULL, token bigint, log_sequence bigint NOT NULL,
+                    committed_at timestamptz NOT NULL DEFAULT clock_timestamp())
+                """,
+                """
+                CREATE TABLE cluster_instances (owner text PRIMARY KEY, expires_at timestamptz NOT NULL)
                 """,
             ]),
     ]

@@ -48,6 +48,9 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "Also follow this JSON-lines file, across rotation and truncation (default: inputs.tail.path in journeyd.yaml, else none).")
     var tail: String?
 
+    @Option(name: .long, help: "Cluster mode: this instance's name in leases and metrics (default: cluster.instance in journeyd.yaml, else the host name).")
+    var instance: String?
+
     @Option(name: .long, help: "wall (the system clock) or event (the latest event time; for tests and back-fills).")
     var clock: ClockChoice = .wall
 
@@ -112,8 +115,14 @@ struct Run: AsyncParsableCommand {
         let metrics = PrometheusExport.bootstrap()
         options.metricsExposition = { metrics.exposition() }
         do {
-            let daemon = try await Daemon.start(options: options, logger: logger, service: service)
-            try await daemon.run()
+            if var cluster = configured.cluster {
+                if let instance { cluster.instance = instance }
+                let daemon = try await ClusterDaemon.start(options: options, cluster: cluster, logger: logger, service: service)
+                try await daemon.run()
+            } else {
+                let daemon = try await Daemon.start(options: options, logger: logger, service: service)
+                try await daemon.run()
+            }
         } catch let error as DaemonError {
             if error.isConfiguration {
                 printError(error.description)

@@ -66,7 +66,7 @@ struct PostgresCheckpointStoreTests {
         defer { for store in stores { store.close() } }
         let server = try #require(SharedPostgres.server)
         let versions = try await server.psql(configuration.database, "SELECT string_agg(version::text, ',' ORDER BY version) FROM journeyd_migrations")
-        #expect(versions == "1,2")
+        #expect(versions == "1,2,3")
         let tables = try await server.psql(
             configuration.database, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('checkpoints', 'partition_leases')")
         #expect(tables == "2")

@@ -16,47 +16,53 @@ extension PartitionProcessor {
         try log.read(after: checkpoint) { sequence, bytes in
             guard let record = try JournalRecord.decode(bytes) else { return true }  // erased by forget
             records += 1
-            switch record {
-            case .events(let batch):
-                var events: [Event] = []
-                events.reserveCapacity(batch.lines.count)
-                for (index, line) in batch.lines.enumerated() {
-                    let parsed = line.withUnsafeBufferPointer {
-                        parser.parse($0, lineNumber: index + 1, byteOffset: 0, source: batch.origin)
-                    }
-                    switch parsed {
-                    case .success(var event):
-                        // The same policy, the same receipt time: the same outcome as when it arrived.
-                        if case .refused = runtime.rules.settings.daemonSettings.eventTime.apply(to: &event, receivedAt: batch.receivedAt) {
-                            continue
-                        }
-                        events.append(event)
-                    case .failure(let rejection):
-                        // It parsed when it was received; a parser that changed since must not lose it silently.
-                        logger.error(
-                            "log record \(sequence): an event accepted before no longer parses (\(rejection)); it is skipped",
-                            metadata: [RecordField.kind: "\(RecordKind.eventRejected.rawValue)"])
-                    }
-                }
-                applyEvents(events, receivedAt: batch.appliedAt, namespace: batch.namespace)
-                state.move(batch.positions)
-            case .tick(let at):
-                applyTick(at)
-            case .rules(let version):
-                if version != runtime.version { try switchRules(to: version) }
-            case .deliveries(let updates):
-                applyDeliveries(updates)
-            case .positions(let positions):
-                state.move(positions)
-            case .forget(let user):
-                applyForget(user)
-            case .channels(let channels):
-                for (name, bytes) in channels { state.record(channel: name, state: bytes) }
-            }
+            try applyLogged(record, at: sequence, parser: parser)
             return true
         }
         counters.replayed = records
         return records
+    }
+
+    /// Applies one log record as a replay does (the same code whether recovering or, in cluster mode,
+    /// following records the inputs of any instance published).
+    func applyLogged(_ record: JournalRecord, at sequence: UInt64, parser: SegmentEventParser) throws {
+        switch record {
+        case .events(let batch):
+            var events: [Event] = []
+            events.reserveCapacity(batch.lines.count)
+            for (index, line) in batch.lines.enumerated() {
+                let parsed = line.withUnsafeBufferPointer {
+                    parser.parse($0, lineNumber: index + 1, byteOffset: 0, source: batch.origin)
+                }
+                switch parsed {
+                case .success(var event):
+                    // The same policy, the same receipt time: the same outcome as when it arrived.
+                    if case .refused = runtime.rules.settings.daemonSettings.eventTime.apply(to: &event, receivedAt: batch.receivedAt) {
+                        continue
+                    }
+                    events.append(event)
+                case .failure(let rejection):
+                    // It parsed when it was received; a parser that changed since must not lose it silently.
+                    logger.error(
+                        "log record \(sequence): an event accepted before no longer parses (\(rejection)); it is skipped",
+                        metadata: [RecordField.kind: "\(RecordKind.eventRejected.rawValue)"])
+                }
+            }
+            applyEvents(events, receivedAt: batch.appliedAt, namespace: batch.namespace)
+            state.move(batch.positions)
+        case .tick(let at):
+            applyTick(at)
+        case .rules(let version):
+            if version != runtime.version { try switchRules(to: version) }
+        case .deliveries(let updates):
+            applyDeliveries(updates)
+        case .positions(let positions):
+            state.move(positions)
+        case .forget(let user):
+            applyForget(user)
+        case .channels(let channels):
+            for (name, bytes) in channels { state.record(channel: name, state: bytes) }
+        }
     }
 
     /// Replay reached a reload: the rules live from there on, from the archive.

@@ -50,7 +50,7 @@ public final class PartitionProcessor: @unchecked Sendable {
     var busyChannels: [String: Int] = [:]
     var finishing: (until: Timestamp, reply: @Sendable () -> Void)?
     private var stopping: (@Sendable () -> Void)?
-    private var failure: String?
+    private(set) var failure: String?
     var lastReload = "none"
 
     private let published = Mutex(PartitionFigures())

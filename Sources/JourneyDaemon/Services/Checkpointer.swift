@@ -21,6 +21,9 @@ struct Checkpointer: Service {
     let logger: Logger
     /// The log position the last checkpoint written covers (records replayed at start are after it).
     let covered: UInt64
+    /// Cluster mode: the partition's lease token, which every checkpoint carries (a checkpoint under a
+    /// token that is no longer current is refused by the store, and this service fails: the partition stops).
+    var fence: FencingToken? = nil
 
     func run() async throws {
         var last = MonotonicClock.nanoseconds
@@ -63,8 +66,9 @@ struct Checkpointer: Service {
         let taken: Checkpoint? = await withCheckedContinuation { continuation in
             processor.inbox.post(.checkpoint(reply: { continuation.resume(returning: $0) }))
         }
-        guard let snapshot = taken else { return nil }  // the processor stopped: nothing to write, nothing covered
-        try await blocking("journeyd checkpoint") { [log, store] in
+        guard var snapshot = taken else { return nil }  // the processor stopped: nothing to write, nothing covered
+        snapshot.fence = fence
+        try await blocking("journeyd checkpoint") { [log, store, snapshot] in
             if log.durableSequence < snapshot.logSequence { _ = try log.sync() }
             try store.write(snapshot)
             // Users forgotten: the checkpoint no longer needs their events nor the records naming them.

@@ -6,14 +6,15 @@ import ServiceLifecycle
 
 /// Moves one ``EventSource``'s batches into the processor: parses each line (a rejected line is
 /// quarantined with its reason — durably, before its batch is acknowledged), hands the events over, and
-/// acknowledges the batch to its source once the processor says it is durable. Batches are acknowledged
+/// acknowledges the batch to its source once the intake (the processor; in cluster mode JetStream) says it is durable. Batches are acknowledged
 /// in the order they were read; while one waits for its fsync the next is already being applied.
 ///
 /// On graceful shutdown the source stops handing out batches; what it already handed out is still
 /// acknowledged (or refused, if the processor cannot store it).
 struct SourcePump: Service {
     let source: any EventSource
-    let processor: PartitionProcessor
+    /// Where parsed batches go: the partition's processor (embedded) or JetStream (cluster mode).
+    let intake: any EventIntake
     let parser: SegmentEventParser
     let quarantine: Quarantine
     let batchSize: Int
@@ -41,7 +42,7 @@ struct SourcePump: Service {
                         defer { continuation.finish() }
                         while let batch = try await source.next(limit: batchSize) {
                             let (intake, outcomes) = try await prepare(batch)
-                            let receipt = await processor.inbox.submit(intake)
+                            let receipt = await self.intake.submit(intake)
                             continuation.yield(Pending(batch: batch, outcomes: outcomes, receipt: receipt))
                         }
                     }
@@ -88,7 +89,7 @@ struct SourcePump: Service {
                 ])
         }
         let count = kept.count
-        processor.inbox.post(.query { $0.counters.rejected += count })
+        intake.countRejected(count)
         try await quarantine.keep(kept, origin: batch.origin)
     }
 
@@ -129,7 +130,7 @@ struct SourcePump: Service {
                     ])
             }
             let count = rejected.count
-            processor.inbox.post(.query { $0.counters.rejected += count })
+            intake.countRejected(count)
             let kept = rejected
             try await quarantine.keep(kept, origin: batch.origin)
         }

@@ -1,0 +1,19 @@
+import JourneyCore
+import JourneyEvents
+import JourneyNATS
+import JourneyPostgres
+import Logging
+
+/// What every partition an instance owns shares: the stream, the state store, the live rules, the
+/// daemon's settings, the clock and the metrics.
+struct ClusterContext: Sendable {
+    let instance: String
+    let stream: JetStreamStream
+    let store: PostgresCheckpointStore
+    let live: Runtime
+    let options: Daemon.Options
+    let clock: any JourneyClock
+    let metrics: DaemonMetrics
+    let parser: SegmentEventParser
+    let logger: Logger
+}

@@ -1,0 +1,118 @@
+import Foundation
+import JourneyChannels
+public import JourneyCore
+import JourneyEvents
+import JourneyNATS
+import JourneyPostgres
+import JourneyRules
+public import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `journeyd run` with a `cluster:` section: one instance of a cluster (docs/CLUSTER.md). The inputs
+/// publish each batch to JetStream (``ClusterPublisher``) and acknowledge their producers after the
+/// PubAcks; ``PartitionOwnership`` leases partitions in PostgreSQL and runs a processor for each it
+/// holds. It only wires, as ``Daemon`` does for the embedded mode.
+public final class ClusterDaemon: Sendable {
+    let group: ServiceGroup
+    let store: PostgresCheckpointStore
+    let logger: Logger
+
+    private init(group: ServiceGroup, store: PostgresCheckpointStore, logger: Logger) {
+        self.group = group
+        self.store = store
+        self.logger = logger
+    }
+
+    /// Connects to NATS and PostgreSQL, keeps the rules in the archive and binds the inputs; partitions
+    /// are taken once it runs. Throws ``DaemonError`` (configuration or storage) with every reason.
+    public static func start(
+        options: Daemon.Options, cluster: ClusterSettings, logger: Logger, service: any ServiceManager
+    ) async throws -> ClusterDaemon {
+        let context = ChannelContext(stateDirectory: options.stateDirectory, configurationDirectory: options.rulesDirectory, logger: logger)
+        try? FileManager.default.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true)
+        let (built, diagnostics) = await RuntimeBuilder.build(directory: options.rulesDirectory, channels: .open(context))
+        guard let live = built else {
+            throw DaemonError(diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "\n"), configuration: true)
+        }
+        let settings = live.rules.settings.daemonSettings
+        let instance = cluster.instance ?? ProcessInfo.processInfo.hostName
+        let store: PostgresCheckpointStore
+        let stream: JetStreamStream
+        let publisher: PartitionPublisher
+        do {
+            let dsnPath = try path(of: cluster.postgresDSN, what: "cluster.postgres", rules: options.rulesDirectory)
+            let dsn = try String(contentsOfFile: dsnPath, encoding: .utf8)
+            store = try PostgresCheckpointStore(try PostgresStoreConfiguration(dsn: dsn))
+            try store.keep(live.snapshot)
+            try store.keep(journeys: live.rules.journeys.map(StoredJourney.init), at: WallClock().now)
+            let credentials = try cluster.natsCredentials.map { try path(of: $0, what: "cluster.nats", rules: options.rulesDirectory) }
+            let connection = try NATSConnection(url: cluster.natsURL, credentialsFile: credentials, name: "journeyd \(instance)")
+            stream = try JetStreamStream(connection: connection, options: .init(name: cluster.stream, partitions: cluster.partitions))
+            publisher = try PartitionPublisher(stream: stream)
+        } catch let error as DaemonError {
+            throw error
+        } catch {
+            throw DaemonError("cluster: \(error)", storage: true)
+        }
+
+        let metrics = DaemonMetrics()
+        metrics.rulesLive(version: live.version)
+        let parser = SegmentEventParser()
+        let shared = ClusterContext(
+            instance: instance, stream: stream, store: store, live: live, options: options, clock: WallClock(), metrics: metrics,
+            parser: parser, logger: logger)
+        let intake = ClusterPublisher(publisher: publisher, eventTime: settings.eventTime, logger: logger)
+
+        var sources = try Daemon.makeSources(options: options, settings: settings, positions: [:], service: service, maxLine: parser.options.maxEventBytes)
+        let listeners = try Daemon.makeListeners(options: options, settings: settings, readiness: Readiness(), service: service, logger: logger)
+        if let http = listeners.httpSource { sources.append(http) }
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(
+                service: PartitionOwnership(
+                    leases: PostgresPartitionLeases(store), context: shared, partitions: cluster.partitions,
+                    ttl: .milliseconds(cluster.leaseTTL.milliseconds)),
+                failureTerminationBehavior: .gracefullyShutdownGroup)
+        ]
+        let quarantine = Quarantine(directory: options.stateDirectory + "/quarantine")
+        for source in sources {
+            let pump = SourcePump(
+                source: source, intake: intake, parser: parser, quarantine: quarantine, batchSize: options.batchSize, logger: logger,
+                metrics: metrics, wall: WallClock())
+            services.append(.init(service: pump, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        for listener in listeners.services {
+            services.append(.init(service: listener, failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Logger(label: "journeyd.services", factory: { _ in SwiftLogNoOpLogHandler() })))
+        let ready = "journeyd running as cluster instance \(instance): \(live.rules.journeys.count) journeys, \(cluster.partitions) partitions, stream \(cluster.stream) on \(stream.connection.server), state \(store.configuration.address)"
+        service.ready(status: ready)
+        logger.notice("\(ready)", metadata: [RecordField.kind: "\(RecordKind.ready.rawValue)"])
+        return ClusterDaemon(group: group, store: store, logger: logger)
+    }
+
+    /// Runs until stopped (SIGTERM, SIGINT): the inputs stop, then every partition stops with a last
+    /// checkpoint and its lease is released.
+    public func run() async throws {
+        defer { store.close() }
+        try await group.runAsDaemon()
+        logger.notice("journeyd stopped", metadata: [RecordField.kind: "\(RecordKind.stopped.rawValue)"])
+    }
+
+    /// Where a secret is: a file (relative to the rule directory) or a systemd credential.
+    static func path(of secret: ClusterSettings.Secret, what: String, rules: String) throws(DaemonError) -> String {
+        switch secret {
+        case .file(let path):
+            return path.hasPrefix("/") ? path : rules + "/" + path
+        case .credential(let name):
+            guard let path = PostgresStoreConfiguration.credentialFile(name) else {
+                throw DaemonError("\(what): credential \(name) was not given to the process (no $CREDENTIALS_DIRECTORY; systemd's LoadCredential=)", configuration: true)
+            }
+            return path
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import JourneyCore
+import Synchronization
+
+/// A partition's log in cluster mode, as its owner's ``PartitionProcessor`` sees it: the JetStream
+/// subject that every instance's inputs publish the partition's events to, and that the owner appends its
+/// own records (ticks, deliveries, reloads) to.
+///
+/// The owner applies its own records as it appends them, and the inputs' records as it reads them
+/// (``PartitionProcessor/follow(parser:)``), so ``lastSequence`` — what a checkpoint covers — is the
+/// position the owner has read up to, never past a record it has not applied yet: an own record
+/// appended at a later position than an unread event does not move it. ``durableSequence`` is the last
+/// record appended (a JetStream append returns after the PubAck, so it is durable).
+final class FollowedLog: EventLog, @unchecked Sendable {
+    let base: any EventLog
+    private let positions: Mutex<(read: UInt64, own: Set<UInt64>)>
+
+    /// `committed`: the position the partition's last checkpoint covers.
+    init(_ base: any EventLog, committed: UInt64) {
+        self.base = base
+        positions = Mutex((committed, []))
+    }
+
+    /// The position read (and applied) up to.
+    var lastSequence: UInt64 { positions.withLock { $0.read } }
+    var durableSequence: UInt64 { max(base.durableSequence, lastSequence) }
+    var firstSequence: UInt64 { base.firstSequence }
+    var storedBytes: Int { base.storedBytes }
+    var location: String { base.location }
+
+    func append(_ body: (inout ByteWriter) -> Void) throws(LogError) -> UInt64 {
+        let sequence = try base.append(body)
+        positions.withLock { _ = $0.own.insert(sequence) }
+        return sequence
+    }
+
+    func sync() throws(LogError) -> UInt64 { max(try base.sync(), lastSequence) }
+
+    /// Every record after `after`, own ones included (recovery replays all of them).
+    func read(after: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
+        try base.read(after: after) { sequence, bytes in
+            let go = try body(sequence, bytes)
+            advance(to: sequence)
+            return go
+        }
+    }
+
+    /// Whether the owner appended the record at `sequence` itself (and so has applied it already).
+    func isOwn(_ sequence: UInt64) -> Bool { positions.withLock { $0.own.contains(sequence) } }
+
+    /// The owner has read (and applied, or skipped as its own) everything up to `sequence`.
+    func advance(to sequence: UInt64) {
+        positions.withLock {
+            $0.read = max($0.read, sequence)
+            let read = $0.read
+            $0.own = $0.own.filter { $0 > read }
+        }
+    }
+
+    func discard(through: UInt64) throws(LogError) { try base.discard(through: through) }
+    func rewrite(_ transform: (UInt64, UnsafeRawBufferPointer) throws -> [UInt8]?) throws { try base.rewrite(transform) }
+}

@@ -1,0 +1,72 @@
+import JourneyCore
+import JourneyPostgres
+import Logging
+import Synchronization
+
+/// The leases an instance holds, renewed on a loop of their own (``renewForever()``) so that starting or
+/// stopping a partition never delays a renewal. A lease counts as held only while its last successful
+/// renewal was *sent* less than `ttl - margin` ago by the local monotonic clock (the database judges
+/// expiry from when it receives the statement, which is later): past that — renewal refused, or the
+/// database too slow to answer — it is ``lapsed(now:)`` and the owner stops the partition at once.
+final class HeldLeases: Sendable {
+    let leases: PostgresPartitionLeases
+    let instance: String
+    let ttl: Duration
+    let logger: Logger
+    private let held = Mutex<[Int: (token: FencingToken, renewedAt: UInt64, refused: Bool)]>([:])
+
+    init(leases: PostgresPartitionLeases, instance: String, ttl: Duration, logger: Logger) {
+        self.leases = leases
+        self.instance = instance
+        self.ttl = ttl
+        self.logger = logger
+    }
+
+    private var ttlNanoseconds: UInt64 { ttl.nanoseconds }
+
+    /// Records a lease just granted (`sentAt`: when the grant's statement was sent).
+    func hold(_ partition: Int, token: FencingToken, sentAt: UInt64) {
+        held.withLock { $0[partition] = (token, sentAt, false) }
+    }
+
+    func forget(_ partition: Int) { held.withLock { _ = $0.removeValue(forKey: partition) } }
+
+    func isHeld(_ partition: Int) -> Bool { held.withLock { $0[partition] != nil } }
+
+    /// Partitions whose lease was refused or is about to expire without a renewal (a sixth of the ttl
+    /// before): stop them now.
+    func lapsed(now: UInt64 = MonotonicClock.nanoseconds) -> [Int] {
+        let limit = ttlNanoseconds - ttlNanoseconds / 6
+        return held.withLock { held in held.filter { $0.value.refused || now - $0.value.renewedAt >= limit }.map(\.key) }
+    }
+
+    /// Renews every held lease every ttl / 4 until cancelled.
+    func renewForever() async {
+        while !Task.isCancelled {
+            let current = held.withLock { $0.map { ($0.key, $0.value.token) } }
+            for (p, token) in current {
+                let sentAt = MonotonicClock.nanoseconds
+                let (leases, instance, ttl) = (self.leases, self.instance, self.ttl)
+                do {
+                    let renewed = try await blocking("journeyd leases") { try leases.renew(partition: p, owner: instance, token: token, ttl: ttl) }
+                    held.withLock {
+                        guard $0[p]?.token == token else { return }
+                        if renewed { $0[p]?.renewedAt = sentAt } else { $0[p]?.refused = true }
+                    }
+                    if !renewed { logger.warning("partition \(p): lease (token \(token.value)) could not be renewed: it was lost") }
+                } catch {
+                    logger.error("partition \(p): renewing the lease failed: \(error)")
+                }
+            }
+            await nap(ttl / 4)
+        }
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds (a lease's ttl; never negative here).
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+}

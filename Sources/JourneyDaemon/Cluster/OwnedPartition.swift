@@ -1,0 +1,112 @@
+import Foundation
+import JourneyCore
+import JourneyEngine
+import JourneyNATS
+import JourneyPostgres
+import JourneyRules
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A partition this instance holds the lease of: its processor over the partition's subject
+/// (``FollowedLog`` over a ``JetStreamLog``), restored from the last checkpoint in PostgreSQL, with its
+/// checkpointer (each checkpoint carries the lease's token), delivery dispatcher and follower, run as one
+/// service group. It stops gracefully when the instance lets the partition go (a last checkpoint), at once
+/// when the lease is lost, and by itself when a checkpoint is fenced or the log fails.
+final class OwnedPartition: Sendable {
+    let partition: Int
+    let token: FencingToken
+    let group: ServiceGroup
+    let processor: PartitionProcessor
+    private let task: Task<String?, Never>
+
+    private init(partition: Int, token: FencingToken, group: ServiceGroup, processor: PartitionProcessor) {
+        self.partition = partition
+        self.token = token
+        self.group = group
+        self.processor = processor
+        let flag = EndFlag()
+        task = Task {
+            defer { flag.value.withLock { $0 = true } }
+            do {
+                try await group.run()
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        self.flag = flag
+    }
+
+    private let flag: EndFlag
+
+    /// Restores the partition and starts processing it.
+    static func start(partition p: Int, token: FencingToken, context c: ClusterContext) async throws -> OwnedPartition {
+        let store = c.store
+        let started = MonotonicClock.nanoseconds
+        let restored = try await blocking("journeyd restore") { try store.restore(partition: p) }
+        let base = try JetStreamLog(stream: c.stream, partition: p)
+        let log = FollowedLog(base, committed: restored.logSequence)
+        let live = c.live
+        let (initial, engine) = try Daemon.startingRuntime(partition: p, restored: restored, live: live, archive: store, logger: c.logger)
+        let settings = live.rules.settings.daemonSettings
+        var logger = c.logger
+        logger[metadataKey: "partition"] = "\(p)"
+        // `--clock event`: each partition's own event time (what a replay of the partition's events gives).
+        let eventClock = c.options.eventClock ? ManualClock(restored.clock) : nil
+        let clock: any JourneyClock = eventClock ?? c.clock
+        let dispatcher = DeliveryDispatcher(
+            channels: live.channels, clock: clock, concurrency: settings.deliveryConcurrency, metrics: c.metrics, logger: logger)
+        let state = PartitionState(
+            partition: p, store: store, restored: restored, settings: initial.rules.settings, clock: restored.clock,
+            maxUsersInMemory: settings.maxUsersInMemory)
+        let processor = PartitionProcessor(
+            partition: p, runtime: initial, engine: engine, state: state, log: log, archive: store, clock: clock, eventClock: eventClock,
+            deliveries: dispatcher, inboxCapacity: max(4 * c.options.batchSize, 8192), metrics: c.metrics, logger: logger)
+        let inbox = processor.inbox
+        dispatcher.report = { reports, channel in inbox.post(ProcessorWork.deliveries(reports, channel: channel)) }
+        let parser = c.parser
+        let replayed = try await blocking("journeyd recovery") {
+            let replayed = try processor.replay(after: restored.logSequence, parser: parser)
+            try processor.goLive(with: live)
+            dispatcher.restore(processor.state.channelStates)
+            return replayed
+        }
+        logger.notice(
+            "partition \(p) taken over under lease token \(token.value): \(replayed) records replayed after the checkpoint at stream sequence \(restored.logSequence) in \((MonotonicClock.nanoseconds - started) / 1_000_000) ms",
+            metadata: [RecordField.kind: "partition_owned"])
+        var checkpointer = Checkpointer(
+            processor: processor, store: store, log: log, every: settings.checkpointEvery, logBytes: settings.checkpointLogBytes,
+            retention: settings.logRetention, logger: logger, covered: restored.logSequence)
+        checkpointer.fence = token
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: ProcessorService(processor: processor), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: checkpointer, failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: dispatcher, failureTerminationBehavior: .gracefullyShutdownGroup),
+            // Last, so it stops first.
+            .init(service: PartitionFollower(processor: processor, parser: parser, interval: .milliseconds(20)), failureTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        let group = ServiceGroup(
+            configuration: .init(services: services, logger: Logger(label: "journeyd.partition", factory: { _ in SwiftLogNoOpLogHandler() })))
+        return OwnedPartition(partition: p, token: token, group: group, processor: processor)
+    }
+
+    /// Whether the partition's services have stopped (by themselves: fenced, failed; or stopped).
+    var hasEnded: Bool { flag.value.withLock { $0 } }
+
+    /// Lets the partition go: a last checkpoint (graceful) or nothing more at all (the lease is lost).
+    /// Returns the reason it failed, if it did.
+    @discardableResult
+    func stop(graceful: Bool) async -> String? {
+        if graceful {
+            await group.triggerGracefulShutdown()
+        } else {
+            task.cancel()
+        }
+        return await task.value
+    }
+}
+
+private final class EndFlag: Sendable {
+    let value = Mutex(false)
+}

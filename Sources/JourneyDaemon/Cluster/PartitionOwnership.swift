@@ -1,0 +1,107 @@
+import JourneyCore
+import JourneyPostgres
+import Logging
+import ServiceLifecycle
+
+/// Which partitions this instance processes (docs/CLUSTER.md, "Ownership"). ``HeldLeases`` renews the
+/// leases on a loop of its own; a lease that lapses (refused, or not renewed in time) stops its partition
+/// at once, without a last checkpoint. Every ttl / 3 this records the instance's heartbeat and spreads
+/// the partitions over the live instances: it holds at most ceil(P / live instances), acquiring free or
+/// expired leases up to that and letting go — a last checkpoint, then the release, in the background
+/// while the lease is still renewed — of what it holds beyond it. A partition that stopped by itself
+/// (its checkpoint was fenced, its log failed) is let go too. On graceful shutdown every partition stops
+/// with a last checkpoint and its lease is released, so the others need not wait for it to expire.
+struct PartitionOwnership: Service {
+    let leases: PostgresPartitionLeases
+    let context: ClusterContext
+    let partitions: Int
+    let ttl: Duration
+
+    private var instance: String { context.instance }
+    private var logger: Logger { context.logger }
+
+    func run() async throws {
+        let held = HeldLeases(leases: leases, instance: instance, ttl: ttl, logger: logger)
+        let renewal = Task { await held.renewForever() }
+        var owned: [Int: OwnedPartition] = [:]
+        var leaving: [Int: Task<Void, Never>] = [:]
+        var lastTurn: UInt64 = 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            for p in held.lapsed() {
+                if let partition = owned.removeValue(forKey: p) {
+                    logger.warning("partition \(p): lease (token \(partition.token.value)) lapsed; stopping it now", metadata: [RecordField.kind: "partition_lost"])
+                    await partition.stop(graceful: false)
+                }
+                leaving.removeValue(forKey: p)?.cancel()
+                held.forget(p)
+            }
+            leaving = leaving.filter { held.isHeld($0.key) }  // a partition let go is forgotten once released
+            let now = MonotonicClock.nanoseconds
+            if now - lastTurn >= (ttl / 3).nanoseconds {
+                lastTurn = MonotonicClock.nanoseconds
+                do {
+                    try await spread(&owned, &leaving, held)
+                } catch {
+                    logger.error("partition ownership: \(error); trying again")
+                }
+            }
+            await nap(.milliseconds(50))
+        }
+        for (p, partition) in owned.sorted(by: { $0.key < $1.key }) {
+            leaving[p] = letGo(p, partition, held)
+        }
+        for task in leaving.values { await task.value }
+        renewal.cancel()
+        let (leases, instance) = (self.leases, self.instance)
+        try? await blocking("journeyd leases") { try leases.leave(owner: instance) }
+    }
+
+    private func spread(_ owned: inout [Int: OwnedPartition], _ leaving: inout [Int: Task<Void, Never>], _ held: HeldLeases) async throws {
+        let (leases, instance, ttl) = (self.leases, self.instance, self.ttl)
+        for (p, partition) in owned where partition.hasEnded {
+            logger.warning("partition \(p) stopped by itself; letting it go", metadata: [RecordField.kind: "partition_lost"])
+            owned[p] = nil
+            leaving[p] = letGo(p, partition, held)
+        }
+        let live = try await blocking("journeyd leases") { try leases.heartbeat(owner: instance, ttl: ttl) }
+        let target = (partitions + max(1, live.count) - 1) / max(1, live.count)
+        if owned.count > target {
+            for p in owned.keys.sorted().suffix(owned.count - target) {
+                leaving[p] = letGo(p, owned[p]!, held)
+                owned[p] = nil
+            }
+        } else if owned.count < target {
+            let current = try await blocking("journeyd leases") { try leases.leases() }
+            // From an offset of this instance's own, so instances starting together try different partitions first.
+            var hash = StableHash()
+            hash.combine(instance)
+            let offset = Int(hash.value % UInt64(partitions))
+            for i in 0..<partitions where owned.count < target {
+                let p = (offset + i) % partitions
+                guard owned[p] == nil, leaving[p] == nil, current[p]?.live != true else { continue }
+                let sentAt = MonotonicClock.nanoseconds
+                guard let token = try await blocking("journeyd leases", { try leases.acquire(partition: p, owner: instance, ttl: ttl) }) else { continue }
+                held.hold(p, token: token, sentAt: sentAt)
+                do {
+                    owned[p] = try await OwnedPartition.start(partition: p, token: token, context: context)
+                } catch {
+                    logger.error("partition \(p): could not be started: \(error); releasing its lease")
+                    held.forget(p)
+                    try? await blocking("journeyd leases") { try leases.release(partition: p, owner: instance, token: token) }
+                }
+            }
+        }
+    }
+
+    /// Stops a partition with a last checkpoint, in the background (its lease is renewed meanwhile),
+    /// then releases its lease.
+    private func letGo(_ p: Int, _ partition: OwnedPartition, _ held: HeldLeases) -> Task<Void, Never> {
+        let (leases, instance, token, logger) = (self.leases, self.instance, partition.token, self.logger)
+        return Task {
+            if let reason = await partition.stop(graceful: true) { logger.warning("partition \(p) stopped: \(reason)") }
+            held.forget(p)
+            try? await blocking("journeyd leases") { try leases.release(partition: p, owner: instance, token: token) }
+            logger.notice("partition \(p) released (token \(token.value))", metadata: [RecordField.kind: "partition_released"])
+        }
+    }
+}

@@ -1,0 +1,220 @@
+import Foundation
+import JourneyCore
+import JourneyRules
+import JourneySimulation
+import JourneyTesting
+import Testing
+
+/// A cluster's peers for one test: a nats-server with JetStream and a PostgreSQL 15, both on loopback /
+/// a Unix socket in temporary directories, stopped and removed by ``stop()``.
+struct ClusterPeers {
+    let nats: NATSServer
+    let postgres: PostgresServer
+
+    static func start() async throws -> ClusterPeers {
+        let postgres = try await PostgresServer.start()
+        do {
+            try await postgres.createDatabase("journeyd")
+            return ClusterPeers(nats: try await NATSServer.start(), postgres: postgres)
+        } catch {
+            await postgres.stop()
+            throw error
+        }
+    }
+
+    func stop() async {
+        await nats.stop()
+        await postgres.stop()
+    }
+
+    /// Runs `body` with peers started for it, stopped and removed afterwards whatever happens.
+    static func with(_ body: (ClusterPeers) async throws -> Void) async throws {
+        let peers = try await start()
+        do {
+            try await body(peers)
+        }
+    }
+
+    /// Fencing: per partition, the tokens of the commits never go back — no stale owner committed after
+    /// a newer grant (every token is one owner's: `lease_grants` is keyed by partition and token).
+    func expectCommitsInTokenOrder(partitions: Int) async throws {
+        let commits = try await commits()
+        #expect(!commits.isEmpty)
+        for p in 0..<partitions {
+            let tokens = commits.filter { $0.partition == p }.map(\.token)
+            #expect(tokens == tokens.sorted(), "partition \(p): commits under tokens \(tokens)")
+        }
+    }
+
+    /// Writes the `cluster:` section (and the DSN file it names) into the fixture's journeyd.yaml.
+    func configure(_ fixture: DaemonFixture, partitions: Int, ttl: String = "2s") throws {
+        let dsn = fixture.root + "/postgres.dsn"
+        try "postgresql://\(PostgresServer.user)@/journeyd?host=\(postgres.socketDirectory)&port=\(postgres.port)\n"
+            .write(toFile: dsn, atomically: true, encoding: .utf8)
+        try """
+        cluster:
+          partitions: \(partitions)
+          nats: { url: "\(nats.url)" }
+          postgres: { dsn_file: "\(dsn)" }
+          lease: { ttl: \(ttl) }
+        """.write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+    }
+
+    /// One instance, on event time, taking events on a Unix socket; logging to `root/NAME.log`.
+    func startInstance(_ name: String, _ fixture: DaemonFixture) throws -> (ChildProcess, socket: String) {
+        let socket = fixture.root + "/\(name).sock"
+        let process = try ChildProcess(
+            journeydBinary,
+            [
+                "run", "--rules", fixture.rules, "--state", fixture.root + "/\(name)/state.sqlite", "--spool", fixture.root + "/\(name)/spool",
+                "--socket", socket, "--clock", "event", "--instance", name,
+            ],
+            output: fixture.root + "/\(name).log")
+        return (process, socket)
+    }
+
+    /// The touches every instance's `file` channel wrote (into its state directory).
+    static func delivered(_ fixture: DaemonFixture, instances: [String]) -> [String] {
+        instances.flatMap { name in
+            ((try? String(contentsOfFile: fixture.root + "/\(name)/touches.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+    }
+
+    /// The instances' log lines about partitions (taken over, released, lost), for a failure's message.
+    static func ownershipRecords(_ fixture: DaemonFixture, instances: [String]) -> String {
+        instances.map { name in
+            let log = (try? String(contentsOfFile: fixture.root + "/\(name).log", encoding: .utf8)) ?? ""
+            return "\(name):\n" + log.split(separator: "\n").filter { $0.contains("partition") || $0.contains("error") }.suffix(40).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    /// What a receiver that honours idempotency keys keeps of the touches every instance's `file` channel
+    /// wrote: each touch once (the lines are keyed by `touch_id`), sorted, and how many were resends — a
+    /// touch an instance attempted and was killed before its outcome was committed goes again, under the
+    /// same key, from the partition's next owner (the outbox contract; each instance's file channel only
+    /// knows the ids in its own file).
+    static func received(_ fixture: DaemonFixture, instances: [String]) -> (touches: [String], resent: Int, conflicting: Int) {
+        let all = delivered(fixture, instances: instances)
+        var byID: [String: Set<String>] = [:]
+        for line in all {
+            let id = line.firstMatch(of: /"touch_id":"([^"]*)"/).map { String($0.output.1) } ?? line
+            byID[id, default: []].insert(line)
+        }
+        let conflicting = byID.values.filter { $0.count > 1 }.count  // one key, different touches: a real duplicate
+        let unique = byID.values.flatMap { $0 }.sorted()
+        return (unique, all.count - unique.count, conflicting)
+    }
+
+    /// Every checkpoint's (partition, token, stream position), in commit order.
+    func commits() async throws -> [(partition: Int, token: Int, sequence: Int)] {
+        let rows = try await postgres.psql("journeyd", "SELECT partition, token, log_sequence FROM checkpoint_commits ORDER BY committed_at")
+        return rows.split(separator: "\n").map { line in
+            let f = line.split(separator: "|").map { Int($0) ?? -1 }
+            return (f[0], f[1], f[2])
+        }
+    }
+}
+
+/// What `journeyd replay` gives for `lines` when the clock stops at the last event (the instances run on
+/// each partition's own event time, so the replay is per partition too), as sorted touch lines.
+func replayedTouches(_ fixture: DaemonFixture, partitions: Int) throws -> [String] {
+    let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+    var byPartition: [Int: [String]] = [:]
+    for line in lines {
+        let user = try #require(line.firstMatch(of: /"userId":"([^"]*)"/)?.output.1)
+        var hash = StableHash()
+        hash.combine(String(user))
+        byPartition[Int(hash.value % UInt64(partitions)), default: []].append(line)
+    }
+    let rules = try RuleLoader.load(directory: fixture.rules)
+    var touches: [String] = []
+    for (p, lines) in byPartition {
+        let input = fixture.root + "/p\(p).jsonl"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        let last = try #require(lines.compactMap { $0.firstMatch(of: /"timestamp":"([^"]*)"/).flatMap { Timestamp(iso8601: String($0.output.1)) } }.max())
+        let out = fixture.root + "/replay-\(p).jsonl"
+        let sink = try OutputFile(path: out)
+        _ = try Replay.run(path: input, rules: rules, options: .init(until: last), touches: sink, reject: { _ in })
+        try sink.close()
+        touches += try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+    return touches.sorted()
+}
+
+@Suite("Cluster runtime", .serialized)
+struct ClusterRuntimeTests {
+    @Test(.timeLimit(.minutes(10)))
+    func oneInstanceDeliversWhatReplayGives() async throws {
+        let fixture = try DaemonFixture(events: 3000, files: 0, seed: 5)
+        defer { fixture.remove() }
+        try await ClusterPeers.with { peers in
+            try peers.configure(fixture, partitions: 1)
+            let (instance, socket) = try peers.startInstance("a", fixture)
+            defer { instance.signal(SIGKILL) }
+            #expect(await eventually(timeout: .seconds(120)) { FileManager.default.fileExists(atPath: socket) })
+            let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            let answers = try await offThread { try exchange(lines, at: socket) }
+            #expect(answers.count == lines.count && answers.allSatisfy { $0.hasPrefix("ok ") })
+            let expected = try replayedTouches(fixture, partitions: 1)
+            #expect(!expected.isEmpty)
+            let delivered = await eventually(timeout: .seconds(120)) { ClusterPeers.delivered(fixture, instances: ["a"]).count >= expected.count }
+            #expect(delivered)
+            #expect(ClusterPeers.delivered(fixture, instances: ["a"]).sorted() == expected)
+            #expect(await instance.stop() == 0)
+            let commits = try await peers.commits()
+            #expect(!commits.isEmpty && commits.allSatisfy { $0.partition == 0 && $0.token >= 1 })
+        }
+    }
+
+    @Test(.timeLimit(.minutes(10)))
+    func aKilledInstancesPartitionsAreTakenOverAndNothingIsLostOrSentTwice() async throws {
+        let fixture = try DaemonFixture(events: 4000, files: 0, seed: 9)
+        defer { fixture.remove() }
+        try await ClusterPeers.with { peers in
+            try peers.configure(fixture, partitions: 4, ttl: "2s")
+            let (a, socketA) = try peers.startInstance("a", fixture)
+            defer { a.signal(SIGKILL) }
+            let (b, socketB) = try peers.startInstance("b", fixture)
+            defer { b.signal(SIGKILL) }
+            func owners() async -> [String: Int] {
+                let rows = (try? await peers.postgres.psql("journeyd", "SELECT owner, count(*) FROM partition_leases WHERE expires_at > now() GROUP BY owner")) ?? ""
+                var result: [String: Int] = [:]
+                for row in rows.split(separator: "\n") {
+                    let f = row.split(separator: "|")
+                    if f.count == 2 { result[String(f[0])] = Int(f[1]) }
+                }
+                return result
+            }
+            let spread = await eventually(timeout: .seconds(120)) { await owners() == ["a": 2, "b": 2] }
+            let leased = await owners()
+            #expect(spread, "leases: \(leased)\n\(ClusterPeers.ownershipRecords(fixture, instances: ["a", "b"]))")
+            #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: socketA) && FileManager.default.fileExists(atPath: socketB) })
+            let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            let half = lines.count / 2
+            let first = Array(lines[..<half]), second = Array(lines[half...])
+            let answered = try await offThread { try exchange(first, at: socketB) }
+            #expect(answered.count == first.count && answered.allSatisfy { $0.hasPrefix("ok ") })
+            await pause(.milliseconds(500))
+            b.signal(SIGKILL)
+            _ = await b.exit()
+            let killed = ContinuousClock.now
+            #expect(await eventually(timeout: .seconds(60), interval: .milliseconds(50)) { await owners() == ["a": 4] })
+            let takeover = ContinuousClock.now - killed
+            print("cluster takeover after SIGKILL: \(takeover) (lease ttl 2s)")
+            #expect(takeover < .seconds(15))
+            let rest = try await offThread { try exchange(second, at: socketA) }
+            #expect(rest.count == second.count && rest.allSatisfy { $0.hasPrefix("ok ") })
+            let expected = try replayedTouches(fixture, partitions: 4)
+            #expect(!expected.isEmpty)
+            _ = await eventually(timeout: .seconds(120)) { ClusterPeers.received(fixture, instances: ["a", "b"]).touches.count >= expected.count }
+            await pause(.seconds(1))  // anything sent twice would show now
+            let received = ClusterPeers.received(fixture, instances: ["a", "b"])
+            let missing = Set(expected).subtracting(received.touches).count
+            print("two instances: \(received.touches.count)/\(expected.count) touches, \(received.resent) resent under their key, \(missing) missing")
+            #expect(received.conflicting == 0 && missing == 0)
+            #expect(received.touches == expected)
+            #expect(await a.stop() == 0)
+            try await peers.expectCommitsInTokenOrder(partitions: 4)
+        }
+    }
+}
