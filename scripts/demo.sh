@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 
+# Build needs: time zones, python3, SQLite and libsystemd headers, and the NATS C client (libnats-dev:
+# journeyd links it for cluster mode, which the demo does not use).
 if ! [ -e /usr/share/zoneinfo/Asia/Shanghai ] || ! command -v python3 >/dev/null || ! [ -e /usr/include/sqlite3.h ] \
-  || ! [ -e /usr/include/systemd/sd-daemon.h ]; then
-  apt-get update -qq && apt-get install -y -qq tzdata python3 libsqlite3-dev libsystemd-dev >/dev/null
+  || ! [ -e /usr/include/systemd/sd-daemon.h ] || ! [ -e /usr/include/nats/nats.h ]; then
+  apt-get update -qq && apt-get install -y -qq tzdata python3 libsqlite3-dev libsystemd-dev libnats-dev >/dev/null
 fi
 
 swift build -c release --product journeyd
