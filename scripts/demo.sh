@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 
+# Build needs: time zones, python3, SQLite and libsystemd headers, and the NATS C client (libnats-dev:
+# journeyd links it for cluster mode, which the demo does not use).
 if ! [ -e /usr/share/zoneinfo/Asia/Shanghai ] || ! command -v python3 >/dev/null || ! [ -e /usr/include/sqlite3.h ] \
-  || ! [ -e /usr/include/systemd/sd-daemon.h ]; then
-  apt-get update -qq && apt-get install -y -qq tzdata python3 libsqlite3-dev libsystemd-dev >/dev/null
+  || ! [ -e /usr/include/systemd/sd-daemon.h ] || ! [ -e /usr/include/nats/nats.h ]; then
+  apt-get update -qq && apt-get install -y -qq tzdata python3 libsqlite3-dev libsystemd-dev libnats-dev >/dev/null
 fi
 
 swift build -c release --product journeyd
@@ -38,3 +40,8 @@ grep "journeyd stopped" demo/daemon.log
 echo "daemon log: demo/daemon.log ($(grep -c "touch_sent" demo/daemon.log) touch_sent records); one of them:"
 grep -m1 "touch_sent" demo/daemon.log
 echo "replay said $(wc -l < demo/touches.jsonl) touches for the same stream and end time; the daemon delivered $(grep -c "touch_sent" demo/daemon.log)."
+
+# What the journeys did, as an operator reads it: funnels, uplift against holdouts, touches per channel
+# per day, stages (one HTML file, no network); `journeyd explain USER` tells one user's story.
+"$journeyd" report --state demo/state/state.sqlite --rules rules -o demo/report.html
+echo "report: demo/report.html; why u1 got what they got: $journeyd explain u1 --state demo/state/state.sqlite --rules rules"

@@ -38,7 +38,9 @@ struct Checkpointer: Service {
             guard grown && due else { continue }
             guard let written = try await checkpoint() else { return }
             last = MonotonicClock.nanoseconds
-            lastSequence = log.lastSequence
+            // What the checkpoint covers, not the log's end now: records appended while it was written
+            // (a delivery's outcome) are not in it, and the last checkpoint at shutdown must take them.
+            lastSequence = written
             retained.append((last, written))
             // Segments a checkpoint covers go once the retention has passed.
             let horizon = last - min(last, UInt64(max(0, retention.milliseconds)) * 1_000_000)
