@@ -32,7 +32,11 @@ struct ClusterPeers {
         let peers = try await start()
         do {
             try await body(peers)
+        } catch {
+            await peers.stop()
+            throw error
         }
+        await peers.stop()
     }
 
     /// Fencing: per partition, the tokens of the commits never go back — no stale owner committed after
