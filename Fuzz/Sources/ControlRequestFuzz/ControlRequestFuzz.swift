@@ -21,6 +21,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         switch request {
         case .reload: text = "reload"
         case .status: text = "status"
+        case .report: text = "report"
         case .explain(let user):
             precondition(!user.isEmpty, "explain without a user")
             text = "explain \(user)"
