@@ -34,32 +34,38 @@ public final class PostgresServer: Sendable {
                 guard status == 0 else { throw ConformanceFailure("chown postgres \(directory.path): \(output)") }
             }
             let data = directory.file("data")
-            let port = try freePort()
             let initdb = try await ChildProcess.run(
                 "/usr/bin/env", command(asRoot, "initdb", ["-D", data, "-U", user, "-A", "trust", "-E", "UTF8", "--no-sync"]))
             guard initdb.status == 0 else { throw ConformanceFailure("initdb failed (\(initdb.status)): \(initdb.output)") }
-            let process = try ChildProcess(
-                "/usr/bin/env",
-                command(
-                    asRoot, "postgres",
-                    [
-                        "-D", data, "-k", directory.path, "-c", "listen_addresses=127.0.0.1", "-p", "\(port)", "-c", "fsync=off",
-                        "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=50",
-                    ]),
-                output: directory.file("server.log"))
-            let server = PostgresServer(directory: directory, port: port, process: process, asRoot: asRoot)
-            let ready = await eventually(timeout: .seconds(120), interval: .milliseconds(100)) {
-                guard process.isRunning else { return true }
-                let answer = try? await ChildProcess.run(
-                    Self.binaries + "/pg_isready", ["-h", directory.path, "-p", "\(port)", "-U", user, "-d", "postgres"])
-                return answer?.status == 0
+            // The port is free when picked, but another test's process can take it before the server binds
+            // it: then the server exits with "Address already in use", and it starts again on another.
+            var attempt = 0
+            while true {
+                attempt += 1
+                let port = try freePort()
+                let log = directory.file("server-\(attempt).log")
+                let process = try ChildProcess(
+                    "/usr/bin/env",
+                    command(
+                        asRoot, "postgres",
+                        [
+                            "-D", data, "-k", directory.path, "-c", "listen_addresses=127.0.0.1", "-p", "\(port)", "-c", "fsync=off",
+                            "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=50",
+                        ]),
+                    output: log)
+                let server = PostgresServer(directory: directory, port: port, process: process, asRoot: asRoot)
+                let ready = await eventually(timeout: .seconds(120), interval: .milliseconds(100)) {
+                    guard process.isRunning else { return true }
+                    let answer = try? await ChildProcess.run(
+                        Self.binaries + "/pg_isready", ["-h", directory.path, "-p", "\(port)", "-U", user, "-d", "postgres"])
+                    return answer?.status == 0
+                }
+                if ready, process.isRunning { return server }
+                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                await server.stop(removing: false)
+                if text.contains("Address already in use") && attempt < 5 { continue }
+                throw ConformanceFailure("PostgreSQL did not become ready in \(directory.path): \(text)")
             }
-            guard ready, process.isRunning else {
-                let log = (try? String(contentsOfFile: directory.file("server.log"), encoding: .utf8)) ?? ""
-                await server.stop()
-                throw ConformanceFailure("PostgreSQL did not become ready in \(directory.path): \(log)")
-            }
-            return server
         } catch {
             directory.remove()
             throw error
@@ -111,8 +117,11 @@ public final class PostgresServer: Sendable {
     }
 
     /// Stops the server (fast shutdown: open sessions are ended) and removes its directory.
-    public func stop() async {
+    public func stop() async { await stop(removing: true) }
+
+    /// Ends the server (a fast shutdown); `removing` its directory too (not when another start follows).
+    func stop(removing: Bool) async {
         await process.stop(SIGINT)
-        directory.remove()
+        if removing { directory.remove() }
     }
 }
