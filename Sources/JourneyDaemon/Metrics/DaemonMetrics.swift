@@ -37,7 +37,7 @@ final class DaemonMetrics: Sendable {
 
     /// The handle for `key`, made (with the dimensions) only the first time.
     private static func cached<Handle>(
-        _ cache: Mutex<[Key: Handle]>, _ key: Key, _ dimensions: () -> [(String, String)],
+        _ cache: borrowing Mutex<[Key: Handle]>, _ key: Key, _ dimensions: () -> [(String, String)],
         make: (String, [(String, String)]) -> Handle
     ) -> Handle {
         cache.withLock { made in
