@@ -126,7 +126,9 @@ public struct IngestServer: Service {
     private func readBody(_ request: Request) async -> Result<[UInt8], TrackingBody.Problem> {
         let limit = configuration.maxRequestBytes
         let tooLarge = TrackingBody.Problem(index: nil, reason: "request exceeds \(limit) bytes")
-        var buffer = ByteBuffer()
+        // Sized once from Content-Length (within the limit), so a body is not copied as it grows.
+        let announced = request.headers[.contentLength].flatMap { Int($0) } ?? 0
+        var buffer = ByteBufferAllocator().buffer(capacity: min(max(announced, 0), limit))
         do {
             for try await chunk in request.body {
                 guard buffer.readableBytes + chunk.readableBytes <= limit else { return .failure(tooLarge) }
