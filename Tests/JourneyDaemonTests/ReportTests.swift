@@ -28,9 +28,6 @@ struct ReportTests {
           - id: thank
             send: email
             template: vip_thanks
-          - id: measure
-            wait_for: { event: purchase, timeout: 14d }
-            on_event: exit
         """
 
     static func report(_ arguments: [String]) async throws -> (Value, String) {

@@ -20,8 +20,8 @@ public enum ReportPage {
         h += touches(s)
         h += deliveries(s)
         h += stages(s)
-        h += "<footer><p>Conversion: the journey's goal within its window from entry, counted while the enrollment runs "
-        h += "(holdout enrollments stay for the whole window). Uplift: treatment minus holdout conversion, "
+        h += "<footer><p>Conversion: the journey's goal within its window from entry, however the enrollment ended "
+        h += "(treatment and holdout enrollments are both watched for the whole window). Uplift: treatment minus holdout conversion, "
         h += "95 % interval by \(esc(UpliftInterval.method)); below \(UpliftInterval.minimumGroup) users in a group the report says "
         h += "it cannot tell. Duplicate events ignored: <span data-figure=\"duplicates\">\(s.duplicates)</span>.</p></footer>\n"
         return h + "</body></html>\n"

@@ -88,17 +88,12 @@ public struct ReportSummary: Sendable {
             exited: figures.group(j + "exited\t").sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
     }
 
-    /// A holdout enrollment is watched for the whole goal window; a treatment one only while it runs. They
-    /// are alike only when the journey waits for the goal event at least as long as the window.
+    /// Every enrollment, treatment or holdout, is watched for its goal until the goal window closes, however
+    /// it ended (Run+GoalWatch), so the two groups compare alike — when there is a window to watch.
     static func caveat(_ journey: Journey) -> String? {
-        guard let goal = journey.goal, let within = goal.within else {
-            return "the goal has no window (within), so the holdout is not watched for conversions"
+        guard journey.goal?.within != nil else {
+            return "not comparable: the goal has no window (within), so the holdout is not watched for conversions; give it one, e.g. goal: {event: \(journey.goal?.match.event ?? "purchase"), within: 7d}"
         }
-        let watches = journey.steps.contains { step in
-            if case .waitFor(let w) = step.kind, w.match.event == goal.match.event, w.timeout >= within { return true }
-            return false
-        }
-        return watches ? nil
-            : "not comparable: treatment enrollments end after their last step, before the \(within) goal window closes, so their later conversions are not counted (the holdout's are); end the journey with wait_for {event: \(goal.match.event), timeout: \(within)}"
+        return nil
     }
 }
