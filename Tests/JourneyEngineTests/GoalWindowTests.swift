@@ -84,7 +84,7 @@ struct GoalWindowTests {
         #expect(byArm["control"] == held.count)
         var figures = ReportFigures()
         for effect in h.effects { figures.record(effect) }
-        let row = try #require(ReportSummary(figures: figures, rules: h.engine.rules, deliveries: nil, source: "test").journeys.first)
+        let row = try #require(ReportSummary(figures: figures, rules: h.engine.rules, outbox: nil, source: "test").journeys.first)
         #expect(row.caveat == nil)
         #expect(row.uplift?.treatment.successes == treated.count && row.uplift?.holdout.successes == held.count)
         #expect(abs(row.uplift?.uplift ?? 1) < 1e-9)
@@ -138,7 +138,7 @@ struct GoalWindowTests {
         for i in 0..<20 { #expect(h.store.user("u\(i)")?.enrollments.isEmpty == true) }
         var figures = ReportFigures()
         for effect in h.effects { figures.record(effect) }
-        let row = try #require(ReportSummary(figures: figures, rules: h.engine.rules, deliveries: nil, source: "test").journeys.first)
+        let row = try #require(ReportSummary(figures: figures, rules: h.engine.rules, outbox: nil, source: "test").journeys.first)
         #expect(row.caveat?.hasPrefix("not comparable: the goal has no window") == true)
     }
 

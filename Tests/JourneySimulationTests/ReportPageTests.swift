@@ -68,7 +68,7 @@ struct ReportPageTests {
         let sink = try OutputFile(path: directory.file("touches.jsonl"))
         let report = try Replay.run(path: directory.file("events.jsonl"), rules: rules, touches: sink, reject: { Issue.record("rejected: \($0)") })
         try sink.close()
-        let summary = ReportSummary(figures: report.figures, rules: rules, deliveries: nil, source: "the test")
+        let summary = ReportSummary(figures: report.figures, rules: rules, outbox: nil, source: "the test")
         try ReportPage.html(summary, generatedAt: start).write(toFile: directory.file("report.html"), atomically: false, encoding: .utf8)
 
         // Worked out here, from what was written and what was touched.
