@@ -48,8 +48,11 @@ struct PartitionOwnership: Service {
                     logger.error("partition ownership: \(error); trying again")
                 }
             }
+            context.partitions.publish(owned)
+            context.metrics.partitionsOwned(owned.count)
             await nap(.milliseconds(50))
         }
+        context.partitions.publish([:])
         for (p, partition) in owned.sorted(by: { $0.key < $1.key }) {
             leaving[p] = letGo(p, partition, held)
         }
