@@ -10,7 +10,7 @@ import Testing
 /// none acted on twice; on the channel without keys, touches the killed instance had attempted without a
 /// committed outcome are held `in_doubt` (counted) and never sent again — and no partition was committed
 /// by a stale owner. The short version (P = 8, lease ttl 2 s) runs by default;
-/// `JOURNEYD_CLUSTER_TEST_LONG=1` streams 200,000 events with the default settings (P = 64, ttl 10 s).
+/// `JOURNEYD_CLUSTER_TEST_LONG=1` streams 200,000 events with the default settings (P = 64, lease ttl 5 s).
 @Suite("Cluster kill loop", .serialized)
 struct ClusterKillLoopTests {
     @Test(.timeLimit(.minutes(40)))
@@ -73,7 +73,7 @@ struct ClusterKillLoopTests {
             #expect(kills >= 1)
             #expect(tally.holds, "\(tally)")
             #expect(tally.keyedActed > 0 && tally.plainActed > 0)
-            if long { #expect(slowest <= .seconds(12), "takeover with the default lease ttl (10 s): \(takeovers)") }
+            if long { #expect(slowest <= .seconds(10), "takeover with the default settings (lease ttl 5 s): \(takeovers)") }
             try await peers.expectCommitsInTokenOrder(partitions: partitions)
         }
     }
