@@ -148,6 +148,27 @@ struct ClusterRuntimeTests {
             let delivered = await eventually(timeout: .seconds(120)) { ClusterPeers.delivered(fixture, instances: ["a"]).count >= expected.count }
             #expect(delivered)
             #expect(ClusterPeers.delivered(fixture, instances: ["a"]).sorted() == expected)
+            // Status and reload per instance: its name, its rules' content hash, its partitions.
+            let control = fixture.root + "/a/control.sock"
+            func status() async throws -> [String: Any] {
+                let (code, output) = try await ChildProcess.run(journeydBinary, ["status", "--json", "--control", control])
+                #expect(code == 0, "\(output)")
+                let line = output.split(separator: "\n").first { $0.hasPrefix("{") }.map(String.init) ?? "{}"
+                return try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+            }
+            let before = try await status()
+            #expect(before["mode"] as? String == "cluster" && before["instance"] as? String == "a")
+            #expect((before["partitions"] as? String)?.hasPrefix("1 of 1: 0@") == true, "\(before)")
+            #expect((before["events"] as? Double ?? 0) > 0)
+            let hash = try #require(before["rules_version"] as? String)
+            let metrics = "\(before["metrics"] ?? "")"
+            #expect(metrics.contains("journeyd_rules_info") && metrics.contains(hash), "\(metrics)")
+            try fixture.install("Changed {{ user.id }}\n", at: "templates/vip_thanks.liquid")
+            instance.signal(SIGHUP)
+            #expect(await eventually(timeout: .seconds(60)) { (try? await status())?["last_reload"] as? String == "ok" })
+            let after = try await status()
+            let reloaded = try #require(after["rules_version"] as? String)
+            #expect(reloaded != hash && "\(after["metrics"] ?? "")".contains(reloaded), "\(after)")
             #expect(await instance.stop() == 0)
             let commits = try await peers.commits()
             #expect(!commits.isEmpty && commits.allSatisfy { $0.partition == 0 && $0.token >= 1 })
