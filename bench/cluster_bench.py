@@ -21,6 +21,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG = "/usr/lib/postgresql/15/bin"
 TICK = os.sysconf("SC_CLK_TCK")
 CHUNK = 2000
+RUNNING = []  # every journeyd started, killed at the end whatever happens
 
 
 def cpu_seconds(pids):
@@ -57,13 +58,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(what, check, timeout=120):
+def wait_for(what, check, timeout=300):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if check():
             return
         time.sleep(0.1)
-    raise SystemExit(f"cluster_bench: {what} did not happen within {timeout} s")
+    raise RuntimeError(f"cluster_bench: {what} did not happen within {timeout} s")
 
 
 def send(lines, path):
@@ -161,6 +162,7 @@ def run_mode(binary, servers, root, lines, instances, partitions, perf):
         if instances:
             args += ["--instance", name]
         procs.append(subprocess.Popen(args, stdout=open(os.path.join(work, f"{name}.log"), "w"), stderr=subprocess.STDOUT))
+        RUNNING.append(procs[-1])
         sockets.append(sock)
         controls.append(control)
     wait_for(f"{mode}: sockets", lambda: all(os.path.exists(s) and os.path.exists(c) for s, c in zip(sockets, controls)))
@@ -237,15 +239,26 @@ def main():
     lines = open(events).read().splitlines()
     servers = Servers(root)
     results = []
+    failed = None
     try:
         for instances in (0, 1, 2, 3):
             r = run_mode(a.binary, servers, root, lines, instances, a.partitions, a.perf and instances == 1)
             results.append(r)
             print(f"{r['mode']}: {r['events_per_s']:,.0f} events/s applied ({r['ack_per_s']:,.0f}/s acknowledged), "
                   f"journeyd {r['journeyd_us']:.1f} µs CPU/event, nats-server {r['nats_us']:.1f}, PostgreSQL {r['pg_us']:.1f}", flush=True)
+    except RuntimeError as error:
+        failed = str(error)
+        print(f"{failed}; its files are kept in {root}", file=sys.stderr)
     finally:
+        for p in RUNNING:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         servers.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        if not failed:
+            shutil.rmtree(root, ignore_errors=True)
+    if not results:
+        raise SystemExit(1)
     base = results[0]
     load = open("/proc/loadavg").read().split()[0]
     out = [f"# Cluster benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
@@ -259,6 +272,8 @@ def main():
         total = r["journeyd_us"] + r["nats_us"] + r["pg_us"]
         out.append(f"| {r['mode']} | {r['events_per_s']:,.0f} | {r['events_per_s'] / base['events_per_s']:.2f}× | {r['ack_per_s']:,.0f} | "
                    f"{r['journeyd_us']:.1f} | {r['nats_us']:.1f} | {r['pg_us']:.1f} | {total:.1f} |")
+    if failed:
+        out += ["", f"Stopped early: {failed}."]
     for r in results:
         if r["profile"]:
             out += ["", f"## perf profile of instance a, {r['mode']} (`perf record -g`, by DSO and symbol, ≥ 1.5 %)", "", "```", r["profile"], "```"]
