@@ -2,8 +2,8 @@
 """Cluster mode against embedded mode, in the same run (issue 13's benchmark report).
 
 Starts a nats-server (JetStream, loopback) and a PostgreSQL 15 (Unix socket in a temporary directory),
-then for each mode — embedded, and 1, 2, 3 cluster instances — a fresh journeyd (fresh stream and
-database per cluster run), streams the same events through the instances' Unix sockets (split evenly,
+then for each mode — embedded, and 1, 2, 3 cluster instances — a fresh journeyd (a fresh nats-server
+and database per cluster run), streams the same events through the instances' Unix sockets (split evenly,
 one sender per instance, chunks of CHUNK lines, each line answered "ok" once durable), and measures
 until every event is applied (the instances' `journeyd status`: events summed) the wall time, and the
 CPU time of the journeyd processes, of nats-server and of PostgreSQL from /proc. Optionally profiles one
@@ -90,12 +90,8 @@ def send(lines, path):
 class Servers:
     def __init__(self, root):
         self.root = root
-        self.nats_port = free_port()
-        nats_dir = os.path.join(root, "nats")
-        os.makedirs(nats_dir)
-        self.nats = subprocess.Popen(
-            ["nats-server", "-js", "-a", "127.0.0.1", "-p", str(self.nats_port), "-sd", nats_dir],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(root, "nats.log"), "w"))
+        self.nats, self.runs = None, 0
+        self.fresh_nats()
         self.pg_dir = os.path.join(root, "pg")
         os.makedirs(self.pg_dir)
         as_root = os.getuid() == 0
@@ -113,6 +109,20 @@ class Servers:
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(root, "postgres.log"), "w"))
         wait_for("PostgreSQL ready", lambda: subprocess.run(
             [PG + "/pg_isready", "-h", self.pg_dir, "-p", str(self.pg_port)], stdout=subprocess.DEVNULL).returncode == 0)
+
+    def fresh_nats(self):
+        """A new nats-server on an empty store: every stream uses the subjects journeyd.events.*."""
+        if self.nats:
+            self.nats.send_signal(signal.SIGINT)
+            self.nats.wait(30)
+        self.runs += 1
+        self.nats_port = free_port()
+        nats_dir = os.path.join(self.root, f"nats-{self.runs}")
+        os.makedirs(nats_dir)
+        self.nats = subprocess.Popen(
+            ["nats-server", "-js", "-a", "127.0.0.1", "-p", str(self.nats_port), "-sd", nats_dir],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.root, f"nats-{self.runs}.log"), "w"))
+        wait_for("nats-server listening", lambda: socket.socket().connect_ex(("127.0.0.1", self.nats_port)) == 0)
 
     def createdb(self, name):
         subprocess.run([PG + "/createdb", "-h", self.pg_dir, "-p", str(self.pg_port), "-U", "journeyd", name], check=True)
@@ -144,6 +154,7 @@ def run_mode(binary, servers, root, lines, instances, partitions, perf):
     with open(os.path.join(rules, "channels.yaml"), "w") as f:
         f.write("channels:\n  - { name: email, type: file, path: touches.jsonl }\n  - { name: wecom, type: file, path: touches.jsonl }\n")
     if instances:
+        servers.fresh_nats()
         db = f"journeyd_{instances}"
         servers.createdb(db)
         with open(os.path.join(work, "dsn"), "w") as f:

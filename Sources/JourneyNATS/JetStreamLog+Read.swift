@@ -10,7 +10,7 @@ extension JetStreamLog {
 
     /// Records read one by one with direct gets before a reader switches to a consumer: a follower
     /// polling a partition usually finds none or a few, and a direct get costs the server no consumer.
-    static let directReads = 32
+    static let directReads = 4
 
     public func read(after: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
         var position = after
