@@ -116,6 +116,11 @@ final class DaemonMetrics: Sendable {
         gauge("journeyd_rules_loaded_timestamp_seconds").record(Date().timeIntervalSince1970)
     }
 
+    /// Cluster mode: how many partitions this instance owns now.
+    func partitionsOwned(_ count: Int) {
+        gauge("journeyd_cluster_partitions_owned").record(count)
+    }
+
     func logSync(nanoseconds: UInt64, records: Int) {
         timer("journeyd_log_sync_duration_seconds").recordNanoseconds(Int64(nanoseconds))
     }
