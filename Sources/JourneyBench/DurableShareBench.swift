@@ -69,7 +69,7 @@ extension Stages {
     /// `clients` connections to the event socket, each sending its share of the users' events (one
     /// user's events stay on one connection, in order) as fast as the socket takes them: the time from
     /// the daemon's start to the last answer.
-    func socketClients(_ eventsFile: String, rules: String, clients: Int, batch: Int? = nil) throws -> ClientsRun {
+    func socketClients(_ eventsFile: String, rules: String, clients: Int, batch: Int? = nil, clock: String = "event") throws -> ClientsRun {
         let state = work + "/daemon-socket-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: state) }
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
@@ -88,7 +88,7 @@ extension Stages {
         let (payloads, lineCounts) = (shares, counts)
         let started = monotonicSeconds()
         let process = try launch(["run", "--rules", rules, "--state", state + "/state.sqlite", "--spool", state + "/spool",
-                                  "--socket", socketPath, "--clock", "event"] + (batch.map { ["--batch", String($0)] } ?? []))
+                                  "--socket", socketPath, "--clock", clock] + (batch.map { ["--batch", String($0)] } ?? []))
         defer {
             process.terminate()
             process.waitUntilExit()

@@ -29,8 +29,8 @@ extension Stages {
         var wideShares: [Double] = []
         var last: [(String, ClientsRun)] = []
         for run in 1...runs {
-            let socketRun = try socketClients(eventsFile, rules: rules, clients: 4)
-            let smallRun = try socketClients(eventsFile, rules: rules, clients: 4, batch: 100)
+            let socketRun = try socketClients(eventsFile, rules: rules, clients: 4, clock: "wall")
+            let smallRun = try socketClients(eventsFile, rules: rules, clients: 4, batch: 100, clock: "wall")
             let httpRun = try httpClients(eventsFile, rules: rules, clients: 4, batch: 100)
             let wideRun = try httpClients(eventsFile, rules: rules, clients: 16, batch: 100)
             let socket = Double(events) / socketRun.seconds
@@ -89,7 +89,7 @@ extension Stages {
         let port = try freeLoopbackPort()
         let started = monotonicSeconds()
         let process = try launch(["run", "--rules", rules, "--state", state + "/state.sqlite", "--spool", state + "/spool",
-                                  "--http", "127.0.0.1:\(port)", "--clock", "event"])
+                                  "--http", "127.0.0.1:\(port)"])
         defer {
             process.terminate()
             process.waitUntilExit()
