@@ -21,16 +21,16 @@ extension Stages {
         report.line("")
         let rules = try httpRules()
         report.line(
-            "| run | socket, 4 clients, events/s | socket `--batch 100`, 4 clients (share of socket) "
+            "| run | socket, 4 clients, events/s | socket, 4 clients × 100 lines in flight (share of socket) "
                 + "| HTTP `/v1/batch` ×100, 4 clients, events/s (share of socket) | HTTP ×100, 16 clients (share) "
-                + "| daemon CPU per event: socket / socket ×100 / HTTP 4 clients / HTTP 16 | load generator CPU per event: socket / HTTP 4 / HTTP 16 |")
+                + "| daemon CPU per event: socket / socket 4 × 100 / HTTP 4 clients / HTTP 16 | load generator CPU per event: socket / HTTP 4 / HTTP 16 |")
         report.line("|---|---|---|---|---|---|---|")
         var shares: [Double] = []
         var wideShares: [Double] = []
         var last: [(String, ClientsRun)] = []
         for run in 1...runs {
             let socketRun = try socketClients(eventsFile, rules: rules, clients: 4, clock: "wall")
-            let smallRun = try socketClients(eventsFile, rules: rules, clients: 4, batch: 100, clock: "wall")
+            let smallRun = try socketClients(eventsFile, rules: rules, clients: 4, window: 100, clock: "wall")
             let httpRun = try httpClients(eventsFile, rules: rules, clients: 4, batch: 100)
             let wideRun = try httpClients(eventsFile, rules: rules, clients: 16, batch: 100)
             let socket = Double(events) / socketRun.seconds
@@ -45,7 +45,7 @@ extension Stages {
                     + "| \(rate(wide)) (\(percent(wide / socket))) | "
                     + "\(perEvent(socketRun.daemonCPU)) / \(perEvent(smallRun.daemonCPU)) / \(perEvent(httpRun.daemonCPU)) / \(perEvent(wideRun.daemonCPU)) µs | "
                     + "\(perEvent(socketRun.generatorCPU)) / \(perEvent(httpRun.generatorCPU)) / \(perEvent(wideRun.generatorCPU)) µs |")
-            last = [("socket", socketRun), ("socket ×100", smallRun), ("HTTP 4", httpRun), ("HTTP 16", wideRun)]
+            last = [("socket", socketRun), ("socket 4 × 100 in flight", smallRun), ("HTTP 4", httpRun), ("HTTP 16", wideRun)]
         }
         func summary(_ values: [Double]) -> String {
             let sorted = values.sorted()
