@@ -5,7 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import JourneyCore
-import JourneyEvents
+public import JourneyEvents
 public import Logging
 import NIOCore
 public import ServiceLifecycle
@@ -48,17 +48,21 @@ public struct IngestServer: Service {
     let source: HTTPSource
     let keys: WriteKeys
     let configuration: Configuration
+    /// Parses each event in the request handler (many at once, off the pump's serial path); an event it
+    /// rejects goes in unparsed, and the pump rejects and quarantines it as it does any line.
+    let parser: SegmentEventParser
     let logger: Logger
     /// Called with the address once listening (the port, when 0 was asked for).
     let listening: @Sendable (_ host: String, _ port: Int) -> Void
 
     public init(
-        source: HTTPSource, keys: WriteKeys, configuration: Configuration, logger: Logger,
-        listening: @escaping @Sendable (String, Int) -> Void = { _, _ in }
+        source: HTTPSource, keys: WriteKeys, configuration: Configuration, parser: SegmentEventParser = SegmentEventParser(),
+        logger: Logger, listening: @escaping @Sendable (String, Int) -> Void = { _, _ in }
     ) {
         self.source = source
         self.keys = keys
         self.configuration = configuration
+        self.parser = parser
         self.logger = logger
         self.listening = listening
     }
@@ -118,7 +122,10 @@ public struct IngestServer: Service {
             return .badRequest(error)
         }
         guard let key = headerKey ?? body.writeKey, let stream = keys.stream(for: key) else { return .unauthorized }
-        let answer = await source.submit(body.lines.map { SourceLine(bytes: $0) }, stream: stream)
+        let lines = body.lines.map { line in
+            SourceLine(bytes: line, event: line.withUnsafeBufferPointer { try? parser.parse($0).get() })
+        }
+        let answer = await source.submit(lines, stream: stream)
         return .answer(answer, retryAfter: configuration.retryAfterSeconds)
     }
 
