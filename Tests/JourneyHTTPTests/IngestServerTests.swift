@@ -68,6 +68,7 @@ struct IngestServerTests {
             let taken = try await consume(source, count: 3)
             let received = try await answer
             #expect(taken.map(\.namespace) == ["http/web", "http/web", "http/web"])
+            #expect(taken.map(\.parsed) == [true, false, true], "parsed in the handler, the bad one left to the pump")
             #expect(received.status == 200)
             #expect(received.body == #"{"success":true,"accepted":2,"quarantined":[{"index":1,"path":"$","reason":"missing \"userId\" or \"anonymousId\""}]}"#)
 
