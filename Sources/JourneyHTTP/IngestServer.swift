@@ -108,8 +108,16 @@ public struct IngestServer: Service {
 
     /// Everything but the HTTP plumbing: authenticate, read, cut into events, submit, answer.
     func respond(to request: Request, endpoint: TrackingBody.Endpoint) async -> Response {
-        let headerKey = request.headers[.authorization].flatMap(Self.basicUser)
-        if let headerKey, keys.stream(for: headerKey) == nil { return .unauthorized }
+        // The key in the header: the usual form looked up as it is, another decoded; a header key
+        // that is not ours is refused even when the body carries one.
+        var headerStream: String?
+        if let header = request.headers[.authorization] {
+            headerStream = keys.stream(forAuthorization: header)
+            if headerStream == nil, let user = Self.basicUser(header) {
+                guard let stream = keys.stream(for: user) else { return .unauthorized }
+                headerStream = stream
+            }
+        }
         let bytes: [UInt8]
         switch await readBody(request) {
         case .success(let read): bytes = read
@@ -121,7 +129,7 @@ public struct IngestServer: Service {
         } catch {
             return .badRequest(error)
         }
-        guard let key = headerKey ?? body.writeKey, let stream = keys.stream(for: key) else { return .unauthorized }
+        guard let stream = headerStream ?? body.writeKey.flatMap(keys.stream(for:)) else { return .unauthorized }
         let lines = body.lines.map { line in
             SourceLine(bytes: line, event: line.withUnsafeBufferPointer { try? parser.parse($0).get() })
         }
