@@ -81,6 +81,25 @@ struct IngestServerTests {
         }
     }
 
+    /// The usual header (`Basic base64(key:)`) is looked up as it is; another form of it is decoded.
+    @Test func everyFormOfTheBasicHeaderNamesItsKey() async throws {
+        let source = HTTPSource()
+        try await withIngestServer(source) { port in
+            let forms = [web, ("Authorization", "basic " + Data("wk-web:any password".utf8).base64EncodedString())]
+            for (n, header) in forms.enumerated() {
+                async let answer = HTTPExchange.send("POST", "/v1/track", port: port, headers: [header], body: Array(track("h\(n)").utf8))
+                let taken = try await consume(source, count: 1)
+                #expect(try await answer.status == 200)
+                #expect(taken.map(\.namespace) == ["http/web"])
+            }
+            // A header key that is not ours is refused even when the body carries a good one.
+            let refused = try await HTTPExchange.send(
+                "POST", "/v1/track", port: port, headers: [HTTPExchange.basic("wk-nope")],
+                body: Array(#"{"writeKey":"wk-web","userId":"u","event":"e","messageId":"x"}"#.utf8))
+            #expect(refused.status == 401)
+        }
+    }
+
     @Test func gzipBodiesAndBodyKeysAreAcceptedAndEachKeyIsItsOwnNamespace() async throws {
         let source = HTTPSource()
         try await withIngestServer(source) { port in
