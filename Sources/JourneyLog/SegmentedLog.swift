@@ -70,7 +70,7 @@ public final class SegmentedLog: EventLog, @unchecked Sendable {
     public init(directory: String, options: Options = Options()) throws(LogError) {
         self.directory = directory
         self.options = options
-        preallocator = options.fsync && options.preallocateBytes > 0 ? SegmentPreallocator(chunk: options.preallocateBytes) : nil
+        preallocator = options.fsync && options.preallocateBytes > 0 ? SegmentPreallocator(chunk: min(options.preallocateBytes, options.segmentBytes)) : nil
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
