@@ -76,7 +76,10 @@ extension Run {
 
     private mutating func move(_ moving: Enrollment, from other: UserState, into user: inout UserState) {
         var e = moving
-        if let i = user.enrollments.firstIndex(where: { $0.journey == e.journey && $0.key == e.key }) {
+        // Watchers (ended, watching their goal window) never conflict: each keeps its own window.
+        if e.phase != .watching,
+            let i = user.enrollments.firstIndex(where: { $0.journey == e.journey && $0.key == e.key && $0.phase != .watching })
+        {
             let kept = user.enrollments[i]
             if kept.enteredAt <= e.enteredAt {
                 outcome(.exited, other, e.journey, step: stepName(e),

@@ -24,6 +24,7 @@ extension Run {
     /// and enters the journeys whose `stage` trigger it matches.
     mutating func updateStage(_ user: inout UserState) {
         let stage = currentStage(of: user)
+        recheckStages(&user)
         guard stage != user.stage else { return }
         let from = user.stage
         user.stage = stage
@@ -38,5 +39,19 @@ extension Run {
             }
             if matched { enter(journey, user: &user, withEvent: false) }
         }
+    }
+
+    /// Arms the user's stage recheck at the first instant time alone could change a stage condition (the
+    /// earliest ``JourneyRules/Expression/nextChange(in:)`` of them), so a stage such as `lapsed` is
+    /// entered on the day it becomes true with no event arriving.
+    mutating func recheckStages(_ user: inout UserState) {
+        var first: (due: Timestamp, source: String)?
+        for stage in compiled.rules.settings.stages {
+            guard let condition = stage.condition,
+                let due = withScope(user, journey: nil, withEvent: false, { condition.nextChange(in: $0) }), due > now
+            else { continue }
+            if first == nil || due < first!.due { first = (due, condition.source) }
+        }
+        arm(recheck: Self.stagesKey, at: first?.due, user: &user, why: "stage condition \(first?.source ?? "")")
     }
 }

@@ -59,7 +59,7 @@ extension Run {
         switch timer.purpose {
         case .enrollment(let seq): what = "enrollment \(timer.user)#\(seq)"
         case .dateTrigger(let journey): what = "date trigger of \(journey)"
-        case .segmentRecheck(let journey): what = "segment recheck of \(journey)"
+        case .segmentRecheck(let key): what = key == Run.stagesKey ? "stage recheck" : "segment recheck of \(key)"
         }
         return "timer \(timer.seq) for \(what), due \(timer.due.iso8601)" + (late > .zero ? ", fired \(late) late" : "")
     }

@@ -164,12 +164,19 @@ struct Run {
                 continue
             }
             var enrollment = user.enrollments.remove(at: i)
+            if enrollment.phase == .watching {
+                if watch(enrollment, sees: event, user: user) {
+                    user.enrollments.insert(enrollment, at: i)
+                    i += 1
+                }
+                continue
+            }
             guard let journey = follow(&enrollment, user: user) else {
                 outcome(.exited, user, enrollment.journey, detail: "journey removed")
                 continue
             }
             let alive = reactOne(&enrollment, journey: journey, to: event, user: &user)
-            if alive {
+            if Self.keeps(enrollment, alive: alive) {
                 user.enrollments.insert(enrollment, at: i)
                 i += 1
             }
@@ -180,6 +187,7 @@ struct Run {
     /// wait_for it is in.
     static func concerns(_ journey: Journey, _ e: Enrollment, eventName: String) -> Bool {
         if let goal = journey.goal, goal.match.event == eventName || goal.match.event == "*" { return true }
+        if e.phase == .watching { return false }
         for match in journey.exitWhen where match.event == eventName || match.event == "*" { return true }
         if e.phase == .waitingForEvent, case .waitFor(let waitFor) = journey.steps[e.step].kind {
             return waitFor.match.event == eventName || waitFor.match.event == "*"
@@ -202,8 +210,7 @@ struct Run {
             }
         }
         for match in journey.exitWhen where matches(match, event, user, e, journey) {
-            outcome(.exited, user, journey.id, step: stepID(e, journey), detail: "exit_when \(match.event)")
-            return false
+            return end(&e, journey: journey, user: user, step: stepID(e, journey), detail: "exit_when \(match.event)")
         }
         if e.phase == .waitingForEvent, case .waitFor(let waitFor) = journey.steps[e.step].kind,
             matches(waitFor.match, event, user, e, journey)
@@ -288,7 +295,7 @@ struct Run {
             case let other: key = other.jsonText
             }
         }
-        if let running = user.enrollments.first(where: { $0.journey == journey.id && $0.key == key }) {
+        if let running = user.enrollments.first(where: { $0.journey == journey.id && $0.key == key && $0.phase != .watching }) {
             if trace != nil { note(.reentry, journey.id, "refused", "already running as \(user.id)#\(running.seq)" + (key.isEmpty ? "" : " (entry key \(key))")) }
             return
         }
@@ -319,7 +326,8 @@ struct Run {
         user.nextEnrollmentSeq += 1
         outcome(.entered, user, journey.id, detail: key)
         outcome(.reached, user, journey.id, step: journey.steps[0].id)
-        if runSteps(&e, journey: journey, user: &user) {
+        let alive = runSteps(&e, journey: journey, user: &user)
+        if Self.keeps(e, alive: alive) {
             user.enrollments.append(e)
         }
     }
@@ -407,9 +415,12 @@ struct Run {
             else { return }
             var e = user.enrollments.remove(at: i)
             e.timer = 0
-            if resume(&e, due: timer.due, user: &user) {
-                user.enrollments.insert(e, at: i)
+            if e.phase == .watching {
+                closeWindow(of: e, user: user)
+                break
             }
+            let alive = resume(&e, due: timer.due, user: &user)
+            if Self.keeps(e, alive: alive) { user.enrollments.insert(e, at: i) }
         }
         settle(user: &user, profileChanged: false)
     }
@@ -429,8 +440,7 @@ struct Run {
             case .send: break
             case .skip: skipTouches = true
             case .exit:
-                outcome(.exited, user, journey.id, step: stepID(e, journey), detail: "late by \(now - due)")
-                return false
+                return end(&e, journey: journey, user: user, step: stepID(e, journey), detail: "late by \(now - due)")
             }
         }
         defer { skipTouches = false }
@@ -446,6 +456,8 @@ struct Run {
         case .holding:
             outcome(.exited, user, journey.id, step: step.id, detail: "holdout")
             return false
+        case .watching:
+            return false  // a watcher's timer closes its goal window (the caller, `closeWindow`)
         case .running:
             break
         }
@@ -463,8 +475,7 @@ struct Run {
     mutating func go(_ e: inout Enrollment, to target: Target, journey: Journey, user: UserState) -> Bool {
         switch target {
         case .exit:
-            outcome(.exited, user, journey.id, step: journey.steps[e.step].id, detail: "completed")
-            return false
+            return end(&e, journey: journey, user: user, step: journey.steps[e.step].id, detail: "completed")
         case .step(let index):
             e.step = index
             e.phase = .running
@@ -544,12 +555,10 @@ struct Run {
                 pendingEnrolls.append(other)
                 guard go(&e, to: step.next, journey: journey, user: user) else { return false }
             case .exit:
-                outcome(.exited, user, journey.id, step: step.id, detail: "completed")
-                return false
+                return end(&e, journey: journey, user: user, step: step.id, detail: "completed")
             }
         }
-        outcome(.exited, user, journey.id, step: stepID(e, journey), detail: "step limit reached")
-        return false
+        return end(&e, journey: journey, user: user, step: stepID(e, journey), detail: "step limit reached")
     }
 
     /// The split arm for this enrollment: a stable hash of (journey, user, enrollment, step) in basis points,

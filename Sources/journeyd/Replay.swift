@@ -102,7 +102,7 @@ struct Replay: ParsableCommand {
         if output == "-" || explain != nil { printError(summary) } else { print(summary) }
         if let path = self.report {
             let summary = ReportSummary(
-                figures: report.figures, rules: ruleSet, deliveries: nil, source: "a replay of \(events) (a back-test: nothing sent)")
+                figures: report.figures, rules: ruleSet, outbox: nil, source: "a replay of \(events) (a back-test: nothing sent)")
             do {
                 try ReportFile.write(ReportPage.html(summary, generatedAt: WallClock().now), to: path)
             } catch {

@@ -73,8 +73,19 @@ struct ReportCommand: ParsableCommand {
         let ruleSet = try RuleLoader.load(directory: directory)
         let restored = try store.restore(partition: 0)
         return ReportSummary(
-            figures: ReportFigures(figures: restored.figures), rules: ruleSet, deliveries: try store.outboxCounts(),
+            figures: ReportFigures(figures: restored.figures), rules: ruleSet, outbox: try waiting(in: store),
             source: "the checkpoint database \(path)")
+    }
+}
+
+extension ReportCommand {
+    /// The touches a stopped daemon had not finished (pending, attempting, retry) per channel and state.
+    static func waiting(in store: any OutboxReader) throws -> [String: [DeliveryState: Int]] {
+        var counts: [String: [DeliveryState: Int]] = [:]
+        for state in DeliveryState.allCases where !state.isFinal {
+            for entry in try store.outbox(in: state, limit: Int.max) { counts[entry.touch.channel, default: [:]][state, default: 0] += 1 }
+        }
+        return counts
     }
 }
 

@@ -130,4 +130,37 @@ struct StageTests {
         #expect(messages.contains { $0.hasPrefix("journeyd.yaml:6:") && $0.contains("did you mean \"when\"?") }, "\(messages)")
         #expect(messages.contains { $0.hasPrefix("journeyd.yaml:6:") && $0.contains("duplicate stage \"customer\"") }, "\(messages)")
     }
+
+    @Test func aStageThatTimeAloneMakesTrueIsEnteredOnItsDayWithNoEventArriving() throws {
+        let settings = """
+            stages:
+              - { name: visitor }
+              - { name: customer, when: 'count("purchase") >= 1' }
+              - { name: lapsed, when: 'count("purchase") >= 1 and days_since(last("purchase")) >= 90' }
+            """
+        let winBack = """
+            journey: win_back
+            trigger: { stage: { becomes: lapsed } }
+            steps:
+              - id: miss_you
+                send: email
+                template: t
+            """
+        let rules = try RuleFixtures.load(journeys: ["win_back": winBack], templates: ["t"], settings: settings + "\nexplain: { trace: 20 }\n")
+        var h = EngineHarness(rules: rules, now: "2025-01-01T12:00:00.000Z")
+        h.track("purchase", user: "lea")
+        h.advance(by: .days(30))
+        h.track("purchase", user: "lea")  // the 90 days start again: the first recheck is stale
+        h.advance(by: .days(200))
+        h.track("purchase", user: "lea")
+        #expect(Self.transitions(h, "lea") == [
+            "2025-01-01T12:00:00.000Z ->customer",
+            "2025-05-01T12:00:00.000Z customer>lapsed",  // 90 days after the second purchase, to the millisecond
+            "2025-08-19T12:00:00.000Z lapsed>customer",
+        ])
+        #expect(h.touches.map { "\($0.journey) \($0.at.iso8601)" } == ["win_back 2025-05-01T12:00:00.000Z"])
+        #expect(h.store.user("lea")?.rechecks.map(\.due) == [Timestamp(iso8601: "2025-11-17T12:00:00.000Z")!])
+        let decisions = h.store.user("lea")?.trace.flatMap(\.decisions) ?? []
+        #expect(decisions.contains { $0.kind == .recheck && $0.verdict == "due" && $0.reason.hasPrefix("stage conditions evaluated again at 2025-05-01") })
+    }
 }

@@ -25,9 +25,6 @@ struct ReportPageTests {
           - id: offer
             send: email
             template: t
-          - id: measure
-            wait_for: { event: purchase, timeout: 7d }
-            on_event: exit
         """
     static let settings = """
         stages:
@@ -71,7 +68,7 @@ struct ReportPageTests {
         let sink = try OutputFile(path: directory.file("touches.jsonl"))
         let report = try Replay.run(path: directory.file("events.jsonl"), rules: rules, touches: sink, reject: { Issue.record("rejected: \($0)") })
         try sink.close()
-        let summary = ReportSummary(figures: report.figures, rules: rules, deliveries: nil, source: "the test")
+        let summary = ReportSummary(figures: report.figures, rules: rules, outbox: nil, source: "the test")
         try ReportPage.html(summary, generatedAt: start).write(toFile: directory.file("report.html"), atomically: false, encoding: .utf8)
 
         // Worked out here, from what was written and what was touched.
@@ -115,7 +112,7 @@ struct ReportPageTests {
             #expect(dom.contains("<svg class=\"chart \(chart)\""), "the \(chart) chart")
         }
         #expect(!dom.contains("<script"))
-        #expect(page["welcome_offer.verdict"]?.hasPrefix("not comparable") == false, "the journey watches the goal window")
+        #expect(page["welcome_offer.verdict"]?.hasPrefix("not comparable") == false, "treatment enrollments end after the send and are still watched for the goal window")
 
         let screenshot = directory.file("report.png")
         _ = try await Self.chromium(["--screenshot=" + screenshot, "--window-size=1100,1800", "file://" + directory.file("report.html")], in: directory)

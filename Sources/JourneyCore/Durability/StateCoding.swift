@@ -5,8 +5,10 @@
 
 extension UserState {
     /// 1: without the decision trace; 2: with it; 3: with identity (merged into, aliases, when traits
-    /// changed) and pending segment rechecks; 4: with the lifecycle stage (read all four).
-    static let format: UInt8 = 4
+    /// changed) and pending segment rechecks; 4: with the lifecycle stage; 5: enrollments may be in the
+    /// `watching` phase (same layout; an older reader refuses it by the format byte instead of failing on
+    /// an unknown phase). Reads all five.
+    static let format: UInt8 = 5
 
     /// The user's state without the id (stores key rows by id).
     public func encoded() -> [UInt8] {
@@ -163,6 +165,7 @@ extension Enrollment.Phase {
         case .waitingForEvent: 2
         case .deferred: 3
         case .holding: 4
+        case .watching: 5
         }
     }
 
@@ -173,6 +176,7 @@ extension Enrollment.Phase {
         case 2: self = .waitingForEvent
         case 3: self = .deferred
         case 4: self = .holding
+        case 5: self = .watching
         default: return nil
         }
     }

@@ -28,7 +28,8 @@ public struct UserState: Sendable, Equatable {
     public var aliases: [String]
     /// When the traits last changed (event time): which side's traits win in a merge.
     public var traitsChangedAt: Timestamp
-    /// Pending re-evaluations of segment triggers that time alone can make true: journey id → timer.
+    /// Pending re-evaluations of conditions that time alone can make true: segment triggers (journey id →
+    /// timer) and the lifecycle stages (key `(stages)`).
     public var rechecks: [DateSchedule]
     /// The user's lifecycle stage (journeyd.yaml `stages`), "" before the first one holds or without stages.
     public var stage: String
@@ -129,6 +130,9 @@ public struct Enrollment: Sendable, Equatable {
         case deferred
         /// In a split's holdout: receives nothing; stays for the goal window so conversions are measured.
         case holding
+        /// Ended other than by its goal while the goal window is open: receives nothing and refuses no
+        /// re-entry, but a goal event before the window closes (its timer) still counts as its conversion.
+        case watching
     }
 
     /// Per-user sequence number; the enrollment id is `user#seq`.

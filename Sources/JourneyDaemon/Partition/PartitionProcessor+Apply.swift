@@ -126,6 +126,7 @@ extension PartitionProcessor {
                     }
                 }
                 if state.outbox.add(entry) {
+                    state.report.recordDelivery(channel: touch.channel, from: nil, to: entry.state)
                     counters.touches += 1
                     if !replaying { metrics.touchProduced(journey: touch.journey, step: touch.step, channel: touch.channel) }
                 }

@@ -1,4 +1,5 @@
 import JourneyCore
+import JourneyEngine
 import Logging
 
 extension PartitionProcessor {
@@ -6,7 +7,9 @@ extension PartitionProcessor {
     /// (``RecipientFeedback``) to the user: live, and in the same order when the log is replayed.
     func applyDeliveries(_ updates: [DeliveryUpdate]) {
         for update in updates {
+            let before = state.outbox[update.touchID]?.state
             guard let entry = state.outbox.apply(update) else { continue }
+            state.report.recordDelivery(channel: entry.touch.channel, from: before, to: entry.state)
             guard update.state == .deadLetter, let reason = update.reason, let feedback = RecipientFeedback(reason: reason) else { continue }
             let touch = entry.touch
             let changed = state.withUser(touch.user) { user -> Bool in

@@ -52,13 +52,13 @@ extension PartitionProcessor {
                 if busyChannels[channel] == 0 { busyChannels[channel] = nil }
             }
         }
-        for e in kept?.enrollments ?? [] {
+        for e in kept?.enrollments ?? [] where e.phase != .watching {
             state.activeEnrollments[e.journey, default: 1] -= 1
             if state.activeEnrollments[e.journey] == 0 { state.activeEnrollments[e.journey] = nil }
         }
         return Erasure(
             user: user, known: kept != nil, traits: kept?.traits.members?.count ?? 0,
-            historyEvents: kept?.history.reduce(0) { $0 + $1.count } ?? 0, enrollments: kept?.enrollments.count ?? 0,
+            historyEvents: kept?.history.reduce(0) { $0 + $1.count } ?? 0, enrollments: kept?.enrollments.count { $0.phase != .watching } ?? 0,
             timers: timers.count, decisionRecords: kept?.trace.count ?? 0, queuedTouches: touches.count + unstaged)
     }
 }

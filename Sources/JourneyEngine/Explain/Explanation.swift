@@ -66,7 +66,9 @@ public struct Explanation: Sendable {
                 EnrollmentRow(
                     id: id, journey: e.journey, version: e.version, step: step, phase: Self.name(e.phase), enteredAt: e.enteredAt,
                     key: e.key, variant: e.variant))
-            if e.timer != 0 {
+            if e.phase == .watching {
+                timers.append(TimerRow(due: e.due, seq: e.timer, purpose: "goal window of \(id) (\(e.journey)) closes"))
+            } else if e.timer != 0 {
                 timers.append(TimerRow(due: e.due, seq: e.timer, purpose: "resume \(id) (\(e.journey)) at step \(step), \(Self.name(e.phase))"))
             }
         }
@@ -74,7 +76,7 @@ public struct Explanation: Sendable {
             timers.append(TimerRow(due: schedule.due, seq: schedule.timer, purpose: "date trigger of \(schedule.journey)"))
         }
         for recheck in state?.rechecks ?? [] {
-            timers.append(TimerRow(due: recheck.due, seq: recheck.timer, purpose: "segment recheck of \(recheck.journey)"))
+            timers.append(TimerRow(due: recheck.due, seq: recheck.timer, purpose: recheck.journey == Run.stagesKey ? "stage recheck" : "segment recheck of \(recheck.journey)"))
         }
         self.enrollments = enrollments
         self.timers = timers.sorted { ($0.due, $0.seq) < ($1.due, $1.seq) }
@@ -87,6 +89,7 @@ public struct Explanation: Sendable {
         case .waitingForEvent: "waiting_for_event"
         case .deferred: "deferred"
         case .holding: "holdout"
+        case .watching: "watching_goal"
         }
     }
 }

@@ -8,7 +8,8 @@ public import JourneyCore
 /// through the same accumulator). Keys: `J\tjourney\tentered`, `J\tjourney\treached\tstep`,
 /// `J\tjourney\tconverted\tvariant`, `J\tjourney\theld_out\tvariant`, `J\tjourney\tdeferred\tquiet_hours|cap`,
 /// `T\tchannel\tYYYY-MM-DD` (touches per channel per UTC day), `S\tfrom\tto` (stage transitions),
-/// `U\tstage` (users in a stage now), `P\tfirst` / `P\tlast` (the period's first and last outcome, ms).
+/// `U\tstage` (users in a stage now), `O\tchannel\tstate` (touches in a final delivery state: sent, dead_letter,
+/// in_doubt), `P\tfirst` / `P\tlast` (the period's first and last outcome, ms).
 public struct ReportFigures: Sendable, Equatable {
     public private(set) var counters: [String: Int64] = [:]
 
@@ -58,6 +59,14 @@ public struct ReportFigures: Sendable, Equatable {
     }
 
     mutating func add(_ key: String, _ n: Int64 = 1) { counters[key, default: 0] += n }
+
+    /// A touch of `channel` moved from `old` (nil: just queued) to `new`: the final states are counted per
+    /// channel (a touch leaves a final state only from in_doubt, when an operator releases it).
+    public mutating func recordDelivery(channel: String, from old: DeliveryState?, to new: DeliveryState) {
+        guard old != new else { return }
+        if let old, old.isFinal { add("O\t\(channel)\t\(old.rawValue)", -1) }
+        if new.isFinal { add("O\t\(channel)\t\(new.rawValue)") }
+    }
 
     mutating func mark(_ t: Timestamp) {
         if let first = counters["P\tfirst"], first <= t.milliseconds {} else { counters["P\tfirst"] = t.milliseconds }

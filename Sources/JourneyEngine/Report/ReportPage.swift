@@ -20,8 +20,8 @@ public enum ReportPage {
         h += touches(s)
         h += deliveries(s)
         h += stages(s)
-        h += "<footer><p>Conversion: the journey's goal within its window from entry, counted while the enrollment runs "
-        h += "(holdout enrollments stay for the whole window). Uplift: treatment minus holdout conversion, "
+        h += "<footer><p>Conversion: the journey's goal within its window from entry, however the enrollment ended "
+        h += "(treatment and holdout enrollments are both watched for the whole window). Uplift: treatment minus holdout conversion, "
         h += "95 % interval by \(esc(UpliftInterval.method)); below \(UpliftInterval.minimumGroup) users in a group the report says "
         h += "it cannot tell. Duplicate events ignored: <span data-figure=\"duplicates\">\(s.duplicates)</span>.</p></footer>\n"
         return h + "</body></html>\n"
@@ -94,10 +94,18 @@ public enum ReportPage {
 
     static func deliveries(_ s: ReportSummary) -> String {
         var h = "<section><h2>Deliveries (the outbox)</h2>"
-        guard let rows = s.deliveries else { return h + "<p class=\"meta\">A back-test sends nothing: no deliveries.</p></section>\n" }
-        h += ReportCharts.bars(rows.map { ($0.state, $0.count) }, title: "Outbox entries by delivery state", cssClass: "deliveries")
-        h += "<table><tbody>" + rows.map { "<tr><td>\($0.state)</td><td class=\"n\" data-figure=\"deliveries.\($0.state)\">\($0.count)</td></tr>" }.joined() + "</tbody></table>"
-        return h + "</section>\n"
+        guard let channels = s.deliveries, let totals = s.deliveriesByState else {
+            return h + "<p class=\"meta\">A back-test sends nothing: no deliveries.</p></section>\n"
+        }
+        h += ReportCharts.bars(totals.map { ($0.state, $0.count) }, title: "Touches by delivery state", cssClass: "deliveries")
+        h += "<table><thead><tr><th>channel</th>" + totals.map { "<th class=\"n\">\(esc($0.state))</th>" }.joined() + "</tr></thead><tbody>"
+        for row in channels {
+            h += "<tr><td>\(esc(row.channel))</td>"
+                + row.states.map { "<td class=\"n\" data-figure=\"deliveries.\(esc(row.channel)).\($0.state)\">\($0.count)</td>" }.joined() + "</tr>"
+        }
+        h += "<tr><td><strong>all</strong></td>" + totals.map { "<td class=\"n\" data-figure=\"deliveries.\($0.state)\">\($0.count)</td>" }.joined() + "</tr>"
+        return h + "</tbody></table><p class=\"meta\">Final states (sent, dead_letter, in_doubt) are counted since the state began; "
+            + "pending, attempting and retry are the outbox now.</p></section>\n"
     }
 
     static func stages(_ s: ReportSummary) -> String {

@@ -33,7 +33,8 @@ extension ReportSummary {
         top += [
             ("journeys", .array(journeys)),
             ("touches_per_day", object(touchesPerDay.map { channel in (channel.channel, object(channel.days.map { ($0.day, n($0.count)) })) })),
-            ("deliveries", deliveries.map { object($0.map { ($0.state, n($0.count)) }) } ?? .null),
+            ("deliveries", deliveriesByState.map { object($0.map { ($0.state, n($0.count)) }) } ?? .null),
+            ("deliveries_per_channel", deliveries.map { rows in object(rows.map { ($0.channel, object($0.states.map { ($0.state, n($0.count)) })) }) } ?? .null),
             ("stages", object(stages.map { ($0.name, n($0.users)) })),
             ("transitions", .array(transitions.map { object([("from", .string($0.from)), ("to", .string($0.to)), ("count", n($0.count))]) })),
             ("duplicates", n(duplicates)),

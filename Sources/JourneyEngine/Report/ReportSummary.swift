@@ -32,14 +32,17 @@ public struct ReportSummary: Sendable {
     public var journeys: [JourneyRow] = []
     /// Channel → (UTC day, touches), days ascending.
     public var touchesPerDay: [(channel: String, days: [(day: String, count: Int)])] = []
-    /// Outbox entries per delivery state; nil for a back-test (nothing is sent).
-    public var deliveries: [(state: String, count: Int)]?
+    /// Touches per channel and delivery state (every state, in ``JourneyCore/DeliveryState`` order), channels
+    /// by name; nil for a back-test (nothing is sent).
+    public var deliveries: [(channel: String, states: [(state: String, count: Int)])]?
     /// Users per stage now, in declared order.
     public var stages: [(name: String, users: Int)] = []
     public var transitions: [(from: String, to: String, count: Int)] = []
     public var duplicates: Int
 
-    public init(figures: ReportFigures, rules: RuleSet, deliveries: [DeliveryState: Int]?, source: String) {
+    /// - Parameter outbox: the touches not final yet (pending, attempting, retry) per channel and state, as the
+    ///   outbox holds them now; nil for a back-test. The final states come from the figures.
+    public init(figures: ReportFigures, rules: RuleSet, outbox: [String: [DeliveryState: Int]]?, source: String) {
         self.source = source
         self.period = figures.period
         self.duplicates = figures["D\tduplicates"]
@@ -51,13 +54,30 @@ public struct ReportSummary: Sendable {
             channels[parts[0], default: []].append((parts[1], n))
         }
         touchesPerDay = channels.keys.sorted().map { ($0, channels[$0]!.sorted { $0.0 < $1.0 }) }
-        self.deliveries = deliveries.map { counts in DeliveryState.allCases.map { ($0.rawValue, counts[$0] ?? 0) } }
+        self.deliveries = outbox.map { Self.deliveries(figures.group("O\t"), waiting: $0) }
         let users = figures.group("U\t")
         stages = rules.settings.stages.map { ($0.name, users[$0.name] ?? 0) }
         transitions = figures.group("S\t").compactMap { key, n in
             let parts = key.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             return parts.count == 2 ? (parts[0], parts[1], n) : nil
         }.sorted { ($0.from, $0.to) < ($1.from, $1.to) }
+    }
+
+    static func deliveries(_ final: [String: Int], waiting: [String: [DeliveryState: Int]]) -> [(channel: String, states: [(state: String, count: Int)])] {
+        var counts = waiting.mapValues { $0.filter { !$0.key.isFinal } }
+        for (key, n) in final {
+            let parts = key.split(separator: "\t", omittingEmptySubsequences: false)
+            guard parts.count == 2, let state = DeliveryState(rawValue: String(parts[1])), state.isFinal else { continue }
+            counts[String(parts[0]), default: [:]][state, default: 0] += n
+        }
+        return counts.keys.sorted().map { channel in (channel, DeliveryState.allCases.map { ($0.rawValue, counts[channel]?[$0] ?? 0) }) }
+    }
+
+    /// Touches per delivery state over every channel.
+    public var deliveriesByState: [(state: String, count: Int)]? {
+        deliveries.map { rows in
+            DeliveryState.allCases.map { state in (state.rawValue, rows.reduce(0) { $0 + ($1.states.first { $0.state == state.rawValue }?.count ?? 0) }) }
+        }
     }
 
     static func row(_ journey: Journey, _ figures: ReportFigures) -> JourneyRow {
@@ -88,17 +108,12 @@ public struct ReportSummary: Sendable {
             exited: figures.group(j + "exited\t").sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
     }
 
-    /// A holdout enrollment is watched for the whole goal window; a treatment one only while it runs. They
-    /// are alike only when the journey waits for the goal event at least as long as the window.
+    /// Every enrollment, treatment or holdout, is watched for its goal until the goal window closes, however
+    /// it ended (Run+GoalWatch), so the two groups compare alike — when there is a window to watch.
     static func caveat(_ journey: Journey) -> String? {
-        guard let goal = journey.goal, let within = goal.within else {
-            return "the goal has no window (within), so the holdout is not watched for conversions"
+        guard journey.goal?.within != nil else {
+            return "not comparable: the goal has no window (within), so the holdout is not watched for conversions; give it one, e.g. goal: {event: \(journey.goal?.match.event ?? "purchase"), within: 7d}"
         }
-        let watches = journey.steps.contains { step in
-            if case .waitFor(let w) = step.kind, w.match.event == goal.match.event, w.timeout >= within { return true }
-            return false
-        }
-        return watches ? nil
-            : "not comparable: treatment enrollments end after their last step, before the \(within) goal window closes, so their later conversions are not counted (the holdout's are); end the journey with wait_for {event: \(goal.match.event), timeout: \(within)}"
+        return nil
     }
 }
