@@ -120,7 +120,7 @@ public final class PartitionProcessor: @unchecked Sendable {
                 }
                 requestSync()
                 // After the sync is asked for, so compaction overlaps the fsync instead of delaying it.
-                if state.compactionPending { state.compact(256) }
+                if state.compactionPending { state.compact(1024) }
             }
             turns &+= 1
             publish()
