@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs journeyd as a systemd service: the binary, journeyd.service, journeyd.socket, journeyd-http.socket and journeyd-admin.socket (not enabled), the message
+# Installs journeyd as a systemd service: the binary, journeyd.service, journeyd@.service (cluster instances), journeyd.socket, journeyd-http.socket and journeyd-admin.socket (not enabled), the message
 # catalog (then `journalctl --update-catalog`, so `journalctl -x` explains journeyd's records), the
 # operations guide, and /etc/journeyd from the repository's rules/ (only when /etc/journeyd has no
 # journeyd.yaml yet: an operator's rules are never overwritten).
@@ -46,7 +46,7 @@ catalogdir="$prefix/lib/systemd/catalog"
 docdir="$prefix/share/doc/journeyd"
 
 install -D -m 0755 "$binary" "$bindir/journeyd"
-for unit in journeyd.service journeyd.socket journeyd-http.socket journeyd-admin.socket; do
+for unit in journeyd.service journeyd@.service journeyd.socket journeyd-http.socket journeyd-admin.socket; do
   sed "s|/usr/bin/journeyd|$bindir/journeyd|g" "$repo/systemd/$unit" > "$unit.tmp.$$"
   install -D -m 0644 "$unit.tmp.$$" "$unitdir/$unit"
   rm -f "$unit.tmp.$$"
@@ -54,6 +54,7 @@ done
 install -D -m 0644 "$repo/systemd/journeyd.catalog" "$catalogdir/journeyd.catalog"
 install -D -m 0644 "$repo/docs/systemd.md" "$docdir/systemd.md"
 install -D -m 0644 "$repo/docs/HTTP.md" "$docdir/HTTP.md"
+install -D -m 0644 "$repo/docs/DEPLOYING-CLUSTER.md" "$docdir/DEPLOYING-CLUSTER.md"
 
 if [[ -e "$config_dir/journeyd.yaml" ]]; then
   echo "install.sh: $config_dir/journeyd.yaml exists; the rules there are left as they are"

@@ -279,10 +279,19 @@ verify_err=$(ct systemd-analyze verify "$unit" /usr/local/lib/systemd/system/jou
   /usr/local/lib/systemd/system/journeyd-http.socket /usr/local/lib/systemd/system/journeyd-admin.socket 2>&1 >/dev/null || true)
 [[ -z "$verify_err" ]] || fail "systemd-analyze verify printed: $verify_err"
 ok "systemd-analyze verify prints nothing"
+# The cluster template unit (journeyd@.service), as an instance; it is not started here (that needs a
+# nats-server and a PostgreSQL: the cluster tests run those).
+verify_err=$(ct systemd-analyze verify /usr/local/lib/systemd/system/journeyd@a.service 2>&1 >/dev/null || true)
+[[ -z "$verify_err" ]] || fail "systemd-analyze verify journeyd@a.service printed: $verify_err"
+ok "systemd-analyze verify journeyd@a.service prints nothing"
 exposure=$(systemd-analyze security --offline=true "$repo/systemd/journeyd.service" 2>/dev/null \
   | sed -n 's/.*Overall exposure level for journeyd.service: \([0-9.]*\).*/\1/p')
 [[ -n "$exposure" ]] && awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }' || fail "security exposure $exposure > 2.0"
 ok "systemd-analyze security --offline=true: exposure $exposure"
+exposure=$(cd "$work" && cp "$repo/systemd/journeyd@.service" . && systemd-analyze security --offline=true "$work/journeyd@a.service" 2>/dev/null \
+  | sed -n 's/.*Overall exposure level for journeyd@a.service: \([0-9.]*\).*/\1/p')
+[[ -n "$exposure" ]] && awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }' || fail "journeyd@a.service: security exposure $exposure > 2.0"
+ok "systemd-analyze security --offline=true journeyd@a.service: exposure $exposure"
 
 # ---- start: active only after READY, live status
 ct systemctl start journeyd.socket journeyd-http.socket journeyd-admin.socket

@@ -174,4 +174,6 @@ func cpuSeconds(of pid: Int32) -> Double {
 struct ClientsRun {
     var seconds: Double
     var daemonCPU: Double
+    /// CPU the load generator (this process's client threads) used while they ran.
+    var generatorCPU: Double = 0
 }

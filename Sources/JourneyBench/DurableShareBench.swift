@@ -96,6 +96,7 @@ extension Stages {
         for _ in 0..<1200 where !FileManager.default.fileExists(atPath: socketPath) { usleep(10_000) }
         let refused = Tally(0)
         let done = DispatchGroup()
+        let generatorStarted = cpuSeconds()
         for client in 0..<clients {
             done.enter()
             Thread.detachNewThread {
@@ -106,8 +107,9 @@ extension Stages {
         done.wait()
         let seconds = monotonicSeconds() - started
         let cpu = cpuSeconds(of: process.processIdentifier)
+        let generator = cpuSeconds() - generatorStarted
         guard refused.value == 0 else { throw BenchError("the socket refused \(refused.value) events") }
-        return ClientsRun(seconds: seconds, daemonCPU: cpu)
+        return ClientsRun(seconds: seconds, daemonCPU: cpu, generatorCPU: generator)
     }
 
     /// Writes `payload` on one connection from its own thread and reads answers until `lines` came back;

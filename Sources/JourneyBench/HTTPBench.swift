@@ -20,22 +20,26 @@ extension Stages {
         report.line("## HTTP input: the Segment Tracking API on `journeyd run` (real binary, `synchronous=FULL`)")
         report.line("")
         let rules = try httpRules()
-        report.line("| run | socket, 4 clients, events/s | HTTP `/v1/batch` ×100, 4 clients, events/s (share of socket) | HTTP ×100, 16 clients (share) | daemon CPU per event: socket / HTTP ×100, 4 clients |")
-        report.line("|---|---|---|---|---|")
+        report.line(
+            "| run | socket, 4 clients, events/s | HTTP `/v1/batch` ×100, 4 clients, events/s (share of socket) | HTTP ×100, 16 clients (share) "
+                + "| daemon CPU per event: socket / HTTP 4 clients / HTTP 16 | load generator CPU per event: socket / HTTP 4 / HTTP 16 |")
+        report.line("|---|---|---|---|---|---|")
         var shares: [Double] = []
         var wideShares: [Double] = []
         for run in 1...runs {
             let socketRun = try socketClients(eventsFile, rules: rules, clients: 4)
             let httpRun = try httpClients(eventsFile, rules: rules, clients: 4, batch: 100)
+            let wideRun = try httpClients(eventsFile, rules: rules, clients: 16, batch: 100)
             let socket = Double(events) / socketRun.seconds
             let http = Double(events) / httpRun.seconds
-            let wide = Double(events) / (try httpClients(eventsFile, rules: rules, clients: 16, batch: 100)).seconds
+            let wide = Double(events) / wideRun.seconds
             shares.append(http / socket)
             wideShares.append(wide / socket)
-            let perEvent = { (run: ClientsRun) in fmt(run.daemonCPU / Double(events) * 1_000_000) + " µs" }
+            let perEvent = { (cpu: Double) in fmt(cpu / Double(events) * 1_000_000) }
             report.line(
                 "| \(run) | \(rate(socket)) | \(rate(http)) (\(percent(http / socket))) | \(rate(wide)) (\(percent(wide / socket))) | "
-                    + "\(perEvent(socketRun)) / \(perEvent(httpRun)) |")
+                    + "\(perEvent(socketRun.daemonCPU)) / \(perEvent(httpRun.daemonCPU)) / \(perEvent(wideRun.daemonCPU)) µs | "
+                    + "\(perEvent(socketRun.generatorCPU)) / \(perEvent(httpRun.generatorCPU)) / \(perEvent(wideRun.generatorCPU)) µs |")
         }
         func summary(_ values: [Double]) -> String {
             let sorted = values.sorted()
@@ -77,6 +81,7 @@ extension Stages {
         }
         let failed = Tally(0)
         let done = DispatchGroup()
+        let generatorStarted = cpuSeconds()
         for client in 0..<clients {
             done.enter()
             Thread.detachNewThread {
@@ -88,8 +93,9 @@ extension Stages {
         done.wait()
         let seconds = monotonicSeconds() - started
         let cpu = cpuSeconds(of: process.processIdentifier)
+        let generator = cpuSeconds() - generatorStarted
         guard failed.value == 0 else { throw BenchError("\(failed.value) HTTP batches were not answered 200") }
-        return ClientsRun(seconds: seconds, daemonCPU: cpu)
+        return ClientsRun(seconds: seconds, daemonCPU: cpu, generatorCPU: generator)
     }
 
     /// Batches of 100 paced at 5,000 events/s over 4 connections for 10 s; a batch's latency runs from

@@ -40,33 +40,73 @@ public final class HTTPSource: EventSource, Sendable {
             remaining = count
         }
 
-        /// Records what became of event `index`; returns the answer once the last one is known.
-        func settle(_ index: Int, _ outcome: LineOutcome?, refusal reason: String? = nil) -> (CheckedContinuation<Answer, Never>, Answer)? {
-            outcomes[index] = outcome
+        /// Records what became of events `first ..< first + count` (`outcome(k)` for the k-th of them);
+        /// returns the answer once the last one is known.
+        func settle(
+            _ first: Int, count: Int, refusal reason: String? = nil, _ outcome: (Int) -> LineOutcome?
+        ) -> (CheckedContinuation<Answer, Never>, Answer)? {
+            for k in 0..<count { outcomes[first + k] = outcome(k) }
             if let reason, refusal == nil { refusal = reason }
-            remaining -= 1
+            remaining -= count
             guard remaining == 0, let continuation else { return nil }
             self.continuation = nil
             return (continuation, refusal.map { .refused($0) } ?? .durable(outcomes.map { $0! }))
         }
     }
 
+    /// A request's events not yet taken (all of them, or the rest after a batch took its first ones).
     private struct Queued {
         var request: Request
-        var index: Int
-        var line: SourceLine
+        var lines: ArraySlice<SourceLine>
         var stream: String
+    }
+
+    /// The part of a request a batch holds: its events `first ..< first + count`.
+    private struct Part {
+        var request: Request
+        var first: Int
+        var count: Int
     }
 
     private struct State {
         var ready: [Queued] = []
         var head = 0
+        /// Events in `ready[head...]`.
+        var queued = 0
         var waiter: CheckedContinuation<Void, Never>?
-        var inFlight: [UInt64: [(request: Request, index: Int)]] = [:]
+        var inFlight: [UInt64: [Part]] = [:]
         var nextToken: UInt64 = 0
         var stopped = false
         var busyAnswers = 0
-        var queued: Int { ready.count - head }
+
+        /// Takes at most `limit` events of the stream of the first request waiting, whole requests
+        /// where they fit: the lines and the parts of requests they are.
+        mutating func take(limit: Int) -> (stream: String, lines: [SourceLine], parts: [Part])? {
+            guard head < ready.count else { return nil }
+            let stream = ready[head].stream
+            var lines: [SourceLine] = []
+            var parts: [Part] = []
+            while head < ready.count, lines.count < limit, ready[head].stream == stream {
+                let waiting = ready[head].lines
+                let n = min(waiting.count, limit - lines.count)
+                lines += waiting.prefix(n)
+                parts.append(Part(request: ready[head].request, first: waiting.startIndex, count: n))
+                if n == waiting.count {
+                    head += 1
+                } else {
+                    ready[head].lines = waiting.dropFirst(n)
+                }
+            }
+            queued -= lines.count
+            if head == ready.count {
+                ready.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head > 4_096 {
+                ready.removeFirst(head)
+                head = 0
+            }
+            return (stream, lines, parts)
+        }
     }
     private let state = Mutex(State())
     private let depth = Gauge(label: "journeyd_http_queued_events")
@@ -96,10 +136,8 @@ public final class HTTPSource: EventSource, Sendable {
                         return (.busy, nil)
                     }
                     request.continuation = continuation
-                    state.ready.reserveCapacity(state.ready.count + lines.count)
-                    for (index, line) in lines.enumerated() {
-                        state.ready.append(Queued(request: request, index: index, line: line, stream: stream))
-                    }
+                    state.ready.append(Queued(request: request, lines: lines[...], stream: stream))
+                    state.queued += lines.count
                     depth.record(state.queued)
                     defer { state.waiter = nil }
                     return (nil, state.waiter)
@@ -119,23 +157,11 @@ public final class HTTPSource: EventSource, Sendable {
     public func next(limit: Int) async throws -> SourceBatch? {
         while true {
             let taken = state.withLock { state -> SourceBatch? in
-                guard state.head < state.ready.count else { return nil }
-                let stream = state.ready[state.head].stream
-                var end = state.head
-                while end < state.ready.count && end - state.head < limit && state.ready[end].stream == stream { end += 1 }
-                let slice = state.ready[state.head..<end]
-                state.head = end
-                if state.head == state.ready.count {
-                    state.ready.removeAll(keepingCapacity: true)
-                    state.head = 0
-                } else if state.head > 65_536 {
-                    state.ready.removeFirst(state.head)
-                    state.head = 0
-                }
+                guard let (stream, lines, parts) = state.take(limit: limit) else { return nil }
                 depth.record(state.queued)
                 state.nextToken += 1
-                state.inFlight[state.nextToken] = slice.map { ($0.request, $0.index) }
-                return SourceBatch(origin: "http/\(stream)", lines: slice.map(\.line), namespace: "http/\(stream)", token: state.nextToken)
+                state.inFlight[state.nextToken] = parts
+                return SourceBatch(origin: "http/\(stream)", lines: lines, namespace: "http/\(stream)", token: state.nextToken)
             }
             if let taken { return taken }
             if state.withLock({ $0.stopped }) { return nil }
@@ -151,11 +177,11 @@ public final class HTTPSource: EventSource, Sendable {
     }
 
     public func acknowledge(_ batch: SourceBatch, outcomes: [LineOutcome]) async throws {
-        settle(batch.token) { index in (outcomes[index], nil) }
+        settle(batch.token, refusal: nil) { outcomes[$0] }
     }
 
     public func refuse(_ batch: SourceBatch, reason: String) async {
-        settle(batch.token) { _ in (nil, reason) }
+        settle(batch.token, refusal: reason) { _ in nil }
     }
 
     /// Stops taking batches. Events still waiting were never taken: their requests are answered as
@@ -165,10 +191,13 @@ public final class HTTPSource: EventSource, Sendable {
             state.stopped = true
             var answers: [(CheckedContinuation<Answer, Never>, Answer)] = []
             for queued in state.ready[state.head...] {
-                if let answer = queued.request.settle(queued.index, nil, refusal: "journeyd is stopping") { answers.append(answer) }
+                if let answer = queued.request.settle(queued.lines.startIndex, count: queued.lines.count, refusal: "journeyd is stopping", { _ in nil }) {
+                    answers.append(answer)
+                }
             }
             state.ready.removeAll()
             state.head = 0
+            state.queued = 0
             defer { state.waiter = nil }
             return (answers, state.waiter)
         }
@@ -176,13 +205,18 @@ public final class HTTPSource: EventSource, Sendable {
         waiter?.resume()
     }
 
-    private func settle(_ token: UInt64, _ outcome: (Int) -> (LineOutcome?, String?)) {
+    /// Settles the batch's requests: `outcome(i)` for its i-th line, or `refusal` for all of them.
+    private func settle(_ token: UInt64, refusal: String?, _ outcome: (Int) -> LineOutcome?) {
         let answers = state.withLock { state -> [(CheckedContinuation<Answer, Never>, Answer)] in
-            guard let lines = state.inFlight.removeValue(forKey: token) else { return [] }
+            guard let parts = state.inFlight.removeValue(forKey: token) else { return [] }
             var answers: [(CheckedContinuation<Answer, Never>, Answer)] = []
-            for (position, (request, index)) in lines.enumerated() {
-                let (line, refusal) = outcome(position)
-                if let answer = request.settle(index, line, refusal: refusal) { answers.append(answer) }
+            var position = 0
+            for part in parts {
+                let base = position
+                if let answer = part.request.settle(part.first, count: part.count, refusal: refusal, { outcome(base + $0) }) {
+                    answers.append(answer)
+                }
+                position += part.count
             }
             return answers
         }

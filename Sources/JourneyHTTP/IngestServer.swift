@@ -9,6 +9,7 @@ import JourneyEvents
 public import Logging
 import NIOCore
 public import ServiceLifecycle
+import Synchronization
 
 /// The Segment HTTP Tracking API (`POST /v1/track`, `identify`, `page`, `screen`, `group`, `alias`,
 /// `batch`, `import`) on Hummingbird, feeding an ``HTTPSource``. Real clients work unchanged: the write
@@ -66,10 +67,17 @@ public struct IngestServer: Service {
         let router = Router()
         for name in ["track", "identify", "page", "screen", "group", "alias", "batch", "import"] {
             let endpoint = TrackingBody.Endpoint(name: name)!
+            // One counter per status this endpoint answered, made once (not a factory call per request).
+            let counters = Mutex<[Int: Counter]>([:])
             router.post("/v1/\(name)") { request, _ in
                 let response = await respond(to: request, endpoint: endpoint)
-                Counter(label: "journeyd_http_requests_total", dimensions: [("endpoint", name), ("status", String(response.status.code))])
-                    .increment()
+                let code = response.status.code
+                counters.withLock { made in
+                    if let counter = made[code] { return counter }
+                    let counter = Counter(label: "journeyd_http_requests_total", dimensions: [("endpoint", name), ("status", String(code))])
+                    made[code] = counter
+                    return counter
+                }.increment()
                 return response
             }
         }
@@ -118,7 +126,9 @@ public struct IngestServer: Service {
     private func readBody(_ request: Request) async -> Result<[UInt8], TrackingBody.Problem> {
         let limit = configuration.maxRequestBytes
         let tooLarge = TrackingBody.Problem(index: nil, reason: "request exceeds \(limit) bytes")
-        var buffer = ByteBuffer()
+        // Sized once from Content-Length (within the limit), so a body is not copied as it grows.
+        let announced = request.headers[.contentLength].flatMap { Int($0) } ?? 0
+        var buffer = ByteBufferAllocator().buffer(capacity: min(max(announced, 0), limit))
         do {
             for try await chunk in request.body {
                 guard buffer.readableBytes + chunk.readableBytes <= limit else { return .failure(tooLarge) }

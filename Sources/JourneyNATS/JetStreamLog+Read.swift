@@ -2,12 +2,56 @@ import CNats
 import JourneyCore
 import Synchronization
 
-/// Reading a partition: a pull consumer for runs of records, direct gets for single positions.
+/// Reading a partition: direct gets for the first records (a follower's poll usually finds a few), a
+/// pull consumer for longer runs.
 extension JetStreamLog {
     /// Records fetched per request.
     static let fetchBatch: Int32 = 1024
 
+    /// Records read one by one with direct gets before a reader switches to a consumer: a follower
+    /// polling a partition usually finds none or a few, and a direct get costs the server no consumer.
+    static let directReads = 4
+
     public func read(after: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
+        var position = after
+        for _ in 0..<Self.directReads {
+            guard let (sequence, message) = try nextMessage(from: position + 1) else {
+                positions.withLock { $0.last = max($0.last, position) }
+                return
+            }
+            defer { natsMsg_Destroy(message) }
+            position = sequence
+            let data = UnsafeRawBufferPointer(start: natsMsg_GetData(message), count: Int(natsMsg_GetDataLength(message)))
+            if try !body(sequence, data) {
+                positions.withLock { $0.last = max($0.last, position) }
+                return
+            }
+        }
+        try readWithConsumer(after: position, body)
+    }
+
+    /// The subject's first message at or after `sequence`, with its sequence (nil when there is none).
+    func nextMessage(from sequence: UInt64) throws(JetStreamError) -> (UInt64, OpaquePointer)? {
+        var message: OpaquePointer?
+        let status = subject.withCString { subject in
+            var options = jsDirectGetMsgOptions()
+            jsDirectGetMsgOptions_Init(&options)
+            options.Sequence = sequence
+            options.NextBySubject = subject
+            return js_DirectGetMsg(&message, context.handle, stream.name, nil, &options)
+        }
+        if status == NATS_NOT_FOUND { return nil }
+        guard status == NATS_OK, let message else { throw context.error(status, subject: subject, operation: "read the record from \(sequence)") }
+        if case let found = natsMsg_GetSequence(message), found != 0 { return (found, message) }
+        var header: UnsafePointer<CChar>?
+        guard natsMsgHeader_Get(message, "Nats-Sequence", &header) == NATS_OK, let header, let found = UInt64(String(cString: header)) else {
+            natsMsg_Destroy(message)
+            throw context.error(NATS_ERR, subject: subject, operation: "read the sequence of the record from \(sequence)")
+        }
+        return (found, message)
+    }
+
+    private func readWithConsumer(after: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
         // An ephemeral pull consumer on the subject from `after + 1`, without acknowledgements (nothing
         // is redelivered; the reader keeps its own position); the server drops it if we vanish.
         var subscription: OpaquePointer?
@@ -70,20 +114,8 @@ extension JetStreamLog {
 
     /// The sequence of the subject's first message at or after `sequence` (nil when there is none).
     func nextMessageSequence(from sequence: UInt64) throws(JetStreamError) -> UInt64? {
-        var message: OpaquePointer?
-        let status = subject.withCString { subject in
-            var options = jsDirectGetMsgOptions()
-            jsDirectGetMsgOptions_Init(&options)
-            options.Sequence = sequence
-            options.NextBySubject = subject
-            return js_DirectGetMsg(&message, context.handle, stream.name, nil, &options)
-        }
-        if status == NATS_NOT_FOUND { return nil }
-        guard status == NATS_OK, let message else { throw context.error(status, subject: subject, operation: "find the record from \(sequence)") }
-        defer { natsMsg_Destroy(message) }
-        if case let found = natsMsg_GetSequence(message), found != 0 { return found }
-        var header: UnsafePointer<CChar>?
-        guard natsMsgHeader_Get(message, "Nats-Sequence", &header) == NATS_OK, let header else { return nil }
-        return UInt64(String(cString: header))
+        guard let (found, message) = try nextMessage(from: sequence) else { return nil }
+        natsMsg_Destroy(message)
+        return found
     }
 }

@@ -51,17 +51,18 @@ struct ClusterPeers {
     }
 
     /// Writes the `cluster:` section (and the DSN file it names) into the fixture's journeyd.yaml.
-    func configure(_ fixture: DaemonFixture, partitions: Int, ttl: String = "2s") throws {
+    /// `ttl` nil: the default lease ttl.
+    func configure(_ fixture: DaemonFixture, partitions: Int, ttl: String? = "2s") throws {
         let dsn = fixture.root + "/postgres.dsn"
         try "postgresql://\(PostgresServer.user)@/journeyd?host=\(postgres.socketDirectory)&port=\(postgres.port)\n"
             .write(toFile: dsn, atomically: true, encoding: .utf8)
-        try """
+        let lease = ttl.map { "\n  lease: { ttl: \($0) }" } ?? ""
+        try ("""
         cluster:
           partitions: \(partitions)
           nats: { url: "\(nats.url)" }
           postgres: { dsn_file: "\(dsn)" }
-          lease: { ttl: \(ttl) }
-        """.write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        """ + lease + "\n").write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
     }
 
     /// One instance, on event time, taking events on a Unix socket; logging to `root/NAME.log`.
@@ -90,23 +91,6 @@ struct ClusterPeers {
             let log = (try? String(contentsOfFile: fixture.root + "/\(name).log", encoding: .utf8)) ?? ""
             return "\(name):\n" + log.split(separator: "\n").filter { $0.contains("partition") || $0.contains("error") }.suffix(40).joined(separator: "\n")
         }.joined(separator: "\n")
-    }
-
-    /// What a receiver that honours idempotency keys keeps of the touches every instance's `file` channel
-    /// wrote: each touch once (the lines are keyed by `touch_id`), sorted, and how many were resends — a
-    /// touch an instance attempted and was killed before its outcome was committed goes again, under the
-    /// same key, from the partition's next owner (the outbox contract; each instance's file channel only
-    /// knows the ids in its own file).
-    static func received(_ fixture: DaemonFixture, instances: [String]) -> (touches: [String], resent: Int, conflicting: Int) {
-        let all = delivered(fixture, instances: instances)
-        var byID: [String: Set<String>] = [:]
-        for line in all {
-            let id = line.firstMatch(of: /"touch_id":"([^"]*)"/).map { String($0.output.1) } ?? line
-            byID[id, default: []].insert(line)
-        }
-        let conflicting = byID.values.filter { $0.count > 1 }.count  // one key, different touches: a real duplicate
-        let unique = byID.values.flatMap { $0 }.sorted()
-        return (unique, all.count - unique.count, conflicting)
     }
 
     /// Every checkpoint's (partition, token, stream position), in commit order.
@@ -164,6 +148,27 @@ struct ClusterRuntimeTests {
             let delivered = await eventually(timeout: .seconds(120)) { ClusterPeers.delivered(fixture, instances: ["a"]).count >= expected.count }
             #expect(delivered)
             #expect(ClusterPeers.delivered(fixture, instances: ["a"]).sorted() == expected)
+            // Status and reload per instance: its name, its rules' content hash, its partitions.
+            let control = fixture.root + "/a/control.sock"
+            func status() async throws -> [String: Any] {
+                let (code, output) = try await ChildProcess.run(journeydBinary, ["status", "--json", "--control", control])
+                #expect(code == 0, "\(output)")
+                let line = output.split(separator: "\n").first { $0.hasPrefix("{") }.map(String.init) ?? "{}"
+                return try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+            }
+            let before = try await status()
+            #expect(before["mode"] as? String == "cluster" && before["instance"] as? String == "a")
+            #expect((before["partitions"] as? String)?.hasPrefix("1 of 1: 0@") == true, "\(before)")
+            #expect((before["events"] as? Double ?? 0) > 0)
+            let hash = try #require(before["rules_version"] as? String)
+            let metrics = "\(before["metrics"] ?? "")"
+            #expect(metrics.contains("journeyd_rules_info") && metrics.contains(hash), "\(metrics)")
+            try fixture.install("Changed {{ user.id }}\n", at: "templates/vip_thanks.liquid")
+            instance.signal(SIGHUP)
+            #expect(await eventually(timeout: .seconds(60)) { (try? await status())?["last_reload"] as? String == "ok" })
+            let after = try await status()
+            let reloaded = try #require(after["rules_version"] as? String)
+            #expect(reloaded != hash && "\(after["metrics"] ?? "")".contains(reloaded), "\(after)")
             #expect(await instance.stop() == 0)
             let commits = try await peers.commits()
             #expect(!commits.isEmpty && commits.allSatisfy { $0.partition == 0 && $0.token >= 1 })
@@ -174,6 +179,8 @@ struct ClusterRuntimeTests {
     func aKilledInstancesPartitionsAreTakenOverAndNothingIsLostOrSentTwice() async throws {
         let fixture = try DaemonFixture(events: 4000, files: 0, seed: 9)
         defer { fixture.remove() }
+        let receiver = try await ClusterReceiver.start(fixture)
+        defer { receiver.stop() }
         try await ClusterPeers.with { peers in
             try peers.configure(fixture, partitions: 4, ttl: "2s")
             let (a, socketA) = try peers.startInstance("a", fixture)
@@ -208,16 +215,13 @@ struct ClusterRuntimeTests {
             #expect(takeover < .seconds(15))
             let rest = try await offThread { try exchange(second, at: socketA) }
             #expect(rest.count == second.count && rest.allSatisfy { $0.hasPrefix("ok ") })
-            let expected = try replayedTouches(fixture, partitions: 4)
+            let expected = TouchKey.parse(try replayedTouches(fixture, partitions: 4))
             #expect(!expected.isEmpty)
-            _ = await eventually(timeout: .seconds(120)) { ClusterPeers.received(fixture, instances: ["a", "b"]).touches.count >= expected.count }
-            await pause(.seconds(1))  // anything sent twice would show now
-            let received = ClusterPeers.received(fixture, instances: ["a", "b"])
-            let missing = Set(expected).subtracting(received.touches).count
-            print("two instances: \(received.touches.count)/\(expected.count) touches, \(received.resent) resent under their key, \(missing) missing")
-            #expect(received.conflicting == 0 && missing == 0)
-            #expect(received.touches == expected)
+            await receiver.settle(expecting: expected)
             #expect(await a.stop() == 0)
+            let tally = receiver.tally(expected: expected, inDoubt: try await peers.inDoubt())
+            print("two instances, one killed: \(expected.count) touches in the replay; \(tally)")
+            #expect(tally.holds, "\(tally)")
             try await peers.expectCommitsInTokenOrder(partitions: 4)
         }
     }

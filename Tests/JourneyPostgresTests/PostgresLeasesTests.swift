@@ -70,6 +70,24 @@ struct PostgresLeasesTests {
         #expect(try await offThread { try store.user("ada") } != nil)
     }
 
+    /// An owner renews all its leases in one statement; the answer leaves out a lease it lost.
+    @Test func leasesAreRenewedTogetherAndALostOneIsLeftOut() async throws {
+        let configuration = try await SharedPostgres.database()
+        let store = try await offThread { try PostgresCheckpointStore(configuration) }
+        defer { store.close() }
+        let leases = PostgresPartitionLeases(store)
+        var held: [Int: FencingToken] = [:]
+        for p in [1, 2, 5] { held[p] = try #require(try await offThread { try leases.acquire(partition: p, owner: "i1", ttl: .seconds(120)) }) }
+        held[9] = try #require(try await offThread { try leases.acquire(partition: 9, owner: "i1", ttl: .milliseconds(50)) })
+        // Partition 9's lease expires and i2 takes it; i1 still thinks it holds it.
+        #expect(try await eventually(interval: .milliseconds(25)) { try await offThread { try leases.acquire(partition: 9, owner: "i2", ttl: .seconds(120)) } != nil })
+        let renewed = try await offThread { [held] in try leases.renew(held, owner: "i1", ttl: .seconds(120)) }
+        #expect(renewed == [1, 2, 5])
+        #expect(try await offThread { try leases.renew([:], owner: "i1", ttl: .seconds(1)) }.isEmpty)
+        let current = try await offThread { try leases.leases() }
+        #expect(current[9]?.owner == "i2" && current[1]?.owner == "i1" && current[1]?.live == true)
+    }
+
     @Test func aCheckpointWithoutATokenIsRefusedForALeasedPartition() async throws {
         let configuration = try await SharedPostgres.database()
         let store = try await offThread { try PostgresCheckpointStore(configuration) }

@@ -4,13 +4,13 @@ import JourneyNATS
 import JourneyPostgres
 import Logging
 
-/// What every partition an instance owns shares: the stream, the state store, the live rules, the
-/// daemon's settings, the clock and the metrics.
+/// What every partition an instance owns shares: the stream, the state store, the live rules and the
+/// partitions owned (``InstancePartitions``), the daemon's settings, the clock and the metrics.
 struct ClusterContext: Sendable {
     let instance: String
     let stream: JetStreamStream
     let store: PostgresCheckpointStore
-    let live: Runtime
+    let partitions: InstancePartitions
     let options: Daemon.Options
     let clock: any JourneyClock
     let metrics: DaemonMetrics

@@ -59,9 +59,13 @@ public final class ClusterDaemon: Sendable {
         let metrics = DaemonMetrics()
         metrics.rulesLive(version: live.version)
         let parser = SegmentEventParser()
+        let partitions = InstancePartitions(live: live)
         let shared = ClusterContext(
-            instance: instance, stream: stream, store: store, live: live, options: options, clock: WallClock(), metrics: metrics,
+            instance: instance, stream: stream, store: store, partitions: partitions, options: options, clock: WallClock(), metrics: metrics,
             parser: parser, logger: logger)
+        let reloader = ClusterReloader(
+            directory: options.rulesDirectory, partitions: partitions, archive: store, context: context, metrics: metrics, service: service,
+            hangups: await UnixSignalsSequence(trapping: .sighup), logger: logger)
         let intake = ClusterPublisher(publisher: publisher, eventTime: settings.eventTime, logger: logger)
 
         var sources = try Daemon.makeSources(options: options, settings: settings, positions: [:], service: service, maxLine: parser.options.maxEventBytes)
@@ -73,8 +77,16 @@ public final class ClusterDaemon: Sendable {
                 service: PartitionOwnership(
                     leases: PostgresPartitionLeases(store), context: shared, partitions: cluster.partitions,
                     ttl: .milliseconds(cluster.leaseTTL.milliseconds)),
-                failureTerminationBehavior: .gracefullyShutdownGroup)
+                failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: reloader, failureTerminationBehavior: .gracefullyShutdownGroup),
         ]
+        if let path = options.controlSocket {
+            let control = try ControlSocket(path: path)
+            services.append(
+                .init(service: ClusterControlService(
+                    socket: control, instance: instance, partitionCount: cluster.partitions, partitions: partitions, reloader: reloader,
+                    metricsExposition: options.metricsExposition)))
+        }
         let quarantine = Quarantine(directory: options.stateDirectory + "/quarantine")
         for source in sources {
             let pump = SourcePump(

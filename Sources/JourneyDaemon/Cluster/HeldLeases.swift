@@ -3,7 +3,7 @@ import JourneyPostgres
 import Logging
 import Synchronization
 
-/// The leases an instance holds, renewed on a loop of their own (``renewForever()``) so that starting or
+/// The leases an instance holds, renewed together on a loop of their own (``renewForever()``) so that starting or
 /// stopping a partition never delays a renewal. A lease counts as held only while its last successful
 /// renewal was *sent* less than `ttl - margin` ago by the local monotonic clock (the database judges
 /// expiry from when it receives the statement, which is later): past that — renewal refused, or the
@@ -40,22 +40,25 @@ final class HeldLeases: Sendable {
         return held.withLock { held in held.filter { $0.value.refused || now - $0.value.renewedAt >= limit }.map(\.key) }
     }
 
-    /// Renews every held lease every ttl / 4 until cancelled.
+    /// Renews every held lease every ttl / 4 until cancelled, all in one statement.
     func renewForever() async {
         while !Task.isCancelled {
-            let current = held.withLock { $0.map { ($0.key, $0.value.token) } }
-            for (p, token) in current {
+            let current = held.withLock { $0.mapValues(\.token) }
+            if !current.isEmpty {
                 let sentAt = MonotonicClock.nanoseconds
                 let (leases, instance, ttl) = (self.leases, self.instance, self.ttl)
                 do {
-                    let renewed = try await blocking("journeyd leases") { try leases.renew(partition: p, owner: instance, token: token, ttl: ttl) }
-                    held.withLock {
-                        guard $0[p]?.token == token else { return }
-                        if renewed { $0[p]?.renewedAt = sentAt } else { $0[p]?.refused = true }
+                    let renewed = try await blocking("journeyd leases") { try leases.renew(current, owner: instance, ttl: ttl) }
+                    let lost = held.withLock { held in
+                        var lost: [(Int, FencingToken)] = []
+                        for (p, token) in current where held[p]?.token == token {
+                            if renewed.contains(p) { held[p]?.renewedAt = sentAt } else { held[p]?.refused = true; lost.append((p, token)) }
+                        }
+                        return lost
                     }
-                    if !renewed { logger.warning("partition \(p): lease (token \(token.value)) could not be renewed: it was lost") }
+                    for (p, token) in lost { logger.warning("partition \(p): lease (token \(token.value)) could not be renewed: it was lost") }
                 } catch {
-                    logger.error("partition \(p): renewing the lease failed: \(error)")
+                    logger.error("renewing \(current.count) leases failed: \(error)")
                 }
             }
             await nap(ttl / 4)

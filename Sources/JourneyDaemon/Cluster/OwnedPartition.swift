@@ -18,10 +18,12 @@ final class OwnedPartition: Sendable {
     let token: FencingToken
     let group: ServiceGroup
     let processor: PartitionProcessor
+    let dispatcher: DeliveryDispatcher
     private let task: Task<String?, Never>
 
-    private init(partition: Int, token: FencingToken, group: ServiceGroup, processor: PartitionProcessor) {
+    private init(partition: Int, token: FencingToken, group: ServiceGroup, processor: PartitionProcessor, dispatcher: DeliveryDispatcher) {
         self.partition = partition
+        self.dispatcher = dispatcher
         self.token = token
         self.group = group
         self.processor = processor
@@ -45,9 +47,10 @@ final class OwnedPartition: Sendable {
         let store = c.store
         let started = MonotonicClock.nanoseconds
         let restored = try await blocking("journeyd restore") { try store.restore(partition: p) }
+        let restoredAt = MonotonicClock.nanoseconds
         let base = try JetStreamLog(stream: c.stream, partition: p)
         let log = FollowedLog(base, committed: restored.logSequence)
-        let live = c.live
+        let live = c.partitions.live
         let (initial, engine) = try Daemon.startingRuntime(partition: p, restored: restored, live: live, archive: store, logger: c.logger)
         let settings = live.rules.settings.daemonSettings
         var logger = c.logger
@@ -56,7 +59,8 @@ final class OwnedPartition: Sendable {
         let eventClock = c.options.eventClock ? ManualClock(restored.clock) : nil
         let clock: any JourneyClock = eventClock ?? c.clock
         let dispatcher = DeliveryDispatcher(
-            channels: live.channels, clock: clock, concurrency: settings.deliveryConcurrency, metrics: c.metrics, logger: logger)
+            channels: live.channels, clock: clock, concurrency: settings.deliveryConcurrency, metrics: c.metrics, ownsChannels: false,
+            logger: logger)
         let state = PartitionState(
             partition: p, store: store, restored: restored, settings: initial.rules.settings, clock: restored.clock,
             maxUsersInMemory: settings.maxUsersInMemory)
@@ -66,14 +70,18 @@ final class OwnedPartition: Sendable {
         let inbox = processor.inbox
         dispatcher.report = { reports, channel in inbox.post(ProcessorWork.deliveries(reports, channel: channel)) }
         let parser = c.parser
-        let replayed = try await blocking("journeyd recovery") {
+        let builtAt = MonotonicClock.nanoseconds
+        let (replayed, replayedAt) = try await blocking("journeyd recovery") {
             let replayed = try processor.replay(after: restored.logSequence, parser: parser)
+            let replayedAt = MonotonicClock.nanoseconds
             try processor.goLive(with: live)
             dispatcher.restore(processor.state.channelStates)
-            return replayed
+            return (replayed, replayedAt)
         }
+        let now = MonotonicClock.nanoseconds
+        func ms(_ from: UInt64, _ to: UInt64) -> UInt64 { (to - from) / 1_000_000 }
         logger.notice(
-            "partition \(p) taken over under lease token \(token.value): \(replayed) records replayed after the checkpoint at stream sequence \(restored.logSequence) in \((MonotonicClock.nanoseconds - started) / 1_000_000) ms",
+            "partition \(p) taken over under lease token \(token.value): \(replayed) records replayed after the checkpoint at stream sequence \(restored.logSequence) in \(ms(started, now)) ms (restore \(ms(started, restoredAt)), build \(ms(restoredAt, builtAt)), replay \(ms(builtAt, replayedAt)), going live \(ms(replayedAt, now)))",
             metadata: [RecordField.kind: "partition_owned"])
         var checkpointer = Checkpointer(
             processor: processor, store: store, log: log, every: settings.checkpointEvery, logBytes: settings.checkpointLogBytes,
@@ -88,7 +96,7 @@ final class OwnedPartition: Sendable {
         ]
         let group = ServiceGroup(
             configuration: .init(services: services, logger: Logger(label: "journeyd.partition", factory: { _ in SwiftLogNoOpLogHandler() })))
-        return OwnedPartition(partition: p, token: token, group: group, processor: processor)
+        return OwnedPartition(partition: p, token: token, group: group, processor: processor, dispatcher: dispatcher)
     }
 
     /// Whether the partition's services have stopped (by themselves: fenced, failed; or stopped).

@@ -26,6 +26,7 @@ struct PartitionOwnership: Service {
         var owned: [Int: OwnedPartition] = [:]
         var leaving: [Int: Task<Void, Never>] = [:]
         var lastTurn: UInt64 = 0
+        var turn = ttl / 3
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             for p in held.lapsed() {
                 if let partition = owned.removeValue(forKey: p) {
@@ -37,16 +38,21 @@ struct PartitionOwnership: Service {
             }
             leaving = leaving.filter { held.isHeld($0.key) }  // a partition let go is forgotten once released
             let now = MonotonicClock.nanoseconds
-            if now - lastTurn >= (ttl / 3).nanoseconds {
+            if now - lastTurn >= turn.nanoseconds {
                 lastTurn = MonotonicClock.nanoseconds
                 do {
-                    try await spread(&owned, &leaving, held)
+                    // Short of its share, the instance looks again soon: a dead instance's leases are
+                    // taken over as they expire, not up to a third of the ttl later.
+                    turn = try await spread(&owned, &leaving, held) ? ttl / 3 : min(ttl / 3, .milliseconds(250))
                 } catch {
                     logger.error("partition ownership: \(error); trying again")
                 }
             }
+            context.partitions.publish(owned)
+            context.metrics.partitionsOwned(owned.count)
             await nap(.milliseconds(50))
         }
+        context.partitions.publish([:])
         for (p, partition) in owned.sorted(by: { $0.key < $1.key }) {
             leaving[p] = letGo(p, partition, held)
         }
@@ -56,7 +62,8 @@ struct PartitionOwnership: Service {
         try? await blocking("journeyd leases") { try leases.leave(owner: instance) }
     }
 
-    private func spread(_ owned: inout [Int: OwnedPartition], _ leaving: inout [Int: Task<Void, Never>], _ held: HeldLeases) async throws {
+    /// One turn of spreading; returns whether the instance holds its share (or more) afterwards.
+    private func spread(_ owned: inout [Int: OwnedPartition], _ leaving: inout [Int: Task<Void, Never>], _ held: HeldLeases) async throws -> Bool {
         let (leases, instance, ttl) = (self.leases, self.instance, self.ttl)
         for (p, partition) in owned where partition.hasEnded {
             logger.warning("partition \(p) stopped by itself; letting it go", metadata: [RecordField.kind: "partition_lost"])
@@ -76,20 +83,40 @@ struct PartitionOwnership: Service {
             var hash = StableHash()
             hash.combine(instance)
             let offset = Int(hash.value % UInt64(partitions))
-            for i in 0..<partitions where owned.count < target {
+            var granted: [(Int, FencingToken)] = []
+            for i in 0..<partitions where owned.count + granted.count < target {
                 let p = (offset + i) % partitions
                 guard owned[p] == nil, leaving[p] == nil, current[p]?.live != true else { continue }
                 let sentAt = MonotonicClock.nanoseconds
                 guard let token = try await blocking("journeyd leases", { try leases.acquire(partition: p, owner: instance, ttl: ttl) }) else { continue }
                 held.hold(p, token: token, sentAt: sentAt)
-                do {
-                    owned[p] = try await OwnedPartition.start(partition: p, token: token, context: context)
-                } catch {
-                    logger.error("partition \(p): could not be started: \(error); releasing its lease")
-                    held.forget(p)
-                    try? await blocking("journeyd leases") { try leases.release(partition: p, owner: instance, token: token) }
+                granted.append((p, token))
+            }
+            // Restored side by side: a takeover waits for the slowest partition, not for their sum.
+            for (p, started) in await start(granted, held) { owned[p] = started }
+        }
+        return owned.count >= target
+    }
+
+    /// Starts the partitions just leased, concurrently; a partition that cannot start is released.
+    private func start(_ granted: [(Int, FencingToken)], _ held: HeldLeases) async -> [(Int, OwnedPartition)] {
+        let (leases, instance, context, logger) = (self.leases, self.instance, self.context, self.logger)
+        return await withTaskGroup(of: (Int, OwnedPartition)?.self) { group in
+            for (p, token) in granted {
+                group.addTask {
+                    do {
+                        return (p, try await OwnedPartition.start(partition: p, token: token, context: context))
+                    } catch {
+                        logger.error("partition \(p): could not be started: \(error); releasing its lease")
+                        held.forget(p)
+                        try? await blocking("journeyd leases") { try leases.release(partition: p, owner: instance, token: token) }
+                        return nil
+                    }
                 }
             }
+            var started: [(Int, OwnedPartition)] = []
+            for await result in group { if let result { started.append(result) } }
+            return started
         }
     }
 

@@ -11,74 +11,90 @@ import Synchronization
 /// series is bounded by the rules. Handles are created once per label set and cached: the hot paths
 /// (a batch applied, a delivery decided) pay a dictionary lookup, not a factory call.
 final class DaemonMetrics: Sendable {
-    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
-    private let gauges = Mutex<[String: CoreMetrics.Gauge]>([:])
-    private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
+    /// A handle's identity: its name and its label values, in the order its call site names them (a
+    /// name always comes with the same label names). Hashing it builds no string.
+    struct Key: Hashable, Sendable {
+        var label: String
+        var a = ""
+        var b = ""
+        var c = ""
+    }
+
+    private let counters = Mutex<[Key: CoreMetrics.Counter]>([:])
+    private let gauges = Mutex<[Key: CoreMetrics.Gauge]>([:])
+    private let timers = Mutex<[Key: CoreMetrics.Timer]>([:])
 
     init() {}
 
-    private static func key(_ label: String, _ dimensions: [(String, String)]) -> String {
-        dimensions.reduce(label) { $0 + "\u{1}" + $1.0 + "=" + $1.1 }
+    private static func key(_ label: String, _ dimensions: [(String, String)]) -> Key {
+        var key = Key(label: label)
+        if dimensions.count > 0 { key.a = dimensions[0].1 }
+        if dimensions.count > 1 { key.b = dimensions[1].1 }
+        if dimensions.count > 2 { key.c = dimensions[2].1 }
+        precondition(dimensions.count <= 3, "\(label): at most three labels")
+        return key
+    }
+
+    /// The handle for `key`, made (with the dimensions) only the first time.
+    private static func cached<Handle>(
+        _ cache: borrowing Mutex<[Key: Handle]>, _ key: Key, _ dimensions: () -> [(String, String)],
+        make: (String, [(String, String)]) -> Handle
+    ) -> Handle {
+        cache.withLock { made in
+            if let handle = made[key] { return handle }
+            let handle = make(key.label, dimensions())
+            made[key] = handle
+            return handle
+        }
     }
 
     func counter(_ label: String, _ dimensions: [(String, String)] = []) -> CoreMetrics.Counter {
-        let key = Self.key(label, dimensions)
-        return counters.withLock { cache in
-            if let counter = cache[key] { return counter }
-            let counter = CoreMetrics.Counter(label: label, dimensions: dimensions)
-            cache[key] = counter
-            return counter
-        }
+        Self.cached(counters, Self.key(label, dimensions), { dimensions }) { CoreMetrics.Counter(label: $0, dimensions: $1) }
+    }
+
+    /// A counter on the hot path: the label values alone find it; `dimensions` is built on first use.
+    func counter(_ key: Key, _ dimensions: @autoclosure () -> [(String, String)]) -> CoreMetrics.Counter {
+        Self.cached(counters, key, dimensions) { CoreMetrics.Counter(label: $0, dimensions: $1) }
     }
 
     func gauge(_ label: String, _ dimensions: [(String, String)] = []) -> CoreMetrics.Gauge {
-        let key = Self.key(label, dimensions)
-        return gauges.withLock { cache in
-            if let gauge = cache[key] { return gauge }
-            let gauge = CoreMetrics.Gauge(label: label, dimensions: dimensions)
-            cache[key] = gauge
-            return gauge
-        }
+        Self.cached(gauges, Self.key(label, dimensions), { dimensions }) { CoreMetrics.Gauge(label: $0, dimensions: $1) }
     }
 
     func timer(_ label: String, _ dimensions: [(String, String)] = []) -> CoreMetrics.Timer {
-        let key = Self.key(label, dimensions)
-        return timers.withLock { cache in
-            if let timer = cache[key] { return timer }
-            let timer = CoreMetrics.Timer(label: label, dimensions: dimensions)
-            cache[key] = timer
-            return timer
-        }
+        Self.cached(timers, Self.key(label, dimensions), { dimensions }) { CoreMetrics.Timer(label: $0, dimensions: $1) }
     }
 
     // MARK: - Names (Prometheus conventions: base units, _total for counters)
 
     func eventsReceived(source: String, count: Int) {
-        counter("journeyd_events_received_total", [("source", source)]).increment(by: count)
+        counter(Key(label: "journeyd_events_received_total", a: source), [("source", source)]).increment(by: count)
     }
 
     func eventsRejected(source: String, reason: RejectionCategory, count: Int = 1) {
-        counter("journeyd_events_rejected_total", [("source", source), ("reason", reason.rawValue)]).increment(by: count)
+        counter(Key(label: "journeyd_events_rejected_total", a: source, b: reason.rawValue), [("source", source), ("reason", reason.rawValue)])
+            .increment(by: count)
     }
 
     func eventsDuplicate(source: String, count: Int) {
-        counter("journeyd_events_duplicate_total", [("source", source)]).increment(by: count)
+        counter(Key(label: "journeyd_events_duplicate_total", a: source), [("source", source)]).increment(by: count)
     }
 
     func touchProduced(journey: String, step: String, channel: String) {
-        counter("journeyd_touches_total", [("journey", journey), ("step", step), ("channel", channel)]).increment()
+        counter(Key(label: "journeyd_touches_total", a: journey, b: step, c: channel), [("journey", journey), ("step", step), ("channel", channel)])
+            .increment()
     }
 
     func policyOutcome(journey: String, outcome: String) {
-        counter("journeyd_policy_outcomes_total", [("journey", journey), ("outcome", outcome)]).increment()
+        counter(Key(label: "journeyd_policy_outcomes_total", a: journey, b: outcome), [("journey", journey), ("outcome", outcome)]).increment()
     }
 
     func enrollment(journey: String, event: String) {
-        counter("journeyd_enrollments_total", [("journey", journey), ("event", event)]).increment()
+        counter(Key(label: "journeyd_enrollments_total", a: journey, b: event), [("journey", journey), ("event", event)]).increment()
     }
 
     func delivery(channel: String, outcome: String, seconds: Double?) {
-        counter("journeyd_deliveries_total", [("channel", channel), ("outcome", outcome)]).increment()
+        counter(Key(label: "journeyd_deliveries_total", a: channel, b: outcome), [("channel", channel), ("outcome", outcome)]).increment()
         if let seconds { timer("journeyd_delivery_duration_seconds", [("channel", channel)]).recordSeconds(seconds) }
     }
 
@@ -98,6 +114,11 @@ final class DaemonMetrics: Sendable {
         if let previous, previous != version { gauge("journeyd_rules_info", [("version", previous)]).record(0) }
         gauge("journeyd_rules_info", [("version", version)]).record(1)
         gauge("journeyd_rules_loaded_timestamp_seconds").record(Date().timeIntervalSince1970)
+    }
+
+    /// Cluster mode: how many partitions this instance owns now.
+    func partitionsOwned(_ count: Int) {
+        gauge("journeyd_cluster_partitions_owned").record(count)
     }
 
     func logSync(nanoseconds: UInt64, records: Int) {

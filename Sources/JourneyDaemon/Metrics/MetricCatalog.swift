@@ -25,6 +25,7 @@ public enum MetricCatalog {
         "journeyd_log_durable_sequence": "The last record of the event log known durable.",
         "journeyd_reloads_total": "Rule reloads, by result (ok or refused).",
         "journeyd_rules_info": "The live rule set's content hash (1 for the live version).",
+        "journeyd_cluster_partitions_owned": "Cluster mode: the partitions this instance owns (processes) now.",
         "journeyd_rules_loaded_timestamp_seconds": "When the live rule set was loaded (Unix time): the last successful reload.",
     ]
 }

@@ -101,6 +101,13 @@ extension PartitionProcessor {
                 // the pipeline's time: under --clock event, the time being delivered for).
                 update = DeliveryUpdate(touchID: touch.id, state: .retry, reason: "channel disabled: \(reason)", nextAttempt: deliveryTime + .minutes(1))
                 disabled[touch.channel] = reason
+            case .interrupted where resendableChannels.contains(touch.channel):
+                // Left `attempting`: the next start of the partition (a restart, or another instance's
+                // takeover) applies the restart rule to it — resent under the same key.
+                logger.notice(
+                    "touch \(touch.id) was being delivered through \(touch.channel) at shutdown: left attempting, resent under its key by the next start",
+                    metadata: touchMetadata(touch, kind: .touchInDoubt, outcome: "attempting"))
+                continue
             case .interrupted:
                 counters.inDoubt += 1
                 update = DeliveryUpdate(touchID: touch.id, state: .inDoubt, reason: "interrupted by shutdown during delivery")

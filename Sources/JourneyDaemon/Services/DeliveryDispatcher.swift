@@ -22,12 +22,16 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
     /// Where decisions go (the processor's inbox), with the channel's state after the batch.
     var report: @Sendable ([DeliveryReport], (name: String, state: [UInt8])?) -> Void = { _, _ in }
     private let metrics: DaemonMetrics?
+    /// Whether the channels are this dispatcher's to shut down (at shutdown, and the old ones after a
+    /// reload). In cluster mode every partition's dispatcher shares the instance's channels: not its own.
+    private let ownsChannels: Bool
 
     init(
         channels: ChannelSet?, clock: any JourneyClock, concurrency: Int = 64, drainSeconds: Double = 5, metrics: DaemonMetrics? = nil,
-        logger: Logger
+        ownsChannels: Bool = true, logger: Logger
     ) {
         self.metrics = metrics
+        self.ownsChannels = ownsChannels
         self.clock = clock
         self.concurrency = concurrency
         self.logger = logger
@@ -46,6 +50,7 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
             }
             return state.channels
         }
+        guard ownsChannels else { return }
         let running = tasks.withLock { Array($0.values) }
         Task {
             for task in running { await task.value }
@@ -103,7 +108,7 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
         let running = tasks.withLock { Array($0.values) }
         for task in running { task.cancel() }
         for task in running { await task.value }
-        await state.withLock { $0.channels }?.shutdown()
+        if ownsChannels { await state.withLock { $0.channels }?.shutdown() }
     }
 }
 

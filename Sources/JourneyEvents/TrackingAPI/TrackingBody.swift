@@ -63,7 +63,7 @@ public struct TrackingBody: Sendable {
             let members: [JSONSpans.Member]
             do { members = try scanner.topLevelObject() } catch { throw Problem(index: nil, reason: Self.describe(error)) }
             writeKey = Self.stringValue(of: "writeKey", in: members, body: body)
-            lines = [Self.line(members, of: body, injecting: [("type", Self.quoted(type))], setting: received)]
+            lines = body.withUnsafeBufferPointer { [Self.line(members, of: $0, injecting: [("type", Self.quoted(type))], setting: received)] }
         case .batch:
             // One pass: the batch's events are found (and checked) while the body is scanned; the
             // batch-level members they may need can come after them, so lines are made at the end.
@@ -100,14 +100,14 @@ public struct TrackingBody: Sendable {
             for name in ["sentAt", "context"] {
                 if let member = members.last(where: { $0.key == name }) { shared.append((name, body[member.valueRange])) }
             }
-            lines = events.map { Self.line($0, of: body, injecting: shared, setting: received) }
+            lines = body.withUnsafeBufferPointer { body in events.map { Self.line($0, of: body, injecting: shared, setting: received) } }
         }
     }
 
     /// The event's members minus `writeKey`, plus `injecting` members it does not have, and `setting`
-    /// whether it has it or not.
+    /// whether it has it or not. (`body` as a buffer pointer: copying its spans costs no reference counting.)
     static func line(
-        _ members: [JSONSpans.Member], of body: [UInt8], injecting: [(String, ArraySlice<UInt8>)],
+        _ members: [JSONSpans.Member], of body: UnsafeBufferPointer<UInt8>, injecting: [(String, ArraySlice<UInt8>)],
         setting: (String, ArraySlice<UInt8>)? = nil
     ) -> [UInt8] {
         var line: [UInt8] = [UInt8(ascii: "{")]
@@ -119,9 +119,9 @@ public struct TrackingBody: Sendable {
         }
         for member in members where member.key != "writeKey" && member.key != setting?.0 {
             comma()
-            line += body[member.keyRange]
+            line.append(contentsOf: UnsafeBufferPointer(rebasing: body[member.keyRange]))
             line.append(UInt8(ascii: ":"))
-            line += body[member.valueRange]
+            line.append(contentsOf: UnsafeBufferPointer(rebasing: body[member.valueRange]))
         }
         for (name, value) in injecting where !members.contains(where: { $0.key == name }) {
             comma()

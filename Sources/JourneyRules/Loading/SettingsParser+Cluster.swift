@@ -36,7 +36,7 @@ extension SettingsParser {
         {
             dsn = secret(pm, "dsn", "cluster.postgres", required: true, reader: reader)
         }
-        var leaseTTL = TimeSpan.seconds(10)
+        var leaseTTL = ClusterSettings.defaultLeaseTTL
         if let node = cm["lease"], let lm = reader.mapping(node, "cluster.lease", allowed: ["ttl"]),
             let ttlNode = lm["ttl"], let span = reader.duration(ttlNode, "cluster.lease.ttl")
         {

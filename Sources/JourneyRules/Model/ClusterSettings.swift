@@ -17,8 +17,10 @@ public struct ClusterSettings: Sendable, Equatable {
     public var stream: String = "JOURNEYD"
     /// `cluster.postgres.dsn_file` / `dsn_credential`: a libpq URI, `postgresql://user:password@host:port/database?sslmode=…`.
     public var postgresDSN: Secret
-    /// `cluster.lease.ttl`: how long a partition stays leased to an instance that stopped renewing.
-    public var leaseTTL: TimeSpan = .seconds(10)
+    /// `cluster.lease.ttl`: how long a partition stays leased to an instance that stopped renewing. The
+    /// default, 5 s, bounds a takeover after a kill to about 5 s plus the partitions' restore.
+    public var leaseTTL: TimeSpan = Self.defaultLeaseTTL
+    public static let defaultLeaseTTL = TimeSpan.seconds(5)
 
     /// Where a secret is read from when the daemon starts.
     public enum Secret: Sendable, Equatable {

@@ -30,7 +30,7 @@ struct ClusterSettingsTests {
             "journeyd.yaml": "cluster:\n  nats: { url: \"nats://n:4222\" }\n  postgres: { dsn_credential: pg }\n",
         ])
         let cluster = try #require(rules.settings.daemonSettings.cluster)
-        #expect(cluster.partitions == 64 && cluster.stream == "JOURNEYD" && cluster.leaseTTL == .seconds(10) && cluster.instance == nil)
+        #expect(cluster.partitions == 64 && cluster.stream == "JOURNEYD" && cluster.leaseTTL == .seconds(5) && cluster.instance == nil)
         #expect(cluster.natsCredentials == nil && cluster.postgresDSN == .credential("pg"))
         let embedded = try LoaderFixtures.load(["channels.yaml": RuleFixtures.defaultChannels, "journeyd.yaml": "# nothing\n"])
         #expect(embedded.settings.daemonSettings.cluster == nil)

@@ -1,0 +1,21 @@
+import Synchronization
+
+/// What an instance runs now, for whoever asks from outside the ownership loop (the control socket,
+/// the reloader): the live rules that partitions start on, and the partitions it owns.
+final class InstancePartitions: Sendable {
+    private let state: Mutex<(live: Runtime, owned: [Int: OwnedPartition])>
+
+    init(live: Runtime) { state = Mutex((live, [:])) }
+
+    /// The rules a partition taken over now starts on (the last successful reload's).
+    var live: Runtime {
+        get { state.withLock { $0.live } }
+        set { state.withLock { $0.live = newValue } }
+    }
+
+    /// The partitions owned now, by number.
+    var owned: [Int: OwnedPartition] { state.withLock { $0.owned } }
+
+    /// What ``PartitionOwnership`` owns after each of its turns.
+    func publish(_ owned: [Int: OwnedPartition]) { state.withLock { $0.owned = owned } }
+}
