@@ -21,7 +21,7 @@ struct PartitionOwnership: Service {
     private var logger: Logger { context.logger }
 
     func run() async throws {
-        let held = HeldLeases(leases: leases, instance: instance, ttl: ttl, logger: logger)
+        let held = HeldLeases(leases: leases, instance: instance, ttl: ttl, logger: logger, pulse: context.pulse)
         let renewal = Task { await held.renewForever() }
         var owned: [Int: OwnedPartition] = [:]
         var leaving: [Int: Task<Void, Never>] = [:]
@@ -44,12 +44,14 @@ struct PartitionOwnership: Service {
                     // Short of its share, the instance looks again soon: a dead instance's leases are
                     // taken over as they expire, not up to a third of the ttl later.
                     turn = try await spread(&owned, &leaving, held) ? ttl / 3 : min(ttl / 3, .milliseconds(250))
+                    context.pulse.joined.open(bound: true)  // READY=1: the instance has joined
                 } catch {
                     logger.error("partition ownership: \(error); trying again")
                 }
             }
             context.partitions.publish(owned)
             context.metrics.partitionsOwned(owned.count)
+            context.pulse.turned()
             await nap(.milliseconds(50))
         }
         context.partitions.publish([:])
