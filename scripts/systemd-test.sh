@@ -575,7 +575,12 @@ awk '/^stages:/ { p = 1; print; next } p && /^[ #]/ { print; next } p { exit }' 
   | ct sh -c 'cat >> /etc/journeyd/journeyd.yaml'
 ct install -d -m 0700 /etc/journeyd/credentials /etc/journeyd/instances
 ct sh -c "umask 077; printf 'postgresql://journeyd:%s@127.0.0.1:5432/journeyd?sslmode=disable\n' '$pgpass' > /etc/journeyd/credentials/postgres-dsn"
-for i in a b; do ct sh -c "echo 'JOURNEYD_ARGS=\"--log-level debug\"' > /etc/journeyd/instances/$i.env"; done
+ct sh -c 'echo JOURNEYD_ARGS=\"--admin 127.0.0.1:9101\" > /etc/journeyd/instances/a.env'
+ct sh -c 'echo JOURNEYD_ARGS=\"--admin 127.0.0.1:9102\" > /etc/journeyd/instances/b.env'
+# The template unit orders itself after network-online.target (NATS and PostgreSQL are on the network);
+# the container has only a private loopback, and its wait-online service would hold that target (and the
+# start) for two minutes waiting for a link that never comes.
+ct systemctl mask --runtime systemd-networkd-wait-online.service NetworkManager-wait-online.service >/dev/null 2>&1 || true
 ct systemctl daemon-reload
 iprop() { ct systemctl show -P "$2" "journeyd@$1"; }
 # `journeyd status` of an instance, as an operator runs it; `owned NAME` prints its partitions ("0 3 5 …").
@@ -585,7 +590,7 @@ count() { wc -w <<<"$1"; }
 isend() { ct env JOURNEYD_EVENTS="/run/journeyd/$1/events.sock" python3 /opt/journeyd-test/client.py "${@:2}"; }
 cacked=/opt/journeyd-test/cluster-acked.txt
 touch "$work/cluster-acked.txt"
-touches=(/var/lib/journeyd/a/touches.jsonl /var/lib/journeyd/b/touches.jsonl)
+touches=(/var/lib/journeyd-cluster/a/touches.jsonl /var/lib/journeyd-cluster/b/touches.jsonl)
 
 t=$(date +%s.%N)
 ct systemctl start journeyd@a journeyd@b || fail "systemctl start journeyd@a journeyd@b"
@@ -611,7 +616,10 @@ pa=$(tr ' ' '\n' <<<"$oa" | cut -d@ -f1 | sort -n | tr '\n' ' '); pb=$(tr ' ' '\
 [[ $(count "$oa") == 4 && $(count "$ob") == 4 ]] || fail "partitions not split between a ($oa) and b ($ob)"
 [[ $(printf '%s\n' $pa $pb | sort -u | wc -l) == 8 ]] || fail "a partition is owned by both: a $pa, b $pb"
 [[ $(iprop a StatusText) == "instance a: "*" of 8 partitions;"* ]] || fail "StatusText of journeyd@a: $(iprop a StatusText)"
-ok "journeyd status: a owns $pa| b owns $pb; StatusText: $(iprop a StatusText)"
+[[ $(http get 9101 /readyz) == "200 ready" ]] || fail "/readyz of a (--admin from a.env): $(http get 9101 /readyz)"
+http get 9102 /metrics | grep -E '^journeyd_cluster_partitions_owned 4(\.0)?$' >/dev/null \
+  || fail "b's /metrics (--admin from b.env): $(http get 9102 /metrics | grep partitions_owned)"
+ok "journeyd status: a owns $pa| b owns $pb; /readyz and /metrics per instance; StatusText: $(iprop a StatusText)"
 
 [[ $(isend a send ca-first 200 $cacked) == 200 ]] || fail "events sent to journeyd@a's socket not all answered ok"
 [[ $(isend b send cb-first 200 $cacked) == 200 ]] || fail "events sent to journeyd@b's socket not all answered ok"
