@@ -615,18 +615,20 @@ done
 pa=$(tr ' ' '\n' <<<"$oa" | cut -d@ -f1 | sort -n | tr '\n' ' '); pb=$(tr ' ' '\n' <<<"$ob" | cut -d@ -f1 | sort -n | tr '\n' ' ')
 [[ $(count "$oa") == 4 && $(count "$ob") == 4 ]] || fail "partitions not split between a ($oa) and b ($ob)"
 [[ $(printf '%s\n' $pa $pb | sort -u | wc -l) == 8 ]] || fail "a partition is owned by both: a $pa, b $pb"
-[[ $(iprop a StatusText) == "instance a: "*" of 8 partitions;"* ]] || fail "StatusText of journeyd@a: $(iprop a StatusText)"
 [[ $(http get 9101 /readyz) == "200 ready" ]] || fail "/readyz of a (--admin from a.env): $(http get 9101 /readyz)"
 http get 9102 /metrics | grep -E '^journeyd_cluster_partitions_owned 4(\.0)?$' >/dev/null \
   || fail "b's /metrics (--admin from b.env): $(http get 9102 /metrics | grep partitions_owned)"
-ok "journeyd status: a owns $pa| b owns $pb; /readyz and /metrics per instance; StatusText: $(iprop a StatusText)"
+ok "journeyd status: a owns $pa| b owns $pb; /readyz and /metrics per instance"
 
 [[ $(isend a send ca-first 200 $cacked) == 200 ]] || fail "events sent to journeyd@a's socket not all answered ok"
 [[ $(isend b send cb-first 200 $cacked) == 200 ]] || fail "events sent to journeyd@b's socket not all answered ok"
 result=$(ct python3 /opt/journeyd-test/client.py touched_once $cacked 60 "${touches[@]}") || fail "events to a and b: $result"
+sleep 2.1  # STATUS= is sent every 2 s
+status=$(iprop a StatusText)
+[[ $status =~ ^instance\ a:\ 4\ of\ 8\ partitions\;\ ([0-9]+)\ events\; ]] && ((BASH_REMATCH[1] > 0)) || fail "StatusText of journeyd@a: $status"
 [[ $(iprop a WatchdogUSec) == 30s && $(iprop a WatchdogTimestampMonotonic) -gt 0 ]] \
   || fail "journeyd@a sent no WATCHDOG=1 (WatchdogUSec=$(iprop a WatchdogUSec))"
-ok "events over each instance's socket: $result; WATCHDOG=1 received (WatchdogSec=30s)"
+ok "events over each instance's socket: $result; WATCHDOG=1 received (WatchdogSec=30s); StatusText: $status"
 
 # kill -9 of a under load: systemd restarts it (Restart=on-failure, RestartSec=5s); meanwhile b holds all 8.
 pid=$(iprop a MainPID)
@@ -638,13 +640,13 @@ sleep 2
 t=$(date +%s.%N)
 ct systemctl kill -s KILL journeyd@a
 took=""
-for _ in $(seq 100); do
+for _ in $(seq 200); do
   [[ $(count "$(owned b)") == 8 ]] && { took=$(elapsed "$t"); break; }
   sleep 0.1
 done
-[[ -n $took ]] || fail "b did not take a's partitions within 10 s of the kill (b owns: $(owned b))"
-[[ $(iprop a ActiveState) != active || $(iprop a MainPID) == "$pid" || $(iprop a MainPID) == 0 ]] \
-  || echo "  (note: a was restarted before b held all 8)"
+[[ -n $took ]] || fail "b did not take a's partitions within 20 s of the kill (b owns: $(owned b))"
+# a comes back RestartSec=5s after the kill, while b may still be starting the partitions it took.
+a_then="a $(iprop a ActiveState)"; [[ $(iprop a MainPID) == "$pid" || $(iprop a MainPID) == 0 ]] || a_then+=" again"
 wait $loada || true
 wait $loadb || true
 for _ in $(seq 200); do [[ $(iprop a ActiveState) == active && $(iprop a MainPID) != "$pid" ]] && break; sleep 0.1; done
@@ -653,7 +655,7 @@ for _ in $(seq 200); do [[ $(iprop a ActiveState) == active && $(iprop a MainPID
 for _ in $(seq 200); do (($(count "$(owned a)") == 4 && $(count "$(owned b)") == 4)) && break; sleep 0.1; done
 (($(count "$(owned a)") == 4 && $(count "$(owned b)") == 4)) || fail "after a's restart: a owns $(owned a), b owns $(owned b)"
 result=$(ct python3 /opt/journeyd-test/client.py touched_once $cacked 60 "${touches[@]}") || fail "after kill -9 of a: $result"
-ok "kill -9 of journeyd@a under load ($(cat "$work/ckill-a.txt") + $(cat "$work/ckill-b.txt") answered ok): b held all 8 partitions $took s after the kill; a restarted (NRestarts=1) and took 4 back; $result"
+ok "kill -9 of journeyd@a under load ($(cat "$work/ckill-a.txt") + $(cat "$work/ckill-b.txt") answered ok): b held all 8 partitions $took s after the kill ($a_then then); a restarted (NRestarts=1) and took 4 back; $result"
 
 # A graceful stop of b: exit 0 within TimeoutStopSec, its leases released (not left to expire): a owns all.
 isend b load cstop 2 6 $cacked >"$work/cstop.txt" &
