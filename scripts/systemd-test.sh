@@ -630,8 +630,11 @@ status=$(iprop a StatusText)
   || fail "journeyd@a sent no WATCHDOG=1 (WatchdogUSec=$(iprop a WatchdogUSec))"
 ok "events over each instance's socket: $result; WATCHDOG=1 received (WatchdogSec=30s); StatusText: $status"
 
-# kill -9 of a under load: systemd restarts it (Restart=on-failure, RestartSec=5s); meanwhile b holds all 8.
+# kill -9 of a under load: systemd restarts it (Restart=on-failure, RestartSec=5s); meanwhile b takes
+# each of a's partitions over (leases it under a new token, restores and replays it: its "taken over"
+# record). Whether b is seen holding all 8 at once depends on when a comes back, so that is not asked.
 pid=$(iprop a MainPID)
+apart=$(owned a | tr ' ' '\n' | cut -d@ -f1 | tr '\n' ' ')
 isend a load cka 2 6 $cacked >"$work/ckill-a.txt" &
 loada=$!
 isend b load ckb 2 8 $cacked >"$work/ckill-b.txt" &
@@ -639,23 +642,26 @@ loadb=$!
 sleep 2
 t=$(date +%s.%N)
 ct systemctl kill -s KILL journeyd@a
+taken() { ct journalctl -u journeyd@b -o cat --since "@${t%.*}" | grep -oE '^partition [0-9]+ taken over' | cut -d' ' -f2 | sort -u; }
 took=""
-for _ in $(seq 200); do
-  [[ $(count "$(owned b)") == 8 ]] && { took=$(elapsed "$t"); break; }
+for _ in $(seq 300); do
+  missing=$(comm -23 <(tr ' ' '\n' <<<"$apart" | grep . | sort -u) <(taken))
+  [[ -z $missing ]] && { took=$(elapsed "$t"); break; }
   sleep 0.1
 done
-[[ -n $took ]] || fail "b did not take a's partitions within 20 s of the kill (b owns: $(owned b))"
-# a comes back RestartSec=5s after the kill, while b may still be starting the partitions it took.
-a_then="a $(iprop a ActiveState)"; [[ $(iprop a MainPID) == "$pid" || $(iprop a MainPID) == 0 ]] || a_then+=" again"
+[[ -n $took ]] || fail "b did not take over a's partitions ($apart) within 30 s of the kill; missing: $missing"
 wait $loada || true
 wait $loadb || true
 for _ in $(seq 200); do [[ $(iprop a ActiveState) == active && $(iprop a MainPID) != "$pid" ]] && break; sleep 0.1; done
 [[ $(iprop a ActiveState) == active && $(iprop a NRestarts) == 1 && $(iprop a MainPID) != "$pid" ]] \
   || fail "journeyd@a was not restarted after kill -9 (NRestarts=$(iprop a NRestarts))"
-for _ in $(seq 200); do (($(count "$(owned a)") == 4 && $(count "$(owned b)") == 4)) && break; sleep 0.1; done
+# b lets the extra partitions go with a last checkpoint each (under load that takes seconds), a takes them.
+t=$(date +%s.%N)
+for _ in $(seq 600); do (($(count "$(owned a)") == 4 && $(count "$(owned b)") == 4)) && break; sleep 0.1; done
 (($(count "$(owned a)") == 4 && $(count "$(owned b)") == 4)) || fail "after a's restart: a owns $(owned a), b owns $(owned b)"
+back=$(elapsed "$t")
 result=$(ct python3 /opt/journeyd-test/client.py touched_once $cacked 60 "${touches[@]}") || fail "after kill -9 of a: $result"
-ok "kill -9 of journeyd@a under load ($(cat "$work/ckill-a.txt") + $(cat "$work/ckill-b.txt") answered ok): b held all 8 partitions $took s after the kill ($a_then then); a restarted (NRestarts=1) and took 4 back; $result"
+ok "kill -9 of journeyd@a under load ($(cat "$work/ckill-a.txt") + $(cat "$work/ckill-b.txt") answered ok): b took over each of a's partitions ($apart) $took s after the kill (live there: restored and replayed); a restarted (NRestarts=1) and had 4 back $back s later; $result"
 
 # A graceful stop of b: exit 0 within TimeoutStopSec, its leases released (not left to expire): a owns all.
 isend b load cstop 2 6 $cacked >"$work/cstop.txt" &
