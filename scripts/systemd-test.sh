@@ -526,6 +526,7 @@ journal_has 'broken\.yaml:[0-9]+:[0-9]+: ' || fail "no file:line:col for the bro
 ok "broken rules at start: refused before READY (Result=$(prop Result), status 78), no restart loop"
 
 # ---- cluster: journeyd@a and journeyd@b against NATS JetStream and PostgreSQL 15
+cluster_started=$(date +%s.%N)
 # The servers run on this machine's binaries, as processes of this script (so the trap ends them), inside
 # the container's network namespace (nsenter -n): the instances reach them on the container's loopback.
 t=$(date +%s.%N)
@@ -683,6 +684,7 @@ result=$(ct python3 /opt/journeyd-test/client.py touched_once $cacked 60 "${touc
 ok "systemctl stop journeyd@b under load ($(cat "$work/cstop.txt") answered ok): exit 0 in $took s (limit $limit s), 0 leases left, a owns all 8; $result"
 ct systemctl stop journeyd@a || fail "systemctl stop journeyd@a"
 [[ $(iprop a Result) == success ]] || fail "stop of a: Result=$(iprop a Result)"
+echo "  (the cluster section took $(elapsed "$cluster_started") s)"
 
 echo "systemd test: the whole run took $(elapsed "$started") s"
 echo "systemd: $passed passed, 0 failed"
