@@ -62,6 +62,7 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   [[ -n "$pgdir" ]] && rm -rf "$pgdir"
+  for pid in "${servers[@]}"; do if kill -0 "$pid" 2>/dev/null; then echo "systemd-test: server $pid did not stop" >&2; fi; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -538,7 +539,9 @@ pg=/usr/lib/postgresql/15/bin
 command -v nats-server >/dev/null && [[ -x $pg/postgres ]] || fail "the cluster section needs nats-server and postgresql-15"
 netns() { nsenter -t "$init" -n "$@"; }
 mkdir -p "$work/nats"
-netns nats-server -js -a 127.0.0.1 -p 4222 -sd "$work/nats" >"$work/nats.log" 2>&1 &
+# nsenter directly, not through netns(): a backgrounded function runs in a subshell, and $! would be the
+# subshell's, not the server's (nsenter -n execs the server without forking, so $! is the server).
+nsenter -t "$init" -n nats-server -js -a 127.0.0.1 -p 4222 -sd "$work/nats" >"$work/nats.log" 2>&1 &
 servers+=($!)
 # PostgreSQL refuses to run as root: as the postgres user, in a directory of its own (the test's directory
 # is root's only), with a password, as an operator's server has one.
@@ -549,7 +552,7 @@ chown -R postgres:postgres "$pgdir"
 asPostgres() { setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; }
 asPostgres $pg/initdb -D "$pgdir/data" -U journeyd --pwfile="$pgdir/password" -A scram-sha-256 -E UTF8 --no-sync >"$work/initdb.log" 2>&1 \
   || { cat "$work/initdb.log" >&2; fail "initdb failed"; }
-netns setpriv --reuid=postgres --regid=postgres --init-groups -- $pg/postgres -D "$pgdir/data" -k "$pgdir" \
+nsenter -t "$init" -n setpriv --reuid=postgres --regid=postgres --init-groups -- $pg/postgres -D "$pgdir/data" -k "$pgdir" \
   -c listen_addresses=127.0.0.1 -p 5432 -c fsync=off -c synchronous_commit=off >"$work/postgres.log" 2>&1 &
 servers+=($!)
 for _ in $(seq 300); do $pg/pg_isready -q -h "$pgdir" -p 5432 && break; sleep 0.1; done
