@@ -78,6 +78,7 @@ final class OwnedPartition: Sendable {
             dispatcher.restore(processor.state.channelStates)
             return (replayed, replayedAt)
         }
+        let reader = try await blocking("journeyd follow") { try PartitionReader(log: base, after: log.lastSequence) }
         let now = MonotonicClock.nanoseconds
         func ms(_ from: UInt64, _ to: UInt64) -> UInt64 { (to - from) / 1_000_000 }
         logger.notice(
@@ -92,7 +93,7 @@ final class OwnedPartition: Sendable {
             .init(service: checkpointer, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: dispatcher, failureTerminationBehavior: .gracefullyShutdownGroup),
             // Last, so it stops first.
-            .init(service: PartitionFollower(processor: processor, parser: parser, interval: .milliseconds(20)), failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: PartitionFollower(processor: processor, parser: parser, reader: reader, wait: .seconds(1)), failureTerminationBehavior: .gracefullyShutdownGroup),
         ]
         let group = ServiceGroup(
             configuration: .init(services: services, logger: Logger(label: "journeyd.partition", factory: { _ in SwiftLogNoOpLogHandler() })))
