@@ -24,6 +24,8 @@ public final class PartitionReader: @unchecked Sendable {
     /// The stream sequence of the last record returned, and the consumer's number for it.
     private var position: UInt64
     private var delivered: UInt64 = 0
+    /// How many records the last one read said were behind it.
+    private var pending: UInt64 = 0
 
     /// A record read: its stream sequence and payload.
     public struct Record: Sendable {
@@ -43,13 +45,15 @@ public final class PartitionReader: @unchecked Sendable {
 
     /// The records after the last one returned: at once what is there, else the first to come within
     /// `wait` (and what came with it); empty when none came.
+    ///
+    /// Every request waits on the server (nats-server 2.9 holds even a `no_wait` request with an expiry
+    /// until it expires when it cannot fill it): the reader asks for one record, or for exactly as many
+    /// as the last record said were pending behind it, so a request is filled at once whenever records are there.
     public func next(wait: Duration) throws(LogError) -> [Record] {
         if subscription == nil { try subscribe() }
-        var records = try fetch(batch: batch, wait: nil)
-        if records.isEmpty {
-            records = try fetch(batch: 1, wait: wait)
-            if !records.isEmpty { records += try fetch(batch: batch - 1, wait: nil) }
-        }
+        var records: [Record] = []
+        if pending == 0 { records = try fetch(batch: 1, wait: wait) }
+        if pending > 0 { records += try fetch(batch: Int32(min(UInt64(batch) - UInt64(records.count), pending)), wait: wait) }
         return records
     }
 
@@ -88,21 +92,17 @@ public final class PartitionReader: @unchecked Sendable {
         guard status == NATS_OK, let subscription else { throw log.failure(status, code, "follow after \(after)") }
         lock.withLock { self.subscription = subscription }
         delivered = 0
+        pending = 0
     }
 
-    /// One request: `wait` nil asks for what is there now (no wait).
-    private func fetch(batch: Int32, wait: Duration?) throws(LogError) -> [Record] {
+    /// One request for up to `batch` records, waiting at most `wait` for them.
+    private func fetch(batch: Int32, wait: Duration) throws(LogError) -> [Record] {
         guard batch > 0, let subscription else { return [] }
         var list = natsMsgList()
         var request = jsFetchRequest()
         jsFetchRequest_Init(&request)
         request.Batch = batch
-        if let wait {
-            request.Expires = max(1_000_000, wait.nanoseconds)
-        } else {
-            request.NoWait = true
-            request.Expires = log.context.wait * 1_000_000
-        }
+        request.Expires = max(1_000_000, wait.nanoseconds)
         let status = natsSubscription_FetchRequest(&list, subscription, &request)
         defer { natsMsgList_Destroy(&list) }
         if list.Count == 0 {
@@ -120,7 +120,7 @@ public final class PartitionReader: @unchecked Sendable {
             var meta: UnsafeMutablePointer<jsMsgMetaData>?
             let status = natsMsg_GetMetaData(&meta, message)
             guard status == NATS_OK, let meta else { throw log.failure(status, jsErrCode(0), "read the sequence of a record after \(position)") }
-            let (stream, consumer) = (meta.pointee.Sequence.Stream, meta.pointee.Sequence.Consumer)
+            let (stream, consumer, behind) = (meta.pointee.Sequence.Stream, meta.pointee.Sequence.Consumer, meta.pointee.NumPending)
             jsMsgMetaData_Destroy(meta)
             guard consumer == delivered + 1 else {
                 // A record was dropped between the server and us: start again after the last one kept.
@@ -129,6 +129,7 @@ public final class PartitionReader: @unchecked Sendable {
             }
             delivered = consumer
             position = stream
+            pending = behind
             let data = UnsafeRawBufferPointer(start: natsMsg_GetData(message), count: Int(natsMsg_GetDataLength(message)))
             records.append(Record(sequence: stream, payload: Array(data)))
         }
