@@ -29,6 +29,15 @@ struct PartitionReaderTests {
             #expect(read.map(\.payload) == messages.map(\.payload))
             #expect(zip(read, read.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
             #expect(calls >= 3 && calls <= 6, "\(calls) calls for 2,500 records")
+            // The log's own read (a new owner's replay) goes through a reader too, without waiting at the end.
+            let replayStarted = ContinuousClock.now
+            var replayed: [[UInt8]] = []
+            try log.read(after: before) { _, bytes in
+                replayed.append(Array(bytes))
+                return true
+            }
+            #expect(replayed == messages.map(\.payload))
+            #expect(ContinuousClock.now - replayStarted < .seconds(5))
             // Nothing more: an empty answer once the wait is over, not at some longer server timeout.
             let idle = ContinuousClock.now
             #expect(try reader.next(wait: .milliseconds(200)).isEmpty)
