@@ -42,6 +42,11 @@ final class OwnedPartition: Sendable {
 
     private let flag: EndFlag
 
+    /// A partition is checkpointed once it applied this many log bytes (or `state.checkpoint.log_bytes`,
+    /// if smaller) since its last checkpoint, besides every `state.checkpoint.every`: a new owner then
+    /// replays at most about this much of it (some thousands of events, well under a second) after a kill.
+    static let checkpointBytes = 1 << 20
+
     /// Restores the partition and starts processing it.
     static func start(partition p: Int, token: FencingToken, context c: ClusterContext) async throws -> OwnedPartition {
         let store = c.store
@@ -85,7 +90,8 @@ final class OwnedPartition: Sendable {
             "partition \(p) taken over under lease token \(token.value): \(replayed) records replayed after the checkpoint at stream sequence \(restored.logSequence) in \(ms(started, now)) ms (restore \(ms(started, restoredAt)), build \(ms(restoredAt, builtAt)), replay \(ms(builtAt, replayedAt)), going live \(ms(replayedAt, now)))",
             metadata: [RecordField.kind: "partition_owned"])
         var checkpointer = Checkpointer(
-            processor: processor, store: store, log: log, every: settings.checkpointEvery, logBytes: settings.checkpointLogBytes,
+            processor: processor, store: store, log: log, every: settings.checkpointEvery,
+            logBytes: min(settings.checkpointLogBytes, Self.checkpointBytes),
             retention: settings.logRetention, logger: logger, covered: restored.logSequence)
         checkpointer.fence = token
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
