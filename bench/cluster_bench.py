@@ -13,7 +13,7 @@ Figures are for comparing the modes against each other on the same machine in th
 noisy machine makes absolute rates vary from run to run.
 
 usage: bench/cluster_bench.py [--binary .build/release/journeyd] [--events 200000] [--partitions 64]
-                              [--perf] [--out reports/cluster-benchmark-TIME.md]
+                              [--perf] [--modes 0,1,2,3] [--out reports/cluster-benchmark-TIME.md]
 """
 import argparse, glob, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
@@ -220,7 +220,15 @@ def run_mode(binary, servers, root, lines, instances, partitions, perf):
         report = subprocess.run(["perf", "report", "-i", os.path.join(work, "perf.data"), "--stdio", "--no-children",
                                  "--sort", "dso,symbol", "-g", "none", "--percent-limit", "1.5"],
                                 capture_output=True, text=True).stdout
-        profile = "\n".join(l for l in report.splitlines() if l.strip() and not l.startswith("#"))[:6000]
+        profile = "\n".join(l.rstrip(" -") for l in report.splitlines() if l.strip() and not l.startswith("#"))[:6000]
+        # Who takes the most sampled symbol: its callers, folded, above 5 %.
+        top = next((l.split("[.]")[-1].strip().split()[0] for l in report.splitlines() if "[.]" in l or "[k]" in l), None)
+        if top and "[.]" in report:
+            top = next(l.split("[.]")[-1].strip().split()[0] for l in report.splitlines() if "[.]" in l)
+            callers = subprocess.run(["perf", "report", "-i", os.path.join(work, "perf.data"), "--stdio", "--no-children",
+                                      "--symbols", top, "-g", "caller,5,callee,function,percent", "--percent-limit", "1"],
+                                     capture_output=True, text=True).stdout
+            profile += f"\n\ncallers of {top}:\n" + "\n".join(l.rstrip() for l in callers.splitlines() if l.strip() and not l.startswith("#"))[:8000]
     for p in procs:
         p.send_signal(signal.SIGTERM)
     for p in procs:
@@ -241,6 +249,7 @@ def main():
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=64)
     parser.add_argument("--perf", action="store_true")
+    parser.add_argument("--modes", default="0,1,2,3", help="instance counts to run, 0 = embedded (the first is the baseline)")
     parser.add_argument("--out", default=os.path.join(REPO, "reports", time.strftime("cluster-benchmark-%Y%m%dT%H%M%S.md")))
     a = parser.parse_args()
     root = tempfile.mkdtemp(prefix="journeyd-cluster-bench-", dir="/tmp")
@@ -252,7 +261,7 @@ def main():
     results = []
     failed = None
     try:
-        for instances in (0, 1, 2, 3):
+        for instances in [int(m) for m in a.modes.split(",")]:
             r = run_mode(a.binary, servers, root, lines, instances, a.partitions, a.perf and instances == 1)
             results.append(r)
             print(f"{r['mode']}: {r['events_per_s']:,.0f} events/s applied ({r['ack_per_s']:,.0f}/s acknowledged), "
