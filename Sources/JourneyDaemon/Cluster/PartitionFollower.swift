@@ -1,6 +1,7 @@
 import Dispatch
 import JourneyEvents
 import JourneyNATS
+import Logging
 import ServiceLifecycle
 import Synchronization
 
@@ -8,8 +9,8 @@ import Synchronization
 /// (``PartitionProcessor/follow(_:parser:)``) as it comes. A thread of its own waits on the server for
 /// new records (``PartitionReader``, a long-poll pull consumer): an idle partition costs one request per
 /// `wait`, a busy one is read in batches of up to 1,024 records, the next batch fetched while the
-/// processor applies the last. A failed read stops the partition's services (crash-only: a new owner
-/// replays from the checkpoint).
+/// processor applies the last. A failed read fails the processor, which stops the partition's services
+/// (crash-only: a new owner replays from the checkpoint); it is logged.
 struct PartitionFollower: Service {
     let processor: PartitionProcessor
     let parser: SegmentEventParser
@@ -23,11 +24,18 @@ struct PartitionFollower: Service {
             stopped.value.store(true, ordering: .releasing)
             reader.interrupt()
         }
-        try await withGracefulShutdownHandler {
-            try await withTaskCancellationHandler {
-                try await blocking("journeyd follow \(processor.partition)") {
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await blocking("journeyd follow \(processor.partition)") {
                     defer { reader.close() }
-                    try Self.follow(reader: reader, processor: processor, parser: parser, wait: wait, stopped: stopped)
+                    do {
+                        try Self.follow(reader: reader, processor: processor, parser: parser, wait: wait, stopped: stopped)
+                    } catch {
+                        // As a failed log in embedded mode: the processor fails, which stops the partition's
+                        // services (and the instance lets the partition go).
+                        processor.logger.error("partition \(processor.partition): reading the log failed: \(error)")
+                        processor.inbox.post(.failed("partition \(processor.partition): reading the log failed: \(error)", diskFull: false))
+                    }
                 }
             } onCancel: {
                 stop()
@@ -35,6 +43,8 @@ struct PartitionFollower: Service {
         } onGracefulShutdown: {
             stop()
         }
+        // Stopped by a failure: stay until the group stops, as the other services do.
+        if !stopped.value.load(ordering: .acquiring) { try? await gracefulShutdown() }
     }
 
     /// Reads and hands batches of records to the processor, one apply outstanding at a time.
