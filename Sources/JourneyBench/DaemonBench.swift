@@ -59,6 +59,21 @@ extension Stages {
         return process
     }
 
+    /// `journeyd status --json` of the daemon with this state database, as numbers (empty if it did not answer).
+    func daemonStatus(rules: String, state: String) -> [String: Double] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: journeyd)
+        process.arguments = ["status", "--json", "--rules", rules, "--state", state + "/state.sqlite"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return [:] }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return object.compactMapValues { ($0 as? NSNumber)?.doubleValue }
+    }
+
     /// Paced events over the Unix event socket; an event's latency runs from the moment it was due to be
     /// sent (so queueing behind a slow commit counts) to its answer, which the daemon writes only after the
     /// commit that holds its state changes and touches.
@@ -205,4 +220,7 @@ struct ClientsRun {
     var daemonCPU: Double
     /// CPU the load generator (this process's client threads) used while they ran.
     var generatorCPU: Double = 0
+    /// The daemon's `journeyd status --json` figures right after the last answer (events, touches,
+    /// timers, log records, turns…): what shows whether two runs did the same work.
+    var status: [String: Double] = [:]
 }

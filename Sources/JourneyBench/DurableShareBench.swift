@@ -69,7 +69,7 @@ extension Stages {
     /// `clients` connections to the event socket, each sending its share of the users' events (one
     /// user's events stay on one connection, in order) as fast as the socket takes them: the time from
     /// the daemon's start to the last answer.
-    func socketClients(_ eventsFile: String, rules: String, clients: Int) throws -> ClientsRun {
+    func socketClients(_ eventsFile: String, rules: String, clients: Int, window: Int? = nil, clock: String = "event") throws -> ClientsRun {
         let state = work + "/daemon-socket-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: state) }
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
@@ -88,7 +88,7 @@ extension Stages {
         let (payloads, lineCounts) = (shares, counts)
         let started = monotonicSeconds()
         let process = try launch(["run", "--rules", rules, "--state", state + "/state.sqlite", "--spool", state + "/spool",
-                                  "--socket", socketPath, "--clock", "event"])
+                                  "--socket", socketPath, "--clock", clock])
         defer {
             process.terminate()
             process.waitUntilExit()
@@ -100,7 +100,7 @@ extension Stages {
         for client in 0..<clients {
             done.enter()
             Thread.detachNewThread {
-                refused.add(Self.sendAll(payloads[client], lines: lineCounts[client], to: socketPath))
+                refused.add(Self.sendAll(payloads[client], lines: lineCounts[client], to: socketPath, window: window))
                 done.leave()
             }
         }
@@ -109,14 +109,16 @@ extension Stages {
         let cpu = cpuSeconds(of: process.processIdentifier)
         let generator = cpuSeconds() - generatorStarted
         guard refused.value == 0 else { throw BenchError("the socket refused \(refused.value) events") }
-        return ClientsRun(seconds: seconds, daemonCPU: cpu, generatorCPU: generator)
+        return ClientsRun(seconds: seconds, daemonCPU: cpu, generatorCPU: generator, status: daemonStatus(rules: rules, state: state))
     }
 
     /// Writes `payload` on one connection from its own thread and reads answers until `lines` came back;
-    /// returns how many were not `ok`.
-    static func sendAll(_ payload: [UInt8], lines: Int, to socketPath: String) -> Int {
+    /// returns how many were not `ok`. With a `window`, sends that many lines at a time and waits for
+    /// their answers before the next ones (as an HTTP client waits for its batch's `200`).
+    static func sendAll(_ payload: [UInt8], lines: Int, to socketPath: String, window: Int? = nil) -> Int {
         guard let fd = try? connectUnix(socketPath) else { return lines }
         defer { close(fd) }
+        if let window { return sendWindowed(payload, lines: lines, fd: fd, window: window) }
         Thread.detachNewThread {
             var written = 0
             while written < payload.count {
@@ -137,6 +139,41 @@ extension Stages {
                 atLineStart = byte == 10
                 if byte == 10 { answered += 1 }
             }
+        }
+        return refused
+    }
+
+    /// `window` lines written, then their answers read, and so on; returns how many were not `ok`.
+    static func sendWindowed(_ payload: [UInt8], lines: Int, fd: Int32, window: Int) -> Int {
+        var ends: [Int] = []
+        var count = 0
+        for (offset, byte) in payload.enumerated() where byte == 10 {
+            count += 1
+            if count % window == 0 || count == lines { ends.append(offset + 1) }
+        }
+        var refused = 0
+        var start = 0
+        var answered = 0
+        var atLineStart = true
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        for end in ends {
+            var written = start
+            while written < end {
+                let n = payload.withUnsafeBytes { write(fd, $0.baseAddress! + written, end - written) }
+                guard n > 0 else { return refused + lines - answered }
+                written += n
+            }
+            let due = min(lines, answered + window)
+            while answered < due {
+                let n = read(fd, &buffer, buffer.count)
+                guard n > 0 else { return refused + lines - answered }
+                for byte in buffer[0..<n] {
+                    if atLineStart && byte != UInt8(ascii: "o") { refused += 1 }
+                    atLineStart = byte == 10
+                    if byte == 10 { answered += 1 }
+                }
+            }
+            start = end
         }
         return refused
     }

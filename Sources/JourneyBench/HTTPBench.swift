@@ -21,25 +21,31 @@ extension Stages {
         report.line("")
         let rules = try httpRules()
         report.line(
-            "| run | socket, 4 clients, events/s | HTTP `/v1/batch` ×100, 4 clients, events/s (share of socket) | HTTP ×100, 16 clients (share) "
-                + "| daemon CPU per event: socket / HTTP 4 clients / HTTP 16 | load generator CPU per event: socket / HTTP 4 / HTTP 16 |")
-        report.line("|---|---|---|---|---|---|")
+            "| run | socket, 4 clients, events/s | socket, 4 clients × 100 lines in flight (share of socket) "
+                + "| HTTP `/v1/batch` ×100, 4 clients, events/s (share of socket) | HTTP ×100, 16 clients (share) "
+                + "| daemon CPU per event: socket / socket 4 × 100 / HTTP 4 clients / HTTP 16 | load generator CPU per event: socket / HTTP 4 / HTTP 16 |")
+        report.line("|---|---|---|---|---|---|---|")
         var shares: [Double] = []
         var wideShares: [Double] = []
+        var last: [(String, ClientsRun)] = []
         for run in 1...runs {
-            let socketRun = try socketClients(eventsFile, rules: rules, clients: 4)
+            let socketRun = try socketClients(eventsFile, rules: rules, clients: 4, clock: "wall")
+            let smallRun = try socketClients(eventsFile, rules: rules, clients: 4, window: 100, clock: "wall")
             let httpRun = try httpClients(eventsFile, rules: rules, clients: 4, batch: 100)
             let wideRun = try httpClients(eventsFile, rules: rules, clients: 16, batch: 100)
             let socket = Double(events) / socketRun.seconds
+            let small = Double(events) / smallRun.seconds
             let http = Double(events) / httpRun.seconds
             let wide = Double(events) / wideRun.seconds
             shares.append(http / socket)
             wideShares.append(wide / socket)
             let perEvent = { (cpu: Double) in fmt(cpu / Double(events) * 1_000_000) }
             report.line(
-                "| \(run) | \(rate(socket)) | \(rate(http)) (\(percent(http / socket))) | \(rate(wide)) (\(percent(wide / socket))) | "
-                    + "\(perEvent(socketRun.daemonCPU)) / \(perEvent(httpRun.daemonCPU)) / \(perEvent(wideRun.daemonCPU)) µs | "
+                "| \(run) | \(rate(socket)) | \(rate(small)) (\(percent(small / socket))) | \(rate(http)) (\(percent(http / socket))) "
+                    + "| \(rate(wide)) (\(percent(wide / socket))) | "
+                    + "\(perEvent(socketRun.daemonCPU)) / \(perEvent(smallRun.daemonCPU)) / \(perEvent(httpRun.daemonCPU)) / \(perEvent(wideRun.daemonCPU)) µs | "
                     + "\(perEvent(socketRun.generatorCPU)) / \(perEvent(httpRun.generatorCPU)) / \(perEvent(wideRun.generatorCPU)) µs |")
+            last = [("socket", socketRun), ("socket 4 × 100 in flight", smallRun), ("HTTP 4", httpRun), ("HTTP 16", wideRun)]
         }
         func summary(_ values: [Double]) -> String {
             let sorted = values.sorted()
@@ -48,6 +54,15 @@ extension Stages {
         report.line("")
         report.line("- HTTP with batches of 100 as a share of the socket input (4 clients each), same run: " + summary(shares) + " (target ≥ 80 %)")
         report.line("- with 16 HTTP clients (each waits for its batch's 200, so in-flight events are clients × 100): " + summary(wideShares))
+        report.line("")
+        report.line("The same work? `journeyd status --json` at the last answer, last run:")
+        report.line("")
+        let keys = ["events", "duplicates", "touches", "delivered", "timers", "deferred", "suppressed", "skipped_late", "log_sequence", "turns"]
+        report.line("| figure | " + last.map(\.0).joined(separator: " | ") + " |")
+        report.line("|---|" + last.map { _ in "---|" }.joined())
+        for key in keys {
+            report.line("| \(key) | " + last.map { $0.1.status[key].map { String(Int($0)) } ?? "–" }.joined(separator: " | ") + " |")
+        }
         try httpLatency(rules: rules, into: &report)
         report.line("")
     }
@@ -74,7 +89,7 @@ extension Stages {
         let port = try freeLoopbackPort()
         let started = monotonicSeconds()
         let process = try launch(["run", "--rules", rules, "--state", state + "/state.sqlite", "--spool", state + "/spool",
-                                  "--http", "127.0.0.1:\(port)", "--clock", "event"])
+                                  "--http", "127.0.0.1:\(port)"])
         defer {
             process.terminate()
             process.waitUntilExit()
@@ -95,7 +110,7 @@ extension Stages {
         let cpu = cpuSeconds(of: process.processIdentifier)
         let generator = cpuSeconds() - generatorStarted
         guard failed.value == 0 else { throw BenchError("\(failed.value) HTTP batches were not answered 200") }
-        return ClientsRun(seconds: seconds, daemonCPU: cpu, generatorCPU: generator)
+        return ClientsRun(seconds: seconds, daemonCPU: cpu, generatorCPU: generator, status: daemonStatus(rules: rules, state: state))
     }
 
     /// Batches of 100 paced at 5,000 events/s over 4 connections for 10 s; a batch's latency runs from

@@ -88,7 +88,7 @@ struct StatusReporter: Service {
             .init("log_sequence", .number(Double(f.logSequence))), .init("log_durable", .number(Double(f.durableSequence))),
             .init("replayed", .number(Double(c.replayed))), .init("checkpoints", .number(Double(c.checkpoints))),
             .init("reloads", .number(Double(c.reloads))), .init("reloads_refused", .number(Double(c.reloadsRefused))),
-            .init("last_reload", .string(f.lastReload)),
+            .init("last_reload", .string(f.lastReload)), .init("turns", .number(Double(f.turns))),
         ])
     }
 }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Finds where the members of a JSON object and the elements of a JSON array begin and end, without
 /// building values: enough to cut a Tracking API body into events and to splice members into them,
 /// keeping every value's bytes as the client sent them. Values are checked for well-formed structure
@@ -9,10 +13,46 @@ struct JSONSpans {
         var reason: String
     }
 
-    /// One member of an object: its key (decoded when it has no escapes; raw otherwise), the bytes of
-    /// the key with its quotes, and the bytes of its value.
+    /// The member names the Tracking API body is read for; any other key is `other` (no key is decoded
+    /// into a `String`: a body's hundreds of keys are matched as bytes).
+    enum Name: Equatable {
+        case type, writeKey, receivedAt, sentAt, context, batch, other
+
+        /// The name of the key between `range` (without its quotes); a key with escapes keeps them, so it
+        /// never matches one of the names.
+        init(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) {
+            func equals(_ text: StaticString) -> Bool {
+                text.utf8CodeUnitCount == range.count && memcmp(bytes.baseAddress! + range.lowerBound, text.utf8Start, range.count) == 0
+            }
+            switch range.count {
+            case 4: self = equals("type") ? .type : .other
+            case 5: self = equals("batch") ? .batch : .other
+            case 6: self = equals("sentAt") ? .sentAt : .other
+            case 7: self = equals("context") ? .context : .other
+            case 8: self = equals("writeKey") ? .writeKey : .other
+            case 10: self = equals("receivedAt") ? .receivedAt : .other
+            default: self = .other
+            }
+        }
+
+        /// The key as written in JSON, with its quotes.
+        var quoted: String {
+            switch self {
+            case .type: #""type""#
+            case .writeKey: #""writeKey""#
+            case .receivedAt: #""receivedAt""#
+            case .sentAt: #""sentAt""#
+            case .context: #""context""#
+            case .batch: #""batch""#
+            case .other: #""""#
+            }
+        }
+    }
+
+    /// One member of an object: which of the ``Name``s its key is, the bytes of the key with its quotes,
+    /// and the bytes of its value.
     struct Member {
-        var key: String
+        var name: Name
         var keyRange: Range<Int>
         var valueRange: Range<Int>
     }
@@ -31,7 +71,7 @@ struct JSONSpans {
 
     /// The members of the object that is the whole input (surrounding white space allowed).
     mutating func topLevelObject(
-        scanValue: (inout JSONSpans, String) throws(Problem) -> Void = { (scanner: inout JSONSpans, _: String) throws(Problem) in
+        scanValue: (inout JSONSpans, Name) throws(Problem) -> Void = { (scanner: inout JSONSpans, _: Name) throws(Problem) in
             try scanner.value(depth: 2)
         }
     ) throws(Problem) -> [Member] {
@@ -44,12 +84,13 @@ struct JSONSpans {
     /// The members of the object starting at the current position; `scanValue` scans each member's
     /// value (it is handed the key and must leave the position at the value's end).
     mutating func object(
-        scanValue: (inout JSONSpans, String) throws(Problem) -> Void = { (scanner: inout JSONSpans, _: String) throws(Problem) in
+        scanValue: (inout JSONSpans, Name) throws(Problem) -> Void = { (scanner: inout JSONSpans, _: Name) throws(Problem) in
             try scanner.value(depth: 2)
         }
     ) throws(Problem) -> [Member] {
         try expect(UInt8(ascii: "{"), "expected an object")
         var members: [Member] = []
+        members.reserveCapacity(16)
         skipSpace()
         if peek == UInt8(ascii: "}") {
             position += 1
@@ -59,14 +100,15 @@ struct JSONSpans {
             skipSpace()
             let keyStart = position
             guard peek == UInt8(ascii: "\"") else { throw problem("expected a member name in quotes") }
-            let key = try string()
+            try skipString()
             let keyRange = keyStart..<position
+            let key = bytes.withUnsafeBufferPointer { Name($0, (keyStart + 1)..<(position - 1)) }
             skipSpace()
             try expect(UInt8(ascii: ":"), "expected `:` after the member name")
             skipSpace()
             let valueStart = position
             try scanValue(&self, key)
-            members.append(Member(key: key, keyRange: keyRange, valueRange: valueStart..<position))
+            members.append(Member(name: key, keyRange: keyRange, valueRange: valueStart..<position))
             skipSpace()
             if peek == UInt8(ascii: ",") {
                 position += 1
@@ -133,7 +175,7 @@ struct JSONSpans {
             while true {
                 skipSpace()
                 guard peek == UInt8(ascii: "\"") else { throw problem("expected a member name in quotes") }
-                _ = try string(decode: false)
+                try skipString()
                 skipSpace()
                 try expect(UInt8(ascii: ":"), "expected `:` after the member name")
                 skipSpace()
@@ -164,7 +206,7 @@ struct JSONSpans {
                 try expect(UInt8(ascii: "]"), "expected `,` or `]` in an array")
                 return
             }
-        case UInt8(ascii: "\""): _ = try string(decode: false)
+        case UInt8(ascii: "\""): try skipString()
         case UInt8(ascii: "t"): try literal("true")
         case UInt8(ascii: "f"): try literal("false")
         case UInt8(ascii: "n"): try literal("null")
@@ -173,17 +215,14 @@ struct JSONSpans {
         }
     }
 
-    /// A string; returns its text between the quotes when `decode` (escapes left as written).
-    mutating func string(decode: Bool = true) throws(Problem) -> String {
-        let start = position
+    /// Steps over a string (checking its escapes), leaving the position after its closing quote.
+    mutating func skipString() throws(Problem) {
         position += 1  // the opening quote
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
                 position += 1
-                guard decode else { return "" }
-                // A key with escapes keeps them, so it never matches a member name we look for.
-                return String(decoding: bytes[(start + 1)..<(position - 1)], as: UTF8.self)
+                return
             }
             if byte < 0x20 { throw problem("a control character inside a string") }
             if byte == UInt8(ascii: "\\") {

@@ -54,7 +54,7 @@ public struct TrackingBody: Sendable {
     public init(_ body: [UInt8], endpoint: Endpoint, maxEventBytes: Int, receivedAt: Timestamp? = nil) throws(Problem) {
         var scanner = JSONSpans(body)
         lines = []
-        let received = receivedAt.map { ("receivedAt", Self.quoted($0.iso8601)) }
+        let received = receivedAt.map { (JSONSpans.Name.receivedAt, Self.quoted($0.iso8601)) }
         switch endpoint {
         case .single(let type):
             guard body.count <= maxEventBytes else {
@@ -62,8 +62,8 @@ public struct TrackingBody: Sendable {
             }
             let members: [JSONSpans.Member]
             do { members = try scanner.topLevelObject() } catch { throw Problem(index: nil, reason: Self.describe(error)) }
-            writeKey = Self.stringValue(of: "writeKey", in: members, body: body)
-            lines = body.withUnsafeBufferPointer { [Self.line(members, of: $0, injecting: [("type", Self.quoted(type))], setting: received)] }
+            writeKey = Self.stringValue(of: .writeKey, in: members, body: body)
+            lines = body.withUnsafeBufferPointer { [Self.line(members, of: $0, injecting: [(.type, Self.quoted(type))], setting: received)] }
         case .batch:
             // One pass: the batch's events are found (and checked) while the body is scanned; the
             // batch-level members they may need can come after them, so lines are made at the end.
@@ -71,8 +71,8 @@ public struct TrackingBody: Sendable {
             var eventProblem: Problem?
             let members: [JSONSpans.Member]
             do throws(JSONSpans.Problem) {
-                members = try scanner.topLevelObject { (scanner: inout JSONSpans, key: String) throws(JSONSpans.Problem) in
-                    guard key == "batch" else { return try scanner.value(depth: 2) }
+                members = try scanner.topLevelObject { (scanner: inout JSONSpans, key: JSONSpans.Name) throws(JSONSpans.Problem) in
+                    guard key == .batch else { return try scanner.value(depth: 2) }
                     events = []
                     try scanner.array { (scanner: inout JSONSpans, index: Int) throws(JSONSpans.Problem) in
                         let start = scanner.position
@@ -92,13 +92,13 @@ public struct TrackingBody: Sendable {
             } catch {
                 throw eventProblem ?? Problem(index: nil, reason: Self.describe(error))
             }
-            writeKey = Self.stringValue(of: "writeKey", in: members, body: body)
-            guard members.contains(where: { $0.key == "batch" }) else {
+            writeKey = Self.stringValue(of: .writeKey, in: members, body: body)
+            guard members.contains(where: { $0.name == .batch }) else {
                 throw Problem(index: nil, reason: #"a batch body needs "batch": [events]"#)
             }
-            var shared: [(String, ArraySlice<UInt8>)] = []
-            for name in ["sentAt", "context"] {
-                if let member = members.last(where: { $0.key == name }) { shared.append((name, body[member.valueRange])) }
+            var shared: [(JSONSpans.Name, ArraySlice<UInt8>)] = []
+            for name in [JSONSpans.Name.sentAt, .context] {
+                if let member = members.last(where: { $0.name == name }) { shared.append((name, body[member.valueRange])) }
             }
             lines = body.withUnsafeBufferPointer { body in events.map { Self.line($0, of: body, injecting: shared, setting: received) } }
         }
@@ -107,8 +107,8 @@ public struct TrackingBody: Sendable {
     /// The event's members minus `writeKey`, plus `injecting` members it does not have, and `setting`
     /// whether it has it or not. (`body` as a buffer pointer: copying its spans costs no reference counting.)
     static func line(
-        _ members: [JSONSpans.Member], of body: UnsafeBufferPointer<UInt8>, injecting: [(String, ArraySlice<UInt8>)],
-        setting: (String, ArraySlice<UInt8>)? = nil
+        _ members: [JSONSpans.Member], of body: UnsafeBufferPointer<UInt8>, injecting: [(JSONSpans.Name, ArraySlice<UInt8>)],
+        setting: (JSONSpans.Name, ArraySlice<UInt8>)? = nil
     ) -> [UInt8] {
         var line: [UInt8] = [UInt8(ascii: "{")]
         line.reserveCapacity((members.last?.valueRange.upperBound ?? 0) - (members.first?.keyRange.lowerBound ?? 0) + 64)
@@ -117,21 +117,22 @@ public struct TrackingBody: Sendable {
             if !first { line.append(UInt8(ascii: ",")) }
             first = false
         }
-        for member in members where member.key != "writeKey" && member.key != setting?.0 {
+        let replaced = setting?.0
+        for member in members where member.name != .writeKey && (replaced == nil || member.name != replaced) {
             comma()
             line.append(contentsOf: UnsafeBufferPointer(rebasing: body[member.keyRange]))
             line.append(UInt8(ascii: ":"))
             line.append(contentsOf: UnsafeBufferPointer(rebasing: body[member.valueRange]))
         }
-        for (name, value) in injecting where !members.contains(where: { $0.key == name }) {
+        for (name, value) in injecting where !members.contains(where: { $0.name == name }) {
             comma()
-            JSONWriter.writeString(name, into: &line)
+            line += name.quoted.utf8
             line.append(UInt8(ascii: ":"))
             line += value
         }
         if let (name, value) = setting {
             comma()
-            JSONWriter.writeString(name, into: &line)
+            line += name.quoted.utf8
             line.append(UInt8(ascii: ":"))
             line += value
         }
@@ -145,8 +146,8 @@ public struct TrackingBody: Sendable {
         return out[...]
     }
 
-    static func stringValue(of name: String, in members: [JSONSpans.Member], body: [UInt8]) -> String? {
-        guard let member = members.last(where: { $0.key == name }) else { return nil }
+    static func stringValue(of name: JSONSpans.Name, in members: [JSONSpans.Member], body: [UInt8]) -> String? {
+        guard let member = members.last(where: { $0.name == name }) else { return nil }
         let value = body[member.valueRange]
         guard value.count >= 2, value.first == UInt8(ascii: "\""), !value.contains(UInt8(ascii: "\\")) else { return nil }
         return String(decoding: value.dropFirst().dropLast(), as: UTF8.self)
