@@ -109,6 +109,9 @@ final class OwnedPartition: Sendable {
     /// Whether the partition's services have stopped (by themselves: fenced, failed; or stopped).
     var hasEnded: Bool { flag.value.withLock { $0 } }
 
+    /// Cancels the partition's services without waiting for them (a graceful stop that did not end).
+    func abandon() { task.cancel() }
+
     /// Lets the partition go: a last checkpoint (graceful) or nothing more at all (the lease is lost).
     /// Returns the reason it failed, if it did.
     @discardableResult
