@@ -13,7 +13,12 @@
 #   stop        `systemctl stop` under load exits 0 within TimeoutStopSec; nothing acknowledged lost
 #   journal     touch records carry MESSAGE_ID, PRIORITY, CODE_*, JOURNEY, STEP, TOUCH_ID, …; journalctl -x
 #               shows the catalog text
-# Needs root, systemd-container (systemd-nspawn) and python3. Usage: scripts/systemd-test.sh [BINARY]
+#   cluster     journeyd@a and journeyd@b (the template unit, as shipped) against a nats-server (JetStream)
+#               and a PostgreSQL 15 the script starts in the container's network namespace:
+#               READY=1 after joining, the partitions split, kill -9 → restart while b holds them all,
+#               every event answered "ok" touched once per key, a stop releases the leases
+# Needs root, systemd-container (systemd-nspawn), python3, nats-server and postgresql-15.
+# Usage: scripts/systemd-test.sh [BINARY]
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 export PATH="/opt/swift/usr/bin:$PATH"
@@ -27,10 +32,13 @@ started=$(date +%s.%N)
 passed=0
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
 ok() { passed=$((passed + 1)); echo "  ok   $*"; }
+units=(journeyd)  # the units whose status and journal a failure shows
 fail() {
   echo "  FAIL $*" >&2
-  echo "---- systemctl status journeyd" >&2; ct systemctl status --no-pager -l journeyd >&2 || true
-  echo "---- journalctl -u journeyd (last 60)" >&2; ct journalctl -u journeyd --no-pager -n 60 >&2 || true
+  for u in "${units[@]}"; do
+    echo "---- systemctl status $u" >&2; ct systemctl status --no-pager -l "$u" >&2 || true
+    echo "---- journalctl -u $u (last 60)" >&2; ct journalctl -u "$u" --no-pager -n 60 >&2 || true
+  done
   exit 1
 }
 
@@ -38,6 +46,8 @@ work=$(mktemp -d /tmp/journeyd-systemd-test.XXXXXX)
 mkdir -p "$work/usr-local" "$work/bin" "$work/catalog"
 cp "$binary" "$work/bin/journeyd"
 nspawn=""
+servers=()  # the nats-server and postgres processes the cluster section starts
+pgdir=""
 cleanup() {
   if [[ -n "$nspawn" ]] && kill -0 "$nspawn" 2>/dev/null; then
     ct systemctl poweroff --no-block >/dev/null 2>&1 || true
@@ -45,6 +55,14 @@ cleanup() {
     kill "$nspawn" 2>/dev/null || true
     wait "$nspawn" 2>/dev/null || true
   fi
+  for pid in "${servers[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  for pid in "${servers[@]}"; do
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  [[ -n "$pgdir" ]] && rm -rf "$pgdir"
+  for pid in "${servers[@]}"; do if kill -0 "$pid" 2>/dev/null; then echo "systemd-test: server $pid did not stop" >&2; fi; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -81,7 +99,8 @@ echo "booted systemd $(ct systemctl --version | head -1 | cut -d' ' -f2) in a co
 # A client for the event socket and the control socket (runs inside the container).
 cat >"$work/client.py" <<'PY'
 import datetime, json, os, socket, sys, threading, time
-EVENTS, CONTROL = "/run/journeyd/events.sock", "/var/lib/journeyd/control.sock"
+EVENTS = os.environ.get("JOURNEYD_EVENTS", "/run/journeyd/events.sock")
+CONTROL = "/var/lib/journeyd/control.sock"
 TOUCHES = "/var/lib/journeyd/touches.jsonl"
 
 def now():
@@ -186,6 +205,38 @@ def touched(acked_file, timeout):
         time.sleep(0.2)
     print(f"{len(want)} acknowledged, {len(missing)} without their touch" + (f": {sorted(missing)[:5]}" if missing else ""))
     sys.exit(1 if missing or not want else 0)
+
+def touched_once(acked_file, timeout, *files):
+    """Cluster: waits until every acknowledged user has its touch in one of the instances' file channels;
+    then each has exactly one touch id (one touch acted on), a touch id at most once per file (the file
+    channel keeps its keys), and an id in two files is a resend under its key after a takeover (counted)."""
+    want = set(open(acked_file).read().split())
+    deadline = time.time() + timeout
+    while True:
+        ids, lines = {}, {}
+        for path in files:
+            if os.path.exists(path):
+                for text in open(path):
+                    try:
+                        touch = json.loads(text)
+                    except ValueError:
+                        continue
+                    ids.setdefault(touch["user"], set()).add(touch["touch_id"])
+                    lines[(path, touch["touch_id"])] = lines.get((path, touch["touch_id"]), 0) + 1
+        missing = want - set(ids)
+        if not missing or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    twice = sorted(u for u in want if len(ids.get(u, ())) > 1)
+    repeated = sorted(k for k, n in lines.items() if n > 1)
+    per_id = {}
+    for (path, tid) in lines:
+        per_id[tid] = per_id.get(tid, 0) + 1
+    resent = sum(1 for n in per_id.values() if n > 1)
+    print(f"{len(want)} acknowledged, {len(missing)} without their touch, {len(twice)} with two touches, "
+          f"{len(repeated)} written twice to one file, {resent} resent under their key to the other instance"
+          + (f"; missing: {sorted(missing)[:5]}" if missing else "") + (f"; twice: {twice[:5]}" if twice else ""))
+    sys.exit(1 if missing or twice or repeated or not want else 0)
 
 globals()[sys.argv[1]](*[int(a) if a.isdigit() else a for a in sys.argv[2:]])
 PY
@@ -474,6 +525,169 @@ sleep 3  # RestartSec=1s in the test: a restart loop would show by now
   || fail "broken rules at start: ActiveState=$(prop ActiveState) NRestarts=$(prop NRestarts) (was $restarts)"
 journal_has 'broken\.yaml:[0-9]+:[0-9]+: ' || fail "no file:line:col for the broken rule at start"
 ok "broken rules at start: refused before READY (Result=$(prop Result), status 78), no restart loop"
+
+# ---- cluster: journeyd@a and journeyd@b against NATS JetStream and PostgreSQL 15
+cluster_started=$(date +%s.%N)
+# The servers run on this machine's binaries, as processes of this script (so the trap ends them), inside
+# the container's network namespace (nsenter -n): the instances reach them on the container's loopback.
+t=$(date +%s.%N)
+units=(journeyd@a journeyd@b)
+ct systemctl stop journeyd.socket journeyd-http.socket journeyd-admin.socket journeyd 2>/dev/null || true
+ct systemctl reset-failed journeyd 2>/dev/null || true
+ct rm -f /etc/journeyd/journeys/broken.yaml
+pg=/usr/lib/postgresql/15/bin
+command -v nats-server >/dev/null && [[ -x $pg/postgres ]] || fail "the cluster section needs nats-server and postgresql-15"
+netns() { nsenter -t "$init" -n "$@"; }
+mkdir -p "$work/nats"
+# nsenter directly, not through netns(): a backgrounded function runs in a subshell, and $! would be the
+# subshell's, not the server's (nsenter -n execs the server without forking, so $! is the server).
+nsenter -t "$init" -n nats-server -js -a 127.0.0.1 -p 4222 -sd "$work/nats" >"$work/nats.log" 2>&1 &
+servers+=($!)
+# PostgreSQL refuses to run as root: as the postgres user, in a directory of its own (the test's directory
+# is root's only), with a password, as an operator's server has one.
+pgdir=$(mktemp -d /tmp/journeyd-systemd-pg.XXXXXX)
+pgpass=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+echo "$pgpass" >"$pgdir/password"
+chown -R postgres:postgres "$pgdir"
+asPostgres() { setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; }
+asPostgres $pg/initdb -D "$pgdir/data" -U journeyd --pwfile="$pgdir/password" -A scram-sha-256 -E UTF8 --no-sync >"$work/initdb.log" 2>&1 \
+  || { cat "$work/initdb.log" >&2; fail "initdb failed"; }
+nsenter -t "$init" -n setpriv --reuid=postgres --regid=postgres --init-groups -- $pg/postgres -D "$pgdir/data" -k "$pgdir" \
+  -c listen_addresses=127.0.0.1 -p 5432 -c fsync=off -c synchronous_commit=off >"$work/postgres.log" 2>&1 &
+servers+=($!)
+for _ in $(seq 300); do $pg/pg_isready -q -h "$pgdir" -p 5432 && break; sleep 0.1; done
+$pg/pg_isready -q -h "$pgdir" -p 5432 || { cat "$work/postgres.log" >&2; fail "PostgreSQL did not start"; }
+PGPASSWORD=$pgpass $pg/createdb -h "$pgdir" -p 5432 -U journeyd journeyd || fail "createdb journeyd"
+psql() { PGPASSWORD=$pgpass $pg/psql -h "$pgdir" -p 5432 -U journeyd -d journeyd -X -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+for _ in $(seq 100); do netns bash -c 'exec 3<>/dev/tcp/127.0.0.1/4222' 2>/dev/null && break; sleep 0.1; done
+netns bash -c 'exec 3<>/dev/tcp/127.0.0.1/4222' 2>/dev/null || { cat "$work/nats.log" >&2; fail "nats-server did not start"; }
+echo "  (nats-server and PostgreSQL 15 up in $(elapsed "$t") s)"
+
+# Configured as docs/DEPLOYING-CLUSTER.md tells an operator: a cluster: section in the shared
+# journeyd.yaml, the DSN a root-only credential, per-instance options in /etc/journeyd/instances/NAME.env.
+# P = 8 and a lease ttl of 2 s keep the test short; the unit is the shipped one, without a drop-in.
+ct sh -c 'cat > /etc/journeyd/journeyd.yaml' <<'YAML'
+timezone: UTC
+dedup: { window: 7d }
+cluster:
+  partitions: 8
+  nats: { url: "nats://127.0.0.1:4222" }
+  postgres: { dsn_credential: postgres-dsn }
+  lease: { ttl: 2s }
+YAML
+awk '/^stages:/ { p = 1; print; next } p && /^[ #]/ { print; next } p { exit }' "$repo/rules/journeyd.yaml" \
+  | ct sh -c 'cat >> /etc/journeyd/journeyd.yaml'
+ct install -d -m 0700 /etc/journeyd/credentials /etc/journeyd/instances
+ct sh -c "umask 077; printf 'postgresql://journeyd:%s@127.0.0.1:5432/journeyd?sslmode=disable\n' '$pgpass' > /etc/journeyd/credentials/postgres-dsn"
+ct sh -c 'echo JOURNEYD_ARGS=\"--admin 127.0.0.1:9101\" > /etc/journeyd/instances/a.env'
+ct sh -c 'echo JOURNEYD_ARGS=\"--admin 127.0.0.1:9102\" > /etc/journeyd/instances/b.env'
+# The template unit orders itself after network-online.target (NATS and PostgreSQL are on the network);
+# the container has only a private loopback, and its wait-online service would hold that target (and the
+# start) for two minutes waiting for a link that never comes.
+ct systemctl mask --runtime systemd-networkd-wait-online.service NetworkManager-wait-online.service >/dev/null 2>&1 || true
+ct systemctl daemon-reload
+iprop() { ct systemctl show -P "$2" "journeyd@$1"; }
+# `journeyd status` of an instance, as an operator runs it; `owned NAME` prints its partitions ("0 3 5 …").
+istatus() { ct /usr/local/bin/journeyd status --control "/run/journeyd/$1/control.sock"; }
+owned() { istatus "$1" 2>/dev/null | sed -n 's/^partitions *[0-9]* of [0-9]*: *//p'; }
+count() { wc -w <<<"$1"; }
+isend() { ct env JOURNEYD_EVENTS="/run/journeyd/$1/events.sock" python3 /opt/journeyd-test/client.py "${@:2}"; }
+cacked=/opt/journeyd-test/cluster-acked.txt
+touch "$work/cluster-acked.txt"
+touches=(/var/lib/journeyd-cluster/a/touches.jsonl /var/lib/journeyd-cluster/b/touches.jsonl)
+
+t=$(date +%s.%N)
+ct systemctl start journeyd@a journeyd@b || fail "systemctl start journeyd@a journeyd@b"
+echo "  (systemctl start journeyd@a journeyd@b took $(elapsed "$t") s)"
+for i in a b; do
+  [[ $(iprop $i Type)/$(iprop $i ActiveState)/$(iprop $i SubState) == notify/active/running ]] \
+    || fail "journeyd@$i is not a notify service active/running after start"
+  ready_at=$(ct journalctl -u "journeyd@$i" -o json MESSAGE_ID=89e97afd8a454464a43f5bc77f19b640 -n 1 \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["__REALTIME_TIMESTAMP"])') || fail "journeyd@$i logged no ready record"
+  started_at=$(ct journalctl -o json _PID=1 UNIT="journeyd@$i.service" MESSAGE_ID=39f53479d3a045ac8e11786248231fbf -n 1 \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["__REALTIME_TIMESTAMP"])')
+  ((ready_at <= started_at)) || fail "systemd reported journeyd@$i Started before it was ready"
+done
+ok "systemctl start journeyd@a journeyd@b returns after READY=1 (connected to NATS and PostgreSQL, joined), both active/running"
+
+# The 8 partitions split: 4 and 4 (ceil(P / live instances) each), no partition owned twice.
+for _ in $(seq 200); do
+  oa=$(owned a); ob=$(owned b)
+  (($(count "$oa") == 4 && $(count "$ob") == 4)) && break
+  sleep 0.1
+done
+pa=$(tr ' ' '\n' <<<"$oa" | cut -d@ -f1 | sort -n | tr '\n' ' '); pb=$(tr ' ' '\n' <<<"$ob" | cut -d@ -f1 | sort -n | tr '\n' ' ')
+[[ $(count "$oa") == 4 && $(count "$ob") == 4 ]] || fail "partitions not split between a ($oa) and b ($ob)"
+[[ $(printf '%s\n' $pa $pb | sort -u | wc -l) == 8 ]] || fail "a partition is owned by both: a $pa, b $pb"
+[[ $(http get 9101 /readyz) == "200 ready" ]] || fail "/readyz of a (--admin from a.env): $(http get 9101 /readyz)"
+http get 9102 /metrics | grep -E '^journeyd_cluster_partitions_owned 4(\.0)?$' >/dev/null \
+  || fail "b's /metrics (--admin from b.env): $(http get 9102 /metrics | grep partitions_owned)"
+ok "journeyd status: a owns $pa| b owns $pb; /readyz and /metrics per instance"
+
+[[ $(isend a send ca-first 200 $cacked) == 200 ]] || fail "events sent to journeyd@a's socket not all answered ok"
+[[ $(isend b send cb-first 200 $cacked) == 200 ]] || fail "events sent to journeyd@b's socket not all answered ok"
+result=$(ct python3 /opt/journeyd-test/client.py touched_once $cacked 60 "${touches[@]}") || fail "events to a and b: $result"
+sleep 2.1  # STATUS= is sent every 2 s
+status=$(iprop a StatusText)
+[[ $status =~ ^instance\ a:\ 4\ of\ 8\ partitions\;\ ([0-9]+)\ events\; ]] && ((BASH_REMATCH[1] > 0)) || fail "StatusText of journeyd@a: $status"
+[[ $(iprop a WatchdogUSec) == 30s && $(iprop a WatchdogTimestampMonotonic) -gt 0 ]] \
+  || fail "journeyd@a sent no WATCHDOG=1 (WatchdogUSec=$(iprop a WatchdogUSec))"
+ok "events over each instance's socket: $result; WATCHDOG=1 received (WatchdogSec=30s); StatusText: $status"
+
+# kill -9 of a under load: systemd restarts it (Restart=on-failure, RestartSec=5s); meanwhile b takes
+# each of a's partitions over (leases it under a new token, restores and replays it: its "taken over"
+# record). Whether b is seen holding all 8 at once depends on when a comes back, so that is not asked.
+pid=$(iprop a MainPID)
+apart=$(owned a | tr ' ' '\n' | cut -d@ -f1 | tr '\n' ' ')
+isend a load cka 2 6 $cacked >"$work/ckill-a.txt" &
+loada=$!
+isend b load ckb 2 8 $cacked >"$work/ckill-b.txt" &
+loadb=$!
+sleep 2
+t=$(date +%s.%N)
+ct systemctl kill -s KILL journeyd@a
+taken() { ct journalctl -u journeyd@b -o cat --since "@${t%.*}" | grep -oE '^partition [0-9]+ taken over' | cut -d' ' -f2 | sort -u; }
+took=""
+for _ in $(seq 300); do
+  missing=$(comm -23 <(tr ' ' '\n' <<<"$apart" | grep . | sort -u) <(taken))
+  [[ -z $missing ]] && { took=$(elapsed "$t"); break; }
+  sleep 0.1
+done
+[[ -n $took ]] || fail "b did not take over a's partitions ($apart) within 30 s of the kill; missing: $missing"
+wait $loada || true
+wait $loadb || true
+for _ in $(seq 200); do [[ $(iprop a ActiveState) == active && $(iprop a MainPID) != "$pid" ]] && break; sleep 0.1; done
+[[ $(iprop a ActiveState) == active && $(iprop a NRestarts) == 1 && $(iprop a MainPID) != "$pid" ]] \
+  || fail "journeyd@a was not restarted after kill -9 (NRestarts=$(iprop a NRestarts))"
+# b lets the extra partitions go with a last checkpoint each (under load that takes seconds), a takes them.
+t=$(date +%s.%N)
+for _ in $(seq 600); do (($(count "$(owned a)") == 4 && $(count "$(owned b)") == 4)) && break; sleep 0.1; done
+(($(count "$(owned a)") == 4 && $(count "$(owned b)") == 4)) || fail "after a's restart: a owns $(owned a), b owns $(owned b)"
+back=$(elapsed "$t")
+result=$(ct python3 /opt/journeyd-test/client.py touched_once $cacked 60 "${touches[@]}") || fail "after kill -9 of a: $result"
+ok "kill -9 of journeyd@a under load ($(cat "$work/ckill-a.txt") + $(cat "$work/ckill-b.txt") answered ok): b took over each of a's partitions ($apart) $took s after the kill (live there: restored and replayed); a restarted (NRestarts=1) and had 4 back $back s later; $result"
+
+# A graceful stop of b: exit 0 within TimeoutStopSec, its leases released (not left to expire): a owns all.
+isend b load cstop 2 6 $cacked >"$work/cstop.txt" &
+loader=$!
+sleep 1.5
+t=$(date +%s.%N)
+ct systemctl stop journeyd@b || fail "systemctl stop journeyd@b"
+took=$(elapsed "$t")
+live=$(psql "SELECT count(*) FROM partition_leases WHERE owner = 'b' AND expires_at > now()")
+wait $loader || true
+limit=$(iprop b TimeoutStopUSec | awk '/min/ { sub("min", ""); print $0 * 60; next } { sub("s$", ""); print $0 }')
+[[ $(iprop b Result) == success && $(iprop b ExecMainStatus) == 0 ]] \
+  || fail "stop of b: Result=$(iprop b Result) ExecMainStatus=$(iprop b ExecMainStatus)"
+awk -v t="$took" -v l="$limit" 'BEGIN { exit !(t < l) }' || fail "stop of b took $took s (TimeoutStopSec $limit s)"
+[[ $live == 0 ]] || fail "b still held $live live leases right after its stop"
+for _ in $(seq 100); do [[ $(count "$(owned a)") == 8 ]] && break; sleep 0.1; done
+[[ $(count "$(owned a)") == 8 ]] || fail "a does not own all 8 partitions after b stopped: $(owned a)"
+result=$(ct python3 /opt/journeyd-test/client.py touched_once $cacked 60 "${touches[@]}") || fail "after the stop of b: $result"
+ok "systemctl stop journeyd@b under load ($(cat "$work/cstop.txt") answered ok): exit 0 in $took s (limit $limit s), 0 leases left, a owns all 8; $result"
+ct systemctl stop journeyd@a || fail "systemctl stop journeyd@a"
+[[ $(iprop a Result) == success ]] || fail "stop of a: Result=$(iprop a Result)"
+echo "  (the cluster section took $(elapsed "$cluster_started") s)"
 
 echo "systemd test: the whole run took $(elapsed "$started") s"
 echo "systemd: $passed passed, 0 failed"

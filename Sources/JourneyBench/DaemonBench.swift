@@ -9,7 +9,9 @@ import JourneySimulation
 /// waiting enrollment with 1,000,000 of them.
 extension Stages {
     var journeyd: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("journeyd").path
+        // JOURNEYD_BENCH_BINARY: another build of journeyd (to compare two builds in the same minutes).
+        ProcessInfo.processInfo.environment["JOURNEYD_BENCH_BINARY"]
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("journeyd").path
     }
 
     /// A rule directory: bench/rules' journeys and templates, channels delivering to a file (or, with
@@ -74,55 +76,6 @@ extension Stages {
         return object.compactMapValues { ($0 as? NSNumber)?.doubleValue }
     }
 
-    /// Paced events over the Unix event socket; an event's latency runs from the moment it was due to be
-    /// sent (so queueing behind a slow commit counts) to its answer, which the daemon writes only after the
-    /// commit that holds its state changes and touches.
-    func latency(rules: String, channels: String, into report: inout Report) throws {
-        let rate = 10_000
-        let seconds = 10
-        let state = work + "/daemon-latency-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        let socketPath = state + "/events.sock"
-        let process = try launch(["run", "--rules", rules, "--state", state + "/state.sqlite", "--spool", state + "/spool", "--socket", socketPath])
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-        }
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socketPath) { usleep(50_000) }
-        let lines = EventGenerator(.init(users: 20_000, events: rate * seconds, span: .days(30), seed: 9)).map { event in
-            Array((event.jsonValue.jsonText + "\n").utf8)
-        }
-        let fd = try connectUnix(socketPath)
-        defer { close(fd) }
-        let start = monotonicSeconds() + 0.1
-        let writer = Thread {
-            for (i, line) in lines.enumerated() {
-                let due = start + Double(i) / Double(rate)
-                let wait = due - monotonicSeconds()
-                if wait > 0 { usleep(UInt32(wait * 1e6)) }
-                _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            }
-        }
-        writer.start()
-        var latencies: [Double] = []
-        latencies.reserveCapacity(lines.count)
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while latencies.count < lines.count {
-            let n = read(fd, &buffer, buffer.count)
-            guard n > 0 else { break }
-            let now = monotonicSeconds()
-            for byte in buffer[0..<n] where byte == 10 {
-                latencies.append(now - (start + Double(latencies.count) / Double(rate)))
-            }
-        }
-        latencies.sort()
-        func percentile(_ p: Double) -> String { fmt(latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000) }
-        report.line(
-            "- Unix event socket paced at \(rate) events/s for \(seconds) s, touches delivered through \(channels) (`synchronous=FULL`; "
-                + "latency = due-to-send → answer, answered only after the commit holding the event's effects and touches): \(latencies.count) answered; "
-                + "p50 \(percentile(0.5)) ms, **p99 \(percentile(0.99)) ms**, p99.9 \(percentile(0.999)) ms, max \(fmt((latencies.last ?? 0) * 1000)) ms")
-    }
-
     /// 1,000,000 users each enter a journey that waits 30 days: the daemon's resident memory before and
     /// after, per waiting enrollment. Message ids are kept for one minute here (events are one second
     /// apart), so the deduplication window does not count as enrollment memory.
@@ -132,7 +85,7 @@ extension Stages {
         try FileManager.default.createDirectory(atPath: rules + "/journeys", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: rules + "/templates", withIntermediateDirectories: true)
         try "channels:\n  - { name: email, type: log }\n".write(toFile: rules + "/channels.yaml", atomically: true, encoding: .utf8)
-        try "dedup: { window: 1m }\n".write(toFile: rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        try settledYAML.write(toFile: rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
         try "Subject: Welcome back\n\nHello {{ user.first_name | default: \"there\" }}\n"
             .write(toFile: rules + "/templates/later.liquid", atomically: true, encoding: .utf8)
         try "journey: later\ntrigger: { event: signup }\nsteps:\n  - wait: 30d\n  - send: email\n    template: later\n"
@@ -162,8 +115,7 @@ extension Stages {
             let name = "signups-\(half).jsonl"
             try FileManager.default.moveItem(atPath: state + "/" + name, toPath: state + "/spool/incoming/" + name)
             while FileManager.default.fileExists(atPath: state + "/spool/incoming/" + name) { usleep(100_000) }
-            usleep(300_000)
-            memory.append(memoryKilobytes(process.processIdentifier))
+            memory.append(settledMemory(process.processIdentifier))
         }
         let seconds = Date().timeIntervalSince(loaded)
         let slope = Double(memory[2].anonymous - memory[1].anonymous) * 1024 / Double(count / 2)
@@ -172,7 +124,8 @@ extension Stages {
             "- \(count) users waiting 30 days in one journey (\(fmt(seconds)) s to enroll them): anonymous RSS "
                 + "\(memory[0].anonymous / 1024) MB → \(memory[1].anonymous / 1024) MB (half) → \(memory[2].anonymous / 1024) MB; "
                 + "**\(Int(slope)) bytes per additional waiting enrollment** (second half), \(Int(overall)) bytes averaged over all "
-                + "(every user, enrollment and timer lives in memory, checkpointed to SQLite); file-backed RSS (mmap of the database) "
+                + "(every user, enrollment and timer lives in memory, checkpointed to SQLite; read once a checkpoint "
+                + "holds them and memory settled); file-backed RSS (mmap of the database) "
                 + "\(memory[2].file / 1024) MB")
         // A restart with that many pending timers: time to ready.
         process.terminate()
@@ -186,6 +139,24 @@ extension Stages {
         while !((try? String(contentsOfFile: state + "/restart.log", encoding: .utf8))?.contains("journeyd running") ?? false) { usleep(10_000) }
         report.line("- restart with \(count) pending timers to ready: **\(fmt(Date().timeIntervalSince(restart))) s** (target ≤ 2 s for 1,000,000)")
     }
+}
+
+/// journeyd.yaml of the memory stages: message ids kept for one minute (events are one second apart,
+/// so the deduplication window is not counted), a checkpoint every 5 s.
+let settledYAML = "dedup: { window: 1m }\nstate: { checkpoint: { every: 5s } }\n"
+
+/// Resident memory once the daemon has settled after a load: a checkpoint written (every 5 s in these
+/// stages) and the users it holds compacted — read once it stops changing (after at least 6 s).
+func settledMemory(_ pid: Int32) -> (anonymous: Int, file: Int) {
+    usleep(6_000_000)
+    var last = memoryKilobytes(pid)
+    for _ in 0..<60 {
+        usleep(1_000_000)
+        let now = memoryKilobytes(pid)
+        defer { last = now }
+        if abs(now.anonymous - last.anonymous) * 200 < max(1, last.anonymous) { return now }
+    }
+    return last
 }
 
 func monotonicSeconds() -> Double {

@@ -14,7 +14,7 @@ extension Stages {
         try FileManager.default.createDirectory(atPath: rules + "/journeys", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: rules + "/templates", withIntermediateDirectories: true)
         try "channels:\n  - { name: email, type: log }\n".write(toFile: rules + "/channels.yaml", atomically: true, encoding: .utf8)
-        try "dedup: { window: 1m }\n".write(toFile: rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        try settledYAML.write(toFile: rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
         try "Subject: Hello\n\nHello {{ user.first_name }}\n".write(toFile: rules + "/templates/hello.liquid", atomically: true, encoding: .utf8)
         try "journey: hello\ntrigger: { event: never_sent }\nsteps:\n  - send: email\n    template: hello\n"
             .write(toFile: rules + "/journeys/hello.yaml", atomically: true, encoding: .utf8)
@@ -46,8 +46,7 @@ extension Stages {
             let name = "users-\(half).jsonl"
             try FileManager.default.moveItem(atPath: state + "/" + name, toPath: state + "/spool/incoming/" + name)
             while FileManager.default.fileExists(atPath: state + "/spool/incoming/" + name) { usleep(100_000) }
-            usleep(300_000)
-            memory.append(memoryKilobytes(process.processIdentifier))
+            memory.append(settledMemory(process.processIdentifier))
         }
         let slope = Double(memory[2].anonymous - memory[1].anonymous) * 1024 / Double(count / 2)
         let overall = Double(memory[2].anonymous - memory[0].anonymous) * 1024 / Double(count)

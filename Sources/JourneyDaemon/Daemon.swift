@@ -178,11 +178,10 @@ public final class Daemon: Sendable {
                         metricsExposition: options.metricsExposition, logger: logger)))
         }
         let running = "journeyd running: \(live.rules.journeys.count) journeys, state \(options.statePath), spool \(options.spoolDirectory)"
-        let lookEvery = Duration.milliseconds(max(1, min(500, Int64((service.watchdogInterval ?? 1_000_000) / 8000))))
         services.append(
             .init(
                 service: StatusReporter(
-                    processor: processor, service: service, interval: lookEvery, logger: logger, readyMessage: running,
+                    vitals: processor, service: service, interval: StatusReporter.lookEvery(service), logger: logger, readyMessage: running,
                     listeners: listeners.gates, readiness: readiness)))
 
         let box = GroupBox()

@@ -25,9 +25,14 @@ public final class SegmentedLog: EventLog, @unchecked Sendable {
         /// `fdatasync` on every sync (the default). Off only for benchmarks that measure without the disk.
         public var fsync: Bool
 
-        public init(segmentBytes: Int = 64 << 20, fsync: Bool = true) {
+        /// How far ahead of its records the active segment's file is kept allocated (zeros, written and
+        /// synced in the background), so that a group commit's `fdatasync` changes no metadata; 0: off.
+        public var preallocateBytes: Int
+
+        public init(segmentBytes: Int = 64 << 20, fsync: Bool = true, preallocateBytes: Int = 4 << 20) {
             self.segmentBytes = segmentBytes
             self.fsync = fsync
+            self.preallocateBytes = preallocateBytes
         }
     }
 
@@ -53,6 +58,7 @@ public final class SegmentedLog: EventLog, @unchecked Sendable {
     private var fd: Int32 = -1
     private var activeBytes = 0
     private let durable = Atomic<UInt64>(0)
+    private let preallocator: SegmentPreallocator?
 
     struct Segment {
         var first: UInt64
@@ -64,6 +70,7 @@ public final class SegmentedLog: EventLog, @unchecked Sendable {
     public init(directory: String, options: Options = Options()) throws(LogError) {
         self.directory = directory
         self.options = options
+        preallocator = options.fsync && options.preallocateBytes > 0 ? SegmentPreallocator(chunk: min(options.preallocateBytes, options.segmentBytes)) : nil
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
@@ -109,13 +116,15 @@ public final class SegmentedLog: EventLog, @unchecked Sendable {
             try startSegment(first: last + 1)
         } else {
             let tail = segments[segments.count - 1]
-            fd = open(tail.path, O_WRONLY | O_APPEND | O_CLOEXEC)
+            fd = open(tail.path, O_WRONLY | O_CLOEXEC)
             guard fd >= 0 else { throw .system(tail.path, "open") }
             activeBytes = tail.bytes
+            preallocator?.activate(path: tail.path, size: activeBytes)
         }
     }
 
     deinit {
+        preallocator?.stop()
         if fd >= 0 { close(fd) }
     }
 
@@ -141,6 +150,7 @@ public final class SegmentedLog: EventLog, @unchecked Sendable {
     private func restart(after sequence: UInt64) throws(LogError) {
         writeLock.lock()
         defer { writeLock.unlock() }
+        preallocator?.deactivate()
         for segment in segments { unlink(segment.path) }
         segments.removeAll()
         if fd >= 0 { close(fd) }
@@ -239,6 +249,7 @@ public final class SegmentedLog: EventLog, @unchecked Sendable {
             return (taken, state.lastSequence)
         }
         guard !buffer.isEmpty else { return durable.load(ordering: .acquiring) }
+        preallocator?.reserve(activeBytes..<(activeBytes + buffer.count))
         var failure: LogError?
         buffer.withUnsafeBytes { raw in
             do throws(LogError) { try writeAll(raw) } catch { failure = error }
@@ -250,6 +261,7 @@ public final class SegmentedLog: EventLog, @unchecked Sendable {
         activeBytes += buffer.count
         segments[segments.count - 1].bytes = activeBytes
         durable.store(upTo, ordering: .releasing)
+        preallocator?.written(upTo: activeBytes)
         if activeBytes >= options.segmentBytes { try startSegment(first: upTo + 1) }
         // Hand the emptied buffer back so the next batch reuses its capacity.
         buffer.removeAll(keepingCapacity: true)
@@ -262,7 +274,8 @@ public final class SegmentedLog: EventLog, @unchecked Sendable {
     private func writeAll(_ raw: UnsafeRawBufferPointer) throws(LogError) {
         var written = 0
         while written < raw.count {
-            let n = write(fd, raw.baseAddress! + written, raw.count - written)
+            // At the end of the records, not of the file: the file may be preallocated beyond them.
+            let n = pwrite(fd, raw.baseAddress! + written, raw.count - written, off_t(activeBytes + written))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw .system(segments[segments.count - 1].path, "write")
@@ -273,8 +286,16 @@ public final class SegmentedLog: EventLog, @unchecked Sendable {
 
     /// Closes the active segment and starts the next (writeLock held, or during init).
     private func startSegment(first: UInt64) throws(LogError) {
+        if fd >= 0, let preallocator {
+            // The closing segment ends at its last record (a closed segment has no zeros after it), made
+            // durable before the next segment exists.
+            preallocator.deactivate()
+            let path = segments[segments.count - 1].path
+            guard ftruncate(fd, off_t(activeBytes)) == 0 else { throw .system(path, "truncate closing segment") }
+            guard fsync(fd) == 0 else { throw .system(path, "fsync") }
+        }
         let path = directory + "/" + String(format: "%020llu.log", first)
-        let file = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
+        let file = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard file >= 0 else { throw .system(path, "create segment") }
         var header = Self.magic
         withUnsafeBytes(of: first.littleEndian) { header.append(contentsOf: $0) }
@@ -293,6 +314,7 @@ public final class SegmentedLog: EventLog, @unchecked Sendable {
         fd = file
         activeBytes = Self.headerBytes
         segments.append(Segment(first: first, path: path, bytes: activeBytes))
+        preallocator?.activate(path: path, size: activeBytes)
     }
 
     private func syncDirectory() throws(LogError) {
@@ -352,6 +374,9 @@ public final class SegmentedLog: EventLog, @unchecked Sendable {
     public func rewrite(_ transform: (UInt64, UnsafeRawBufferPointer) throws -> [UInt8]?) throws {
         writeLock.lock()
         defer { writeLock.unlock() }
+        // The active segment may be replaced: no zeros are written meanwhile; preallocated again after.
+        preallocator?.deactivate()
+        defer { if let active = segments.last { preallocator?.activate(path: active.path, size: activeBytes) } }
         for index in segments.indices {
             let segment = segments[index]
             var out: [UInt8] = []
@@ -391,7 +416,7 @@ public final class SegmentedLog: EventLog, @unchecked Sendable {
             segments[index].bytes = out.count
             if index == segments.count - 1 {
                 close(fd)
-                fd = open(segment.path, O_WRONLY | O_APPEND | O_CLOEXEC)
+                fd = open(segment.path, O_WRONLY | O_CLOEXEC)
                 guard fd >= 0 else { throw LogError.system(segment.path, "reopen") }
                 activeBytes = out.count
             }

@@ -51,7 +51,7 @@ struct SegmentedLogTests {
             let log = try SegmentedLog(directory: original, options: .init(segmentBytes: 1 << 30))
             let payloads = try fill(log, count: 400, seed: 7)
             let segment = try #require(log.segmentPaths.last)
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: segment))
+            let file = try Data(contentsOf: URL(fileURLWithPath: segment))
             // Where each record ends, to know what a cut at any offset must leave.
             var ends: [Int] = []
             var offset = SegmentedLog.headerBytes
@@ -59,7 +59,9 @@ struct SegmentedLogTests {
                 offset += SegmentedLog.recordHeaderBytes + payload.count
                 ends.append(offset)
             }
-            #expect(ends.last == bytes.count)
+            // The active segment may be preallocated: zeros after its last record.
+            #expect(file.count >= ends.last! && file[ends.last!...].allSatisfy { $0 == 0 })
+            let bytes = file.prefix(ends.last!)
             var random = SplitMix(seed: 1000)
             for round in 0..<1000 {
                 let cut = SegmentedLog.headerBytes + Int(random.next() % UInt64(bytes.count - SegmentedLog.headerBytes))
@@ -67,7 +69,7 @@ struct SegmentedLogTests {
                 try? FileManager.default.removeItem(atPath: copy)
                 try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
                 try bytes.prefix(cut).write(to: URL(fileURLWithPath: copy + "/" + (segment as NSString).lastPathComponent))
-                let reopened = try SegmentedLog(directory: copy)
+                let reopened = try SegmentedLog(directory: copy, options: .init(preallocateBytes: 0))
                 let whole = ends.filter { $0 <= cut }.count
                 #expect(reopened.lastSequence == UInt64(whole), "round \(round): cut at \(cut) kept \(reopened.lastSequence), expected \(whole)")
                 if round % 100 == 0 {
@@ -79,13 +81,42 @@ struct SegmentedLogTests {
         }
     }
 
+    /// The active segment is kept allocated ahead of its records (zeros), so a group commit changes no
+    /// metadata; a closed segment ends at its last record, and a reopened log reads every record and
+    /// goes on after the last.
+    @Test func segmentsArePreallocatedAheadAndClosedAtTheirLastRecord() async throws {
+        let dir = try TemporaryDirectory(prefix: "journeyd-log")
+        defer { dir.remove() }
+        let options = SegmentedLog.Options(segmentBytes: 16 << 10, preallocateBytes: 4 << 10)
+        let log = try SegmentedLog(directory: dir.path, options: options)
+        let payloads = try fill(log, count: 600, seed: 11)
+        let paths = log.segmentPaths
+        #expect(paths.count > 2)
+        func size(_ path: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+        var closed = 0
+        for path in paths.dropLast() {
+            let first = UInt64((path as NSString).lastPathComponent.dropLast(4))!
+            let scan = try SegmentedLog.scanTail(.init(first: first, path: path, bytes: size(path)))
+            #expect(scan.wholeBytes == size(path), "\(path): records end at \(scan.wholeBytes), the file at \(size(path))")
+            closed += size(path)
+        }
+        let used = log.storedBytes - closed
+        #expect(await eventually { size(paths.last!) > used }, "the active segment is allocated ahead of its records")
+        let active = try Data(contentsOf: URL(fileURLWithPath: paths.last!))
+        #expect(active[used...].allSatisfy { $0 == 0 })
+        let reopened = try SegmentedLog(directory: dir.path, options: options)
+        #expect(try records(reopened) == payloads)
+        #expect(try reopened.append { $0.string("next") } == UInt64(payloads.count + 1))
+        _ = try reopened.sync()
+    }
+
     @Test func aChecksumMismatchInsideARecordIsDetected() throws {
         try withTemporaryDirectory(prefix: "journeyd-log") { dir in
             let log = try SegmentedLog(directory: dir)
             _ = try fill(log, count: 50, seed: 3)
             let segment = try #require(log.segmentPaths.last)
             var bytes = try Data(contentsOf: URL(fileURLWithPath: segment))
-            bytes[bytes.count / 2] ^= 0xFF  // a flipped bit in the middle of the segment
+            bytes[log.storedBytes / 2] ^= 0xFF  // a flipped bit in the middle of the records
             try bytes.write(to: URL(fileURLWithPath: segment))
             let reopened = try SegmentedLog(directory: dir)
             #expect(reopened.lastSequence < 50, "the damaged record and everything after it are not trusted")

@@ -5,7 +5,8 @@ import JourneyPostgres
 import Logging
 
 /// What every partition an instance owns shares: the stream, the state store, the live rules and the
-/// partitions owned (``InstancePartitions``), the daemon's settings, the clock and the metrics.
+/// partitions owned (``InstancePartitions``), the daemon's settings, the clock, the metrics and the
+/// ownership's signs of life (``OwnershipPulse``).
 struct ClusterContext: Sendable {
     let instance: String
     let stream: JetStreamStream
@@ -16,4 +17,5 @@ struct ClusterContext: Sendable {
     let metrics: DaemonMetrics
     let parser: SegmentEventParser
     let logger: Logger
+    let pulse: OwnershipPulse
 }

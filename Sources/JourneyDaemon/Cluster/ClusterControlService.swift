@@ -69,20 +69,9 @@ final class ClusterControlService: Service, Sendable {
     func status() -> Value {
         let owned = partitions.owned.sorted { $0.key < $1.key }
         let live = partitions.live
-        var sum = DaemonCounters()
-        var timers = 0, waiting = 0, inFlight = 0, users = 0
-        for (_, partition) in owned {
-            let f = partition.processor.figures
-            sum.events += f.counters.events
-            sum.duplicates += f.counters.duplicates
-            sum.touches += f.counters.touches
-            sum.delivered += f.counters.delivered
-            sum.deadLettered += f.counters.deadLettered
-            sum.inDoubt += f.counters.inDoubt
-            sum.replayed += f.counters.replayed
-            sum.checkpoints += f.counters.checkpoints
-            (timers, waiting, inFlight, users) = (timers + f.timers, waiting + f.outboxWaiting, inFlight + f.outboxAttempting, users + f.usersInMemory)
-        }
+        let f = partitions.figures
+        let sum = f.counters
+        let (timers, waiting, inFlight, users) = (f.timers, f.outboxWaiting, f.outboxAttempting, f.usersInMemory)
         func number(_ n: Int) -> Value { .number(Double(n)) }
         return .object([
             .init("ok", true), .init("mode", "cluster"), .init("instance", .string(instance)),

@@ -60,16 +60,18 @@ public final class ClusterDaemon: Sendable {
         metrics.rulesLive(version: live.version)
         let parser = SegmentEventParser()
         let partitions = InstancePartitions(live: live)
+        let pulse = OwnershipPulse()
         let shared = ClusterContext(
             instance: instance, stream: stream, store: store, partitions: partitions, options: options, clock: WallClock(), metrics: metrics,
-            parser: parser, logger: logger)
+            parser: parser, logger: logger, pulse: pulse)
         let reloader = ClusterReloader(
             directory: options.rulesDirectory, partitions: partitions, archive: store, context: context, metrics: metrics, service: service,
             hangups: await UnixSignalsSequence(trapping: .sighup), logger: logger)
         let intake = ClusterPublisher(publisher: publisher, eventTime: settings.eventTime, logger: logger)
 
         var sources = try Daemon.makeSources(options: options, settings: settings, positions: [:], service: service, maxLine: parser.options.maxEventBytes)
-        let listeners = try Daemon.makeListeners(options: options, settings: settings, readiness: Readiness(), service: service, logger: logger)
+        let readiness = Readiness()
+        let listeners = try Daemon.makeListeners(options: options, settings: settings, readiness: readiness, service: service, logger: logger)
         if let http = listeners.httpSource { sources.append(http) }
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -87,6 +89,14 @@ public final class ClusterDaemon: Sendable {
                     socket: control, instance: instance, partitionCount: cluster.partitions, partitions: partitions, reloader: reloader,
                     metricsExposition: options.metricsExposition)))
         }
+        // READY=1 once the inputs listen and the instance has joined ownership; then STATUS= and WATCHDOG=1.
+        let ready = "journeyd running as cluster instance \(instance): \(live.rules.journeys.count) journeys, \(cluster.partitions) partitions, stream \(cluster.stream) on \(stream.connection.server), state \(store.configuration.address)"
+        services.append(
+            .init(
+                service: StatusReporter(
+                    vitals: ClusterVitals(instance: instance, partitionCount: cluster.partitions, ownership: pulse, partitions: partitions, reloader: reloader),
+                    service: service, interval: StatusReporter.lookEvery(service), logger: logger, readyMessage: ready,
+                    listeners: listeners.gates + [pulse.joined], readiness: readiness)))
         let quarantine = Quarantine(directory: options.stateDirectory + "/quarantine")
         for source in sources {
             let pump = SourcePump(
@@ -101,9 +111,6 @@ public final class ClusterDaemon: Sendable {
             configuration: .init(
                 services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: Logger(label: "journeyd.services", factory: { _ in SwiftLogNoOpLogHandler() })))
-        let ready = "journeyd running as cluster instance \(instance): \(live.rules.journeys.count) journeys, \(cluster.partitions) partitions, stream \(cluster.stream) on \(stream.connection.server), state \(store.configuration.address)"
-        service.ready(status: ready)
-        logger.notice("\(ready)", metadata: [RecordField.kind: "\(RecordKind.ready.rawValue)"])
         return ClusterDaemon(group: group, store: store, logger: logger)
     }
 

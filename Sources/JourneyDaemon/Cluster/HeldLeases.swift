@@ -13,13 +13,15 @@ final class HeldLeases: Sendable {
     let instance: String
     let ttl: Duration
     let logger: Logger
+    let pulse: OwnershipPulse
     private let held = Mutex<[Int: (token: FencingToken, renewedAt: UInt64, refused: Bool)]>([:])
 
-    init(leases: PostgresPartitionLeases, instance: String, ttl: Duration, logger: Logger) {
+    init(leases: PostgresPartitionLeases, instance: String, ttl: Duration, logger: Logger, pulse: OwnershipPulse) {
         self.leases = leases
         self.instance = instance
         self.ttl = ttl
         self.logger = logger
+        self.pulse = pulse
     }
 
     private var ttlNanoseconds: UInt64 { ttl.nanoseconds }
@@ -61,6 +63,7 @@ final class HeldLeases: Sendable {
                     logger.error("renewing \(current.count) leases failed: \(error)")
                 }
             }
+            pulse.renewed()
             await nap(ttl / 4)
         }
     }

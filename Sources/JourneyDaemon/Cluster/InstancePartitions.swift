@@ -18,4 +18,25 @@ final class InstancePartitions: Sendable {
 
     /// What ``PartitionOwnership`` owns after each of its turns.
     func publish(_ owned: [Int: OwnedPartition]) { state.withLock { $0.owned = owned } }
+
+    /// The owned partitions' figures summed (counters, timers, outbox, users in memory).
+    var figures: PartitionFigures {
+        var sum = PartitionFigures()
+        for partition in owned.values {
+            let f = partition.processor.figures
+            sum.counters.events += f.counters.events
+            sum.counters.duplicates += f.counters.duplicates
+            sum.counters.touches += f.counters.touches
+            sum.counters.delivered += f.counters.delivered
+            sum.counters.deadLettered += f.counters.deadLettered
+            sum.counters.inDoubt += f.counters.inDoubt
+            sum.counters.replayed += f.counters.replayed
+            sum.counters.checkpoints += f.counters.checkpoints
+            sum.timers += f.timers
+            sum.outboxWaiting += f.outboxWaiting
+            sum.outboxAttempting += f.outboxAttempting
+            sum.usersInMemory += f.usersInMemory
+        }
+        return sum
+    }
 }

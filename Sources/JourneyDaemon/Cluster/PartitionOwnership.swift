@@ -21,12 +21,13 @@ struct PartitionOwnership: Service {
     private var logger: Logger { context.logger }
 
     func run() async throws {
-        let held = HeldLeases(leases: leases, instance: instance, ttl: ttl, logger: logger)
+        let held = HeldLeases(leases: leases, instance: instance, ttl: ttl, logger: logger, pulse: context.pulse)
         let renewal = Task { await held.renewForever() }
         var owned: [Int: OwnedPartition] = [:]
         var leaving: [Int: Task<Void, Never>] = [:]
         var lastTurn: UInt64 = 0
         var turn = ttl / 3
+        var joined = false
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             for p in held.lapsed() {
                 if let partition = owned.removeValue(forKey: p) {
@@ -44,12 +45,15 @@ struct PartitionOwnership: Service {
                     // Short of its share, the instance looks again soon: a dead instance's leases are
                     // taken over as they expire, not up to a third of the ttl later.
                     turn = try await spread(&owned, &leaving, held) ? ttl / 3 : min(ttl / 3, .milliseconds(250))
+                    joined = true
                 } catch {
                     logger.error("partition ownership: \(error); trying again")
                 }
             }
             context.partitions.publish(owned)
             context.metrics.partitionsOwned(owned.count)
+            context.pulse.turned()
+            if joined { context.pulse.joined.open(bound: true) }  // READY=1 (the first time), with what it owns
             await nap(.milliseconds(50))
         }
         context.partitions.publish([:])

@@ -6,14 +6,17 @@ import JourneyCore
 /// with one write and one fsync, and reports the durable sequence number back to the processor.
 final class LogSyncer: @unchecked Sendable {
     private let log: any EventLog
+    /// Answered here, as soon as a sync covers them.
+    private let acks: PendingAcks
     private let report: @Sendable (ProcessorWork) -> Void
     private let condition = NSCondition()
     private var requested = false
     private var stopped = false
     private var thread: Thread?
 
-    init(log: any EventLog, report: @escaping @Sendable (ProcessorWork) -> Void) {
+    init(log: any EventLog, acks: PendingAcks, report: @escaping @Sendable (ProcessorWork) -> Void) {
         self.log = log
+        self.acks = acks
         self.report = report
     }
 
@@ -51,6 +54,7 @@ final class LogSyncer: @unchecked Sendable {
             let start = MonotonicClock.nanoseconds
             do {
                 let durable = try log.sync()
+                acks.resolve(through: durable)
                 report(.synced(durable, nanoseconds: MonotonicClock.nanoseconds - start))
             } catch {
                 report(.failed("\(error)", diskFull: error.isDiskFull))

@@ -38,8 +38,8 @@ public final class PartitionProcessor: @unchecked Sendable {
 
     private var syncer: LogSyncer!
     private var syncRequested: UInt64 = 0
-    /// Batches appended and not yet durable, oldest first, with when they were appended.
-    private var pendingAcks: [(sequence: UInt64, receipt: IntakeReceipt, appended: UInt64, refused: [(line: Int, path: String, reason: String)])] = []
+    /// Batches appended and not yet durable: the syncer answers them.
+    private let acks: PendingAcks
     /// The source of the batch being applied (for the metrics).
     var currentSource: String?
     private var publishedAt: UInt64 = 0
@@ -77,7 +77,8 @@ public final class PartitionProcessor: @unchecked Sendable {
         self.deliveries = deliveries
         self.logger = logger
         inbox = ProcessorInbox(capacity: inboxCapacity)
-        syncer = LogSyncer(log: log) { [inbox] work in inbox.post(work) }
+        acks = PendingAcks(metrics: metrics)
+        syncer = LogSyncer(log: log, acks: acks) { [inbox] work in inbox.post(work) }
     }
 
     /// The figures of the last turn (any thread).
@@ -117,14 +118,13 @@ public final class PartitionProcessor: @unchecked Sendable {
                     finishing = nil
                     reply()
                 }
-                if log.lastSequence > syncRequested {
-                    syncRequested = log.lastSequence
-                    syncer.request()
-                }
+                requestSync()
+                // After the sync is asked for, so compaction overlaps the fsync instead of delaying it.
+                if state.compactionPending { state.compact(1024) }
             }
             turns &+= 1
             publish()
-            if let reply = stopping, failure != nil || (pendingAcks.isEmpty && staged.isEmpty && log.durableSequence >= log.lastSequence) {
+            if let reply = stopping, failure != nil || (acks.isEmpty && staged.isEmpty && log.durableSequence >= log.lastSequence) {
                 reply()
                 return failure
             }
@@ -132,6 +132,15 @@ public final class PartitionProcessor: @unchecked Sendable {
                 // Nothing more can be made durable: refuse everything waiting and stop (crash-only).
                 return failure
             }
+        }
+    }
+
+    /// Asks the syncer for a sync of what was appended since the last request. Asked after every batch,
+    /// not once per turn: the `fdatasync` then overlaps the batches applied after it in the same turn.
+    private func requestSync() {
+        if log.lastSequence > syncRequested {
+            syncRequested = log.lastSequence
+            syncer.request()
         }
     }
 
@@ -167,7 +176,7 @@ public final class PartitionProcessor: @unchecked Sendable {
     /// watchdog sees turns), or not at all when work is pending.
     private func wakeDeadline() -> UInt64 {
         let start = MonotonicClock.nanoseconds
-        var waitMilliseconds: Int64 = idleWaitMilliseconds
+        var waitMilliseconds: Int64 = state.compactionPending ? 0 : idleWaitMilliseconds
         if eventClock == nil {
             let current = now
             if let due = state.nextTimerDue { waitMilliseconds = min(waitMilliseconds, max(0, (due - current).milliseconds)) }
@@ -185,6 +194,7 @@ public final class PartitionProcessor: @unchecked Sendable {
                 receipt.resolve(.refused("journeyd is stopping"))
             } else {
                 apply(batch, receipt: receipt)
+                if failure == nil { requestSync() }
             }
         case .deliveries(let reports, let channel):
             record(reports)
@@ -225,14 +235,7 @@ public final class PartitionProcessor: @unchecked Sendable {
     /// What a sync made durable: the batches it covers are acknowledged, the touches staged under it go
     /// to their channels.
     private func acknowledge(through durable: UInt64) {
-        var acknowledged = 0
-        let now = MonotonicClock.nanoseconds
-        while acknowledged < pendingAcks.count, pendingAcks[acknowledged].sequence <= durable {
-            pendingAcks[acknowledged].receipt.resolve(.durable(refused: pendingAcks[acknowledged].refused))
-            metrics.batchDurable(nanoseconds: now - pendingAcks[acknowledged].appended)
-            acknowledged += 1
-        }
-        pendingAcks.removeFirst(acknowledged)
+        acks.resolve(through: durable)  // the syncer answered them already; this only keeps the order of the two
         var released = 0
         while released < staged.count, staged[released].sequence <= durable {
             deliveries.submit(staged[released].items)
@@ -254,8 +257,7 @@ public final class PartitionProcessor: @unchecked Sendable {
                 "the event log cannot be written: \(reason); refusing input and stopping",
                 metadata: [RecordField.kind: "\(RecordKind.storeFailure.rawValue)", RecordField.reason: "\(reason)"])
         }
-        for (_, receipt, _, _) in pendingAcks { receipt.resolve(.refused(diskFull ? "disk full" : "journeyd cannot store events")) }
-        pendingAcks.removeAll()
+        acks.refuseAll(diskFull ? "disk full" : "journeyd cannot store events")
         staged.removeAll()
     }
 
@@ -271,7 +273,7 @@ public final class PartitionProcessor: @unchecked Sendable {
     }
 
     func remember(_ sequence: UInt64, _ receipt: IntakeReceipt, refused: [(line: Int, path: String, reason: String)]) {
-        pendingAcks.append((sequence, receipt, MonotonicClock.nanoseconds, refused))
+        acks.add(sequence, receipt, refused: refused) { log.durableSequence }
     }
 
     /// Swaps in a new runtime (built and checked aside): one assignment each for rules and renderer.

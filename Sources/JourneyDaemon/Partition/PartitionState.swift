@@ -24,7 +24,10 @@ final class PartitionState: StateStore {
             self.dirty = dirty
         }
     }
+    /// Users decoded (in use since the last checkpoint, or not yet compacted).
     private var users: [String: Slot] = [:]
+    /// Users in memory in their checkpoint encoding.
+    private var cold = ColdUsers()
     /// Whether the checkpoint store can hold users not in memory (false on a first start until a user
     /// leaves memory): saves a store read for every new user.
     private var storeMayHoldUsers: Bool
@@ -83,7 +86,7 @@ final class PartitionState: StateStore {
         if let existing = users[id] {
             slot = existing
         } else {
-            slot = Slot(state: load(id) ?? UserState(id: id), dirty: false)
+            slot = Slot(state: warm(id) ?? load(id) ?? UserState(id: id), dirty: false)
             users[id] = slot
         }
         if !slot.dirty {
@@ -96,6 +99,7 @@ final class PartitionState: StateStore {
 
     func user(_ id: String) -> UserState? {
         if let slot = users[id] { return slot.state }
+        if let bytes = cold.bytes(of: id) { return decode(id, bytes) }
         if removedUsers.contains(id) { return nil }
         guard let loaded = load(id) else { return nil }
         users[id] = Slot(state: loaded, dirty: false)
@@ -103,12 +107,13 @@ final class PartitionState: StateStore {
     }
 
     func contains(user id: String) -> Bool {
-        if users.index(forKey: id) != nil { return true }
+        if users.index(forKey: id) != nil || cold.contains(id) { return true }
         return user(id) != nil
     }
 
     func removeUser(_ id: String) {
         if users.removeValue(forKey: id)?.dirty == true { dirtyCount -= 1 }
+        cold.remove(id)
         removedUsers.insert(id)
     }
 
@@ -146,6 +151,33 @@ final class PartitionState: StateStore {
         return true
     }
 
+    /// A compacted user, decoded and taken out of the cold set (it becomes hot again).
+    private func warm(_ id: String) -> UserState? {
+        guard let bytes = cold.take(id) else { return nil }
+        return decode(id, bytes)
+    }
+
+    private func decode(_ id: String, _ bytes: [UInt8]) -> UserState? {
+        do { return try UserState(id: id, encoded: bytes) } catch {
+            failure = .corrupt("user \(id) kept in memory does not decode: \(error)")
+            return nil
+        }
+    }
+
+    /// Whether clean users wait to be compacted (the processor then keeps turning).
+    var compactionPending: Bool { cold.hasWork }
+
+    /// Compacts up to `limit` users a written checkpoint made clean (and that stayed clean since) into
+    /// their encoding.
+    func compact(_ limit: Int) {
+        for id in cold.next(limit) {
+            guard let slot = users[id], !slot.dirty else { continue }
+            let encoded = slot.state.encoded()
+            cold.store(id, [UInt8](encoded))  // exact size: the writer's buffer has room to spare
+            users[id] = nil
+        }
+    }
+
     private func load(_ id: String) -> UserState? {
         guard failure == nil, storeMayHoldUsers else { return nil }
         do { return try store.user(id) } catch {
@@ -174,7 +206,7 @@ final class PartitionState: StateStore {
 
     // MARK: - Checkpoints
 
-    var usersInMemory: Int { users.count }
+    var usersInMemory: Int { users.count + cold.count }
     var timerCount: Int { timers.count }
 
     /// Everything changed since the previous snapshot, as a checkpoint at `logSequence`; the state then
@@ -213,18 +245,24 @@ final class PartitionState: StateStore {
         removedUsers.removeAll()
         forgottenUsers.removeAll()
         newTombstones.removeAll()
-        armed.removeAll(keepingCapacity: true)
-        done.removeAll(keepingCapacity: true)
-        dedupAdded.removeAll(keepingCapacity: true)
+        // Not keeping capacity: a burst (a million timers armed between two checkpoints) must not hold
+        // its high-water mark of memory for good.
+        armed.removeAll()
+        done.removeAll()
+        dedupAdded.removeAll()
         positionChanges.removeAll()
         return checkpoint
     }
 
     /// The checkpoint taken last is durable: its users (no longer dirty) may leave memory when too many
     /// are held. Only one checkpoint is written at a time, so every clean user is in the store.
+    /// The clean users left decoded are queued for compaction.
     func checkpointWritten() {
-        guard users.count > maxUsersInMemory else { return }
-        var excess = users.count - maxUsersInMemory * 3 / 4
+        defer { cold.enqueue(users.compactMap { $0.value.dirty ? nil : $0.key }) }
+        guard usersInMemory > maxUsersInMemory else { return }
+        var excess = usersInMemory - maxUsersInMemory * 3 / 4
+        for id in cold.evictable(excess) { cold.remove(id) }
+        excess = usersInMemory - maxUsersInMemory * 3 / 4
         var leaving: [String] = []
         for (id, slot) in users where excess > 0 && !slot.dirty {
             leaving.append(id)

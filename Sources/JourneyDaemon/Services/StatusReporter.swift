@@ -3,24 +3,41 @@ import JourneyCore
 import Logging
 import ServiceLifecycle
 
+/// What ``StatusReporter`` watches: a loop that must keep turning, the work it waits on, and the figures
+/// for `STATUS=`. The embedded daemon's processor is one (its processing loop, its log becoming durable);
+/// a cluster instance is another (``ClusterVitals``: its ownership loop, its lease renewals).
+protocol VitalSigns: Sendable {
+    /// `turns` moves on every turn of the loop the watchdog vouches for; `progress` moves whenever the work
+    /// that loop waits on advances, unless there is none (`settled`).
+    var pulse: (turns: UInt64, progress: UInt64, settled: Bool) { get }
+    /// One line of live figures.
+    var statusText: String { get }
+}
+
 /// Tells the supervisor how the daemon is doing: `READY=1` once everything is running, `STATUS=` with
-/// live figures every two seconds, and the watchdog's `WATCHDOG=1` — but only while the processing loop
-/// keeps turning and the log keeps becoming durable (a stuck loop or a hung fsync stops the pings, and
-/// systemd restarts the service).
+/// live figures every two seconds, and the watchdog's `WATCHDOG=1` — but only while the watched loop
+/// keeps turning and its work keeps progressing (in the embedded daemon: the processing loop, and the log
+/// becoming durable; a stuck loop or a hung fsync stops the pings, and systemd restarts the service).
 struct StatusReporter: Service {
-    let processor: PartitionProcessor
+    let vitals: any VitalSigns
     let service: any ServiceManager
     /// How often to look (half the shortest watchdog interval expected, at most).
     let interval: Duration
     let logger: Logger
     /// Logged once every service runs (signals are trapped, inputs bound, the log replayed).
     let readyMessage: String
-    /// A log that has records waiting and has not become durable for this long counts as stuck.
+    /// Work that has waited without progress for this long counts as stuck.
     let stuckAfterNanoseconds: UInt64 = 20_000_000_000
-    /// Listeners that bind in their own services: READY waits until each listens.
+    /// Listeners that bind in their own services (and, in cluster mode, the first turn of ownership):
+    /// READY waits until each is open.
     var listeners: [ListenerGate] = []
     /// What `/readyz` answers.
     var readiness = Readiness()
+
+    /// How often to look: an eighth of the watchdog interval (between 1 and 500 ms), 125 ms without one.
+    static func lookEvery(_ service: any ServiceManager) -> Duration {
+        .milliseconds(max(1, min(500, Int64((service.watchdogInterval ?? 1_000_000) / 8000))))
+    }
 
     func run() async throws {
         // A listener that failed stops the group with its error; nothing is ready then.
@@ -40,25 +57,24 @@ struct StatusReporter: Service {
         readiness.set("ready")
         defer { readiness.set("stopping") }
         logger.notice("\(readyMessage)", metadata: [RecordField.kind: "\(RecordKind.ready.rawValue)"])
-        service.ready(status: Self.text(processor.figures))
-        var lastTurns = processor.figures.turns
-        var lastDurable = processor.figures.durableSequence
-        var durableMovedAt = MonotonicClock.nanoseconds
+        service.ready(status: vitals.statusText)
+        var (lastTurns, lastProgress, _) = vitals.pulse
+        var progressedAt = MonotonicClock.nanoseconds
         var statusAt = MonotonicClock.nanoseconds
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             await nap(interval)
-            let figures = processor.figures
+            let pulse = vitals.pulse
             let now = MonotonicClock.nanoseconds
-            if figures.durableSequence != lastDurable || figures.durableSequence == figures.logSequence {
-                durableMovedAt = now
-                lastDurable = figures.durableSequence
+            if pulse.progress != lastProgress || pulse.settled {
+                progressedAt = now
+                lastProgress = pulse.progress
             }
-            if figures.turns != lastTurns && now - durableMovedAt < stuckAfterNanoseconds {
+            if pulse.turns != lastTurns && now - progressedAt < stuckAfterNanoseconds {
                 service.alive()
-                lastTurns = figures.turns
+                lastTurns = pulse.turns
             }
             if now - statusAt >= 2_000_000_000 {
-                service.status(Self.text(figures))
+                service.status(vitals.statusText)
                 statusAt = now
             }
         }
@@ -91,4 +107,14 @@ struct StatusReporter: Service {
             .init("last_reload", .string(f.lastReload)), .init("turns", .number(Double(f.turns))),
         ])
     }
+}
+
+extension PartitionProcessor: VitalSigns {
+    /// The processing loop's turns; the log becoming durable (settled when all of it is).
+    var pulse: (turns: UInt64, progress: UInt64, settled: Bool) {
+        let f = figures
+        return (f.turns, f.durableSequence, f.durableSequence == f.logSequence)
+    }
+
+    var statusText: String { StatusReporter.text(figures) }
 }
