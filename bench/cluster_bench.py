@@ -13,7 +13,7 @@ Figures are for comparing the modes against each other on the same machine in th
 noisy machine makes absolute rates vary from run to run.
 
 usage: bench/cluster_bench.py [--binary .build/release/journeyd] [--events 200000] [--partitions 64]
-                              [--perf] [--out reports/cluster-benchmark-TIME.md]
+                              [--perf] [--modes 0,1,2,3] [--out reports/cluster-benchmark-TIME.md]
 """
 import argparse, glob, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
@@ -21,6 +21,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG = "/usr/lib/postgresql/15/bin"
 TICK = os.sysconf("SC_CLK_TCK")
 CHUNK = 2000
+IDLE = 10  # seconds of idle CPU measured after each mode's run
 RUNNING = []  # every journeyd started, killed at the end whatever happens
 
 
@@ -220,7 +221,20 @@ def run_mode(binary, servers, root, lines, instances, partitions, perf):
         report = subprocess.run(["perf", "report", "-i", os.path.join(work, "perf.data"), "--stdio", "--no-children",
                                  "--sort", "dso,symbol", "-g", "none", "--percent-limit", "1.5"],
                                 capture_output=True, text=True).stdout
-        profile = "\n".join(l for l in report.splitlines() if l.strip() and not l.startswith("#"))[:6000]
+        profile = "\n".join(l.rstrip(" -") for l in report.splitlines() if l.strip() and not l.startswith("#"))[:6000]
+        # Who calls the most sampled user-space symbol: its call chains above 5 %.
+        top = next((l.split("[.]")[-1].strip().split()[0] for l in report.splitlines() if "[.]" in l), None)
+        if top:
+            callers = subprocess.run(["perf", "report", "-i", os.path.join(work, "perf.data"), "--stdio", "--no-children",
+                                      "--symbols", top, "-g", "caller,5,callee,function,percent", "--percent-limit", "1"],
+                                     capture_output=True, text=True).stdout
+            profile += f"\n\ncallers of {top}:\n" + "\n".join(l.rstrip() for l in callers.splitlines() if l.strip() and not l.startswith("#"))[:8000]
+    # Idle: what the instances and nats-server spend with nothing to do, over IDLE seconds.
+    time.sleep(2)
+    idle0, (idle_nats0, _) = cpu_seconds(pids), servers.cpu()
+    time.sleep(IDLE)
+    idle_cpu = (cpu_seconds(pids) - idle0) / IDLE * 100
+    idle_nats = (servers.cpu()[0] - idle_nats0) / IDLE * 100
     for p in procs:
         p.send_signal(signal.SIGTERM)
     for p in procs:
@@ -232,6 +246,7 @@ def run_mode(binary, servers, root, lines, instances, partitions, perf):
     return {
         "mode": mode, "events_per_s": n / elapsed, "ack_per_s": n / acknowledged, "elapsed": elapsed,
         "journeyd_us": cpu / n * 1e6, "nats_us": (nats1 - nats0) / n * 1e6, "pg_us": (pg1 - pg0) / n * 1e6, "profile": profile,
+        "idle_cpu": idle_cpu, "idle_nats": idle_nats,
     }
 
 
@@ -241,6 +256,7 @@ def main():
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=64)
     parser.add_argument("--perf", action="store_true")
+    parser.add_argument("--modes", default="0,1,2,3", help="instance counts to run, 0 = embedded (the first is the baseline)")
     parser.add_argument("--out", default=os.path.join(REPO, "reports", time.strftime("cluster-benchmark-%Y%m%dT%H%M%S.md")))
     a = parser.parse_args()
     root = tempfile.mkdtemp(prefix="journeyd-cluster-bench-", dir="/tmp")
@@ -252,11 +268,12 @@ def main():
     results = []
     failed = None
     try:
-        for instances in (0, 1, 2, 3):
+        for instances in [int(m) for m in a.modes.split(",")]:
             r = run_mode(a.binary, servers, root, lines, instances, a.partitions, a.perf and instances == 1)
             results.append(r)
             print(f"{r['mode']}: {r['events_per_s']:,.0f} events/s applied ({r['ack_per_s']:,.0f}/s acknowledged), "
-                  f"journeyd {r['journeyd_us']:.1f} µs CPU/event, nats-server {r['nats_us']:.1f}, PostgreSQL {r['pg_us']:.1f}", flush=True)
+                  f"journeyd {r['journeyd_us']:.1f} µs CPU/event, nats-server {r['nats_us']:.1f}, PostgreSQL {r['pg_us']:.1f}; "
+                  f"idle: journeyd {r['idle_cpu']:.1f} % CPU, nats-server {r['idle_nats']:.1f} %", flush=True)
     except RuntimeError as error:
         failed = str(error)
         print(f"{failed}; its files are kept in {root}", file=sys.stderr)
@@ -277,12 +294,12 @@ def main():
            f"nats-server 2.9 (JetStream, file storage) and PostgreSQL 15 (fsync on) on this machine ({os.cpu_count()} cores,",
            f"load average {load} at the end). Each mode on fresh state; events sent over the Unix socket in chunks of {CHUNK},",
            "one sender per instance. Rates: events until every event was applied (instances' status), CPU per event from /proc.", "",
-           "| mode | events/s applied | vs embedded | acknowledged/s | journeyd CPU µs/event | nats-server µs/event | PostgreSQL µs/event | total µs/event |",
-           "|---|---|---|---|---|---|---|---|"]
+           "| mode | events/s applied | vs embedded | acknowledged/s | journeyd CPU µs/event | nats-server µs/event | PostgreSQL µs/event | total µs/event | idle: journeyd / nats-server CPU % |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         total = r["journeyd_us"] + r["nats_us"] + r["pg_us"]
         out.append(f"| {r['mode']} | {r['events_per_s']:,.0f} | {r['events_per_s'] / base['events_per_s']:.2f}× | {r['ack_per_s']:,.0f} | "
-                   f"{r['journeyd_us']:.1f} | {r['nats_us']:.1f} | {r['pg_us']:.1f} | {total:.1f} |")
+                   f"{r['journeyd_us']:.1f} | {r['nats_us']:.1f} | {r['pg_us']:.1f} | {total:.1f} | {r['idle_cpu']:.1f} / {r['idle_nats']:.1f} |")
     if failed:
         out += ["", f"Stopped early: {failed}."]
     for r in results:

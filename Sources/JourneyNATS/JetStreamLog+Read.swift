@@ -2,14 +2,13 @@ import CNats
 import JourneyCore
 import Synchronization
 
-/// Reading a partition: direct gets for the first records (a follower's poll usually finds a few), a
-/// pull consumer for longer runs.
+/// Reading a partition: direct gets for the first records, a pull consumer for longer runs.
 extension JetStreamLog {
     /// Records fetched per request.
     static let fetchBatch: Int32 = 1024
 
-    /// Records read one by one with direct gets before a reader switches to a consumer: a follower
-    /// polling a partition usually finds none or a few, and a direct get costs the server no consumer.
+    /// Records read one by one with direct gets before a reader switches to a consumer: a direct get
+    /// costs the server no consumer.
     static let directReads = 4
 
     public func read(after: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
@@ -51,54 +50,23 @@ extension JetStreamLog {
         return (found, message)
     }
 
+    /// The rest, up to the subject's last record now, through a ``PartitionReader``: its requests are
+    /// filled at once while records are there (a `no_wait` request for more than the subject holds would be
+    /// held by nats-server 2.9 until it expires).
     private func readWithConsumer(after: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
-        // An ephemeral pull consumer on the subject from `after + 1`, without acknowledgements (nothing
-        // is redelivered; the reader keeps its own position); the server drops it if we vanish.
-        var subscription: OpaquePointer?
-        var code = jsErrCode(0)
-        var status = stream.name.withCString { name in
-            var options = jsSubOptions()
-            jsSubOptions_Init(&options)
-            options.Stream = name
-            options.Config.DeliverPolicy = js_DeliverByStartSequence
-            options.Config.OptStartSeq = after + 1
-            options.Config.AckPolicy = js_AckNone
-            options.Config.InactiveThreshold = 60_000_000_000
-            return js_PullSubscribe(&subscription, context.handle, subject, nil, nil, &options, &code)
-        }
-        guard status == NATS_OK, let subscription else { throw failure(status, code, "read after \(after)") }
-        defer {
-            natsSubscription_Unsubscribe(subscription)  // deletes the ephemeral consumer
-            natsSubscription_Destroy(subscription)
-        }
-        var highest = after
-        reading: while true {
-            var list = natsMsgList()
-            var request = jsFetchRequest()
-            jsFetchRequest_Init(&request)
-            request.Batch = Self.fetchBatch
-            request.NoWait = true  // what the stream holds now, not what may come
-            request.Expires = Int64(context.wait) * 1_000_000
-            status = natsSubscription_FetchRequest(&list, subscription, &request)
-            if (status == NATS_NOT_FOUND || status == NATS_TIMEOUT) && list.Count == 0 { break }
-            guard status == NATS_OK else { throw failure(status, jsErrCode(0), "read after \(highest)") }
-            defer { natsMsgList_Destroy(&list) }
-            var pending: UInt64 = 0
-            for index in 0..<Int(list.Count) {
-                guard let message = list.Msgs[index] else { continue }
-                var meta: UnsafeMutablePointer<jsMsgMetaData>?
-                status = natsMsg_GetMetaData(&meta, message)
-                guard status == NATS_OK, let meta else { throw failure(status, jsErrCode(0), "read the sequence of a record after \(highest)") }
-                let sequence = meta.pointee.Sequence.Stream
-                pending = meta.pointee.NumPending
-                jsMsgMetaData_Destroy(meta)
-                highest = sequence
-                let data = UnsafeRawBufferPointer(start: natsMsg_GetData(message), count: Int(natsMsg_GetDataLength(message)))
-                if try !body(sequence, data) { break reading }
+        let end = try lastMessageSequence()
+        guard end > after else { return }
+        let reader = try PartitionReader(log: self, after: after, batch: Self.fetchBatch)
+        defer { reader.close() }
+        while true {
+            let records = try reader.next(wait: .milliseconds(context.wait))
+            guard let last = records.last else { return }
+            for record in records {
+                let go = try record.payload.withUnsafeBytes { try body(record.sequence, $0) }
+                if !go { return }
             }
-            if pending == 0 { break }
+            if last.sequence >= end { return }
         }
-        positions.withLock { $0.last = max($0.last, highest) }
     }
 
     /// The sequence of the subject's last message (0 when it has none).

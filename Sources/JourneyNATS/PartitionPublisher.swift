@@ -1,7 +1,8 @@
 import CNats
 import Foundation
 
-/// Publishes events to their partition's subject with `Nats-Msg-Id` = the event's message id, and
+/// Publishes messages (journeyd: the events of an input batch that fall in one partition) to their
+/// partition's subject with `Nats-Msg-Id` = the message's deduplication id, and
 /// returns only once JetStream acknowledged them (PubAck): after that the event is stored (on a majority
 /// of the stream's replicas), so an input may acknowledge its producer. The same message id published
 /// again within the stream's duplicate window is stored once (the PubAck says `duplicate`).
@@ -12,11 +13,11 @@ public final class PartitionPublisher: Sendable {
     let context: JetStreamContext
     let batches = NSLock()
 
-    /// One event to publish.
+    /// One message to publish.
     public struct Message: Sendable {
         public var partition: Int
-        /// The deduplication id: the event's `messageId`, scoped by source where the source has one.
-        /// Empty: no `Nats-Msg-Id` (the message is never deduplicated).
+        /// The deduplication id (journeyd: names the batch's events in the partition; an event's own
+        /// `messageId` is deduplicated by the engine when it is applied). Empty: no `Nats-Msg-Id` (the message is never deduplicated).
         public var messageId: String
         public var payload: [UInt8]
         public init(partition: Int, messageId: String, payload: [UInt8]) {

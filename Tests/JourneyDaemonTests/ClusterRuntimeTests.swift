@@ -143,6 +143,15 @@ struct ClusterRuntimeTests {
             let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
             let answers = try await offThread { try exchange(lines, at: socket) }
             #expect(answers.count == lines.count && answers.allSatisfy { $0.hasPrefix("ok ") })
+            // A producer's retry in another batch composition (the last 3 days' events, reversed): JetStream
+            // stores it (another batch id), the engine drops each event by its message id when it applies
+            // it (within `dedup.window`, 7 days of event time here).
+            func time(_ line: String) -> Timestamp? { line.firstMatch(of: /"timestamp":"([^"]*)"/).flatMap { Timestamp(iso8601: String($0.output.1)) } }
+            let newest = try #require(lines.compactMap(time).max())
+            let retry = Array(lines.filter { time($0).map { newest.milliseconds - $0.milliseconds < 3 * 86_400_000 } ?? false }.reversed())
+            #expect(retry.count > 20)
+            let retried = try await offThread { try exchange(retry, at: socket) }
+            #expect(retried.count == retry.count && retried.allSatisfy { $0.hasPrefix("ok ") })
             let expected = try replayedTouches(fixture, partitions: 1)
             #expect(!expected.isEmpty)
             let delivered = await eventually(timeout: .seconds(120)) { ClusterPeers.delivered(fixture, instances: ["a"]).count >= expected.count }
@@ -156,7 +165,9 @@ struct ClusterRuntimeTests {
                 let line = output.split(separator: "\n").first { $0.hasPrefix("{") }.map(String.init) ?? "{}"
                 return try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
             }
+            #expect(await eventually(timeout: .seconds(60)) { (try? await status())?["duplicates"] as? Double == Double(retry.count) })
             let before = try await status()
+            #expect(before["events"] as? Double == Double(lines.count + retry.count), "\(before)")
             #expect(before["mode"] as? String == "cluster" && before["instance"] as? String == "a")
             #expect((before["partitions"] as? String)?.hasPrefix("1 of 1: 0@") == true, "\(before)")
             #expect((before["events"] as? Double ?? 0) > 0)

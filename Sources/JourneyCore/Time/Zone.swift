@@ -14,7 +14,18 @@ public final class Zone: Sendable, CustomStringConvertible {
     private let cache = Mutex<(start: Int64, end: Int64, offset: Int64)>((0, 0, 0))
 
     public static let utc = Zone(validated: "UTC", TimeZone(identifier: "UTC")!)
+    /// Zones named so far (writers take the lock) ...
     private static let registry = Mutex<[String: Zone]>(["UTC": utc])
+    /// ... and a snapshot of them that readers load without a lock: every event asks for its user's zone,
+    /// from as many threads as there are partitions (64 in cluster mode, where one lock made them queue).
+    /// A snapshot is replaced when a zone is first named and the old one is never freed (one per zone:
+    /// a reader may still hold it).
+    private static let published = Atomic<Unmanaged<Registry>>(.passRetained(Registry(["UTC": utc])))
+
+    private final class Registry: Sendable {
+        let zones: [String: Zone]
+        init(_ zones: [String: Zone]) { self.zones = zones }
+    }
 
     private init(validated identifier: String, _ timeZone: TimeZone) {
         self.identifier = identifier
@@ -24,7 +35,7 @@ public final class Zone: Sendable, CustomStringConvertible {
     /// The zone for an IANA identifier, or `nil` when the tz database does not know it.
     /// Zones are shared: the same identifier always returns the same instance.
     public static func named(_ identifier: String) -> Zone? {
-        if let zone = registry.withLock({ $0[identifier] }) { return zone }
+        if let zone = published.load(ordering: .acquiring).takeUnretainedValue().zones[identifier] { return zone }
         // Foundation also accepts abbreviations such as "EST"; journeys take IANA names only.
         guard identifier == "UTC" || identifier.contains("/") || identifier.hasPrefix("Etc"),
             let tz = TimeZone(identifier: identifier)
@@ -33,6 +44,7 @@ public final class Zone: Sendable, CustomStringConvertible {
         return registry.withLock { registry in
             if let existing = registry[identifier] { return existing }
             registry[identifier] = zone
+            published.store(.passRetained(Registry(registry)), ordering: .releasing)
             return zone
         }
     }

@@ -78,7 +78,7 @@ final class ClusterControlService: Service, Sendable {
             .init("rules_version", .string(live.version)), .init("journeys", number(live.rules.journeys.count)),
             .init("last_reload", .string(reloader.lastReload.withLock { $0 })),
             .init("partitions", .string("\(owned.count) of \(partitionCount): " + owned.map { "\($0.key)@\($0.value.token.value)" }.joined(separator: " "))),
-            .init("events", number(sum.events)), .init("touches", number(sum.touches)), .init("delivered", number(sum.delivered)),
+            .init("events", number(sum.events)), .init("duplicates", number(sum.duplicates)), .init("touches", number(sum.touches)), .init("delivered", number(sum.delivered)),
             .init("dead_letter", number(sum.deadLettered)), .init("in_doubt", number(sum.inDoubt)), .init("timers", number(timers)),
             .init("outbox_waiting", number(waiting)), .init("outbox_in_flight", number(inFlight)), .init("users_in_memory", number(users)),
             .init("replayed", number(sum.replayed)), .init("checkpoints", number(sum.checkpoints)),

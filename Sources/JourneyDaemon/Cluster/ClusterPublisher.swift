@@ -3,10 +3,15 @@ import JourneyNATS
 import Logging
 import Synchronization
 
-/// Cluster mode's ``EventIntake``: publishes each event of a batch to its partition's subject, as a
-/// one-line events record of the partition's log, with `Nats-Msg-Id` = its message id (scoped by the
-/// source's deduplication namespace), and says the batch is durable once JetStream acknowledged every
-/// event of it (docs/CLUSTER.md). The owner of each partition applies the records in the subject's order.
+/// Cluster mode's ``EventIntake``: publishes the events of a batch that fall in one partition as ONE
+/// message to the partition's subject — a multi-line events record of the partition's log, the record
+/// embedded mode writes for a batch — and says the batch is durable once JetStream acknowledged every
+/// message of it (docs/CLUSTER.md). The owner of each partition applies the records in the subject's order.
+///
+/// Deduplication: the message's `Nats-Msg-Id` names the batch's part (``batchId(namespace:ids:)``), so
+/// JetStream stores a batch published again whole (a retry of the same batch) once. A producer's retry
+/// after a crash usually comes in a different batch composition: its events then reach the owner again,
+/// and the engine drops them by their message ids (scoped by namespace) at apply time, as in embedded mode.
 ///
 /// The event-time policy is applied here, against the receipt time the record carries: refused lines
 /// are answered as rejected (and quarantined by the pump) and never published; the owner applies the
@@ -30,37 +35,60 @@ final class ClusterPublisher: EventIntake {
 
     func submit(_ batch: IntakeBatch) async -> IntakeReceipt {
         let receipt = IntakeReceipt()
-        var messages: [PartitionPublisher.Message] = []
-        messages.reserveCapacity(batch.events.count)
         var refused: [(line: Int, path: String, reason: String)] = []
         let stream = publisher.stream
+        // The partition's lines and message ids, partitions in the order their first event came.
+        var parts: [Int: (lines: [[UInt8]], ids: [String])] = [:]
+        var order: [Int] = []
         for (event, raw, line) in batch.events {
             var checked = event
             if case .refused(let path, let reason) = eventTime.apply(to: &checked, receivedAt: batch.receivedAt) {
                 refused.append((line, path, reason))
                 continue
             }
-            let record = JournalRecord.EventsRecord(
-                appliedAt: batch.receivedAt, receivedAt: batch.receivedAt, origin: batch.origin, namespace: batch.namespace,
-                lines: [raw], positions: [:])
-            var writer = ByteWriter(capacity: raw.count + 64)
-            JournalRecord.events(record).encode(into: &writer)
-            let id = batch.namespace.isEmpty ? event.messageId : batch.namespace + "/" + event.messageId
-            messages.append(.init(partition: stream.partition(of: event.userId), messageId: id, payload: writer.bytes))
+            let partition = stream.partition(of: event.userId)
+            if parts[partition] == nil { order.append(partition) }
+            parts[partition, default: ([], [])].lines.append(raw)
+            parts[partition, default: ([], [])].ids.append(event.messageId)
         }
-        guard !messages.isEmpty else {
+        guard !order.isEmpty else {
             receipt.resolve(.durable(refused: refused))
             return receipt
         }
+        let messages = order.map { partition -> PartitionPublisher.Message in
+            let part = parts[partition]!
+            let record = JournalRecord.EventsRecord(
+                appliedAt: batch.receivedAt, receivedAt: batch.receivedAt, origin: batch.origin, namespace: batch.namespace,
+                lines: part.lines, positions: [:])
+            var writer = ByteWriter(capacity: part.lines.reduce(64) { $0 + $1.count + 4 })
+            JournalRecord.events(record).encode(into: &writer)
+            return .init(partition: partition, messageId: Self.batchId(namespace: batch.namespace, ids: part.ids), payload: writer.bytes)
+        }
         let publisher = self.publisher
-        let toPublish = messages
+        let events = batch.events.count - refused.count
         do {
-            _ = try await blocking("journeyd publish") { try publisher.publish(batch: toPublish) }
+            _ = try await blocking("journeyd publish") { try publisher.publish(batch: messages) }
             receipt.resolve(.durable(refused: refused))
         } catch {
-            logger.error("publishing a batch of \(toPublish.count) events from \(batch.origin) failed: \(error)")
+            logger.error("publishing a batch of \(events) events (\(messages.count) partitions) from \(batch.origin) failed: \(error)")
             receipt.resolve(.refused("journeyd cannot store events: \(error)"))
         }
         return receipt
+    }
+
+    /// The `Nats-Msg-Id` of a batch's events in one partition: `b/` and a 128-bit hash of the namespace and
+    /// the message ids in order — the same batch published again gets the same id, a different one (another
+    /// composition) a different id; two different batches collide with a probability of about n²/2¹²⁹.
+    static func batchId(namespace: String, ids: [String]) -> String {
+        var a = StableHash()
+        var b = StableHash()
+        b.combine(0x9E37_79B9_7F4A_7C15)
+        a.combine(namespace)
+        b.combine(namespace)
+        for id in ids {
+            a.combine(id)
+            b.combine(id)
+        }
+        return "b/" + a.hex + b.hex
     }
 }

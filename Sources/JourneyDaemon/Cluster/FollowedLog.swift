@@ -6,25 +6,28 @@ import Synchronization
 /// own records (ticks, deliveries, reloads) to.
 ///
 /// The owner applies its own records as it appends them, and the inputs' records as it reads them
-/// (``PartitionProcessor/follow(parser:)``), so ``lastSequence`` — what a checkpoint covers — is the
+/// (``PartitionProcessor/follow(_:parser:)``), so ``lastSequence`` — what a checkpoint covers — is the
 /// position the owner has read up to, never past a record it has not applied yet: an own record
 /// appended at a later position than an unread event does not move it. ``durableSequence`` is the last
 /// record appended (a JetStream append returns after the PubAck, so it is durable).
 final class FollowedLog: EventLog, @unchecked Sendable {
     let base: any EventLog
-    private let positions: Mutex<(read: UInt64, own: Set<UInt64>)>
+    private let positions: Mutex<(read: UInt64, own: Set<UInt64>, readBytes: Int)>
 
     /// `committed`: the position the partition's last checkpoint covers.
     init(_ base: any EventLog, committed: UInt64) {
         self.base = base
-        positions = Mutex((committed, []))
+        positions = Mutex((committed, [], 0))
     }
 
     /// The position read (and applied) up to.
     var lastSequence: UInt64 { positions.withLock { $0.read } }
     var durableSequence: UInt64 { max(base.durableSequence, lastSequence) }
     var firstSequence: UInt64 { base.firstSequence }
-    var storedBytes: Int { base.storedBytes }
+    /// The bytes this owner appended plus those it read and applied (the inputs' events, published by
+    /// every instance): what `state.checkpoint.log_bytes` counts, so a busy partition is checkpointed by
+    /// the log it applied and a new owner replays little.
+    var storedBytes: Int { base.storedBytes + positions.withLock { $0.readBytes } }
     var location: String { base.location }
 
     func append(_ body: (inout ByteWriter) -> Void) throws(LogError) -> UInt64 {
@@ -39,7 +42,7 @@ final class FollowedLog: EventLog, @unchecked Sendable {
     func read(after: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
         try base.read(after: after) { sequence, bytes in
             let go = try body(sequence, bytes)
-            advance(to: sequence)
+            advance(to: sequence, bytes: bytes.count)
             return go
         }
     }
@@ -47,9 +50,10 @@ final class FollowedLog: EventLog, @unchecked Sendable {
     /// Whether the owner appended the record at `sequence` itself (and so has applied it already).
     func isOwn(_ sequence: UInt64) -> Bool { positions.withLock { $0.own.contains(sequence) } }
 
-    /// The owner has read (and applied, or skipped as its own) everything up to `sequence`.
-    func advance(to sequence: UInt64) {
+    /// The owner has read (and applied, or skipped as its own) everything up to `sequence`, `bytes` more.
+    func advance(to sequence: UInt64, bytes: Int = 0) {
         positions.withLock {
+            $0.readBytes += bytes
             $0.read = max($0.read, sequence)
             let read = $0.read
             $0.own = $0.own.filter { $0 > read }

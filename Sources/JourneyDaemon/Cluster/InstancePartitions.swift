@@ -25,6 +25,7 @@ final class InstancePartitions: Sendable {
         for partition in owned.values {
             let f = partition.processor.figures
             sum.counters.events += f.counters.events
+            sum.counters.duplicates += f.counters.duplicates
             sum.counters.touches += f.counters.touches
             sum.counters.delivered += f.counters.delivered
             sum.counters.deadLettered += f.counters.deadLettered

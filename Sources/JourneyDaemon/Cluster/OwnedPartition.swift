@@ -42,6 +42,11 @@ final class OwnedPartition: Sendable {
 
     private let flag: EndFlag
 
+    /// A partition is checkpointed once it applied this many log bytes (or `state.checkpoint.log_bytes`,
+    /// if smaller) since its last checkpoint, besides every `state.checkpoint.every`: a new owner then
+    /// replays at most about this much of it (some thousands of events, well under a second) after a kill.
+    static let checkpointBytes = 1 << 20
+
     /// Restores the partition and starts processing it.
     static func start(partition p: Int, token: FencingToken, context c: ClusterContext) async throws -> OwnedPartition {
         let store = c.store
@@ -78,13 +83,15 @@ final class OwnedPartition: Sendable {
             dispatcher.restore(processor.state.channelStates)
             return (replayed, replayedAt)
         }
+        let reader = try await blocking("journeyd follow") { try PartitionReader(log: base, after: log.lastSequence) }
         let now = MonotonicClock.nanoseconds
         func ms(_ from: UInt64, _ to: UInt64) -> UInt64 { (to - from) / 1_000_000 }
         logger.notice(
             "partition \(p) taken over under lease token \(token.value): \(replayed) records replayed after the checkpoint at stream sequence \(restored.logSequence) in \(ms(started, now)) ms (restore \(ms(started, restoredAt)), build \(ms(restoredAt, builtAt)), replay \(ms(builtAt, replayedAt)), going live \(ms(replayedAt, now)))",
             metadata: [RecordField.kind: "partition_owned"])
         var checkpointer = Checkpointer(
-            processor: processor, store: store, log: log, every: settings.checkpointEvery, logBytes: settings.checkpointLogBytes,
+            processor: processor, store: store, log: log, every: settings.checkpointEvery,
+            logBytes: min(settings.checkpointLogBytes, Self.checkpointBytes),
             retention: settings.logRetention, logger: logger, covered: restored.logSequence)
         checkpointer.fence = token
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -92,7 +99,7 @@ final class OwnedPartition: Sendable {
             .init(service: checkpointer, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: dispatcher, failureTerminationBehavior: .gracefullyShutdownGroup),
             // Last, so it stops first.
-            .init(service: PartitionFollower(processor: processor, parser: parser, interval: .milliseconds(20)), failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: PartitionFollower(processor: processor, parser: parser, reader: reader, wait: .seconds(1)), failureTerminationBehavior: .gracefullyShutdownGroup),
         ]
         let group = ServiceGroup(
             configuration: .init(services: services, logger: Logger(label: "journeyd.partition", factory: { _ in SwiftLogNoOpLogHandler() })))
@@ -101,6 +108,9 @@ final class OwnedPartition: Sendable {
 
     /// Whether the partition's services have stopped (by themselves: fenced, failed; or stopped).
     var hasEnded: Bool { flag.value.withLock { $0 } }
+
+    /// Cancels the partition's services without waiting for them (a graceful stop that did not end).
+    func abandon() { task.cancel() }
 
     /// Lets the partition go: a last checkpoint (graceful) or nothing more at all (the lease is lost).
     /// Returns the reason it failed, if it did.

@@ -126,10 +126,27 @@ struct PartitionOwnership: Service {
 
     /// Stops a partition with a last checkpoint, in the background (its lease is renewed meanwhile),
     /// then releases its lease.
+    /// How long a partition's graceful stop may take (deliveries drain for 5 s, then a last checkpoint).
+    static let stopBound: Duration = .seconds(20)
+
     private func letGo(_ p: Int, _ partition: OwnedPartition, _ held: HeldLeases) -> Task<Void, Never> {
         let (leases, instance, token, logger) = (self.leases, self.instance, partition.token, self.logger)
         return Task {
-            if let reason = await partition.stop(graceful: true) { logger.warning("partition \(p) stopped: \(reason)") }
+            // A graceful stop is bounded: one that hangs (seen under heavy load: the follower gone, the
+            // processor never told to stop) would keep the lease renewed and the partition unprocessed.
+            // Past the bound the group is cancelled and the lease let go all the same; a late checkpoint
+            // of the abandoned group is refused by its token once another instance takes the partition.
+            let stopping = Task { await partition.stop(graceful: true) }
+            let deadline = ContinuousClock.now + Self.stopBound
+            while !partition.hasEnded && ContinuousClock.now < deadline { await nap(.milliseconds(100)) }
+            if partition.hasEnded {
+                if let reason = await stopping.value { logger.warning("partition \(p) stopped: \(reason)") }
+            } else {
+                logger.error(
+                    "partition \(p) did not stop within \(Self.stopBound); cancelled, and its lease let go",
+                    metadata: [RecordField.kind: "partition_lost"])
+                partition.abandon()
+            }
             held.forget(p)
             try? await blocking("journeyd leases") { try leases.release(partition: p, owner: instance, token: token) }
             logger.notice("partition \(p) released (token \(token.value))", metadata: [RecordField.kind: "partition_released"])

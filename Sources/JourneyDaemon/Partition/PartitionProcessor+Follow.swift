@@ -6,24 +6,23 @@ import Logging
 /// the partition's subject, in the subject's order, with the code a replay uses (so a new owner replaying
 /// them from the last checkpoint gets the same state and touches).
 extension PartitionProcessor {
-    /// Reads and applies the records after the position read so far; skips the owner's own records (it
-    /// applied them as it appended them). Returns how many were applied. Runs on the processor's thread
-    /// (posted as a query).
+    /// Applies `records` (read from the partition's subject, in order) after the position read so far;
+    /// skips those already read and the owner's own (it applied them as it appended them). Returns how
+    /// many were applied. Runs on the processor's thread (posted as a query).
     @discardableResult
-    func follow(parser: SegmentEventParser) throws -> Int {
+    func follow(_ records: [(sequence: UInt64, payload: [UInt8])], parser: SegmentEventParser) throws -> Int {
         guard let followed = log as? FollowedLog, failure == nil else { return 0 }
         var applied = 0
-        try followed.base.read(after: followed.lastSequence) { sequence, bytes in
-            defer { followed.advance(to: sequence) }
-            guard !followed.isOwn(sequence), let record = try JournalRecord.decode(bytes) else { return true }
+        for (sequence, payload) in records where sequence > followed.lastSequence {
+            defer { followed.advance(to: sequence, bytes: payload.count) }
+            guard !followed.isOwn(sequence), let record = try payload.withUnsafeBytes({ try JournalRecord.decode($0) }) else { continue }
             guard case .events = record else {
                 // Another owner's record after this one took over: a stale owner still appending.
                 logger.warning("partition \(partition): log record \(sequence) is not an events record: another (stale) owner appended it; it is skipped")
-                return true
+                continue
             }
             try applyLogged(record, at: sequence, parser: parser)
             applied += 1
-            return true
         }
         return applied
     }

@@ -1,0 +1,77 @@
+import Foundation
+import JourneyCore
+import JourneyNATS
+import JourneyTesting
+import Testing
+
+@Suite("Partition reader", .serialized, .natsServer)
+struct PartitionReaderTests {
+    /// A backlog comes in batches of at most `batch`, in order, nothing skipped; then the reader waits
+    /// for its `wait` only.
+    @Test func aBacklogIsReadInBatchesInOrder() async throws {
+        let url = try SharedNATSServer.server.url
+        try await offThread {
+            let stream = try openStream(url)
+            let log = try JetStreamLog(stream: stream, partition: 1)
+            let before = log.lastSequence
+            let messages = (0..<2500).map { PartitionPublisher.Message(partition: 1, messageId: "", payload: Array("r\($0)".utf8)) }
+            _ = try PartitionPublisher(stream: stream).publish(batch: messages)
+            let reader = try PartitionReader(log: log, after: before, batch: 1024)
+            defer { reader.close() }
+            var read: [PartitionReader.Record] = []
+            var calls = 0
+            while read.count < messages.count && calls < 100 {
+                let records = try reader.next(wait: .seconds(10))
+                #expect(records.count <= 1024)
+                read += records
+                calls += 1
+            }
+            #expect(read.map(\.payload) == messages.map(\.payload))
+            #expect(zip(read, read.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
+            #expect(calls >= 3 && calls <= 6, "\(calls) calls for 2,500 records")
+            // The log's own read (a new owner's replay) goes through a reader too, without waiting at the end.
+            let replayStarted = ContinuousClock.now
+            var replayed: [[UInt8]] = []
+            try log.read(after: before) { _, bytes in
+                replayed.append(Array(bytes))
+                return true
+            }
+            #expect(replayed == messages.map(\.payload))
+            #expect(ContinuousClock.now - replayStarted < .seconds(5))
+            // Nothing more: an empty answer once the wait is over, not at some longer server timeout.
+            let idle = ContinuousClock.now
+            #expect(try reader.next(wait: .milliseconds(200)).isEmpty)
+            #expect(ContinuousClock.now - idle < .seconds(5))
+        }
+    }
+
+    /// A waiting reader returns as soon as a record comes, long before its wait is over; an interrupted
+    /// one returns at once with nothing.
+    @Test func aWaitingReaderWakesForANewRecordAndWhenInterrupted() async throws {
+        let url = try SharedNATSServer.server.url
+        try await offThread {
+            let stream = try openStream(url)
+            let log = try JetStreamLog(stream: stream, partition: 2)
+            let reader = try PartitionReader(log: log, after: log.lastSequence)
+            defer { reader.close() }
+            let publisher = try PartitionPublisher(stream: stream)
+            let later = Thread {
+                usleep(300_000)
+                _ = try? publisher.publish(.init(partition: 2, messageId: "", payload: Array("late".utf8)))
+            }
+            later.start()
+            let started = ContinuousClock.now
+            let records = try reader.next(wait: .seconds(60))
+            #expect(records.map(\.payload) == [Array("late".utf8)])
+            #expect(ContinuousClock.now - started < .seconds(30), "returned with the record, not at the end of the wait")
+            let stopper = Thread {
+                usleep(300_000)
+                reader.interrupt()
+            }
+            stopper.start()
+            let waiting = ContinuousClock.now
+            #expect(try reader.next(wait: .seconds(60)).isEmpty)
+            #expect(ContinuousClock.now - waiting < .seconds(30), "returned when interrupted")
+        }
+    }
+}
