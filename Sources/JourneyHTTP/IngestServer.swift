@@ -5,7 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import JourneyCore
-import JourneyEvents
+public import JourneyEvents
 public import Logging
 import NIOCore
 public import ServiceLifecycle
@@ -48,17 +48,21 @@ public struct IngestServer: Service {
     let source: HTTPSource
     let keys: WriteKeys
     let configuration: Configuration
+    /// Parses each event in the request handler (many at once, off the pump's serial path); an event it
+    /// rejects goes in unparsed, and the pump rejects and quarantines it as it does any line.
+    let parser: SegmentEventParser
     let logger: Logger
     /// Called with the address once listening (the port, when 0 was asked for).
     let listening: @Sendable (_ host: String, _ port: Int) -> Void
 
     public init(
-        source: HTTPSource, keys: WriteKeys, configuration: Configuration, logger: Logger,
-        listening: @escaping @Sendable (String, Int) -> Void = { _, _ in }
+        source: HTTPSource, keys: WriteKeys, configuration: Configuration, parser: SegmentEventParser = SegmentEventParser(),
+        logger: Logger, listening: @escaping @Sendable (String, Int) -> Void = { _, _ in }
     ) {
         self.source = source
         self.keys = keys
         self.configuration = configuration
+        self.parser = parser
         self.logger = logger
         self.listening = listening
     }
@@ -104,8 +108,16 @@ public struct IngestServer: Service {
 
     /// Everything but the HTTP plumbing: authenticate, read, cut into events, submit, answer.
     func respond(to request: Request, endpoint: TrackingBody.Endpoint) async -> Response {
-        let headerKey = request.headers[.authorization].flatMap(Self.basicUser)
-        if let headerKey, keys.stream(for: headerKey) == nil { return .unauthorized }
+        // The key in the header: the usual form looked up as it is, another decoded; a header key
+        // that is not ours is refused even when the body carries one.
+        var headerStream: String?
+        if let header = request.headers[.authorization] {
+            headerStream = keys.stream(forAuthorization: header)
+            if headerStream == nil, let user = Self.basicUser(header) {
+                guard let stream = keys.stream(for: user) else { return .unauthorized }
+                headerStream = stream
+            }
+        }
         let bytes: [UInt8]
         switch await readBody(request) {
         case .success(let read): bytes = read
@@ -117,8 +129,11 @@ public struct IngestServer: Service {
         } catch {
             return .badRequest(error)
         }
-        guard let key = headerKey ?? body.writeKey, let stream = keys.stream(for: key) else { return .unauthorized }
-        let answer = await source.submit(body.lines.map { SourceLine(bytes: $0) }, stream: stream)
+        guard let stream = headerStream ?? body.writeKey.flatMap(keys.stream(for:)) else { return .unauthorized }
+        let lines = body.lines.map { line in
+            SourceLine(bytes: line, event: line.withUnsafeBufferPointer { try? parser.parse($0).get() })
+        }
+        let answer = await source.submit(lines, stream: stream)
         return .answer(answer, retryAfter: configuration.retryAfterSeconds)
     }
 

@@ -23,10 +23,14 @@ public struct WriteKeys: Sendable {
     }
 
     private let streams: [String: String]
+    /// `Basic base64(key:)` — the header Segment's and RudderStack's clients send — → stream, so the
+    /// usual header is looked up as it is instead of decoded per request.
+    private let basicHeaders: [String: String]
 
     /// Keys given directly (tests).
     public init(_ streams: [String: String]) {
         self.streams = streams
+        basicHeaders = Dictionary(streams.map { ("Basic " + Data(($0.key + ":").utf8).base64EncodedString(), $0.value) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Reads every entry's file.
@@ -45,11 +49,15 @@ public struct WriteKeys: Sendable {
             }
             streams[key] = entry.stream
         }
-        self.streams = streams
+        self.init(streams)
     }
 
     /// The stream `key` names, or nil for a key that is not ours.
     public func stream(for key: String) -> String? { streams[key] }
+
+    /// The stream of an `Authorization` header in the form clients send (`Basic base64(key:)`), nil for
+    /// any other header (which is then decoded).
+    public func stream(forAuthorization header: String) -> String? { basicHeaders[header] }
 
     public var isEmpty: Bool { streams.isEmpty }
 }

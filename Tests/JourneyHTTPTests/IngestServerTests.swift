@@ -68,6 +68,7 @@ struct IngestServerTests {
             let taken = try await consume(source, count: 3)
             let received = try await answer
             #expect(taken.map(\.namespace) == ["http/web", "http/web", "http/web"])
+            #expect(taken.map(\.parsed) == [true, false, true], "parsed in the handler, the bad one left to the pump")
             #expect(received.status == 200)
             #expect(received.body == #"{"success":true,"accepted":2,"quarantined":[{"index":1,"path":"$","reason":"missing \"userId\" or \"anonymousId\""}]}"#)
 
@@ -77,6 +78,25 @@ struct IngestServerTests {
             let refused = try await single
             #expect(refused.status == 400)
             #expect(json(refused.body)["success"] as? Bool == false && json(refused.body)["accepted"] as? Int == 0)
+        }
+    }
+
+    /// The usual header (`Basic base64(key:)`) is looked up as it is; another form of it is decoded.
+    @Test func everyFormOfTheBasicHeaderNamesItsKey() async throws {
+        let source = HTTPSource()
+        try await withIngestServer(source) { port in
+            let forms = [web, ("Authorization", "basic " + Data("wk-web:any password".utf8).base64EncodedString())]
+            for (n, header) in forms.enumerated() {
+                async let answer = HTTPExchange.send("POST", "/v1/track", port: port, headers: [header], body: Array(track("h\(n)").utf8))
+                let taken = try await consume(source, count: 1)
+                #expect(try await answer.status == 200)
+                #expect(taken.map(\.namespace) == ["http/web"])
+            }
+            // A header key that is not ours is refused even when the body carries a good one.
+            let refused = try await HTTPExchange.send(
+                "POST", "/v1/track", port: port, headers: [HTTPExchange.basic("wk-nope")],
+                body: Array(#"{"writeKey":"wk-web","userId":"u","event":"e","messageId":"x"}"#.utf8))
+            #expect(refused.status == 401)
         }
     }
 

@@ -4,6 +4,7 @@ import JourneyEvents
 import JourneyHTTP
 import JourneyTesting
 import Logging
+import Testing
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
@@ -42,17 +43,22 @@ func withIngestServer<T: Sendable>(
 /// Plays the daemon's part: takes `count` events from `source` and acknowledges each as the event
 /// parser judges it (accepted, or rejected with its path and reason). Returns the lines, in order, with
 /// the namespace of the batch each came in.
-func consume(_ source: HTTPSource, count: Int) async throws -> [(line: String, namespace: String)] {
+/// Checks that an event the request handler parsed is the one its bytes make (what the pump would parse).
+func consume(_ source: HTTPSource, count: Int) async throws -> [(line: String, namespace: String, parsed: Bool)] {
     let parser = SegmentEventParser()
-    var taken: [(String, String)] = []
+    var taken: [(String, String, Bool)] = []
     while taken.count < count {
         guard let batch = try await source.next(limit: 64) else { break }
         var outcomes: [LineOutcome] = []
         for line in batch.lines {
-            taken.append((String(decoding: line.bytes, as: UTF8.self), batch.namespace))
+            taken.append((String(decoding: line.bytes, as: UTF8.self), batch.namespace, line.event != nil))
             switch parser.parse(line.bytes, source: batch.origin) {
-            case .success(let event): outcomes.append(.accepted(messageId: event.messageId))
-            case .failure(let rejection): outcomes.append(.rejected(path: rejection.path, reason: rejection.reason))
+            case .success(let event):
+                #expect(line.event == event, "the handler parsed the event its bytes make")
+                outcomes.append(.accepted(messageId: event.messageId))
+            case .failure(let rejection):
+                #expect(line.event == nil, "an event the parser rejects goes in unparsed, for the pump to quarantine")
+                outcomes.append(.rejected(path: rejection.path, reason: rejection.reason))
             }
         }
         try await source.acknowledge(batch, outcomes: outcomes)

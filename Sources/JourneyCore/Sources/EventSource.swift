@@ -43,12 +43,17 @@ public struct SourceLine: Sendable {
     public var byteOffset: Int
     /// Longer than the line limit: only its start was kept, and it is rejected.
     public var oversized: Bool
+    /// The event `bytes` make, when the source already parsed them (the HTTP input parses in its request
+    /// handlers, concurrently, off the pump's serial path); nil: the pump parses `bytes` (and rejects
+    /// and quarantines what does not parse).
+    public var event: Event?
 
-    public init(bytes: [UInt8], line: Int = 0, byteOffset: Int = 0, oversized: Bool = false) {
+    public init(bytes: [UInt8], line: Int = 0, byteOffset: Int = 0, oversized: Bool = false, event: Event? = nil) {
         self.bytes = bytes
         self.line = line
         self.byteOffset = byteOffset
         self.oversized = oversized
+        self.event = event
     }
 }
 

@@ -93,7 +93,8 @@ struct SourcePump: Service {
         try await quarantine.keep(kept, origin: batch.origin)
     }
 
-    /// Parses a batch: the events for the processor, and one outcome per line for the source. Rejected
+    /// Parses a batch (lines the source parsed already are taken as they are): the events for the
+    /// processor, and one outcome per line for the source. Rejected
     /// lines are written to quarantine (fsynced) here, before the batch can be acknowledged.
     private func prepare(_ batch: SourceBatch) async throws -> (IntakeBatch, [LineOutcome]) {
         let receivedAt = wall.now
@@ -103,6 +104,11 @@ struct SourcePump: Service {
         outcomes.reserveCapacity(batch.lines.count)
         var rejected: [(EventRejection, SourceLine)] = []
         for (index, line) in batch.lines.enumerated() {
+            if let event = line.event {
+                events.append((event, line.bytes, index))
+                outcomes.append(.accepted(messageId: event.messageId))
+                continue
+            }
             let result: Result<Event, EventRejection> =
                 line.oversized
                 ? .failure(
