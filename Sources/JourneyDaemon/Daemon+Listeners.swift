@@ -1,4 +1,5 @@
 import Foundation
+import JourneyEvents
 import JourneyHTTP
 import JourneyRules
 import JourneySources
@@ -16,8 +17,9 @@ extension Daemon {
         var gates: [ListenerGate] = []
     }
 
+    /// `parser` is the one the pump parses with: the HTTP input parses in its request handlers with it.
     static func makeListeners(
-        options: Options, settings: DaemonSettings, readiness: Readiness, service: any ServiceManager, logger: Logger
+        options: Options, settings: DaemonSettings, parser: SegmentEventParser, readiness: Readiness, service: any ServiceManager, logger: Logger
     ) throws(DaemonError) -> Listeners {
         var listeners = Listeners()
         var quiet = logger
@@ -55,7 +57,7 @@ extension Daemon {
             listeners.gates.append(gate)
             listeners.services.append(
                 ListenerService(what: what, gate: gate, logger: logger) { [configuration, quiet] listening in
-                    try await IngestServer(source: source, keys: keys, configuration: configuration, logger: quiet, listening: listening).run()
+                    try await IngestServer(source: source, keys: keys, configuration: configuration, parser: parser, logger: quiet, listening: listening).run()
                 })
         }
         // Socket activation (journeyd-admin.socket, FileDescriptorName=admin): systemd bound the address.

@@ -152,7 +152,7 @@ public final class Daemon: Sendable {
         // Inputs, bound now so that READY means they are.
         var sources = try makeSources(options: options, settings: settings, positions: state.positions, service: service, maxLine: parser.options.maxEventBytes)
         let readiness = Readiness()
-        let listeners = try makeListeners(options: options, settings: settings, readiness: readiness, service: service, logger: logger)
+        let listeners = try makeListeners(options: options, settings: settings, parser: parser, readiness: readiness, service: service, logger: logger)
         if let http = listeners.httpSource { sources.append(http) }
 
         let reloader = Reloader(

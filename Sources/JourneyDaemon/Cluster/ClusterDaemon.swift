@@ -71,7 +71,7 @@ public final class ClusterDaemon: Sendable {
 
         var sources = try Daemon.makeSources(options: options, settings: settings, positions: [:], service: service, maxLine: parser.options.maxEventBytes)
         let readiness = Readiness()
-        let listeners = try Daemon.makeListeners(options: options, settings: settings, readiness: readiness, service: service, logger: logger)
+        let listeners = try Daemon.makeListeners(options: options, settings: settings, parser: parser, readiness: readiness, service: service, logger: logger)
         if let http = listeners.httpSource { sources.append(http) }
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
