@@ -28,6 +28,7 @@ final class PartitionState: StateStore {
     private var users: [String: Slot] = [:]
     /// Users in memory in their checkpoint encoding.
     private var cold = ColdUsers()
+    private var compactedThisRound = 0
     /// Whether the checkpoint store can hold users not in memory (false on a first start until a user
     /// leaves memory): saves a store read for every new user.
     private var storeMayHoldUsers: Bool
@@ -169,12 +170,18 @@ final class PartitionState: StateStore {
 
     /// Compacts up to `limit` users a written checkpoint made clean (and that stayed clean since) into
     /// their encoding.
+    /// When a round compacted many users, the memory their decoded states held goes back to the system.
     func compact(_ limit: Int) {
         for id in cold.next(limit) {
             guard let slot = users[id], !slot.dirty else { continue }
-            let encoded = slot.state.encoded()
-            cold.store(id, [UInt8](encoded))  // exact size: the writer's buffer has room to spare
+            cold.store(id, slot.state.encoded())
             users[id] = nil
+            compactedThisRound += 1
+        }
+        cold.reclaim()
+        if !cold.hasWork {
+            if compactedThisRound >= HeapTrim.worthwhile { HeapTrim.releaseFreePages() }
+            compactedThisRound = 0
         }
     }
 
