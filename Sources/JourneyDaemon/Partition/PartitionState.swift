@@ -180,7 +180,11 @@ final class PartitionState: StateStore {
         }
         cold.reclaim()
         if !cold.hasWork {
-            if compactedThisRound >= HeapTrim.worthwhile { HeapTrim.releaseFreePages() }
+            if compactedThisRound >= HeapTrim.worthwhile {
+                // A dictionary keeps its capacity when emptied: the burst's table goes too.
+                if users.capacity > 4 * max(users.count, 1024) { users = Dictionary(minimumCapacity: users.count).merging(users) { a, _ in a } }
+                HeapTrim.releaseFreePages()
+            }
             compactedThisRound = 0
         }
     }
