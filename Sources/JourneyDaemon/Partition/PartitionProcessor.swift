@@ -321,7 +321,7 @@ public final class PartitionProcessor: @unchecked Sendable {
         if now - publishedAt >= 250_000_000 {
             publishedAt = now
             var byState: [DeliveryState: Int] = [.attempting: inFlight.count]
-            for entry in state.outbox.entries.values where entry.state == .pending || entry.state == .retry {
+            for entry in state.outbox.all where entry.state == .pending || entry.state == .retry {
                 byState[entry.state, default: 0] += 1
             }
             metrics.publish(figures, activeEnrollments: state.activeEnrollments, outboxByState: byState)
