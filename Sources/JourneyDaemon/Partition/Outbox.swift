@@ -81,6 +81,15 @@ struct Outbox {
         return taken
     }
 
+    /// How many touches held are in each state (reading each entry's state, not copying entries).
+    func countsByState() -> [DeliveryState: Int] {
+        var counts: [DeliveryState: Int] = [:]
+        for slot in slab.indices {
+            if let state = slab[slot]?.state { counts[state, default: 0] += 1 }
+        }
+        return counts
+    }
+
     /// Touches waiting (pending or retrying).
     var waiting: Int { schedules.values.reduce(0) { $0 + $1.count } }
     var attempting: Int { all.count { $0.state == .attempting } }
