@@ -81,13 +81,18 @@ struct Outbox {
         return taken
     }
 
-    /// How many touches held are in each state (reading each entry's state, not copying entries).
-    func countsByState() -> [DeliveryState: Int] {
-        var counts: [DeliveryState: Int] = [:]
+    /// How many touches held are pending and how many retrying (reading each entry's state in place:
+    /// neither copying entries nor hashing states).
+    func waitingByState() -> (pending: Int, retry: Int) {
+        var (pending, retry) = (0, 0)
         for slot in slab.indices {
-            if let state = slab[slot]?.state { counts[state, default: 0] += 1 }
+            switch slab[slot]?.state {
+            case .pending?: pending += 1
+            case .retry?: retry += 1
+            default: break
+            }
         }
-        return counts
+        return (pending, retry)
     }
 
     /// Touches waiting (pending or retrying).

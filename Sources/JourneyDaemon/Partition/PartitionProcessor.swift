@@ -320,8 +320,8 @@ public final class PartitionProcessor: @unchecked Sendable {
         let now = MonotonicClock.nanoseconds
         if now - publishedAt >= 250_000_000 {
             publishedAt = now
-            let held = state.outbox.countsByState()
-            let byState: [DeliveryState: Int] = [.attempting: inFlight.count, .pending: held[.pending] ?? 0, .retry: held[.retry] ?? 0]
+            let (pending, retry) = state.outbox.waitingByState()
+            let byState: [DeliveryState: Int] = [.attempting: inFlight.count, .pending: pending, .retry: retry]
             metrics.publish(figures, activeEnrollments: state.activeEnrollments, outboxByState: byState)
         }
     }
