@@ -11,20 +11,29 @@ extension Stages {
         var replay: Double
         var spool: Double
         var socket: Double
+        /// CPU (user + system) per event, µs: replay's and the spool daemon's.
+        var replayCPU: Double
+        var spoolCPU: Double
     }
 
     func durableShare(_ eventsFile: String, rules: String, runs: Int, into report: inout Report) throws {
         report.line("### the durable path as a share of `journeyd replay` of the same \(events) events (same run)")
         report.line("")
-        report.line("| run | replay events/s | spool `FULL` events/s (share) | socket, 4 clients, events/s (share) |")
-        report.line("|---|---|---|---|")
+        report.line("| run | replay events/s | spool `FULL` events/s (share) | socket, 4 clients, events/s (share) | CPU per event: replay / spool (ratio) | load average |")
+        report.line("|---|---|---|---|---|---|")
         var results: [DurableRun] = []
         for run in 1...runs {
+            let replayStarted = childrenCPUSeconds()
             let replay = Double(events) / (try replaySeconds(eventsFile, rules: rules))
+            let replayCPU = (childrenCPUSeconds() - replayStarted) / Double(events) * 1e6
+            let spoolStarted = childrenCPUSeconds()
             let spool = Double(events) / (try spoolRun(eventsFile, rules: rules, durability: "full").seconds)
+            let spoolCPU = (childrenCPUSeconds() - spoolStarted) / Double(events) * 1e6
             let socket = Double(events) / (try socketClients(eventsFile, rules: rules, clients: 4)).seconds
-            results.append(DurableRun(replay: replay, spool: spool, socket: socket))
-            report.line("| \(run) | \(rate(replay)) | \(rate(spool)) (\(percent(spool / replay))) | \(rate(socket)) (\(percent(socket / replay))) |")
+            results.append(DurableRun(replay: replay, spool: spool, socket: socket, replayCPU: replayCPU, spoolCPU: spoolCPU))
+            report.line(
+                "| \(run) | \(rate(replay)) | \(rate(spool)) (\(percent(spool / replay))) | \(rate(socket)) (\(percent(socket / replay))) | "
+                    + "\(fmt(replayCPU)) / \(fmt(spoolCPU)) µs (\(fmt(spoolCPU / replayCPU))×) | \(loadAverage()) |")
         }
         func summary(_ shares: [Double]) -> String {
             let sorted = shares.sorted()
@@ -33,9 +42,25 @@ extension Stages {
         report.line("")
         report.line("- spool, `synchronous=FULL`, timers to the end, delivery through the fsynced file channel: "
             + summary(results.map { $0.spool / $0.replay }) + " of replay (target ≥ 50 %)")
+        report.line("- spool CPU per event over replay's (the figure other work on the machine moves least): "
+            + "median \(fmt(results.map { $0.spoolCPU / $0.replayCPU }.sorted()[results.count / 2]))×")
         report.line("- Unix socket, 4 concurrent clients as fast as they can (each answer after its event is in a synced log segment): "
             + summary(results.map { $0.socket / $0.replay }) + " of replay (target ≥ 50 %)")
         report.line("")
+    }
+
+    /// CPU seconds (user + system) of this process's children that have ended: taken before and after
+    /// a child runs, the difference is that child's CPU.
+    func childrenCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// The 1-minute load average, as /proc/loadavg shows it.
+    func loadAverage() -> String {
+        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"
     }
 
     /// `journeyd replay` of the file, touches to a file: the engine's own speed, the yardstick.

@@ -5,7 +5,12 @@ import JourneyCore
 /// its retry time after a failure) — so a channel busy with a batch costs nothing until it is free.
 /// Final touches leave memory once a checkpoint holds them.
 struct Outbox {
-    private(set) var entries: [String: OutboxEntry] = [:]
+    /// The entries, each in a slot of `slab` found through `index`: a touch costs the dictionary a key
+    /// and a slot number, not a whole entry, so growing it moves little, and a slot freed by a checkpoint
+    /// is reused (the slab stays at the high-water mark of touches held, not of those ever added).
+    private var slab: [OutboxEntry?] = []
+    private var index: [String: Int] = [:]
+    private var free: [Int] = []
     private var schedules: [String: DueQueue] = [:]
     /// Touches created or changed since the last snapshot.
     private var dirty: Set<String> = []
@@ -15,19 +20,25 @@ struct Outbox {
     /// Restores the not-yet-final touches of a checkpoint.
     init(restoring restored: [OutboxEntry]) {
         for entry in restored {
-            entries[entry.touch.id] = entry
+            store(entry)
             if let due = entry.dueAt { schedules[entry.touch.channel, default: DueQueue()].schedule(entry.touch.id, at: due) }
         }
     }
 
-    subscript(id: String) -> OutboxEntry? { entries[id] }
+    subscript(id: String) -> OutboxEntry? { index[id].flatMap { slab[$0] } }
+
+    /// Every touch held in memory.
+    var all: some Sequence<OutboxEntry> { slab.lazy.compactMap { $0 } }
+
+    /// How many touches are held in memory.
+    var count: Int { index.count }
 
     /// Adds a touch the engine produced; false when one with its id is already here (replayed or
     /// produced again: recognized, not created twice).
     @discardableResult
     mutating func add(_ entry: OutboxEntry) -> Bool {
-        guard entries[entry.touch.id] == nil else { return false }
-        entries[entry.touch.id] = entry
+        guard index[entry.touch.id] == nil else { return false }
+        store(entry)
         dirty.insert(entry.touch.id)
         if let due = entry.dueAt { schedules[entry.touch.channel, default: DueQueue()].schedule(entry.touch.id, at: due) }
         return true
@@ -37,10 +48,10 @@ struct Outbox {
     /// already final and checkpointed, whose late report changes nothing).
     @discardableResult
     mutating func apply(_ update: DeliveryUpdate) -> OutboxEntry? {
-        guard entries[update.touchID] != nil else { return nil }
-        update.apply(to: &entries[update.touchID]!)
+        guard let slot = index[update.touchID] else { return nil }
+        update.apply(to: &slab[slot]!)
         dirty.insert(update.touchID)
-        let entry = entries[update.touchID]!
+        let entry = slab[slot]!
         if let due = entry.dueAt {
             schedules[entry.touch.channel, default: DueQueue()].schedule(update.touchID, at: due)
         } else {
@@ -65,21 +76,40 @@ struct Outbox {
     mutating func takeDue(channel: String, by now: Timestamp, limit: Int) -> [String] {
         var taken: [String] = []
         while taken.count < limit, let id = schedules[channel]?.popDue(by: now) {
-            if entries[id] != nil { taken.append(id) }
+            if index[id] != nil { taken.append(id) }
         }
         return taken
     }
 
+    /// How many touches held are pending and how many retrying (reading each entry's state in place:
+    /// neither copying entries nor hashing states).
+    func waitingByState() -> (pending: Int, retry: Int) {
+        var (pending, retry) = (0, 0)
+        for slot in slab.indices {
+            switch slab[slot]?.state {
+            case .pending?: pending += 1
+            case .retry?: retry += 1
+            default: break
+            }
+        }
+        return (pending, retry)
+    }
+
     /// Touches waiting (pending or retrying).
     var waiting: Int { schedules.values.reduce(0) { $0 + $1.count } }
-    var attempting: Int { entries.values.count { $0.state == .attempting } }
+    var attempting: Int { all.count { $0.state == .attempting } }
 
     /// The touches changed since the last snapshot, and forgets which; final ones leave memory (the
     /// checkpoint being written holds them).
     mutating func takeChanges() -> [OutboxEntry] {
-        let changed = dirty.compactMap { entries[$0] }
+        var changed: [OutboxEntry] = []
+        changed.reserveCapacity(dirty.count)
+        for id in dirty {
+            guard let slot = index[id], let entry = slab[slot] else { continue }
+            changed.append(entry)
+            if entry.state.isFinal { release(id) }
+        }
         dirty.removeAll(keepingCapacity: true)
-        for entry in changed where entry.state.isFinal { entries[entry.touch.id] = nil }
         return changed
     }
 
@@ -87,7 +117,7 @@ struct Outbox {
     mutating func remove(user: String) -> [OutboxEntry] {
         let all = entries(of: user)
         for entry in all {
-            entries[entry.touch.id] = nil
+            release(entry.touch.id)
             dirty.remove(entry.touch.id)
             schedules[entry.touch.channel]?.remove(entry.touch.id)
         }
@@ -95,5 +125,23 @@ struct Outbox {
     }
 
     /// A user's touches held in memory.
-    func entries(of user: String) -> [OutboxEntry] { entries.values.filter { $0.touch.user == user } }
+    func entries(of user: String) -> [OutboxEntry] { all.filter { $0.touch.user == user } }
+
+    /// Puts `entry` in a free slot (or a new one) and indexes it.
+    private mutating func store(_ entry: OutboxEntry) {
+        if let slot = free.popLast() {
+            slab[slot] = entry
+            index[entry.touch.id] = slot
+        } else {
+            slab.append(entry)
+            index[entry.touch.id] = slab.count - 1
+        }
+    }
+
+    /// Takes the touch `id` out of memory; its slot is free for the next one.
+    private mutating func release(_ id: String) {
+        guard let slot = index.removeValue(forKey: id) else { return }
+        slab[slot] = nil
+        free.append(slot)
+    }
 }

@@ -54,7 +54,7 @@ extension PartitionProcessor {
     func pendingDelivery(_ entry: OutboxEntry) -> PendingDelivery {
         let message = entry.message ?? RenderedMessage(text: "")
         let outbound = OutboundMessage(
-            touch: entry.touch, traits: state.user(entry.touch.user)?.traits ?? .emptyObject, subject: message.subject,
+            touch: entry.touch, traits: state.traits(of: entry.touch.user) ?? .emptyObject, subject: message.subject,
             text: message.text, html: message.html, unsubscribeURL: message.unsubscribeURL, data: message.jsonValue)
         return PendingDelivery(message: outbound, attempts: entry.attempts, firstAttemptAt: entry.firstAttemptAt, expiresAt: entry.expiresAt)
     }
@@ -139,7 +139,7 @@ extension PartitionProcessor {
     func resolveInterruptedDeliveries() {
         let resendable = resendableChannels
         var updates: [DeliveryUpdate] = []
-        for entry in state.outbox.entries.values where entry.state == .attempting {
+        for entry in state.outbox.all where entry.state == .attempting {
             if resendable.contains(entry.touch.channel) {
                 updates.append(DeliveryUpdate(touchID: entry.touch.id, state: .pending, reason: "resent after a restart (the provider deduplicates)"))
             } else {

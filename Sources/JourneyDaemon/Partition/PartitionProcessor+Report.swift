@@ -8,7 +8,7 @@ extension PartitionProcessor {
     /// in the report's figures as they become final).
     func waitingDeliveries() -> [String: [DeliveryState: Int]] {
         var counts: [String: [DeliveryState: Int]] = [:]
-        for entry in state.outbox.entries.values where !entry.state.isFinal { counts[entry.touch.channel, default: [:]][entry.state, default: 0] += 1 }
+        for entry in state.outbox.all where !entry.state.isFinal { counts[entry.touch.channel, default: [:]][entry.state, default: 0] += 1 }
         return counts
     }
 

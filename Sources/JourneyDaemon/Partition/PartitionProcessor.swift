@@ -320,10 +320,8 @@ public final class PartitionProcessor: @unchecked Sendable {
         let now = MonotonicClock.nanoseconds
         if now - publishedAt >= 250_000_000 {
             publishedAt = now
-            var byState: [DeliveryState: Int] = [.attempting: inFlight.count]
-            for entry in state.outbox.entries.values where entry.state == .pending || entry.state == .retry {
-                byState[entry.state, default: 0] += 1
-            }
+            let (pending, retry) = state.outbox.waitingByState()
+            let byState: [DeliveryState: Int] = [.attempting: inFlight.count, .pending: pending, .retry: retry]
             metrics.publish(figures, activeEnrollments: state.activeEnrollments, outboxByState: byState)
         }
     }

@@ -107,6 +107,12 @@ final class PartitionState: StateStore {
         return loaded
     }
 
+    /// A user's traits, without copying the rest of the user (what delivery needs of a user in memory).
+    func traits(of id: String) -> Value? {
+        if let slot = users[id] { return slot.state.traits }
+        return user(id)?.traits
+    }
+
     func contains(user id: String) -> Bool {
         if users.index(forKey: id) != nil || cold.contains(id) { return true }
         return user(id) != nil

@@ -93,9 +93,11 @@ final class FileSink: Sendable {
         var writes: UInt64 = 0
     }
     private let state: Mutex<State>
-    /// How many writes are known to be on disk; held while an fsync runs, so concurrent callers wait for
-    /// it and find themselves covered.
-    private let syncing = Mutex<UInt64>(0)
+    /// How many writes are known to be on disk, and whether an fsync is running: concurrent callers
+    /// sleep on ``syncDone`` until it ends and find themselves covered (a `Mutex` held across the fsync
+    /// made them spin for it, a few percent of the daemon's CPU at full speed).
+    private let syncing = Mutex<(synced: UInt64, running: Bool)>((0, false))
+    private let syncDone = NSCondition()
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -176,18 +178,29 @@ final class FileSink: Sendable {
     /// Returns once every write up to `target` is on disk: fsyncs unless another call's fsync, begun
     /// after that write, already covered it. Never retries a failed fsync (the sink fails for good).
     func sync(through target: UInt64) throws {
-        try syncing.withLock { synced in
+        syncDone.lock()
+        defer { syncDone.unlock() }
+        while true {
+            let (synced, running) = syncing.withLock { $0 }
             if synced >= target { return }
-            let (fd, covered) = try state.withLock { state -> (Int32, UInt64) in
-                if let failed = state.failed { throw Failure(description: failed) }
-                return (state.fd, state.writes)
-            }
-            guard fsync(fd) == 0 else {
-                let reason = "fsync \(path) failed: \(String(cString: strerror(errno)))"
-                state.withLock { $0.failed = reason }
-                throw Failure(description: reason)
-            }
-            synced = covered
+            if !running { break }
+            syncDone.wait()
+        }
+        let (fd, covered) = try state.withLock { state -> (Int32, UInt64) in
+            if let failed = state.failed { throw Failure(description: failed) }
+            return (state.fd, state.writes)
+        }
+        syncing.withLock { $0.running = true }
+        // Not under the condition's lock while the disk works: others write lines and queue up meanwhile.
+        syncDone.unlock()
+        let result = fsync(fd)
+        let reason = result == 0 ? nil : "fsync \(path) failed: \(String(cString: strerror(errno)))"
+        syncDone.lock()
+        syncing.withLock { $0 = (result == 0 ? max($0.synced, covered) : $0.synced, false) }
+        syncDone.broadcast()
+        if let reason {
+            state.withLock { $0.failed = reason }
+            throw Failure(description: reason)
         }
     }
 }

@@ -1,0 +1,64 @@
+import JourneyCore
+import Testing
+
+@testable import JourneyDaemon
+
+/// The in-memory outbox keeps its contract while its entries live in reused slots: a touch is added
+/// once, found by id until a checkpoint takes it final, and a slot freed then holds the next touch.
+struct OutboxTests {
+    static func entry(_ id: String, user: String = "u1", channel: String = "email", at ms: Int64 = 1_000) -> OutboxEntry {
+        OutboxEntry(
+            touch: Touch(
+                id: id, user: user, journey: "j", version: "v", enrollment: "\(user)#1", step: "s", channel: channel, template: "t",
+                at: Timestamp(milliseconds: ms)),
+            message: RenderedMessage(text: "hi \(id)"))
+    }
+
+    @Test func finalTouchesLeaveAtACheckpointAndTheirSlotsHoldTheNextOnes() {
+        var outbox = Outbox()
+        let added = [outbox.add(Self.entry("a")), outbox.add(Self.entry("b", at: 2_000)), outbox.add(Self.entry("a"))]
+        #expect(added == [true, true, false])  // produced again: recognized, not created twice
+        let dueFirst = outbox.takeDue(channel: "email", by: Timestamp(milliseconds: 1_500), limit: 10)
+        #expect(dueFirst == ["a"])
+        outbox.apply(DeliveryUpdate(touchID: "a", state: .attempting))
+        outbox.apply(DeliveryUpdate(touchID: "a", state: .sent, attempts: 1))
+        let firstChanges = outbox.takeChanges()
+        #expect(Set(firstChanges.map(\.touch.id)) == ["a", "b"])
+        #expect(outbox["a"] == nil)  // final and checkpointed: out of memory
+        #expect(outbox["b"]?.message?.text == "hi b")
+        #expect(outbox.count == 1)
+
+        // The freed slot takes the next touch; each id still finds its own entry.
+        let addedC = outbox.add(Self.entry("c", user: "u2", at: 500))
+        #expect(addedC)
+        #expect(outbox.count == 2)
+        #expect(outbox["c"]?.message?.text == "hi c")
+        #expect(outbox["b"]?.touch.at == Timestamp(milliseconds: 2_000))
+        #expect(outbox.waitingByState() == (2, 0))
+        let nextDue = outbox.nextDue()
+        #expect(nextDue == Timestamp(milliseconds: 500))
+        let secondChanges = outbox.takeChanges()
+        #expect(secondChanges.map(\.touch.id) == ["c"])
+
+        outbox.apply(DeliveryUpdate(touchID: "b", state: .retry, reason: "busy", nextAttempt: Timestamp(milliseconds: 9_000)))
+        #expect(outbox.waitingByState() == (1, 1))
+        let removed = outbox.remove(user: "u2")
+        #expect(removed.map(\.touch.id) == ["c"])
+        #expect(outbox["c"] == nil)
+        #expect(outbox.all.map(\.touch.id) == ["b"])
+        let notYet = outbox.takeDue(channel: "email", by: Timestamp(milliseconds: 8_999), limit: 10)
+        #expect(notYet.isEmpty)
+        let retried = outbox.takeDue(channel: "email", by: Timestamp(milliseconds: 9_000), limit: 10)
+        #expect(retried == ["b"])
+    }
+
+    @Test func aRestoredOutboxSchedulesItsWaitingTouches() {
+        var outbox = Outbox(restoring: [Self.entry("x", at: 3_000), Self.entry("y", channel: "sms", at: 1_000)])
+        #expect(outbox.count == 2)
+        #expect(outbox.channels == ["email", "sms"])
+        let restoredDue = outbox.nextDue()
+        #expect(restoredDue == Timestamp(milliseconds: 1_000))
+        let changes = outbox.takeChanges()
+        #expect(changes.isEmpty)  // restored, not changed
+    }
+}
