@@ -19,10 +19,15 @@ final class OwnedPartition: Sendable {
     let group: ServiceGroup
     let processor: PartitionProcessor
     let dispatcher: DeliveryDispatcher
+    /// When each service was asked to stop and returned (a hand-over's log line).
+    let stages: StopStages
     private let task: Task<String?, Never>
 
-    private init(partition: Int, token: FencingToken, group: ServiceGroup, processor: PartitionProcessor, dispatcher: DeliveryDispatcher) {
+    private init(
+        partition: Int, token: FencingToken, group: ServiceGroup, processor: PartitionProcessor, dispatcher: DeliveryDispatcher, stages: StopStages
+    ) {
         self.partition = partition
+        self.stages = stages
         self.dispatcher = dispatcher
         self.token = token
         self.group = group
@@ -94,16 +99,22 @@ final class OwnedPartition: Sendable {
             logBytes: min(settings.checkpointLogBytes, Self.checkpointBytes),
             retention: settings.logRetention, logger: logger, covered: restored.logSequence)
         checkpointer.fence = token
+        let stages = StopStages()
+        func staged(_ name: String, _ service: any Service) -> StagedService { StagedService(name: name, service: service, stages: stages) }
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: ProcessorService(processor: processor), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: checkpointer, failureTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: dispatcher, failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(
+                service: staged("processor", ProcessorService(processor: processor)), successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: staged("checkpointer", checkpointer), failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: staged("dispatcher", dispatcher), failureTerminationBehavior: .gracefullyShutdownGroup),
             // Last, so it stops first.
-            .init(service: PartitionFollower(processor: processor, parser: parser, reader: reader, wait: .seconds(1)), failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(
+                service: staged("follower", PartitionFollower(processor: processor, parser: parser, reader: reader, wait: .seconds(1))),
+                failureTerminationBehavior: .gracefullyShutdownGroup),
         ]
         let group = ServiceGroup(
             configuration: .init(services: services, logger: Logger(label: "journeyd.partition", factory: { _ in SwiftLogNoOpLogHandler() })))
-        return OwnedPartition(partition: p, token: token, group: group, processor: processor, dispatcher: dispatcher)
+        return OwnedPartition(partition: p, token: token, group: group, processor: processor, dispatcher: dispatcher, stages: stages)
     }
 
     /// Whether the partition's services have stopped (by themselves: fenced, failed; or stopped).
@@ -112,10 +123,25 @@ final class OwnedPartition: Sendable {
     /// Cancels the partition's services without waiting for them (a graceful stop that did not end).
     func abandon() { task.cancel() }
 
+    /// What the processor still waits for before it can stop (asked on its thread; nil when it does not
+    /// answer within `within`): for the log of a stop that does not end.
+    func pending(within: Duration) async -> String? {
+        let answer = Mutex<String?>(nil)
+        let processor = self.processor
+        processor.inbox.post(.query { p in answer.withLock { $0 = p.stopPending } })
+        let deadline = ContinuousClock.now + within
+        while ContinuousClock.now < deadline && !Task.isCancelled {
+            if let text = answer.withLock({ $0 }) { return text }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
     /// Lets the partition go: a last checkpoint (graceful) or nothing more at all (the lease is lost).
     /// Returns the reason it failed, if it did.
     @discardableResult
     func stop(graceful: Bool) async -> String? {
+        stages.begin()
         if graceful {
             await group.triggerGracefulShutdown()
         } else {

@@ -130,7 +130,7 @@ struct PartitionOwnership: Service {
     static let stopBound: Duration = .seconds(20)
 
     private func letGo(_ p: Int, _ partition: OwnedPartition, _ held: HeldLeases) -> Task<Void, Never> {
-        let (leases, instance, token, logger) = (self.leases, self.instance, partition.token, self.logger)
+        let (leases, instance, token, logger, context) = (self.leases, self.instance, partition.token, self.logger, self.context)
         return Task {
             // A graceful stop is bounded: one that hangs (seen under heavy load: the follower gone, the
             // processor never told to stop) would keep the lease renewed and the partition unprocessed.
@@ -142,14 +142,19 @@ struct PartitionOwnership: Service {
             if partition.hasEnded {
                 if let reason = await stopping.value { logger.warning("partition \(p) stopped: \(reason)") }
             } else {
-                logger.error(
-                    "partition \(p) did not stop within \(Self.stopBound); cancelled, and its lease let go",
-                    metadata: [RecordField.kind: "partition_lost"])
+                // Never expected (the hand-over hang of issue 13 is fixed): say loudly which service it waits on.
+                let pending = await partition.pending(within: .seconds(2)) ?? "the processor does not answer"
+                logger.critical(
+                    "partition \(p) did not stop within \(Self.stopBound) (\(partition.stages.description); processor: \(pending)); cancelled, and its lease let go",
+                    metadata: [RecordField.kind: "partition_stop_hung"])
+                context.metrics.partitionStopHung()
                 partition.abandon()
             }
             held.forget(p)
             try? await blocking("journeyd leases") { try leases.release(partition: p, owner: instance, token: token) }
-            logger.notice("partition \(p) released (token \(token.value))", metadata: [RecordField.kind: "partition_released"])
+            logger.notice(
+                "partition \(p) released (token \(token.value)) after \(partition.stages.elapsedMilliseconds ?? 0) ms: \(partition.stages.description)",
+                metadata: [RecordField.kind: "partition_released"])
         }
     }
 }
