@@ -21,7 +21,9 @@ struct ClusterRebalanceTests {
         let events = 12_000, partitions = 16
         let fixture = try DaemonFixture(events: events, files: 0, seed: 17)
         defer { fixture.remove() }
-        let receiver = try await ClusterReceiver.start(fixture)
+        // A slow provider (one delivery at a time per partition and channel, 100 ms each): touches wait in the
+        // outbox, so a partition's drain at a hand-over brings outcomes back and stages the next ones.
+        let receiver = try await ClusterReceiver.start(fixture, delay: .milliseconds(100), concurrency: 1)
         defer { receiver.stop() }
         try await ClusterPeers.with { peers in
             try peers.configure(fixture, partitions: partitions, ttl: "2s")
