@@ -21,12 +21,18 @@ final class OwnedPartition: Sendable {
     let dispatcher: DeliveryDispatcher
     /// When each service was asked to stop and returned (a hand-over's log line).
     let stages: StopStages
+    /// The partition's subject as the processor reads it (its read position) and as the server has it.
+    let log: FollowedLog
+    let base: JetStreamLog
     private let task: Task<String?, Never>
 
     private init(
-        partition: Int, token: FencingToken, group: ServiceGroup, processor: PartitionProcessor, dispatcher: DeliveryDispatcher, stages: StopStages
+        partition: Int, token: FencingToken, group: ServiceGroup, processor: PartitionProcessor, dispatcher: DeliveryDispatcher, stages: StopStages,
+        log: FollowedLog, base: JetStreamLog
     ) {
         self.partition = partition
+        self.log = log
+        self.base = base
         self.stages = stages
         self.dispatcher = dispatcher
         self.token = token
@@ -114,7 +120,7 @@ final class OwnedPartition: Sendable {
         ]
         let group = ServiceGroup(
             configuration: .init(services: services, logger: Logger(label: "journeyd.partition", factory: { _ in SwiftLogNoOpLogHandler() })))
-        return OwnedPartition(partition: p, token: token, group: group, processor: processor, dispatcher: dispatcher, stages: stages)
+        return OwnedPartition(partition: p, token: token, group: group, processor: processor, dispatcher: dispatcher, stages: stages, log: log, base: base)
     }
 
     /// Whether the partition's services have stopped (by themselves: fenced, failed; or stopped).
