@@ -113,7 +113,10 @@ public final class PartitionProcessor: @unchecked Sendable {
             for item in work { handle(item) }
             if failure == nil {
                 if eventClock == nil && stopping == nil { fireDueTimers(at: now) }
-                stageDeliveries()
+                // Stopping, nothing new goes out: the dispatcher has drained already, and in cluster mode the
+                // lease may be lost (a stale owner's fresh `attempting` record is skipped by the new owner,
+                // which would send the touch again). Due touches stay queued for the next start.
+                if stopping == nil { stageDeliveries() }
                 if let (until, reply) = finishing, finished(until) {
                     finishing = nil
                     reply()
