@@ -62,6 +62,10 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
     /// `attempting`, resolved by the next start as after a crash) — nothing goes out whose outcome nobody
     /// would record, nor after a cluster partition's lease may have passed to another instance.
     private let drained = Atomic<Bool>(false)
+    private let draining = Atomic<Bool>(false)
+
+    /// False from the start of the drain at shutdown: the processor stages no new touches then.
+    var accepting: Bool { !draining.load(ordering: .relaxed) }
 
     func submit(_ items: [PendingDelivery]) {
         guard let pipeline = state.withLock({ $0.pipeline }) else { return }
@@ -110,6 +114,7 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
             await nap(.seconds(1))
         }
         // Drain: give deliveries in flight a few seconds, then cancel them (reported `interrupted`).
+        draining.store(true, ordering: .relaxed)
         let deadline = ContinuousClock.now + .seconds(drainSeconds)
         while !idle && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
         let running = tasks.withLock { tasks in
