@@ -8,7 +8,7 @@ enum TakeoverStages {
         var at: Date
         var instance: String
         var partition: Int
-        var total: Int, restore: Int, replay: Int, live: Int
+        var total: Int, restore: Int, consumer: Int, replay: Int, live: Int
         var leasedAt: Date { at.addingTimeInterval(-Double(total) / 1000) }
     }
 
@@ -20,10 +20,12 @@ enum TakeoverStages {
             return log.split(separator: "\n").compactMap { line -> Start? in
                 guard
                     let m = line.firstMatch(
-                        of: /^(\S+) .*partition (\d+) taken over under lease token \d+: .* in (\d+) ms \(restore (\d+), build \d+, replay (\d+), going live (\d+)\)/),
+                        of: /^(\S+) .*partition (\d+) taken over under lease token \d+: .* in (\d+) ms \(restore (\d+), consumer (\d+), build \d+, replay (\d+), going live (\d+)\)/),
                     let at = format.date(from: String(m.output.1))
                 else { return nil }
-                return Start(at: at, instance: name, partition: Int(m.output.2)!, total: Int(m.output.3)!, restore: Int(m.output.4)!, replay: Int(m.output.5)!, live: Int(m.output.6)!)
+                return Start(
+                    at: at, instance: name, partition: Int(m.output.2)!, total: Int(m.output.3)!, restore: Int(m.output.4)!, consumer: Int(m.output.5)!,
+                    replay: Int(m.output.6)!, live: Int(m.output.7)!)
             }
         }
     }
@@ -40,8 +42,8 @@ enum TakeoverStages {
             let leased = taken.map { ms($0.leasedAt) }
             let takeover = takeovers.indices.contains(i) ? "\(takeovers[i])" : "?"
             return "kill \(i + 1) (\(kill.victim)): takeover \(takeover); \(taken.count) partitions started, leased +\(leased.min()!)…+\(leased.max()!) ms after the kill, "
-                + "live by +\(ms(taken.map(\.at).max()!)) ms; slowest start \(slowest.total) ms (restore \(slowest.restore), replay \(slowest.replay), going live \(slowest.live)); "
-                + "max restore \(taken.map(\.restore).max()!), max replay \(taken.map(\.replay).max()!), max going live \(taken.map(\.live).max()!) ms"
+                + "live by +\(ms(taken.map(\.at).max()!)) ms; slowest start \(slowest.total) ms (restore \(slowest.restore), consumer \(slowest.consumer), replay \(slowest.replay), going live \(slowest.live)); "
+                + "max restore \(taken.map(\.restore).max()!), max consumer \(taken.map(\.consumer).max()!), max replay \(taken.map(\.replay).max()!), max going live \(taken.map(\.live).max()!) ms"
         }
     }
 }

@@ -64,8 +64,12 @@ final class OwnedPartition: Sendable {
         let started = MonotonicClock.nanoseconds
         let restored = try await blocking("journeyd restore") { try store.restore(partition: p) }
         let restoredAt = MonotonicClock.nanoseconds
-        let base = try JetStreamLog(stream: c.stream, partition: p)
-        let log = FollowedLog(base, committed: restored.logSequence)
+        let (base, reader) = try await blocking("journeyd follow") {
+            let base = try JetStreamLog(stream: c.stream, partition: p)
+            return (base, try PartitionReader(log: base, after: restored.logSequence))
+        }
+        let openedAt = MonotonicClock.nanoseconds
+        let log = FollowedLog(base, committed: restored.logSequence, reader: reader)
         let live = c.partitions.live
         let (initial, engine) = try Daemon.startingRuntime(partition: p, restored: restored, live: live, archive: store, logger: c.logger)
         let settings = live.rules.settings.daemonSettings
@@ -94,11 +98,10 @@ final class OwnedPartition: Sendable {
             dispatcher.restore(processor.state.channelStates)
             return (replayed, replayedAt)
         }
-        let reader = try await blocking("journeyd follow") { try PartitionReader(log: base, after: log.lastSequence) }
         let now = MonotonicClock.nanoseconds
         func ms(_ from: UInt64, _ to: UInt64) -> UInt64 { (to - from) / 1_000_000 }
         logger.notice(
-            "partition \(p) taken over under lease token \(token.value): \(replayed) records replayed after the checkpoint at stream sequence \(restored.logSequence) in \(ms(started, now)) ms (restore \(ms(started, restoredAt)), build \(ms(restoredAt, builtAt)), replay \(ms(builtAt, replayedAt)), going live \(ms(replayedAt, now)))",
+            "partition \(p) taken over under lease token \(token.value): \(replayed) records replayed after the checkpoint at stream sequence \(restored.logSequence) in \(ms(started, now)) ms (restore \(ms(started, restoredAt)), consumer \(ms(restoredAt, openedAt)), build \(ms(openedAt, builtAt)), replay \(ms(builtAt, replayedAt)), going live \(ms(replayedAt, now)))",
             metadata: [RecordField.kind: "partition_owned"])
         var checkpointer = Checkpointer(
             processor: processor, store: store, log: log, every: settings.checkpointEvery,
