@@ -87,9 +87,7 @@ public final class PostgresPartitionLeases: PartitionLeases, Sendable {
     /// every instance alive now, `owner` included: the instances the partitions are spread over.
     ///
     /// Left out: an instance every lease of which has expired since its last heartbeat (its latest lease
-    /// expiry is later than that heartbeat was written) and whose last heartbeat is more than ttl / 2 old
-    /// (a live instance heartbeats every ttl / 3: one that is merely slow to renew still counts, so its
-    /// partitions are not pulled away and handed back). A live instance renews all its leases in one
+    /// expiry is later than that heartbeat was written). A live instance renews all its leases in one
     /// statement and stops every partition whose renewal lapsed, so such an instance processes nothing:
     /// it is dead, and the others' share grows as soon as its leases expire, not a heartbeat later. An
     /// instance restarted under the same name heartbeats after its old leases expired, so it counts again.
@@ -107,8 +105,7 @@ public final class PostgresPartitionLeases: PartitionLeases, Sendable {
                 WHERE i.expires_at > now() AND (i.owner = \(owner) OR NOT EXISTS (
                     SELECT 1 FROM partition_leases AS l WHERE l.owner = i.owner
                     HAVING count(*) > 0 AND bool_and(l.expires_at <= now())
-                        AND max(l.expires_at) > i.expires_at - \(ttl.milliseconds) * interval '1 millisecond'
-                        AND i.expires_at - \(ttl.milliseconds) * interval '1 millisecond' < now() - \(ttl.milliseconds / 2) * interval '1 millisecond'))
+                        AND max(l.expires_at) > i.expires_at - \(ttl.milliseconds) * interval '1 millisecond'))
                 """)
             {
                 live.insert(try row.decode(String.self))
