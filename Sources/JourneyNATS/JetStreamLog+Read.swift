@@ -69,6 +69,16 @@ extension JetStreamLog {
         }
     }
 
+    /// The sequence of the subject's last record now, as the server has it (0 when it has none): what an
+    /// owner's read position is compared with to tell a stalled partition from an idle one.
+    public func subjectEnd() throws(LogError) -> UInt64 {
+        do {
+            return try lastMessageSequence()
+        } catch {
+            throw LogError(path: location, operation: "find the last record", reason: "\(error)")
+        }
+    }
+
     /// The sequence of the subject's last message (0 when it has none).
     func lastMessageSequence() throws(JetStreamError) -> UInt64 {
         var message: OpaquePointer?

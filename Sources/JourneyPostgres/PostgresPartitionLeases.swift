@@ -85,6 +85,12 @@ public final class PostgresPartitionLeases: PartitionLeases, Sendable {
 
     /// Records that `owner` is alive for `ttl` more (by the database's clock) and returns the names of
     /// every instance alive now, `owner` included: the instances the partitions are spread over.
+    ///
+    /// Left out: an instance every lease of which has expired since its last heartbeat (its latest lease
+    /// expiry is later than that heartbeat was written). A live instance renews all its leases in one
+    /// statement and stops every partition whose renewal lapsed, so such an instance processes nothing:
+    /// it is dead, and the others' share grows as soon as its leases expire, not a heartbeat later. An
+    /// instance restarted under the same name heartbeats after its old leases expired, so it counts again.
     public func heartbeat(owner: String, ttl: Duration) throws(StoreError) -> Set<String> {
         try pool.withConnection("record the heartbeat of \(owner)") { s in
             try s.run(
@@ -93,7 +99,17 @@ public final class PostgresPartitionLeases: PartitionLeases, Sendable {
                 ON CONFLICT (owner) DO UPDATE SET expires_at = EXCLUDED.expires_at
                 """)
             var live: Set<String> = []
-            for row in try s.run("SELECT owner FROM cluster_instances WHERE expires_at > now()") { live.insert(try row.decode(String.self)) }
+            for row in try s.run(
+                """
+                SELECT i.owner FROM cluster_instances AS i
+                WHERE i.expires_at > now() AND (i.owner = \(owner) OR NOT EXISTS (
+                    SELECT 1 FROM partition_leases AS l WHERE l.owner = i.owner
+                    HAVING count(*) > 0 AND bool_and(l.expires_at <= now())
+                        AND max(l.expires_at) > i.expires_at - \(ttl.milliseconds) * interval '1 millisecond'))
+                """)
+            {
+                live.insert(try row.decode(String.self))
+            }
             return live
         }
     }
@@ -105,15 +121,55 @@ public final class PostgresPartitionLeases: PartitionLeases, Sendable {
         }
     }
 
-    /// Every partition's current lease: owner, token and whether it is live by the database's clock.
-    public func leases() throws(StoreError) -> [Int: (owner: String, token: FencingToken, live: Bool)] {
+    /// Every partition's current lease: owner, token, whether it is live by the database's clock, and the
+    /// milliseconds left until it expires (negative once it has).
+    public func leases() throws(StoreError) -> [Int: (owner: String, token: FencingToken, live: Bool, remaining: Int)] {
         try pool.withConnection("read the leases") { s in
-            var result: [Int: (owner: String, token: FencingToken, live: Bool)] = [:]
-            for row in try s.run("SELECT partition, owner, token, expires_at > now() FROM partition_leases") {
-                let (partition, owner, token, live) = try row.decode((Int, String, Int64, Bool).self)
-                result[partition] = (owner, FencingToken(token), live)
+            var result: [Int: (owner: String, token: FencingToken, live: Bool, remaining: Int)] = [:]
+            for row in try s.run(
+                """
+                SELECT partition, owner, token, expires_at > now(),
+                    CASE WHEN expires_at = '-infinity' THEN -1 ELSE (extract(epoch FROM expires_at - now()) * 1000)::bigint END
+                FROM partition_leases
+                """)
+            {
+                let (partition, owner, token, live, remaining) = try row.decode((Int, String, Int64, Bool, Int64).self)
+                result[partition] = (owner, FencingToken(token), live, Int(remaining))
             }
             return result
+        }
+    }
+
+    /// Leases every partition of `partitions` that is free (never leased, released, expired) or already
+    /// `owner`'s to `owner` for `ttl`, in one transaction, and returns the grants (a partition another
+    /// owner holds is left out). As ``acquire(partition:owner:ttl:)`` for each, in partition order (so
+    /// two instances claiming overlapping sets lock the rows in the same order).
+    public func acquire(partitions: [Int], owner: String, ttl: Duration) throws(StoreError) -> [Int: FencingToken] {
+        let ids = partitions.sorted().map { Int32($0) }
+        guard !ids.isEmpty else { return [:] }
+        return try pool.transaction("acquire the leases of \(ids.count) partitions") { s in
+            var granted: [Int: FencingToken] = [:]
+            for row in try s.run(
+                """
+                INSERT INTO partition_leases AS l (partition, owner, token, expires_at)
+                SELECT p, \(owner), 1, now() + \(ttl.milliseconds) * interval '1 millisecond' FROM unnest(\(ids)::integer[]) AS p ORDER BY p
+                ON CONFLICT (partition) DO UPDATE SET owner = EXCLUDED.owner, token = l.token + 1, expires_at = EXCLUDED.expires_at
+                WHERE l.expires_at <= now() OR l.owner = EXCLUDED.owner
+                RETURNING partition, token
+                """)
+            {
+                let (partition, token) = try row.decode((Int32, Int64).self)
+                granted[Int(partition)] = FencingToken(token)
+            }
+            guard !granted.isEmpty else { return [:] }
+            let keys = granted.keys.sorted()
+            let (grantedIDs, tokens) = (keys.map { Int32($0) }, keys.map { granted[$0]!.value })
+            try s.run(
+                """
+                INSERT INTO lease_grants (partition, token, owner)
+                SELECT g.partition, g.token, \(owner) FROM unnest(\(grantedIDs)::integer[], \(tokens)::bigint[]) AS g(partition, token)
+                """)
+            return granted
         }
     }
 }

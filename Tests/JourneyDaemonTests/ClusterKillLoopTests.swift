@@ -35,6 +35,7 @@ struct ClusterKillLoopTests {
             var random = SplitMix(seed: 99)
             var kills = 0
             var takeovers: [Duration] = []
+            var killedAt: [(at: Date, victim: String)] = []
             var start = 0
             var turn = 0
             while start < lines.count {
@@ -54,6 +55,7 @@ struct ClusterKillLoopTests {
                     _ = await instances[victim]!.exit()
                     kills += 1
                     let killed = ContinuousClock.now
+                    killedAt.append((Date(), victim))
                     try? FileManager.default.removeItem(atPath: sockets[victim]!)
                     // Taken over: every partition leased to a survivor that has restored it and gone live.
                     let covered = await eventually(timeout: .seconds(120), interval: .milliseconds(50)) {
@@ -69,6 +71,7 @@ struct ClusterKillLoopTests {
             for name in names { _ = await instances[name]!.stop() }
             let tally = receiver.tally(expected: expected, inDoubt: try await peers.inDoubt())
             let slowest = takeovers.max() ?? .zero
+            for line in TakeoverStages.breakdown(fixture, instances: names, kills: killedAt, takeovers: takeovers) { print(line) }
             print("cluster kill loop: \(events) events, P \(partitions), \(kills) kills, takeover max \(slowest) (all \(takeovers)), \(expected.count) touches in the replay; \(tally)")
             #expect(kills >= 1)
             #expect(tally.holds, "\(tally)")

@@ -12,15 +12,17 @@ struct ClusterReceiver {
 
     /// Starts the receiver and points the fixture's channels at it (the `repurchase` journey sends
     /// through `wecom` here, so both channels carry a share of the touches). Stop it with SIGKILL (the test
-    /// runner's children inherit an ignored SIGTERM).
-    static func start(_ fixture: DaemonFixture) async throws -> ClusterReceiver {
+    /// runner's children inherit an ignored SIGTERM). `delay`: how long each answer takes; `concurrency`:
+    /// the channels' deliveries in flight per partition (a slow provider keeps touches waiting in the outbox).
+    static func start(_ fixture: DaemonFixture, delay: Duration = .zero, concurrency: Int = 16) async throws -> ClusterReceiver {
         let portFile = fixture.root + "/receiver.port"
         let log = fixture.root + "/received.jsonl"
         let process = try ChildProcess(
-            "/usr/bin/env", ["python3", repositoryRoot + "/Tests/JourneyDaemonTests/Peers/keyed_receiver.py", portFile, log])
+            "/usr/bin/env",
+            ["python3", repositoryRoot + "/Tests/JourneyDaemonTests/Peers/keyed_receiver.py", portFile, log, "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)"])
         #expect(await eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: portFile) })
         let port = try String(contentsOfFile: portFile, encoding: .utf8)
-        let retry = "retry: { initial: 200ms, multiplier: 2, jitter: 0, max_attempts: 50 }"
+        let retry = "retry: { initial: 200ms, multiplier: 2, jitter: 0, max_attempts: 50 }, concurrency: \(concurrency)"
         try """
         channels:
           - { name: email, type: webhook, url: "http://127.0.0.1:\(port)/keyed", allow_private: true, receiver_deduplicates: true, \(retry) }

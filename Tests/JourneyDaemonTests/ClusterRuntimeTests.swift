@@ -52,11 +52,11 @@ struct ClusterPeers {
 
     /// Writes the `cluster:` section (and the DSN file it names) into the fixture's journeyd.yaml.
     /// `ttl` nil: the default lease ttl.
-    func configure(_ fixture: DaemonFixture, partitions: Int, ttl: String? = "2s") throws {
+    func configure(_ fixture: DaemonFixture, partitions: Int, ttl: String? = "2s", stallAfter: String? = nil) throws {
         let dsn = fixture.root + "/postgres.dsn"
         try "postgresql://\(PostgresServer.user)@/journeyd?host=\(postgres.socketDirectory)&port=\(postgres.port)\n"
             .write(toFile: dsn, atomically: true, encoding: .utf8)
-        let lease = ttl.map { "\n  lease: { ttl: \($0) }" } ?? ""
+        let lease = (ttl.map { "\n  lease: { ttl: \($0) }" } ?? "") + (stallAfter.map { "\n  stall_after: \($0)" } ?? "")
         try ("""
         cluster:
           partitions: \(partitions)
@@ -66,7 +66,7 @@ struct ClusterPeers {
     }
 
     /// One instance, on event time, taking events on a Unix socket; logging to `root/NAME.log`.
-    func startInstance(_ name: String, _ fixture: DaemonFixture) throws -> (ChildProcess, socket: String) {
+    func startInstance(_ name: String, _ fixture: DaemonFixture, environment: [String: String]? = nil) throws -> (ChildProcess, socket: String) {
         let socket = fixture.root + "/\(name).sock"
         let process = try ChildProcess(
             journeydBinary,
@@ -74,7 +74,7 @@ struct ClusterPeers {
                 "run", "--rules", fixture.rules, "--state", fixture.root + "/\(name)/state.sqlite", "--spool", fixture.root + "/\(name)/spool",
                 "--socket", socket, "--clock", "event", "--instance", name,
             ],
-            output: fixture.root + "/\(name).log")
+            output: fixture.root + "/\(name).log", environment: environment)
         return (process, socket)
     }
 

@@ -88,6 +88,45 @@ struct PostgresLeasesTests {
         #expect(current[9]?.owner == "i2" && current[1]?.owner == "i1" && current[1]?.live == true)
     }
 
+    /// A takeover claims a dead instance's partitions in one statement: the free ones are granted, one
+    /// another owner holds is left out, and each grant is in the history.
+    @Test func aBatchAcquireGrantsTheFreePartitionsOnly() async throws {
+        let configuration = try await SharedPostgres.database()
+        let store = try await offThread { try PostgresCheckpointStore(configuration) }
+        defer { store.close() }
+        let leases = PostgresPartitionLeases(store)
+        let first = try await offThread { try leases.acquire(partitions: [3, 1, 2], owner: "i1", ttl: .seconds(120)) }
+        #expect(first.keys.sorted() == [1, 2, 3] && first.values.allSatisfy { $0.value == 1 })
+        let second = try await offThread { try leases.acquire(partitions: [2, 3, 4], owner: "i2", ttl: .seconds(120)) }
+        #expect(second.keys.sorted() == [4])
+        #expect(try await offThread { try leases.acquire(partitions: [], owner: "i2", ttl: .seconds(1)) }.isEmpty)
+        let current = try await offThread { try leases.leases() }
+        #expect(current[2]?.owner == "i1" && current[4]?.owner == "i2" && current[4]?.live == true)
+        #expect((current[4]?.remaining ?? 0) > 100_000 && (current[4]?.remaining ?? 0) <= 120_000)
+        let server = try #require(SharedPostgres.server)
+        let grants = try await server.psql(configuration.database, "SELECT string_agg(partition || ':' || owner, ',' ORDER BY partition) FROM lease_grants")
+        #expect(grants == "1:i1,2:i1,3:i1,4:i2")
+    }
+
+    /// An instance every lease of which expired since its last heartbeat is dead (a live one renews them
+    /// all together): it is left out of the live instances at once, though its heartbeat has not expired;
+    /// its next heartbeat (a restart under the same name) counts it again.
+    @Test func anInstanceWhoseLeasesAllLapsedIsNotLive() async throws {
+        let configuration = try await SharedPostgres.database()
+        let store = try await offThread { try PostgresCheckpointStore(configuration) }
+        defer { store.close() }
+        let leases = PostgresPartitionLeases(store)
+        let ttl = Duration.seconds(120)
+        _ = try await offThread { try leases.heartbeat(owner: "i1", ttl: ttl) }
+        _ = try await offThread { try leases.acquire(partitions: [1], owner: "i1", ttl: ttl) }
+        _ = try await offThread { try leases.heartbeat(owner: "i3", ttl: ttl) }
+        _ = try await offThread { try leases.acquire(partitions: [5, 6], owner: "i3", ttl: .milliseconds(300)) }
+        #expect(try await offThread { try leases.heartbeat(owner: "i2", ttl: ttl) } == ["i1", "i2", "i3"])
+        #expect(await eventually(interval: .milliseconds(25)) { (try? await offThread { try leases.heartbeat(owner: "i2", ttl: ttl) }) == ["i1", "i2"] })
+        #expect(try await offThread { try leases.heartbeat(owner: "i3", ttl: ttl) } == ["i1", "i2", "i3"])
+        #expect(try await offThread { try leases.heartbeat(owner: "i1", ttl: ttl) } == ["i1", "i2", "i3"])
+    }
+
     @Test func aCheckpointWithoutATokenIsRefusedForALeasedPartition() async throws {
         let configuration = try await SharedPostgres.database()
         let store = try await offThread { try PostgresCheckpointStore(configuration) }

@@ -78,7 +78,7 @@ public final class ClusterDaemon: Sendable {
             .init(
                 service: PartitionOwnership(
                     leases: PostgresPartitionLeases(store), context: shared, partitions: cluster.partitions,
-                    ttl: .milliseconds(cluster.leaseTTL.milliseconds)),
+                    ttl: .milliseconds(cluster.leaseTTL.milliseconds), stallAfter: .milliseconds(cluster.stallAfter.milliseconds)),
                 failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: reloader, failureTerminationBehavior: .gracefullyShutdownGroup),
         ]

@@ -1,4 +1,5 @@
 import JourneyCore
+import JourneyNATS
 import Synchronization
 
 /// A partition's log in cluster mode, as its owner's ``PartitionProcessor`` sees it: the JetStream
@@ -12,11 +13,15 @@ import Synchronization
 /// record appended (a JetStream append returns after the PubAck, so it is durable).
 final class FollowedLog: EventLog, @unchecked Sendable {
     let base: any EventLog
+    /// The partition's reader (its one pull consumer), which the replay at start reads through and the
+    /// follower then reads on with: a partition's start creates one consumer, not a second for the replay.
+    private let replayReader: Mutex<PartitionReader?>
     private let positions: Mutex<(read: UInt64, own: Set<UInt64>, readBytes: Int)>
 
-    /// `committed`: the position the partition's last checkpoint covers.
-    init(_ base: any EventLog, committed: UInt64) {
+    /// `committed`: the position the partition's last checkpoint covers; `reader`: a reader after it.
+    init(_ base: any EventLog, committed: UInt64, reader: PartitionReader? = nil) {
         self.base = base
+        replayReader = Mutex(reader)
         positions = Mutex((committed, [], 0))
     }
 
@@ -40,6 +45,21 @@ final class FollowedLog: EventLog, @unchecked Sendable {
 
     /// Every record after `after`, own ones included (recovery replays all of them).
     func read(after: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
+        // Once (the follower owns the reader afterwards).
+        if after == lastSequence, let reader = replayReader.withLock({ $0.take() }) {
+            // Up to the subject's end when the log was opened (the replay at start), through the reader.
+            let end = base.lastSequence
+            var position = after
+            while position < end {
+                for record in try reader.next(wait: .seconds(1)) {
+                    position = record.sequence
+                    let go = try record.payload.withUnsafeBytes { try body(record.sequence, $0) }
+                    advance(to: record.sequence, bytes: record.payload.count)
+                    if !go { return }
+                }
+            }
+            return
+        }
         try base.read(after: after) { sequence, bytes in
             let go = try body(sequence, bytes)
             advance(to: sequence, bytes: bytes.count)

@@ -5,7 +5,13 @@ import Synchronization
 final class InstancePartitions: Sendable {
     private let state: Mutex<(live: Runtime, owned: [Int: OwnedPartition])>
 
+    private let stallCount = Mutex(0)
+
     init(live: Runtime) { state = Mutex((live, [:])) }
+
+    /// Owned partitions found stalled and let go since the instance started (status `partition_stalls`).
+    var stalls: Int { stallCount.withLock { $0 } }
+    func noteStall() { stallCount.withLock { $0 += 1 } }
 
     /// The rules a partition taken over now starts on (the last successful reload's).
     var live: Runtime {

@@ -19,10 +19,21 @@ final class OwnedPartition: Sendable {
     let group: ServiceGroup
     let processor: PartitionProcessor
     let dispatcher: DeliveryDispatcher
+    /// When each service was asked to stop and returned (a hand-over's log line).
+    let stages: StopStages
+    /// The partition's subject as the processor reads it (its read position) and as the server has it.
+    let log: FollowedLog
+    let base: JetStreamLog
     private let task: Task<String?, Never>
 
-    private init(partition: Int, token: FencingToken, group: ServiceGroup, processor: PartitionProcessor, dispatcher: DeliveryDispatcher) {
+    private init(
+        partition: Int, token: FencingToken, group: ServiceGroup, processor: PartitionProcessor, dispatcher: DeliveryDispatcher, stages: StopStages,
+        log: FollowedLog, base: JetStreamLog
+    ) {
         self.partition = partition
+        self.log = log
+        self.base = base
+        self.stages = stages
         self.dispatcher = dispatcher
         self.token = token
         self.group = group
@@ -53,8 +64,12 @@ final class OwnedPartition: Sendable {
         let started = MonotonicClock.nanoseconds
         let restored = try await blocking("journeyd restore") { try store.restore(partition: p) }
         let restoredAt = MonotonicClock.nanoseconds
-        let base = try JetStreamLog(stream: c.stream, partition: p)
-        let log = FollowedLog(base, committed: restored.logSequence)
+        let (base, reader) = try await blocking("journeyd follow") {
+            let base = try JetStreamLog(stream: c.stream, partition: p)
+            return (base, try PartitionReader(log: base, after: restored.logSequence))
+        }
+        let openedAt = MonotonicClock.nanoseconds
+        let log = FollowedLog(base, committed: restored.logSequence, reader: reader)
         let live = c.partitions.live
         let (initial, engine) = try Daemon.startingRuntime(partition: p, restored: restored, live: live, archive: store, logger: c.logger)
         let settings = live.rules.settings.daemonSettings
@@ -83,27 +98,32 @@ final class OwnedPartition: Sendable {
             dispatcher.restore(processor.state.channelStates)
             return (replayed, replayedAt)
         }
-        let reader = try await blocking("journeyd follow") { try PartitionReader(log: base, after: log.lastSequence) }
         let now = MonotonicClock.nanoseconds
         func ms(_ from: UInt64, _ to: UInt64) -> UInt64 { (to - from) / 1_000_000 }
         logger.notice(
-            "partition \(p) taken over under lease token \(token.value): \(replayed) records replayed after the checkpoint at stream sequence \(restored.logSequence) in \(ms(started, now)) ms (restore \(ms(started, restoredAt)), build \(ms(restoredAt, builtAt)), replay \(ms(builtAt, replayedAt)), going live \(ms(replayedAt, now)))",
+            "partition \(p) taken over under lease token \(token.value): \(replayed) records replayed after the checkpoint at stream sequence \(restored.logSequence) in \(ms(started, now)) ms (restore \(ms(started, restoredAt)), consumer \(ms(restoredAt, openedAt)), build \(ms(openedAt, builtAt)), replay \(ms(builtAt, replayedAt)), going live \(ms(replayedAt, now)))",
             metadata: [RecordField.kind: "partition_owned"])
         var checkpointer = Checkpointer(
             processor: processor, store: store, log: log, every: settings.checkpointEvery,
             logBytes: min(settings.checkpointLogBytes, Self.checkpointBytes),
             retention: settings.logRetention, logger: logger, covered: restored.logSequence)
         checkpointer.fence = token
+        let stages = StopStages()
+        func staged(_ name: String, _ service: any Service) -> StagedService { StagedService(name: name, service: service, stages: stages) }
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: ProcessorService(processor: processor), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: checkpointer, failureTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: dispatcher, failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(
+                service: staged("processor", ProcessorService(processor: processor)), successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: staged("checkpointer", checkpointer), failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: staged("dispatcher", dispatcher), failureTerminationBehavior: .gracefullyShutdownGroup),
             // Last, so it stops first.
-            .init(service: PartitionFollower(processor: processor, parser: parser, reader: reader, wait: .seconds(1)), failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(
+                service: staged("follower", PartitionFollower(processor: processor, parser: parser, reader: reader, wait: .seconds(1))),
+                failureTerminationBehavior: .gracefullyShutdownGroup),
         ]
         let group = ServiceGroup(
             configuration: .init(services: services, logger: Logger(label: "journeyd.partition", factory: { _ in SwiftLogNoOpLogHandler() })))
-        return OwnedPartition(partition: p, token: token, group: group, processor: processor, dispatcher: dispatcher)
+        return OwnedPartition(partition: p, token: token, group: group, processor: processor, dispatcher: dispatcher, stages: stages, log: log, base: base)
     }
 
     /// Whether the partition's services have stopped (by themselves: fenced, failed; or stopped).
@@ -112,10 +132,25 @@ final class OwnedPartition: Sendable {
     /// Cancels the partition's services without waiting for them (a graceful stop that did not end).
     func abandon() { task.cancel() }
 
+    /// What the processor still waits for before it can stop (asked on its thread; nil when it does not
+    /// answer within `within`): for the log of a stop that does not end.
+    func pending(within: Duration) async -> String? {
+        let answer = Mutex<String?>(nil)
+        let processor = self.processor
+        processor.inbox.post(.query { p in answer.withLock { $0 = p.stopPending } })
+        let deadline = ContinuousClock.now + within
+        while ContinuousClock.now < deadline && !Task.isCancelled {
+            if let text = answer.withLock({ $0 }) { return text }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
     /// Lets the partition go: a last checkpoint (graceful) or nothing more at all (the lease is lost).
     /// Returns the reason it failed, if it did.
     @discardableResult
     func stop(graceful: Bool) async -> String? {
+        stages.begin()
         if graceful {
             await group.triggerGracefulShutdown()
         } else {

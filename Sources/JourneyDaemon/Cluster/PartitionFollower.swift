@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import JourneyEvents
 import JourneyNATS
 import Logging
@@ -49,6 +50,11 @@ struct PartitionFollower: Service {
 
     /// Reads and hands batches of records to the processor, one apply outstanding at a time.
     private static func follow(reader: PartitionReader, processor: PartitionProcessor, parser: SegmentEventParser, wait: Duration, stopped: StopFlag) throws {
+        if FollowerFault.stallsOnce(processor.partition) {
+            // Fault injection (tests of the stall watchdog): this follower reads nothing until it is stopped.
+            while !stopped.value.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.05) }
+            return
+        }
         var applying: DispatchSemaphore?
         while !stopped.value.load(ordering: .acquiring) {
             let records = try reader.next(wait: wait).map { (sequence: $0.sequence, payload: $0.payload) }
@@ -71,6 +77,19 @@ struct PartitionFollower: Service {
                 })
             applying = done
         }
+    }
+}
+
+/// `JOURNEYD_FAULT_STALL_FOLLOWER=N` (tests only): the first follower of partition N in this process
+/// reads nothing — a real stall of that partition (its lease renewed, its subject growing) for the stall
+/// watchdog to find; the partition's next start reads normally.
+enum FollowerFault {
+    private static let partition = ProcessInfo.processInfo.environment["JOURNEYD_FAULT_STALL_FOLLOWER"].flatMap { Int($0) }
+    private static let fired = Atomic<Bool>(false)
+
+    static func stallsOnce(_ p: Int) -> Bool {
+        guard p == partition else { return false }
+        return fired.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
     }
 }
 

@@ -1,5 +1,6 @@
 import JourneyCore
 import JourneyPostgres
+import JourneyRules
 import Logging
 import ServiceLifecycle
 
@@ -16,6 +17,9 @@ struct PartitionOwnership: Service {
     let context: ClusterContext
     let partitions: Int
     let ttl: Duration
+    /// `cluster.stall_after`: how long an owned partition may stay behind its subject's end without
+    /// progress before it is reported and let go (``PartitionStallWatch``).
+    var stallAfter: Duration = .milliseconds(ClusterSettings.defaultStallAfter.milliseconds)
 
     private var instance: String { context.instance }
     private var logger: Logger { context.logger }
@@ -28,6 +32,7 @@ struct PartitionOwnership: Service {
         var lastTurn: UInt64 = 0
         var turn = ttl / 3
         var joined = false
+        var watch = PartitionStallWatch(after: stallAfter)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             for p in held.lapsed() {
                 if let partition = owned.removeValue(forKey: p) {
@@ -38,15 +43,23 @@ struct PartitionOwnership: Service {
                 held.forget(p)
             }
             leaving = leaving.filter { held.isHeld($0.key) }  // a partition let go is forgotten once released
+            for stall in await watch.stalled(owned) {
+                guard let partition = owned.removeValue(forKey: stall.partition) else { continue }
+                logger.error(
+                    "partition \(stall.partition) stalled: read up to stream sequence \(stall.position), its subject holds records up to \(stall.end), no progress for \(stall.seconds) s; letting it go to start again",
+                    metadata: [RecordField.kind: "partition_stalled"])
+                context.metrics.partitionStalled()
+                context.partitions.noteStall()
+                leaving[stall.partition] = letGo(stall.partition, partition, held)
+            }
             let now = MonotonicClock.nanoseconds
             if now - lastTurn >= turn.nanoseconds {
                 lastTurn = MonotonicClock.nanoseconds
                 do {
-                    // Short of its share, the instance looks again soon: a dead instance's leases are
-                    // taken over as they expire, not up to a third of the ttl later.
-                    turn = try await spread(&owned, &leaving, held) ? ttl / 3 : min(ttl / 3, .milliseconds(250))
+                    turn = try await spread(&owned, &leaving, held)
                     joined = true
                 } catch {
+                    turn = ttl / 3
                     logger.error("partition ownership: \(error); trying again")
                 }
             }
@@ -66,8 +79,11 @@ struct PartitionOwnership: Service {
         try? await blocking("journeyd leases") { try leases.leave(owner: instance) }
     }
 
-    /// One turn of spreading; returns whether the instance holds its share (or more) afterwards.
-    private func spread(_ owned: inout [Int: OwnedPartition], _ leaving: inout [Int: Task<Void, Never>], _ held: HeldLeases) async throws -> Bool {
+    /// One turn of spreading; returns when the next one is due: a third of the ttl, 250 ms while the
+    /// instance holds less than its share (expired leases are taken as they expire), and just after
+    /// another instance's lease that missed its renewals expires (a dead instance's partitions are
+    /// claimed right away, not up to a third of the ttl later).
+    private func spread(_ owned: inout [Int: OwnedPartition], _ leaving: inout [Int: Task<Void, Never>], _ held: HeldLeases) async throws -> Duration {
         let (leases, instance, ttl) = (self.leases, self.instance, self.ttl)
         for (p, partition) in owned where partition.hasEnded {
             logger.warning("partition \(p) stopped by itself; letting it go", metadata: [RecordField.kind: "partition_lost"])
@@ -76,30 +92,34 @@ struct PartitionOwnership: Service {
         }
         let live = try await blocking("journeyd leases") { try leases.heartbeat(owner: instance, ttl: ttl) }
         let target = (partitions + max(1, live.count) - 1) / max(1, live.count)
+        let current = try await blocking("journeyd leases") { try leases.leases() }
         if owned.count > target {
             for p in owned.keys.sorted().suffix(owned.count - target) {
                 leaving[p] = letGo(p, owned[p]!, held)
                 owned[p] = nil
             }
         } else if owned.count < target {
-            let current = try await blocking("journeyd leases") { try leases.leases() }
             // From an offset of this instance's own, so instances starting together try different partitions first.
             var hash = StableHash()
             hash.combine(instance)
             let offset = Int(hash.value % UInt64(partitions))
-            var granted: [(Int, FencingToken)] = []
-            for i in 0..<partitions where owned.count + granted.count < target {
-                let p = (offset + i) % partitions
-                guard owned[p] == nil, leaving[p] == nil, current[p]?.live != true else { continue }
-                let sentAt = MonotonicClock.nanoseconds
-                guard let token = try await blocking("journeyd leases", { try leases.acquire(partition: p, owner: instance, ttl: ttl) }) else { continue }
-                held.hold(p, token: token, sentAt: sentAt)
-                granted.append((p, token))
+            let free = (0..<partitions).map { (offset + $0) % partitions }.filter { p in
+                owned[p] == nil && leaving[p] == nil && current[p]?.live != true
             }
+            let wanted = Array(free.prefix(target - owned.count))
+            let sentAt = MonotonicClock.nanoseconds
+            // One statement for all of them: a takeover claims a dead instance's partitions in one round trip.
+            let granted = try await blocking("journeyd leases") { try leases.acquire(partitions: wanted, owner: instance, ttl: ttl) }
+            for (p, token) in granted { held.hold(p, token: token, sentAt: sentAt) }
             // Restored side by side: a takeover waits for the slowest partition, not for their sum.
-            for (p, started) in await start(granted, held) { owned[p] = started }
+            for (p, started) in await start(granted.sorted { $0.key < $1.key }, held) { owned[p] = started }
         }
-        return owned.count >= target
+        var next = owned.count >= target ? ttl / 3 : min(ttl / 3, .milliseconds(250))
+        // Another instance's live lease expiring within the turn has missed its renewals (a live owner renews
+        // every ttl / 4): its owner is likely dead — look again just after it expires.
+        let expiring = current.values.filter { $0.owner != instance && $0.live }.map(\.remaining).min()
+        if let expiring, expiring < Int((next / .milliseconds(1)).rounded()) { next = .milliseconds(max(10, expiring + 20)) }
+        return next
     }
 
     /// Starts the partitions just leased, concurrently; a partition that cannot start is released.
@@ -130,7 +150,7 @@ struct PartitionOwnership: Service {
     static let stopBound: Duration = .seconds(20)
 
     private func letGo(_ p: Int, _ partition: OwnedPartition, _ held: HeldLeases) -> Task<Void, Never> {
-        let (leases, instance, token, logger) = (self.leases, self.instance, partition.token, self.logger)
+        let (leases, instance, token, logger, context) = (self.leases, self.instance, partition.token, self.logger, self.context)
         return Task {
             // A graceful stop is bounded: one that hangs (seen under heavy load: the follower gone, the
             // processor never told to stop) would keep the lease renewed and the partition unprocessed.
@@ -142,14 +162,19 @@ struct PartitionOwnership: Service {
             if partition.hasEnded {
                 if let reason = await stopping.value { logger.warning("partition \(p) stopped: \(reason)") }
             } else {
-                logger.error(
-                    "partition \(p) did not stop within \(Self.stopBound); cancelled, and its lease let go",
-                    metadata: [RecordField.kind: "partition_lost"])
+                // Never expected (the hand-over hang of issue 13 is fixed): say loudly which service it waits on.
+                let pending = await partition.pending(within: .seconds(2)) ?? "the processor does not answer"
+                logger.critical(
+                    "partition \(p) did not stop within \(Self.stopBound) (\(partition.stages.description); processor: \(pending)); cancelled, and its lease let go",
+                    metadata: [RecordField.kind: "partition_stop_hung"])
+                context.metrics.partitionStopHung()
                 partition.abandon()
             }
             held.forget(p)
             try? await blocking("journeyd leases") { try leases.release(partition: p, owner: instance, token: token) }
-            logger.notice("partition \(p) released (token \(token.value))", metadata: [RecordField.kind: "partition_released"])
+            logger.notice(
+                "partition \(p) released (token \(token.value)) after \(partition.stages.elapsedMilliseconds ?? 0) ms: \(partition.stages.description)",
+                metadata: [RecordField.kind: "partition_released"])
         }
     }
 }

@@ -131,6 +131,16 @@ final class DaemonMetrics: Sendable {
         gauge("journeyd_cluster_partitions_owned").record(count)
     }
 
+    /// Cluster mode: a partition's graceful stop did not end within its bound (never expected).
+    func partitionStopHung() {
+        counter("journeyd_cluster_partition_stop_hung_total").increment()
+    }
+
+    /// Cluster mode: an owned partition found stalled (behind its subject's end, no progress) and let go.
+    func partitionStalled() {
+        counter("journeyd_cluster_partition_stalls_total").increment()
+    }
+
     func logSync(nanoseconds: UInt64, records: Int) {
         timer("journeyd_log_sync_duration_seconds").recordNanoseconds(Int64(nanoseconds))
     }

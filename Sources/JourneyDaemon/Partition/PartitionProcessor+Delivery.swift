@@ -5,6 +5,13 @@ import Logging
 /// Where staged touches go once their `attempting` record is durable: the delivery dispatcher.
 protocol DeliverySink: Sendable {
     func submit(_ items: [PendingDelivery])
+    /// False once the sink drains for shutdown: no new touches are staged for it then (they stay queued
+    /// in the outbox for the next start instead of being marked `attempting` and never sent).
+    var accepting: Bool { get }
+}
+
+extension DeliverySink {
+    var accepting: Bool { true }
 }
 
 /// The outbox side of a partition: which touches go to their channels when, and what the pipeline's
@@ -24,7 +31,7 @@ extension PartitionProcessor {
     /// record is durable, so a crash leaves them `attempting` in the log — in doubt, resent only where
     /// the provider deduplicates. One batch per channel at a time.
     func stageDeliveries() {
-        guard runtime.channels != nil else { return }
+        guard runtime.channels != nil, deliveries.accepting else { return }
         let dueBy = deliveryTime
         var updates: [DeliveryUpdate] = []
         for channel in state.outbox.channels where busyChannels[channel, default: 0] < Self.batchesInFlightPerChannel {

@@ -113,7 +113,10 @@ public final class PartitionProcessor: @unchecked Sendable {
             for item in work { handle(item) }
             if failure == nil {
                 if eventClock == nil && stopping == nil { fireDueTimers(at: now) }
-                stageDeliveries()
+                // Stopping, nothing new goes out: the dispatcher has drained already, and in cluster mode the
+                // lease may be lost (a stale owner's fresh `attempting` record is skipped by the new owner,
+                // which would send the touch again). Due touches stay queued for the next start.
+                if stopping == nil { stageDeliveries() }
                 if let (until, reply) = finishing, finished(until) {
                     finishing = nil
                     reply()
@@ -137,9 +140,15 @@ public final class PartitionProcessor: @unchecked Sendable {
 
     /// Asks the syncer for a sync of what was appended since the last request. Asked after every batch,
     /// not once per turn: the `fdatasync` then overlaps the batches applied after it in the same turn.
+    /// Cluster mode: `lastSequence` is the read position, which stays behind the records the processor
+    /// appended itself until the follower reads them back — and a stopping partition's follower has
+    /// stopped first. The durable position covers those appends: touches staged under one of them
+    /// (the dispatcher's drain frees a channel, the next due touches are staged) would otherwise wait for a
+    /// sync nobody asks for, and the processor's stop for them (issue 13's hand-over hang).
     private func requestSync() {
-        if log.lastSequence > syncRequested {
-            syncRequested = log.lastSequence
+        let appended = max(log.lastSequence, log.durableSequence)
+        if appended > syncRequested {
+            syncRequested = appended
             syncer.request()
         }
     }

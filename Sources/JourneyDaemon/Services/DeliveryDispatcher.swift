@@ -58,6 +58,15 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
         }
     }
 
+    /// Set once the drain at shutdown is over: touches submitted later are not sent (they stay
+    /// `attempting`, resolved by the next start as after a crash) — nothing goes out whose outcome nobody
+    /// would record, nor after a cluster partition's lease may have passed to another instance.
+    private let drained = Atomic<Bool>(false)
+    private let draining = Atomic<Bool>(false)
+
+    /// False from the start of the drain at shutdown: the processor stages no new touches then.
+    var accepting: Bool { !draining.load(ordering: .relaxed) }
+
     func submit(_ items: [PendingDelivery]) {
         guard let pipeline = state.withLock({ $0.pipeline }) else { return }
         var byChannel: [String: [PendingDelivery]] = [:]
@@ -65,8 +74,10 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
         let report = self.report
         for (_, batch) in byChannel {
             let id = UUID()
-            // Registered under the lock the task takes to deregister: it cannot finish before it is known.
+            // Registered under the lock the task takes to deregister: it cannot finish before it is known
+            // (and under the lock the drain takes to end: none starts after it).
             tasks.withLock { tasks in
+                guard !drained.load(ordering: .relaxed) else { return }
                 tasks[id] = Task { [self] in
                     let reports = await pipeline.deliver(batch)
                     let channel = batch[0].message.touch.channel
@@ -103,9 +114,13 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
             await nap(.seconds(1))
         }
         // Drain: give deliveries in flight a few seconds, then cancel them (reported `interrupted`).
+        draining.store(true, ordering: .relaxed)
         let deadline = ContinuousClock.now + .seconds(drainSeconds)
         while !idle && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
-        let running = tasks.withLock { Array($0.values) }
+        let running = tasks.withLock { tasks in
+            drained.store(true, ordering: .relaxed)
+            return Array(tasks.values)
+        }
         for task in running { task.cancel() }
         for task in running { await task.value }
         if ownsChannels { await state.withLock { $0.channels }?.shutdown() }

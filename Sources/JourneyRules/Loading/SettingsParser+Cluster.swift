@@ -3,7 +3,7 @@ import JourneyCore
 /// `cluster` (several instances on NATS JetStream and PostgreSQL).
 extension SettingsParser {
     static func cluster(_ node: YAMLNode, reader: YAMLReader, into d: inout DaemonSettings) {
-        guard let cm = reader.mapping(node, "cluster", allowed: ["instance", "partitions", "stream", "nats", "postgres", "lease"]) else { return }
+        guard let cm = reader.mapping(node, "cluster", allowed: ["instance", "partitions", "stream", "nats", "postgres", "lease", "stall_after"]) else { return }
         var instance: String?
         if let node = cm["instance"] { instance = reader.identifier(node, "cluster.instance", what: "instance name", dash: true) }
         var partitions = 64
@@ -46,6 +46,14 @@ extension SettingsParser {
                 leaseTTL = span
             }
         }
+        var stallAfter = ClusterSettings.defaultStallAfter
+        if let node = cm["stall_after"], let span = reader.duration(node, "cluster.stall_after") {
+            if span < .seconds(1) || span > .hours(1) {
+                reader.error(at: node, "cluster.stall_after", "must be from 1s to 1h")
+            } else {
+                stallAfter = span
+            }
+        }
         guard let natsURL, let dsn else { return }
         var cluster = ClusterSettings(natsURL: natsURL, postgresDSN: dsn)
         cluster.instance = instance
@@ -53,6 +61,7 @@ extension SettingsParser {
         cluster.natsCredentials = natsCredentials
         cluster.stream = stream
         cluster.leaseTTL = leaseTTL
+        cluster.stallAfter = stallAfter
         d.cluster = cluster
     }
 

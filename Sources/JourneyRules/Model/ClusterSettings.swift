@@ -21,6 +21,10 @@ public struct ClusterSettings: Sendable, Equatable {
     /// default, 5 s, bounds a takeover after a kill to about 5 s plus the partitions' restore.
     public var leaseTTL: TimeSpan = Self.defaultLeaseTTL
     public static let defaultLeaseTTL = TimeSpan.seconds(5)
+    /// `cluster.stall_after`: how long an owned partition may stay behind its subject's end without
+    /// progress (its follower or processor stuck) before it is reported and let go, to start afresh.
+    public var stallAfter: TimeSpan = Self.defaultStallAfter
+    public static let defaultStallAfter = TimeSpan.seconds(60)
 
     /// Where a secret is read from when the daemon starts.
     public enum Secret: Sendable, Equatable {

@@ -5,17 +5,18 @@ with a key is acted on, a repeat is answered 200 and not acted on again. /plain 
 request is acted on. Each request is appended to LOG as one JSON line: path, key, whether it was acted
 on ("acted"), whether a repeat names another touch than the first
 request with its key ("conflict": the traits and text may differ, they are read at each attempt), and the touch's fields.
-The port goes to PORT_FILE once listening.
+The port goes to PORT_FILE once listening. DELAY_MS (optional): how long each answer takes (a slow provider).
 
-usage: keyed_receiver.py PORT_FILE LOG
+usage: keyed_receiver.py PORT_FILE LOG [DELAY_MS]
 """
-import json, os, sys, threading
+import json, os, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port_file, log_path = sys.argv[1], sys.argv[2]
 fields = ("touch_id", "at", "user", "journey", "version", "enrollment", "step", "channel", "template")
 seen, lock = {}, threading.Lock()
 log = open(log_path, "a", buffering=1)
+delay = int(sys.argv[3]) / 1000 if len(sys.argv) > 3 else 0
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -26,6 +27,8 @@ class Handler(BaseHTTPRequestHandler):
         key = self.headers.get("Idempotency-Key", "")
         message = json.loads(body)
         touch = {f: message.get(f) for f in fields}
+        if delay:
+            time.sleep(delay)
         with lock:
             first = seen.setdefault(key, touch) if self.path == "/keyed" else touch
             acted = self.path != "/keyed" or first is touch

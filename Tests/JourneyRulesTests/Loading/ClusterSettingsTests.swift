@@ -16,12 +16,14 @@ struct ClusterSettingsTests {
                   nats: { url: "nats://127.0.0.1:4222", credentials_credential: nats-creds }
                   postgres: { dsn_file: /etc/journeyd/postgres.dsn }
                   lease: { ttl: 15s }
+                  stall_after: 2m
                 """,
         ])
         let cluster = try #require(rules.settings.daemonSettings.cluster)
         #expect(cluster.instance == "web-1" && cluster.partitions == 32 && cluster.stream == "JOURNEYD_TEST")
         #expect(cluster.natsURL == "nats://127.0.0.1:4222" && cluster.natsCredentials == .credential("nats-creds"))
         #expect(cluster.postgresDSN == .file("/etc/journeyd/postgres.dsn") && cluster.leaseTTL == .seconds(15))
+        #expect(cluster.stallAfter == .minutes(2))
     }
 
     @Test func defaultsAndTheEmbeddedMode() throws {
@@ -31,6 +33,7 @@ struct ClusterSettingsTests {
         ])
         let cluster = try #require(rules.settings.daemonSettings.cluster)
         #expect(cluster.partitions == 64 && cluster.stream == "JOURNEYD" && cluster.leaseTTL == .seconds(5) && cluster.instance == nil)
+        #expect(cluster.stallAfter == .seconds(60))
         #expect(cluster.natsCredentials == nil && cluster.postgresDSN == .credential("pg"))
         let embedded = try LoaderFixtures.load(["channels.yaml": RuleFixtures.defaultChannels, "journeyd.yaml": "# nothing\n"])
         #expect(embedded.settings.daemonSettings.cluster == nil)
@@ -45,6 +48,7 @@ struct ClusterSettingsTests {
                   nats: { url: "http://x", credentials_file: a, credentials_credential: b }
                   postgres: { dsn: "postgresql://u:secret@h/db" }
                   lease: { ttl: 100ms }
+                  stall_after: 500ms
                 """,
         ])
         #expect(rules == nil)
@@ -55,5 +59,6 @@ struct ClusterSettingsTests {
         #expect(text.contains("cluster.postgres.dsn: unknown key \"dsn\""), "\(text)")
         #expect(!text.contains("secret"), "a DSN written inline is not echoed")
         #expect(text.contains("cluster.lease.ttl: must be from 1s to 10m"), "\(text)")
+        #expect(text.contains("cluster.stall_after: must be from 1s to 1h"), "\(text)")
     }
 }
