@@ -55,13 +55,13 @@ struct EvaluationScope: ExpressionScope {
 
     static func lookup(event: Event, first: String, path: ArraySlice<String>) -> Value {
         let rest = path.dropFirst()
-        switch first {
+        switch first {  // `properties` first: most paths are properties, and a switch on strings compares in order
+        case "properties": return event.properties.value(at: rest) ?? .null
         case "name", "event": return rest.isEmpty ? .string(event.name) : .null
         case "type": return rest.isEmpty ? .string(event.kind.rawValue) : .null
         case "userId", "user_id": return rest.isEmpty ? .string(event.userId) : .null
         case "messageId", "message_id": return rest.isEmpty ? .string(event.messageId) : .null
         case "timestamp": return rest.isEmpty ? .string(event.timestamp.iso8601) : .null
-        case "properties": return event.properties.value(at: rest) ?? .null
         case "traits": return event.traits.value(at: rest) ?? .null
         default: return event.extra.value(at: path) ?? .null
         }

@@ -58,6 +58,25 @@ struct DedupWindowTests {
         #expect(!window.contains(DedupWindow.Key("never-seen")))
     }
 
+    @Test("keys whose hashes agree in the 32 bits a bucket keeps are still told apart, and expire in order")
+    func keysSharingTheBucketTag() {
+        // Every key has the same low 32 bits (same home bucket, same tag in the index): one long probe run,
+        // each probe a tag match that only the key itself can refute, and every expiry a backward shift.
+        var window = DedupWindow(window: .minutes(1), maxEntries: 1_000_000)
+        var model = Model(window: .minutes(1), maxEntries: 1_000_000)
+        var now = Timestamp(milliseconds: 1_700_000_000_000)
+        var random = SplitMix(seed: 9)
+        for i in 0..<3_000 {
+            now = now + .milliseconds(Int64(random.next() % 100))
+            let n = random.next() % 4 == 0 ? UInt64(max(0, i - Int(random.next() % 50))) : UInt64(i)
+            let key = DedupWindow.Key(high: n &* 31, low: n << 32 | 0xDEAD_BEEF)
+            let expected = model.insert(key, at: now)
+            #expect(window.insert(key, at: now) == expected, "insert \(i) (key \(n))")
+        }
+        #expect(window.entries == model.order)
+        #expect(!window.contains(DedupWindow.Key(high: 1, low: 0xDEAD_BEEF)))
+    }
+
     @Test("a restored window remembers what the checkpoint held, in order, and refuses those ids")
     func restore() {
         var window = DedupWindow(window: .hours(1))

@@ -5,7 +5,7 @@
 /// oldest first (`dedup.window`, `dedup.max_entries` in journeyd.yaml). Each id is remembered by a
 /// 128-bit hash — 16 bytes instead of a string: two distinct ids collide with a probability of about
 /// n²/2¹²⁹ (below 10⁻²⁴ for ten million ids), so no event is dropped by a collision in practice. Held in
-/// a ``KeyRing``: about 30–40 bytes per remembered id in memory.
+/// a ``KeyRing``: about 40–50 bytes per remembered id in memory.
 public struct DedupWindow: Sendable {
     /// A remembered id: its 128-bit hash.
     public struct Key: Sendable, Hashable {

@@ -38,8 +38,16 @@ public struct StableHash: Sendable {
 
     /// `finalized` as 16 lower-case hex digits.
     public var hex: String {
-        let digits = String(finalized, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+        let value = finalized
+        // Written in place: touch ids are made once per touch, and radix formatting plus padding cost
+        // three allocations (issue 9).
+        return String(unsafeUninitializedCapacity: 16) { buffer in
+            for i in 0..<16 {
+                let nibble = UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * i)) & 0xF
+                buffer[i] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble  // 0-9, a-f
+            }
+            return 16
+        }
     }
 
     public static func of(_ parts: String...) -> StableHash {
