@@ -44,16 +44,23 @@ public struct TrackingBody: Sendable {
         public var description: String { index.map { "batch[\($0)]: \(reason)" } ?? reason }
     }
 
-    /// The events, one JSON object each.
-    public var lines: [[UInt8]]
+    /// The events, as the event log keeps them: each one's line (one JSON object), and the event it
+    /// makes when it is a valid Segment event (nil: the pump rejects and quarantines the line).
+    public var events: [SourceLine]
     /// The `writeKey` the body carried, if any.
     public var writeKey: String?
 
-    /// Cuts `body` into events; throws the first problem that refuses the request. `receivedAt`, when
-    /// given, is set on every event.
-    public init(_ body: [UInt8], endpoint: Endpoint, maxEventBytes: Int, receivedAt: Timestamp? = nil) throws(Problem) {
+    /// The events' lines.
+    public var lines: [[UInt8]] { events.map(\.bytes) }
+
+    /// Cuts `body` into events and reads each with `parser` straight from the body's bytes (no line
+    /// is written and read again); throws the first problem that refuses the request. `receivedAt`,
+    /// when given, is set on every event.
+    public init(
+        _ body: [UInt8], endpoint: Endpoint, maxEventBytes: Int, receivedAt: Timestamp? = nil,
+        parser: SegmentEventParser = SegmentEventParser()
+    ) throws(Problem) {
         var scanner = JSONSpans(body)
-        lines = []
         let received = receivedAt.map { (JSONSpans.Name.receivedAt, Self.quoted($0.iso8601)) }
         switch endpoint {
         case .single(let type):
@@ -63,21 +70,24 @@ public struct TrackingBody: Sendable {
             let members: [JSONSpans.Member]
             do { members = try scanner.topLevelObject() } catch { throw Problem(index: nil, reason: Self.describe(error)) }
             writeKey = Self.stringValue(of: .writeKey, in: members, body: body)
-            lines = body.withUnsafeBufferPointer { [Self.line(members, of: $0, injecting: [(.type, Self.quoted(type))], setting: received)] }
+            let request = RequestMembers(type: type, receivedAt: receivedAt, maxDepth: parser.options.maxDepth)
+            events = body.withUnsafeBufferPointer { body in
+                [Self.event(body, parser: parser, request: request) { Self.line(members, of: body, injecting: [(.type, Self.quoted(type))], setting: received) }]
+            }
         case .batch:
-            // One pass: the batch's events are found (and checked) while the body is scanned; the
-            // batch-level members they may need can come after them, so lines are made at the end.
-            var events: [[JSONSpans.Member]] = []
+            // One pass checks the body and finds its events; the batch-level members they may need can
+            // come after them, so the events are read at the end.
+            var ranges: [Range<Int>] = []
             var eventProblem: Problem?
             let members: [JSONSpans.Member]
             do throws(JSONSpans.Problem) {
                 members = try scanner.topLevelObject { (scanner: inout JSONSpans, key: JSONSpans.Name) throws(JSONSpans.Problem) in
                     guard key == .batch else { return try scanner.value(depth: 2) }
-                    events = []
+                    ranges = []
                     try scanner.array { (scanner: inout JSONSpans, index: Int) throws(JSONSpans.Problem) in
                         let start = scanner.position
                         do throws(JSONSpans.Problem) {
-                            events.append(try scanner.object())
+                            try scanner.skipObject()
                         } catch {
                             eventProblem = Problem(index: index, reason: Self.describe(error, base: start))
                             throw error
@@ -87,6 +97,7 @@ public struct TrackingBody: Sendable {
                             eventProblem = Problem(index: index, reason: "event exceeds \(maxEventBytes) bytes (\(size) bytes)")
                             throw JSONSpans.Problem(offset: start, reason: "too large")
                         }
+                        ranges.append(start..<scanner.position)
                     }
                 }
             } catch {
@@ -100,7 +111,30 @@ public struct TrackingBody: Sendable {
             for name in [JSONSpans.Name.sentAt, .context] {
                 if let member = members.last(where: { $0.name == name }) { shared.append((name, body[member.valueRange])) }
             }
-            lines = body.withUnsafeBufferPointer { body in events.map { Self.line($0, of: body, injecting: shared, setting: received) } }
+            let request = RequestMembers(
+                sentAt: shared.first { $0.0 == .sentAt }?.1, context: shared.first { $0.0 == .context }?.1, receivedAt: receivedAt,
+                maxDepth: parser.options.maxDepth)
+            events = body.withUnsafeBufferPointer { body in
+                ranges.map { range in
+                    Self.event(UnsafeBufferPointer(rebasing: body[range]), parser: parser, request: request) {
+                        let bytes = Array(body[range])
+                        var spans = JSONSpans(bytes)
+                        let members = (try? spans.object()) ?? []
+                        return bytes.withUnsafeBufferPointer { Self.line(members, of: $0, injecting: shared, setting: received) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One event read from its bytes with the request's members; one the parser rejects keeps the line
+    /// `cut` writes for it (the pump rejects it with its reason and quarantines that line).
+    static func event(
+        _ bytes: UnsafeBufferPointer<UInt8>, parser: SegmentEventParser, request: RequestMembers, cut: () -> [UInt8]
+    ) -> SourceLine {
+        switch parser.parse(bytes, completing: request) {
+        case .success(let (event, line)): SourceLine(bytes: line, event: event)
+        case .failure: SourceLine(bytes: cut())
         }
     }
 
