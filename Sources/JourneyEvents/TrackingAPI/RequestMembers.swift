@@ -2,12 +2,13 @@ public import JourneyCore
 
 /// What a Tracking API request gives each of its events, read once per request: the endpoint's `type`
 /// and the batch's `sentAt` and `context` for an event that lacks them, and `receivedAt`, set on every
-/// event (the client's is replaced). An event's `writeKey` is dropped.
+/// event (the client's is replaced). An event's `writeKey` is dropped. (A class: each event's reader
+/// holds it without copying its members.)
 ///
 /// ``SegmentEventParser/parse(_:completing:)`` reads an event straight from the request body's bytes
 /// with these members as if they were written in it, and writes the line the event log keeps
 /// (the event's members as sent, minus `writeKey` and `receivedAt`, then the members given here).
-public struct RequestMembers: Sendable {
+public final class RequestMembers: Sendable {
     /// A member given to every event (or every event without it): its JSON as written in the line,
     /// and what the parser makes of it (read once here, not once per event).
     struct Member: Sendable {
@@ -18,8 +19,8 @@ public struct RequestMembers: Sendable {
     }
 
     /// Members an event gets when it has none of its own, in the order they are added.
-    var defaults: [Member] = []
-    var receivedAt: Member?
+    let defaults: [Member]
+    let receivedAt: Member?
 
     /// - Parameters:
     ///   - type: the endpoint's type (`/v1/track`), nil for a batch.
@@ -34,9 +35,11 @@ public struct RequestMembers: Sendable {
             JSONWriter.writeString(text, into: &out)
             return out
         }
+        var defaults: [Member] = []
         if let type { defaults.append(Self.member(.type, quoted(type), maxDepth: maxDepth)) }
         if let sentAt { defaults.append(Self.member(.sentAt, Array(sentAt), maxDepth: maxDepth)) }
         if let context { defaults.append(Self.member(.context, Array(context), maxDepth: maxDepth)) }
+        self.defaults = defaults
         self.receivedAt = receivedAt.map { Self.member(.receivedAt, quoted($0.iso8601), maxDepth: maxDepth) }
     }
 
