@@ -99,10 +99,3 @@ extension Daemon {
         path.hasPrefix("/") ? path : rulesDirectory + "/" + path
     }
 }
-
-extension Daemon {
-    /// Runs the process's Swift concurrency on the HTTP stack's event loops (``EventLoopExecutor``): call
-    /// it first thing in `journeyd run`, before any other task starts.
-    @discardableResult
-    public static func runTasksOnEventLoops() -> Bool { EventLoopExecutor.install() }
-}

@@ -82,7 +82,6 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if ProcessInfo.processInfo.environment["JOURNEYD_EXECUTOR"] == "nio" { Daemon.runTasksOnEventLoops() }
         // A SIGHUP before the reloader's handler is installed must not end the daemon (its default action):
         // systemd does not restart a service that SIGHUP ended, since it counts as a clean exit.
         signal(SIGHUP, SIG_IGN)
