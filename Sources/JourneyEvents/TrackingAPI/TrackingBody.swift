@@ -1,7 +1,7 @@
 public import JourneyCore
 
-/// A request body of the Segment HTTP Tracking API cut into one JSON line per event, as the event
-/// parser reads them:
+/// A request body of the Segment HTTP Tracking API cut into its events, each read by the event parser
+/// straight from the body's bytes (``RequestMembers``) and kept as the one JSON line the event log stores:
 ///
 /// - `/v1/track`, `/v1/identify`, … carry one event; its `type` is the endpoint's when the body has none.
 /// - `/v1/batch` (and `/v1/import`) carry `{"batch": [event, …], "sentAt": …, "context": …}`; a
@@ -14,7 +14,8 @@ public import JourneyCore
 ///
 /// Every value keeps the bytes the client sent. What is refused here refuses the whole request (a
 /// 400 naming the event's index): a body that is not JSON, an event that is not an object or is over
-/// the per-event limit. Whether an event is a valid Segment event is decided later, per event.
+/// the per-event limit. Whether an event is a valid Segment event is decided per event: one the parser
+/// rejects is handed on without its event, and the pump rejects and quarantines it.
 public struct TrackingBody: Sendable {
     /// What a request posts: one event of a type, or a batch.
     public enum Endpoint: Sendable, Equatable {
