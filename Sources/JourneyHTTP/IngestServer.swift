@@ -48,8 +48,9 @@ public struct IngestServer: Service {
     let source: HTTPSource
     let keys: WriteKeys
     let configuration: Configuration
-    /// Parses each event in the request handler (many at once, off the pump's serial path); an event it
-    /// rejects goes in unparsed, and the pump rejects and quarantines it as it does any line.
+    /// Reads each event straight from the request body in the handler (many at once, off the pump's
+    /// serial path); an event it rejects goes in unparsed, and the pump rejects and quarantines it as it
+    /// does any line.
     let parser: SegmentEventParser
     let logger: Logger
     /// Called with the address once listening (the port, when 0 was asked for).
@@ -125,15 +126,13 @@ public struct IngestServer: Service {
         }
         let body: TrackingBody
         do {
-            body = try TrackingBody(bytes, endpoint: endpoint, maxEventBytes: configuration.maxEventBytes, receivedAt: WallClock().now)
+            body = try TrackingBody(
+                bytes, endpoint: endpoint, maxEventBytes: configuration.maxEventBytes, receivedAt: WallClock().now, parser: parser)
         } catch {
             return .badRequest(error)
         }
         guard let stream = headerStream ?? body.writeKey.flatMap(keys.stream(for:)) else { return .unauthorized }
-        let lines = body.lines.map { line in
-            SourceLine(bytes: line, event: line.withUnsafeBufferPointer { try? parser.parse($0).get() })
-        }
-        let answer = await source.submit(lines, stream: stream)
+        let answer = await source.submit(body.events, stream: stream)
         return .answer(answer, retryAfter: configuration.retryAfterSeconds)
     }
 

@@ -11,6 +11,12 @@ extension Response {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.jsonText)))
     }
 
+    /// `200 {"success":true}`, the usual answer: its body written once, not per request.
+    static var success: Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: successBody))
+    }
+    private static let successBody = ByteBuffer(string: Value.object([Value.Member("success", true)]).jsonText)
+
     static var unauthorized: Response {
         var response = json(.unauthorized, ["success": false, "reason": "missing or unknown write key"])
         response.headers[.wwwAuthenticate] = #"Basic realm="journeyd""#
@@ -37,7 +43,7 @@ extension Response {
                     quarantined.append(["index": .number(Double(index)), "path": .string(path), "reason": .string(reason)])
                 }
             }
-            guard !quarantined.isEmpty else { return json(.ok, ["success": true]) }
+            guard !quarantined.isEmpty else { return .success }
             let accepted = outcomes.count - quarantined.count
             return json(
                 accepted > 0 ? .ok : .badRequest,

@@ -54,4 +54,53 @@ import Testing
         #expect(problem(event(bytes: 32 * 1024 + 1), .single(type: "track")) == TrackingBody.Problem(index: 0, reason: "event exceeds 32768 bytes (32769 bytes)"))
         #expect(problem(event(bytes: 32 * 1024), .single(type: "track")) == nil)
     }
+
+    @Test func eventsAreReadStraightFromTheBodyAsTheirLinesWouldBeRead() throws {
+        let received = Timestamp(milliseconds: 1_764_547_200_123)
+        let body = """
+            {"batch":[ {"type":"track","userId":"u1","messageId":"m1","event":"Signed Up","writeKey":"x","properties":{"plan":"pro"}},
+            {"type":"identify","anonymousId":"a2","messageId":"m2","receivedAt":"client's","context":{"traits":{"email":"e@x"}}},
+            {"type":"track","userId":"u3","messageId":"m3"},
+            {"userId":"u4","messageId":"m4","type":"page","name":"Home","sentAt":null} ],
+            "sentAt":"2026-01-01T00:00:01Z","context":{"library":{"name":"x"},"traits":{"plan":"free"}}}
+            """
+        for options in [SegmentEventParser.Options(), SegmentEventParser.Options(requireMessageId: false)] {
+            let parser = SegmentEventParser(options: options)
+            let cut = try TrackingBody(Array(body.utf8), endpoint: .batch, maxEventBytes: 32 * 1024, receivedAt: received, parser: parser)
+            #expect(cut.lines.map { String(decoding: $0, as: UTF8.self) } == [
+                #"{"type":"track","userId":"u1","messageId":"m1","event":"Signed Up","properties":{"plan":"pro"},"sentAt":"2026-01-01T00:00:01Z","context":{"library":{"name":"x"},"traits":{"plan":"free"}},"receivedAt":"2025-12-01T00:00:00.123Z"}"#,
+                #"{"type":"identify","anonymousId":"a2","messageId":"m2","context":{"traits":{"email":"e@x"}},"sentAt":"2026-01-01T00:00:01Z","receivedAt":"2025-12-01T00:00:00.123Z"}"#,
+                #"{"type":"track","userId":"u3","messageId":"m3","sentAt":"2026-01-01T00:00:01Z","context":{"library":{"name":"x"},"traits":{"plan":"free"}},"receivedAt":"2025-12-01T00:00:00.123Z"}"#,
+                #"{"userId":"u4","messageId":"m4","type":"page","name":"Home","sentAt":null,"context":{"library":{"name":"x"},"traits":{"plan":"free"}},"receivedAt":"2025-12-01T00:00:00.123Z"}"#,
+            ])
+            // Each event is the one its line makes; the track without `event` is left to the pump.
+            for line in cut.events {
+                #expect(line.event == (try? parser.parse(line.bytes).get()))
+            }
+            #expect(cut.events.map { $0.event == nil } == [false, false, true, false])
+            #expect(cut.events[1].event?.traits == ["email": "e@x"])
+            #expect(cut.events[0].event?.timestamp == Timestamp(iso8601: "2026-01-01T00:00:01Z"))
+        }
+    }
+
+    @Test func aBatchMemberTheParserRefusesRefusesTheEventsThatGetIt() throws {
+        let body = #"{"batch":[{"type":"track","userId":"u","messageId":"m","event":"e","timestamp":"2026-01-01T00:00:00Z"},{"type":"track","userId":"u","messageId":"n","event":"e","timestamp":"2026-01-01T00:00:00Z","context":{}}],"context":"web"}"#
+        let parser = SegmentEventParser()
+        let cut = try TrackingBody(Array(body.utf8), endpoint: .batch, maxEventBytes: 32 * 1024, parser: parser)
+        #expect(cut.events.map { $0.event?.messageId } == [nil, "n"])
+        guard case .failure(let rejection) = parser.parse(cut.events[0].bytes) else { throw Failure("the line parses") }
+        #expect(rejection.path == "$.context")
+        #expect(rejection.reason == "expected an object, found string")
+        let single = try TrackingBody(
+            Array(#" {"userId":"u","messageId":"m","event":"e","timestamp":"2026-01-01T00:00:00Z","writeKey":"k"} "#.utf8),
+            endpoint: .single(type: "track"), maxEventBytes: 32 * 1024, parser: parser)
+        #expect(single.writeKey == "k")
+        #expect(single.events.first?.event == (try? parser.parse(single.events[0].bytes).get()))
+        #expect(single.events.first?.event?.name == "e")
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
 }

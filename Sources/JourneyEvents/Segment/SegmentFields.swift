@@ -108,6 +108,15 @@ private let latestTimestamp = Timestamp(milliseconds: 253_402_300_799_999)
 extension JSONScanner {
     /// Reads one Segment message (the whole input) into an ``Event``.
     mutating func parseSegmentEvent(_ options: SegmentEventParser.Options) throws(ScanError) -> Event {
+        var completion: EventCompletion? = nil
+        return try parseSegmentEvent(options, completing: &completion)
+    }
+
+    /// Reads one Segment message; with a `completion`, also writes its line (see ``RequestMembers``)
+    /// and reads the request's members as if they were written after the event's own.
+    mutating func parseSegmentEvent(
+        _ options: SegmentEventParser.Options, completing completion: inout EventCompletion?
+    ) throws(ScanError) -> Event {
         skipWhitespace()
         guard i < n else { throw ScanError(offset: 0, reason: "empty line") }
         let objectStart = i
@@ -131,17 +140,24 @@ extension JSONScanner {
                 }
                 let keyOffset = i
                 let keySpan = try scanString()
-                let known = withBytes(keySpan) { SegmentKey($0) }
-                if let known {
+                let keyEnd = i
+                if completion != nil, !keySpan.escaped, withBytes(keySpan, { EventCompletion.drops($0) }) {
+                    let key = makeString(keySpan)
+                    try expectColon(key)
+                    _ = try parseValue(depth: 1)
+                } else if let known = withBytes(keySpan, { SegmentKey($0) }) {
                     let bit = UInt32(1) << known.rawValue
                     if seenKnown & bit != 0 { throw duplicateKey(known.name, at: keyOffset) }
                     seenKnown |= bit
                     try expectColon(known)
+                    let valueStart = i
                     do {
                         try readSpecMember(known, into: &fields, extraBase: extraBase)
                     } catch {
                         throw error.adding(.key(known.name))
                     }
+                    if !keySpan.escaped { completion?.present |= bit }
+                    completion?.append(p, key: keyOffset..<keyEnd, value: valueStart..<i)
                 } else {
                     let key = makeString(keySpan)
                     var span = KeySpan(start: keySpan.start, count: keySpan.count, inArena: false)
@@ -154,9 +170,11 @@ extension JSONScanner {
                     }
                     keys.push(span)
                     try expectColon(key)
+                    let valueStart = i
                     let value: Value
                     do { value = try parseValue(depth: 1) } catch { throw error.adding(.key(key)) }
                     members.push(Value.Member(key, value))
+                    completion?.append(p, key: keyOffset..<keyEnd, value: valueStart..<i)
                 }
                 if consume(UInt8(ascii: ",")) { continue }
                 if consume(UInt8(ascii: "}")) { break }
@@ -165,7 +183,11 @@ extension JSONScanner {
         }
         try expectEnd()
         keys.count = keyBase
-        return try makeEvent(&fields, extraBase: extraBase, objectStart: objectStart, options: options)
+        guard completion != nil else {
+            return try makeEvent(&fields, extraBase: extraBase, objectStart: objectStart, options: options)
+        }
+        try complete(&fields, &completion!, seen: seenKnown, extraBase: extraBase, options: options)
+        return try makeEvent(&fields, extraBase: extraBase, objectStart: objectStart, options: options, identity: completion!.line)
     }
 
     /// Moves past the `:` after a key and any whitespace around it; a value must follow.
@@ -184,7 +206,7 @@ extension JSONScanner {
     }
 
     /// Reads the value of a Spec member (at `i`, not at the end of input) with its type checked.
-    private mutating func readSpecMember(
+    mutating func readSpecMember(
         _ key: SegmentKey,
         into fields: inout SegmentFields,
         extraBase: Int
@@ -361,7 +383,8 @@ extension JSONScanner {
         _ fields: inout SegmentFields,
         extraBase: Int,
         objectStart: Int,
-        options: SegmentEventParser.Options
+        options: SegmentEventParser.Options,
+        identity: [UInt8]? = nil
     ) throws(ScanError) -> Event {
         guard let kind = fields.kind else {
             throw ScanError(
@@ -384,7 +407,7 @@ extension JSONScanner {
             throw ScanError(offset: objectStart, reason: #"missing "messageId""#)
         } else {
             var hash = StableHash()
-            hash.combine(bytes: UnsafeBufferPointer(start: p, count: n))
+            if let identity { hash.combine(bytes: identity) } else { hash.combine(bytes: UnsafeBufferPointer(start: p, count: n)) }
             messageId = "h-" + hash.hex
         }
         let timestamp: Timestamp

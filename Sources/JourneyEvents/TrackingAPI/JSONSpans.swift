@@ -119,6 +119,13 @@ struct JSONSpans {
         }
     }
 
+    /// Steps over the object starting at the current position, checked as ``object(scanValue:)`` checks
+    /// it, without collecting its members.
+    mutating func skipObject() throws(Problem) {
+        guard peek == UInt8(ascii: "{") else { throw problem(peek == nil ? "unexpected end of the body" : "expected an object") }
+        try value(depth: 1)
+    }
+
     /// The elements of the array starting at the current position, each handed to `element` with its
     /// index at its start; `element` scans it (and must leave the position at its end).
     mutating func array(_ element: (inout JSONSpans, Int) throws(Problem) -> Void) throws(Problem) {

@@ -1,7 +1,7 @@
 public import JourneyCore
 
-/// A request body of the Segment HTTP Tracking API cut into one JSON line per event, as the event
-/// parser reads them:
+/// A request body of the Segment HTTP Tracking API cut into its events, each read by the event parser
+/// straight from the body's bytes (``RequestMembers``) and kept as the one JSON line the event log stores:
 ///
 /// - `/v1/track`, `/v1/identify`, … carry one event; its `type` is the endpoint's when the body has none.
 /// - `/v1/batch` (and `/v1/import`) carry `{"batch": [event, …], "sentAt": …, "context": …}`; a
@@ -14,7 +14,8 @@ public import JourneyCore
 ///
 /// Every value keeps the bytes the client sent. What is refused here refuses the whole request (a
 /// 400 naming the event's index): a body that is not JSON, an event that is not an object or is over
-/// the per-event limit. Whether an event is a valid Segment event is decided later, per event.
+/// the per-event limit. Whether an event is a valid Segment event is decided per event: one the parser
+/// rejects is handed on without its event, and the pump rejects and quarantines it.
 public struct TrackingBody: Sendable {
     /// What a request posts: one event of a type, or a batch.
     public enum Endpoint: Sendable, Equatable {
@@ -44,16 +45,23 @@ public struct TrackingBody: Sendable {
         public var description: String { index.map { "batch[\($0)]: \(reason)" } ?? reason }
     }
 
-    /// The events, one JSON object each.
-    public var lines: [[UInt8]]
+    /// The events, as the event log keeps them: each one's line (one JSON object), and the event it
+    /// makes when it is a valid Segment event (nil: the pump rejects and quarantines the line).
+    public var events: [SourceLine]
     /// The `writeKey` the body carried, if any.
     public var writeKey: String?
 
-    /// Cuts `body` into events; throws the first problem that refuses the request. `receivedAt`, when
-    /// given, is set on every event.
-    public init(_ body: [UInt8], endpoint: Endpoint, maxEventBytes: Int, receivedAt: Timestamp? = nil) throws(Problem) {
+    /// The events' lines.
+    public var lines: [[UInt8]] { events.map(\.bytes) }
+
+    /// Cuts `body` into events and reads each with `parser` straight from the body's bytes (no line
+    /// is written and read again); throws the first problem that refuses the request. `receivedAt`,
+    /// when given, is set on every event.
+    public init(
+        _ body: [UInt8], endpoint: Endpoint, maxEventBytes: Int, receivedAt: Timestamp? = nil,
+        parser: SegmentEventParser = SegmentEventParser()
+    ) throws(Problem) {
         var scanner = JSONSpans(body)
-        lines = []
         let received = receivedAt.map { (JSONSpans.Name.receivedAt, Self.quoted($0.iso8601)) }
         switch endpoint {
         case .single(let type):
@@ -63,21 +71,24 @@ public struct TrackingBody: Sendable {
             let members: [JSONSpans.Member]
             do { members = try scanner.topLevelObject() } catch { throw Problem(index: nil, reason: Self.describe(error)) }
             writeKey = Self.stringValue(of: .writeKey, in: members, body: body)
-            lines = body.withUnsafeBufferPointer { [Self.line(members, of: $0, injecting: [(.type, Self.quoted(type))], setting: received)] }
+            let request = RequestMembers(type: type, receivedAt: receivedAt, maxDepth: parser.options.maxDepth)
+            events = body.withUnsafeBufferPointer { body in
+                [Self.event(body, parser: parser, request: request) { Self.line(members, of: body, injecting: [(.type, Self.quoted(type))], setting: received) }]
+            }
         case .batch:
-            // One pass: the batch's events are found (and checked) while the body is scanned; the
-            // batch-level members they may need can come after them, so lines are made at the end.
-            var events: [[JSONSpans.Member]] = []
+            // One pass checks the body and finds its events; the batch-level members they may need can
+            // come after them, so the events are read at the end.
+            var ranges: [Range<Int>] = []
             var eventProblem: Problem?
             let members: [JSONSpans.Member]
             do throws(JSONSpans.Problem) {
                 members = try scanner.topLevelObject { (scanner: inout JSONSpans, key: JSONSpans.Name) throws(JSONSpans.Problem) in
                     guard key == .batch else { return try scanner.value(depth: 2) }
-                    events = []
+                    ranges = []
                     try scanner.array { (scanner: inout JSONSpans, index: Int) throws(JSONSpans.Problem) in
                         let start = scanner.position
                         do throws(JSONSpans.Problem) {
-                            events.append(try scanner.object())
+                            try scanner.skipObject()
                         } catch {
                             eventProblem = Problem(index: index, reason: Self.describe(error, base: start))
                             throw error
@@ -87,6 +98,7 @@ public struct TrackingBody: Sendable {
                             eventProblem = Problem(index: index, reason: "event exceeds \(maxEventBytes) bytes (\(size) bytes)")
                             throw JSONSpans.Problem(offset: start, reason: "too large")
                         }
+                        ranges.append(start..<scanner.position)
                     }
                 }
             } catch {
@@ -100,7 +112,30 @@ public struct TrackingBody: Sendable {
             for name in [JSONSpans.Name.sentAt, .context] {
                 if let member = members.last(where: { $0.name == name }) { shared.append((name, body[member.valueRange])) }
             }
-            lines = body.withUnsafeBufferPointer { body in events.map { Self.line($0, of: body, injecting: shared, setting: received) } }
+            let request = RequestMembers(
+                sentAt: shared.first { $0.0 == .sentAt }?.1, context: shared.first { $0.0 == .context }?.1, receivedAt: receivedAt,
+                maxDepth: parser.options.maxDepth)
+            events = body.withUnsafeBufferPointer { body in
+                ranges.map { range in
+                    Self.event(UnsafeBufferPointer(rebasing: body[range]), parser: parser, request: request) {
+                        let bytes = Array(body[range])
+                        var spans = JSONSpans(bytes)
+                        let members = (try? spans.object()) ?? []
+                        return bytes.withUnsafeBufferPointer { Self.line(members, of: $0, injecting: shared, setting: received) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One event read from its bytes with the request's members; one the parser rejects keeps the line
+    /// `cut` writes for it (the pump rejects it with its reason and quarantines that line).
+    static func event(
+        _ bytes: UnsafeBufferPointer<UInt8>, parser: SegmentEventParser, request: RequestMembers, cut: () -> [UInt8]
+    ) -> SourceLine {
+        switch parser.parse(bytes, completing: request) {
+        case .success(let (event, line)): SourceLine(bytes: line, event: event)
+        case .failure: SourceLine(bytes: cut())
         }
     }
 
