@@ -61,13 +61,24 @@ extension Stages {
         return process
     }
 
-    /// Waits until `count` more checkpoints are written (at most ten minutes): the second one after a file
-    /// is archived began after its events were applied, so it holds them, and the users it made clean are
-    /// compacted right after — memory read before that is the ingest's, not what the users cost.
-    func awaitCheckpoints(_ count: Double, rules: String, state: String) {
+    /// Waits until a checkpoint was written after the load and none followed for 12 s (at most ten
+    /// minutes): a checkpoint is written only while users changed, so every user is then in one and
+    /// compacted — memory read before that is the ingest's, not what the users cost.
+    func awaitLastCheckpoint(rules: String, state: String) {
         let deadline = Date().addingTimeInterval(600)
         let start = daemonStatus(rules: rules, state: state)["checkpoints"] ?? 0
-        while (daemonStatus(rules: rules, state: state)["checkpoints"] ?? 0) < start + count && Date() < deadline { usleep(500_000) }
+        var last = start
+        var since = Date()
+        while Date() < deadline {
+            usleep(500_000)
+            let now = daemonStatus(rules: rules, state: state)["checkpoints"] ?? 0
+            if now != last {
+                last = now
+                since = Date()
+            } else if last > start && Date().timeIntervalSince(since) > 12 {
+                return
+            }
+        }
     }
 
     /// `journeyd status --json` of the daemon with this state database, as numbers (empty if it did not answer).
@@ -124,7 +135,7 @@ extension Stages {
             let name = "signups-\(half).jsonl"
             try FileManager.default.moveItem(atPath: state + "/" + name, toPath: state + "/spool/incoming/" + name)
             while FileManager.default.fileExists(atPath: state + "/spool/incoming/" + name) { usleep(100_000) }
-            awaitCheckpoints(2, rules: rules, state: state)
+            awaitLastCheckpoint(rules: rules, state: state)
             memory.append(settledMemory(process.processIdentifier))
         }
         let seconds = Date().timeIntervalSince(loaded)

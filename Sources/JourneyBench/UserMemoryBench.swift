@@ -46,7 +46,7 @@ extension Stages {
             let name = "users-\(half).jsonl"
             try FileManager.default.moveItem(atPath: state + "/" + name, toPath: state + "/spool/incoming/" + name)
             while FileManager.default.fileExists(atPath: state + "/spool/incoming/" + name) { usleep(100_000) }
-            awaitCheckpoints(2, rules: rules, state: state)
+            awaitLastCheckpoint(rules: rules, state: state)
             memory.append(settledMemory(process.processIdentifier))
         }
         let slope = Double(memory[2].anonymous - memory[1].anonymous) * 1024 / Double(count / 2)
