@@ -11,6 +11,8 @@ swift build --build-tests
 # Tests run with a temporary directory of their own: every test must remove what it creates, and
 # anything left behind fails the run (SwiftPM's own TemporaryDirectory.* and lock files aside).
 scratch=$(mktemp -d /tmp/journeyd-tests.XXXXXX)
+# Removed however the run ends (a failing suite exits through `set -e` before the check below).
+trap 'rm -rf "$scratch"' EXIT
 TMPDIR=$scratch swift test --skip-build 2>&1 | tee .build/swift-test.log
 grep -qE "Test run with [0-9]+ tests? (in [0-9]+ suites? )?passed|passed after" .build/swift-test.log \
   || { echo "swift test did not report a passing run" >&2; exit 1; }
