@@ -7,6 +7,9 @@
 /// record is reported and recovery stops at it instead of crashing.
 public struct ByteWriter: Sendable {
     public var bytes: [UInt8]
+    /// Recurring strings written by number (``StringTable``): only a reader with the same table reads
+    /// what such a writer wrote. Nil for everything stored or logged.
+    public var strings: StringTable?
 
     public init(capacity: Int = 256) {
         bytes = []
@@ -40,6 +43,7 @@ public struct ByteWriter: Sendable {
     public mutating func double(_ value: Double) { fixed64(value.bitPattern) }
 
     public mutating func string(_ value: String) {
+        if strings != nil { return tableString(value) }
         var s = value
         s.withUTF8 { utf8 in
             varint(UInt64(utf8.count))
@@ -117,6 +121,8 @@ public struct BinaryDecodingError: Error, Sendable, CustomStringConvertible {
 public struct ByteReader {
     public let bytes: UnsafeRawBufferPointer
     public private(set) var offset: Int
+    /// The table the writer used, if it used one (``ByteWriter/strings``).
+    public var strings: StringTable?
 
     public init(_ bytes: UnsafeRawBufferPointer, offset: Int = 0) {
         self.bytes = bytes
@@ -173,7 +179,28 @@ public struct ByteReader {
     }
 
     public mutating func string() throws(BinaryDecodingError) -> String {
-        let n = try length()
+        if let strings { return try tableString(strings) }
+        return rawString(try length())
+    }
+
+    /// What ``ByteWriter/tableString(_:)`` wrote: a string's index in `table` (low bit 1) or its
+    /// length (low bit 0) and its bytes.
+    mutating func tableString(_ table: StringTable) throws(BinaryDecodingError) -> String {
+        let start = offset
+        let tagged = try varint()
+        if tagged & 1 == 1 {
+            guard let string = table.string(at: Int(tagged >> 1)) else {
+                throw BinaryDecodingError(offset: start, reason: "string \(tagged >> 1) is not in the table (\(table.count) strings)")
+            }
+            return string
+        }
+        let n = tagged >> 1
+        guard n <= UInt64(remaining) else { throw fail("length \(n) runs past the end (\(remaining) bytes left)") }
+        return rawString(Int(n))
+    }
+
+    /// The next `n` bytes (checked to be there) as a string.
+    private mutating func rawString(_ n: Int) -> String {
         let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + n])
         offset += n
         return String(decoding: slice, as: UTF8.self)

@@ -7,14 +7,17 @@
 /// gave back only 77 MB. Chunks leave the small-object heap to the short-lived allocations, which then
 /// free whole pages.
 ///
+/// Each entry is its length (a varint) and its bytes, so a place is only where it starts: 8 bytes, packed
+/// into a ``ColdIndex`` slot beside a fingerprint.
+///
 /// A removed entry leaves a hole; when holes outweigh half of what is live, ``reclaim(moving:)`` moves
 /// the live entries of the emptiest chunks into the current one and frees those chunks.
 struct ColdArena {
-    /// Where an entry is: chunk, offset, length (12 bytes, beside a user id in a dictionary).
+    /// Where an entry starts: chunk and offset (below ``chunkSize``: an entry larger than a chunk has a
+    /// chunk of its own and starts at 0).
     struct Place: Equatable {
-        fileprivate var chunk: UInt32
-        fileprivate var offset: UInt32
-        var length: UInt32
+        var chunk: UInt32
+        var offset: UInt32
     }
 
     private final class Chunk {
@@ -41,35 +44,70 @@ struct ColdArena {
 
     /// Copies `bytes` in.
     mutating func store(_ bytes: some Collection<UInt8>) -> Place {
-        let length = bytes.count
+        var header = bytes.count
+        var length = bytes.count + 1
+        while header >= 0x80 {
+            header >>= 7
+            length += 1
+        }
         let index: Int
         if length > Self.chunkSize {
             index = newChunk(capacity: length)  // its own, freed when it leaves; small entries go on in `current`
         } else {
-            if current < 0 || chunks[current]!.bytes.count + length > chunks[current]!.bytes.capacity {
+            if current < 0 || chunks[current]!.bytes.count + length > Self.chunkSize {  // offsets stay below 2^20 (``ColdIndex``)
                 current = newChunk(capacity: Self.chunkSize)
             }
             index = current
         }
         let chunk = chunks[index]!
         let offset = chunk.bytes.count
+        header = bytes.count
+        while header >= 0x80 {
+            chunk.bytes.append(UInt8(truncatingIfNeeded: header) | 0x80)
+            header >>= 7
+        }
+        chunk.bytes.append(UInt8(header))
         chunk.bytes.append(contentsOf: bytes)
         chunk.live += length
         liveBytes += length
-        return Place(chunk: UInt32(index), offset: UInt32(offset), length: UInt32(length))
+        return Place(chunk: UInt32(index), offset: UInt32(offset))
     }
 
     /// A copy of the entry's bytes.
-    func bytes(at place: Place) -> [UInt8] {
-        let start = Int(place.offset)
-        return Array(chunks[Int(place.chunk)]!.bytes[start..<start + Int(place.length)])
+    func bytes(at place: Place) -> [UInt8] { withBytes(at: place) { Array($0) } }
+
+    /// Where the entry's bytes are in its chunk, and how many bytes it takes with its length.
+    private func extent(_ place: Place) -> (bytes: Range<Int>, footprint: Int) {
+        let chunk = chunks[Int(place.chunk)]!
+        var index = Int(place.offset)
+        var length = 0
+        var shift = 0
+        while true {
+            let byte = chunk.bytes[index]
+            length |= Int(byte & 0x7F) << shift
+            index += 1
+            shift += 7
+            if byte < 0x80 { break }
+        }
+        return (index..<index + length, index + length - Int(place.offset))
+    }
+
+    /// Runs `body` on the entry's bytes in place (no copy; valid only inside `body`).
+    func withBytes<R, E: Error>(at place: Place, _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        let range = extent(place).bytes
+        let result: Result<R, E> = chunks[Int(place.chunk)]!.bytes.withUnsafeBytes { raw in
+            do throws(E) { return .success(try body(UnsafeRawBufferPointer(rebasing: raw[range]))) } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
     }
 
     /// The entry is no longer referenced; a chunk left without live entries is freed at once.
     mutating func remove(_ place: Place) {
         let index = Int(place.chunk)
         let chunk = chunks[index]!
-        let length = Int(place.length)
+        let length = extent(place).footprint
         chunk.live -= length
         liveBytes -= length
         if chunk.live == 0 && index != current {
@@ -91,7 +129,7 @@ struct ColdArena {
         places { place in
             // Not the chunk entries are moved into (a freed chunk's index can come back as it).
             guard Int(place.chunk) != current, evacuating.contains(Int(place.chunk)) else { return }
-            let moved = store(chunks[Int(place.chunk)]!.bytes[Int(place.offset)..<Int(place.offset) + Int(place.length)])
+            let moved = store(chunks[Int(place.chunk)]!.bytes[extent(place).bytes])
             remove(place)
             place = moved
         }

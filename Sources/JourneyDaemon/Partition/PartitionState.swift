@@ -100,7 +100,7 @@ final class PartitionState: StateStore {
 
     func user(_ id: String) -> UserState? {
         if let slot = users[id] { return slot.state }
-        if let bytes = cold.bytes(of: id) { return decode(id, bytes) }
+        if cold.contains(id) { return decoded(id) { () throws(BinaryDecodingError) in try cold.user(id) } }
         if removedUsers.contains(id) { return nil }
         guard let loaded = load(id) else { return nil }
         users[id] = Slot(state: loaded, dirty: false)
@@ -160,12 +160,11 @@ final class PartitionState: StateStore {
 
     /// A compacted user, decoded and taken out of the cold set (it becomes hot again).
     private func warm(_ id: String) -> UserState? {
-        guard let bytes = cold.take(id) else { return nil }
-        return decode(id, bytes)
+        decoded(id) { () throws(BinaryDecodingError) in try cold.take(user: id) }
     }
 
-    private func decode(_ id: String, _ bytes: [UInt8]) -> UserState? {
-        do { return try UserState(id: id, encoded: bytes) } catch {
+    private func decoded(_ id: String, _ decode: () throws(BinaryDecodingError) -> UserState?) -> UserState? {
+        do { return try decode() } catch {
             failure = .corrupt("user \(id) kept in memory does not decode: \(error)")
             return nil
         }
@@ -180,7 +179,7 @@ final class PartitionState: StateStore {
     func compact(_ limit: Int) {
         for id in cold.next(limit) {
             guard let slot = users[id], !slot.dirty else { continue }
-            cold.store(id, slot.state.encoded())
+            cold.store(id, user: slot.state)
             users[id] = nil
             compactedThisRound += 1
         }
