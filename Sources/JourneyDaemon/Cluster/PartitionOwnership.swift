@@ -34,7 +34,7 @@ struct PartitionOwnership: Service {
         var joined = false
         var watch = PartitionStallWatch(after: stallAfter)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            for p in held.lapsed() {
+            for p in held.lapsed() where !OwnershipFault.keepsLapsedPartitions {
                 if let partition = owned.removeValue(forKey: p) {
                     logger.warning("partition \(p): lease (token \(partition.token.value)) lapsed; stopping it now", metadata: [RecordField.kind: "partition_lost"])
                     await partition.stop(graceful: false)
@@ -129,7 +129,7 @@ struct PartitionOwnership: Service {
             for (p, token) in granted {
                 group.addTask {
                     do {
-                        return (p, try await OwnedPartition.start(partition: p, token: token, context: context))
+                        return (p, try await OwnedPartition.start(partition: p, token: token, fence: held.deliveryFence(p, token: token), context: context))
                     } catch {
                         logger.error("partition \(p): could not be started: \(error); releasing its lease")
                         held.forget(p)
