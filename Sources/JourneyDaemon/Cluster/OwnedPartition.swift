@@ -55,9 +55,11 @@ final class OwnedPartition: Sendable {
     private let flag: SharedFlag
 
     /// A partition is checkpointed once it applied this many log bytes (or `state.checkpoint.log_bytes`,
-    /// if smaller) since its last checkpoint, besides every `state.checkpoint.every`: a new owner then
-    /// replays at most about this much of it (some thousands of events, well under a second) after a kill.
-    static let checkpointBytes = 1 << 20
+    /// if smaller) since its last checkpoint — its replay after a takeover included —, besides every
+    /// `state.checkpoint.every`: a new owner then replays at most about this much of it (about a thousand
+    /// events) after a kill. A takeover starts some P / instances partitions at once, CPU-bound: their
+    /// replays, not the checkpoints (PostgreSQL spends well under 1 µs per event on them), set its time.
+    static let checkpointBytes = 256 << 10
 
     /// Restores the partition and starts processing it; `fence` (the lease, ``HeldLeases/deliveryFence(_:token:)``)
     /// stops its deliveries the moment the lease lapses.
@@ -110,6 +112,7 @@ final class OwnedPartition: Sendable {
             logBytes: min(settings.checkpointLogBytes, Self.checkpointBytes),
             retention: settings.logRetention, logger: logger, covered: restored.logSequence)
         checkpointer.fence = token
+        checkpointer.bytesCovered = 0  // the followed log counts from the restored checkpoint: the replay counts
         let stages = StopStages()
         func staged(_ name: String, _ service: any Service) -> StagedService { StagedService(name: name, service: service, stages: stages) }
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [

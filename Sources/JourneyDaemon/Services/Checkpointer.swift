@@ -24,11 +24,15 @@ struct Checkpointer: Service {
     /// Cluster mode: the partition's lease token, which every checkpoint carries (a checkpoint under a
     /// token that is no longer current is refused by the store, and this service fails: the partition stops).
     var fence: FencingToken? = nil
+    /// The log's ``EventLog/storedBytes`` at the position `covered` (nil: as it is when this starts). Cluster
+    /// mode counts from the checkpoint it restored, so a takeover that replayed much checkpoints at once:
+    /// a chain of kills then does not pile up the replay each next owner must do.
+    var bytesCovered: Int? = nil
 
     func run() async throws {
         var last = MonotonicClock.nanoseconds
         var lastSequence = covered
-        var bytesAtLast = log.storedBytes
+        var bytesAtLast = bytesCovered ?? log.storedBytes
         var retained: [(at: UInt64, sequence: UInt64)] = []
         while !Task.isShuttingDownGracefully && !Task.isCancelled {  // (a cancelled nap returns at once)
             await nap(.milliseconds(250))
