@@ -113,6 +113,7 @@ final class OwnedPartition: Sendable {
             retention: settings.logRetention, logger: logger, covered: restored.logSequence)
         checkpointer.fence = token
         checkpointer.bytesCovered = 0  // the followed log counts from the restored checkpoint: the replay counts
+        checkpointer.eraseByDiscarding = true
         let stages = StopStages()
         func staged(_ name: String, _ service: any Service) -> StagedService { StagedService(name: name, service: service, stages: stages) }
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
