@@ -20,7 +20,9 @@ struct Benchmark {
           --events N        events per stage (default 1,000,000; the daemon and HTTP stages use at most 200,000)
           --only STAGE      one stage: replay | parse | engine | templates | channels | dedup | daemon | users | http (default: all),
                             or a part of daemon alone: latency (the paced socket, --runs times) | waiting (bytes per
-                            waiting enrollment, restart to ready); or jetstream (not in all: needs nats-server)
+                            waiting enrollment, restart to ready) | restart (1,000,000 timers, a 1 GB log, 100,000
+                    events after the last checkpoint: SIGKILL to ready; ~1.2 GB of disk); or jetstream (not in all:
+                    needs nats-server)
           --runs N          how often the durable path (and HTTP against the socket) is measured (default 3: median, spread)
           --no-python       skip the Python references (bench/reference.py, bench/liquid_reference.py)
           --python PATH     the Python interpreter for the reference (default python3)
@@ -82,6 +84,7 @@ struct Benchmark {
             try daemonStages.pacedLatency(into: &report)
         }
         if only == "waiting" { try stages.waitingEnrollments(into: &report) }
+        if only == "restart" { try stages.restartWithLongLog(into: &report) }
         if only == "all" || only == "users" { try stages.usersInMemory(into: &report) }
         if only == "all" || only == "http" {
             var httpStages = Stages(events: min(events, 200_000), work: work, root: root, python: nil)
@@ -172,19 +175,15 @@ struct Stages {
         report.line("- journeyd replay: \(fmt(replay.seconds)) s wall, \(fmt(replay.cpu)) s CPU → **\(rate(replayRate)) events/s** (\(replayReport!.touches) touches)")
         report.line("- peak RSS after replay: \(peakRSSMegabytes()) MB")
         if let python {
-            let pythonRun = try measure {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                process.arguments = [python, root + "/bench/reference.py", eventsFile]
-                process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-                process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-                try process.run()
-                process.waitUntilExit()
-                guard process.terminationStatus == 0 else { throw BenchError("the Python reference failed") }
-            }
-            let pythonRate = Double(events) / pythonRun.seconds
-            report.line("- Python reference (bench/reference.py, same journeys, same file): \(fmt(pythonRun.seconds)) s → \(rate(pythonRate)) events/s")
-            report.line("- **replay is \(fmt(replayRate / pythonRate))× the Python loop** (target ≥ 10×)")
+            // Both as processes of their own, measured alike: wall time and peak RSS (issue 9: replay ≥ 10× the
+            // plain Python loop, peak RSS ≤ 2× the loop's).
+            let swift = try ChildRun.run(journeyd, ["replay", eventsFile, "--rules", root + "/bench/rules", "--output", "/dev/null", "--no-progress"])
+            let reference = try ChildRun.run(python, [root + "/bench/reference.py", eventsFile])
+            let (swiftRate, pythonRate) = (Double(events) / swift.seconds, Double(events) / reference.seconds)
+            report.line("- `journeyd replay` as a process: \(fmt(swift.seconds)) s wall, \(fmt(swift.cpu)) s CPU → \(rate(swiftRate)) events/s, peak RSS \(swift.peakRSSMegabytes) MB")
+            report.line("- Python reference (bench/reference.py, same journeys, same file): \(fmt(reference.seconds)) s wall, \(fmt(reference.cpu)) s CPU → \(rate(pythonRate)) events/s, peak RSS \(reference.peakRSSMegabytes) MB")
+            report.line("- **replay is \(fmt(swiftRate / pythonRate))× the Python loop** (target ≥ 10×); in process \(fmt(replayRate / pythonRate))×")
+            report.line("- **peak RSS \(fmt(Double(swift.peakRSSMegabytes) / Double(max(1, reference.peakRSSMegabytes))))× the Python loop's** (target ≤ 2×)")
         }
         report.line("")
     }
