@@ -17,9 +17,11 @@ public struct TimerQueue: Sendable {
 
     public init() {}
 
-    public init(_ timers: some Sequence<TimerEntry>, lastSeq: UInt64) {
+    /// The timers a checkpoint restored. An array, not any sequence: a generic initializer is not
+    /// specialized across modules, and a restart packs a million timers.
+    public init(_ timers: [TimerEntry], lastSeq: UInt64) {
         var packed = ContiguousArray<PackedTimer>()
-        packed.reserveCapacity(timers.underestimatedCount)
+        packed.reserveCapacity(timers.count)
         var highest = lastSeq
         for timer in timers {
             packed.append(pack(timer))
