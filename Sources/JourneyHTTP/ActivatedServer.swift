@@ -19,11 +19,10 @@ struct ActivatedServer<Child: ServerChildChannel>: Sendable {
     let child: Child
     let logger: Logger
 
-    /// Hummingbird's responder for `router` as the closure its HTTP channel calls, with the
-    /// `Server:` header the address-bound application sends.
-    static func responder(_ router: Router<BasicRequestContext>, logger: Logger) -> HTTPChannelHandler.Responder {
-        let responder = router.buildResponder()
-        return { request, writer, channel in
+    /// A Hummingbird responder (a router's, or the Tracking API's own) as the closure its HTTP channel
+    /// calls, with the `Server:` header the address-bound application sends.
+    static func responder(_ responder: some HTTPResponder<BasicRequestContext>, logger: Logger) -> HTTPChannelHandler.Responder {
+        { request, writer, channel in
             let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
             var response: Response
             do {

@@ -10,12 +10,19 @@ public import JourneyCore
 /// (the event's members as sent, minus `writeKey` and `receivedAt`, then the members given here).
 public final class RequestMembers: Sendable {
     /// A member given to every event (or every event without it): its JSON as written in the line,
-    /// and what the parser makes of it (read once here, not once per event).
-    struct Member: Sendable {
-        var key: SegmentKey
-        var json: [UInt8]
+    /// and what the parser makes of it (read once here, not once per event). A class: each event that
+    /// gets it takes one reference, not a copy of its fields.
+    final class Member: Sendable {
+        let key: SegmentKey
+        let json: [UInt8]
         /// What the parser read: the fields it set and the member it keeps in `extra`, if any.
-        var read: Result<(fields: SegmentFields, value: Value?), ScanError>
+        let read: Result<(fields: SegmentFields, value: Value?), ScanError>
+
+        init(key: SegmentKey, json: [UInt8], read: Result<(fields: SegmentFields, value: Value?), ScanError>) {
+            self.key = key
+            self.json = json
+            self.read = read
+        }
     }
 
     /// Members an event gets when it has none of its own, in the order they are added.
