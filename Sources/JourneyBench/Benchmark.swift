@@ -172,19 +172,15 @@ struct Stages {
         report.line("- journeyd replay: \(fmt(replay.seconds)) s wall, \(fmt(replay.cpu)) s CPU → **\(rate(replayRate)) events/s** (\(replayReport!.touches) touches)")
         report.line("- peak RSS after replay: \(peakRSSMegabytes()) MB")
         if let python {
-            let pythonRun = try measure {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                process.arguments = [python, root + "/bench/reference.py", eventsFile]
-                process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-                process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-                try process.run()
-                process.waitUntilExit()
-                guard process.terminationStatus == 0 else { throw BenchError("the Python reference failed") }
-            }
-            let pythonRate = Double(events) / pythonRun.seconds
-            report.line("- Python reference (bench/reference.py, same journeys, same file): \(fmt(pythonRun.seconds)) s → \(rate(pythonRate)) events/s")
-            report.line("- **replay is \(fmt(replayRate / pythonRate))× the Python loop** (target ≥ 10×)")
+            // Both as processes of their own, measured alike: wall time and peak RSS (issue 9: replay ≥ 10× the
+            // plain Python loop, peak RSS ≤ 2× the loop's).
+            let swift = try ChildRun.run(journeyd, ["replay", eventsFile, "--rules", root + "/bench/rules", "--output", "/dev/null", "--no-progress"])
+            let reference = try ChildRun.run(python, [root + "/bench/reference.py", eventsFile])
+            let (swiftRate, pythonRate) = (Double(events) / swift.seconds, Double(events) / reference.seconds)
+            report.line("- `journeyd replay` as a process: \(fmt(swift.seconds)) s wall, \(fmt(swift.cpu)) s CPU → \(rate(swiftRate)) events/s, peak RSS \(swift.peakRSSMegabytes) MB")
+            report.line("- Python reference (bench/reference.py, same journeys, same file): \(fmt(reference.seconds)) s wall, \(fmt(reference.cpu)) s CPU → \(rate(pythonRate)) events/s, peak RSS \(reference.peakRSSMegabytes) MB")
+            report.line("- **replay is \(fmt(swiftRate / pythonRate))× the Python loop** (target ≥ 10×); in process \(fmt(replayRate / pythonRate))×")
+            report.line("- **peak RSS \(fmt(Double(swift.peakRSSMegabytes) / Double(max(1, reference.peakRSSMegabytes))))× the Python loop's** (target ≤ 2×)")
         }
         report.line("")
     }

@@ -198,15 +198,7 @@ struct ClusterRuntimeTests {
             defer { a.signal(SIGKILL) }
             let (b, socketB) = try peers.startInstance("b", fixture)
             defer { b.signal(SIGKILL) }
-            func owners() async -> [String: Int] {
-                let rows = (try? await peers.postgres.psql("journeyd", "SELECT owner, count(*) FROM partition_leases WHERE expires_at > now() GROUP BY owner")) ?? ""
-                var result: [String: Int] = [:]
-                for row in rows.split(separator: "\n") {
-                    let f = row.split(separator: "|")
-                    if f.count == 2 { result[String(f[0])] = Int(f[1]) }
-                }
-                return result
-            }
+            func owners() async -> [String: Int] { await peers.leaseCounts() }
             let spread = await eventually(timeout: .seconds(120)) { await owners() == ["a": 2, "b": 2] }
             let leased = await owners()
             #expect(spread, "leases: \(leased)\n\(ClusterPeers.ownershipRecords(fixture, instances: ["a", "b"]))")

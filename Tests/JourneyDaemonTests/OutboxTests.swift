@@ -14,6 +14,22 @@ struct OutboxTests {
             message: RenderedMessage(text: "hi \(id)"))
     }
 
+    @Test func aFinalTouchStaysFinalWhateverReportComesLate() {
+        var outbox = Outbox()
+        for id in ["sent", "dead", "doubt"] { outbox.add(Self.entry(id)) }
+        outbox.apply(DeliveryUpdate(touchID: "sent", state: .sent, attempts: 1))
+        outbox.apply(DeliveryUpdate(touchID: "dead", state: .deadLetter, reason: "HTTP 400", attempts: 1))
+        outbox.apply(DeliveryUpdate(touchID: "doubt", state: .inDoubt, reason: "interrupted by a restart"))
+        // A stale owner's report, read back by a later replay after the owner's own outcome: ignored.
+        for id in ["sent", "dead", "doubt"] {
+            let late = outbox.apply(DeliveryUpdate(touchID: id, state: .retry, reason: "not attempted: lease lapsed", nextAttempt: Timestamp(milliseconds: 1_000)))
+            #expect(late == nil)
+        }
+        #expect(outbox["sent"]?.state == .sent && outbox["dead"]?.state == .deadLetter && outbox["doubt"]?.state == .inDoubt)
+        #expect(outbox["dead"]?.reason == "HTTP 400")
+        #expect(outbox.takeDue(channel: "email", by: Timestamp(milliseconds: 10_000), limit: 10).isEmpty)
+    }
+
     @Test func finalTouchesLeaveAtACheckpointAndTheirSlotsHoldTheNextOnes() {
         var outbox = Outbox()
         let added = [outbox.add(Self.entry("a")), outbox.add(Self.entry("b", at: 2_000)), outbox.add(Self.entry("a"))]

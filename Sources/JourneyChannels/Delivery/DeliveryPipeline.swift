@@ -161,7 +161,9 @@ public actor DeliveryPipeline {
     ///
     /// Touches of one channel are admitted in batch order. Cancelling the calling task abandons the
     /// deliveries in flight (their touches are reported ``DeliveryDecision/interrupted``) and holds the rest.
-    public func deliver(_ batch: [PendingDelivery]) async -> [DeliveryReport] {
+    /// `fence` is asked right before each attempt; a touch it refuses is not attempted and is reported
+    /// held (attempts unchanged) with the fence's reason.
+    public func deliver(_ batch: [PendingDelivery], fence: DeliveryFence = .open) async -> [DeliveryReport] {
         var reports = [DeliveryReport?](repeating: nil, count: batch.count)
         await withTaskGroup(of: Completion.self) { group in
             var inFlight = 0
@@ -170,6 +172,10 @@ public actor DeliveryPipeline {
                     let now = clock.now
                     if Task.isCancelled {
                         reports[index] = report(item, .held(until: now, reason: "not attempted: delivery was shutting down"))
+                        break
+                    }
+                    if !fence.isOpen {
+                        reports[index] = report(item, .held(until: now, reason: "not attempted: \(fence.reason)"))
                         break
                     }
                     if let (decision, waitingForProbe) = refusal(for: item, at: now) {
@@ -194,7 +200,7 @@ public actor DeliveryPipeline {
                         }
                         continue  // state may have changed while waiting: decide again
                     }
-                    launch(item, index: index, at: now, into: &group)
+                    launch(item, index: index, at: now, fence: fence, into: &group)
                     inFlight += 1
                     break
                 }
@@ -211,6 +217,8 @@ public actor DeliveryPipeline {
         var result: DeliveryResult
         var started: Timestamp
         var probe: Bool
+        /// Why the fence closed between admission and the attempt (nothing was sent), or nil.
+        var fenced: String? = nil
     }
 
     /// Why `item` cannot go at `now` (and whether only because a half-open breaker's probe is out), or
@@ -258,7 +266,7 @@ public actor DeliveryPipeline {
         return nil
     }
 
-    private func launch(_ item: PendingDelivery, index: Int, at now: Timestamp, into group: inout TaskGroup<Completion>) {
+    private func launch(_ item: PendingDelivery, index: Int, at now: Timestamp, fence: DeliveryFence, into group: inout TaskGroup<Completion>) {
         let channel = item.message.touch.channel
         let admission = states[channel]!.breaker.admit(at: now)
         let refused = states[channel]!.limiter.acquire(at: now)
@@ -268,6 +276,8 @@ public actor DeliveryPipeline {
         let message = item.message
         let probe = admission == .probe
         group.addTask {
+            // Asked again on the attempt's own task: it may start well after its admission on a busy machine.
+            guard fence.isOpen else { return Completion(index: index, result: .retry(after: nil, reason: ""), started: now, probe: probe, fenced: fence.reason) }
             let result = await adapter.deliver(message)
             return Completion(index: index, result: result, started: now, probe: probe)
         }
@@ -277,6 +287,10 @@ public actor DeliveryPipeline {
         let channel = item.message.touch.channel
         let now = clock.now
         states[channel]!.inFlight -= 1
+        if let reason = done.fenced {
+            if done.probe { states[channel]!.breaker.recordAbandoned() }
+            return report(item, .held(until: now, reason: "not attempted: \(reason)"))
+        }
         let attempts = item.attempts + 1
         let first = item.firstAttemptAt ?? done.started
         func made(_ decision: DeliveryDecision) -> DeliveryReport {

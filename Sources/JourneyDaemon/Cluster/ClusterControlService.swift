@@ -1,5 +1,6 @@
 import Foundation
 import JourneyCore
+import JourneyEngine
 import JourneyRules
 import Logging
 import ServiceLifecycle
@@ -7,8 +8,10 @@ import Synchronization
 
 /// The control socket in cluster mode: `status` answers this instance's name, its rules' content hash,
 /// the partitions it owns (with their lease tokens) and the sums of their figures; `reload` reloads this
-/// instance (``ClusterReloader``). `explain`, `report` and `forget` are not served in cluster mode yet:
-/// a user's partition may be owned by another instance.
+/// instance (``ClusterReloader``). `explain USER` and `forget USER` go to the user's partition
+/// (`StableHash(user) mod P`, as the inputs publish): answered by its processor when this instance owns
+/// it, else refused with the instance that does (from the leases in PostgreSQL), to ask instead.
+/// `report` is not served in cluster mode yet: its funnel spans every partition, thus every instance.
 final class ClusterControlService: Service, Sendable {
     let socket: ControlSocket
     let instance: String
@@ -16,13 +19,22 @@ final class ClusterControlService: Service, Sendable {
     let partitions: InstancePartitions
     let reloader: ClusterReloader
     let metricsExposition: @Sendable () -> [UInt8]
+    /// The partition of a user id (the stream's `partition(of:)`).
+    let partitionOf: @Sendable (String) -> Int
+    /// Every partition's current lease holder and whether the lease is live (PostgreSQL; blocks).
+    let owners: @Sendable () throws -> [Int: (owner: String, live: Bool)]
+    /// This instance's input archives (spool `done/`, quarantine), which `forget` erases the user from.
+    let archives: [String]
+    let logger: Logger
 
     init(
         socket: ControlSocket, instance: String, partitionCount: Int, partitions: InstancePartitions, reloader: ClusterReloader,
-        metricsExposition: @escaping @Sendable () -> [UInt8]
+        metricsExposition: @escaping @Sendable () -> [UInt8], partitionOf: @escaping @Sendable (String) -> Int,
+        owners: @escaping @Sendable () throws -> [Int: (owner: String, live: Bool)], archives: [String], logger: Logger
     ) {
         (self.socket, self.instance, self.partitionCount, self.partitions) = (socket, instance, partitionCount, partitions)
-        (self.reloader, self.metricsExposition) = (reloader, metricsExposition)
+        (self.reloader, self.metricsExposition, self.partitionOf, self.owners) = (reloader, metricsExposition, partitionOf, owners)
+        (self.archives, self.logger) = (archives, logger)
     }
 
     func run() async throws {
@@ -60,9 +72,39 @@ final class ClusterControlService: Service, Sendable {
             return Value.object([
                 .init("ok", true), .init("message", .string("rules reloaded on instance \(instance): \(live.rules.journeys.count) journeys, content hash \(live.version)")),
             ]).jsonText
+        case .success(.explain(let user)):
+            return routed(user) { partition, p in
+                ControlService.ask(partition.processor) { [instance] processor in
+                    let answer = processor.explain(user).jsonValue
+                    guard case .object(let members) = answer else { return answer }
+                    return .object(members + [.init("partition", .number(Double(p))), .init("instance", .string(instance))])
+                }
+            }
+        case .success(.forget(let user)):
+            return routed(user) { partition, _ in ControlService.forget(user, processor: partition.processor, archives: archives, logger: logger) }
+        case .success(.report):
+            return ControlService.refusal("report is not served in cluster mode yet: its funnel spans every partition, thus every instance")
         case .success:
-            return ControlService.refusal("not served in cluster mode (a user's partition may be owned by another instance); use status or reload")
+            return ControlService.refusal("unknown request; use status, reload, explain USER or forget USER")
         }
+    }
+
+    /// Answers with the user's partition when this instance owns it; else refuses, naming the instance
+    /// that owns it (or saying that none does right now, during a takeover).
+    func routed(_ user: String, _ answer: (OwnedPartition, Int) -> String) -> String {
+        let p = partitionOf(user)
+        if let partition = partitions.owned[p] { return answer(partition, p) }
+        let where_: String
+        do {
+            if let lease = try owners()[p], lease.live {
+                where_ = "owned by instance \(lease.owner): ask its control socket"
+            } else {
+                where_ = "owned by no instance right now (taken over after a failure, or starting): ask again in a few seconds"
+            }
+        } catch {
+            where_ = "whose owner could not be read from PostgreSQL: \(error)"
+        }
+        return ControlService.refusal("user \(user) is in partition \(p), \(where_) (this is instance \(instance))")
     }
 
     /// This instance's status: who it is, which rules, which partitions, and their figures summed.

@@ -84,10 +84,13 @@ public final class ClusterDaemon: Sendable {
         ]
         if let path = options.controlSocket {
             let control = try ControlSocket(path: path)
+            let leases = PostgresPartitionLeases(store)
             services.append(
                 .init(service: ClusterControlService(
                     socket: control, instance: instance, partitionCount: cluster.partitions, partitions: partitions, reloader: reloader,
-                    metricsExposition: options.metricsExposition)))
+                    metricsExposition: options.metricsExposition, partitionOf: { stream.partition(of: $0) },
+                    owners: { try leases.leases().mapValues { ($0.owner, $0.live) } },
+                    archives: [options.spoolDirectory + "/done", options.stateDirectory + "/quarantine"], logger: logger)))
         }
         // READY=1 once the inputs listen and the instance has joined ownership; then STATUS= and WATCHDOG=1.
         let ready = "journeyd running as cluster instance \(instance): \(live.rules.journeys.count) journeys, \(cluster.partitions) partitions, stream \(cluster.stream) on \(stream.connection.server), state \(store.configuration.address)"

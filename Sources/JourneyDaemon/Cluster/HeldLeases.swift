@@ -1,3 +1,4 @@
+import JourneyChannels
 import JourneyCore
 import JourneyPostgres
 import Logging
@@ -35,11 +36,42 @@ final class HeldLeases: Sendable {
 
     func isHeld(_ partition: Int) -> Bool { held.withLock { $0[partition] != nil } }
 
+    /// How long after a renewal was sent the lease still counts as held: a sixth of the ttl less than the
+    /// database gives it, which starts counting later (when the statement arrives).
+    private var heldFor: UInt64 { ttlNanoseconds - ttlNanoseconds / 6 }
+
     /// Partitions whose lease was refused or is about to expire without a renewal (a sixth of the ttl
     /// before): stop them now.
     func lapsed(now: UInt64 = MonotonicClock.nanoseconds) -> [Int] {
-        let limit = ttlNanoseconds - ttlNanoseconds / 6
+        let limit = heldFor
         return held.withLock { held in held.filter { $0.value.refused || now - $0.value.renewedAt >= limit }.map(\.key) }
+    }
+
+    /// Whether the lease of `partition` under `token` counts as held right now — granted or last renewed
+    /// less than 5/6 ttl ago, and not refused since. Asked on the spot, not from the ownership loop's last
+    /// look, so it holds however late that loop is.
+    func holds(_ partition: Int, token: FencingToken, now: UInt64 = MonotonicClock.nanoseconds) -> Bool {
+        let limit = heldFor
+        return held.withLock { held in
+            guard let lease = held[partition], lease.token == token, !lease.refused else { return false }
+            return now &- lease.renewedAt < limit
+        }
+    }
+
+    /// The fence of a partition's deliveries: open while ``holds(_:token:now:)``. The first refusal is
+    /// logged (a stale owner: the partition is stopped as soon as the ownership loop sees the lapse).
+    func deliveryFence(_ partition: Int, token: FencingToken) -> DeliveryFence {
+        let logged = SharedFlag()
+        let logger = self.logger
+        return DeliveryFence(reason: "the lease of partition \(partition) (token \(token.value)) lapsed") { [self] in
+            if holds(partition, token: token) { return true }
+            if logged.setFirst() {
+                logger.warning(
+                    "partition \(partition): lease (token \(token.value)) no longer held; no delivery starts from here on",
+                    metadata: [RecordField.kind: "deliveries_fenced"])
+            }
+            return false
+        }
     }
 
     /// Renews every held lease every ttl / 4 until cancelled, all in one statement.

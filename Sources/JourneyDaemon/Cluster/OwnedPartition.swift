@@ -1,4 +1,5 @@
 import Foundation
+import JourneyChannels
 import JourneyCore
 import JourneyEngine
 import JourneyNATS
@@ -38,9 +39,9 @@ final class OwnedPartition: Sendable {
         self.token = token
         self.group = group
         self.processor = processor
-        let flag = EndFlag()
+        let flag = SharedFlag()
         task = Task {
-            defer { flag.value.withLock { $0 = true } }
+            defer { flag.set() }
             do {
                 try await group.run()
                 return nil
@@ -51,15 +52,18 @@ final class OwnedPartition: Sendable {
         self.flag = flag
     }
 
-    private let flag: EndFlag
+    private let flag: SharedFlag
 
     /// A partition is checkpointed once it applied this many log bytes (or `state.checkpoint.log_bytes`,
-    /// if smaller) since its last checkpoint, besides every `state.checkpoint.every`: a new owner then
-    /// replays at most about this much of it (some thousands of events, well under a second) after a kill.
-    static let checkpointBytes = 1 << 20
+    /// if smaller) since its last checkpoint — its replay after a takeover included —, besides every
+    /// `state.checkpoint.every`: a new owner then replays at most about this much of it (about a thousand
+    /// events) after a kill. A takeover starts some P / instances partitions at once, CPU-bound: their
+    /// replays, not the checkpoints (PostgreSQL spends well under 1 µs per event on them), set its time.
+    static let checkpointBytes = 256 << 10
 
-    /// Restores the partition and starts processing it.
-    static func start(partition p: Int, token: FencingToken, context c: ClusterContext) async throws -> OwnedPartition {
+    /// Restores the partition and starts processing it; `fence` (the lease, ``HeldLeases/deliveryFence(_:token:)``)
+    /// stops its deliveries the moment the lease lapses.
+    static func start(partition p: Int, token: FencingToken, fence: DeliveryFence, context c: ClusterContext) async throws -> OwnedPartition {
         let store = c.store
         let started = MonotonicClock.nanoseconds
         let restored = try await blocking("journeyd restore") { try store.restore(partition: p) }
@@ -80,7 +84,7 @@ final class OwnedPartition: Sendable {
         let clock: any JourneyClock = eventClock ?? c.clock
         let dispatcher = DeliveryDispatcher(
             channels: live.channels, clock: clock, concurrency: settings.deliveryConcurrency, metrics: c.metrics, ownsChannels: false,
-            logger: logger)
+            fence: fence, logger: logger)
         let state = PartitionState(
             partition: p, store: store, restored: restored, settings: initial.rules.settings, clock: restored.clock,
             maxUsersInMemory: settings.maxUsersInMemory)
@@ -108,6 +112,8 @@ final class OwnedPartition: Sendable {
             logBytes: min(settings.checkpointLogBytes, Self.checkpointBytes),
             retention: settings.logRetention, logger: logger, covered: restored.logSequence)
         checkpointer.fence = token
+        checkpointer.bytesCovered = 0  // the followed log counts from the restored checkpoint: the replay counts
+        checkpointer.eraseByDiscarding = true
         let stages = StopStages()
         func staged(_ name: String, _ service: any Service) -> StagedService { StagedService(name: name, service: service, stages: stages) }
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -127,7 +133,7 @@ final class OwnedPartition: Sendable {
     }
 
     /// Whether the partition's services have stopped (by themselves: fenced, failed; or stopped).
-    var hasEnded: Bool { flag.value.withLock { $0 } }
+    var hasEnded: Bool { flag.isSet }
 
     /// Cancels the partition's services without waiting for them (a graceful stop that did not end).
     func abandon() { task.cancel() }
@@ -158,8 +164,4 @@ final class OwnedPartition: Sendable {
         }
         return await task.value
     }
-}
-
-private final class EndFlag: Sendable {
-    let value = Mutex(false)
 }

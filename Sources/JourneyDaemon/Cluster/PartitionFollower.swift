@@ -19,10 +19,10 @@ struct PartitionFollower: Service {
     let wait: Duration
 
     func run() async throws {
-        let stopped = StopFlag()
+        let stopped = SharedFlag()
         let (reader, processor, parser, wait) = (self.reader, self.processor, self.parser, self.wait)
         let stop: @Sendable () -> Void = {
-            stopped.value.store(true, ordering: .releasing)
+            stopped.set()
             reader.interrupt()
         }
         await withGracefulShutdownHandler {
@@ -45,24 +45,24 @@ struct PartitionFollower: Service {
             stop()
         }
         // Stopped by a failure: stay until the group stops, as the other services do.
-        if !stopped.value.load(ordering: .acquiring) { try? await gracefulShutdown() }
+        if !stopped.isSet { try? await gracefulShutdown() }
     }
 
     /// Reads and hands batches of records to the processor, one apply outstanding at a time.
-    private static func follow(reader: PartitionReader, processor: PartitionProcessor, parser: SegmentEventParser, wait: Duration, stopped: StopFlag) throws {
+    private static func follow(reader: PartitionReader, processor: PartitionProcessor, parser: SegmentEventParser, wait: Duration, stopped: SharedFlag) throws {
         if FollowerFault.stallsOnce(processor.partition) {
             // Fault injection (tests of the stall watchdog): this follower reads nothing until it is stopped.
-            while !stopped.value.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.05) }
+            while !stopped.isSet { Thread.sleep(forTimeInterval: 0.05) }
             return
         }
         var applying: DispatchSemaphore?
-        while !stopped.value.load(ordering: .acquiring) {
+        while !stopped.isSet {
             let records = try reader.next(wait: wait).map { (sequence: $0.sequence, payload: $0.payload) }
             guard !records.isEmpty else { continue }
             if let applying {
                 // A stopped processor drops the query: then the flag ends this loop.
                 while applying.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
-                    if stopped.value.load(ordering: .acquiring) { return }
+                    if stopped.isSet { return }
                 }
             }
             let done = DispatchSemaphore(value: 0)
@@ -78,21 +78,4 @@ struct PartitionFollower: Service {
             applying = done
         }
     }
-}
-
-/// `JOURNEYD_FAULT_STALL_FOLLOWER=N` (tests only): the first follower of partition N in this process
-/// reads nothing — a real stall of that partition (its lease renewed, its subject growing) for the stall
-/// watchdog to find; the partition's next start reads normally.
-enum FollowerFault {
-    private static let partition = ProcessInfo.processInfo.environment["JOURNEYD_FAULT_STALL_FOLLOWER"].flatMap { Int($0) }
-    private static let fired = Atomic<Bool>(false)
-
-    static func stallsOnce(_ p: Int) -> Bool {
-        guard p == partition else { return false }
-        return fired.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
-    }
-}
-
-private final class StopFlag: Sendable {
-    let value = Atomic<Bool>(false)
 }

@@ -33,8 +33,10 @@ struct PartitionOwnership: Service {
         var turn = ttl / 3
         var joined = false
         var watch = PartitionStallWatch(after: stallAfter)
+        let starts = PartitionStarts()
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            for p in held.lapsed() {
+            await adopt(starts.take(), into: &owned, held)
+            for p in held.lapsed() where !OwnershipFault.keepsLapsedPartitions {
                 if let partition = owned.removeValue(forKey: p) {
                     logger.warning("partition \(p): lease (token \(partition.token.value)) lapsed; stopping it now", metadata: [RecordField.kind: "partition_lost"])
                     await partition.stop(graceful: false)
@@ -56,7 +58,7 @@ struct PartitionOwnership: Service {
             if now - lastTurn >= turn.nanoseconds {
                 lastTurn = MonotonicClock.nanoseconds
                 do {
-                    turn = try await spread(&owned, &leaving, held)
+                    turn = try await spread(&owned, &leaving, held, starts)
                     joined = true
                 } catch {
                     turn = ttl / 3
@@ -66,9 +68,11 @@ struct PartitionOwnership: Service {
             context.partitions.publish(owned)
             context.metrics.partitionsOwned(owned.count)
             context.pulse.turned()
-            if joined { context.pulse.joined.open(bound: true) }  // READY=1 (the first time), with what it owns
+            if joined && starts.pending.isEmpty { context.pulse.joined.open(bound: true) }  // READY=1 (the first time), with what it owns
             await nap(.milliseconds(50))
         }
+        while !starts.pending.isEmpty { try? await Task.sleep(for: .milliseconds(50)) }
+        await adopt(starts.take(), into: &owned, held)
         context.partitions.publish([:])
         for (p, partition) in owned.sorted(by: { $0.key < $1.key }) {
             leaving[p] = letGo(p, partition, held)
@@ -83,7 +87,9 @@ struct PartitionOwnership: Service {
     /// instance holds less than its share (expired leases are taken as they expire), and just after
     /// another instance's lease that missed its renewals expires (a dead instance's partitions are
     /// claimed right away, not up to a third of the ttl later).
-    private func spread(_ owned: inout [Int: OwnedPartition], _ leaving: inout [Int: Task<Void, Never>], _ held: HeldLeases) async throws -> Duration {
+    private func spread(
+        _ owned: inout [Int: OwnedPartition], _ leaving: inout [Int: Task<Void, Never>], _ held: HeldLeases, _ starts: PartitionStarts
+    ) async throws -> Duration {
         let (leases, instance, ttl) = (self.leases, self.instance, self.ttl)
         for (p, partition) in owned where partition.hasEnded {
             logger.warning("partition \(p) stopped by itself; letting it go", metadata: [RecordField.kind: "partition_lost"])
@@ -93,28 +99,31 @@ struct PartitionOwnership: Service {
         let live = try await blocking("journeyd leases") { try leases.heartbeat(owner: instance, ttl: ttl) }
         let target = (partitions + max(1, live.count) - 1) / max(1, live.count)
         let current = try await blocking("journeyd leases") { try leases.leases() }
+        let starting = starts.pending
+        let holding = owned.count + starting.count
         if owned.count > target {
             for p in owned.keys.sorted().suffix(owned.count - target) {
                 leaving[p] = letGo(p, owned[p]!, held)
                 owned[p] = nil
             }
-        } else if owned.count < target {
+        } else if holding < target {
             // From an offset of this instance's own, so instances starting together try different partitions first.
             var hash = StableHash()
             hash.combine(instance)
             let offset = Int(hash.value % UInt64(partitions))
             let free = (0..<partitions).map { (offset + $0) % partitions }.filter { p in
-                owned[p] == nil && leaving[p] == nil && current[p]?.live != true
+                owned[p] == nil && leaving[p] == nil && !starting.contains(p) && current[p]?.live != true
             }
-            let wanted = Array(free.prefix(target - owned.count))
+            let wanted = Array(free.prefix(target - holding))
             let sentAt = MonotonicClock.nanoseconds
             // One statement for all of them: a takeover claims a dead instance's partitions in one round trip.
             let granted = try await blocking("journeyd leases") { try leases.acquire(partitions: wanted, owner: instance, ttl: ttl) }
             for (p, token) in granted { held.hold(p, token: token, sentAt: sentAt) }
-            // Restored side by side: a takeover waits for the slowest partition, not for their sum.
-            for (p, started) in await start(granted.sorted { $0.key < $1.key }, held) { owned[p] = started }
+            // Restored side by side, in the background: a takeover waits for the slowest partition, not for
+            // their sum, and the loop goes on claiming meanwhile.
+            for (p, token) in granted { start(p, token, held, starts) }
         }
-        var next = owned.count >= target ? ttl / 3 : min(ttl / 3, .milliseconds(250))
+        var next = owned.count + starts.pending.count >= target ? ttl / 3 : min(ttl / 3, .milliseconds(250))
         // Another instance's live lease expiring within the turn has missed its renewals (a live owner renews
         // every ttl / 4): its owner is likely dead — look again just after it expires.
         let expiring = current.values.filter { $0.owner != instance && $0.live }.map(\.remaining).min()
@@ -122,25 +131,31 @@ struct PartitionOwnership: Service {
         return next
     }
 
-    /// Starts the partitions just leased, concurrently; a partition that cannot start is released.
-    private func start(_ granted: [(Int, FencingToken)], _ held: HeldLeases) async -> [(Int, OwnedPartition)] {
+    /// Starts a partition just leased, in the background; one that cannot start is released.
+    private func start(_ p: Int, _ token: FencingToken, _ held: HeldLeases, _ starts: PartitionStarts) {
         let (leases, instance, context, logger) = (self.leases, self.instance, self.context, self.logger)
-        return await withTaskGroup(of: (Int, OwnedPartition)?.self) { group in
-            for (p, token) in granted {
-                group.addTask {
-                    do {
-                        return (p, try await OwnedPartition.start(partition: p, token: token, context: context))
-                    } catch {
-                        logger.error("partition \(p): could not be started: \(error); releasing its lease")
-                        held.forget(p)
-                        try? await blocking("journeyd leases") { try leases.release(partition: p, owner: instance, token: token) }
-                        return nil
-                    }
-                }
+        starts.begin(p)
+        Task {
+            do {
+                starts.finish(p, try await OwnedPartition.start(partition: p, token: token, fence: held.deliveryFence(p, token: token), context: context))
+            } catch {
+                logger.error("partition \(p): could not be started: \(error); releasing its lease")
+                held.forget(p)
+                try? await blocking("journeyd leases") { try leases.release(partition: p, owner: instance, token: token) }
+                starts.finish(p, nil)
             }
-            var started: [(Int, OwnedPartition)] = []
-            for await result in group { if let result { started.append(result) } }
-            return started
+        }
+    }
+
+    /// Takes the partitions whose start finished; one whose lease lapsed meanwhile is stopped at once.
+    private func adopt(_ finished: [(Int, OwnedPartition?)], into owned: inout [Int: OwnedPartition], _ held: HeldLeases) async {
+        for case let (p, partition?) in finished {
+            if held.isHeld(p) {
+                owned[p] = partition
+            } else {
+                logger.warning("partition \(p): lease (token \(partition.token.value)) lapsed while it started; stopping it now", metadata: [RecordField.kind: "partition_lost"])
+                await partition.stop(graceful: false)
+            }
         }
     }
 

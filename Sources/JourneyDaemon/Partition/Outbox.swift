@@ -44,11 +44,13 @@ struct Outbox {
         return true
     }
 
-    /// Records a delivery step; returns the entry as it is now (nil for a touch not held here: one
-    /// already final and checkpointed, whose late report changes nothing).
+    /// Records a delivery step; returns the entry as it is now, or nil for a touch whose state is final
+    /// (`sent`, `dead_letter`, `in_doubt`; still here or already checkpointed away): a final state is
+    /// never left, so a late report — a stale cluster owner's, read back by a later replay — changes
+    /// nothing, live or replayed, and a sent touch is never queued again.
     @discardableResult
     mutating func apply(_ update: DeliveryUpdate) -> OutboxEntry? {
-        guard let slot = index[update.touchID] else { return nil }
+        guard let slot = index[update.touchID], !slab[slot]!.state.isFinal else { return nil }
         update.apply(to: &slab[slot]!)
         dirty.insert(update.touchID)
         let entry = slab[slot]!

@@ -24,11 +24,19 @@ struct Checkpointer: Service {
     /// Cluster mode: the partition's lease token, which every checkpoint carries (a checkpoint under a
     /// token that is no longer current is refused by the store, and this service fails: the partition stops).
     var fence: FencingToken? = nil
+    /// The log's ``EventLog/storedBytes`` at the position `covered` (nil: as it is when this starts). Cluster
+    /// mode counts from the checkpoint it restored, so a takeover that replayed much checkpoints at once:
+    /// a chain of kills then does not pile up the replay each next owner must do.
+    var bytesCovered: Int? = nil
+    /// Cluster mode: a checkpoint that covers a `forget` purges the partition's subject through it instead of
+    /// rewriting records (a JetStream message cannot be edited, and each holds other users' events too):
+    /// the forgotten user's events leave the stream at once, whatever `state.log_retention` says.
+    var eraseByDiscarding = false
 
     func run() async throws {
         var last = MonotonicClock.nanoseconds
         var lastSequence = covered
-        var bytesAtLast = log.storedBytes
+        var bytesAtLast = bytesCovered ?? log.storedBytes
         var retained: [(at: UInt64, sequence: UInt64)] = []
         while !Task.isShuttingDownGracefully && !Task.isCancelled {  // (a cancelled nap returns at once)
             await nap(.milliseconds(250))
@@ -68,11 +76,15 @@ struct Checkpointer: Service {
         }
         guard var snapshot = taken else { return nil }  // the processor stopped: nothing to write, nothing covered
         snapshot.fence = fence
-        try await blocking("journeyd checkpoint") { [log, store, snapshot] in
+        try await blocking("journeyd checkpoint") { [log, store, snapshot, eraseByDiscarding] in
             if log.durableSequence < snapshot.logSequence { _ = try log.sync() }
             try store.write(snapshot)
             // Users forgotten: the checkpoint no longer needs their events nor the records naming them.
-            try LogErasure.erase(Set(snapshot.forgottenUsers), through: snapshot.logSequence, in: log)
+            if eraseByDiscarding {
+                if !snapshot.forgottenUsers.isEmpty { try log.discard(through: snapshot.logSequence) }
+            } else {
+                try LogErasure.erase(Set(snapshot.forgottenUsers), through: snapshot.logSequence, in: log)
+            }
         }
         processor.inbox.post(.checkpointWritten(snapshot.logSequence))
         let milliseconds = (MonotonicClock.nanoseconds - started) / 1_000_000

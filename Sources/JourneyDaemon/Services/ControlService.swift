@@ -76,12 +76,12 @@ final class ControlService: Service, @unchecked Sendable {
             guard case .object(let members) = StatusReporter.json(processor.figures) else { return Self.refusal("no figures") }
             return Value.object(members + [.init("metrics", MetricsSnapshot(exposition: metricsExposition()).jsonValue)]).jsonText
         case .explain(let user):
-            return ask(processor) { $0.explain(user).jsonValue }
+            return Self.ask(processor) { $0.explain(user).jsonValue }
         case .report:
             let generatedAt = WallClock().now
-            return ask(processor) { $0.report(generatedAt: generatedAt) }
+            return Self.ask(processor) { $0.report(generatedAt: generatedAt) }
         case .forget(let user):
-            return forget(user)
+            return Self.forget(user, processor: processor, archives: archives, logger: logger)
         case .stall(let seconds):
             guard faultInjection else { return Self.refusal("unknown request; use reload or status") }
             logger.warning("fault injection: the processing loop stalls for \(seconds) s")
@@ -97,7 +97,7 @@ final class ControlService: Service, @unchecked Sendable {
 
     /// Runs `question` on the processor's thread and waits for its answer (a processor that stopped never
     /// answers: refused after a while instead of waiting forever).
-    func ask(_ processor: PartitionProcessor, _ question: @escaping @Sendable (PartitionProcessor) -> Value) -> String {
+    static func ask(_ processor: PartitionProcessor, _ question: @escaping @Sendable (PartitionProcessor) -> Value) -> String {
         guard let value = query(processor, question) else {
             return Self.refusal("the processor did not answer within 30 s (stopped or stalled)")
         }
@@ -108,7 +108,7 @@ final class ControlService: Service, @unchecked Sendable {
     }
 
     /// The processor's answer to `question`, or nil when it gives none within 30 s.
-    func query<T: Sendable>(_ processor: PartitionProcessor, _ question: @escaping @Sendable (PartitionProcessor) -> T) -> T? {
+    static func query<T: Sendable>(_ processor: PartitionProcessor, _ question: @escaping @Sendable (PartitionProcessor) -> T) -> T? {
         let done = DispatchSemaphore(value: 0)
         let answer = Mutex<T?>(nil)
         processor.inbox.post(
@@ -122,7 +122,7 @@ final class ControlService: Service, @unchecked Sendable {
 
     /// Erases `user` and answers once the erasure's log record is durable (a restart then replays it);
     /// then drops the user's lines from the input archives (spool `done/`, quarantine).
-    func forget(_ user: String) -> String {
+    static func forget(_ user: String, processor: PartitionProcessor, archives: [String], logger: Logger) -> String {
         let logged = Mutex<(sequence: UInt64, ids: [String])>((0, []))
         let erased: Value? = query(processor) { p in
             do {

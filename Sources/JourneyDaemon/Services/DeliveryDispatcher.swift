@@ -25,12 +25,16 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
     /// Whether the channels are this dispatcher's to shut down (at shutdown, and the old ones after a
     /// reload). In cluster mode every partition's dispatcher shares the instance's channels: not its own.
     private let ownsChannels: Bool
+    /// Asked before each attempt (``DeliveryPipeline/deliver(_:fence:)``) and before the processor stages
+    /// touches (``accepting``): in cluster mode, whether the partition's lease is still held.
+    private let fence: DeliveryFence
 
     init(
         channels: ChannelSet?, clock: any JourneyClock, concurrency: Int = 64, drainSeconds: Double = 5, metrics: DaemonMetrics? = nil,
-        ownsChannels: Bool = true, logger: Logger
+        ownsChannels: Bool = true, fence: DeliveryFence = .open, logger: Logger
     ) {
         self.metrics = metrics
+        self.fence = fence
         self.ownsChannels = ownsChannels
         self.clock = clock
         self.concurrency = concurrency
@@ -64,14 +68,15 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
     private let drained = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
 
-    /// False from the start of the drain at shutdown: the processor stages no new touches then.
-    var accepting: Bool { !draining.load(ordering: .relaxed) }
+    /// False from the start of the drain at shutdown, and while the fence is closed (a lapsed lease): the
+    /// processor stages no new touches then.
+    var accepting: Bool { !draining.load(ordering: .relaxed) && fence.isOpen }
 
     func submit(_ items: [PendingDelivery]) {
         guard let pipeline = state.withLock({ $0.pipeline }) else { return }
         var byChannel: [String: [PendingDelivery]] = [:]
         for item in items { byChannel[item.message.touch.channel, default: []].append(item) }
-        let report = self.report
+        let (report, fence) = (self.report, self.fence)
         for (_, batch) in byChannel {
             let id = UUID()
             // Registered under the lock the task takes to deregister: it cannot finish before it is known
@@ -79,7 +84,7 @@ final class DeliveryDispatcher: DeliverySink, Service, @unchecked Sendable {
             tasks.withLock { tasks in
                 guard !drained.load(ordering: .relaxed) else { return }
                 tasks[id] = Task { [self] in
-                    let reports = await pipeline.deliver(batch)
+                    let reports = await pipeline.deliver(batch, fence: fence)
                     let channel = batch[0].message.touch.channel
                     report(reports, await pipeline.channelState(of: channel).map { (channel, $0.encoded()) })
                     self.tasks.withLock { _ = $0.removeValue(forKey: id) }

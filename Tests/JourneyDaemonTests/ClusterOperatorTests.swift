@@ -1,0 +1,83 @@
+import Foundation
+import JourneyCore
+import JourneyEvents
+import JourneyTesting
+import Testing
+
+/// "Why did this user get that?" in cluster mode: `journeyd explain USER` and `journeyd forget USER` go to
+/// the instance that owns the user's partition. Two instances, P = 4: the owner answers with the user's
+/// story (every touch the replay gives the user, with its delivery state), the other instance refuses and
+/// names the owner; `forget` on the owner erases the user, after which the owner knows nothing of them.
+@Suite("Cluster operator requests", .serialized)
+struct ClusterOperatorTests {
+    @Test(.timeLimit(.minutes(10)))
+    func explainAndForgetAreAnsweredByTheOwnerAndTheOtherInstanceNamesIt() async throws {
+        let partitions = 4
+        let fixture = try DaemonFixture(events: 2000, files: 0, seed: 31)
+        defer { fixture.remove() }
+        try await ClusterPeers.with { peers in
+            try peers.configure(fixture, partitions: partitions, ttl: "2s")
+            // Checkpoints every second while the log grows: the one after `forget` comes soon.
+            let yaml = try String(contentsOfFile: fixture.rules + "/journeyd.yaml", encoding: .utf8)
+            try (yaml + "state:\n  checkpoint: { every: 1s }\n").write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+            let (a, socketA) = try peers.startInstance("a", fixture)
+            defer { a.signal(SIGKILL) }
+            let (b, _) = try peers.startInstance("b", fixture)
+            defer { b.signal(SIGKILL) }
+            let spread = await eventually(timeout: .seconds(120)) { await peers.leaseCounts() == ["a": 2, "b": 2] }
+            let leases = await peers.leaseCounts()
+            #expect(spread, "\(leases)")
+            #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: socketA) })
+            let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            let answered = try await offThread { try exchange(lines, at: socketA) }
+            #expect(answered.count == lines.count && answered.allSatisfy { $0.hasPrefix("ok ") })
+            let expected = TouchKey.parse(try replayedTouches(fixture, partitions: partitions))
+            #expect(await eventually(timeout: .seconds(120)) { ClusterPeers.delivered(fixture, instances: ["a", "b"]).count >= expected.count })
+
+            // The user with the most touches.
+            let (user, touches) = try #require(Dictionary(grouping: expected, by: \.user).max { $0.value.count < $1.value.count })
+            func ask(_ request: String, _ name: String) async throws -> (status: Int32, output: String, json: Value) {
+                let (status, output) = try await ChildProcess.run(
+                    journeydBinary, [request, user, "--json", "--rules", fixture.rules, "--control", fixture.root + "/\(name)/control.sock"])
+                let line = output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? "{}"
+                return (status, output, (try? JSONParser().parse(line)) ?? .null)
+            }
+            let answers = [("a", try await ask("explain", "a")), ("b", try await ask("explain", "b"))]
+            let owners = answers.filter { $0.1.status == 0 }
+            #expect(owners.count == 1, "\(answers.map { "\($0.0): \($0.1.output)" })")
+            let (owner, story) = try #require(owners.first)
+            let (other, refusal) = try #require(answers.first { $0.0 != owner })
+            #expect(story.json["instance"]?.stringValue == owner)
+            #expect(story.json["known"]?.boolValue == true)
+            let told = Set((story.json["touches"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue })
+            #expect(told == Set(touches.map(\.id)), "\(story.output)")
+            #expect(refusal.output.contains("user \(user) is in partition") && refusal.output.contains("owned by instance \(owner)"), "\(refusal.output)")
+            print("cluster explain: \(user) (\(touches.count) touches) answered by \(owner); \(other) said: \(refusal.output.split(separator: "\n").last ?? "")")
+
+            // forget: refused by the other instance (naming the owner), done by the owner.
+            let wrong = try await ask("forget", other)
+            #expect(wrong.status != 0 && wrong.output.contains("owned by instance \(owner)"), "\(wrong.output)")
+            func status(_ name: String) async throws -> Value {
+                let (_, output) = try await ChildProcess.run(journeydBinary, ["status", "--json", "--control", fixture.root + "/\(name)/control.sock"])
+                return (try? JSONParser().parse(output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? "{}")) ?? .null
+            }
+            let before = try await status(owner)
+            let checkpoints = before["checkpoints"]?.numberValue ?? 0
+            let forgotten = try await ask("forget", owner)
+            #expect(forgotten.status == 0 && forgotten.json["known"]?.boolValue == true, "\(forgotten.output)")
+            // The checkpoint that covers the erasure purges the user's events from the partition's subject (a
+            // JetStream message cannot be edited): the partition stays owned under the same lease, nothing fails.
+            #expect(await eventually(timeout: .seconds(60)) { ((try? await status(owner))?["checkpoints"]?.numberValue ?? 0) > checkpoints })
+            await pause(.seconds(2))
+            let later = try await status(owner)
+            #expect(later["partitions"]?.stringValue == before["partitions"]?.stringValue, "\(before) → \(later)")
+            let log = ClusterRebalanceTests.logLines(fixture, owner)
+            #expect(!log.contains { $0.contains("stopped by itself") || $0.contains("checkpoint failed") }, "\(log.suffix(20))")
+            let after = try await ask("explain", owner)
+            #expect(after.status == 0 && after.json["known"]?.boolValue == false, "\(after.output)")
+            #expect((after.json["touches"]?.arrayValue ?? []).isEmpty, "\(after.output)")
+            #expect(await a.stop() == 0)
+            #expect(await b.stop() == 0)
+        }
+    }
+}
