@@ -7,11 +7,11 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 
-/// Serves a router on a listening socket the service manager bound and handed over (socket activation:
+/// Serves a responder on a listening socket the service manager bound and handed over (socket activation:
 /// `journeyd-http.socket`, `FileDescriptorName=http`).
 ///
 /// Written here because Hummingbird 2.28's `Application` only binds addresses itself; everything else is
-/// Hummingbird's own: its HTTP/1.1 child channel (optionally inside its TLS channel) and its router,
+/// Hummingbird's own: its HTTP/1.1 child channel (optionally inside its TLS channel) and a responder,
 /// accepted the way its `Server` accepts, and stopped the same way on graceful shutdown — the listener
 /// is quiesced and requests in flight are answered before their connections close.
 struct ActivatedServer<Child: ServerChildChannel>: Sendable {
