@@ -70,9 +70,8 @@ public struct IngestServer: Service {
 
     public func run() async throws {
         let responder = TrackingResponder(server: self)
-        let limit = configuration.maxRequestBytes
         if let descriptor = configuration.activatedSocket {
-            let http = WholeRequestChannel(child: HTTP1Channel(responder: ActivatedServer<HTTP1Channel>.responder(responder, logger: logger)), maxRequestBytes: limit)
+            let http = HTTP1Channel(responder: ActivatedServer<HTTP1Channel>.responder(responder, logger: logger))
             if let tls = configuration.tls {
                 let child = try TLSChannel(http, tlsConfiguration: tls.serverConfiguration())
                 try await ActivatedServer(descriptor: descriptor, child: child, logger: logger).run(listening: listening)
@@ -81,12 +80,7 @@ public struct IngestServer: Service {
             }
             return
         }
-        let tls = try configuration.tls?.serverConfiguration()
-        let server = HTTPServerBuilder { responder in
-            let http = WholeRequestChannel(child: HTTP1Channel(responder: responder), maxRequestBytes: limit)
-            guard let tls else { return http }
-            return try TLSChannel(http, tlsConfiguration: tls)
-        }
+        let server: HTTPServerBuilder = try configuration.tls.map { try .tls(.http1(), tlsConfiguration: $0.serverConfiguration()) } ?? .http1()
         let app = Application(
             responder: responder, server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "journeyd"),
@@ -130,7 +124,7 @@ public struct IngestServer: Service {
     private func readBody(_ request: Request) async -> Result<[UInt8], TrackingBody.Problem> {
         let limit = configuration.maxRequestBytes
         let tooLarge = TrackingBody.Problem(index: nil, reason: "request exceeds \(limit) bytes")
-        // A body read in one part (the usual case: see `WholeRequestChannel`) is taken as it is; one in
+        // A body read in one part (the usual case) is taken as it is; one in
         // several parts is gathered in a buffer sized once from Content-Length (within the limit).
         var buffer = ByteBuffer()
         var parts = 0

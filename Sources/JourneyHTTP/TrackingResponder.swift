@@ -2,8 +2,6 @@ import CoreMetrics
 import Hummingbird
 import HummingbirdCore
 import JourneyEvents
-import Logging
-import NIOCore
 import Synchronization
 
 /// The Tracking API's eight paths answered without a router: one dictionary lookup of the path, no
@@ -51,25 +49,5 @@ struct TrackingResponder: HTTPResponder {
         let response = await server.respond(to: request, endpoint: route.endpoint)
         route.count(response.status.code)
         return response
-    }
-}
-
-/// An HTTP child channel whose connections read a whole Tracking API request in one go: a receive
-/// buffer that starts at 64 KiB (NIO's starts at 2 KiB and grows read by read) and may reach the
-/// request limit, so a batch of 100 events (≈ 20 KB) is one socket read and one body part, not several.
-struct WholeRequestChannel<Child: ServerChildChannel>: ServerChildChannel {
-    typealias Value = Child.Value
-    let child: Child
-    let maxRequestBytes: Int
-
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let allocator = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 * 1024, maximum: max(64 * 1024, maxRequestBytes + 16 * 1024))
-        return channel.setOption(ChannelOptions.recvAllocator, value: allocator).flatMap {
-            child.setup(channel: channel, logger: logger)
-        }
-    }
-
-    func handle(value: Value, logger: Logger) async {
-        await child.handle(value: value, logger: logger)
     }
 }
