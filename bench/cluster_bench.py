@@ -179,16 +179,18 @@ def run_mode(binary, servers, root, lines, instances, partitions, perf):
         controls.append(control)
     wait_for(f"{mode}: sockets", lambda: all(os.path.exists(s) and os.path.exists(c) for s, c in zip(sockets, controls)))
 
-    def owned():
-        total = 0
+    def spread():
+        counts = []
         for c in controls:
             s = status(binary, c)
             if not s:
-                return -1
-            total += int(s.get("partitions", "0").split()[0])
-        return total
+                return False
+            counts.append(int(s.get("partitions", "0").split()[0]))
+        # Every partition owned AND spread: a hand-over during the run would restart the moved partitions'
+        # counters, and `applied()` (summed over owned partitions) would never reach the total.
+        return sum(counts) == partitions and max(counts) <= -(-partitions // len(controls))
     if instances:
-        wait_for(f"{mode}: every partition owned", lambda: owned() == partitions, timeout=300)
+        wait_for(f"{mode}: every partition owned and spread", spread, timeout=300)
 
     def applied():
         return sum(int((status(binary, c) or {}).get("events", 0)) for c in controls)

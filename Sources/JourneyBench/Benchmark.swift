@@ -206,6 +206,7 @@ struct Stages {
             for line in sample { _ = try JSONSerialization.jsonObject(with: line) }
         }
         report.line("- Foundation JSONSerialization on the same lines, for comparison: \(rate(Double(sample.count) / foundation.cpu)) events/s per core")
+        try trackingBodies(eventsFile, into: &report)
         report.line("")
     }
 

@@ -7,11 +7,11 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 
-/// Serves a router on a listening socket the service manager bound and handed over (socket activation:
+/// Serves a responder on a listening socket the service manager bound and handed over (socket activation:
 /// `journeyd-http.socket`, `FileDescriptorName=http`).
 ///
 /// Written here because Hummingbird 2.28's `Application` only binds addresses itself; everything else is
-/// Hummingbird's own: its HTTP/1.1 child channel (optionally inside its TLS channel) and its router,
+/// Hummingbird's own: its HTTP/1.1 child channel (optionally inside its TLS channel) and a responder,
 /// accepted the way its `Server` accepts, and stopped the same way on graceful shutdown — the listener
 /// is quiesced and requests in flight are answered before their connections close.
 struct ActivatedServer<Child: ServerChildChannel>: Sendable {
@@ -19,11 +19,10 @@ struct ActivatedServer<Child: ServerChildChannel>: Sendable {
     let child: Child
     let logger: Logger
 
-    /// Hummingbird's responder for `router` as the closure its HTTP channel calls, with the
-    /// `Server:` header the address-bound application sends.
-    static func responder(_ router: Router<BasicRequestContext>, logger: Logger) -> HTTPChannelHandler.Responder {
-        let responder = router.buildResponder()
-        return { request, writer, channel in
+    /// A Hummingbird responder (a router's, or the Tracking API's own) as the closure its HTTP channel
+    /// calls, with the `Server:` header the address-bound application sends.
+    static func responder(_ responder: some HTTPResponder<BasicRequestContext>, logger: Logger) -> HTTPChannelHandler.Responder {
+        { request, writer, channel in
             let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
             var response: Response
             do {

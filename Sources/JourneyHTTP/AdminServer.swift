@@ -51,7 +51,7 @@ public struct AdminServer: Service {
                 body: .init(byteBuffer: ByteBuffer(string: detail + "\n")))
         }
         if let activatedSocket {
-            let http = HTTP1Channel(responder: ActivatedServer<HTTP1Channel>.responder(router, logger: logger))
+            let http = HTTP1Channel(responder: ActivatedServer<HTTP1Channel>.responder(router.buildResponder(), logger: logger))
             try await ActivatedServer(descriptor: activatedSocket, child: http, logger: logger).run(listening: listening)
             return
         }

@@ -69,25 +69,9 @@ public struct IngestServer: Service {
     }
 
     public func run() async throws {
-        let router = Router()
-        for name in ["track", "identify", "page", "screen", "group", "alias", "batch", "import"] {
-            let endpoint = TrackingBody.Endpoint(name: name)!
-            // One counter per status this endpoint answered, made once (not a factory call per request).
-            let counters = Mutex<[Int: Counter]>([:])
-            router.post("/v1/\(name)") { request, _ in
-                let response = await respond(to: request, endpoint: endpoint)
-                let code = response.status.code
-                counters.withLock { made in
-                    if let counter = made[code] { return counter }
-                    let counter = Counter(label: "journeyd_http_requests_total", dimensions: [("endpoint", name), ("status", String(code))])
-                    made[code] = counter
-                    return counter
-                }.increment()
-                return response
-            }
-        }
+        let responder = TrackingResponder(server: self)
         if let descriptor = configuration.activatedSocket {
-            let http = HTTP1Channel(responder: ActivatedServer<HTTP1Channel>.responder(router, logger: logger))
+            let http = HTTP1Channel(responder: ActivatedServer<HTTP1Channel>.responder(responder, logger: logger))
             if let tls = configuration.tls {
                 let child = try TLSChannel(http, tlsConfiguration: tls.serverConfiguration())
                 try await ActivatedServer(descriptor: descriptor, child: child, logger: logger).run(listening: listening)
@@ -98,7 +82,7 @@ public struct IngestServer: Service {
         }
         let server: HTTPServerBuilder = try configuration.tls.map { try .tls(.http1(), tlsConfiguration: $0.serverConfiguration()) } ?? .http1()
         let app = Application(
-            router: router, server: server,
+            responder: responder, server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "journeyd"),
             onServerRunning: { [listening, configuration] channel in
                 listening(configuration.host, channel.localAddress?.port ?? configuration.port)
@@ -140,12 +124,24 @@ public struct IngestServer: Service {
     private func readBody(_ request: Request) async -> Result<[UInt8], TrackingBody.Problem> {
         let limit = configuration.maxRequestBytes
         let tooLarge = TrackingBody.Problem(index: nil, reason: "request exceeds \(limit) bytes")
-        // Sized once from Content-Length (within the limit), so a body is not copied as it grows.
-        let announced = request.headers[.contentLength].flatMap { Int($0) } ?? 0
-        var buffer = ByteBufferAllocator().buffer(capacity: min(max(announced, 0), limit))
+        // A body read in one part (the usual case) is taken as it is; one in
+        // several parts is gathered in a buffer sized once from Content-Length (within the limit).
+        var buffer = ByteBuffer()
+        var parts = 0
         do {
             for try await chunk in request.body {
                 guard buffer.readableBytes + chunk.readableBytes <= limit else { return .failure(tooLarge) }
+                parts += 1
+                if parts == 1 {
+                    buffer = chunk
+                    continue
+                }
+                if parts == 2 {
+                    let announced = request.headers[.contentLength].flatMap { Int($0) } ?? 0
+                    var gathered = ByteBufferAllocator().buffer(capacity: min(max(announced, buffer.readableBytes + chunk.readableBytes), limit))
+                    gathered.writeBuffer(&buffer)
+                    buffer = gathered
+                }
                 var chunk = chunk
                 buffer.writeBuffer(&chunk)
             }

@@ -83,6 +83,41 @@ import Testing
         }
     }
 
+    /// The line is written compact whatever white space the body has, and the same whether its members
+    /// are copied as one span (written without white space) or one by one (around a dropped `writeKey`).
+    @Test func linesAreCompactWhateverTheBodysWhiteSpace() throws {
+        let parser = SegmentEventParser()
+        let line = #"{"type":"track","userId":"u1","messageId":"m1","event":"e","timestamp":"2026-01-01T00:00:00Z"}"#
+        for event in [
+            line,
+            #"{ "type" : "track", "userId":"u1" ,"messageId":"m1","event":"e" , "timestamp":"2026-01-01T00:00:00Z" }"#,
+            #"{"type":"track","userId":"u1","writeKey":"k","messageId":"m1","event":"e","timestamp":"2026-01-01T00:00:00Z","writeKey":"k"}"#,
+            "{\"type\":\"track\",\n\"userId\":\"u1\",\"messageId\":\"m1\",\"event\":\"e\",\t\"timestamp\":\"2026-01-01T00:00:00Z\"}",
+        ] {
+            let cut = try TrackingBody(Array(("{\"batch\":[" + event + "]}").utf8), endpoint: .batch, maxEventBytes: 32 * 1024, parser: parser)
+            #expect(cut.lines.map { String(decoding: $0, as: UTF8.self) } == [line], "\(event)")
+            #expect(cut.events.first?.event == (try? parser.parse(Array(line.utf8)).get()))
+        }
+    }
+
+    /// The body check reads strings eight bytes at a time: a quote, an escape or a control character is
+    /// found at any place in a long string, and bytes of UTF-8 above 0x7F are not mistaken for either.
+    @Test func theBodyCheckFindsWhatEndsOrBreaksAStringAtEveryPlace() throws {
+        for k in 0..<20 {
+            let text = String(repeating: "é", count: k % 3) + String(repeating: "a", count: k)
+            let prefix = #"{"batch":[{"type":"track","event":""#
+            let escaped = prefix + text + #"\"q\\ \u00e9"}]}"#
+            #expect(try lines(escaped, .batch) == [#"{"type":"track","event":""# + text + #"\"q\\ \u00e9"}"#])
+            let broken = prefix + text + "\u{01}" + #""}]}"#
+            do {
+                _ = try TrackingBody(Array(broken.utf8), endpoint: .batch, maxEventBytes: 32 * 1024)
+                Issue.record("a control character at \(k) was not found")
+            } catch {
+                #expect(error == TrackingBody.Problem(index: 0, reason: "not JSON at byte \(25 + text.utf8.count): a control character inside a string"))
+            }
+        }
+    }
+
     @Test func aBatchMemberTheParserRefusesRefusesTheEventsThatGetIt() throws {
         let body = #"{"batch":[{"type":"track","userId":"u","messageId":"m","event":"e","timestamp":"2026-01-01T00:00:00Z"},{"type":"track","userId":"u","messageId":"n","event":"e","timestamp":"2026-01-01T00:00:00Z","context":{}}],"context":"web"}"#
         let parser = SegmentEventParser()

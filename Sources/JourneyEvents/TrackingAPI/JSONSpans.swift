@@ -225,6 +225,31 @@ struct JSONSpans {
     /// Steps over a string (checking its escapes), leaving the position after its closing quote.
     mutating func skipString() throws(Problem) {
         position += 1  // the opening quote
+        // The usual string has no escape: straight to the first byte that ends it or needs a look.
+        let start = position
+        position = bytes.withUnsafeBufferPointer { b in
+            var i = start
+            // Eight bytes at a time while none of them is `"`, `\` or a control character (the
+            // has-less-than test of "Bit Twiddling Hacks": exact as to whether any byte matches).
+            if let base = UnsafeRawPointer(b.baseAddress) {
+                let ones: UInt64 = 0x0101_0101_0101_0101
+                let highs: UInt64 = 0x8080_8080_8080_8080
+                while i &+ 8 <= b.count {
+                    let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                    let quote = word ^ (ones &* 0x22)
+                    let backslash = word ^ (ones &* 0x5C)
+                    let found = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
+                    if found & highs != 0 { break }
+                    i &+= 8
+                }
+            }
+            while i < b.count {
+                let byte = b[i]
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                i &+= 1
+            }
+            return i
+        }
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {

@@ -9,13 +9,42 @@ public import JourneyCore
 /// with these members as if they were written in it, and writes the line the event log keeps
 /// (the event's members as sent, minus `writeKey` and `receivedAt`, then the members given here).
 public final class RequestMembers: Sendable {
-    /// A member given to every event (or every event without it): its JSON as written in the line,
-    /// and what the parser makes of it (read once here, not once per event).
-    struct Member: Sendable {
-        var key: SegmentKey
-        var json: [UInt8]
-        /// What the parser read: the fields it set and the member it keeps in `extra`, if any.
-        var read: Result<(fields: SegmentFields, value: Value?), ScanError>
+    /// A member given to every event (or every event without it), read once here, not once per event:
+    /// what the line gets and what the parser makes of it. A class: each event that gets it takes one
+    /// reference, and reads only the parts it needs (no copy of a whole `SegmentFields` per event).
+    final class Member: Sendable {
+        let key: SegmentKey
+        /// `"key":json`, as the line gets it; the value starts at `valueOffset`.
+        let written: [UInt8]
+        let valueOffset: Int
+        /// Why the parser refuses the value (every event that gets it is refused), or nil.
+        let failure: ScanError?
+        /// What the parser read: the type, `context.traits`, whether it is a time member, and the
+        /// member kept in `extra`.
+        let kind: Event.Kind?
+        let contextTraits: Value?
+        let isTime: Bool
+        let extra: Value.Member?
+
+        init(key: SegmentKey, json: [UInt8], read: Result<(fields: SegmentFields, value: Value?), ScanError>) {
+            self.key = key
+            written = Array("\"\(key.name)\":".utf8) + json
+            valueOffset = written.count - json.count
+            switch read {
+            case .failure(let error):
+                failure = error
+                kind = nil
+                contextTraits = nil
+                isTime = false
+                extra = nil
+            case .success(let (fields, value)):
+                failure = nil
+                kind = fields.kind
+                contextTraits = fields.contextTraits
+                isTime = fields.fallbackTime != nil
+                extra = value.map { Value.Member(key.name, $0) }
+            }
+        }
     }
 
     /// Members an event gets when it has none of its own, in the order they are added.
@@ -94,7 +123,7 @@ struct EventCompletion {
     init(_ request: RequestMembers, capacity: Int) {
         self.request = request
         line = [UInt8(ascii: "{")]
-        line.reserveCapacity(capacity + 2 + request.defaults.reduce(0) { $0 + $1.json.count + 16 } + 48)
+        line.reserveCapacity(capacity + 2 + request.defaults.reduce(0) { $0 + $1.written.count + 1 } + 48)
     }
 
     /// Whether the member with this key is left out of the event: `writeKey` (a secret is never logged)
@@ -108,22 +137,43 @@ struct EventCompletion {
         }
     }
 
-    /// Appends `key:value` from the event's bytes.
+    /// The event's own members written as `key:value,key:value` (no white space) and not yet in `line`:
+    /// `pending` in the bytes at `source`, copied as one span instead of member by member.
+    private var source: UnsafePointer<UInt8>?
+    private var pending = 0..<0
+
+    /// Appends `key:value` from the event's bytes (`line` has it once ``flush()`` is called).
     mutating func append(_ p: UnsafePointer<UInt8>, key: Range<Int>, value: Range<Int>) {
+        let compact = value.lowerBound == key.upperBound + 1 && p[key.upperBound] == UInt8(ascii: ":")
+        if compact, !pending.isEmpty, p == source, key.lowerBound == pending.upperBound + 1, p[pending.upperBound] == UInt8(ascii: ",") {
+            pending = pending.lowerBound..<value.upperBound
+            return
+        }
+        flush()
+        if compact {
+            source = p
+            pending = key.lowerBound..<value.upperBound
+            return
+        }
         if line.count > 1 { line.append(UInt8(ascii: ",")) }
         line.append(contentsOf: UnsafeBufferPointer(start: p + key.lowerBound, count: key.count))
         line.append(UInt8(ascii: ":"))
         line.append(contentsOf: UnsafeBufferPointer(start: p + value.lowerBound, count: value.count))
     }
 
+    /// Copies the pending members into `line`.
+    mutating func flush() {
+        guard let source, !pending.isEmpty else { return }
+        if line.count > 1 { line.append(UInt8(ascii: ",")) }
+        line.append(contentsOf: UnsafeBufferPointer(start: source + pending.lowerBound, count: pending.count))
+        pending = 0..<0
+    }
+
     /// Appends `"key":json` for a given member; returns the offset of its value in the line.
     mutating func append(_ member: RequestMembers.Member) -> Int {
         if line.count > 1 { line.append(UInt8(ascii: ",")) }
-        line.append(UInt8(ascii: "\""))
-        line += member.key.name.utf8
-        line.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
-        let offset = line.count
-        line += member.json
+        let offset = line.count + member.valueOffset
+        line += member.written
         return offset
     }
 }
@@ -136,23 +186,22 @@ extension JSONScanner {
         _ fields: inout SegmentFields, _ completion: inout EventCompletion, seen: UInt32, extraBase: Int,
         options: SegmentEventParser.Options
     ) throws(ScanError) {
+        completion.flush()
         func add(_ member: RequestMembers.Member) throws(ScanError) {
             let keyOffset = completion.line.count + (completion.line.count > 1 ? 1 : 0)
             let offset = completion.append(member)
             if seen & (UInt32(1) << member.key.rawValue) != 0 { throw duplicateKey(member.key.name, at: keyOffset) }
-            switch member.read {
-            case .failure(let error):
+            if let error = member.failure {
                 var moved = ScanError(offset: offset + error.offset, reason: error.reason)
                 moved.path = error.path
                 throw moved.adding(.key(member.key.name))
-            case .success(let (read, value)):
-                if let kind = read.kind { fields.kind = kind }
-                if let traits = read.contextTraits { fields.contextTraits = traits }
-                if read.fallbackTime != nil, fields.fallbackTime == nil || member.key.rawValue < fields.fallbackTime!.key.rawValue {
-                    fields.fallbackTime = (member.key, members.count - extraBase, offset)
-                }
-                if let value { members.push(Value.Member(member.key.name, value)) }
             }
+            if let kind = member.kind { fields.kind = kind }
+            if let traits = member.contextTraits { fields.contextTraits = traits }
+            if member.isTime, fields.fallbackTime == nil || member.key.rawValue < fields.fallbackTime!.key.rawValue {
+                fields.fallbackTime = (member.key, members.count - extraBase, offset)
+            }
+            if let extra = member.extra { members.push(extra) }
         }
         for member in completion.request.defaults where completion.present & (UInt32(1) << member.key.rawValue) == 0 {
             try add(member)
