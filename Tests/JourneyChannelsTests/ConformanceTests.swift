@@ -41,7 +41,14 @@ import struct JourneyTesting.TestCertificates
                 }
             }) { server in
                 let logs = LogCapture()
-                let built = try await channel(type, in: dir, options: options(server), secrets: secrets(server), logger: logs)
+                // A generous timeout: the peer is on loopback, but a loaded machine can starve this process for
+                // seconds (the hang case is ended by cancellation, not by the timeout).
+                var configured = options(server)
+                if case .object(var members) = configured, !members.contains(where: { $0.key == "timeout" }) {
+                    members.append(.init("timeout", "5m"))
+                    configured = .object(members)
+                }
+                let built = try await channel(type, in: dir, options: configured, secrets: secrets(server), logger: logs)
                 let accepted = Mutex(0)
                 let harness = ConformanceHarness(
                     adapter: built.adapter, logs: logs, supports: Set(PeerBehavior.allCases),

@@ -94,17 +94,17 @@ final class ClusterControlService: Service, Sendable {
     func routed(_ user: String, _ answer: (OwnedPartition, Int) -> String) -> String {
         let p = partitionOf(user)
         if let partition = partitions.owned[p] { return answer(partition, p) }
-        let where_: String
+        let whereabouts: String
         do {
             if let lease = try owners()[p], lease.live {
-                where_ = "owned by instance \(lease.owner): ask its control socket"
+                whereabouts = "owned by instance \(lease.owner): ask its control socket"
             } else {
-                where_ = "owned by no instance right now (taken over after a failure, or starting): ask again in a few seconds"
+                whereabouts = "owned by no instance right now (taken over after a failure, or starting): ask again in a few seconds"
             }
         } catch {
-            where_ = "whose owner could not be read from PostgreSQL: \(error)"
+            whereabouts = "whose owner could not be read from PostgreSQL: \(error)"
         }
-        return ControlService.refusal("user \(user) is in partition \(p), \(where_) (this is instance \(instance))")
+        return ControlService.refusal("user \(user) is in partition \(p), \(whereabouts) (this is instance \(instance))")
     }
 
     /// This instance's status: who it is, which rules, which partitions, and their figures summed.

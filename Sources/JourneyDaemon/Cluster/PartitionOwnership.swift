@@ -68,7 +68,10 @@ struct PartitionOwnership: Service {
             context.partitions.publish(owned)
             context.metrics.partitionsOwned(owned.count)
             context.pulse.turned()
-            if joined && starts.pending.isEmpty { context.pulse.joined.open(bound: true) }  // READY=1 (the first time), with what it owns
+            // READY=1 (the first time) once no start is running or finished unadopted: what was published
+            // above is then everything the first turns claimed (a start that ended after this pass's adopt
+            // is adopted and published by the next pass first).
+            if joined && starts.idle { context.pulse.joined.open(bound: true) }
             await nap(.milliseconds(50))
         }
         while !starts.pending.isEmpty { try? await Task.sleep(for: .milliseconds(50)) }

@@ -19,6 +19,9 @@ final class PartitionStarts: Sendable {
     /// The partitions still starting.
     var pending: Set<Int> { state.withLock { $0.pending } }
 
+    /// Whether no start is running and none finished since the last ``take()``.
+    var idle: Bool { state.withLock { $0.pending.isEmpty && $0.done.isEmpty } }
+
     /// The starts that finished since the last call.
     func take() -> [(Int, OwnedPartition?)] {
         state.withLock { state in
