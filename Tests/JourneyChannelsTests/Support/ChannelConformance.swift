@@ -75,9 +75,9 @@ enum ChannelConformance {
         task.cancel()
         let cancelled = await task.value
         record(cancelled)
-        // Generous: the tests share two cores, and a loaded machine can starve a task for seconds; a
-        // delivery that ignores cancellation hangs for its full timeout or forever.
-        #expect(ContinuousClock.now - cancelledAt < .seconds(60), "cancellation was not honoured promptly", sourceLocation: sourceLocation)
+        // Generous: the tests share two cores and a loaded run starved this for 78 s; a delivery that ignores
+        // cancellation hangs for its full timeout (5 minutes in these tests) or forever.
+        #expect(ContinuousClock.now - cancelledAt < .seconds(240), "cancellation was not honoured promptly", sourceLocation: sourceLocation)
         if hangs {
             #expect(!cancelled.isSent, "a cancelled delivery is not reported sent", sourceLocation: sourceLocation)
         }
