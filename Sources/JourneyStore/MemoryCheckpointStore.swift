@@ -81,6 +81,14 @@ public final class MemoryCheckpointStore: CheckpointStore, JourneyArchive, Outbo
 
     public func user(_ id: String) throws(StoreError) -> UserState? { state.withLock { $0.users[id] } }
 
+    public func users(_ ids: [String]) throws(StoreError) -> [String: UserState] {
+        state.withLock { state in
+            var found: [String: UserState] = [:]
+            for id in ids { if let user = state.users[id] { found[id] = user } }
+            return found
+        }
+    }
+
     public func outboxCounts() throws(StoreError) -> [DeliveryState: Int] {
         state.withLock { state in
             var counts: [DeliveryState: Int] = [:]

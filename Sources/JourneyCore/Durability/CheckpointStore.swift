@@ -89,6 +89,9 @@ public protocol CheckpointStore: AnyObject, Sendable {
     func restore(partition: Int) throws(StoreError) -> RestoredPartition
     /// A user's checkpointed state, or nil for a user never checkpointed (or removed).
     func user(_ id: String) throws(StoreError) -> UserState?
+    /// The checkpointed state of those of `ids` the store holds, read at once (one transaction, one
+    /// round trip): what a batch of events asks for before it is applied. Ids it does not hold are absent.
+    func users(_ ids: [String]) throws(StoreError) -> [String: UserState]
 }
 
 /// The outbox as the store holds it, for the questions asked of a stopped daemon's state (`status`,

@@ -58,6 +58,8 @@ extension PartitionProcessor {
             state.clock = max(state.clock, receivedAt)
             fire(dueBy: state.clock)
         }
+        state.prefetch(users: Self.subjects(of: events))
+        defer { state.endBatch() }
         for event in events {
             let at: Timestamp
             if let eventClock {
@@ -72,6 +74,18 @@ extension PartitionProcessor {
             collectEffects(event: event)
             counters.events += 1
         }
+    }
+
+    /// The ids a batch's events name (the user, and the anonymous or previous id a merge reads).
+    static func subjects(of events: [Event]) -> [String] {
+        var ids: [String] = []
+        ids.reserveCapacity(events.count)
+        for event in events {
+            ids.append(event.userId)
+            if let anonymous = event.anonymousId, anonymous != event.userId { ids.append(anonymous) }
+            if let previous = event.previousId { ids.append(previous) }
+        }
+        return ids
     }
 
     /// Fires the timers due by `at` when there is no event (the wall clock moved on): logged as a tick.

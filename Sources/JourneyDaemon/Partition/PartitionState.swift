@@ -60,6 +60,9 @@ final class PartitionState: StateStore {
     private var dedupAdded: [DedupWindow.Entry] = []
     private var positionChanges: [String: Int64?] = [:]
 
+    /// Ids the checkpoint store was asked for with the batch being applied and does not hold.
+    private var absentFromStore: Set<String> = []
+
     /// A read of the checkpoint store failed: the daemon must stop (crash-only), and says why.
     private(set) var failure: StoreError?
 
@@ -194,8 +197,34 @@ final class PartitionState: StateStore {
         }
     }
 
+    /// Reads the users of a batch that are not in memory from the checkpoint store at once, so that the
+    /// engine finds them without a store read each (after a restart or a takeover every user of the log's
+    /// tail is one); those the store does not hold are remembered as absent until ``endBatch()``.
+    func prefetch(users ids: [String]) {
+        guard failure == nil, storeMayHoldUsers else { return }
+        var missing: [String] = []
+        var asked = Set<String>()
+        for id in ids where users.index(forKey: id) == nil && !cold.contains(id) && !removedUsers.contains(id) && asked.insert(id).inserted {
+            missing.append(id)
+        }
+        guard !missing.isEmpty else { return }
+        do {
+            let found = try store.users(missing)
+            for id in missing {
+                if let user = found[id] { users[id] = Slot(state: user, dirty: false) } else { absentFromStore.insert(id) }
+            }
+        } catch {
+            failure = error
+        }
+    }
+
+    /// The batch is applied: what the store held may change with the next checkpoint.
+    func endBatch() {
+        if !absentFromStore.isEmpty { absentFromStore.removeAll(keepingCapacity: true) }
+    }
+
     private func load(_ id: String) -> UserState? {
-        guard failure == nil, storeMayHoldUsers else { return nil }
+        guard failure == nil, storeMayHoldUsers, !absentFromStore.contains(id) else { return nil }
         do { return try store.user(id) } catch {
             failure = error
             return nil

@@ -14,6 +14,7 @@ public enum CheckpointStoreConformance {
         try require(empty.logSequence == 0 && empty.timers.isEmpty && empty.outbox.isEmpty && empty.positions.isEmpty,
             "a new store restores an empty partition at log position 0")
         try require(try store.user("nobody") == nil, "an unknown user reads as nil")
+        try require(try store.users(["nobody", "ada"]).isEmpty && store.users([]).isEmpty, "unknown users read as absent from a batch")
 
         let t0 = Timestamp(milliseconds: 1_736_157_600_000)
         var ada = UserState(id: "ada")
@@ -85,6 +86,8 @@ public enum CheckpointStoreConformance {
         try require(restored.channels == ["email": [1, 2, 3], "sms": []], "channel states are restored")
         try require(try store.user("bob") == bob, "a user with nothing but an id comes back")
         try require(try store.user("anon-1")?.mergedInto == "ada", "a merged id comes back as a pointer to its owner (the alias map)")
+        try require(try store.users(["bob", "nobody", "ada", "anon-1"]) == ["ada": ada, "bob": bob, "anon-1": try store.user("anon-1")!],
+            "a batch read gives those it holds, each whole, and leaves out the rest")
 
         // A second checkpoint: changes only.
         var second = Checkpoint(partition: 0, logSequence: 300, rulesVersion: "rules-2", timerSeq: 10, takenAt: t0 + .minutes(1))
@@ -115,6 +118,7 @@ public enum CheckpointStoreConformance {
         try require(try store.user("ada") == adaLater, "a changed user is replaced whole")
         try require(try store.user("bob") == nil, "a removed user is gone")
         try require(try store.user("anon-1") == nil, "a removed alias row is gone (forget of its owner)")
+        try require(try store.users(["ada", "bob", "anon-1"]) == ["ada": adaLater], "a batch read sees the later checkpoint")
         let counts = try store.outboxCounts()
         try require(counts[.sent] == 2 && counts[.pending] == nil, "the outbox counts by state: \(counts)")
         try require(try store.outbox(of: "ada").map(\.reason) == ["provider id 42"], "a user's touches are listed with their outcome")
