@@ -28,7 +28,16 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
         configuration.readonly = readOnly
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
-            try db.execute(sql: "PRAGMA cache_size = -65536")
+            if db.configuration.readonly {
+                // Readers (a batch's users not in memory, the operator's questions) read pages through a
+                // memory map — the kernel's page cache, shared and given back under pressure — with a small
+                // private cache: a 64 MiB heap cache per reader grew with the users read (issue 9's memory
+                // per user).
+                try db.execute(sql: "PRAGMA cache_size = -2048")
+                try db.execute(sql: "PRAGMA mmap_size = 2147418112")
+            } else {
+                try db.execute(sql: "PRAGMA cache_size = -65536")
+            }
             try db.execute(sql: "PRAGMA busy_timeout = 60000")
             // Deleted rows are overwritten with zeros, so an erased user (forget) leaves no bytes behind.
             try db.execute(sql: "PRAGMA secure_delete = ON")
