@@ -35,7 +35,11 @@ struct TimerQueueTests {
                 model.append(timer)
             case 5..<9:
                 let now = Timestamp(milliseconds: Int64.random(in: -60..<220, using: &random))
-                let expected = model.filter { $0.due <= now }.min()
+                let due = model.filter { $0.due <= now }
+                let users = queue.dueUsers(by: now, limit: .max)
+                #expect(users.sorted() == due.map(\.user).sorted(), "the users of exactly the due timers")
+                #expect(queue.dueUsers(by: now, limit: 3).count == min(3, due.count))
+                let expected = due.min()
                 if let expected { model.removeAll { $0 == expected } }
                 #expect(queue.popDue(by: now) == expected)
             default:

@@ -39,6 +39,20 @@ struct TimerHeap: Sendable {
     var capacity: Int { storage.capacity }
     var min: PackedTimer? { storage.first }
 
+    /// Calls `body` with up to `limit` timers due at or before `due`, in no particular order: a node is
+    /// due only if its parent is, so the walk stops at the first entry not due on every path.
+    func forEachDue(by due: Int64, limit: Int, _ body: (PackedTimer) -> Void) {
+        var pending = [0]
+        var visited = 0
+        while visited < limit, let index = pending.popLast() {
+            guard index < storage.count, storage[index].due <= due else { continue }
+            body(storage[index])
+            visited += 1
+            pending.append(2 * index + 2)
+            pending.append(2 * index + 1)
+        }
+    }
+
     mutating func insert(_ timer: PackedTimer) {
         storage.append(timer)
         siftUp(storage.count - 1)

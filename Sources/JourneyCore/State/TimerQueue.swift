@@ -49,6 +49,14 @@ public struct TimerQueue: Sendable {
         return take(first)
     }
 
+    /// The users of up to `limit` timers due at or before `now`, in no particular order, without taking
+    /// them (what firing them will read: the heap's due entries are the top of it, walked in O(limit)).
+    public func dueUsers(by now: Timestamp, limit: Int) -> [String] {
+        var users: [String] = []
+        heap.forEachDue(by: now.milliseconds, limit: limit) { users.append($0.user) }
+        return users
+    }
+
     /// Every armed timer, in no particular order.
     public var unordered: [TimerEntry] { heap.storage.map(unpack) }
 

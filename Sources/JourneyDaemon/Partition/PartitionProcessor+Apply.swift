@@ -107,12 +107,14 @@ extension PartitionProcessor {
             state.clock = max(state.clock, at)
         }
         fire(dueBy: state.clock)
+        state.endBatch()
     }
 
     /// Fires every timer due by `t`: on the event clock each at its own due time (as `replay` does), on
     /// the wall clock all at `t` (late, where the journey's `late` policy applies).
     private func fire(dueBy t: Timestamp) {
         guard let due = state.nextTimerDue, due <= t else { return }
+        state.prefetchUsers(ofTimersDueBy: t)  // what the store does not hold is known until the batch or tick ends
         var store = state
         engine.fireTimers(dueBy: t, firingAt: eventClock == nil ? t : nil, store: &store, effects: &effects)
         collectEffects(event: nil)

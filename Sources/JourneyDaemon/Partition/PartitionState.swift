@@ -218,6 +218,13 @@ final class PartitionState: StateStore {
         }
     }
 
+    /// Reads the users of the timers due by `t` (up to 4,096 of them) at once, as ``prefetch(users:)``
+    /// does for a batch's events: after downtime, a restart fires many timers of users not in memory.
+    func prefetchUsers(ofTimersDueBy t: Timestamp) {
+        guard failure == nil, storeMayHoldUsers else { return }
+        prefetch(users: timers.dueUsers(by: t, limit: 4_096))
+    }
+
     /// The batch is applied: what the store held may change with the next checkpoint.
     func endBatch() {
         if !absentFromStore.isEmpty { absentFromStore.removeAll(keepingCapacity: true) }
@@ -303,6 +310,7 @@ final class PartitionState: StateStore {
     /// are held. Only one checkpoint is written at a time, so every clean user is in the store.
     /// The clean users left decoded are queued for compaction.
     func checkpointWritten() {
+        endBatch()  // users may leave memory now: what the store did not hold before, it may hold
         defer { cold.enqueue(users.compactMap { $0.value.dirty ? nil : $0.key }) }
         guard usersInMemory > maxUsersInMemory else { return }
         var excess = usersInMemory - maxUsersInMemory * 3 / 4
