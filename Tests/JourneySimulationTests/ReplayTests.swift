@@ -3,6 +3,7 @@ import JourneyCore
 import JourneyEvents
 import JourneyRules
 import JourneySimulation
+import JourneyTesting
 import PropertyBased
 import Testing
 
@@ -67,7 +68,7 @@ struct ReplayTests {
         }
     }
 
-    @Test func replayAgreesWithTheIndependentPythonReference() throws {
+    @Test func replayAgreesWithTheIndependentPythonReference() async throws {
         let events = temporaryPath("events.jsonl")
         defer { try? FileManager.default.removeItem(atPath: events) }
         try writeStream(.init(users: 2000, events: 40_000, span: .days(120), seed: 2024), to: events)
@@ -84,16 +85,14 @@ struct ReplayTests {
         }
         ours.sort()
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot + "/bench/reference.py", events]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let theirs = String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init)
+        // Awaited, not waited for on the thread: the reference takes seconds, and a blocked thread is one
+        // of the cooperative pool's two on this machine (every other test's tasks would wait behind it).
+        let printed = temporaryPath("reference.out")
+        defer { try? FileManager.default.removeItem(atPath: printed) }
+        let reference = try ChildProcess(
+            "/usr/bin/env", ["python3", repositoryRoot + "/bench/reference.py", events], output: printed, errors: "/dev/null")
+        #expect(await reference.exit() == 0)
+        let theirs = try String(contentsOfFile: printed, encoding: .utf8).split(separator: "\n").map(String.init)
 
         #expect(ours.count == report.touches)
         for journey in ["cart_abandonment", "repurchase", "vip_thanks"] {
