@@ -67,6 +67,7 @@ public final class Daemon: Sendable {
 
     /// Opens everything and recovers; throws ``DaemonError`` (configuration or storage) with every reason.
     public static func start(options: Options, logger: Logger, service: any ServiceManager) async throws -> Daemon {
+        CAllocator.mapLargeBlocks()
         let fm = FileManager.default
         do {
             try fm.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true)

@@ -160,8 +160,9 @@ struct ColdUsersTests {
         #expect(cold.take("caf\u{E9}") == [2])
     }
 
-    @Test("the allocator's free pages can be given back here")
-    func heapTrim() {
-        #expect(HeapTrim.releaseFreePages())
+    @Test("the allocator's free pages can be given back here, and large blocks mapped on their own")
+    func allocator() {
+        #expect(CAllocator.releaseFreePages())
+        #expect(CAllocator.mapLargeBlocks())
     }
 }

@@ -29,6 +29,7 @@ public final class ClusterDaemon: Sendable {
     public static func start(
         options: Daemon.Options, cluster: ClusterSettings, logger: Logger, service: any ServiceManager
     ) async throws -> ClusterDaemon {
+        CAllocator.mapLargeBlocks()
         let context = ChannelContext(stateDirectory: options.stateDirectory, configurationDirectory: options.rulesDirectory, logger: logger)
         try? FileManager.default.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true)
         let (built, diagnostics) = await RuntimeBuilder.build(directory: options.rulesDirectory, channels: .open(context))

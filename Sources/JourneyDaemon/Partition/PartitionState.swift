@@ -188,10 +188,10 @@ final class PartitionState: StateStore {
         }
         cold.reclaim()
         if !cold.hasWork {
-            if compactedThisRound >= HeapTrim.worthwhile {
+            if compactedThisRound >= CAllocator.worthwhileTrim {
                 // A dictionary keeps its capacity when emptied: the burst's table goes too.
                 if users.capacity > 4 * max(users.count, 1024) { users = Dictionary(minimumCapacity: users.count).merging(users) { a, _ in a } }
-                HeapTrim.releaseFreePages()
+                CAllocator.releaseFreePages()
             }
             compactedThisRound = 0
         }
