@@ -67,7 +67,7 @@ struct ClusterKillLoopTests {
                 }
             }
             let expected = TouchKey.parse(try replayedTouches(fixture, partitions: partitions))
-            await receiver.settle(expecting: expected)
+            await peers.settle(receiver, expecting: expected)
             for name in names { _ = await instances[name]!.stop() }
             let tally = receiver.tally(expected: expected, inDoubt: try await peers.inDoubt())
             let slowest = takeovers.max() ?? .zero

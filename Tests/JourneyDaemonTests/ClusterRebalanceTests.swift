@@ -58,7 +58,7 @@ struct ClusterRebalanceTests {
                 #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: restarted) })
             }
             let expected = TouchKey.parse(try replayedTouches(fixture, partitions: partitions))
-            await receiver.settle(expecting: expected)
+            await peers.settle(receiver, expecting: expected)
             for name in names { #expect(await instances[name]!.stop() == 0) }
             let releases = Self.releases(fixture, instances: names)
             let hung = names.flatMap { name in Self.logLines(fixture, name).filter { $0.contains("did not stop within") } }

@@ -131,6 +131,19 @@ struct TouchKey: Hashable {
 }
 
 extension ClusterPeers {
+    /// Waits for the deliveries to end: ``ClusterReceiver/settle(expecting:timeout:)``'s quiet period,
+    /// then (up to `timeout`) until every touch of `expected` was acted on or is held `in_doubt` — what
+    /// the tally requires. On a loaded machine a channel's deliveries can pause longer than the quiet
+    /// period (a CI run counted 49 touches still queued as lost); a touch really lost still fails the
+    /// tally, after the wait. `in_doubt` is read from the outbox as checkpointed (every 30 s at most).
+    func settle(_ receiver: ClusterReceiver, expecting expected: [TouchKey], timeout: Duration = .seconds(90)) async {
+        await receiver.settle(expecting: expected)
+        _ = await eventually(timeout: timeout, interval: .seconds(1)) {
+            let tally = receiver.tally(expected: expected, inDoubt: (try? await self.inDoubt()) ?? [])
+            return tally.plainLost == 0 && tally.keyedLost == 0
+        }
+    }
+
     /// The touch ids the outbox holds as `in_doubt` (read after the instances stopped).
     func inDoubt() async throws -> Set<String> {
         let rows = try await postgres.psql("journeyd", "SELECT touch_id FROM outbox_entries WHERE state = 'in_doubt'")

@@ -220,7 +220,7 @@ struct ClusterRuntimeTests {
             #expect(rest.count == second.count && rest.allSatisfy { $0.hasPrefix("ok ") })
             let expected = TouchKey.parse(try replayedTouches(fixture, partitions: 4))
             #expect(!expected.isEmpty)
-            await receiver.settle(expecting: expected)
+            await peers.settle(receiver, expecting: expected)
             #expect(await a.stop() == 0)
             let tally = receiver.tally(expected: expected, inDoubt: try await peers.inDoubt())
             print("two instances, one killed: \(expected.count) touches in the replay; \(tally)")

@@ -45,7 +45,7 @@ struct ClusterStaleOwnerTests {
             b.signal(SIGCONT)
             let expected = TouchKey.parse(try replayedTouches(fixture, partitions: partitions))
             #expect(!expected.isEmpty)
-            await receiver.settle(expecting: expected)
+            await peers.settle(receiver, expecting: expected)
             // b woke with partitions it no longer owns and went on reading them (the fault hook): it fenced its deliveries.
             let noticed = await eventually(timeout: .seconds(60)) { ClusterRebalanceTests.logLines(fixture, "b").contains { $0.contains("no delivery starts from here on") } }
             #expect(noticed, "\(ClusterRebalanceTests.logLines(fixture, "b").suffix(30))")

@@ -16,13 +16,13 @@ enum CAllocator {
     static let worthwhileTrim = 10_000
     /// Blocks from this size on get their own mapping (glibc's default threshold starts at 128 KiB and
     /// moves up to 32 MiB as mapped blocks are freed, so where a block lands depended on what was freed
-    /// before it: 1,000,000 waiting users took 178–212 bytes of RSS each, from run to run).
+    /// before it: 1,000,000 waiting users took 176–216 bytes of RSS each, from run to run).
     static let mappedFrom = 1 << 20
 
     private typealias Trim = @convention(c) (Int) -> Int32
     private typealias Option = @convention(c) (Int32, Int32) -> Int32
-    nonisolated(unsafe) private static let trim: Trim? = symbol("malloc_trim")
-    nonisolated(unsafe) private static let option: Option? = symbol("mallopt")
+    private static let trim: Trim? = symbol("malloc_trim")
+    private static let option: Option? = symbol("mallopt")
 
     private static func symbol<F>(_ name: String) -> F? {
         #if canImport(Glibc)
