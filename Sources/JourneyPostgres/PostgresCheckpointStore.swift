@@ -275,13 +275,6 @@ public final class PostgresCheckpointStore: CheckpointStore, JourneyArchive, Out
     /// The record in `row`'s first column (`bytea`), decoded by `body`.
     static func decode<T>(_ row: PostgresRow, _ what: String, _ body: (inout ByteReader) throws(BinaryDecodingError) -> T) throws -> T {
         let buffer = try row.decode(ByteBuffer.self)
-        do {
-            return try buffer.withUnsafeReadableBytes { raw in
-                var reader = ByteReader(raw)
-                return try body(&reader)
-            }
-        } catch {
-            throw StoreError.corrupt("\(what): \(error)")
-        }
+        return try buffer.withUnsafeReadableBytes { raw in try StoreError.decoding(raw, what, body) }
     }
 }

@@ -245,27 +245,12 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
     static func decodeFirstColumn<T>(_ row: Row, _ what: String, _ body: (inout ByteReader) throws(BinaryDecodingError) -> T) throws -> T {
         try row.withUnsafeData(atIndex: 0) { data in
             guard let data else { throw StoreError.corrupt("\(what): no bytes") }
-            do {
-                return try data.withUnsafeBytes { raw in
-                    var reader = ByteReader(raw)
-                    return try body(&reader)
-                }
-            } catch {
-                throw StoreError.corrupt("\(what): \(error)")
-            }
+            return try data.withUnsafeBytes { raw in try StoreError.decoding(raw, what, body) }
         }
     }
 
     static func decode<T>(_ data: Data, _ what: String, _ body: (inout ByteReader) throws(BinaryDecodingError) -> T) throws -> T {
-        let bytes = [UInt8](data)
-        do {
-            return try bytes.withUnsafeBytes { raw throws(BinaryDecodingError) in
-                var reader = ByteReader(raw)
-                return try body(&reader)
-            }
-        } catch {
-            throw StoreError.corrupt("\(what): \(error)")
-        }
+        try data.withUnsafeBytes { raw in try StoreError.decoding(raw, what, body) }
     }
 
     // MARK: - Questions

@@ -32,6 +32,34 @@ struct CheckpointStoreTests {
         }
     }
 
+    /// A damaged row is refused with what and where, never read as something else: the timer and user
+    /// rows a restart decodes in place (no copy), and a batch read of users.
+    @Test func aDamagedRowIsReportedAsCorruptNamingTheRecord() throws {
+        try withTemporaryDirectory(prefix: "journeyd-store") { dir in
+            let path = dir + "/state.sqlite"
+            var checkpoint = Checkpoint(partition: 0, logSequence: 3, rulesVersion: "r", timerSeq: 1, takenAt: .distantPast)
+            checkpoint.users = [UserState(id: "ada")]
+            checkpoint.timersArmed = [TimerEntry(due: .distantPast, seq: 1, user: "ada", purpose: .enrollment(1))]
+            try SQLiteCheckpointStore(path: path).write(checkpoint)
+            let queue = try DatabaseQueue(path: path)
+            try queue.write { db in
+                try db.execute(sql: "UPDATE timer_state SET entry = x'FF'")
+                try db.execute(sql: "UPDATE user_state SET state = x'FFFF'")
+            }
+            try queue.close()
+            let store = try SQLiteCheckpointStore(path: path)
+            for (what, read) in [("timer", { _ = try store.restore(partition: 0) }), ("user", { _ = try store.users(["ada"]) })] as [(String, () throws -> Void)] {
+                do {
+                    try read()
+                    Issue.record("a damaged \(what) row was read")
+                } catch let error as StoreError {
+                    guard case .corrupt(let detail) = error else { Issue.record("\(error)"); continue }
+                    #expect(detail.contains(what), "\(detail)")
+                }
+            }
+        }
+    }
+
     /// A database the daemon before the event log wrote (schema v3): opening it converts users,
     /// timers, deduplication ids, the outbox and positions into the checkpoint at log position 0.
     @Test func aVersion3DatabaseIsConvertedInPlaceLosingNothing() throws {

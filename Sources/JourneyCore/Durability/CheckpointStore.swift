@@ -178,6 +178,15 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
         return false
     }
 
+    /// Decodes the stored record in `raw` with `body` (every store's rows hold the same binary records);
+    /// one that does not decode is ``corrupt(_:)``, named by `what`.
+    public static func decoding<T>(
+        _ raw: UnsafeRawBufferPointer, _ what: String, _ body: (inout ByteReader) throws(BinaryDecodingError) -> T
+    ) throws(StoreError) -> T {
+        var reader = ByteReader(raw)
+        do { return try body(&reader) } catch { throw .corrupt("\(what): \(error)") }
+    }
+
     /// The disk is full (SQLite's SQLITE_FULL), for the refusal producers get.
     public var isDiskFull: Bool {
         if case .database(_, _, let reason) = self { return reason.contains("database or disk is full") || reason.contains("No space left") }
