@@ -58,7 +58,7 @@ extension PartitionProcessor {
             state.clock = max(state.clock, receivedAt)
             fire(dueBy: state.clock)
         }
-        state.prefetch(users: Self.subjects(of: events))
+        if state.mayReadUsers { state.prefetch(users: Self.subjects(of: events)) }
         defer { state.endBatch() }
         for event in events {
             let at: Timestamp

@@ -197,11 +197,15 @@ final class PartitionState: StateStore {
         }
     }
 
+    /// Whether a user not in memory may be in the checkpoint store (false on a first start until a user
+    /// leaves memory, and after a failed read): what a batch's prefetch asks before listing its ids.
+    var mayReadUsers: Bool { failure == nil && storeMayHoldUsers }
+
     /// Reads the users of a batch that are not in memory from the checkpoint store at once, so that the
     /// engine finds them without a store read each (after a restart or a takeover every user of the log's
     /// tail is one); those the store does not hold are remembered as absent until ``endBatch()``.
     func prefetch(users ids: [String]) {
-        guard failure == nil, storeMayHoldUsers else { return }
+        guard mayReadUsers else { return }
         var missing: [String] = []
         var asked = Set<String>()
         for id in ids where users.index(forKey: id) == nil && !cold.contains(id) && !removedUsers.contains(id) && asked.insert(id).inserted {
@@ -221,7 +225,7 @@ final class PartitionState: StateStore {
     /// Reads the users of the timers due by `t` (up to 4,096 of them) at once, as ``prefetch(users:)``
     /// does for a batch's events: after downtime, a restart fires many timers of users not in memory.
     func prefetchUsers(ofTimersDueBy t: Timestamp) {
-        guard failure == nil, storeMayHoldUsers else { return }
+        guard mayReadUsers else { return }
         prefetch(users: timers.dueUsers(by: t, limit: 4_096))
     }
 
