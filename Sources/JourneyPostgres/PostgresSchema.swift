@@ -20,6 +20,9 @@ import PostgresNIO
 /// - v2: `partition_leases(partition, owner, token, expires_at)`, one row per partition ever leased
 ///   (tokens only grow, so rows are never deleted), and `lease_grants`, the history of grants (which
 ///   owner held which token from when), for operators and the cluster tests' ownership checks.
+/// - v4: `instance_positions(instance, source, position)`: where each instance's spool and tail resume
+///   (``InputPositionStore``) — an instance's own files, not a partition's (`input_positions` stays the
+///   embedded layout's, unused in cluster mode).
 enum PostgresSchema {
     struct Migration {
         var version: Int
@@ -103,6 +106,14 @@ enum PostgresSchema {
                 """,
                 """
                 CREATE TABLE cluster_instances (owner text PRIMARY KEY, expires_at timestamptz NOT NULL)
+                """,
+            ]),
+        Migration(
+            version: 4, name: "input positions per instance",
+            statements: [
+                """
+                CREATE TABLE instance_positions (
+                    instance text NOT NULL, source text NOT NULL, position bigint NOT NULL, PRIMARY KEY (instance, source))
                 """,
             ]),
     ]

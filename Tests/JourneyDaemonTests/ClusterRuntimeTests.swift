@@ -66,16 +66,26 @@ struct ClusterPeers {
     }
 
     /// One instance, on event time, taking events on a Unix socket; logging to `root/NAME.log`.
-    func startInstance(_ name: String, _ fixture: DaemonFixture, environment: [String: String]? = nil) throws -> (ChildProcess, socket: String) {
+    func startInstance(
+        _ name: String, _ fixture: DaemonFixture, environment: [String: String]? = nil, arguments: [String] = []
+    ) throws -> (ChildProcess, socket: String) {
         let socket = fixture.root + "/\(name).sock"
         let process = try ChildProcess(
             journeydBinary,
             [
                 "run", "--rules", fixture.rules, "--state", fixture.root + "/\(name)/state.sqlite", "--spool", fixture.root + "/\(name)/spool",
                 "--socket", socket, "--clock", "event", "--instance", name,
-            ],
+            ] + arguments,
             output: fixture.root + "/\(name).log", environment: environment)
         return (process, socket)
+    }
+
+    /// An instance's `journeyd status --json`.
+    static func status(control: String) async throws -> [String: Any] {
+        let (code, output) = try await ChildProcess.run(journeydBinary, ["status", "--json", "--control", control])
+        #expect(code == 0, "\(output)")
+        let line = output.split(separator: "\n").first { $0.hasPrefix("{") }.map(String.init) ?? "{}"
+        return try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
     }
 
     /// The touches every instance's `file` channel wrote (into its state directory).
@@ -159,12 +169,7 @@ struct ClusterRuntimeTests {
             #expect(ClusterPeers.delivered(fixture, instances: ["a"]).sorted() == expected)
             // Status and reload per instance: its name, its rules' content hash, its partitions.
             let control = fixture.root + "/a/control.sock"
-            func status() async throws -> [String: Any] {
-                let (code, output) = try await ChildProcess.run(journeydBinary, ["status", "--json", "--control", control])
-                #expect(code == 0, "\(output)")
-                let line = output.split(separator: "\n").first { $0.hasPrefix("{") }.map(String.init) ?? "{}"
-                return try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
-            }
+            func status() async throws -> [String: Any] { try await ClusterPeers.status(control: control) }
             #expect(await eventually(timeout: .seconds(60)) { (try? await status())?["duplicates"] as? Double == Double(retry.count) })
             let before = try await status()
             #expect(before["events"] as? Double == Double(lines.count + retry.count), "\(before)")

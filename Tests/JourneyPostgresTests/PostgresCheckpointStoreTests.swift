@@ -22,6 +22,18 @@ struct PostgresCheckpointStoreTests {
         }
     }
 
+    @Test func passesTheInputPositionStoreConformanceKit() async throws {
+        let configuration = try await SharedPostgres.database()
+        let opened = Mutex<[PostgresCheckpointStore]>([])
+        defer { for store in opened.withLock({ $0 }) { store.close() } }
+        let open: @Sendable () throws -> PostgresCheckpointStore = {
+            let store = try PostgresCheckpointStore(configuration)
+            opened.withLock { $0.append(store) }
+            return store
+        }
+        try await InputPositionStoreConformance.check(try await offThread { try open() }, reopen: open)
+    }
+
     /// Partitions' owners checkpoint at the same time from threads of their own, each through a
     /// connection of its own: every checkpoint lands whole, in its partition.
     @Test func concurrentCheckpointsOfSeveralPartitions() async throws {

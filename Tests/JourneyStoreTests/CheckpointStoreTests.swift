@@ -20,6 +20,11 @@ struct CheckpointStoreTests {
         try CheckpointStoreConformance.check { store }
     }
 
+    @Test func theMemoryInputPositionsKeepTheirContract() async throws {
+        let store = MemoryInputPositions()
+        try await InputPositionStoreConformance.check(store, reopen: { store })
+    }
+
     @Test func aReadOnlyStoreAnswersQuestionsAboutAStoppedDaemon() throws {
         try withTemporaryDirectory(prefix: "journeyd-store") { dir in
             let path = dir + "/state.sqlite"

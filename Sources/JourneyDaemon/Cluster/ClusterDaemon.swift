@@ -41,12 +41,14 @@ public final class ClusterDaemon: Sendable {
         let store: PostgresCheckpointStore
         let stream: JetStreamStream
         let publisher: PartitionPublisher
+        let positions: [String: Int64]
         do {
             let dsnPath = try path(of: cluster.postgresDSN, what: "cluster.postgres", rules: options.rulesDirectory)
             let dsn = try String(contentsOfFile: dsnPath, encoding: .utf8)
             store = try PostgresCheckpointStore(try PostgresStoreConfiguration(dsn: dsn))
             try store.keep(live.snapshot)
             try store.keep(journeys: live.rules.journeys.map(StoredJourney.init), at: WallClock().now)
+            positions = try store.positions(of: instance)
             let credentials = try cluster.natsCredentials.map { try path(of: $0, what: "cluster.nats", rules: options.rulesDirectory) }
             let connection = try NATSConnection(url: cluster.natsURL, credentialsFile: credentials, name: "journeyd \(instance)")
             stream = try JetStreamStream(connection: connection, options: .init(name: cluster.stream, partitions: cluster.partitions))
@@ -68,9 +70,9 @@ public final class ClusterDaemon: Sendable {
         let reloader = ClusterReloader(
             directory: options.rulesDirectory, partitions: partitions, archive: store, context: context, metrics: metrics, service: service,
             hangups: await UnixSignalsSequence(trapping: .sighup), logger: logger)
-        let intake = ClusterPublisher(publisher: publisher, eventTime: settings.eventTime, logger: logger)
+        let intake = ClusterPublisher(publisher: publisher, eventTime: settings.eventTime, positions: store, instance: instance, logger: logger)
 
-        var sources = try Daemon.makeSources(options: options, settings: settings, positions: [:], service: service, maxLine: parser.options.maxEventBytes)
+        var sources = try Daemon.makeSources(options: options, settings: settings, positions: positions, service: service, maxLine: parser.options.maxEventBytes)
         let readiness = Readiness()
         let listeners = try Daemon.makeListeners(options: options, settings: settings, parser: parser, readiness: readiness, service: service, logger: logger)
         if let http = listeners.httpSource { sources.append(http) }

@@ -13,18 +13,29 @@ import Synchronization
 /// after a crash usually comes in a different batch composition: its events then reach the owner again,
 /// and the engine drops them by their message ids (scoped by namespace) at apply time, as in embedded mode.
 ///
+/// Positions: a batch from the instance's spool or tail carries its file positions; they are moved in the
+/// instance's ``InputPositionStore`` after the PubAcks and before the batch counts as durable (a restart
+/// reads on from there). A crash between the two publishes the batch again on restart: the same
+/// composition, so JetStream stores it once within its duplicate window, and the engine's deduplication
+/// after it.
+///
 /// The event-time policy is applied here, against the receipt time the record carries: refused lines
 /// are answered as rejected (and quarantined by the pump) and never published; the owner applies the
 /// same policy to the same receipt time, with the same outcome.
 final class ClusterPublisher: EventIntake {
     let publisher: PartitionPublisher
     let eventTime: EventTimePolicy
+    /// Where this instance's input positions are kept, under its name.
+    let positions: any InputPositionStore
+    let instance: String
     let logger: Logger
     private let rejected = Atomic<Int>(0)
 
-    init(publisher: PartitionPublisher, eventTime: EventTimePolicy, logger: Logger) {
+    init(publisher: PartitionPublisher, eventTime: EventTimePolicy, positions: any InputPositionStore, instance: String, logger: Logger) {
         self.publisher = publisher
         self.eventTime = eventTime
+        self.positions = positions
+        self.instance = instance
         self.logger = logger
     }
 
@@ -51,10 +62,6 @@ final class ClusterPublisher: EventIntake {
             parts[partition, default: ([], [])].lines.append(raw)
             parts[partition, default: ([], [])].ids.append(event.messageId)
         }
-        guard !order.isEmpty else {
-            receipt.resolve(.durable(refused: refused))
-            return receipt
-        }
         let messages = order.map { partition -> PartitionPublisher.Message in
             let part = parts[partition]!
             let record = JournalRecord.EventsRecord(
@@ -64,15 +71,27 @@ final class ClusterPublisher: EventIntake {
             JournalRecord.events(record).encode(into: &writer)
             return .init(partition: partition, messageId: Self.batchId(namespace: batch.namespace, ids: part.ids), payload: writer.bytes)
         }
-        let publisher = self.publisher
+        let (publisher, positions, instance) = (self.publisher, self.positions, self.instance)
         let events = batch.events.count - refused.count
         do {
-            _ = try await blocking("journeyd publish") { try publisher.publish(batch: messages) }
-            receipt.resolve(.durable(refused: refused))
+            if !messages.isEmpty { _ = try await blocking("journeyd publish") { try publisher.publish(batch: messages) } }
         } catch {
             logger.error("publishing a batch of \(events) events (\(messages.count) partitions) from \(batch.origin) failed: \(error)")
             receipt.resolve(.refused("journeyd cannot store events: \(error)"))
+            return receipt
         }
+        if !batch.positions.isEmpty {
+            do {
+                try await blocking("journeyd input positions") { try positions.move(batch.positions, of: instance) }
+            } catch {
+                // Published, but a restart would read the batch again: not durable as a whole. The source
+                // offers it again; JetStream stores the same composition once, the engine drops repeats.
+                logger.error("keeping the input position after a batch from \(batch.origin) failed: \(error)")
+                receipt.resolve(.refused("journeyd cannot keep its input position: \(error)"))
+                return receipt
+            }
+        }
+        receipt.resolve(.durable(refused: refused))
         return receipt
     }
 
