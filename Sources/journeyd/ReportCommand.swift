@@ -13,7 +13,8 @@ struct ReportCommand: ParsableCommand {
         abstract: "Write the journeys' report: funnels, uplift against holdouts, touches, deliveries, held-back touches, stages.",
         discussion: """
             One self-contained HTML page (no script, no network; inline SVG charts; prints well). Asks the running daemon
-            over its control socket, or with --state reads a checkpoint database (as of its last checkpoint). For a
+            over its control socket, or with --state reads a checkpoint database (as of its last checkpoint). In cluster
+            mode any instance answers for the whole cluster (its partitions live, the others as of their checkpoints). For a
             back-test: journeyd replay EVENTS --report FILE.html. --json prints the same figures as JSON.
             Exits 0 when written, 1 when the daemon or the database cannot be read, 74 when the file cannot be written.
             """)

@@ -1,7 +1,10 @@
 import Foundation
 import JourneyCore
+import JourneyEngine
 import JourneyEvents
+import JourneyRules
 import JourneyTesting
+import Synchronization
 import Testing
 
 /// "Why did this user get that?" in cluster mode: `journeyd explain USER` and `journeyd forget USER` go to
@@ -31,8 +34,30 @@ struct ClusterOperatorTests {
             let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
             let answered = try await offThread { try exchange(lines, at: socketA) }
             #expect(answered.count == lines.count && answered.allSatisfy { $0.hasPrefix("ok ") })
-            let expected = TouchKey.parse(try replayedTouches(fixture, partitions: partitions))
+            let replay = try clusterReplay(fixture, partitions: partitions)
+            let expected = TouchKey.parse(replay.touches)
             #expect(await eventually(timeout: .seconds(120)) { ClusterPeers.delivered(fixture, instances: ["a", "b"]).count >= expected.count })
+
+            // report: either instance answers for the whole cluster — its own partitions live, the other's as of
+            // their last checkpoints (every second here) — and the funnel is the replay's over every partition.
+            let rules = try RuleLoader.load(directory: fixture.rules)
+            let whole = ReportSummary(figures: replay.figures, rules: rules, outbox: nil, source: "").jsonValue
+            let compared = ["journeys", "touches_per_day", "stages", "transitions", "duplicates"]
+            for name in ["a", "b"] {
+                let page = fixture.root + "/report-\(name).html"
+                let answered = Mutex<(Int32, String)>((0, ""))
+                let agrees = await eventually(timeout: .seconds(60)) {
+                    let (status, output) = (try? await ChildProcess.run(
+                        journeydBinary, ["report", "--json", "-o", page, "--rules", fixture.rules, "--control", fixture.root + "/\(name)/control.sock"])) ?? (-1, "")
+                    answered.withLock { $0 = (status, output) }
+                    let figures = (try? JSONParser().parse(output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? "{}")) ?? .null
+                    return status == 0 && compared.allSatisfy { figures[$0] == whole[$0] }
+                }
+                let (status, output) = answered.withLock { $0 }
+                #expect(agrees, "instance \(name) (status \(status)): \(output.prefix(3000))\nreplay: \(compared.map { "\($0): \(whole[$0]?.jsonText ?? "")" }.joined(separator: "\n"))")
+                let html = (try? String(contentsOfFile: page, encoding: .utf8)) ?? ""
+                #expect(html.contains("cluster instance \(name): 2 of 4 partitions live, 2 as of their last checkpoints"), "\(html.prefix(2000))")
+            }
 
             // The user with the most touches.
             let (user, touches) = try #require(Dictionary(grouping: expected, by: \.user).max { $0.value.count < $1.value.count })

@@ -1,5 +1,6 @@
 import Foundation
 import JourneyCore
+import JourneyEngine
 import JourneyRules
 import JourneySimulation
 import JourneyTesting
@@ -116,6 +117,12 @@ struct ClusterPeers {
 /// What `journeyd replay` gives for `lines` when the clock stops at the last event (the instances run on
 /// each partition's own event time, so the replay is per partition too), as sorted touch lines.
 func replayedTouches(_ fixture: DaemonFixture, partitions: Int) throws -> [String] {
+    try clusterReplay(fixture, partitions: partitions).touches
+}
+
+/// The replay per partition (see ``replayedTouches(_:partitions:)``): its touches, sorted, and the
+/// report's figures of every partition merged.
+func clusterReplay(_ fixture: DaemonFixture, partitions: Int) throws -> (touches: [String], figures: ReportFigures) {
     let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
     var byPartition: [Int: [String]] = [:]
     for line in lines {
@@ -126,17 +133,19 @@ func replayedTouches(_ fixture: DaemonFixture, partitions: Int) throws -> [Strin
     }
     let rules = try RuleLoader.load(directory: fixture.rules)
     var touches: [String] = []
+    var figures = ReportFigures()
     for (p, lines) in byPartition {
         let input = fixture.root + "/p\(p).jsonl"
         try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
         let last = try #require(lines.compactMap { $0.firstMatch(of: /"timestamp":"([^"]*)"/).flatMap { Timestamp(iso8601: String($0.output.1)) } }.max())
         let out = fixture.root + "/replay-\(p).jsonl"
         let sink = try OutputFile(path: out)
-        _ = try Replay.run(path: input, rules: rules, options: .init(until: last), touches: sink, reject: { _ in })
+        let report = try Replay.run(path: input, rules: rules, options: .init(until: last), touches: sink, reject: { _ in })
         try sink.close()
+        figures.merge(report.figures)
         touches += try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map(String.init)
     }
-    return touches.sorted()
+    return (touches.sorted(), figures)
 }
 
 @Suite("Cluster runtime", .serialized)

@@ -83,4 +83,27 @@ struct ReportFiguresTests {
         #expect(restored["J\tcart\ttouched"] == 5)
         #expect(restored.counters.count == figures.counters.count)
     }
+
+    /// Partitions hold different users: their figures merged are the figures of all their effects, in
+    /// any order of merging, and the period spans both.
+    @Test func figuresOfPartitionsMergeIntoTheFiguresOfTheWhole() {
+        var whole = ReportFigures()
+        for effect in Self.effects { whole.record(effect) }
+        whole.recordDelivery(channel: "email", from: .attempting, to: .sent)
+        var (left, right) = (ReportFigures(), ReportFigures())
+        for (index, effect) in Self.effects.enumerated() {
+            if index % 3 == 0 { left.record(effect) } else { right.record(effect) }
+        }
+        right.recordDelivery(channel: "email", from: .attempting, to: .sent)
+        var merged = left
+        merged.merge(right)
+        #expect(merged == whole)
+        #expect(merged.period?.first == whole.period?.first && merged.period?.last == whole.period?.last)
+        var other = right
+        other.merge(left)
+        #expect(other == whole)
+        var empty = ReportFigures()
+        empty.merge(ReportFigures(figures: whole.figures))
+        #expect(empty == whole, "figures restored from a checkpoint merge like live ones")
+    }
 }

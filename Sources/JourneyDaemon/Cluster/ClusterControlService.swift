@@ -11,7 +11,7 @@ import Synchronization
 /// instance (``ClusterReloader``). `explain USER` and `forget USER` go to the user's partition
 /// (`StableHash(user) mod P`, as the inputs publish): answered by its processor when this instance owns
 /// it, else refused with the instance that does (from the leases in PostgreSQL), to ask instead.
-/// `report` is not served in cluster mode yet: its funnel spans every partition, thus every instance.
+/// `report` merges every partition's figures (``ClusterReport``): any instance answers it.
 final class ClusterControlService: Service, Sendable {
     let socket: ControlSocket
     let instance: String
@@ -25,16 +25,19 @@ final class ClusterControlService: Service, Sendable {
     let owners: @Sendable () throws -> [Int: (owner: String, live: Bool)]
     /// This instance's input archives (spool `done/`, quarantine), which `forget` erases the user from.
     let archives: [String]
+    let report: ClusterReport
     let logger: Logger
 
     init(
         socket: ControlSocket, instance: String, partitionCount: Int, partitions: InstancePartitions, reloader: ClusterReloader,
         metricsExposition: @escaping @Sendable () -> [UInt8], partitionOf: @escaping @Sendable (String) -> Int,
-        owners: @escaping @Sendable () throws -> [Int: (owner: String, live: Bool)], archives: [String], logger: Logger
+        owners: @escaping @Sendable () throws -> [Int: (owner: String, live: Bool)], checkpointed: @escaping ClusterReport.Checkpointed,
+        archives: [String], logger: Logger
     ) {
         (self.socket, self.instance, self.partitionCount, self.partitions) = (socket, instance, partitionCount, partitions)
         (self.reloader, self.metricsExposition, self.partitionOf, self.owners) = (reloader, metricsExposition, partitionOf, owners)
         (self.archives, self.logger) = (archives, logger)
+        report = ClusterReport(instance: instance, partitionCount: partitionCount, partitions: partitions, checkpointed: checkpointed)
     }
 
     func run() async throws {
@@ -83,9 +86,9 @@ final class ClusterControlService: Service, Sendable {
         case .success(.forget(let user)):
             return routed(user) { partition, _ in ControlService.forget(user, processor: partition.processor, archives: archives, logger: logger) }
         case .success(.report):
-            return ControlService.refusal("report is not served in cluster mode yet: its funnel spans every partition, thus every instance")
+            return report.answer(generatedAt: WallClock().now)
         case .success:
-            return ControlService.refusal("unknown request; use status, reload, explain USER or forget USER")
+            return ControlService.refusal("unknown request; use status, reload, report, explain USER or forget USER")
         }
     }
 

@@ -93,6 +93,7 @@ public final class ClusterDaemon: Sendable {
                     socket: control, instance: instance, partitionCount: cluster.partitions, partitions: partitions, reloader: reloader,
                     metricsExposition: options.metricsExposition, partitionOf: { stream.partition(of: $0) },
                     owners: { try leases.leases().mapValues { ($0.owner, $0.live) } },
+                    checkpointed: { (try store.checkpointedFigures(of: $0), try store.unfinishedOutbox(of: $0)) },
                     archives: [options.spoolDirectory + "/done", options.stateDirectory + "/quarantine"], logger: logger)))
         }
         // READY=1 once the inputs listen and the instance has joined ownership; then STATUS= and WATCHDOG=1.

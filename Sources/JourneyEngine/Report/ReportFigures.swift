@@ -153,6 +153,14 @@ public struct ReportFigures: Sendable {
         }
     }
 
+    /// Adds `other`'s counters to these — the figures of another partition, whose users are other users,
+    /// so every count adds up — and widens the period to cover both.
+    public mutating func merge(_ other: ReportFigures) {
+        for (index, key) in other.keys.enumerated() { values[slot(key)] += other.values[index] }
+        if let t = other.first { mark(Timestamp(milliseconds: t)) }
+        if let t = other.last { mark(Timestamp(milliseconds: t)) }
+    }
+
     /// A counter by its key (0 when never counted).
     public subscript(_ key: String) -> Int {
         switch key {
