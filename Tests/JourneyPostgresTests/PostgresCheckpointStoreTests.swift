@@ -78,10 +78,11 @@ struct PostgresCheckpointStoreTests {
         defer { for store in stores { store.close() } }
         let server = try #require(SharedPostgres.server)
         let versions = try await server.psql(configuration.database, "SELECT string_agg(version::text, ',' ORDER BY version) FROM journeyd_migrations")
-        #expect(versions == "1,2,3")
+        #expect(versions == "1,2,3,4")
         let tables = try await server.psql(
-            configuration.database, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('checkpoints', 'partition_leases')")
-        #expect(tables == "2")
+            configuration.database,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('checkpoints', 'partition_leases', 'instance_positions')")
+        #expect(tables == "3")
     }
 
     @Test func refusesADatabaseWithANewerSchema() async throws {
