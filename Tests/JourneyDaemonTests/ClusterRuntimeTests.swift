@@ -66,17 +66,18 @@ struct ClusterPeers {
         """ + lease + "\n").write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
     }
 
-    /// One instance, on event time, taking events on a Unix socket; logging to `root/NAME.log`.
+    /// One instance, on event time unless `eventClock` is false (then the wall clock), taking events on a
+    /// Unix socket; logging to `root/NAME.log`.
     func startInstance(
-        _ name: String, _ fixture: DaemonFixture, environment: [String: String]? = nil, arguments: [String] = []
+        _ name: String, _ fixture: DaemonFixture, environment: [String: String]? = nil, arguments: [String] = [], eventClock: Bool = true
     ) throws -> (ChildProcess, socket: String) {
         let socket = fixture.root + "/\(name).sock"
         let process = try ChildProcess(
             journeydBinary,
             [
                 "run", "--rules", fixture.rules, "--state", fixture.root + "/\(name)/state.sqlite", "--spool", fixture.root + "/\(name)/spool",
-                "--socket", socket, "--clock", "event", "--instance", name,
-            ] + arguments,
+                "--socket", socket, "--instance", name,
+            ] + (eventClock ? ["--clock", "event"] : []) + arguments,
             output: fixture.root + "/\(name).log", environment: environment)
         return (process, socket)
     }
@@ -197,6 +198,48 @@ struct ClusterRuntimeTests {
             #expect(await instance.stop() == 0)
             let commits = try await peers.commits()
             #expect(!commits.isEmpty && commits.allSatisfy { $0.partition == 0 && $0.token >= 1 })
+        }
+    }
+
+    /// On the wall clock timers fire through the owner's ticks, which go to the partition's subject and are
+    /// applied as the owner reads them back (in the subject's order, as a replay applies them): every
+    /// user's two-second wait ends in its touch, at or after the wait.
+    @Test(.timeLimit(.minutes(10)))
+    func onTheWallClockTimersFireThroughTheOwnersTicks() async throws {
+        let fixture = try DaemonFixture(events: 10, files: 0, seed: 7)
+        defer { fixture.remove() }
+        try fixture.install(
+            """
+            journey: quick_hello
+            trigger:
+              event: hello
+            steps:
+              - wait: 2s
+              - id: hi
+                send: email
+                template: cart_reminder
+
+            """, at: "journeys/quick_hello.yaml")
+        try await ClusterPeers.with { peers in
+            try peers.configure(fixture, partitions: 2)
+            let (instance, socket) = try peers.startInstance("a", fixture, eventClock: false)
+            defer { instance.signal(SIGKILL) }
+            #expect(await eventually(timeout: .seconds(120)) { FileManager.default.fileExists(atPath: socket) })
+            let sent = Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+            let lines = (0..<40).map { n in
+                #"{"type":"track","event":"hello","userId":"w\#(n)","messageId":"hello-\#(n)","timestamp":"\#(sent.iso8601)"}"#
+            }
+            let answers = try await offThread { try exchange(lines, at: socket) }
+            #expect(answers.count == lines.count && answers.allSatisfy { $0.hasPrefix("ok ") }, "\(answers.prefix(3))")
+            func touched() -> [String] { ClusterPeers.delivered(fixture, instances: ["a"]).filter { $0.contains("quick_hello") } }
+            #expect(await eventually(timeout: .seconds(120)) { Set(touched().compactMap { $0.firstMatch(of: /"user":"(w[0-9]+)"/).map { String($0.output.1) } }).count == 40 })
+            let users = touched().compactMap { $0.firstMatch(of: /"user":"(w[0-9]+)"/).map { String($0.output.1) } }
+            #expect(Set(users) == Set((0..<40).map { "w\($0)" }) && users.count == 40, "one touch per user: \(users.sorted())")
+            let times = touched().compactMap { $0.firstMatch(of: /"at":"([^"]*)"/).flatMap { Timestamp(iso8601: String($0.output.1)) } }
+            #expect(times.count == 40 && times.allSatisfy { $0 >= sent + .seconds(2) }, "\(times.map(\.iso8601))")
+            let log = (try? String(contentsOfFile: fixture.root + "/a.log", encoding: .utf8)) ?? ""
+            #expect(!log.contains("is not an events record"), "the owner's own ticks are not taken for a stale owner's records")
+            #expect(await instance.stop() == 0)
         }
     }
 

@@ -31,6 +31,9 @@ enum JournalRecord {
         var positions: [String: Int64?]
     }
 
+    /// Whether an encoded record is a tick, without decoding it (its first byte is the case's tag).
+    static func isTick(_ encoded: [UInt8]) -> Bool { encoded.first == 2 }
+
     func encode(into w: inout ByteWriter) {
         switch self {
         case .events(let record):

@@ -89,14 +89,21 @@ extension PartitionProcessor {
     }
 
     /// Fires the timers due by `at` when there is no event (the wall clock moved on): logged as a tick.
+    ///
+    /// In cluster mode the tick is only appended here: other instances publish events to the same subject,
+    /// and some may sit before the tick, not read yet. The tick is applied when the follower reads it back
+    /// (``follow(_:parser:)``), after them — the order a new owner's replay applies them in — and no other
+    /// tick is appended until then.
     func fireDueTimers(at at: Timestamp) {
         guard let due = state.nextTimerDue, due <= at else { return }
+        let followed = log is FollowedLog
+        if followed && tickInFlight != nil { return }
         do {
             _ = try log.append { JournalRecord.tick(at: at).encode(into: &$0) }
         } catch {
             return  // the syncer reports the failure
         }
-        applyTick(at)
+        if followed { tickInFlight = at } else { applyTick(at) }
     }
 
     /// A tick, live or replayed.

@@ -7,15 +7,24 @@ import Logging
 /// them from the last checkpoint gets the same state and touches).
 extension PartitionProcessor {
     /// Applies `records` (read from the partition's subject, in order) after the position read so far;
-    /// skips those already read and the owner's own (it applied them as it appended them). Returns how
-    /// many were applied. Runs on the processor's thread (posted as a query).
+    /// skips those already read and the owner's own (it applied them as it appended them) — except its
+    /// ticks, which it applies here, as read back, so that time moves on in the subject's order (see
+    /// ``fireDueTimers(at:)``). Returns how many were applied. Runs on the processor's thread (posted as a query).
     @discardableResult
     func follow(_ records: [(sequence: UInt64, payload: [UInt8])], parser: SegmentEventParser) throws -> Int {
         guard let followed = log as? FollowedLog, failure == nil else { return 0 }
         var applied = 0
         for (sequence, payload) in records where sequence > followed.lastSequence {
             defer { followed.advance(to: sequence, bytes: payload.count) }
-            guard !followed.isOwn(sequence), let record = try payload.withUnsafeBytes({ try JournalRecord.decode($0) }) else { continue }
+            if followed.isOwn(sequence) {
+                if JournalRecord.isTick(payload), case .tick(let at)? = try payload.withUnsafeBytes({ try JournalRecord.decode($0) }) {
+                    applyTick(at)
+                    tickInFlight = nil
+                    applied += 1
+                }
+                continue
+            }
+            guard let record = try payload.withUnsafeBytes({ try JournalRecord.decode($0) }) else { continue }
             guard case .events = record else {
                 // Another owner's record after this one took over: a stale owner still appending.
                 logger.warning("partition \(partition): log record \(sequence) is not an events record: another (stale) owner appended it; it is skipped")

@@ -49,6 +49,9 @@ public final class PartitionProcessor: @unchecked Sendable {
     var inFlight: [String: (touch: Touch, staged: UInt64)] = [:]
     var busyChannels: [String: Int] = [:]
     var finishing: (until: Timestamp, reply: @Sendable () -> Void)?
+    /// Cluster mode: the tick this owner appended and has not read back yet (it is applied when read back,
+    /// in the subject's order); no other is appended meanwhile.
+    var tickInFlight: Timestamp?
     private var stopping: (@Sendable () -> Void)?
     private(set) var failure: String?
     var lastReload = "none"
@@ -188,7 +191,8 @@ public final class PartitionProcessor: @unchecked Sendable {
         var waitMilliseconds: Int64 = state.compactionPending ? 0 : idleWaitMilliseconds
         if eventClock == nil {
             let current = now
-            if let due = state.nextTimerDue { waitMilliseconds = min(waitMilliseconds, max(0, (due - current).milliseconds)) }
+            // A tick in flight is applied when the follower reads it back (inbox work wakes the loop).
+            if tickInFlight == nil, let due = state.nextTimerDue { waitMilliseconds = min(waitMilliseconds, max(0, (due - current).milliseconds)) }
             if let due = state.outbox.nextDue() { waitMilliseconds = min(waitMilliseconds, max(0, (due - current).milliseconds)) }
         }
         return start + UInt64(max(1, waitMilliseconds)) * 1_000_000
