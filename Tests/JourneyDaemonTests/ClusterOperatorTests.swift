@@ -101,6 +101,33 @@ struct ClusterOperatorTests {
             let after = try await ask("explain", owner)
             #expect(after.status == 0 && after.json["known"]?.boolValue == false, "\(after.output)")
             #expect((after.json["touches"]?.arrayValue ?? []).isEmpty, "\(after.output)")
+
+            // The user's events sent again afterwards (new message ids), through the other instance's input —
+            // which cannot know of the forget: the owner drops them and keeps nothing of the user, while it goes on
+            // applying the partition's other users' events.
+            func partitionOf(_ id: String) -> Int {
+                var hash = StableHash()
+                hash.combine(id)
+                return Int(hash.value % UInt64(partitions))
+            }
+            func again(_ id: String, _ prefix: String) -> [String] {
+                lines.filter { $0.contains("\"userId\":\"\(id)\"") }.map { $0.replacingOccurrences(of: "\"messageId\":\"", with: "\"messageId\":\"\(prefix)") }
+            }
+            let neighbour = try #require(Set(expected.map(\.user)).first { $0 != user && partitionOf($0) == partitionOf(user) })
+            let (forgottenAgain, neighbourAgain) = (again(user, "again-"), again(neighbour, "again-"))
+            #expect(!forgottenAgain.isEmpty && !neighbourAgain.isEmpty)
+            let eventsBefore = try await status(owner)["events"]?.numberValue ?? 0
+            let resent = try await offThread { try exchange(forgottenAgain + neighbourAgain, at: fixture.root + "/\(other).sock") }
+            #expect(resent.count == forgottenAgain.count + neighbourAgain.count && resent.allSatisfy { $0.hasPrefix("ok ") }, "\(resent.prefix(3))")
+            let settled = await eventually(timeout: .seconds(60)) {
+                let now = try? await status(owner)
+                return now?["forgotten_refused"]?.numberValue == Double(forgottenAgain.count)
+                    && now?["events"]?.numberValue == eventsBefore + Double(neighbourAgain.count)
+            }
+            let afterResend = try await status(owner)
+            #expect(settled, "sent again: \(forgottenAgain.count) of \(user), \(neighbourAgain.count) of \(neighbour); events \(eventsBefore) → \(afterResend["events"]?.numberValue ?? -1), forgotten_refused \(afterResend["forgotten_refused"]?.numberValue ?? -1)")
+            let afterAgain = try await ask("explain", owner)
+            #expect(afterAgain.status == 0 && afterAgain.json["known"]?.boolValue == false, "\(afterAgain.output)")
             #expect(await a.stop() == 0)
             #expect(await b.stop() == 0)
         }

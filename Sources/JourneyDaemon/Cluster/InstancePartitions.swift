@@ -38,6 +38,7 @@ final class InstancePartitions: Sendable {
             sum.counters.inDoubt += f.counters.inDoubt
             sum.counters.replayed += f.counters.replayed
             sum.counters.checkpoints += f.counters.checkpoints
+            sum.counters.forgottenRefused += f.counters.forgottenRefused
             sum.timers += f.timers
             sum.outboxWaiting += f.outboxWaiting
             sum.outboxAttempting += f.outboxAttempting

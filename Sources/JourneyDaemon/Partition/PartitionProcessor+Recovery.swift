@@ -36,6 +36,13 @@ extension PartitionProcessor {
                 }
                 switch parsed {
                 case .success(var event):
+                    // A forgotten user's events: refused before the log in embedded mode, so only cluster mode
+                    // meets them here (other instances publish without knowing the partition's tombstones) —
+                    // dropped, live and on every replay alike, from the `forget` record on.
+                    if !state.tombstones.isEmpty, state.tombstones.contains(Tombstone.hash(event.userId)) {
+                        if !replaying { counters.forgottenRefused += 1 }
+                        continue
+                    }
                     // The same policy, the same receipt time: the same outcome as when it arrived.
                     if case .refused = runtime.rules.settings.daemonSettings.eventTime.apply(to: &event, receivedAt: batch.receivedAt) {
                         continue
