@@ -33,6 +33,8 @@ enum JournalRecord {
 
     /// Whether an encoded record is a tick, without decoding it (its first byte is the case's tag).
     static func isTick(_ encoded: [UInt8]) -> Bool { encoded.first == 2 }
+    /// Whether an encoded record is a reload's `rules` record, without decoding it.
+    static func isRules(_ encoded: [UInt8]) -> Bool { encoded.first == 3 }
 
     func encode(into w: inout ByteWriter) {
         switch self {

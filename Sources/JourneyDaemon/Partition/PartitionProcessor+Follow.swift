@@ -8,8 +8,8 @@ import Logging
 extension PartitionProcessor {
     /// Applies `records` (read from the partition's subject, in order) after the position read so far;
     /// skips those already read and the owner's own (it applied them as it appended them) — except its
-    /// ticks, which it applies here, as read back, so that time moves on in the subject's order (see
-    /// ``fireDueTimers(at:)``). Returns how many were applied. Runs on the processor's thread (posted as a query).
+    /// ticks and reloads, which it applies here, as read back, so that time and rules move on in the
+    /// subject's order (see ``fireDueTimers(at:)``). Returns how many were applied. Runs on the processor's thread (posted as a query).
     @discardableResult
     func follow(_ records: [(sequence: UInt64, payload: [UInt8])], parser: SegmentEventParser) throws -> Int {
         guard let followed = log as? FollowedLog, failure == nil else { return 0 }
@@ -17,10 +17,21 @@ extension PartitionProcessor {
         for (sequence, payload) in records where sequence > followed.lastSequence {
             defer { followed.advance(to: sequence, bytes: payload.count) }
             if followed.isOwn(sequence) {
-                if JournalRecord.isTick(payload), case .tick(let at)? = try payload.withUnsafeBytes({ try JournalRecord.decode($0) }) {
+                guard JournalRecord.isTick(payload) || JournalRecord.isRules(payload) else { continue }
+                switch try payload.withUnsafeBytes({ try JournalRecord.decode($0) }) {
+                case .tick(let at)?:
                     applyTick(at)
                     tickInFlight = nil
                     applied += 1
+                case .rules(let version)?:
+                    // The reload appended first (own records come back in order). The record `goLive(with:)`
+                    // appends at the start was applied then; it matches no reload in flight.
+                    if reloadsInFlight.first?.version == version {
+                        goLive(reloaded: reloadsInFlight.removeFirst())
+                        applied += 1
+                    }
+                default:
+                    break
                 }
                 continue
             }

@@ -52,6 +52,9 @@ public final class PartitionProcessor: @unchecked Sendable {
     /// Cluster mode: the tick this owner appended and has not read back yet (it is applied when read back,
     /// in the subject's order); no other is appended meanwhile.
     var tickInFlight: Timestamp?
+    /// Cluster mode: reloads whose `rules` record this owner appended and has not read back yet, in order;
+    /// each goes live when its record is read back, in the subject's order.
+    var reloadsInFlight: [Runtime] = []
     private var stopping: (@Sendable () -> Void)?
     private(set) var failure: String?
     var lastReload = "none"
@@ -289,14 +292,25 @@ public final class PartitionProcessor: @unchecked Sendable {
         acks.add(sequence, receipt, refused: refused) { log.durableSequence }
     }
 
-    /// Swaps in a new runtime (built and checked aside): one assignment each for rules and renderer.
-    private func swapIn(_ new: Runtime) {
+    /// Swaps in a new runtime (built and checked aside): one assignment each for rules and renderer. In
+    /// cluster mode only once its `rules` record is read back (``follow(_:parser:)``): events other
+    /// instances published before it are applied under the rules they came under, as a replay applies them.
+    func swapIn(_ new: Runtime) {
         do {
             _ = try log.append { JournalRecord.rules(version: new.version).encode(into: &$0) }
         } catch {
             fail("\(error)", diskFull: error.isDiskFull)
             return
         }
+        if log is FollowedLog {
+            reloadsInFlight.append(new)
+        } else {
+            goLive(reloaded: new)
+        }
+    }
+
+    /// A reload's runtime goes live (its `rules` record is in the log before this point).
+    func goLive(reloaded new: Runtime) {
         let summary = engine.load(new.rules)
         runtime = new
         counters.reloads += 1

@@ -1,26 +1,29 @@
+import Foundation
 import JourneyChannels
 import JourneyCore
 import JourneyEvents
 import JourneyLog
 import JourneyRules
 import JourneyStore
+import JourneyTesting
 import Logging
 import Testing
 
 @testable import JourneyDaemon
 
 /// Cluster mode: other instances publish events to a partition's subject while its owner appends its own
-/// ticks there. A tick is applied when the owner reads it back, after the events before it in the
-/// subject — the order a new owner's replay applies them in — so the owner decides what the replay decides.
-@Suite("A cluster owner's ticks, applied in the subject's order")
-struct FollowedTickTests {
+/// ticks and reloads there. Those are applied when the owner reads them back, after the events before them
+/// in the subject — the order a new owner's replay applies them in — so the owner decides what the replay
+/// decides.
+@Suite("A cluster owner's ticks and reloads, applied in the subject's order")
+struct OwnRecordOrderTests {
     static let t0 = Timestamp(iso8601: "2026-01-10T12:00:00Z")!
 
-    /// A partition's owner over `base` (the subject), on the wall clock `wall`, with bench/rules' journeys.
-    static func owner(of base: MemoryEventLog, wall: ManualClock) async throws -> PartitionProcessor {
-        let (built, diagnostics) = await RuntimeBuilder.build(directory: repositoryRoot + "/bench/rules", channels: .none)
-        let live = try #require(built, "\(diagnostics)")
-        let store = MemoryCheckpointStore()
+    /// A partition's owner over `base` (the subject), on the wall clock `wall`, with bench/rules' journeys,
+    /// its archive `store`.
+    static func owner(of base: MemoryEventLog, wall: ManualClock, store: MemoryCheckpointStore = MemoryCheckpointStore()) async throws -> PartitionProcessor {
+        let live = try await Self.runtime(repositoryRoot + "/bench/rules")
+        try store.keep(live.snapshot)
         let restored = try store.restore(partition: 0)
         let (runtime, engine) = try Daemon.startingRuntime(partition: 0, restored: restored, live: live, archive: store, logger: Logger(label: "test"))
         let state = PartitionState(
@@ -28,6 +31,11 @@ struct FollowedTickTests {
         return PartitionProcessor(
             partition: 0, runtime: runtime, engine: engine, state: state, log: FollowedLog(base, committed: 0), archive: store, clock: wall,
             eventClock: nil, deliveries: NoSink(), inboxCapacity: 64, metrics: DaemonMetrics(), logger: Logger(label: "test"))
+    }
+
+    static func runtime(_ directory: String) async throws -> Runtime {
+        let (built, diagnostics) = await RuntimeBuilder.build(directory: directory, channels: .none)
+        return try #require(built, "\(diagnostics)")
     }
 
     struct NoSink: DeliverySink {
@@ -87,5 +95,49 @@ struct FollowedTickTests {
         _ = try successor.replay(after: 0, parser: parser)
         let replayed = successor.state.outbox.all.map(\.touch).sorted { $0.id < $1.id }
         #expect(replayed.map(\.id) == live.map(\.id) && replayed.map(\.at) == live.map(\.at), "live \(live), replayed \(replayed)")
+    }
+
+    @Test("a cart published before the owner's reload is taken in under the rules it came under")
+    func aReloadGoesLiveAfterTheEventsBeforeItInTheSubject() async throws {
+        // The reload raises cart_abandonment's threshold from 50 to 500: a 60 cart no longer enrolls.
+        let directory = try TemporaryDirectory(prefix: "journeyd-reload-order")
+        defer { directory.remove() }
+        let fm = FileManager.default
+        try fm.copyItem(atPath: repositoryRoot + "/bench/rules", toPath: directory.path + "/rules")
+        let journey = directory.path + "/rules/journeys/cart_abandonment.yaml"
+        try (try String(contentsOfFile: journey, encoding: .utf8)).replacingOccurrences(of: "price >= 50", with: "price >= 500")
+            .write(toFile: journey, atomically: true, encoding: .utf8)
+        let raised = try await Self.runtime(directory.path + "/rules")
+
+        let base = MemoryEventLog()
+        let store = MemoryCheckpointStore()
+        try store.keep(raised.snapshot)
+        let processor = try await Self.owner(of: base, wall: ManualClock(Self.t0), store: store)
+        let first = processor.runtime.version
+        #expect(first != raised.version)
+        let parser = SegmentEventParser()
+        try Self.publish([Self.event("cart_add", user: "u0", cart: "c0", at: Self.t0)], at: Self.t0, to: base)
+        try processor.follow(Self.records(of: base, after: 0), parser: parser)
+        #expect(processor.state.timerCount == 1)
+
+        // u1's cart is published (not read yet), then this instance reloads: its rules record lands after it.
+        try Self.publish([Self.event("cart_add", user: "u1", cart: "c1", at: Self.t0 + .seconds(1))], at: Self.t0 + .seconds(1), to: base)
+        processor.swapIn(raised)
+        #expect(base.lastSequence == 3, "the rules record is appended")
+        #expect(processor.runtime.version == first, "and the new rules wait for it to be read back")
+
+        #expect(try processor.follow(Self.records(of: base, after: 1), parser: parser) == 2)
+        #expect(processor.runtime.version == raised.version && processor.reloadsInFlight.isEmpty)
+        #expect(processor.state.timerCount == 2, "u1's cart came under the old rules, and waits for its purchase")
+
+        // A new owner replaying the subject gets the same.
+        let successor = try await Self.owner(of: base, wall: ManualClock(Self.t0 + .seconds(60)), store: store)
+        _ = try successor.replay(after: 0, parser: parser)
+        #expect(successor.runtime.version == raised.version)
+        #expect(successor.state.timerCount == 2)
+        // After the reload a 60 cart enrolls no one, live or replayed.
+        try Self.publish([Self.event("cart_add", user: "u2", cart: "c2", at: Self.t0 + .seconds(2))], at: Self.t0 + .seconds(2), to: base)
+        try processor.follow(Self.records(of: base, after: 3), parser: parser)
+        #expect(processor.state.timerCount == 2)
     }
 }
