@@ -116,6 +116,13 @@ struct Run: AsyncParsableCommand {
         options.metricsExposition = { metrics.exposition() }
         do {
             if var cluster = configured.cluster {
+                if options.until != nil {
+                    // Back-fills end when this process's spool is empty; a cluster's partitions take every
+                    // instance's events, so no one instance knows when they have all been applied.
+                    throw DaemonError(
+                        "--until is not available in cluster mode (journeyd.yaml has a cluster: section): a back-fill runs on one"
+                            + " instance without it (embedded state), or the instances run and are stopped when done", configuration: true)
+                }
                 if let instance { cluster.instance = instance }
                 let daemon = try await ClusterDaemon.start(options: options, cluster: cluster, logger: logger, service: service)
                 try await daemon.run()

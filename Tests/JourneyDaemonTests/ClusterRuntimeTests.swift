@@ -201,6 +201,22 @@ struct ClusterRuntimeTests {
         }
     }
 
+    /// `--until` ends a back-fill when this process's spool is empty, which no one instance of a cluster can
+    /// know: refused with a configuration error (78) saying why, before anything is connected.
+    @Test func untilIsRefusedInClusterMode() async throws {
+        let fixture = try DaemonFixture(events: 10, files: 0, seed: 3)
+        defer { fixture.remove() }
+        try "postgresql://nobody@127.0.0.1:1/none\n".write(toFile: fixture.root + "/dsn", atomically: true, encoding: .utf8)
+        try "cluster:\n  nats: { url: \"nats://127.0.0.1:1\" }\n  postgres: { dsn_file: \"\(fixture.root)/dsn\" }\n"
+            .write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        let (status, output) = try await ChildProcess.run(
+            journeydBinary,
+            ["run", "--rules", fixture.rules, "--state", fixture.root + "/state.sqlite", "--spool", fixture.spool, "--clock", "event",
+             "--until", "2026-01-01T00:00:00Z"])
+        #expect(status == 78, "\(output)")
+        #expect(output.contains("--until is not available in cluster mode"), "\(output)")
+    }
+
     /// On the wall clock timers fire through the owner's ticks, which go to the partition's subject and are
     /// applied as the owner reads them back (in the subject's order, as a replay applies them): every
     /// user's two-second wait ends in its touch, at or after the wait.
