@@ -6,8 +6,8 @@ import Synchronization
 /// subject that every instance's inputs publish the partition's events to, and that the owner appends its
 /// own records (ticks, deliveries, reloads) to.
 ///
-/// The owner applies its own records as it appends them — except ticks, applied when read back, so time
-/// moves on in the subject's order — and the inputs' records as it reads them
+/// The owner applies its own records as it appends them — except ticks and reloads, applied when read
+/// back, so time and rules move on in the subject's order — and the inputs' records as it reads them
 /// (``PartitionProcessor/follow(_:parser:)``), so ``lastSequence`` — what a checkpoint covers — is the
 /// position the owner has read up to, never past a record it has not applied yet: an own record
 /// appended at a later position than an unread event does not move it. ``durableSequence`` is the last
