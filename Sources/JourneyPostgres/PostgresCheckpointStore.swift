@@ -101,13 +101,13 @@ public final class PostgresCheckpointStore: CheckpointStore, JourneyArchive, Out
             let states = ids.map { ByteBuffer(bytes: users[$0]!.encoded()) }
             try s.run(
                 """
-                INSERT INTO user_state (id, partition, state)
-                SELECT id, \(p), state FROM unnest(\(ids)::text[], \(states)::bytea[]) AS u(id, state)
-                ON CONFLICT (id) DO UPDATE SET partition = EXCLUDED.partition, state = EXCLUDED.state
+                INSERT INTO user_state (partition, id, state)
+                SELECT \(p), id, state FROM unnest(\(ids)::text[], \(states)::bytea[]) AS u(id, state)
+                ON CONFLICT (partition, id) DO UPDATE SET state = EXCLUDED.state
                 """)
         }
         if !checkpoint.removedUsers.isEmpty {
-            try s.run("DELETE FROM user_state WHERE id = ANY(\(checkpoint.removedUsers)::text[])")
+            try s.run("DELETE FROM user_state WHERE partition = \(p) AND id = ANY(\(checkpoint.removedUsers)::text[])")
         }
     }
 
@@ -152,7 +152,7 @@ public final class PostgresCheckpointStore: CheckpointStore, JourneyArchive, Out
         let p = checkpoint.partition
         if !checkpoint.forgottenUsers.isEmpty {
             try s.run("DELETE FROM outbox_entries WHERE user_id = ANY(\(checkpoint.forgottenUsers)::text[])")
-            try s.run("DELETE FROM user_state WHERE id = ANY(\(checkpoint.forgottenUsers)::text[])")
+            try s.run("DELETE FROM user_state WHERE partition = \(p) AND id = ANY(\(checkpoint.forgottenUsers)::text[])")
         }
         if !checkpoint.tombstones.isEmpty {
             try s.run(
@@ -242,9 +242,22 @@ public final class PostgresCheckpointStore: CheckpointStore, JourneyArchive, Out
         }
     }
 
+    /// A user's state in whichever partition holds it (the lowest-numbered, should two). Processors read
+    /// through ``user(_:partition:)``; this answers tools that ask about an id without a partition.
     public func user(_ id: String) throws(StoreError) -> UserState? {
+        try readUser(id, "SELECT state FROM user_state WHERE id = \(id) ORDER BY partition LIMIT 1")
+    }
+
+    /// `partition`'s state of a user: users are kept per partition (`user_state` is keyed by partition and
+    /// id), so an id another partition also holds — an identify or alias naming a user whose events go to
+    /// another partition — is never read or overwritten across partitions.
+    public func user(_ id: String, partition: Int) throws(StoreError) -> UserState? {
+        try readUser(id, "SELECT state FROM user_state WHERE partition = \(partition) AND id = \(id)")
+    }
+
+    private func readUser(_ id: String, _ query: PostgresQuery) throws(StoreError) -> UserState? {
         try pool.withConnection("read a user") { s in
-            guard let row = try s.run("SELECT state FROM user_state WHERE id = \(id)").first else { return nil }
+            guard let row = try s.run(query).first else { return nil }
             let bytes = Array(try row.decode(ByteBuffer.self).readableBytesView)
             do {
                 return try UserState(id: id, encoded: bytes)
@@ -254,13 +267,22 @@ public final class PostgresCheckpointStore: CheckpointStore, JourneyArchive, Out
         }
     }
 
-    /// Those of `ids` checkpointed, in one query (one round trip instead of one per user: what a takeover
-    /// replaying a partition's stream asks for each batch).
+    /// Those of `ids` checkpointed (in any partition: see ``user(_:)``), in one query.
     public func users(_ ids: [String]) throws(StoreError) -> [String: UserState] {
+        try readUsers(ids, "SELECT DISTINCT ON (id) id, state FROM user_state WHERE id = ANY(\(ids)::text[]) ORDER BY id, partition")
+    }
+
+    /// Those of `ids` that `partition` holds, in one query (one round trip instead of one per user: what a
+    /// takeover replaying a partition's stream asks for each batch).
+    public func users(_ ids: [String], partition: Int) throws(StoreError) -> [String: UserState] {
+        try readUsers(ids, "SELECT id, state FROM user_state WHERE partition = \(partition) AND id = ANY(\(ids)::text[])")
+    }
+
+    private func readUsers(_ ids: [String], _ query: PostgresQuery) throws(StoreError) -> [String: UserState] {
         guard !ids.isEmpty else { return [:] }
         return try pool.withConnection("read users") { s in
             var found: [String: UserState] = [:]
-            for row in try s.run("SELECT id, state FROM user_state WHERE id = ANY(\(ids)::text[])") {
+            for row in try s.run(query) {
                 let (id, buffer) = try row.decode((String, ByteBuffer).self)
                 do {
                     found[id] = try UserState(id: id, encoded: Array(buffer.readableBytesView))

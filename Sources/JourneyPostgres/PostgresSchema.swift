@@ -23,6 +23,9 @@ import PostgresNIO
 /// - v4: `instance_positions(instance, source, position)`: where each instance's spool and tail resume
 ///   (``InputPositionStore``) — an instance's own files, not a partition's (`input_positions` stays the
 ///   embedded layout's, unused in cluster mode).
+/// - v5: `user_state` keyed by `(partition, id)` (was `id`): a partition reads and writes its own users
+///   only, so an identify or alias naming an id whose events go to another partition neither reads that
+///   partition's user nor overwrites it at the next checkpoint.
 enum PostgresSchema {
     struct Migration {
         var version: Int
@@ -115,6 +118,13 @@ enum PostgresSchema {
                 CREATE TABLE instance_positions (
                     instance text NOT NULL, source text NOT NULL, position bigint NOT NULL, PRIMARY KEY (instance, source))
                 """,
+            ]),
+        Migration(
+            version: 5, name: "users kept per partition",
+            statements: [
+                "ALTER TABLE user_state DROP CONSTRAINT user_state_pkey",
+                "ALTER TABLE user_state ADD PRIMARY KEY (partition, id)",
+                "DROP INDEX user_state_partition",
             ]),
     ]
 

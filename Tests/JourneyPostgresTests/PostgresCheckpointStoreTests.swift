@@ -34,6 +34,42 @@ struct PostgresCheckpointStoreTests {
         try await InputPositionStoreConformance.check(try await offThread { try open() }, reopen: open)
     }
 
+    /// Users are kept per partition: an id two partitions hold (an identify or alias in one naming a user
+    /// whose events go to the other) is two users, each read and written by its own partition only.
+    @Test func usersAreKeptPerPartition() async throws {
+        let configuration = try await SharedPostgres.database()
+        let store = try await offThread { try PostgresCheckpointStore(configuration) }
+        defer { store.close() }
+        let t0 = Timestamp(milliseconds: 1_736_157_600_000)
+        @Sendable func checkpoint(_ partition: Int, _ users: [UserState], removed: [String] = [], forgotten: [String] = []) -> Checkpoint {
+            var c = Checkpoint(partition: partition, logSequence: 1, rulesVersion: "r", timerSeq: 0, takenAt: t0)
+            c.users = users
+            c.removedUsers = removed
+            c.forgottenUsers = forgotten
+            return c
+        }
+        var anonymous = UserState(id: "anon-7")
+        anonymous.traits = ["seen": "pricing page"]
+        var pointer = UserState(id: "anon-7")
+        pointer.mergedInto = "u-1"
+        try await offThread { [anonymous, pointer] in
+            try store.write(checkpoint(3, [anonymous]))
+            try store.write(checkpoint(5, [pointer]))
+        }
+        #expect(try store.user("anon-7", partition: 3)?.traits == ["seen": "pricing page"], "partition 5's write left partition 3's user alone")
+        #expect(try store.user("anon-7", partition: 5)?.mergedInto == "u-1")
+        #expect(try store.user("anon-7", partition: 4) == nil)
+        #expect(try store.users(["anon-7", "u-1"], partition: 3).mapValues(\.traits) == ["anon-7": ["seen": "pricing page"]])
+        #expect(try store.users(["anon-7"], partition: 5)["anon-7"]?.mergedInto == "u-1")
+        #expect(try store.user("anon-7") != nil && store.users(["anon-7"]).count == 1, "asked without a partition: one of them")
+        try await offThread { try store.write(checkpoint(5, [], removed: ["anon-7"])) }
+        #expect(try store.user("anon-7", partition: 5) == nil)
+        #expect(try store.user("anon-7", partition: 3)?.traits == ["seen": "pricing page"], "removing it in one partition keeps the other's")
+        try await offThread { try store.write(checkpoint(3, [], forgotten: ["anon-7"])) }
+        #expect(try store.user("anon-7", partition: 3) == nil)
+        #expect(try store.restore(partition: 3).hasUsers == false)
+    }
+
     /// Partitions' owners checkpoint at the same time from threads of their own, each through a
     /// connection of its own: every checkpoint lands whole, in its partition.
     @Test func concurrentCheckpointsOfSeveralPartitions() async throws {
@@ -78,7 +114,7 @@ struct PostgresCheckpointStoreTests {
         defer { for store in stores { store.close() } }
         let server = try #require(SharedPostgres.server)
         let versions = try await server.psql(configuration.database, "SELECT string_agg(version::text, ',' ORDER BY version) FROM journeyd_migrations")
-        #expect(versions == "1,2,3,4")
+        #expect(versions == "1,2,3,4,5")
         let tables = try await server.psql(
             configuration.database,
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('checkpoints', 'partition_leases', 'instance_positions')")

@@ -92,6 +92,18 @@ public protocol CheckpointStore: AnyObject, Sendable {
     /// The checkpointed state of those of `ids` the store holds, read at once (one transaction, one
     /// round trip): what a batch of events asks for before it is applied. Ids it does not hold are absent.
     func users(_ ids: [String]) throws(StoreError) -> [String: UserState]
+    /// A user's checkpointed state as `partition` holds it: what the partition's processor reads. A store
+    /// that keeps several partitions' users apart (cluster mode's) answers from that partition only — a
+    /// user of the same id in another partition is that partition's, and no write of this one touches it;
+    /// a store of one partition's users answers as ``user(_:)`` (the default).
+    func user(_ id: String, partition: Int) throws(StoreError) -> UserState?
+    /// ``users(_:)`` as `partition` holds them (see ``user(_:partition:)``).
+    func users(_ ids: [String], partition: Int) throws(StoreError) -> [String: UserState]
+}
+
+extension CheckpointStore {
+    public func user(_ id: String, partition: Int) throws(StoreError) -> UserState? { try user(id) }
+    public func users(_ ids: [String], partition: Int) throws(StoreError) -> [String: UserState] { try users(ids) }
 }
 
 /// The outbox as the store holds it, for the questions asked of a stopped daemon's state (`status`,

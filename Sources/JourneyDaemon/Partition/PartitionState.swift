@@ -213,7 +213,7 @@ final class PartitionState: StateStore {
         }
         guard !missing.isEmpty else { return }
         do {
-            let found = try store.users(missing)
+            let found = try store.users(missing, partition: partition)
             for id in missing {
                 if let user = found[id] { users[id] = Slot(state: user, dirty: false) } else { absentFromStore.insert(id) }
             }
@@ -236,7 +236,7 @@ final class PartitionState: StateStore {
 
     private func load(_ id: String) -> UserState? {
         guard failure == nil, storeMayHoldUsers, !absentFromStore.contains(id) else { return nil }
-        do { return try store.user(id) } catch {
+        do { return try store.user(id, partition: partition) } catch {
             failure = error
             return nil
         }
