@@ -40,5 +40,11 @@ absent=()
 for package in "${pypi[@]}"; do python3 -m pip show -q "$package" >/dev/null 2>&1 || absent+=("$package"); done
 if ((${#absent[@]})); then
   echo "test-deps: installing from PyPI: ${absent[*]}" >&2
-  python3 -m pip install -q "${absent[@]}"
+  # Debian's own python3 marks itself externally managed (PEP 668) and pip refuses to install beside
+  # apt's packages unless told to; these test clients conflict with none of them.
+  flags=()
+  if python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
+    flags+=(--break-system-packages)
+  fi
+  python3 -m pip install -q "${flags[@]}" "${absent[@]}"
 fi
