@@ -16,21 +16,9 @@ extension PostgresCheckpointStore: InputPositionStore {
     }
 
     public func move(_ changes: [String: Int64?], of instance: String) throws(StoreError) {
-        let set = changes.compactMap { source, position in position.map { (source, $0) } }
-        let dropped = changes.filter { $0.value == nil }.map(\.key)
-        guard !set.isEmpty || !dropped.isEmpty else { return }
+        guard !changes.isEmpty else { return }
         try pool.transaction("move the input positions of instance \(instance)") { s in
-            if !set.isEmpty {
-                try s.run(
-                    """
-                    INSERT INTO instance_positions (instance, source, position)
-                    SELECT \(instance), source, position FROM unnest(\(set.map(\.0))::text[], \(set.map(\.1))::bigint[]) AS i(source, position)
-                    ON CONFLICT (instance, source) DO UPDATE SET position = EXCLUDED.position
-                    """)
-            }
-            if !dropped.isEmpty {
-                try s.run("DELETE FROM instance_positions WHERE instance = \(instance) AND source = ANY(\(dropped)::text[])")
-            }
+            try Self.move(changes, in: "instance_positions", keyedBy: "instance", instance, s)
         }
     }
 }

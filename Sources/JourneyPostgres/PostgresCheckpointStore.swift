@@ -182,19 +182,26 @@ public final class PostgresCheckpointStore: CheckpointStore, JourneyArchive, Out
     }
 
     private func writePositions(_ checkpoint: Checkpoint, _ s: PostgresSession) throws {
-        let p = checkpoint.partition
-        let set = checkpoint.positions.compactMap { source, position in position.map { (source, $0) } }
-        let dropped = checkpoint.positions.filter { $0.value == nil }.map(\.key)
+        try Self.move(checkpoint.positions, in: "input_positions", keyedBy: "partition", checkpoint.partition, s)
+    }
+
+    /// Sets and removes the input positions one owner holds in `table` — a partition's (`input_positions`)
+    /// or an instance's (`instance_positions`), keyed by (`column`, source) —, an upsert and a delete.
+    static func move(
+        _ changes: [String: Int64?], in table: String, keyedBy column: String, _ owner: some PostgresEncodable & Sendable, _ s: PostgresSession
+    ) throws {
+        let set = changes.compactMap { source, position in position.map { (source, $0) } }
+        let dropped = changes.filter { $0.value == nil }.map(\.key)
         if !set.isEmpty {
             try s.run(
                 """
-                INSERT INTO input_positions (partition, source, position)
-                SELECT \(p), source, position FROM unnest(\(set.map(\.0))::text[], \(set.map(\.1))::bigint[]) AS i(source, position)
-                ON CONFLICT (partition, source) DO UPDATE SET position = EXCLUDED.position
+                INSERT INTO \(unescaped: table) (\(unescaped: column), source, position)
+                SELECT \(owner), source, position FROM unnest(\(set.map(\.0))::text[], \(set.map(\.1))::bigint[]) AS i(source, position)
+                ON CONFLICT (\(unescaped: column), source) DO UPDATE SET position = EXCLUDED.position
                 """)
         }
         if !dropped.isEmpty {
-            try s.run("DELETE FROM input_positions WHERE partition = \(p) AND source = ANY(\(dropped)::text[])")
+            try s.run("DELETE FROM \(unescaped: table) WHERE \(unescaped: column) = \(owner) AND source = ANY(\(dropped)::text[])")
         }
     }
 
