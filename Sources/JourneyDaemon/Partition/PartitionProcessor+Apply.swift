@@ -94,7 +94,7 @@ extension PartitionProcessor {
     /// and some may sit before the tick, not read yet. The tick is applied when the follower reads it back
     /// (``follow(_:parser:)``), after them — the order a new owner's replay applies them in — and no other
     /// tick is appended until then.
-    func fireDueTimers(at at: Timestamp) {
+    func fireDueTimers(at: Timestamp) {
         guard let due = state.nextTimerDue, due <= at else { return }
         let followed = log is FollowedLog
         if followed && tickInFlight != nil { return }
