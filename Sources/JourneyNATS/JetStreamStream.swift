@@ -59,6 +59,14 @@ public final class JetStreamStream: Sendable {
         var status = js_GetStreamInfo(&info, context.handle, name, nil, &code)
         if status == NATS_NOT_FOUND || code == JSStreamNotFoundErr {
             status = Self.create(options, in: context, info: &info, code: &code)
+            // Instances of a new cluster start together: another may have made the stream between the
+            // lookup and the creation, and the server then refuses this one ("subjects overlap", or
+            // "name already in use"). Its stream is the one to open, checked below like any other.
+            // (A stream of another name on the same subjects is not found again: that refusal stands.)
+            if status != NATS_OK && (code == JSStreamSubjectOverlapErr || code == JSStreamNameExistErr) {
+                var again = jsErrCode(0)
+                if js_GetStreamInfo(&info, context.handle, name, nil, &again) == NATS_OK { status = NATS_OK }
+            }
         }
         guard status == NATS_OK, let info else { throw context.error(status, code, subject: "stream \(name)", operation: "open the stream") }
         defer { jsStreamInfo_Destroy(info) }
