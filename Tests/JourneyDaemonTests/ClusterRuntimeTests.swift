@@ -254,6 +254,28 @@ struct ClusterRuntimeTests {
         #expect(output.contains("--until is not available in cluster mode"), "\(output)")
     }
 
+    /// A start that fails once PostgreSQL is open (here NATS does not answer) closes the store and exits
+    /// with a storage error (74, restart may help) that names the server and why — before the fix it
+    /// trapped in PostgresNIO over the unclosed connections (SIGILL in a debug build) and said nothing.
+    @Test(.timeLimit(.minutes(5)))
+    func aStartThatFailsAfterPostgresIsOpenSaysWhyAndExits() async throws {
+        let fixture = try DaemonFixture(events: 10, files: 0, seed: 3)
+        defer { fixture.remove() }
+        try await ClusterPeers.with { peers in
+            try peers.configure(fixture, partitions: 2)
+            let yaml = fixture.rules + "/journeyd.yaml"
+            try String(contentsOfFile: yaml, encoding: .utf8).replacingOccurrences(of: peers.nats.url, with: "nats://127.0.0.1:1")
+                .write(toFile: yaml, atomically: true, encoding: .utf8)
+            let (status, output) = try await ChildProcess.run(
+                journeydBinary, ["run", "--rules", fixture.rules, "--state", fixture.root + "/a/state.sqlite", "--spool", fixture.spool, "--instance", "a"])
+            #expect(status == 74, "\(output)")
+            #expect(output.contains("nats://127.0.0.1:1") && output.contains("connect"), "\(output)")
+            #expect(!output.contains("deinitialized before being closed"), "\(output)")
+            // It did get as far as PostgreSQL: the rules are in the archive.
+            #expect(try await peers.postgres.psql("journeyd", "SELECT count(*) FROM rule_sets").trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        }
+    }
+
     /// On the wall clock timers fire through the owner's ticks, which go to the partition's subject and are
     /// applied as the owner reads them back (in the subject's order, as a replay applies them): every
     /// user's two-second wait ends in its touch, at or after the wait.

@@ -42,10 +42,16 @@ public final class ClusterDaemon: Sendable {
         let stream: JetStreamStream
         let publisher: PartitionPublisher
         let positions: [String: Int64]
+        // Once open, the store is closed on every way out but the daemon's: its connections must not
+        // outlive it unclosed (PostgresNIO traps on that in debug builds, before the reason is printed).
+        var opened: PostgresCheckpointStore?
+        var wired = false
+        defer { if !wired { opened?.close() } }
         do {
             let dsnPath = try path(of: cluster.postgresDSN, what: "cluster.postgres", rules: options.rulesDirectory)
             let dsn = try String(contentsOfFile: dsnPath, encoding: .utf8)
             store = try PostgresCheckpointStore(try PostgresStoreConfiguration(dsn: dsn))
+            opened = store
             try store.keep(live.snapshot)
             try store.keep(journeys: live.rules.journeys.map(StoredJourney.init), at: WallClock().now)
             positions = try store.positions(of: instance)
@@ -118,6 +124,7 @@ public final class ClusterDaemon: Sendable {
             configuration: .init(
                 services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: Logger(label: "journeyd.services", factory: { _ in SwiftLogNoOpLogHandler() })))
+        wired = true
         return ClusterDaemon(group: group, store: store, logger: logger)
     }
 
