@@ -89,6 +89,11 @@ public final class PostgresCheckpointStore: CheckpointStore, JourneyArchive, Out
                 INSERT INTO checkpoint_commits (partition, token, log_sequence)
                 VALUES (\(p), \(checkpoint.fence?.value), \(Int64(bitPattern: checkpoint.logSequence)))
                 """)
+            try s.run(
+                """
+                DELETE FROM checkpoint_commits
+                WHERE partition = \(p) AND committed_at < clock_timestamp() - \(configuration.historyRetention.milliseconds) * interval '1 millisecond'
+                """)
         }
     }
 

@@ -35,6 +35,7 @@ public final class PostgresPartitionLeases: PartitionLeases, Sendable {
             guard let row = granted.first else { return nil }
             let token = try row.decode(Int64.self)
             try s.run("INSERT INTO lease_grants (partition, token, owner) VALUES (\(partition), \(token), \(owner))")
+            try forgetOldGrants(of: [Int32(partition)], s)
             return FencingToken(token)
         }
     }
@@ -169,7 +170,18 @@ public final class PostgresPartitionLeases: PartitionLeases, Sendable {
                 INSERT INTO lease_grants (partition, token, owner)
                 SELECT g.partition, g.token, \(owner) FROM unnest(\(grantedIDs)::integer[], \(tokens)::bigint[]) AS g(partition, token)
                 """)
+            try forgetOldGrants(of: grantedIDs, s)
             return granted
         }
+    }
+
+    /// Drops the grants of `partitions` older than the history is kept (``PostgresStoreConfiguration/historyRetention``).
+    private func forgetOldGrants(of partitions: [Int32], _ s: PostgresSession) throws {
+        try s.run(
+            """
+            DELETE FROM lease_grants
+            WHERE partition = ANY(\(partitions)::integer[])
+              AND granted_at < clock_timestamp() - \(pool.configuration.historyRetention.milliseconds) * interval '1 millisecond'
+            """)
     }
 }

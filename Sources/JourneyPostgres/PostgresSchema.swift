@@ -26,6 +26,9 @@ import PostgresNIO
 /// - v5: `user_state` keyed by `(partition, id)` (was `id`): a partition reads and writes its own users
 ///   only, so an identify or alias naming an id whose events go to another partition neither reads that
 ///   partition's user nor overwrites it at the next checkpoint.
+/// - v6: an index on `checkpoint_commits(partition, committed_at)`: the fencing history is kept for
+///   ``PostgresStoreConfiguration/historyRetention`` only — a partition's checkpoint deletes its older
+///   rows, a grant its partition's older `lease_grants` — where it grew by a row per checkpoint forever.
 enum PostgresSchema {
     struct Migration {
         var version: Int
@@ -125,6 +128,11 @@ enum PostgresSchema {
                 "ALTER TABLE user_state DROP CONSTRAINT user_state_pkey",
                 "ALTER TABLE user_state ADD PRIMARY KEY (partition, id)",
                 "DROP INDEX user_state_partition",
+            ]),
+        Migration(
+            version: 6, name: "fencing history kept for a bounded time",
+            statements: [
+                "CREATE INDEX checkpoint_commits_partition_time ON checkpoint_commits (partition, committed_at)",
             ]),
     ]
 

@@ -37,6 +37,10 @@ public struct PostgresStoreConfiguration: Sendable {
     public var maxConnections: Int
     /// Shown in `pg_stat_activity`, so an operator can tell the instances apart.
     public var applicationName: String
+    /// How long the fencing history (`checkpoint_commits`, `lease_grants`: which token committed what,
+    /// who was granted which partition when) is kept: enough to look back at an incident, bounded so a
+    /// table that gains a row per checkpoint does not grow for ever. Seven days.
+    public var historyRetention: Duration = .seconds(7 * 86_400)
     /// The password a DSN carried (``init(dsn:passwordFile:)``), itself read from a secret file; never shown.
     var inlinePassword: String?
 

@@ -114,11 +114,37 @@ struct PostgresCheckpointStoreTests {
         defer { for store in stores { store.close() } }
         let server = try #require(SharedPostgres.server)
         let versions = try await server.psql(configuration.database, "SELECT string_agg(version::text, ',' ORDER BY version) FROM journeyd_migrations")
-        #expect(versions == "1,2,3,4,5")
+        #expect(versions == "1,2,3,4,5,6")
         let tables = try await server.psql(
             configuration.database,
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('checkpoints', 'partition_leases', 'instance_positions')")
         #expect(tables == "3")
+    }
+
+    /// The fencing history is kept for `historyRetention`: a partition's checkpoint deletes its own older
+    /// commits, a grant its partition's older grants; younger rows and other partitions' stay.
+    @Test func theFencingHistoryIsKeptForItsRetentionOnly() async throws {
+        var configuration = try await SharedPostgres.database()
+        configuration.historyRetention = .seconds(3 * 86_400)
+        let store = try await offThread { [configuration] in try PostgresCheckpointStore(configuration) }
+        defer { store.close() }
+        let server = try #require(SharedPostgres.server)
+        let db = configuration.database
+        _ = try await server.psql(
+            db,
+            """
+            INSERT INTO checkpoint_commits (partition, token, log_sequence, committed_at) VALUES
+              (3, 1, 5, now() - interval '4 days'), (3, 1, 6, now() - interval '2 days'), (4, 1, 7, now() - interval '4 days');
+            INSERT INTO lease_grants (partition, token, owner, granted_at) VALUES
+              (3, 10, 'old', now() - interval '4 days'), (3, 11, 'recent', now() - interval '2 days'), (4, 10, 'old', now() - interval '4 days')
+            """)
+        let t0 = Timestamp(milliseconds: 1_736_157_600_000)
+        try await offThread { try store.write(Checkpoint(partition: 3, logSequence: 8, rulesVersion: "r", timerSeq: 1, takenAt: t0)) }
+        #expect(try await server.psql(db, "SELECT string_agg(partition || ':' || log_sequence, ',' ORDER BY partition, log_sequence) FROM checkpoint_commits") == "3:6,3:8,4:7")
+        let leases = PostgresPartitionLeases(store)
+        let token = try await offThread { try leases.acquire(partition: 3, owner: "i1", ttl: .seconds(60)) }
+        #expect(token != nil)
+        #expect(try await server.psql(db, "SELECT string_agg(partition || ':' || owner, ',' ORDER BY partition, token) FROM lease_grants") == "3:i1,3:recent,4:old")
     }
 
     @Test func refusesADatabaseWithANewerSchema() async throws {
