@@ -77,11 +77,12 @@ public final class PostgresCheckpointStore: CheckpointStore, JourneyArchive, Out
             }
             try s.run(
                 """
-                INSERT INTO checkpoints (partition, log_sequence, rules_version, timer_seq, clock, taken_at)
+                INSERT INTO checkpoints (partition, log_sequence, rules_version, timer_seq, clock, taken_at, fence)
                 VALUES (\(p), \(Int64(bitPattern: checkpoint.logSequence)), \(checkpoint.rulesVersion),
-                        \(Int64(bitPattern: checkpoint.timerSeq)), \(checkpoint.clock.milliseconds), \(checkpoint.takenAt.milliseconds))
+                        \(Int64(bitPattern: checkpoint.timerSeq)), \(checkpoint.clock.milliseconds), \(checkpoint.takenAt.milliseconds),
+                        \(checkpoint.fence?.value))
                 ON CONFLICT (partition) DO UPDATE SET log_sequence = EXCLUDED.log_sequence, rules_version = EXCLUDED.rules_version,
-                    timer_seq = EXCLUDED.timer_seq, clock = EXCLUDED.clock, taken_at = EXCLUDED.taken_at
+                    timer_seq = EXCLUDED.timer_seq, clock = EXCLUDED.clock, taken_at = EXCLUDED.taken_at, fence = EXCLUDED.fence
                 """)
             // The fencing history: which token committed which stream position (PostgresSchema v3).
             try s.run(
@@ -213,12 +214,13 @@ public final class PostgresCheckpointStore: CheckpointStore, JourneyArchive, Out
     public func restore(partition p: Int) throws(StoreError) -> RestoredPartition {
         try pool.transaction("restore partition \(p)", begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { s in
             var restored = RestoredPartition()
-            for row in try s.run("SELECT log_sequence, rules_version, timer_seq, clock FROM checkpoints WHERE partition = \(p)") {
-                let (sequence, rules, timerSeq, clock) = try row.decode((Int64, String, Int64, Int64).self)
+            for row in try s.run("SELECT log_sequence, rules_version, timer_seq, clock, fence FROM checkpoints WHERE partition = \(p)") {
+                let (sequence, rules, timerSeq, clock, fence) = try row.decode((Int64, String, Int64, Int64, Int64?).self)
                 restored.logSequence = UInt64(bitPattern: sequence)
                 restored.rulesVersion = rules
                 restored.timerSeq = UInt64(bitPattern: timerSeq)
                 restored.clock = Timestamp(milliseconds: clock)
+                restored.fence = fence.map(FencingToken.init)
             }
             for row in try s.run("SELECT entry FROM timer_state WHERE partition = \(p) ORDER BY seq") {
                 restored.timers.append(try Self.decode(row, "timer") { r throws(BinaryDecodingError) in try TimerEntry(from: &r) })

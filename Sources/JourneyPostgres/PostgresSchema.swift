@@ -28,7 +28,8 @@ import PostgresNIO
 ///   partition's user nor overwrites it at the next checkpoint.
 /// - v6: an index on `checkpoint_commits(partition, committed_at)`: the fencing history is kept for
 ///   ``PostgresStoreConfiguration/historyRetention`` only — a partition's checkpoint deletes its older
-///   rows, a grant its partition's older `lease_grants` — where it grew by a row per checkpoint forever.
+///   rows, a grant its partition's older `lease_grants` — where it grew by a row per checkpoint forever;
+///   `checkpoints.fence`, the lease token a checkpoint was written under (``RestoredPartition/fence``).
 enum PostgresSchema {
     struct Migration {
         var version: Int
@@ -130,9 +131,10 @@ enum PostgresSchema {
                 "DROP INDEX user_state_partition",
             ]),
         Migration(
-            version: 6, name: "fencing history kept for a bounded time",
+            version: 6, name: "fencing history kept for a bounded time; the fence of each checkpoint",
             statements: [
                 "CREATE INDEX checkpoint_commits_partition_time ON checkpoint_commits (partition, committed_at)",
+                "ALTER TABLE checkpoints ADD COLUMN fence bigint",
             ]),
     ]
 

@@ -12,6 +12,7 @@ public final class MemoryCheckpointStore: CheckpointStore, JourneyArchive, Outbo
         var figures: [String: Int64] = [:]
         var channels: [String: [UInt8]] = [:]
         var tombstones: Set<String> = []
+        var fence: FencingToken?
     }
     private struct State {
         var partitions: [Int: Partition] = [:]
@@ -51,6 +52,7 @@ public final class MemoryCheckpointStore: CheckpointStore, JourneyArchive, Outbo
             if !checkpoint.figures.isEmpty { p.figures = checkpoint.figures }
             if !checkpoint.channels.isEmpty { p.channels = checkpoint.channels }
             p.checkpoint = (checkpoint.logSequence, checkpoint.rulesVersion, checkpoint.timerSeq, checkpoint.clock)
+            p.fence = checkpoint.fence
             state.partitions[checkpoint.partition] = p
         }
     }
@@ -65,6 +67,7 @@ public final class MemoryCheckpointStore: CheckpointStore, JourneyArchive, Outbo
                 restored.rulesVersion = checkpoint.rules
                 restored.timerSeq = checkpoint.timerSeq
                 restored.clock = checkpoint.clock
+                restored.fence = p.fence
             }
             restored.timers = Array(p.timers.values)
             restored.tombstones = p.tombstones

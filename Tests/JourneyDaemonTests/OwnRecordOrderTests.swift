@@ -21,7 +21,9 @@ struct OwnRecordOrderTests {
 
     /// A partition's owner over `base` (the subject), on the wall clock `wall`, with bench/rules' journeys,
     /// its archive `store`.
-    static func owner(of base: MemoryEventLog, wall: ManualClock, store: MemoryCheckpointStore = MemoryCheckpointStore()) async throws -> PartitionProcessor {
+    static func owner(
+        of base: MemoryEventLog, wall: ManualClock, store: MemoryCheckpointStore = MemoryCheckpointStore(), token: FencingToken? = nil
+    ) async throws -> PartitionProcessor {
         let live = try await Self.runtime(repositoryRoot + "/bench/rules")
         try store.keep(live.snapshot)
         let restored = try store.restore(partition: 0)
@@ -29,7 +31,7 @@ struct OwnRecordOrderTests {
         let state = PartitionState(
             partition: 0, store: store, restored: restored, settings: runtime.rules.settings, clock: restored.clock, maxUsersInMemory: 1_000_000)
         return PartitionProcessor(
-            partition: 0, runtime: runtime, engine: engine, state: state, log: FollowedLog(base, committed: 0), archive: store, clock: wall,
+            partition: 0, runtime: runtime, engine: engine, state: state, log: FollowedLog(base, committed: 0, token: token), archive: store, clock: wall,
             eventClock: nil, deliveries: NoSink(), inboxCapacity: 64, metrics: DaemonMetrics(), logger: Logger(label: "test"))
     }
 
@@ -139,5 +141,44 @@ struct OwnRecordOrderTests {
         try Self.publish([Self.event("cart_add", user: "u2", cart: "c2", at: Self.t0 + .seconds(2))], at: Self.t0 + .seconds(2), to: base)
         try processor.follow(Self.records(of: base, after: 3), parser: parser)
         #expect(processor.state.timerCount == 2)
+    }
+
+    @Test("a stale owner's tick, appended after the new owner took over, is skipped live and on every replay")
+    func aStaleOwnersRecordsAreSkippedLiveAndOnReplay() async throws {
+        let base = MemoryEventLog()
+        let parser = SegmentEventParser()
+        // Owner 1 starts (its `owner` record first, as OwnedPartition appends it) and takes in two carts.
+        _ = try base.append { JournalRecord.owner(token: 1).encode(into: &$0) }
+        let stale = try await Self.owner(of: base, wall: ManualClock(Self.t0), token: FencingToken(1))
+        try stale.replay(after: 0, parser: parser)
+        let twoHoursAgo = Self.t0 - .seconds(7200)
+        try Self.publish([Self.event("cart_add", user: "u0", cart: "c0", at: twoHoursAgo), Self.event("cart_add", user: "u1", cart: "c1", at: twoHoursAgo)], at: twoHoursAgo, to: base)
+        #expect(try stale.follow(Self.records(of: base, after: 0), parser: parser) == 1)
+
+        // Owner 1 is paused past its lease; owner 2 takes the partition over and replays the subject.
+        _ = try base.append { JournalRecord.owner(token: 2).encode(into: &$0) }
+        let owner = try await Self.owner(of: base, wall: ManualClock(Self.t0), token: FencingToken(2))
+        try owner.replay(after: 0, parser: parser)
+        #expect(owner.streamOwner == 2 && owner.state.timerCount == 2)
+
+        // Owner 1 wakes and appends a tick (its reminders are due); u0's purchase is published after it.
+        stale.fireDueTimers(at: Self.t0)
+        let staleTick = base.lastSequence
+        let bought = Self.t0 - .seconds(3660)
+        try Self.publish([Self.event("purchase", user: "u0", cart: "c0", at: bought)], at: bought, to: base)
+
+        // Owner 2 skips the stale tick, applies the purchase, then its own tick sends u1's reminder only.
+        #expect(try owner.follow(Self.records(of: base, after: 0), parser: parser) == 1, "the purchase; not the stale tick")
+        owner.fireDueTimers(at: Self.t0 + .seconds(1))
+        #expect(base.lastSequence == staleTick + 2)
+        #expect(try owner.follow(Self.records(of: base, after: 0), parser: parser) == 1)
+        let live = owner.state.outbox.all.map(\.touch).sorted { $0.id < $1.id }
+        #expect(live.map(\.user) == ["u1"], "\(live)")
+
+        // Any later replay of the subject skips the stale tick too, and decides the same.
+        let successor = try await Self.owner(of: base, wall: ManualClock(Self.t0 + .seconds(60)))
+        _ = try successor.replay(after: 0, parser: parser)
+        let replayed = successor.state.outbox.all.map(\.touch).sorted { $0.id < $1.id }
+        #expect(replayed.map(\.id) == live.map(\.id) && replayed.map(\.at) == live.map(\.at), "live \(live), replayed \(replayed)")
     }
 }

@@ -65,6 +65,7 @@ struct PostgresLeasesTests {
 
         let restored = try await offThread { try store.restore(partition: 7) }
         #expect(restored.logSequence == 20 && restored.timerSeq == 2 && restored.positions.isEmpty, "the state is the second owner's")
+        #expect(restored.fence == second, "the restored checkpoint says which lease wrote it (a replay after it skips staler owners' records)")
         #expect(try await offThread { try store.user("bob") }?.traits["owner"] == "i2")
         #expect(try await offThread { try store.user("cy") } == nil, "nothing of the refused checkpoint was written")
         #expect(try await offThread { try store.user("ada") } != nil)

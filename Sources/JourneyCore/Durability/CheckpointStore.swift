@@ -73,6 +73,9 @@ public struct RestoredPartition: Sendable {
     public var channels: [String: [UInt8]] = [:]
     /// Every tombstone of the partition (``Tombstone``): events for these users are refused.
     public var tombstones: Set<String> = []
+    /// The lease token the checkpoint was written under (``Checkpoint/fence``), kept by stores with leases
+    /// (and the memory store); nil otherwise. A replay after it skips records a staler owner appended.
+    public var fence: FencingToken?
 
     public init() {}
 }

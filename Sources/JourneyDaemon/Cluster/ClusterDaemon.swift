@@ -1,6 +1,6 @@
 import Foundation
 import JourneyChannels
-public import JourneyCore
+import JourneyCore
 import JourneyEvents
 import JourneyNATS
 import JourneyPostgres

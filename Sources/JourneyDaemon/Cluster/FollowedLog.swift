@@ -19,9 +19,15 @@ final class FollowedLog: EventLog, @unchecked Sendable {
     private let replayReader: Mutex<PartitionReader?>
     private let positions: Mutex<(read: UInt64, own: Set<UInt64>, readBytes: Int)>
 
-    /// `committed`: the position the partition's last checkpoint covers; `reader`: a reader after it.
-    init(_ base: any EventLog, committed: UInt64, reader: PartitionReader? = nil) {
+    /// The owner's lease token, stamped on every record it appends (``JournalRecord/stamp(_:into:_:)``); nil
+    /// appends them unstamped (tests of a single owner).
+    let token: FencingToken?
+
+    /// `committed`: the position the partition's last checkpoint covers; `reader`: a reader after it;
+    /// `token`: the owner's lease.
+    init(_ base: any EventLog, committed: UInt64, reader: PartitionReader? = nil, token: FencingToken? = nil) {
         self.base = base
+        self.token = token
         replayReader = Mutex(reader)
         positions = Mutex((committed, [], 0))
     }
@@ -37,7 +43,12 @@ final class FollowedLog: EventLog, @unchecked Sendable {
     var location: String { base.location }
 
     func append(_ body: (inout ByteWriter) -> Void) throws(LogError) -> UInt64 {
-        let sequence = try base.append(body)
+        let sequence: UInt64
+        if let token {
+            sequence = try base.append { JournalRecord.stamp(token.value, into: &$0, body) }
+        } else {
+            sequence = try base.append(body)
+        }
         positions.withLock { _ = $0.own.insert(sequence) }
         return sequence
     }

@@ -70,10 +70,13 @@ final class OwnedPartition: Sendable {
         let restoredAt = MonotonicClock.nanoseconds
         let (base, reader) = try await blocking("journeyd follow") {
             let base = try JetStreamLog(stream: c.stream, partition: p)
+            // This owner starts here, before the replay's end: what a staler owner appends after it is
+            // skipped by this owner's replay and follower and by every later replay alike.
+            _ = try base.append { JournalRecord.owner(token: token.value).encode(into: &$0) }
             return (base, try PartitionReader(log: base, after: restored.logSequence))
         }
         let openedAt = MonotonicClock.nanoseconds
-        let log = FollowedLog(base, committed: restored.logSequence, reader: reader)
+        let log = FollowedLog(base, committed: restored.logSequence, reader: reader, token: token)
         let live = c.partitions.live
         let (initial, engine) = try Daemon.startingRuntime(partition: p, restored: restored, live: live, archive: store, logger: c.logger)
         let settings = live.rules.settings.daemonSettings
@@ -91,6 +94,7 @@ final class OwnedPartition: Sendable {
         let processor = PartitionProcessor(
             partition: p, runtime: initial, engine: engine, state: state, log: log, archive: store, clock: clock, eventClock: eventClock,
             deliveries: dispatcher, inboxCapacity: max(4 * c.options.batchSize, 8192), metrics: c.metrics, logger: logger)
+        processor.streamOwner = restored.fence?.value ?? 0
         let inbox = processor.inbox
         dispatcher.report = { reports, channel in inbox.post(ProcessorWork.deliveries(reports, channel: channel)) }
         let parser = c.parser

@@ -19,6 +19,10 @@ enum JournalRecord {
     case channels([String: [UInt8]])
     /// `journeyd forget USER`: everything kept about the user is erased here, and again on every replay.
     case forget(user: String)
+    /// Cluster mode: a new owner of the partition, holding lease `token`, starts here. From this record on,
+    /// the records an owner with a lower token appends (a stale owner, paused past its lease) are skipped —
+    /// live and on every replay, so each decides the same (``stamp(_:_:)``).
+    case owner(token: Int64)
 
     struct EventsRecord {
         /// The partition's time when it applied the batch (the engine's now on the wall clock).
@@ -32,9 +36,39 @@ enum JournalRecord {
     }
 
     /// Whether an encoded record is a tick, without decoding it (its first byte is the case's tag).
-    static func isTick(_ encoded: [UInt8]) -> Bool { encoded.first == 2 }
+    static func isTick(_ encoded: [UInt8]) -> Bool { tag(encoded) == 2 }
     /// Whether an encoded record is a reload's `rules` record, without decoding it.
-    static func isRules(_ encoded: [UInt8]) -> Bool { encoded.first == 3 }
+    static func isRules(_ encoded: [UInt8]) -> Bool { tag(encoded) == 3 }
+
+    /// The case's tag of an encoded record, looking through an owner's stamp.
+    private static func tag(_ encoded: [UInt8]) -> UInt8? {
+        guard encoded.first == stampTag else { return encoded.first }
+        return encoded.withUnsafeBytes { bytes in
+            var r = ByteReader(bytes, offset: 1)
+            guard (try? r.signed()) != nil, !r.isAtEnd else { return nil }
+            return bytes[r.offset]
+        }
+    }
+
+    /// The tag of a record stamped with its owner's lease token: the tag, the token, the record.
+    static let stampTag: UInt8 = 9
+
+    /// Writes the record `body` writes, stamped with the lease `token` of the owner appending it (cluster
+    /// mode: ``FollowedLog`` stamps every record an owner appends), so a replay can tell a stale owner's.
+    static func stamp(_ token: Int64, into w: inout ByteWriter, _ body: (inout ByteWriter) -> Void) {
+        w.byte(stampTag)
+        w.signed(token)
+        body(&w)
+    }
+
+    /// Decodes a record and the token it was stamped with (nil: not stamped — an input's events, or any
+    /// record of the embedded mode); a nil record is one erased by `forget`.
+    static func decodeStamped(_ bytes: UnsafeRawBufferPointer) throws(BinaryDecodingError) -> (token: Int64?, record: JournalRecord?) {
+        guard bytes.first == stampTag else { return (nil, try decode(bytes)) }
+        var r = ByteReader(bytes, offset: 1)
+        let token = try r.signed()
+        return (token, try decode(UnsafeRawBufferPointer(rebasing: bytes[r.offset...])))
+    }
 
     func encode(into w: inout ByteWriter) {
         switch self {
@@ -63,6 +97,9 @@ enum JournalRecord {
         case .forget(let user):
             w.byte(7)
             w.string(user)
+        case .owner(let token):
+            w.byte(8)
+            w.signed(token)
         case .channels(let states):
             w.byte(6)
             w.varint(UInt64(states.count))
@@ -116,6 +153,10 @@ enum JournalRecord {
             for _ in 0..<(try r.varint()) { states[try r.string()] = try r.blob() }
             return .channels(states)
         case 7: return .forget(user: try r.string())
+        case 8: return .owner(token: try r.signed())
+        case stampTag:
+            _ = try r.signed()
+            return try decode(UnsafeRawBufferPointer(rebasing: bytes[r.offset...]))
         case let tag: throw BinaryDecodingError(offset: 0, reason: "unknown log record type \(tag)")
         }
     }

@@ -35,14 +35,22 @@ extension PartitionProcessor {
                 }
                 continue
             }
-            guard let record = try payload.withUnsafeBytes({ try JournalRecord.decode($0) }) else { continue }
-            guard case .events = record else {
-                // Another owner's record after this one took over: a stale owner still appending.
-                logger.warning("partition \(partition): log record \(sequence) is not an events record: another (stale) owner appended it; it is skipped")
-                continue
+            let (token, decoded) = try payload.withUnsafeBytes { try JournalRecord.decodeStamped($0) }
+            guard let record = decoded, !isStale(token, at: sequence) else { continue }
+            switch record {
+            case .events:
+                try applyLogged(record, at: sequence, parser: parser)
+                applied += 1
+            case .owner(let token):
+                // An owner with a higher token took the partition over: this one is stale (its checkpoints
+                // and deliveries are fenced off; its ownership loop lets the partition go).
+                logger.warning("partition \(partition): log record \(sequence): the owner holding lease token \(token) took the partition over")
+                streamOwner = max(streamOwner, token)
+            default:
+                // Another owner's bookkeeping (an unstamped one of a journeyd before stamps, or a newer
+                // owner's while this one is stale): this owner keeps its own.
+                logger.warning("partition \(partition): log record \(sequence) is not an events record: another owner appended it; it is skipped")
             }
-            try applyLogged(record, at: sequence, parser: parser)
-            applied += 1
         }
         return applied
     }

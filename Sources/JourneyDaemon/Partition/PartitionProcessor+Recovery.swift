@@ -14,13 +14,26 @@ extension PartitionProcessor {
         defer { replaying = false }
         var records = 0
         try log.read(after: checkpoint) { sequence, bytes in
-            guard let record = try JournalRecord.decode(bytes) else { return true }  // erased by forget
+            let (token, record) = try JournalRecord.decodeStamped(bytes)
+            guard let record else { return true }  // erased by forget
+            if isStale(token, at: sequence) { return true }
             records += 1
             try applyLogged(record, at: sequence, parser: parser)
             return true
         }
         counters.replayed = records
         return records
+    }
+
+    /// Whether a record stamped with `token` was appended by a stale owner: one whose lease an owner with a
+    /// higher token (``streamOwner``, announced by its ``JournalRecord/owner(token:)`` earlier in the log)
+    /// had taken over. Such a record is skipped wherever it is read, so a replay decides what the owner did.
+    func isStale(_ token: Int64?, at sequence: UInt64) -> Bool {
+        guard let token, token < streamOwner else { return false }
+        logger.warning(
+            "partition \(partition): log record \(sequence) was appended under lease token \(token) after the owner holding token \(streamOwner) took over: a stale owner's, skipped",
+            metadata: [RecordField.kind: "stale_record_skipped"])
+        return true
     }
 
     /// Applies one log record as a replay does (the same code whether recovering or, in cluster mode,
@@ -69,6 +82,8 @@ extension PartitionProcessor {
             applyForget(user)
         case .channels(let channels):
             for (name, bytes) in channels { state.record(channel: name, state: bytes) }
+        case .owner(let token):
+            streamOwner = max(streamOwner, token)
         }
     }
 

@@ -55,6 +55,10 @@ public final class PartitionProcessor: @unchecked Sendable {
     /// Cluster mode: reloads whose `rules` record this owner appended and has not read back yet, in order;
     /// each goes live when its record is read back, in the subject's order.
     var reloadsInFlight: [Runtime] = []
+    /// Cluster mode: the lease token of the partition's owner as the log says so far — the checkpoint's,
+    /// then each ``JournalRecord/owner(token:)`` read. A record stamped with a lower token is a stale
+    /// owner's: skipped, live and on replay alike. 0 in the embedded mode (nothing is stamped there).
+    var streamOwner: Int64 = 0
     private var stopping: (@Sendable () -> Void)?
     private(set) var failure: String?
     var lastReload = "none"
