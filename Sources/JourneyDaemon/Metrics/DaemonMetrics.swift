@@ -141,6 +141,11 @@ final class DaemonMetrics: Sendable {
         counter("journeyd_cluster_partition_stalls_total").increment()
     }
 
+    /// Cluster mode: a record a stale owner appended after the partition was taken over, skipped.
+    func staleRecordSkipped() {
+        counter("journeyd_cluster_stale_records_skipped_total").increment()
+    }
+
     func logSync(nanoseconds: UInt64, records: Int) {
         timer("journeyd_log_sync_duration_seconds").recordNanoseconds(Int64(nanoseconds))
     }

@@ -30,6 +30,7 @@ extension PartitionProcessor {
     /// had taken over. Such a record is skipped wherever it is read, so a replay decides what the owner did.
     func isStale(_ token: Int64?, at sequence: UInt64) -> Bool {
         guard let token, token < streamOwner else { return false }
+        metrics.staleRecordSkipped()
         logger.warning(
             "partition \(partition): log record \(sequence) was appended under lease token \(token) after the owner holding token \(streamOwner) took over: a stale owner's, skipped",
             metadata: [RecordField.kind: "stale_record_skipped"])
