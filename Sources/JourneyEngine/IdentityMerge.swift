@@ -5,14 +5,14 @@ import JourneyCore
 /// A merged id keeps a row of its own holding only ``UserState/mergedInto``: the alias map is those rows,
 /// so it is checkpointed, restored and read on demand exactly like users, and one partition holds a
 /// person's ids as long as they are routed together (the embedded daemon has one partition).
-enum IdentityMerge {
+public enum IdentityMerge {
     /// How many merged ids a chain may pass through (alias of an alias…) before the event stops at the
     /// last one: chains only grow by merges, so this bounds a pathological stream, not a real one.
     static let maxHops = 16
 
     /// The id an input merges into its `userId`: `previousId` of an `alias` (explicit: merges whatever
     /// that id is), or the `anonymousId` of an `identify` that also has a `userId` (implicit).
-    static func source(of event: Event) -> (id: String, explicit: Bool)? {
+    public static func source(of event: Event) -> (id: String, explicit: Bool)? {
         switch event.kind {
         case .alias:
             guard let previous = event.previousId, !previous.isEmpty, previous != event.userId else { return nil }

@@ -234,6 +234,10 @@ struct ClusterRuntimeTests {
             await pause(.seconds(2))  // another checkpoint of each partition
             let kept = await rows(anonymous)
             #expect(kept.split(separator: ",").contains(Substring("\(partition(anonymous))")), "the anonymous visitor's row in its own partition is still there: \(kept)")
+            // Not joined, and counted: status and metrics say how many merges named another partition's id.
+            let status = try await ClusterPeers.status(control: fixture.root + "/a/control.sock")
+            #expect(status["merges_across_partitions"] as? Double == 1, "\(status)")
+            #expect("\(status["metrics"] ?? "")".contains("journeyd_cluster_identity_merges_across_partitions_total"), "\(status)")
             #expect(await instance.stop() == 0)
         }
     }

@@ -128,6 +128,7 @@ final class ClusterControlService: Service, Sendable {
             .init("outbox_waiting", number(waiting)), .init("outbox_in_flight", number(inFlight)), .init("users_in_memory", number(users)),
             .init("replayed", number(sum.replayed)), .init("checkpoints", number(sum.checkpoints)),
             .init("forgotten_refused", number(sum.forgottenRefused)),
+            .init("merges_across_partitions", number(sum.mergesAcrossPartitions)),
             .init("partition_stalls", number(partitions.stalls)),
             .init("metrics", MetricsSnapshot(exposition: metricsExposition()).jsonValue),
         ])

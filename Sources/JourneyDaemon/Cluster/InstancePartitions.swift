@@ -39,6 +39,7 @@ final class InstancePartitions: Sendable {
             sum.counters.replayed += f.counters.replayed
             sum.counters.checkpoints += f.counters.checkpoints
             sum.counters.forgottenRefused += f.counters.forgottenRefused
+            sum.counters.mergesAcrossPartitions += f.counters.mergesAcrossPartitions
             sum.timers += f.timers
             sum.outboxWaiting += f.outboxWaiting
             sum.outboxAttempting += f.outboxAttempting

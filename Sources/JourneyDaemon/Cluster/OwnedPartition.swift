@@ -95,6 +95,7 @@ final class OwnedPartition: Sendable {
             partition: p, runtime: initial, engine: engine, state: state, log: log, archive: store, clock: clock, eventClock: eventClock,
             deliveries: dispatcher, inboxCapacity: max(4 * c.options.batchSize, 8192), metrics: c.metrics, logger: logger)
         processor.streamOwner = restored.fence?.value ?? 0
+        processor.partitionOf = { [stream = c.stream] in stream.partition(of: $0) }
         let inbox = processor.inbox
         dispatcher.report = { reports, channel in inbox.post(ProcessorWork.deliveries(reports, channel: channel)) }
         let parser = c.parser

@@ -146,6 +146,11 @@ final class DaemonMetrics: Sendable {
         counter("journeyd_cluster_stale_records_skipped_total").increment()
     }
 
+    /// Cluster mode: an identify or alias naming another partition's id, not joined.
+    func mergeAcrossPartitions() {
+        counter("journeyd_cluster_identity_merges_across_partitions_total").increment()
+    }
+
     func logSync(nanoseconds: UInt64, records: Int) {
         timer("journeyd_log_sync_duration_seconds").recordNanoseconds(Int64(nanoseconds))
     }

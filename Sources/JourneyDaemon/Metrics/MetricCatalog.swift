@@ -27,6 +27,7 @@ public enum MetricCatalog {
         "journeyd_rules_info": "The live rule set's content hash (1 for the live version).",
         "journeyd_cluster_partitions_owned": "Cluster mode: the partitions this instance owns (processes) now.",
         "journeyd_cluster_stale_records_skipped_total": "Cluster mode: records a stale owner (paused past its lease) appended after the partition was taken over, skipped.",
+        "journeyd_cluster_identity_merges_across_partitions_total": "Cluster mode: identifies and aliases naming an id whose events go to another partition; the two are not joined.",
         "journeyd_cluster_partition_stalls_total": "Cluster mode: owned partitions found stalled (behind their subject's end without progress) and let go.",
         "journeyd_cluster_partition_stop_hung_total": "Cluster mode: partitions whose graceful stop did not end within its bound (cancelled).",
         "journeyd_rules_loaded_timestamp_seconds": "When the live rule set was loaded (Unix time): the last successful reload.",

@@ -18,6 +18,9 @@ public struct DaemonCounters: Sendable, Equatable {
     public var skippedLate = 0
     /// Events refused because their user was forgotten (`journeyd forget`).
     public var forgottenRefused = 0
+    /// Cluster mode: identifies and aliases naming an id whose events go to another partition, which are
+    /// not joined (docs/CLUSTER.md, "Users are kept per partition").
+    public var mergesAcrossPartitions = 0
     /// Log records replayed at start (after the last checkpoint).
     public var replayed = 0
     public var reloads = 0

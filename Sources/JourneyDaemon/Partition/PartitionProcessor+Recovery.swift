@@ -37,6 +37,13 @@ extension PartitionProcessor {
         return true
     }
 
+    /// An identify or alias naming an id whose events go to another partition: cluster mode does not join
+    /// the two (docs/CLUSTER.md, "Users are kept per partition"); counted so an operator sees how often.
+    private func countMergeAcrossPartitions() {
+        counters.mergesAcrossPartitions += 1
+        metrics.mergeAcrossPartitions()
+    }
+
     /// Applies one log record as a replay does (the same code whether recovering or, in cluster mode,
     /// following records the inputs of any instance published).
     func applyLogged(_ record: JournalRecord, at sequence: UInt64, parser: SegmentEventParser) throws {
@@ -60,6 +67,9 @@ extension PartitionProcessor {
                     // The same policy, the same receipt time: the same outcome as when it arrived.
                     if case .refused = runtime.rules.settings.daemonSettings.eventTime.apply(to: &event, receivedAt: batch.receivedAt) {
                         continue
+                    }
+                    if !replaying, let partitionOf, let source = IdentityMerge.source(of: event), partitionOf(source.id) != partition {
+                        countMergeAcrossPartitions()
                     }
                     events.append(event)
                 case .failure(let rejection):

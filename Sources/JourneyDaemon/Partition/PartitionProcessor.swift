@@ -59,6 +59,9 @@ public final class PartitionProcessor: @unchecked Sendable {
     /// then each ``JournalRecord/owner(token:)`` read. A record stamped with a lower token is a stale
     /// owner's: skipped, live and on replay alike. 0 in the embedded mode (nothing is stamped there).
     var streamOwner: Int64 = 0
+    /// Cluster mode: the partition of a user id (the stream's), to count identity merges naming another
+    /// partition's id; nil in the embedded mode (one partition).
+    var partitionOf: (@Sendable (String) -> Int)?
     private var stopping: (@Sendable () -> Void)?
     private(set) var failure: String?
     var lastReload = "none"
