@@ -49,6 +49,9 @@ struct ClusterRebalanceTests {
                 // The other instance stops gracefully while this chunk's touches are being delivered, and
                 // comes back: its partitions go to the survivor and half of them back again.
                 let leaving = names[(turn / 2) % names.count]
+                let survivor = names.first { $0 != leaving }!
+                let control = fixture.root + "/\(survivor)/control.sock"
+                let before = stops.isEmpty ? try await ClusterPeers.status(control: control) : [:]
                 let stopping = ContinuousClock.now
                 #expect(await instances[leaving]!.stop() == 0)
                 stops.append(ContinuousClock.now - stopping)
@@ -56,6 +59,18 @@ struct ClusterRebalanceTests {
                 (instances[leaving], sockets[leaving]) = try peers.startInstance(leaving, fixture)
                 let restarted = sockets[leaving]!
                 #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: restarted) })
+                if stops.count == 1 {
+                    // The survivor took every partition and gave half back: its counters count since it
+                    // started, the partitions it let go included — they never go down.
+                    #expect(await eventually(timeout: .seconds(60)) {
+                        ((try? await ClusterPeers.status(control: control))?["partitions"] as? String)?.hasPrefix("\(partitions) of") == false
+                    })
+                    let after = try await ClusterPeers.status(control: control)
+                    for counter in ["events", "touches", "checkpoints"] {
+                        let (was, now) = (before[counter] as? Double ?? -1, after[counter] as? Double ?? -1)
+                        #expect(was >= 0 && now >= was, "\(survivor)'s \(counter): \(was) before the hand-overs, \(now) after")
+                    }
+                }
             }
             let expected = TouchKey.parse(try replayedTouches(fixture, partitions: partitions))
             await peers.settle(receiver, expecting: expected)

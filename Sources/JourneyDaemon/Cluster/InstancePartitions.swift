@@ -3,11 +3,14 @@ import Synchronization
 /// What an instance runs now, for whoever asks from outside the ownership loop (the control socket,
 /// the reloader): the live rules that partitions start on, and the partitions it owns.
 final class InstancePartitions: Sendable {
-    private let state: Mutex<(live: Runtime, owned: [Int: OwnedPartition])>
+    /// The live rules, the partitions owned, and the counters of those this instance let go (so the
+    /// summed counters count everything since the instance started, and never go down when a partition
+    /// moves to another instance).
+    private let state: Mutex<(live: Runtime, owned: [Int: OwnedPartition], released: DaemonCounters)>
 
     private let stallCount = Mutex(0)
 
-    init(live: Runtime) { state = Mutex((live, [:])) }
+    init(live: Runtime) { state = Mutex((live, [:], DaemonCounters())) }
 
     /// Owned partitions found stalled and let go since the instance started (status `partition_stalls`).
     var stalls: Int { stallCount.withLock { $0 } }
@@ -23,23 +26,25 @@ final class InstancePartitions: Sendable {
     var owned: [Int: OwnedPartition] { state.withLock { $0.owned } }
 
     /// What ``PartitionOwnership`` owns after each of its turns.
-    func publish(_ owned: [Int: OwnedPartition]) { state.withLock { $0.owned = owned } }
+    func publish(_ owned: [Int: OwnedPartition]) {
+        state.withLock { state in
+            let kept = Set(owned.values.map(ObjectIdentifier.init))
+            for partition in state.owned.values where !kept.contains(ObjectIdentifier(partition)) {
+                state.released.add(partition.processor.figures.counters)
+            }
+            state.owned = owned
+        }
+    }
 
-    /// The owned partitions' figures summed (counters, timers, outbox, users in memory).
+    /// The instance's figures: the counters since it started (its partitions now and those it let go),
+    /// the timers, outbox, and users in memory of the partitions it owns now.
     var figures: PartitionFigures {
+        let (owned, released) = state.withLock { ($0.owned, $0.released) }
         var sum = PartitionFigures()
+        sum.counters = released
         for partition in owned.values {
             let f = partition.processor.figures
-            sum.counters.events += f.counters.events
-            sum.counters.duplicates += f.counters.duplicates
-            sum.counters.touches += f.counters.touches
-            sum.counters.delivered += f.counters.delivered
-            sum.counters.deadLettered += f.counters.deadLettered
-            sum.counters.inDoubt += f.counters.inDoubt
-            sum.counters.replayed += f.counters.replayed
-            sum.counters.checkpoints += f.counters.checkpoints
-            sum.counters.forgottenRefused += f.counters.forgottenRefused
-            sum.counters.mergesAcrossPartitions += f.counters.mergesAcrossPartitions
+            sum.counters.add(f.counters)
             sum.timers += f.timers
             sum.outboxWaiting += f.outboxWaiting
             sum.outboxAttempting += f.outboxAttempting

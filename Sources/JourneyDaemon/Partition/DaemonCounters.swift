@@ -28,6 +28,27 @@ public struct DaemonCounters: Sendable, Equatable {
     public var checkpoints = 0
 
     public init() {}
+
+    /// Adds `other`'s counts to these (an instance's partitions summed).
+    public mutating func add(_ other: DaemonCounters) {
+        events += other.events
+        rejected += other.rejected
+        duplicates += other.duplicates
+        touches += other.touches
+        delivered += other.delivered
+        inDoubt += other.inDoubt
+        deadLettered += other.deadLettered
+        capped += other.capped
+        deferred += other.deferred
+        suppressed += other.suppressed
+        skippedLate += other.skippedLate
+        forgottenRefused += other.forgottenRefused
+        mergesAcrossPartitions += other.mergesAcrossPartitions
+        replayed += other.replayed
+        reloads += other.reloads
+        reloadsRefused += other.reloadsRefused
+        checkpoints += other.checkpoints
+    }
 }
 
 /// Live figures a processor publishes after every turn, for readers on other threads (status, watchdog).
