@@ -22,6 +22,9 @@ public final class JetStreamStream: Sendable {
         public var duplicateWindow: Duration = .seconds(120)
         public var replicas = 1
         public var memory = false
+        /// Tests only: runs after the lookup that found no stream, before this instance creates it — where
+        /// another instance's creation lands when both start at once.
+        var beforeCreating: (@Sendable () -> Void)?
         public init(name: String = "JOURNEYD", partitions: Int = 64, duplicateWindow: Duration = .seconds(120), replicas: Int = 1) {
             self.name = name
             self.partitions = partitions
@@ -58,6 +61,7 @@ public final class JetStreamStream: Sendable {
         var code = jsErrCode(0)
         var status = js_GetStreamInfo(&info, context.handle, name, nil, &code)
         if status == NATS_NOT_FOUND || code == JSStreamNotFoundErr {
+            options.beforeCreating?()
             status = Self.create(options, in: context, info: &info, code: &code)
             // Instances of a new cluster start together: another may have made the stream between the
             // lookup and the creation, and the server then refuses this one ("subjects overlap", or
