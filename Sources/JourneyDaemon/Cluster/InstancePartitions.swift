@@ -3,14 +3,29 @@ import Synchronization
 /// What an instance runs now, for whoever asks from outside the ownership loop (the control socket,
 /// the reloader): the live rules that partitions start on, and the partitions it owns.
 final class InstancePartitions: Sendable {
-    /// The live rules, the partitions owned, and the counters of those this instance let go (so the
-    /// summed counters count everything since the instance started, and never go down when a partition
-    /// moves to another instance).
-    private let state: Mutex<(live: Runtime, owned: [Int: OwnedPartition], released: DaemonCounters)>
+    /// The live rules, the partitions owned, those let go and still stopping (their counters still move:
+    /// a drain's deliveries), and the counters of those that have ended — so the summed counters count
+    /// everything since the instance started, and never go down when a partition moves to another instance.
+    private struct State {
+        var live: Runtime
+        var owned: [Int: OwnedPartition] = [:]
+        var leaving: [ObjectIdentifier: OwnedPartition] = [:]
+        var released = DaemonCounters()
+
+        /// Partitions let go that have ended: their final counters are kept, the partitions (and the
+        /// state they hold) dropped.
+        mutating func settle() {
+            for (id, partition) in leaving where partition.hasEnded {
+                released.add(partition.processor.figures.counters)
+                leaving[id] = nil
+            }
+        }
+    }
+    private let state: Mutex<State>
 
     private let stallCount = Mutex(0)
 
-    init(live: Runtime) { state = Mutex((live, [:], DaemonCounters())) }
+    init(live: Runtime) { state = Mutex(State(live: live)) }
 
     /// Owned partitions found stalled and let go since the instance started (status `partition_stalls`).
     var stalls: Int { stallCount.withLock { $0 } }
@@ -30,18 +45,24 @@ final class InstancePartitions: Sendable {
         state.withLock { state in
             let kept = Set(owned.values.map(ObjectIdentifier.init))
             for partition in state.owned.values where !kept.contains(ObjectIdentifier(partition)) {
-                state.released.add(partition.processor.figures.counters)
+                state.leaving[ObjectIdentifier(partition)] = partition
             }
+            for id in kept { state.leaving[id] = nil }
             state.owned = owned
+            state.settle()
         }
     }
 
-    /// The instance's figures: the counters since it started (its partitions now and those it let go),
-    /// the timers, outbox, and users in memory of the partitions it owns now.
+    /// The instance's figures: the counters since it started (its partitions now, those still stopping
+    /// and those it let go), the timers, outbox, and users in memory of the partitions it owns now.
     var figures: PartitionFigures {
-        let (owned, released) = state.withLock { ($0.owned, $0.released) }
+        let (owned, leaving, released) = state.withLock { state in
+            state.settle()
+            return (state.owned, state.leaving, state.released)
+        }
         var sum = PartitionFigures()
         sum.counters = released
+        for partition in leaving.values { sum.counters.add(partition.processor.figures.counters) }
         for partition in owned.values {
             let f = partition.processor.figures
             sum.counters.add(f.counters)
