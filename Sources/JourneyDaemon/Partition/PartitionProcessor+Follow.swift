@@ -43,9 +43,11 @@ extension PartitionProcessor {
                 applied += 1
             case .owner(let token):
                 // An owner with a higher token took the partition over: this one is stale (its checkpoints
-                // and deliveries are fenced off; its ownership loop lets the partition go).
+                // and deliveries are fenced off; its ownership loop lets the partition go). A lower one is a
+                // start that lost its lease before appending its record: it changes nothing.
+                guard token > streamOwner else { continue }
                 logger.warning("partition \(partition): log record \(sequence): the owner holding lease token \(token) took the partition over")
-                streamOwner = max(streamOwner, token)
+                streamOwner = token
             default:
                 // Another owner's bookkeeping (an unstamped one of a journeyd before stamps, or a newer
                 // owner's while this one is stale): this owner keeps its own.
