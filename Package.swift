@@ -8,7 +8,8 @@ import PackageDescription
 //   JourneyEngine      the deterministic engine: (rules, state, input, now) -> (state, effects); in-memory store.
 //   JourneyHTTP        the Segment HTTP Tracking API as an event source, and the admin listener (/metrics,
 //                      /healthz, /readyz). Only module that sees Hummingbird and CompressNIO.
-//   JourneyStore       the durable StateStore over SQLite (WAL, synchronous=FULL). Only module that sees GRDB.
+//   JourneyStore       the durable StateStore over SQLite (WAL, synchronous=FULL). Only module that sees GRDB
+//                      (and, for a checkpoint's rows, SQLite's C API through GRDBSQLite).
 //   JourneyPostgres    cluster mode's checkpoint store and partition leases in PostgreSQL. Only module that sees
 //                      PostgresNIO.
 //   JourneyDaemon      `journeyd run`: inputs, the processing loop, group commit, the outbox dispatcher.
@@ -83,7 +84,8 @@ let package = Package(
         .target(name: "JourneyEngine", dependencies: ["JourneyCore", "JourneyRules"]),
         .target(
             name: "JourneyStore",
-            dependencies: ["JourneyCore", "JourneyEvents", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["JourneyCore", "JourneyEvents", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
         .target(
             name: "JourneyPostgres",

@@ -71,44 +71,72 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
     public func write(_ checkpoint: Checkpoint) throws(StoreError) {
         let partition = checkpoint.partition
         try write("write checkpoint") { db in
-            let putUser = try db.cachedStatement(sql: "INSERT OR REPLACE INTO user_state (id, partition, state) VALUES (?, ?, ?)")
-            for user in checkpoint.users { try putUser.execute(arguments: [user.id, partition, Data(user.encoded())]) }
-            let dropUser = try db.cachedStatement(sql: "DELETE FROM user_state WHERE id = ?")
-            for id in checkpoint.removedUsers { try dropUser.execute(arguments: [id]) }
-
-            let putTimer = try db.cachedStatement(sql: "INSERT OR REPLACE INTO timer_state (seq, partition, entry) VALUES (?, ?, ?)")
-            for timer in checkpoint.timersArmed {
-                var w = ByteWriter(capacity: 48)
-                timer.encode(into: &w)
-                try putTimer.execute(arguments: [Int64(bitPattern: timer.seq), partition, Data(w.bytes)])
+            // Row by row through SQLite's C API (``BoundStatement``): one buffer encodes every row in turn.
+            var w = ByteWriter(capacity: 1024)
+            let putUser = try BoundStatement(db, "INSERT OR REPLACE INTO user_state (id, partition, state) VALUES (?, ?, ?)")
+            // In key order: SQLite's B-tree then inserts next to the previous row instead of at random.
+            for user in checkpoint.users.sorted(by: { $0.id < $1.id }) {
+                w.bytes.removeAll(keepingCapacity: true)
+                user.encode(into: &w)
+                putUser.bind(1, user.id)
+                putUser.bind(2, partition)
+                putUser.bind(3, w.bytes)
+                try putUser.step()
             }
-            let dropTimer = try db.cachedStatement(sql: "DELETE FROM timer_state WHERE seq = ?")
-            for seq in checkpoint.timersDone { try dropTimer.execute(arguments: [Int64(bitPattern: seq)]) }
+            let dropUser = try BoundStatement(db, "DELETE FROM user_state WHERE id = ?")
+            for id in checkpoint.removedUsers {
+                dropUser.bind(1, id)
+                try dropUser.step()
+            }
 
-            let putID = try db.cachedStatement(sql: "INSERT OR REPLACE INTO dedup_state (high, low, partition, at) VALUES (?, ?, ?, ?)")
+            let putTimer = try BoundStatement(db, "INSERT OR REPLACE INTO timer_state (seq, partition, entry) VALUES (?, ?, ?)")
+            for timer in checkpoint.timersArmed {
+                w.bytes.removeAll(keepingCapacity: true)
+                timer.encode(into: &w)
+                putTimer.bind(1, Int64(bitPattern: timer.seq))
+                putTimer.bind(2, partition)
+                putTimer.bind(3, w.bytes)
+                try putTimer.step()
+            }
+            let dropTimer = try BoundStatement(db, "DELETE FROM timer_state WHERE seq = ?")
+            for seq in checkpoint.timersDone {
+                dropTimer.bind(1, Int64(bitPattern: seq))
+                try dropTimer.step()
+            }
+
+            let putID = try BoundStatement(db, "INSERT OR REPLACE INTO dedup_state (high, low, partition, at) VALUES (?, ?, ?, ?)")
             for entry in checkpoint.dedupAdded {
-                try putID.execute(arguments: [
-                    Int64(bitPattern: entry.key.high), Int64(bitPattern: entry.key.low), partition, entry.at.milliseconds,
-                ])
+                putID.bind(1, Int64(bitPattern: entry.key.high))
+                putID.bind(2, Int64(bitPattern: entry.key.low))
+                putID.bind(3, partition)
+                putID.bind(4, entry.at.milliseconds)
+                try putID.step()
             }
             try db.execute(
                 sql: "DELETE FROM dedup_state WHERE partition = ? AND at < ?", arguments: [partition, checkpoint.dedupHorizon.milliseconds])
 
-            let dropTouches = try db.cachedStatement(sql: "DELETE FROM outbox_entries WHERE user = ?")
+            let dropTouches = try BoundStatement(db, "DELETE FROM outbox_entries WHERE user = ?")
             for id in checkpoint.forgottenUsers {
-                try dropTouches.execute(arguments: [id])
-                try dropUser.execute(arguments: [id])
+                dropTouches.bind(1, id)
+                try dropTouches.step()
+                dropUser.bind(1, id)
+                try dropUser.step()
             }
             let putTombstone = try db.cachedStatement(sql: "INSERT OR REPLACE INTO tombstones (hash, partition) VALUES (?, ?)")
             for hash in checkpoint.tombstones { try putTombstone.execute(arguments: [hash, partition]) }
-            let putTouch = try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO outbox_entries (touch_id, partition, user, state, due, entry) VALUES (?, ?, ?, ?, ?, ?)")
-            for entry in checkpoint.outbox {
-                var w = ByteWriter(capacity: 512)
+            let putTouch = try BoundStatement(
+                db, "INSERT OR REPLACE INTO outbox_entries (touch_id, partition, user, state, due, entry) VALUES (?, ?, ?, ?, ?, ?)")
+            for i in checkpoint.outbox.indices.sorted(by: { checkpoint.outbox[$0].touch.id < checkpoint.outbox[$1].touch.id }) {
+                let entry = checkpoint.outbox[i]
+                w.bytes.removeAll(keepingCapacity: true)
                 entry.encode(into: &w)
-                try putTouch.execute(arguments: [
-                    entry.touch.id, partition, entry.touch.user, entry.state.rawValue, entry.touch.at.milliseconds, Data(w.bytes),
-                ])
+                putTouch.bind(1, entry.touch.id)
+                putTouch.bind(2, partition)
+                putTouch.bind(3, entry.touch.user)
+                putTouch.bind(4, entry.state.rawValue)
+                putTouch.bind(5, entry.touch.at.milliseconds)
+                putTouch.bind(6, w.bytes)
+                try putTouch.step()
             }
 
             let putPosition = try db.cachedStatement(
