@@ -103,4 +103,34 @@ struct DedupWindowTests {
         let webAgain = window.insert(DedupWindow.Key("m-1", namespace: "http:web"), at: t0)
         #expect(web && ios && !webAgain)
     }
+
+    @Test("ids are forgotten when the model forgets them, even as times go back and forth")
+    func expiryFollowsTheModelWhenTimeGoesBack() {
+        // Event time can go backwards (late events): expiry stops at the first id seen since the horizon,
+        // as in the model; repeats reach back to ids at the edge of the window.
+        var window = DedupWindow(window: .seconds(30), maxEntries: 400)
+        var model = Model(window: .seconds(30), maxEntries: 400)
+        var now = Timestamp(milliseconds: 1_700_000_000_000)
+        var random = SplitMix(seed: 11)
+        for i in 0..<20_000 {
+            let jump = Int64(random.next() % 1_000) - (random.next() % 5 == 0 ? 2_500 : 0)
+            now = now + .milliseconds(jump)
+            let n = random.next() % 3 == 0 ? max(0, i - Int(random.next() % 120)) : i
+            let key = DedupWindow.Key("m-\(n)")
+            let expected = model.insert(key, at: now)
+            let actual = window.insert(key, at: now)
+            #expect(actual == expected, "insert \(i) (m-\(n))")
+            if actual != expected { return }
+            if i % 97 == 0 {
+                #expect(window.count == model.order.count)
+                #expect(window.oldest == model.order.first)
+                let probe = DedupWindow.Key("m-\(max(0, i - 60))")
+                #expect(window.contains(probe) == model.seen.contains(probe), "contains m-\(i - 60) at \(i)")
+            }
+        }
+        #expect(window.entries == model.order)
+        var restored = DedupWindow(window: .seconds(30), maxEntries: 400)
+        restored.restore(window.entries)
+        #expect(restored.entries == model.order)
+    }
 }
