@@ -73,6 +73,7 @@ extension Engine {
     /// with an `anonymousId`.
     func applyResolved<S: StateStore>(_ event: Event, run: inout Run, store: inout S) {
         let absorbed = IdentityMerge.prepare(event, store: &store, run: &run)
+        let elsewhere = absorbed.flatMap { store.foreignPartition(of: $0.id) }
         let limit = traceLimit
         var owner = event.userId
         for _ in 0..<IdentityMerge.maxHops {
@@ -80,6 +81,12 @@ extension Engine {
                 if let target = user.mergedInto { return target }
                 if let absorbed {
                     run.absorb(absorbed, into: &user)
+                    if let elsewhere, run.trace != nil {
+                        run.note(
+                            .identity, "", "history not joined",
+                            "\(absorbed.id)'s events go to partition \(elsewhere), whose owner keeps its history and running journeys: "
+                                + "cluster mode joins ids within one partition only (docs/CLUSTER.md, \"Users are kept per partition\")")
+                    }
                     if limit > 0, !absorbed.trace.isEmpty {  // the absorbed id's decisions join the owner's, in time order
                         let all = (absorbed.trace + user.trace).enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }
                         user.trace = all.suffix(limit).map(\.element)

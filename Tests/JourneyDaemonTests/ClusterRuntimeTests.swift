@@ -203,7 +203,8 @@ struct ClusterRuntimeTests {
 
     /// An identify in one partition naming an anonymous id whose events went to another: each partition
     /// keeps its own users, so the identified user's partition neither reads the anonymous user's state
-    /// from the other's checkpoint nor overwrites it at its own (before, it did both: one row per id).
+    /// from the other's checkpoint nor overwrites it at its own (before, it did both: one row per id);
+    /// the merge is counted, and `explain` of the known user says its history was not joined.
     @Test(.timeLimit(.minutes(10)))
     func anIdentifyNamingAnotherPartitionsUserLeavesThatUserAlone() async throws {
         let fixture = try DaemonFixture(events: 10, files: 0, seed: 9)
@@ -238,6 +239,11 @@ struct ClusterRuntimeTests {
             let status = try await ClusterPeers.status(control: fixture.root + "/a/control.sock")
             #expect(status["merges_across_partitions"] as? Double == 1, "\(status)")
             #expect("\(status["metrics"] ?? "")".contains("journeyd_cluster_identity_merges_across_partitions_total"), "\(status)")
+            // And `explain` of the known user (asked of the partition's owner) says where that history is.
+            let (explained, story) = try await ChildProcess.run(
+                journeydBinary, ["explain", known, "--rules", fixture.rules, "--control", fixture.root + "/a/control.sock"])
+            #expect(explained == 0, "\(story)")
+            #expect(story.contains("\(anonymous)'s events go to partition \(partition(anonymous)): its history and running journeys stay there"), "\(story)")
             #expect(await instance.stop() == 0)
         }
     }

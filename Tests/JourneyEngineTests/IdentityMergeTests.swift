@@ -148,4 +148,48 @@ struct IdentityMergeTests {
         #expect(!first.isEmpty)
         #expect(run() == first)
     }
+
+    /// A partition's store in cluster mode as the engine sees it: some ids' events go to another partition.
+    struct PartitionedStore: StateStore {
+        var base = InMemoryStateStore()
+        let elsewhere: [String: Int]
+        mutating func withUser<R>(_ id: String, _ body: (inout UserState) throws -> R) rethrows -> R { try base.withUser(id, body) }
+        func user(_ id: String) -> UserState? { base.user(id) }
+        func contains(user id: String) -> Bool { base.contains(user: id) }
+        mutating func removeUser(_ id: String) { base.removeUser(id) }
+        var lastTimerSeq: UInt64 { base.lastTimerSeq }
+        mutating func schedule(_ timer: TimerEntry) { base.schedule(timer) }
+        mutating func popTimer(dueBy now: Timestamp) -> TimerEntry? { base.popTimer(dueBy: now) }
+        var nextTimerDue: Timestamp? { base.nextTimerDue }
+        mutating func markSeen(_ key: DedupWindow.Key, at: Timestamp) -> Bool { base.markSeen(key, at: at) }
+        func foreignPartition(of id: String) -> Int? { elsewhere[id] }
+    }
+
+    /// Cluster mode keeps users per partition: an identify naming an anonymous id whose events go to another
+    /// partition joins nothing of its history, and the known user's decision record says so and where —
+    /// "why did this user not get the cart reminder after signing up?" has its answer in `explain`.
+    @Test func aMergeNamingAnotherPartitionsIdSaysItsHistoryWasNotJoined() throws {
+        let engine = Engine(rules: try Self.rules())
+        let at = Timestamp(iso8601: "2025-03-01T10:00:00.000Z")!
+        var effects: [Effect] = []
+        func identify(_ user: String, _ anonymous: String, _ n: Int, _ store: inout PartitionedStore) {
+            engine.handle(
+                Event(kind: .identify, userId: user, anonymousId: anonymous, messageId: "m\(n)", timestamp: at, traits: ["email": "x@example.com"]),
+                at: at, store: &store, effects: &effects)
+        }
+        var store = PartitionedStore(elsewhere: ["anon-far": 5])
+        identify("ada", "anon-far", 1, &store)
+        identify("ben", "anon-near", 2, &store)
+        let ada = try #require(store.user("ada")?.trace.last?.decisions.filter { $0.kind == .identity })
+        let note = try #require(ada.first { $0.verdict == "history not joined" }, "\(ada)")
+        #expect(note.reason.contains("anon-far's events go to partition 5"), "\(note.reason)")
+        #expect(note.reason.contains("docs/CLUSTER.md"))
+        let ben = try #require(store.user("ben")?.trace.last?.decisions.filter { $0.kind == .identity })
+        #expect(ben.contains { $0.verdict == "merged" } && !ben.contains { $0.verdict == "history not joined" }, "\(ben)")
+        // The note is all that differs: the same store without partitions ends in the same users.
+        var plain = PartitionedStore(elsewhere: [:])
+        identify("ada", "anon-far", 1, &plain)
+        #expect(plain.user("ada")?.traits == store.user("ada")?.traits && plain.user("anon-far")?.mergedInto == "ada")
+        #expect(store.user("anon-far")?.mergedInto == "ada")
+    }
 }

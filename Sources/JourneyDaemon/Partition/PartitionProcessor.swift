@@ -60,8 +60,11 @@ public final class PartitionProcessor: @unchecked Sendable {
     /// owner's: skipped, live and on replay alike. 0 in the embedded mode (nothing is stamped there).
     var streamOwner: Int64 = 0
     /// Cluster mode: the partition of a user id (the stream's), to count identity merges naming another
-    /// partition's id; nil in the embedded mode (one partition).
-    var partitionOf: (@Sendable (String) -> Int)?
+    /// partition's id and say so in their decision records; nil in the embedded mode (one partition).
+    var partitionOf: (@Sendable (String) -> Int)? {
+        get { state.partitionOf }
+        set { state.partitionOf = newValue }
+    }
     private var stopping: (@Sendable () -> Void)?
     private(set) var failure: String?
     var lastReload = "none"

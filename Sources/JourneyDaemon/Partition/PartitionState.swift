@@ -10,6 +10,8 @@ import JourneyRules
 /// bound on RAM for more users than fit: docs/ARCHITECTURE.md, "Memory").
 final class PartitionState: StateStore {
     let partition: Int
+    /// Cluster mode: the partition of a user id (the stream's); nil with one partition.
+    var partitionOf: (@Sendable (String) -> Int)?
     let store: any CheckpointStore
     var maxUsersInMemory: Int
 
@@ -159,6 +161,12 @@ final class PartitionState: StateStore {
         guard dedup.insert(key, at: at) else { return false }
         dedupAdded.append(.init(key: key, at: at))
         return true
+    }
+
+    func foreignPartition(of id: String) -> Int? {
+        guard let partitionOf else { return nil }
+        let p = partitionOf(id)
+        return p == partition ? nil : p
     }
 
     /// A compacted user, decoded and taken out of the cold set (it becomes hot again).

@@ -10,6 +10,7 @@ extension Explanation {
             .init("profile", traits),
             .init("merged_into", mergedInto.map(Value.string) ?? .null),
             .init("aliases", .array(aliases.map(Value.string))),
+            .init("aliases_elsewhere", .object(aliasesElsewhere.sorted { $0.key < $1.key }.map { .init($0.key, .number(Double($0.value))) })),
             .init(
                 "history",
                 .array(history.map { track in
@@ -74,6 +75,10 @@ extension Explanation {
         if let owner = json["merged_into"]?.stringValue { out += "  merged into \(owner): its events apply to that user\n" }
         if let aliases = json["aliases"]?.arrayValue, !aliases.isEmpty {
             out += "  ids merged into it: \(aliases.compactMap(\.stringValue).joined(separator: ", "))\n"
+        }
+        for member in json["aliases_elsewhere"]?.members ?? [] {
+            out += "  \(member.key)'s events go to partition \(member.value.jsonText): its history and running journeys stay there, "
+                + "not joined (cluster mode merges ids within one partition)\n"
         }
         out += "\nprofile\n"
         let members = json["profile"]?.members ?? []

@@ -41,6 +41,10 @@ public struct Explanation: Sendable {
     /// Identity (docs/IDENTITY.md): the id this one was merged into, and the ids merged into it.
     public var mergedInto: String?
     public var aliases: [String]
+    /// Cluster mode: the ids of ``aliases`` whose events go to another partition, with that partition — its
+    /// owner keeps their history and running journeys, which the merge did not join (docs/CLUSTER.md,
+    /// "Users are kept per partition"). Empty with one partition.
+    public var aliasesElsewhere: [String: Int] = [:]
 
     /// - Parameters:
     ///   - journey: the journey version with this content hash, for step names (nil: shown by index).
