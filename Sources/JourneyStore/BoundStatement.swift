@@ -11,8 +11,12 @@ import GRDBSQLite
 /// README.md "The final checkpoint"). Here a value goes straight to `sqlite3_bind_*` (SQLite copies text
 /// and blobs: `SQLITE_TRANSIENT`), so an encoded user is not copied into a `Data` first.
 ///
-/// Only inside a `write` transaction of ``SQLiteCheckpointStore``; a failed step throws GRDB's
-/// `DatabaseError` with SQLite's message and the statement's SQL, like GRDB would.
+/// Only inside a `write` transaction of ``SQLiteCheckpointStore``. A failed bind or step throws GRDB's
+/// `DatabaseError` with SQLite's message and the statement's SQL, like GRDB would: a value that cannot be
+/// bound must never run the statement with NULL in its place (a `DELETE … WHERE id = NULL` of a
+/// forgotten user would delete nothing and say nothing). GRDB's bookkeeping around a statement it runs
+/// itself (observers, its record of the arguments) is bypassed, so these statements' SQL is run only
+/// through this type.
 struct BoundStatement {
     private let statement: Statement
     private var handle: OpaquePointer { statement.sqliteStatement }
@@ -24,43 +28,52 @@ struct BoundStatement {
     /// SQLite copies the bytes before the bind returns.
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-    func bind(_ index: Int32, _ value: Int64) {
-        sqlite3_bind_int64(handle, index, value)
+    func bind(_ index: Int32, _ value: Int64) throws {
+        try check(sqlite3_bind_int64(handle, index, value), binding: index)
     }
 
-    func bind(_ index: Int32, _ value: Int) {
-        sqlite3_bind_int64(handle, index, Int64(value))
+    func bind(_ index: Int32, _ value: Int) throws {
+        try check(sqlite3_bind_int64(handle, index, Int64(value)), binding: index)
     }
 
-    func bind(_ index: Int32, _ value: String) {
+    func bind(_ index: Int32, _ value: String) throws {
         var text = value
-        text.withUTF8 { utf8 in
+        let code = text.withUTF8 { utf8 in
             utf8.withMemoryRebound(to: CChar.self) { chars in
                 guard let start = chars.baseAddress, !chars.isEmpty else {
-                    _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)  // "", not NULL
-                    return
+                    return sqlite3_bind_text(handle, index, "", 0, Self.transient)  // "", not NULL
                 }
-                _ = sqlite3_bind_text(handle, index, start, Int32(chars.count), Self.transient)
+                guard chars.count <= Int32.max else { return SQLITE_TOOBIG }
+                return sqlite3_bind_text(handle, index, start, Int32(chars.count), Self.transient)
             }
         }
+        try check(code, binding: index)
     }
 
-    func bind(_ index: Int32, _ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { raw in
+    func bind(_ index: Int32, _ bytes: [UInt8]) throws {
+        let code = bytes.withUnsafeBytes { raw in
             guard let start = raw.baseAddress, !raw.isEmpty else {
-                _ = sqlite3_bind_zeroblob(handle, index, 0)  // an empty blob, not NULL
-                return
+                return sqlite3_bind_zeroblob(handle, index, 0)  // an empty blob, not NULL
             }
-            _ = sqlite3_bind_blob(handle, index, start, Int32(raw.count), Self.transient)
+            guard raw.count <= Int32.max else { return SQLITE_TOOBIG }
+            return sqlite3_bind_blob(handle, index, start, Int32(raw.count), Self.transient)
         }
+        try check(code, binding: index)
+    }
+
+    private func check(_ code: Int32, binding index: Int32) throws {
+        guard code != SQLITE_OK else { return }
+        _ = sqlite3_clear_bindings(handle)
+        let reason = sqlite3_db_handle(handle).flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "error \(code)"
+        throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "binding parameter \(index): \(reason)", sql: statement.sql)
     }
 
     /// Runs the statement with the values bound since the last step, then resets it for the next row.
     func step() throws {
         let code = sqlite3_step(handle)
         defer {
-            sqlite3_reset(handle)
-            sqlite3_clear_bindings(handle)
+            _ = sqlite3_reset(handle)
+            _ = sqlite3_clear_bindings(handle)
         }
         guard code == SQLITE_DONE || code == SQLITE_ROW else {
             let message = sqlite3_db_handle(handle).flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }

@@ -75,17 +75,18 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
             var w = ByteWriter(capacity: 1024)
             let putUser = try BoundStatement(db, "INSERT OR REPLACE INTO user_state (id, partition, state) VALUES (?, ?, ?)")
             // In key order: SQLite's B-tree then inserts next to the previous row instead of at random.
-            for user in checkpoint.users.sorted(by: { $0.id < $1.id }) {
+            for i in checkpoint.users.indices.sorted(by: { checkpoint.users[$0].id < checkpoint.users[$1].id }) {
+                let user = checkpoint.users[i]
                 w.bytes.removeAll(keepingCapacity: true)
                 user.encode(into: &w)
-                putUser.bind(1, user.id)
-                putUser.bind(2, partition)
-                putUser.bind(3, w.bytes)
+                try putUser.bind(1, user.id)
+                try putUser.bind(2, partition)
+                try putUser.bind(3, w.bytes)
                 try putUser.step()
             }
             let dropUser = try BoundStatement(db, "DELETE FROM user_state WHERE id = ?")
             for id in checkpoint.removedUsers {
-                dropUser.bind(1, id)
+                try dropUser.bind(1, id)
                 try dropUser.step()
             }
 
@@ -93,23 +94,23 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
             for timer in checkpoint.timersArmed {
                 w.bytes.removeAll(keepingCapacity: true)
                 timer.encode(into: &w)
-                putTimer.bind(1, Int64(bitPattern: timer.seq))
-                putTimer.bind(2, partition)
-                putTimer.bind(3, w.bytes)
+                try putTimer.bind(1, Int64(bitPattern: timer.seq))
+                try putTimer.bind(2, partition)
+                try putTimer.bind(3, w.bytes)
                 try putTimer.step()
             }
             let dropTimer = try BoundStatement(db, "DELETE FROM timer_state WHERE seq = ?")
             for seq in checkpoint.timersDone {
-                dropTimer.bind(1, Int64(bitPattern: seq))
+                try dropTimer.bind(1, Int64(bitPattern: seq))
                 try dropTimer.step()
             }
 
             let putID = try BoundStatement(db, "INSERT OR REPLACE INTO dedup_state (high, low, partition, at) VALUES (?, ?, ?, ?)")
             for entry in checkpoint.dedupAdded {
-                putID.bind(1, Int64(bitPattern: entry.key.high))
-                putID.bind(2, Int64(bitPattern: entry.key.low))
-                putID.bind(3, partition)
-                putID.bind(4, entry.at.milliseconds)
+                try putID.bind(1, Int64(bitPattern: entry.key.high))
+                try putID.bind(2, Int64(bitPattern: entry.key.low))
+                try putID.bind(3, partition)
+                try putID.bind(4, entry.at.milliseconds)
                 try putID.step()
             }
             try db.execute(
@@ -117,9 +118,9 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
 
             let dropTouches = try BoundStatement(db, "DELETE FROM outbox_entries WHERE user = ?")
             for id in checkpoint.forgottenUsers {
-                dropTouches.bind(1, id)
+                try dropTouches.bind(1, id)
                 try dropTouches.step()
-                dropUser.bind(1, id)
+                try dropUser.bind(1, id)
                 try dropUser.step()
             }
             let putTombstone = try db.cachedStatement(sql: "INSERT OR REPLACE INTO tombstones (hash, partition) VALUES (?, ?)")
@@ -130,12 +131,12 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
                 let entry = checkpoint.outbox[i]
                 w.bytes.removeAll(keepingCapacity: true)
                 entry.encode(into: &w)
-                putTouch.bind(1, entry.touch.id)
-                putTouch.bind(2, partition)
-                putTouch.bind(3, entry.touch.user)
-                putTouch.bind(4, entry.state.rawValue)
-                putTouch.bind(5, entry.touch.at.milliseconds)
-                putTouch.bind(6, w.bytes)
+                try putTouch.bind(1, entry.touch.id)
+                try putTouch.bind(2, partition)
+                try putTouch.bind(3, entry.touch.user)
+                try putTouch.bind(4, entry.state.rawValue)
+                try putTouch.bind(5, entry.touch.at.milliseconds)
+                try putTouch.bind(6, w.bytes)
                 try putTouch.step()
             }
 

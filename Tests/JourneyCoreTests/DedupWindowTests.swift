@@ -125,7 +125,7 @@ struct DedupWindowTests {
                 #expect(window.count == model.order.count)
                 #expect(window.oldest == model.order.first)
                 let probe = DedupWindow.Key("m-\(max(0, i - 60))")
-                #expect(window.contains(probe) == model.seen.contains(probe), "contains m-\(i - 60) at \(i)")
+                #expect(window.contains(probe) == model.seen.contains(probe), "contains m-\(max(0, i - 60)) at \(i)")
             }
         }
         #expect(window.entries == model.order)
