@@ -21,15 +21,19 @@ public struct Replay {
         /// 0.2 s of a 3.8 s replay of the bench's 1,000,000 events — work the process's exit does at no cost
         /// (compilers skip it the same way: clang's `-disable-free`). Off for anyone who goes on running.
         public var keepStateAtExit = false
+        /// Count ``Report/figures`` (`journeyd report`'s figures: the `--report` page). About 3 % of the
+        /// engine thread's time; the CLI asks for them only with `--report`.
+        public var figures = true
         public init(
             until: Timestamp? = nil, progress: ((Int, Int) -> Void)? = nil, explain: String? = nil, traceAll: Bool = false,
-            keepStateAtExit: Bool = false
+            keepStateAtExit: Bool = false, figures: Bool = true
         ) {
             self.until = until
             self.progress = progress
             self.explain = explain
             self.traceAll = traceAll
             self.keepStateAtExit = keepStateAtExit
+            self.figures = figures
         }
     }
 
@@ -46,7 +50,8 @@ public struct Replay {
         public var touches = 0
         public var outOfOrder = 0
         public var funnel = Funnel()
-        /// `journeyd report`'s figures, from the same effects the daemon feeds its own.
+        /// `journeyd report`'s figures, from the same effects the daemon feeds its own (empty when
+        /// ``Options/figures`` is off).
         public var figures = ReportFigures()
         public var firstEvent: Timestamp?
         public var lastEvent: Timestamp?
@@ -76,9 +81,10 @@ public struct Replay {
         }
         var report = Report()
         var writeError: OutputError?
+        let figures = options.figures
         let observe: (Effect) -> Void = { effect in
             report.funnel.record(effect)
-            report.figures.record(effect)
+            if figures { report.figures.record(effect) }
             if case .touch(let touch) = effect {
                 report.touches += 1
                 do throws(OutputError) {

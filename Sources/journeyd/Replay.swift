@@ -73,7 +73,7 @@ struct Replay: ParsableCommand {
                 path: events, rules: ruleSet,
                 options: .init(
                     until: until.flatMap(Timestamp.init(iso8601:)), progress: bar.map { bar in { bar.update(bytes: $0, events: $1) } },
-                    explain: explain, traceAll: traceAll, keepStateAtExit: true),
+                    explain: explain, traceAll: traceAll, keepStateAtExit: true, figures: self.report != nil),
                 touches: touches,
                 reject: { rejection in
                     if let rejectFile {
