@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The demo: build journeyd, validate and test the bundled rules, generate a sample event stream, and
-# back-test the journeys on it. Nothing to configure; everything stays in ./demo/.
+# The demo: build journeyd, validate and test the bundled rules, generate a sample event stream,
+# back-test the journeys on it, then run the daemon on the same stream (spool input, SQLite state) and
+# compare what it delivered with the back-test, and write the report page (demo/report.html). Nothing to
+# configure; everything stays in ./demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"

@@ -8,9 +8,9 @@ import GRDBSQLite
 /// and id — 70,000 rows at the end of the bench's spool run — and GRDB's arguments are an array of
 /// `DatabaseValueConvertible` existentials, each converted to a `DatabaseValue` and checked against the
 /// statement before binding. That was more of the checkpoint's CPU than SQLite itself (issue 9,
-/// bench/README.md "The last checkpoint of a spool run"). Here a value goes straight to `sqlite3_bind_*`
-/// (SQLite copies text and blobs: `SQLITE_TRANSIENT`), so an encoded user is not copied into a `Data`
-/// first.
+/// bench/README.md "The last checkpoint of a spool run, and replay as a process"). Here a value goes
+/// straight to `sqlite3_bind_*` (SQLite copies text and blobs: `SQLITE_TRANSIENT`), so an encoded user is
+/// not copied into a `Data` first.
 ///
 /// Only inside a `write` transaction of ``SQLiteCheckpointStore``. A failed bind or step throws GRDB's
 /// `DatabaseError` with SQLite's message and the statement's SQL, like GRDB would: a value that cannot be
