@@ -10,17 +10,34 @@ public struct Listener: Sendable {
     /// A socket handed over by socket activation: closed, never unlinked, by this process.
     public static func activated(_ fd: Int32) -> Listener { Listener(fd: fd, unixPath: nil) }
 
-    /// Listens on a Unix socket at `path`, replacing a socket left by a previous run.
-    public static func unix(_ path: String, what: String = "event socket", backlog: Int32 = 128) throws(SourceError) -> Listener {
-        unlink(path)
+    /// Listens on a Unix socket at `path`, replacing a socket left by a previous run; `mode` (e.g. 0o600
+    /// for the control socket) is set before anyone can connect.
+    ///
+    /// The socket is bound under a temporary name beside `path`, made to listen, given its mode, and
+    /// only then renamed to `path` (rename replaces a stale socket atomically). So the path appears when
+    /// a connect to it succeeds: a client (or a test, or a script) that waits for the file to exist never
+    /// meets a socket that is bound but not yet listening and refuses it — CI met that window once — nor
+    /// one with a looser mode than asked. A path too long for a temporary name beside it is bound in place.
+    public static func unix(
+        _ path: String, what: String = "event socket", backlog: Int32 = 128, mode: mode_t? = nil
+    ) throws(SourceError) -> Listener {
+        let room = MemoryLayout.size(ofValue: sockaddr_un().sun_path)  // 108 bytes with the final NUL
+        guard path.utf8.count < room else { throw SourceError("\(what) path too long (at most \(room - 1) bytes): \(path)", configuration: true) }
+        let staging = path + ".~\(getpid())"
+        let bindPath = staging.utf8.count < room ? staging : path
+        unlink(bindPath)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw SourceError("\(what) \(path): \(String(cString: strerror(errno)))", configuration: true) }
-        let bound = try withUnixAddress(path, what: what) { bind(fd, $0, $1) }
-        guard bound == 0, listen(fd, backlog) == 0 else {
+        func fail(_ step: String) -> SourceError {
             let reason = String(cString: strerror(errno))
             Glibc.close(fd)
-            throw SourceError("\(what) \(path): cannot listen: \(reason)", configuration: true)
+            unlink(bindPath)
+            return SourceError("\(what) \(path): \(step): \(reason)", configuration: true)
         }
+        let bound = try withUnixAddress(bindPath, what: what) { bind(fd, $0, $1) }
+        guard bound == 0, listen(fd, backlog) == 0 else { throw fail("cannot listen") }
+        if let mode, chmod(bindPath, mode) != 0 { throw fail("cannot set its mode") }
+        if bindPath != path, rename(bindPath, path) != 0 { throw fail("cannot put it in place") }
         return Listener(fd: fd, unixPath: path)
     }
 

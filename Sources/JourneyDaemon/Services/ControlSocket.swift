@@ -15,11 +15,10 @@ final class ControlSocket: @unchecked Sendable {
     init(path: String) throws {
         self.path = path
         do {
-            fd = try Listener.unix(path, what: "control socket", backlog: 16).fd
+            fd = try Listener.unix(path, what: "control socket", backlog: 16, mode: 0o600).fd
         } catch {
             throw DaemonError(error.description, configuration: error.isConfiguration)
         }
-        chmod(path, 0o600)
     }
 
     /// Waits up to `milliseconds` for a connection, then serves every one waiting.
