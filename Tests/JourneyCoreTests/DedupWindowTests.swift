@@ -27,6 +27,14 @@ struct DedupWindowTests {
         }
     }
 
+    /// Inserts `key` at `now` into both; false (and an issue naming `what`) when they answer differently.
+    static func insert(_ key: DedupWindow.Key, at now: Timestamp, into window: inout DedupWindow, and model: inout Model, _ what: String) -> Bool {
+        let expected = model.insert(key, at: now)
+        let actual = window.insert(key, at: now)
+        #expect(actual == expected, "insert of \(what)")
+        return actual == expected
+    }
+
     @Test("answers as the model does through bursts, quiet spells, duplicates and the size limit", arguments: [1, 2, 3, 4])
     func agreesWithTheModel(seed: UInt64) {
         var random = SplitMix(seed: seed)
@@ -45,10 +53,7 @@ struct DedupWindowTests {
                 let id = random.next() % 3 == 0 ? "m-\(max(0, inserted - Int(random.next() % 200)))" : "m-\(inserted)"
                 inserted += 1
                 let key = DedupWindow.Key(id, namespace: "http:web")
-                let expected = model.insert(key, at: now)
-                let actual = window.insert(key, at: now)
-                #expect(actual == expected, "insert of \(id) at round \(round)")
-                if actual != expected { return }
+                guard Self.insert(key, at: now, into: &window, and: &model, "\(id) at round \(round)") else { return }
             }
             #expect(window.count == model.order.count)
             #expect(window.oldest == model.order.first)
@@ -70,8 +75,7 @@ struct DedupWindowTests {
             now = now + .milliseconds(Int64(random.next() % 100))
             let n = random.next() % 4 == 0 ? UInt64(max(0, i - Int(random.next() % 50))) : UInt64(i)
             let key = DedupWindow.Key(high: n &* 31, low: n << 32 | 0xDEAD_BEEF)
-            let expected = model.insert(key, at: now)
-            #expect(window.insert(key, at: now) == expected, "insert \(i) (key \(n))")
+            guard Self.insert(key, at: now, into: &window, and: &model, "\(i) (key \(n))") else { return }
         }
         #expect(window.entries == model.order)
         #expect(!window.contains(DedupWindow.Key(high: 1, low: 0xDEAD_BEEF)))
@@ -116,11 +120,7 @@ struct DedupWindowTests {
             let jump = Int64(random.next() % 1_000) - (random.next() % 5 == 0 ? 2_500 : 0)
             now = now + .milliseconds(jump)
             let n = random.next() % 3 == 0 ? max(0, i - Int(random.next() % 120)) : i
-            let key = DedupWindow.Key("m-\(n)")
-            let expected = model.insert(key, at: now)
-            let actual = window.insert(key, at: now)
-            #expect(actual == expected, "insert \(i) (m-\(n))")
-            if actual != expected { return }
+            guard Self.insert(DedupWindow.Key("m-\(n)"), at: now, into: &window, and: &model, "\(i) (m-\(n))") else { return }
             if i % 97 == 0 {
                 #expect(window.count == model.order.count)
                 #expect(window.oldest == model.order.first)
