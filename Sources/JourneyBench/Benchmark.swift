@@ -168,7 +168,8 @@ struct Stages {
         var replayReport: Replay.Report?
         let replay = try measure {
             let sink = try OutputFile(path: work + "/touches.jsonl")
-            replayReport = try Replay.run(path: eventsFile, rules: rules, touches: sink, reject: { _ in })
+            // What `journeyd replay` does without --report (the state is freed here: later stages run in this process).
+            replayReport = try Replay.run(path: eventsFile, rules: rules, options: .init(figures: false), touches: sink, reject: { _ in })
             try sink.close()
         }
         let replayRate = Double(events) / replay.seconds
