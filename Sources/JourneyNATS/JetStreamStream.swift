@@ -25,6 +25,9 @@ public final class JetStreamStream: Sendable {
         /// Tests only: runs after the lookup that found no stream, before this instance creates it — where
         /// another instance's creation lands when both start at once.
         var beforeCreating: (@Sendable () -> Void)?
+        /// How long a JetStream API request (look up, create, update the stream) may take, in milliseconds.
+        /// Tests that start many servers beside a busy suite give it more than the default.
+        var apiWait: Int64 = 10_000
         public init(name: String = "JOURNEYD", partitions: Int = 64, duplicateWindow: Duration = .seconds(120), replicas: Int = 1) {
             self.name = name
             self.partitions = partitions
@@ -56,7 +59,7 @@ public final class JetStreamStream: Sendable {
         self.connection = connection
         name = options.name
         partitions = options.partitions
-        let context = try JetStreamContext(connection)
+        let context = try JetStreamContext(connection, wait: options.apiWait)
         var info: UnsafeMutablePointer<jsStreamInfo>?
         var code = jsErrCode(0)
         var status = js_GetStreamInfo(&info, context.handle, name, nil, &code)

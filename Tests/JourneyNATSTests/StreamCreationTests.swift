@@ -44,7 +44,9 @@ struct StreamCreationTests {
                     group.addTask {
                         await offThread { () -> String? in
                             do {
-                                let stream = try JetStreamStream(connection: connection, options: .init(partitions: 8))
+                                var options = JetStreamStream.Options(partitions: 8)
+                                options.apiWait = 120_000  // beside the whole suite on two cores: not what this test is about
+                                let stream = try JetStreamStream(connection: connection, options: options)
                                 return stream.partitions == 8 ? nil : "opened with \(stream.partitions) partitions"
                             } catch {
                                 return "\(error)"
