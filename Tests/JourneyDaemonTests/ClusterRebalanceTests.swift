@@ -86,7 +86,10 @@ struct ClusterRebalanceTests {
             #expect(releases.count >= partitions)
             // A release waits for the dispatcher's drain (5 s at most) and a last checkpoint: far under the bound.
             #expect(slowest < 12_000, "\(releases.filter { $0.milliseconds >= 12_000 }.map(\.line))")
-            #expect(stops.allSatisfy { $0 < .seconds(20) }, "\(stops)")
+            // A hang is what `hung` catches (a partition that did not stop within its 20 s); the whole stop's wall
+            // time moves with the machine (38 s once, the suite beside it), so it is held to the template unit's
+            // TimeoutStopSec=60s, past which systemd would kill the instance.
+            #expect(stops.allSatisfy { $0 < .seconds(60) }, "\(stops)")
             #expect(tally.holds, "\(tally)")
             try await peers.expectCommitsInTokenOrder(partitions: partitions)
         }
