@@ -39,6 +39,14 @@ fail() {
     echo "---- systemctl status $u" >&2; ct systemctl status --no-pager -l "$u" >&2 || true
     echo "---- journalctl -u $u (last 60)" >&2; ct journalctl -u "$u" --no-pager -n 60 >&2 || true
   done
+  [[ -n $pgdir && -s $work/postgres.log ]] && { echo "---- postgres.log (last 40)" >&2; tail -n 40 "$work/postgres.log" >&2; }
+  # JOURNEYD_SYSTEMD_TEST_LOGS=DIR keeps the whole journal and the servers' logs of a failed run there.
+  if [[ -n ${JOURNEYD_SYSTEMD_TEST_LOGS:-} ]]; then
+    mkdir -p "$JOURNEYD_SYSTEMD_TEST_LOGS"
+    ct journalctl --no-pager -o short-precise >"$JOURNEYD_SYSTEMD_TEST_LOGS/journal.txt" 2>&1 || true
+    cp "$work"/*.log "$JOURNEYD_SYSTEMD_TEST_LOGS/" 2>/dev/null || true
+    echo "---- the whole journal and the servers' logs: $JOURNEYD_SYSTEMD_TEST_LOGS" >&2
+  fi
   exit 1
 }
 
@@ -553,7 +561,7 @@ asPostgres() { setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; 
 asPostgres $pg/initdb -D "$pgdir/data" -U journeyd --pwfile="$pgdir/password" -A scram-sha-256 -E UTF8 --no-sync >"$work/initdb.log" 2>&1 \
   || { cat "$work/initdb.log" >&2; fail "initdb failed"; }
 nsenter -t "$init" -n setpriv --reuid=postgres --regid=postgres --init-groups -- $pg/postgres -D "$pgdir/data" -k "$pgdir" \
-  -c listen_addresses=127.0.0.1 -p 5432 -c fsync=off -c synchronous_commit=off >"$work/postgres.log" 2>&1 &
+  -c listen_addresses=127.0.0.1 -p 5432 -c fsync=off -c synchronous_commit=off -c log_lock_waits=on >"$work/postgres.log" 2>&1 &
 servers+=($!)
 for _ in $(seq 300); do $pg/pg_isready -q -h "$pgdir" -p 5432 && break; sleep 0.1; done
 $pg/pg_isready -q -h "$pgdir" -p 5432 || { cat "$work/postgres.log" >&2; fail "PostgreSQL did not start"; }
@@ -687,7 +695,8 @@ result=$(ct python3 /opt/journeyd-test/client.py touched_once $cacked 60 "${touc
 ok "systemctl stop journeyd@b under load ($(cat "$work/cstop.txt") answered ok): exit 0 in $took s (limit $limit s), 0 leases left, a owns all 8; $result"
 ct systemctl stop journeyd@a || fail "systemctl stop journeyd@a"
 [[ $(iprop a Result) == success ]] || fail "stop of a: Result=$(iprop a Result)"
-echo "  (the cluster section took $(elapsed "$cluster_started") s)"
+# log_lock_waits: a statement that waited over a second for a lock (a renewal behind a checkpoint was one).
+echo "  (the cluster section took $(elapsed "$cluster_started") s; PostgreSQL logged $(grep -c 'still waiting for' "$work/postgres.log") lock waits over 1 s)"
 
 echo "systemd test: the whole run took $(elapsed "$started") s"
 echo "systemd: $passed passed, 0 failed"

@@ -18,9 +18,10 @@ import PostgresNIO
 /// waits; calls from a SwiftNIO event loop thread are refused with a ``StoreError`` rather than blocking
 /// it. Several threads may call at once.
 ///
-/// Every ``write(_:)`` is one transaction: the partition's lease row is read `FOR SHARE` first, so a
+/// Every ``write(_:)`` is one transaction: the partition's lease row is read `FOR KEY SHARE` first, so a
 /// checkpoint whose ``Checkpoint/fence`` is not the partition's current token is refused
-/// (``StoreError/fenced(partition:presented:current:)``) and a takeover waits for a write in progress.
+/// (``StoreError/fenced(partition:presented:current:)``) and a takeover — a new token, a key update since
+/// schema v7 — waits for a write in progress, while the owner's renewal of the lease does not.
 /// Tables and their history: ``PostgresSchema``.
 public final class PostgresCheckpointStore: CheckpointStore, JourneyArchive, OutboxReader, Sendable {
     public let configuration: PostgresStoreConfiguration
@@ -46,7 +47,7 @@ public final class PostgresCheckpointStore: CheckpointStore, JourneyArchive, Out
     public func write(_ checkpoint: Checkpoint) throws(StoreError) {
         let p = checkpoint.partition
         try pool.transaction("write the checkpoint of partition \(p)") { s in
-            let lease = try s.run("SELECT token FROM partition_leases WHERE partition = \(p) FOR SHARE")
+            let lease = try s.run("SELECT token FROM partition_leases WHERE partition = \(p) FOR KEY SHARE")
             let current = try lease.first.map { FencingToken(try $0.decode(Int64.self)) }
             if current != checkpoint.fence {
                 throw StoreError.fenced(partition: p, presented: checkpoint.fence, current: current)

@@ -6,7 +6,8 @@ import PostgresNIO
 ///
 /// Why PostgreSQL rather than JetStream's key-value store: the lease must be checked in the same
 /// transaction as the checkpoint it guards (``PostgresCheckpointStore/write(_:)`` reads the row
-/// `FOR SHARE`); in another system the check and the write could not be atomic, and a stale owner could
+/// `FOR KEY SHARE`: a grant, which changes the token, waits for it; a renewal, which changes the expiry
+/// only, does not — see ``PostgresSchema`` v7); in another system the check and the write could not be atomic, and a stale owner could
 /// commit between them.
 ///
 /// Expiry is judged by the database's clock only (`now()` in the statements): instances' clocks never

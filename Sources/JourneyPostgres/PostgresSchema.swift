@@ -30,6 +30,12 @@ import PostgresNIO
 ///   ``PostgresStoreConfiguration/historyRetention`` only — a partition's checkpoint deletes its older
 ///   rows, a grant its partition's older `lease_grants` — where it grew by a row per checkpoint forever;
 ///   `checkpoints.fence`, the lease token a checkpoint was written under (``RestoredPartition/fence``).
+/// - v7: a unique index on `partition_leases(partition, token)`. It makes `token` a key column, and
+///   PostgreSQL's row locks tell key updates from others: a checkpoint reads its lease row `FOR KEY SHARE`,
+///   which a grant (it raises the token: a key update) waits for, and a renewal (it moves `expires_at`
+///   only) does not. Before it the checkpoint read the row `FOR SHARE`, which every update waits for: a
+///   checkpoint that took longer than the ttl held up its owner's renewal of *all* its leases (one
+///   statement renews them), and they lapsed together.
 enum PostgresSchema {
     struct Migration {
         var version: Int
@@ -136,6 +142,9 @@ enum PostgresSchema {
                 "CREATE INDEX checkpoint_commits_partition_time ON checkpoint_commits (partition, committed_at)",
                 "ALTER TABLE checkpoints ADD COLUMN fence bigint",
             ]),
+        Migration(
+            version: 7, name: "a lease's token is a key column: a checkpoint holds off a takeover, not a renewal",
+            statements: ["CREATE UNIQUE INDEX partition_leases_token ON partition_leases (partition, token)"]),
     ]
 
     /// Applies the migrations `pool`'s database lacks; returns the schema version it is at.

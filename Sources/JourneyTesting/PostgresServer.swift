@@ -100,6 +100,26 @@ public final class PostgresServer: Sendable {
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Starts `psql` running `sql` in database `name` in the background, its session named `application`
+    /// (`pg_stat_activity.application_name`): a statement that holds locks while a test looks at what waits
+    /// for them. End it with ``cancel(application:in:)`` (or stop the process).
+    public func session(_ database: String, _ sql: String, application: String, output: String? = nil) throws -> ChildProcess {
+        try ChildProcess(
+            Self.binaries + "/psql",
+            [
+                "-h", socketDirectory, "-p", "\(port)", "-U", Self.user, "-d", database, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                "-c", sql,
+            ],
+            output: output, environment: ["PGAPPNAME": application])
+    }
+
+    /// Cancels the statement the session named `application` runs (`pg_cancel_backend`): its transaction
+    /// is rolled back and its locks released. Returns how many sessions were told.
+    @discardableResult
+    public func cancel(application: String, in database: String) async throws -> Int {
+        Int(try await psql(database, "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE application_name = '\(application)'")) ?? 0
+    }
+
     /// A TCP port of 127.0.0.1 nothing listens on now (the kernel's pick).
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

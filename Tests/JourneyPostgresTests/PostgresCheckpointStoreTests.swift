@@ -114,7 +114,7 @@ struct PostgresCheckpointStoreTests {
         defer { for store in stores { store.close() } }
         let server = try #require(SharedPostgres.server)
         let versions = try await server.psql(configuration.database, "SELECT string_agg(version::text, ',' ORDER BY version) FROM journeyd_migrations")
-        #expect(versions == "1,2,3,4,5,6")
+        #expect(versions == "1,2,3,4,5,6,7")
         let tables = try await server.psql(
             configuration.database,
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('checkpoints', 'partition_leases', 'instance_positions')")

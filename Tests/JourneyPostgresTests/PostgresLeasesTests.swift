@@ -130,6 +130,63 @@ struct PostgresLeasesTests {
         #expect(try await offThread { try leases.heartbeat(owner: "i1", ttl: ttl) } == ["i1", "i2", "i3"])
     }
 
+    /// A checkpoint in progress holds its lease row against a takeover — the new grant waits for the commit —
+    /// but not against its owner's renewal: an owner whose checkpoint takes longer than the ttl keeps its
+    /// leases. (Reading the row `FOR SHARE`, as before schema v7, the renewal waited for the checkpoint, and
+    /// an instance writing slow last checkpoints lost every partition at once.)
+    @Test func aCheckpointInProgressHoldsOffATakeoverButNotItsOwnersRenewal() async throws {
+        let configuration = try await SharedPostgres.database()
+        let database = configuration.database
+        let server = try #require(SharedPostgres.server)
+        let store = try await offThread { try PostgresCheckpointStore(configuration) }
+        defer { store.close() }
+        let leases = PostgresPartitionLeases(store)
+        let t0 = Timestamp(milliseconds: 1_736_157_600_000)
+        let first = try #require(try await offThread { try leases.acquire(partition: 4, owner: "i1", ttl: .seconds(120)) })
+        _ = try #require(try await offThread { try leases.acquire(partition: 5, owner: "i1", ttl: .seconds(120)) })
+
+        // The checkpoint is held up after it read its lease (the table of users is locked by another session),
+        // as a large one under load is.
+        let blocker = try server.session(
+            database, "BEGIN; LOCK TABLE user_state IN SHARE MODE; SELECT pg_sleep(600); COMMIT;", application: "journeyd-test-blocker")
+        let tableLocked = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'user_state' AND l.granted AND l.mode = 'ShareLock'"
+        #expect(await eventually(timeout: .seconds(120), interval: .milliseconds(50)) { (try? await server.psql(database, tableLocked)) == "1" })
+        var checkpoint = Checkpoint(partition: 4, logSequence: 10, rulesVersion: "r", timerSeq: 1, takenAt: t0)
+        checkpoint.fence = first
+        checkpoint.users = [UserState(id: "ada")]
+        let writing = Task { [checkpoint] in try await offThread { try store.write(checkpoint) } }
+        let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = '\(database)' AND wait_event_type = 'Lock'"
+        #expect(await eventually(timeout: .seconds(120), interval: .milliseconds(50)) { (try? await server.psql(database, waiting)) == "1" })
+
+        // The owner renews both leases meanwhile (the one being checkpointed among them), at once.
+        let renewed = Mutex<Set<Int>?>(nil)
+        let renewing = Task {
+            let result = try await offThread { try leases.renew([4: first, 5: FencingToken(1)], owner: "i1", ttl: .milliseconds(1)) }
+            renewed.withLock { $0 = result }
+        }
+        let answered = await eventually(timeout: .seconds(120), interval: .milliseconds(50)) {
+            if renewed.withLock({ $0 }) != nil { return true }
+            return (try? await server.psql(database, waiting)) == "2"
+        }
+        #expect(answered && renewed.withLock { $0 } == [4, 5], "the renewal waited for the checkpoint (or failed)")
+
+        // The lease (renewed with a ttl of 1 ms) has expired: another instance's grant waits for the checkpoint.
+        let taking = Task { try await offThread { try leases.acquire(partition: 4, owner: "i2", ttl: .seconds(120)) } }
+        #expect(await eventually(timeout: .seconds(120), interval: .milliseconds(50)) { Int((try? await server.psql(database, waiting)) ?? "") ?? 0 >= 2 })
+        #expect(try await server.cancel(application: "journeyd-test-blocker", in: database) == 1)
+        try await writing.value  // committed under the token it read: it began before the grant
+        let second = try await taking.value
+        #expect(second == FencingToken(first.value + 1), "granted after the checkpoint committed")
+        try await renewing.value
+        _ = await blocker.exit()
+        let restored = try await offThread { try store.restore(partition: 4) }
+        #expect(restored.logSequence == 10 && restored.fence == first)
+        var late = Checkpoint(partition: 4, logSequence: 11, rulesVersion: "r", timerSeq: 2, takenAt: t0)
+        late.fence = first
+        let error = await #expect(throws: StoreError.self) { try await offThread { [late] in try store.write(late) } }
+        #expect(error?.isFenced == true, "the old owner's next checkpoint is refused")
+    }
+
     @Test func aCheckpointWithoutATokenIsRefusedForALeasedPartition() async throws {
         let configuration = try await SharedPostgres.database()
         let store = try await offThread { try PostgresCheckpointStore(configuration) }

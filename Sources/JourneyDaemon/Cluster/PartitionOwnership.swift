@@ -176,7 +176,17 @@ struct PartitionOwnership: Service {
             // of the abandoned group is refused by its token once another instance takes the partition.
             let stopping = Task { await partition.stop(graceful: true) }
             let deadline = ContinuousClock.now + Self.stopBound
-            while !partition.hasEnded && ContinuousClock.now < deadline { await nap(.milliseconds(100)) }
+            while !partition.hasEnded && ContinuousClock.now < deadline {
+                // Cancelled: the lease lapsed meanwhile (``run()``). Its last checkpoint would be refused by
+                // its token, so the stop is cut short, as a lapsed partition's is (a cancelled nap returns at
+                // once: waiting on here would spin a thread of the cooperative pool until the bound).
+                if Task.isCancelled {
+                    partition.abandon()
+                    held.forget(p)
+                    return
+                }
+                await nap(.milliseconds(100))
+            }
             if partition.hasEnded {
                 if let reason = await stopping.value { logger.warning("partition \(p) stopped: \(reason)") }
             } else {

@@ -2,7 +2,8 @@ import Foundation
 import ServiceLifecycle
 
 /// Sleeps for `duration`, or less when graceful shutdown begins meanwhile: periodic services notice a
-/// shutdown at once instead of at their next tick.
+/// shutdown at once instead of at their next tick. In a cancelled task it returns at once: a loop around it
+/// checks `Task.isCancelled`, or it spins.
 func nap(_ duration: Duration) async {
     await withTaskGroup(of: Void.self) { group in
         group.addTask { try? await Task.sleep(for: duration) }
