@@ -9,9 +9,12 @@ public struct HTTPChannelOptions: Sendable {
     public var allowPrivate: Bool
     public var timeout: TimeSpan
 
+    /// The longest `timeout` a channel may set.
+    static let longestTimeout = TimeSpan.minutes(5)
+
     init(_ options: ChannelOptions, defaultTimeout: TimeSpan = .seconds(15)) {
         allowPrivate = options.bool("allow_private", default: false)
-        timeout = options.duration("timeout", default: defaultTimeout, range: .milliseconds(100)...(.minutes(5)))
+        timeout = options.duration("timeout", default: defaultTimeout, range: .milliseconds(100)...Self.longestTimeout)
     }
 
     /// Checks that `url` is https unless `allow_private` is set.

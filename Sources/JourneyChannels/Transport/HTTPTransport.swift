@@ -78,7 +78,12 @@ final class HTTPTransport: Sendable {
         self.resolve = resolve
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
+        // The channel's `timeout` is the whole exchange's deadline (``send(_:timeout:redacting:)``), connecting
+        // included; the client's own timeouts must not cut it shorter. They were 10 s to connect and 60 s
+        // between reads: a channel given `timeout: 2m` still failed at 60 s, and on a machine starved for
+        // seconds the 10 s connect timeout fired before the event loop saw the connection complete.
+        let longest = TimeAmount.milliseconds(HTTPChannelOptions.longestTimeout.milliseconds)
+        configuration.timeout = .init(connect: longest, read: longest)
         configuration.httpVersion = http2 ? .automatic : .http1Only
         configuration.decompression = .disabled
         if let caFile {
