@@ -173,7 +173,7 @@ let package = Package(
             ],
             exclude: ["Peers"]  // Python test peers, started by the tests
         ),
-        .testTarget(name: "JourneyNATSTests", dependencies: ["JourneyNATS", "JourneyCore", "JourneyTesting"]),
+        .testTarget(name: "JourneyNATSTests", dependencies: ["JourneyNATS", "CNats", "JourneyCore", "JourneyTesting"]),
         .testTarget(name: "JourneySystemdTests", dependencies: ["JourneySystemd", "JourneyCore", "JourneyTesting"]),
         .testTarget(name: "JourneyEventsTests", dependencies: ["JourneyEvents", "JourneyTesting"]),
         .testTarget(

@@ -12,8 +12,11 @@ public import JourneyCore
 ///
 /// Continuity: a consumer numbers what it delivers 1, 2, 3…; a gap (a record delivered for a request
 /// the library had already given up on, and dropped) is detected by that number, and the reader starts a
-/// new consumer after the last record it returned — nothing is skipped. Not thread-safe: one reader
-/// thread; ``interrupt()`` may be called from another.
+/// new consumer after the last record it returned — nothing is skipped. So it does when the consumer is
+/// gone from the server (deleted by an operator, or by its inactivity threshold after the process was
+/// paused for a minute): a request to a deleted consumer just times out, like one to an idle subject,
+/// so after an empty answer the reader asks whether its consumer still exists, at most every
+/// ``consumerCheckInterval``. Not thread-safe: one reader thread; ``interrupt()`` may be called from another.
 public final class PartitionReader: @unchecked Sendable {
     public let log: JetStreamLog
     /// Records fetched per request at most.
@@ -26,6 +29,14 @@ public final class PartitionReader: @unchecked Sendable {
     private var delivered: UInt64 = 0
     /// How many records the last one read said were behind it.
     private var pending: UInt64 = 0
+    /// When the consumer was last known to exist (started, or found by ``consumerIsGone()``).
+    private var foundAt: UInt64 = 0
+    /// How often an empty answer makes the reader ask whether its consumer still exists (one request).
+    public static let consumerCheckInterval: Duration = .seconds(5)
+
+    /// Called on the reader's thread when it starts a new consumer in place of one that broke off: why,
+    /// and the stream sequence it follows after (an owner logs it).
+    public var onNewConsumer: (@Sendable (_ reason: String, _ after: UInt64) -> Void)?
 
     /// A record read: its stream sequence and payload.
     public struct Record: Sendable {
@@ -55,6 +66,18 @@ public final class PartitionReader: @unchecked Sendable {
         if pending == 0 { records = try fetch(batch: 1, wait: wait) }
         if pending > 0 { records += try fetch(batch: Int32(min(UInt64(batch) - UInt64(records.count), pending)), wait: wait) }
         return records
+    }
+
+    /// The consumer's name on the server (assigned by it), nil while there is none.
+    var consumer: String? {
+        lock.withLock {
+            guard let subscription else { return nil }
+            var info: UnsafeMutablePointer<jsConsumerInfo>?
+            var code = jsErrCode(0)
+            guard natsSubscription_GetConsumerInfo(&info, subscription, nil, &code) == NATS_OK, let info else { return nil }
+            defer { jsConsumerInfo_Destroy(info) }
+            return info.pointee.Name.map { String(cString: $0) }
+        }
     }
 
     /// Makes a blocked ``next(wait:)`` return soon (it returns what it has, or nothing).
@@ -93,6 +116,20 @@ public final class PartitionReader: @unchecked Sendable {
         lock.withLock { self.subscription = subscription }
         delivered = 0
         pending = 0
+        foundAt = MonotonicClock.nanoseconds
+    }
+
+    /// Whether the server answers that the consumer does not exist (asked at most every
+    /// ``consumerCheckInterval``; any other answer — an unreachable server included — counts as no).
+    private func consumerIsGone() -> Bool {
+        let now = MonotonicClock.nanoseconds
+        guard let subscription, now &- foundAt >= UInt64(Self.consumerCheckInterval.nanoseconds) else { return false }
+        var info: UnsafeMutablePointer<jsConsumerInfo>?
+        var code = jsErrCode(0)
+        let status = natsSubscription_GetConsumerInfo(&info, subscription, nil, &code)
+        if let info { jsConsumerInfo_Destroy(info) }
+        if status == NATS_OK { foundAt = now }
+        return status == NATS_NOT_FOUND || code == JSConsumerNotFoundErr
     }
 
     /// One request for up to `batch` records, waiting at most `wait` for them.
@@ -106,7 +143,13 @@ public final class PartitionReader: @unchecked Sendable {
         let status = natsSubscription_FetchRequest(&list, subscription, &request)
         defer { natsMsgList_Destroy(&list) }
         if list.Count == 0 {
-            if status == NATS_OK || status == NATS_NOT_FOUND || status == NATS_TIMEOUT { return [] }
+            if status == NATS_OK || status == NATS_NOT_FOUND || status == NATS_TIMEOUT {
+                if consumerIsGone() {
+                    try subscribe()
+                    onNewConsumer?("its consumer is gone from the server", position)
+                }
+                return []
+            }
             if status == NATS_INVALID_SUBSCRIPTION || status == NATS_CONNECTION_CLOSED {
                 close()  // interrupted (or gone): the next call subscribes again
                 return []
@@ -125,6 +168,7 @@ public final class PartitionReader: @unchecked Sendable {
             guard consumer == delivered + 1 else {
                 // A record was dropped between the server and us: start again after the last one kept.
                 try subscribe()
+                onNewConsumer?("its consumer delivered \(consumer) after \(delivered) (a record was dropped)", position)
                 break
             }
             delivered = consumer

@@ -1,6 +1,8 @@
+import CNats
 import Foundation
+import Synchronization
 import JourneyCore
-import JourneyNATS
+@testable import JourneyNATS
 import JourneyTesting
 import Testing
 
@@ -42,6 +44,47 @@ struct PartitionReaderTests {
             let idle = ContinuousClock.now
             #expect(try reader.next(wait: .milliseconds(200)).isEmpty)
             #expect(ContinuousClock.now - idle < .seconds(5))
+        }
+    }
+
+    /// A consumer deleted on the server (an operator, its inactivity threshold after a long pause of the
+    /// process) is started again after the last record returned: the reader goes on, nothing skipped or
+    /// read twice.
+    @Test func aConsumerDeletedOnTheServerIsStartedAgain() async throws {
+        let url = try SharedNATSServer.server.url
+        try await offThread {
+            let stream = try openStream(url)
+            let log = try JetStreamLog(stream: stream, partition: 3)
+            let before = log.lastSequence
+            let publisher = try PartitionPublisher(stream: stream)
+            func publish(_ range: Range<Int>) throws -> [[UInt8]] {
+                let messages = range.map { PartitionPublisher.Message(partition: 3, messageId: "", payload: Array("d\($0)".utf8)) }
+                _ = try publisher.publish(batch: messages)
+                return messages.map(\.payload)
+            }
+            let reader = try PartitionReader(log: log, after: before, batch: 16)
+            defer { reader.close() }
+            let restarts = Mutex<[(reason: String, after: UInt64)]>([])
+            reader.onNewConsumer = { reason, after in restarts.withLock { $0.append((reason, after)) } }
+            var expected = try publish(0..<40)
+            var read = try reader.next(wait: .seconds(10))
+            let firstRead = read.count
+            #expect(firstRead == 1 || firstRead == 16)
+            let name = try #require(reader.consumer)
+            var code = jsErrCode(0)
+            let deleted = stream.name.withCString { s in name.withCString { c in js_DeleteConsumer(log.context.handle, s, c, nil, &code) } }
+            #expect(deleted == NATS_OK, "delete consumer \(name): \(String(cString: natsStatus_GetText(deleted)))")
+            expected += try publish(40..<60)
+            var calls = 0
+            while read.count < expected.count && calls < 50 {
+                read += try reader.next(wait: .seconds(2))
+                calls += 1
+            }
+            #expect(read.map(\.payload) == expected, "\(read.count) of \(expected.count) read in \(calls) calls")
+            #expect(reader.consumer != nil && reader.consumer != name, "a new consumer")
+            let said = restarts.withLock { $0 }
+            #expect(said.count == 1 && said.first?.reason == "its consumer is gone from the server")
+            #expect(said.first?.after == read[firstRead - 1].sequence, "followed again after the last record returned")
         }
     }
 

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import JourneyCore
 import JourneyEvents
 import JourneyNATS
 import Logging
@@ -54,6 +55,12 @@ struct PartitionFollower: Service {
             // Fault injection (tests of the stall watchdog): this follower reads nothing until it is stopped.
             while !stopped.isSet { Thread.sleep(forTimeInterval: 0.05) }
             return
+        }
+        let (logger, partition) = (processor.logger, processor.partition)
+        reader.onNewConsumer = { reason, after in
+            logger.warning(
+                "partition \(partition): \(reason); following again after stream sequence \(after) with a new consumer",
+                metadata: [RecordField.kind: "consumer_restarted"])
         }
         var applying: DispatchSemaphore?
         while !stopped.isSet {
