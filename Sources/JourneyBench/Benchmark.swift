@@ -21,8 +21,8 @@ struct Benchmark {
           --only STAGE      one stage: replay | parse | engine | templates | channels | dedup | daemon | users | http (default: all),
                             or a part of daemon alone: latency (the paced socket, --runs times) | waiting (bytes per
                             waiting enrollment, restart to ready) | restart (1,000,000 timers, a 1 GB log, 100,000
-                    events after the last checkpoint: SIGKILL to ready; ~1.2 GB of disk); or jetstream (not in all:
-                    needs nats-server)
+                            events after the last checkpoint: SIGKILL to ready; ~1.2 GB of disk); or jetstream (not in all:
+                            needs nats-server)
           --runs N          how often the durable path (and HTTP against the socket) is measured (default 3: median, spread)
           --no-python       skip the Python references (bench/reference.py, bench/liquid_reference.py)
           --python PATH     the Python interpreter for the reference (default python3)
