@@ -201,6 +201,48 @@ struct ClusterRuntimeTests {
         }
     }
 
+    /// nats-server restarts (an upgrade; a crash and systemd's restart) under a running instance: the
+    /// instance reconnects; each partition's follower fails with the server's shutdown, and the partition
+    /// stops and is taken again from its checkpoint (crash-only); what is sent after the restart is
+    /// delivered — the touches are replay's, none twice. The producer resends an event not answered `ok`
+    /// while the server was away, as Segment's clients do, and sends the rest once one was.
+    @Test(.timeLimit(.minutes(10)))
+    func anInstanceGoesOnWhenNATSServerRestarts() async throws {
+        let fixture = try DaemonFixture(events: 3000, files: 0, seed: 6)
+        defer { fixture.remove() }
+        try await ClusterPeers.with { peers in
+            try peers.configure(fixture, partitions: 2)
+            let (instance, socket) = try peers.startInstance("a", fixture)
+            defer { instance.signal(SIGKILL) }
+            #expect(await eventually(timeout: .seconds(120)) { FileManager.default.fileExists(atPath: socket) })
+            let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            let half = lines.count / 2
+            let first = try await offThread { try exchange(Array(lines[..<half]), at: socket) }
+            #expect(first.count == half && first.allSatisfy { $0.hasPrefix("ok ") })
+            let control = fixture.root + "/a/control.sock"
+            #expect(await eventually(timeout: .seconds(120)) { (try? await ClusterPeers.status(control: control))?["events"] as? Double == Double(half) })
+
+            try await peers.nats.restart()
+            var answer = ""
+            var tries = 0
+            let resent = await eventually(timeout: .seconds(120), interval: .milliseconds(250)) {
+                tries += 1
+                answer = (try? await offThread { try exchange([lines[half]], at: socket) })?.first ?? "(no answer)"
+                return answer.hasPrefix("ok ")
+            }
+            #expect(resent, "the first event after the restart, \(tries) tries: \(answer)")
+            let rest = try await offThread { try exchange(Array(lines[(half + 1)...]), at: socket) }
+            #expect(rest.count == lines.count - half - 1 && rest.allSatisfy { $0.hasPrefix("ok ") }, "\(rest.filter { !$0.hasPrefix("ok ") }.prefix(3))")
+
+            let expected = try replayedTouches(fixture, partitions: 2)
+            #expect(!expected.isEmpty)
+            let delivered = await eventually(timeout: .seconds(120)) { ClusterPeers.delivered(fixture, instances: ["a"]).count >= expected.count }
+            #expect(delivered, "\(ClusterPeers.delivered(fixture, instances: ["a"]).count) of \(expected.count) touches; \(ClusterPeers.ownershipRecords(fixture, instances: ["a"]))")
+            #expect(ClusterPeers.delivered(fixture, instances: ["a"]).sorted() == expected)
+            #expect(await instance.stop() == 0)
+        }
+    }
+
     /// An identify in one partition naming an anonymous id whose events went to another: each partition
     /// keeps its own users, so the identified user's partition neither reads the anonymous user's state
     /// from the other's checkpoint nor overwrites it at its own (before, it did both: one row per id);

@@ -57,7 +57,7 @@ final class LogSyncer: @unchecked Sendable {
                 acks.resolve(through: durable)
                 report(.synced(durable, nanoseconds: MonotonicClock.nanoseconds - start))
             } catch {
-                report(.failed("\(error)", diskFull: error.isDiskFull))
+                report(.failed("the event log cannot be written: \(error)", diskFull: error.isDiskFull))
                 return  // crash-only: never sync again after a failure
             }
         }

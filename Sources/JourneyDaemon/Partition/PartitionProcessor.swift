@@ -254,7 +254,7 @@ public final class PartitionProcessor: @unchecked Sendable {
             inbox.close()
         }
         if let error = state.failure, failure == nil {
-            fail("state store: \(error)", diskFull: error.isDiskFull)
+            fail("the state store failed: \(error)", diskFull: error.isDiskFull)
         }
     }
 
@@ -280,7 +280,7 @@ public final class PartitionProcessor: @unchecked Sendable {
                 metadata: [RecordField.kind: "\(RecordKind.diskFull.rawValue)", RecordField.reason: "\(reason)"])
         } else {
             logger.critical(
-                "the event log cannot be written: \(reason); refusing input and stopping",
+                "\(reason); refusing input and stopping",
                 metadata: [RecordField.kind: "\(RecordKind.storeFailure.rawValue)", RecordField.reason: "\(reason)"])
         }
         acks.refuseAll(diskFull ? "disk full" : "journeyd cannot store events")
@@ -309,7 +309,7 @@ public final class PartitionProcessor: @unchecked Sendable {
         do {
             _ = try log.append { JournalRecord.rules(version: new.version).encode(into: &$0) }
         } catch {
-            fail("\(error)", diskFull: error.isDiskFull)
+            fail("the event log cannot be written: \(error)", diskFull: error.isDiskFull)
             return
         }
         if log is FollowedLog {
