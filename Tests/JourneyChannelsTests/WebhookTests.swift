@@ -190,6 +190,19 @@ func channel(
         }
     }
 
+    /// The timeout covers the whole exchange: a receiver that sends its head and part of its body, then
+    /// nothing, times out as one that never answers does.
+    @Test func aReceiverThatStallsInItsBodyTimesOut() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestHTTPServer({ _ in .stallingInBody }) { server in
+                let webhook = try await channel("webhook", in: dir, options: ["url": .string(server.url), "allow_private": true, "timeout": "1s"])
+                let start = ContinuousClock.now
+                #expect(await webhook.adapter.deliver(sampleMessage()) == .retry(after: nil, reason: "timed out"))
+                #expect(ContinuousClock.now - start < .seconds(60))
+            }
+        }
+    }
+
     @Test func aRefusedConnectionIsRetried() async throws {
         try await withTemporaryDirectory { dir in
             // A port bound but not listening refuses connections, and no other test can take it meanwhile.

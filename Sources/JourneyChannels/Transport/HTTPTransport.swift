@@ -112,9 +112,33 @@ final class HTTPTransport: Sendable {
         try? await client.shutdown()
     }
 
-    /// Sends `request` and reads the start of the response, within `timeout`. Cancelling the calling task
-    /// abandons the request. Never throws: every failure is an ``AttemptOutcome``.
+    /// Sends `request` and reads the start of the response, within `timeout` (the connection, the
+    /// response's head and body). Cancelling the calling task abandons the request. Never throws: every
+    /// failure is an ``AttemptOutcome``.
     func send(_ request: HTTPClientRequest, timeout: TimeSpan, redacting secrets: [Secret] = []) async -> HTTPExchange {
+        // The client's deadline ends the wait for a connection and for the response's head, not the reading
+        // of its body (async-http-client cancels it once the head is in): the whole is raced against the
+        // deadline here, so a body that trickles or stalls ends at `timeout` too. (The address check's
+        // `getaddrinfo` cannot be cancelled: the system resolver's own timeout bounds it.)
+        let deadline = ContinuousClock.now + .milliseconds(timeout.milliseconds)
+        do {
+            return try await withThrowingTaskGroup(of: HTTPExchange?.self) { group in
+                group.addTask { try await self.exchange(request, timeout: timeout, redacting: secrets) }
+                group.addTask {
+                    try await Task.sleep(until: deadline)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return try await group.next()! ?? .failed(.timeout)
+            }
+        } catch {
+            return .failed(Task.isCancelled ? .cancelled : Self.outcome(of: error))
+        }
+    }
+
+    /// The address check (unless private addresses are allowed), one request and its response's body (up
+    /// to ``bodyLimit``); bounded by ``send(_:timeout:redacting:)``.
+    private func exchange(_ request: HTTPClientRequest, timeout: TimeSpan, redacting secrets: [Secret]) async throws -> HTTPExchange {
         if !allowPrivate {
             guard let url = URL(string: request.url), let host = url.host else {
                 return .failed(.failure("invalid URL"))
@@ -130,24 +154,19 @@ final class HTTPTransport: Sendable {
                 if let reason = AddressPolicy.refusal(for: address) { return .failed(.refusedDestination(reason)) }
             }
         }
-        do {
-            let response = try await client.execute(
-                request, deadline: .now() + .milliseconds(timeout.milliseconds), logger: Self.silent)
-            var body: [UInt8] = []
-            for try await chunk in response.body {
-                let room = Self.bodyLimit - body.count
-                body.append(contentsOf: chunk.readableBytesView.prefix(room))
-                if body.count >= Self.bodyLimit { break }
-            }
-            return .response(
-                HTTPResponseSummary(
-                    status: Int(response.status.code), headers: response.headers,
-                    body: Secret.redact(String(decoding: body, as: UTF8.self), secrets),
-                    retryAfter: response.headers.first(name: "retry-after").flatMap { Self.retryAfter($0, now: Date()) },
-                    version: response.version))
-        } catch {
-            return .failed(Task.isCancelled ? .cancelled : Self.outcome(of: error))
+        let response = try await client.execute(request, deadline: .now() + .milliseconds(timeout.milliseconds), logger: Self.silent)
+        var body: [UInt8] = []
+        for try await chunk in response.body {
+            let room = Self.bodyLimit - body.count
+            body.append(contentsOf: chunk.readableBytesView.prefix(room))
+            if body.count >= Self.bodyLimit { break }
         }
+        return .response(
+            HTTPResponseSummary(
+                status: Int(response.status.code), headers: response.headers,
+                body: Secret.redact(String(decoding: body, as: UTF8.self), secrets),
+                retryAfter: response.headers.first(name: "retry-after").flatMap { Self.retryAfter($0, now: Date()) },
+                version: response.version))
     }
 
     /// POSTs `body` to `url` with `headers` (plus `User-Agent`). `secrets` are cut out of the response

@@ -56,9 +56,12 @@ final class TestHTTPServer: Sendable {
         var body: String = ""
         /// Never answer (until the server stops): for timeouts and cancellation.
         var hang = false
+        /// Send the head and the first half of the body, then nothing more (a body that never ends).
+        var stallInBody = false
 
         static func ok(_ body: String = "", status: Int = 200) -> Response { Response(status: status, body: body) }
         static let hanging = Response(status: 0, hang: true)
+        static let stallingInBody = Response(status: 200, body: String(repeating: "x", count: 64), stallInBody: true)
     }
 
     typealias Handler = @Sendable (Request) async -> Response
@@ -120,6 +123,11 @@ final class TestHTTPServer: Sendable {
                     headers.replaceOrAdd(name: "Content-Length", value: String(response.body.utf8.count))
                     let status = HTTPResponseStatus(statusCode: response.status)
                     try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
+                    if response.stallInBody {
+                        try await outbound.write(.body(.byteBuffer(ByteBuffer(string: String(response.body.prefix(response.body.count / 2))))))
+                        try? await Task.sleep(for: .seconds(3600))
+                        return
+                    }
                     try await outbound.write(.body(.byteBuffer(ByteBuffer(string: response.body))))
                     try await outbound.write(.end(nil))
                     head = nil
