@@ -68,7 +68,8 @@ public final class PartitionReader: @unchecked Sendable {
         return records
     }
 
-    /// The consumer's name on the server (assigned by it), nil while there is none.
+    /// The consumer's name on the server (assigned by it), nil while there is none. Asks the server, under
+    /// the lock ``interrupt()`` takes (for tests and diagnostics, not for the reading thread's loop).
     var consumer: String? {
         lock.withLock {
             guard let subscription else { return nil }
@@ -120,10 +121,12 @@ public final class PartitionReader: @unchecked Sendable {
     }
 
     /// Whether the server answers that the consumer does not exist (asked at most every
-    /// ``consumerCheckInterval``; any other answer — an unreachable server included — counts as no).
-    private func consumerIsGone() -> Bool {
+    /// ``consumerCheckInterval`` unless `now`; any other answer — an unreachable server included — counts
+    /// as no). Never for a subscription ``interrupt()`` ended: its consumer was deleted with it.
+    private func consumerIsGone(now asked: Bool = false) -> Bool {
         let now = MonotonicClock.nanoseconds
-        guard let subscription, now &- foundAt >= UInt64(Self.consumerCheckInterval.nanoseconds) else { return false }
+        guard let subscription, asked || now &- foundAt >= UInt64(Self.consumerCheckInterval.nanoseconds) else { return false }
+        guard lock.withLock({ natsSubscription_IsValid(subscription) }) else { return false }
         var info: UnsafeMutablePointer<jsConsumerInfo>?
         var code = jsErrCode(0)
         let status = natsSubscription_GetConsumerInfo(&info, subscription, nil, &code)
@@ -152,6 +155,13 @@ public final class PartitionReader: @unchecked Sendable {
             }
             if status == NATS_INVALID_SUBSCRIPTION || status == NATS_CONNECTION_CLOSED {
                 close()  // interrupted (or gone): the next call subscribes again
+                return []
+            }
+            // A consumer deleted while a request waits on it answers that request with an error (409
+            // "Consumer Deleted"): asked at once whether that is what happened.
+            if consumerIsGone(now: true) {
+                try subscribe()
+                onNewConsumer?("its consumer was deleted on the server", position)
                 return []
             }
             throw log.failure(status, jsErrCode(0), "follow after \(position)")

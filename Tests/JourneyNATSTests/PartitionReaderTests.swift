@@ -88,6 +88,38 @@ struct PartitionReaderTests {
         }
     }
 
+    /// A consumer deleted while the reader waits on it (an operator's `nats consumer rm`: the server answers
+    /// the waiting request with an error) is started again at once, not reported as a failed read.
+    @Test func aConsumerDeletedWhileTheReaderWaitsIsStartedAgain() async throws {
+        let url = try SharedNATSServer.server.url
+        try await offThread {
+            let stream = try openStream(url)
+            let log = try JetStreamLog(stream: stream, partition: 0)
+            let publisher = try PartitionPublisher(stream: stream)
+            let reader = try PartitionReader(log: log, after: log.lastSequence)
+            defer { reader.close() }
+            let restarts = Mutex<[String]>([])
+            reader.onNewConsumer = { reason, _ in restarts.withLock { $0.append(reason) } }
+            let name = try #require(reader.consumer)
+            let deleter = Thread {
+                usleep(300_000)  // the reader is waiting by then (and if not, the check after its empty answer finds it)
+                var code = jsErrCode(0)
+                _ = stream.name.withCString { s in name.withCString { c in js_DeleteConsumer(log.context.handle, s, c, nil, &code) } }
+            }
+            deleter.start()
+            var read: [PartitionReader.Record] = []
+            var calls = 0
+            while restarts.withLock({ $0.isEmpty }) && calls < 10 {
+                read += try reader.next(wait: .seconds(10))
+                calls += 1
+            }
+            #expect(restarts.withLock { $0 }.count == 1, "\(restarts.withLock { $0 }) after \(calls) calls")
+            _ = try publisher.publish(.init(partition: 0, messageId: "", payload: Array("after".utf8)))
+            read += try reader.next(wait: .seconds(30))
+            #expect(read.map(\.payload) == [Array("after".utf8)])
+        }
+    }
+
     /// A waiting reader returns as soon as a record comes, long before its wait is over; an interrupted
     /// one returns at once with nothing.
     @Test func aWaitingReaderWakesForANewRecordAndWhenInterrupted() async throws {
