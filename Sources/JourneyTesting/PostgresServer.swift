@@ -102,7 +102,8 @@ public final class PostgresServer: Sendable {
 
     /// Starts `psql` running `sql` in database `name` in the background, its session named `application`
     /// (`pg_stat_activity.application_name`): a statement that holds locks while a test looks at what waits
-    /// for them. End it with ``cancel(application:in:)`` (or stop the process).
+    /// for them. End it with ``cancel(application:in:)``: stopping `psql` does not end the server's side,
+    /// which keeps its locks until its statement ends (give it a `statement_timeout` as a bound).
     public func session(_ database: String, _ sql: String, application: String, output: String? = nil) throws -> ChildProcess {
         try ChildProcess(
             Self.binaries + "/psql",
@@ -117,7 +118,11 @@ public final class PostgresServer: Sendable {
     /// is rolled back and its locks released. Returns how many sessions were told.
     @discardableResult
     public func cancel(application: String, in database: String) async throws -> Int {
-        Int(try await psql(database, "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE application_name = '\(application)'")) ?? 0
+        Int(
+            try await psql(
+                database,
+                "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE application_name = '\(application)' AND datname = '\(database)'"
+            )) ?? 0
     }
 
     /// A TCP port of 127.0.0.1 nothing listens on now (the kernel's pick).

@@ -148,7 +148,10 @@ struct PostgresLeasesTests {
         // The checkpoint is held up after it read its lease (the table of users is locked by another session),
         // as a large one under load is.
         let blocker = try server.session(
-            database, "BEGIN; LOCK TABLE user_state IN SHARE MODE; SELECT pg_sleep(600); COMMIT;", application: "journeyd-test-blocker")
+            database,
+            // Bounded (statement_timeout) should the test fail before it cancels the session.
+            "BEGIN; SET LOCAL statement_timeout = '300s'; LOCK TABLE user_state IN SHARE MODE; SELECT pg_sleep(600); COMMIT;",
+            application: "journeyd-test-blocker")
         let tableLocked = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'user_state' AND l.granted AND l.mode = 'ShareLock'"
         #expect(await eventually(timeout: .seconds(120), interval: .milliseconds(50)) { (try? await server.psql(database, tableLocked)) == "1" })
         var checkpoint = Checkpoint(partition: 4, logSequence: 10, rulesVersion: "r", timerSeq: 1, takenAt: t0)
@@ -171,6 +174,7 @@ struct PostgresLeasesTests {
         #expect(answered && renewed.withLock { $0 } == [4, 5], "the renewal waited for the checkpoint (or failed)")
 
         // The lease (renewed with a ttl of 1 ms) has expired: another instance's grant waits for the checkpoint.
+        #expect(await eventually(timeout: .seconds(60), interval: .milliseconds(10)) { (try? await offThread { try leases.leases() })?[4]?.live == false })
         let taking = Task { try await offThread { try leases.acquire(partition: 4, owner: "i2", ttl: .seconds(120)) } }
         #expect(await eventually(timeout: .seconds(120), interval: .milliseconds(50)) { Int((try? await server.psql(database, waiting)) ?? "") ?? 0 >= 2 })
         #expect(try await server.cancel(application: "journeyd-test-blocker", in: database) == 1)

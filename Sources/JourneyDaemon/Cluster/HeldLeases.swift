@@ -34,6 +34,12 @@ final class HeldLeases: Sendable {
 
     func forget(_ partition: Int) { held.withLock { _ = $0.removeValue(forKey: partition) } }
 
+    /// Forgets the lease of `partition` only if it is still the one under `token` (a later grant of the
+    /// same partition is left alone).
+    func forget(_ partition: Int, token: FencingToken) {
+        held.withLock { held in if held[partition]?.token == token { held[partition] = nil } }
+    }
+
     func isHeld(_ partition: Int) -> Bool { held.withLock { $0[partition] != nil } }
 
     /// How long after a renewal was sent the lease still counts as held: a sixth of the ttl less than the

@@ -143,7 +143,7 @@ struct PartitionOwnership: Service {
                 starts.finish(p, try await OwnedPartition.start(partition: p, token: token, fence: held.deliveryFence(p, token: token), context: context))
             } catch {
                 logger.error("partition \(p): could not be started: \(error); releasing its lease")
-                held.forget(p)
+                held.forget(p, token: token)
                 try? await blocking("journeyd leases") { try leases.release(partition: p, owner: instance, token: token) }
                 starts.finish(p, nil)
             }
@@ -177,12 +177,14 @@ struct PartitionOwnership: Service {
             let stopping = Task { await partition.stop(graceful: true) }
             let deadline = ContinuousClock.now + Self.stopBound
             while !partition.hasEnded && ContinuousClock.now < deadline {
-                // Cancelled: the lease lapsed meanwhile (``run()``). Its last checkpoint would be refused by
-                // its token, so the stop is cut short, as a lapsed partition's is (a cancelled nap returns at
-                // once: waiting on here would spin a thread of the cooperative pool until the bound).
+                // Cancelled: the lease lapsed meanwhile (``run()`` forgot it). Its last checkpoint would be
+                // refused by its token, so the stop is cut short, as a lapsed partition's is (a cancelled nap
+                // returns at once: waiting on here would spin a thread of the cooperative pool until the bound).
                 if Task.isCancelled {
-                    partition.abandon()
-                    held.forget(p)
+                    logger.warning(
+                        "partition \(p): lease (token \(token.value)) lapsed while it was let go; stopping it now",
+                        metadata: [RecordField.kind: "partition_lost"])
+                    await partition.stop(graceful: false)
                     return
                 }
                 await nap(.milliseconds(100))
@@ -198,7 +200,7 @@ struct PartitionOwnership: Service {
                 context.metrics.partitionStopHung()
                 partition.abandon()
             }
-            held.forget(p)
+            held.forget(p, token: token)
             try? await blocking("journeyd leases") { try leases.release(partition: p, owner: instance, token: token) }
             logger.notice(
                 "partition \(p) released (token \(token.value)) after \(partition.stages.elapsedMilliseconds ?? 0) ms: \(partition.stages.description)",
