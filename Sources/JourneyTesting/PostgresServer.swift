@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A PostgreSQL 15 server of a test's own (Debian's `postgresql-15`): a fresh cluster (`initdb`) in a
 /// temporary directory, listening on a Unix socket there and on a free port of 127.0.0.1 (``port``), with
@@ -15,7 +16,8 @@ public final class PostgresServer: Sendable {
     public let socketDirectory: String
     /// The TCP port on 127.0.0.1 (also the socket file's number).
     public let port: Int
-    let process: ChildProcess
+    private let running: Mutex<ChildProcess>
+    var process: ChildProcess { running.withLock { $0 } }
     let asRoot: Bool
 
     /// The socket file itself, `socketDirectory/.s.PGSQL.<port>`.
@@ -44,15 +46,7 @@ public final class PostgresServer: Sendable {
                 attempt += 1
                 let port = try freePort()
                 let log = directory.file("server-\(attempt).log")
-                let process = try ChildProcess(
-                    "/usr/bin/env",
-                    command(
-                        asRoot, "postgres",
-                        [
-                            "-D", data, "-k", directory.path, "-c", "listen_addresses=127.0.0.1", "-p", "\(port)", "-c", "fsync=off",
-                            "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=50",
-                        ]),
-                    output: log)
+                let process = try serverProcess(asRoot, data: data, socketDirectory: directory.path, port: port, log: log)
                 let server = PostgresServer(directory: directory, port: port, process: process, asRoot: asRoot)
                 let ready = await eventually(timeout: .seconds(120), interval: .milliseconds(100)) {
                     guard process.isRunning else { return true }
@@ -76,8 +70,40 @@ public final class PostgresServer: Sendable {
         self.directory = directory
         self.port = port
         socketDirectory = directory.path
-        self.process = process
+        self.running = Mutex(process)
         self.asRoot = asRoot
+    }
+
+    private static func serverProcess(_ asRoot: Bool, data: String, socketDirectory: String, port: Int, log: String) throws -> ChildProcess {
+        try ChildProcess(
+            "/usr/bin/env",
+            command(
+                asRoot, "postgres",
+                [
+                    "-D", data, "-k", socketDirectory, "-c", "listen_addresses=127.0.0.1", "-p", "\(port)", "-c", "fsync=off",
+                    "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=50",
+                ]),
+            output: log)
+    }
+
+    /// Ends the server (a fast shutdown: its sessions are ended, as in a failover or an operator's
+    /// restart) and starts it again on the same port and data `downtime` later, waiting (generously) until
+    /// it accepts connections.
+    public func restart(downtime: Duration = .zero) async throws {
+        await process.stop(SIGINT)
+        try await Task.sleep(for: downtime)
+        let log = directory.file("server-restarted.log")
+        let process = try Self.serverProcess(asRoot, data: directory.file("data"), socketDirectory: socketDirectory, port: port, log: log)
+        running.withLock { $0 = process }
+        let ready = await eventually(timeout: .seconds(120), interval: .milliseconds(100)) {
+            guard process.isRunning else { return true }
+            let answer = try? await ChildProcess.run(
+                Self.binaries + "/pg_isready", ["-h", socketDirectory, "-p", "\(port)", "-U", Self.user, "-d", "postgres"])
+            return answer?.status == 0
+        }
+        guard ready, process.isRunning else {
+            throw ConformanceFailure("PostgreSQL did not start again: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        }
     }
 
     private static func command(_ asRoot: Bool, _ program: String, _ arguments: [String]) -> [String] {

@@ -243,6 +243,51 @@ struct ClusterRuntimeTests {
         }
     }
 
+    /// PostgreSQL is down for longer than the lease's ttl (a failover; an operator's restart) under a
+    /// running instance: its renewals fail, its partitions stop as their leases lapse, and it takes them
+    /// again (new tokens) from their checkpoints once the server is back; the instance keeps running, and
+    /// what is sent meanwhile and after is delivered — the touches are replay's, none twice.
+    @Test(.timeLimit(.minutes(10)))
+    func anInstanceGoesOnWhenPostgreSQLRestarts() async throws {
+        let fixture = try DaemonFixture(events: 3000, files: 0, seed: 7)
+        defer { fixture.remove() }
+        try await ClusterPeers.with { peers in
+            try peers.configure(fixture, partitions: 2)
+            let (instance, socket) = try peers.startInstance("a", fixture)
+            defer { instance.signal(SIGKILL) }
+            #expect(await eventually(timeout: .seconds(120)) { FileManager.default.fileExists(atPath: socket) })
+            let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            let half = lines.count / 2
+            let first = try await offThread { try exchange(Array(lines[..<half]), at: socket) }
+            #expect(first.count == half && first.allSatisfy { $0.hasPrefix("ok ") })
+            let control = fixture.root + "/a/control.sock"
+            #expect(await eventually(timeout: .seconds(120)) { (try? await ClusterPeers.status(control: control))?["events"] as? Double == Double(half) })
+
+            // Down for longer than the lease's ttl (2 s): the leases lapse.
+            try await peers.postgres.restart(downtime: .seconds(5))
+            var answer = ""
+            var tries = 0
+            let resent = await eventually(timeout: .seconds(120), interval: .milliseconds(250)) {
+                tries += 1
+                answer = (try? await offThread { try exchange([lines[half]], at: socket) })?.first ?? "(no answer)"
+                return answer.hasPrefix("ok ")
+            }
+            #expect(resent, "the first event after the restart, \(tries) tries: \(answer)")
+            let rest = try await offThread { try exchange(Array(lines[(half + 1)...]), at: socket) }
+            #expect(rest.count == lines.count - half - 1 && rest.allSatisfy { $0.hasPrefix("ok ") }, "\(rest.filter { !$0.hasPrefix("ok ") }.prefix(3))")
+
+            let expected = try replayedTouches(fixture, partitions: 2)
+            #expect(!expected.isEmpty)
+            let delivered = await eventually(timeout: .seconds(120)) { ClusterPeers.delivered(fixture, instances: ["a"]).count >= expected.count }
+            #expect(delivered, "\(ClusterPeers.delivered(fixture, instances: ["a"]).count) of \(expected.count) touches; \(ClusterPeers.ownershipRecords(fixture, instances: ["a"]))")
+            #expect(ClusterPeers.delivered(fixture, instances: ["a"]).sorted() == expected)
+            #expect(instance.isRunning, "the instance outlived the restart")
+            #expect(await instance.stop() == 0)
+            let tokens = Dictionary(grouping: try await peers.commits(), by: \.partition).mapValues { $0.map(\.token).max() ?? 0 }
+            #expect((tokens[0] ?? 0) >= 2 && (tokens[1] ?? 0) >= 2, "each partition taken again under a new token: \(tokens)")
+        }
+    }
+
     /// An identify in one partition naming an anonymous id whose events went to another: each partition
     /// keeps its own users, so the identified user's partition neither reads the anonymous user's state
     /// from the other's checkpoint nor overwrites it at its own (before, it did both: one row per id);
