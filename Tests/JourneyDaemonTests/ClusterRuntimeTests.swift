@@ -204,43 +204,10 @@ struct ClusterRuntimeTests {
     /// nats-server restarts (an upgrade; a crash and systemd's restart) under a running instance: the
     /// instance reconnects; each partition's follower fails with the server's shutdown, and the partition
     /// stops and is taken again from its checkpoint (crash-only); what is sent after the restart is
-    /// delivered — the touches are replay's, none twice. The producer resends an event not answered `ok`
-    /// while the server was away, as Segment's clients do, and sends the rest once one was.
+    /// delivered — the touches are replay's, none twice.
     @Test(.timeLimit(.minutes(10)))
     func anInstanceGoesOnWhenNATSServerRestarts() async throws {
-        let fixture = try DaemonFixture(events: 3000, files: 0, seed: 6)
-        defer { fixture.remove() }
-        try await ClusterPeers.with { peers in
-            try peers.configure(fixture, partitions: 2)
-            let (instance, socket) = try peers.startInstance("a", fixture)
-            defer { instance.signal(SIGKILL) }
-            #expect(await eventually(timeout: .seconds(120)) { FileManager.default.fileExists(atPath: socket) })
-            let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
-            let half = lines.count / 2
-            let first = try await offThread { try exchange(Array(lines[..<half]), at: socket) }
-            #expect(first.count == half && first.allSatisfy { $0.hasPrefix("ok ") })
-            let control = fixture.root + "/a/control.sock"
-            #expect(await eventually(timeout: .seconds(120)) { (try? await ClusterPeers.status(control: control))?["events"] as? Double == Double(half) })
-
-            try await peers.nats.restart()
-            var answer = ""
-            var tries = 0
-            let resent = await eventually(timeout: .seconds(120), interval: .milliseconds(250)) {
-                tries += 1
-                answer = (try? await offThread { try exchange([lines[half]], at: socket) })?.first ?? "(no answer)"
-                return answer.hasPrefix("ok ")
-            }
-            #expect(resent, "the first event after the restart, \(tries) tries: \(answer)")
-            let rest = try await offThread { try exchange(Array(lines[(half + 1)...]), at: socket) }
-            #expect(rest.count == lines.count - half - 1 && rest.allSatisfy { $0.hasPrefix("ok ") }, "\(rest.filter { !$0.hasPrefix("ok ") }.prefix(3))")
-
-            let expected = try replayedTouches(fixture, partitions: 2)
-            #expect(!expected.isEmpty)
-            let delivered = await eventually(timeout: .seconds(120)) { ClusterPeers.delivered(fixture, instances: ["a"]).count >= expected.count }
-            #expect(delivered, "\(ClusterPeers.delivered(fixture, instances: ["a"]).count) of \(expected.count) touches; \(ClusterPeers.ownershipRecords(fixture, instances: ["a"]))")
-            #expect(ClusterPeers.delivered(fixture, instances: ["a"]).sorted() == expected)
-            #expect(await instance.stop() == 0)
-        }
+        try await deliversAcross(seed: 6) { peers in try await peers.nats.restart() }
     }
 
     /// PostgreSQL is down for longer than the lease's ttl (a failover; an operator's restart) under a
@@ -249,7 +216,15 @@ struct ClusterRuntimeTests {
     /// what is sent meanwhile and after is delivered — the touches are replay's, none twice.
     @Test(.timeLimit(.minutes(10)))
     func anInstanceGoesOnWhenPostgreSQLRestarts() async throws {
-        let fixture = try DaemonFixture(events: 3000, files: 0, seed: 7)
+        try await deliversAcross(seed: 7) { peers in try await peers.postgres.restart(downtime: .seconds(5)) }
+    }
+
+    /// One instance over two partitions gets half the fixture's events, then `outage` happens, then the
+    /// other half: the producer resends the first event until it is answered `ok` (as Segment's clients
+    /// resend what failed) and sends the rest once it is. Every touch is delivered as replay gives it, the
+    /// instance outlives the outage, and each partition committed under a new lease token after it.
+    private func deliversAcross(seed: UInt64, _ outage: (ClusterPeers) async throws -> Void) async throws {
+        let fixture = try DaemonFixture(events: 3000, files: 0, seed: seed)
         defer { fixture.remove() }
         try await ClusterPeers.with { peers in
             try peers.configure(fixture, partitions: 2)
@@ -263,8 +238,7 @@ struct ClusterRuntimeTests {
             let control = fixture.root + "/a/control.sock"
             #expect(await eventually(timeout: .seconds(120)) { (try? await ClusterPeers.status(control: control))?["events"] as? Double == Double(half) })
 
-            // Down for longer than the lease's ttl (2 s): the leases lapse.
-            try await peers.postgres.restart(downtime: .seconds(5))
+            try await outage(peers)
             var answer = ""
             var tries = 0
             let resent = await eventually(timeout: .seconds(120), interval: .milliseconds(250)) {
@@ -272,7 +246,7 @@ struct ClusterRuntimeTests {
                 answer = (try? await offThread { try exchange([lines[half]], at: socket) })?.first ?? "(no answer)"
                 return answer.hasPrefix("ok ")
             }
-            #expect(resent, "the first event after the restart, \(tries) tries: \(answer)")
+            #expect(resent, "the first event after the outage, \(tries) tries: \(answer)")
             let rest = try await offThread { try exchange(Array(lines[(half + 1)...]), at: socket) }
             #expect(rest.count == lines.count - half - 1 && rest.allSatisfy { $0.hasPrefix("ok ") }, "\(rest.filter { !$0.hasPrefix("ok ") }.prefix(3))")
 
@@ -281,7 +255,7 @@ struct ClusterRuntimeTests {
             let delivered = await eventually(timeout: .seconds(120)) { ClusterPeers.delivered(fixture, instances: ["a"]).count >= expected.count }
             #expect(delivered, "\(ClusterPeers.delivered(fixture, instances: ["a"]).count) of \(expected.count) touches; \(ClusterPeers.ownershipRecords(fixture, instances: ["a"]))")
             #expect(ClusterPeers.delivered(fixture, instances: ["a"]).sorted() == expected)
-            #expect(instance.isRunning, "the instance outlived the restart")
+            #expect(instance.isRunning, "the instance outlived the outage")
             #expect(await instance.stop() == 0)
             let tokens = Dictionary(grouping: try await peers.commits(), by: \.partition).mapValues { $0.map(\.token).max() ?? 0 }
             #expect((tokens[0] ?? 0) >= 2 && (tokens[1] ?? 0) >= 2, "each partition taken again under a new token: \(tokens)")
