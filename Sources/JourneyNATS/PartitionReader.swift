@@ -14,9 +14,10 @@ public import JourneyCore
 /// the library had already given up on, and dropped) is detected by that number, and the reader starts a
 /// new consumer after the last record it returned — nothing is skipped. So it does when the consumer is
 /// gone from the server (deleted by an operator, or by its inactivity threshold after the process was
-/// paused for a minute): a request to a deleted consumer just times out, like one to an idle subject,
-/// so after an empty answer the reader asks whether its consumer still exists, at most every
-/// ``consumerCheckInterval``. Not thread-safe: one reader thread; ``interrupt()`` may be called from another.
+/// paused for a minute): a request made to a deleted consumer just times out, like one to an idle
+/// subject, so after an empty answer the reader asks whether its consumer still exists, at most every
+/// ``consumerCheckInterval``; a request waiting when the consumer is deleted fails, and after a failed
+/// request it asks at once. Not thread-safe: one reader thread; ``interrupt()`` may be called from another.
 public final class PartitionReader: @unchecked Sendable {
     public let log: JetStreamLog
     /// Records fetched per request at most.
