@@ -207,7 +207,7 @@ struct ClusterRuntimeTests {
     /// delivered — the touches are replay's, none twice.
     @Test(.timeLimit(.minutes(10)))
     func anInstanceGoesOnWhenNATSServerRestarts() async throws {
-        try await deliversAcross(seed: 6) { peers in try await peers.nats.restart() }
+        _ = try await deliversAcross(seed: 6) { peers in try await peers.nats.restart() }
     }
 
     /// PostgreSQL is down for longer than the lease's ttl (a failover; an operator's restart) under a
@@ -216,14 +216,19 @@ struct ClusterRuntimeTests {
     /// what is sent meanwhile and after is delivered — the touches are replay's, none twice.
     @Test(.timeLimit(.minutes(10)))
     func anInstanceGoesOnWhenPostgreSQLRestarts() async throws {
-        try await deliversAcross(seed: 7) { peers in try await peers.postgres.restart(downtime: .seconds(5)) }
+        let log = try await deliversAcross(seed: 7) { peers in try await peers.postgres.restart(downtime: .seconds(5)) }
+        // The outage is told once when it begins and once when it ends, not at every attempt.
+        func count(_ text: String) -> Int { log.components(separatedBy: text).count - 1 }
+        #expect(count("leases failed:") == 1 && count("renewing leases works again, after ") == 1, "\(log)")
+        #expect(count("error partition ownership:") == 1 && count("partition ownership works again, after ") == 1, "\(log)")
     }
 
     /// One instance over two partitions gets half the fixture's events, then `outage` happens, then the
     /// other half: the producer resends the first event until it is answered `ok` (as Segment's clients
     /// resend what failed) and sends the rest once it is. Every touch is delivered as replay gives it, the
     /// instance outlives the outage, and each partition committed under a new lease token after it.
-    private func deliversAcross(seed: UInt64, _ outage: (ClusterPeers) async throws -> Void) async throws {
+    /// Returns the instance's log.
+    private func deliversAcross(seed: UInt64, _ outage: (ClusterPeers) async throws -> Void) async throws -> String {
         let fixture = try DaemonFixture(events: 3000, files: 0, seed: seed)
         defer { fixture.remove() }
         try await ClusterPeers.with { peers in
@@ -260,6 +265,7 @@ struct ClusterRuntimeTests {
             let tokens = Dictionary(grouping: try await peers.commits(), by: \.partition).mapValues { $0.map(\.token).max() ?? 0 }
             #expect((tokens[0] ?? 0) >= 2 && (tokens[1] ?? 0) >= 2, "each partition taken again under a new token: \(tokens)")
         }
+        return (try? String(contentsOfFile: fixture.root + "/a.log", encoding: .utf8)) ?? ""
     }
 
     /// An identify in one partition naming an anonymous id whose events went to another: each partition

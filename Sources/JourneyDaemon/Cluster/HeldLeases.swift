@@ -82,6 +82,7 @@ final class HeldLeases: Sendable {
 
     /// Renews every held lease every ttl / 4 until cancelled, all in one statement.
     func renewForever() async {
+        var streak = FailureStreak()
         while !Task.isCancelled {
             let current = held.withLock { $0.mapValues(\.token) }
             if !current.isEmpty {
@@ -97,8 +98,16 @@ final class HeldLeases: Sendable {
                         return lost
                     }
                     for (p, token) in lost { logger.warning("partition \(p): lease (token \(token.value)) could not be renewed: it was lost") }
+                    if case .recovered(let failures, let seconds) = streak.succeeded(now: MonotonicClock.nanoseconds) {
+                        logger.notice("renewing leases works again, after \(failures) failed attempts over \(seconds) s")
+                    }
                 } catch {
-                    logger.error("renewing \(current.count) leases failed: \(error)")
+                    switch streak.failed(now: MonotonicClock.nanoseconds) {
+                    case .first: logger.error("renewing \(current.count) leases failed: \(error)")
+                    case .still(let failures, let seconds):
+                        logger.error("renewing leases still fails (\(failures) attempts over \(seconds) s): \(error)")
+                    case .recovered, nil: break
+                    }
                 }
             }
             pulse.renewed()

@@ -34,6 +34,7 @@ struct PartitionOwnership: Service {
         var joined = false
         var watch = PartitionStallWatch(after: stallAfter)
         let starts = PartitionStarts()
+        var streak = FailureStreak()
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             await adopt(starts.take(), into: &owned, held)
             for p in held.lapsed() where !OwnershipFault.keepsLapsedPartitions {
@@ -60,9 +61,17 @@ struct PartitionOwnership: Service {
                 do {
                     turn = try await spread(&owned, &leaving, held, starts)
                     joined = true
+                    if case .recovered(let failures, let seconds) = streak.succeeded(now: MonotonicClock.nanoseconds) {
+                        logger.notice("partition ownership works again, after \(failures) failed turns over \(seconds) s")
+                    }
                 } catch {
                     turn = ttl / 3
-                    logger.error("partition ownership: \(error); trying again")
+                    switch streak.failed(now: MonotonicClock.nanoseconds) {
+                    case .first: logger.error("partition ownership: \(error); trying again every \(turn.nanoseconds / 1_000_000) ms")
+                    case .still(let failures, let seconds):
+                        logger.error("partition ownership still fails (\(failures) turns over \(seconds) s): \(error); trying again")
+                    case .recovered, nil: break
+                    }
                 }
             }
             context.partitions.publish(owned)
