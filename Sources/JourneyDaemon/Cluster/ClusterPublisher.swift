@@ -30,6 +30,8 @@ final class ClusterPublisher: EventIntake {
     let instance: String
     let logger: Logger
     private let rejected = Atomic<Int>(0)
+    /// Failed publishes (nats-server away): the first, a reminder every 30 s, the recovery.
+    private let failures = Mutex(FailureStreak())
 
     init(publisher: PartitionPublisher, eventTime: EventTimePolicy, positions: any InputPositionStore, instance: String, logger: Logger) {
         self.publisher = publisher
@@ -76,9 +78,18 @@ final class ClusterPublisher: EventIntake {
         do {
             if !messages.isEmpty { _ = try await blocking("journeyd publish") { try publisher.publish(batch: messages) } }
         } catch {
-            logger.error("publishing a batch of \(events) events (\(messages.count) partitions) from \(batch.origin) failed: \(error)")
+            switch failures.withLock({ $0.failed(now: MonotonicClock.nanoseconds) }) {
+            case .first:
+                logger.error("publishing a batch of \(events) events (\(messages.count) partitions) from \(batch.origin) failed: \(error)")
+            case .still(let failed, let seconds):
+                logger.error("publishing still fails (\(failed) batches refused over \(seconds) s): \(error)")
+            case .recovered, nil: break
+            }
             receipt.resolve(.refused("journeyd cannot store events: \(error)"))
             return receipt
+        }
+        if !messages.isEmpty, case .recovered(let failed, let seconds) = failures.withLock({ $0.succeeded(now: MonotonicClock.nanoseconds) }) {
+            logger.notice("publishing works again, after \(failed) batches refused over \(seconds) s")
         }
         if !batch.positions.isEmpty {
             do {
