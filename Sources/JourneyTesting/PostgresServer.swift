@@ -90,8 +90,17 @@ public final class PostgresServer: Sendable {
     /// restart) and starts it again on the same port and data `downtime` later, waiting (generously) until
     /// it accepts connections.
     public func restart(downtime: Duration = .zero) async throws {
-        await process.stop(SIGINT)
+        await halt()
         try await Task.sleep(for: downtime)
+        try await resume()
+    }
+
+    /// Ends the server (a fast shutdown), keeping its data and port for ``resume()``.
+    public func halt() async { await process.stop(SIGINT) }
+
+    /// Starts the server ``halt()`` ended again, on the same port and data, and waits (generously) until
+    /// it accepts connections.
+    public func resume() async throws {
         let log = directory.file("server-restarted.log")
         let process = try Self.serverProcess(asRoot, data: directory.file("data"), socketDirectory: socketDirectory, port: port, log: log)
         running.withLock { $0 = process }

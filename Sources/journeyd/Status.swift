@@ -38,7 +38,7 @@ struct Status: ParsableCommand {
         }
         let answer = try JSONParser().parse(text)
         for member in answer.members ?? [] where member.key != "ok" && member.key != "metrics" {
-            let value = member.value.stringValue ?? member.value.jsonText
+            let value = member.value.stringValue.map { $0.isEmpty ? "-" : $0 } ?? member.value.jsonText
             print("\(member.key.padding(toLength: 12, withPad: " ", startingAt: 0)) \(value)")
         }
         let families = answer.members?.first { $0.key == "metrics" }?.value.members ?? []

@@ -26,17 +26,19 @@ final class ClusterControlService: Service, Sendable {
     /// This instance's input archives (spool `done/`, quarantine), which `forget` erases the user from.
     let archives: [String]
     let report: ClusterReport
+    /// What of the instance's ownership fails now (`failing` in status).
+    let pulse: OwnershipPulse
     let logger: Logger
 
     init(
         socket: ControlSocket, instance: String, partitionCount: Int, partitions: InstancePartitions, reloader: ClusterReloader,
         metricsExposition: @escaping @Sendable () -> [UInt8], partitionOf: @escaping @Sendable (String) -> Int,
         owners: @escaping @Sendable () throws -> [Int: (owner: String, live: Bool)], checkpointed: @escaping ClusterReport.Checkpointed,
-        archives: [String], logger: Logger
+        archives: [String], pulse: OwnershipPulse, logger: Logger
     ) {
         (self.socket, self.instance, self.partitionCount, self.partitions) = (socket, instance, partitionCount, partitions)
         (self.reloader, self.metricsExposition, self.partitionOf, self.owners) = (reloader, metricsExposition, partitionOf, owners)
-        (self.archives, self.logger) = (archives, logger)
+        (self.archives, self.pulse, self.logger) = (archives, pulse, logger)
         report = ClusterReport(instance: instance, partitionCount: partitionCount, partitions: partitions, checkpointed: checkpointed)
     }
 
@@ -130,6 +132,7 @@ final class ClusterControlService: Service, Sendable {
             .init("forgotten_refused", number(sum.forgottenRefused)),
             .init("merges_across_partitions", number(sum.mergesAcrossPartitions)),
             .init("partition_stalls", number(partitions.stalls)),
+            .init("failing", .string(pulse.failures())),
             .init("metrics", MetricsSnapshot(exposition: metricsExposition()).jsonValue),
         ])
     }

@@ -100,7 +100,7 @@ public final class ClusterDaemon: Sendable {
                     metricsExposition: options.metricsExposition, partitionOf: { stream.partition(of: $0) },
                     owners: { try leases.leases().mapValues { ($0.owner, $0.live) } },
                     checkpointed: { (try store.checkpointedFigures(of: $0), try store.unfinishedOutbox(of: $0)) },
-                    archives: [options.spoolDirectory + "/done", options.stateDirectory + "/quarantine"], logger: logger)))
+                    archives: [options.spoolDirectory + "/done", options.stateDirectory + "/quarantine"], pulse: pulse, logger: logger)))
         }
         // READY=1 once the inputs listen and the instance has joined ownership; then STATUS= and WATCHDOG=1.
         let ready = "journeyd running as cluster instance \(instance): \(live.rules.journeys.count) journeys, \(cluster.partitions) partitions, stream \(cluster.stream) on \(stream.connection.server), state \(store.configuration.address)"

@@ -19,5 +19,6 @@ struct ClusterVitals: VitalSigns {
         return "instance \(instance): \(owned.count) of \(partitionCount) partitions; \(sum.counters.events) events; "
             + "\(sum.timers) timers waiting; outbox \(sum.outboxWaiting) waiting, \(sum.outboxAttempting) in flight; "
             + "\(sum.counters.delivered) delivered; last reload: \(reloader.lastReload.withLock { $0 })"
+            + (ownership.isFailing ? "; " + ownership.failures() : "")
     }
 }

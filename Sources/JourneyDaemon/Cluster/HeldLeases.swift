@@ -98,10 +98,12 @@ final class HeldLeases: Sendable {
                         return lost
                     }
                     for (p, token) in lost { logger.warning("partition \(p): lease (token \(token.value)) could not be renewed: it was lost") }
+                    pulse.working("leases")
                     if case .recovered(let failures, let seconds) = streak.succeeded(now: MonotonicClock.nanoseconds) {
                         logger.notice("renewing leases works again, after \(failures) failed attempts over \(seconds) s")
                     }
                 } catch {
+                    pulse.failing("leases", "\(error)")
                     switch streak.failed(now: MonotonicClock.nanoseconds) {
                     case .first: logger.error("renewing \(current.count) leases failed: \(error)")
                     case .still(let failures, let seconds):
@@ -110,6 +112,7 @@ final class HeldLeases: Sendable {
                     }
                 }
             }
+            if current.isEmpty { pulse.working("leases") }  // nothing held: nothing failing
             pulse.renewed()
             await nap(ttl / 4)
         }

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Signs of life of an instance's ownership: the turns of ``PartitionOwnership``'s loop, the rounds of
@@ -20,4 +21,28 @@ final class OwnershipPulse: Sendable {
 
     var turns: UInt64 { turnCount.load(ordering: .relaxed) }
     var renewals: UInt64 { renewalCount.load(ordering: .relaxed) }
+
+    /// What fails now, by loop (`ownership`, `leases`): since when (wall clock) and the last error.
+    private let trouble = Mutex<[String: (since: Date, error: String)]>([:])
+
+    /// `loop`'s last attempt failed with `error` (the streak keeps its start).
+    func failing(_ loop: String, _ error: String, at now: Date = Date()) {
+        trouble.withLock { $0[loop] = ($0[loop]?.since ?? now, error) }
+    }
+
+    /// `loop`'s last attempt worked.
+    func working(_ loop: String) { trouble.withLock { _ = $0.removeValue(forKey: loop) } }
+
+    /// Whether a loop fails now.
+    var isFailing: Bool { trouble.withLock { !$0.isEmpty } }
+
+    /// What fails, for `journeyd status` and `STATUS=`: `leases failing for 12 s: …; ownership failing for
+    /// 11 s: …`, or empty when nothing does.
+    func failures(now: Date = Date()) -> String {
+        trouble.withLock { trouble in
+            trouble.sorted { $0.key < $1.key }.map { loop, failure in
+                "\(loop) failing for \(Int(now.timeIntervalSince(failure.since))) s: \(failure.error)"
+            }.joined(separator: "; ")
+        }
+    }
 }

@@ -61,11 +61,13 @@ struct PartitionOwnership: Service {
                 do {
                     turn = try await spread(&owned, &leaving, held, starts)
                     joined = true
+                    context.pulse.working("ownership")
                     if case .recovered(let failures, let seconds) = streak.succeeded(now: MonotonicClock.nanoseconds) {
                         logger.notice("partition ownership works again, after \(failures) failed turns over \(seconds) s")
                     }
                 } catch {
                     turn = ttl / 3
+                    context.pulse.failing("ownership", "\(error)")
                     switch streak.failed(now: MonotonicClock.nanoseconds) {
                     case .first: logger.error("partition ownership: \(error); trying again every \(turn.nanoseconds / 1_000_000) ms")
                     case .still(let failures, let seconds):
@@ -76,6 +78,7 @@ struct PartitionOwnership: Service {
             }
             context.partitions.publish(owned)
             context.metrics.partitionsOwned(owned.count)
+            context.metrics.clusterFailing(context.pulse.isFailing)
             context.pulse.turned()
             // READY=1 (the first time) once no start is running or finished unadopted: what was published
             // above is then everything the first turns claimed (a start that ended after this pass's adopt

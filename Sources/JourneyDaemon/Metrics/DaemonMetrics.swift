@@ -131,6 +131,11 @@ final class DaemonMetrics: Sendable {
         gauge("journeyd_cluster_partitions_owned").record(count)
     }
 
+    /// Cluster mode: whether the instance's lease renewals or ownership turns fail now (PostgreSQL away).
+    func clusterFailing(_ failing: Bool) {
+        gauge("journeyd_cluster_ownership_failing").record(failing ? 1 : 0)
+    }
+
     /// Cluster mode: a partition's graceful stop did not end within its bound (never expected).
     func partitionStopHung() {
         counter("journeyd_cluster_partition_stop_hung_total").increment()

@@ -26,6 +26,7 @@ public enum MetricCatalog {
         "journeyd_reloads_total": "Rule reloads, by result (ok or refused).",
         "journeyd_rules_info": "The live rule set's content hash (1 for the live version).",
         "journeyd_cluster_partitions_owned": "Cluster mode: the partitions this instance owns (processes) now.",
+        "journeyd_cluster_ownership_failing": "Cluster mode: 1 while this instance's lease renewals or ownership turns fail (PostgreSQL unreachable), else 0.",
         "journeyd_cluster_stale_records_skipped_total": "Cluster mode: records a stale owner (paused past its lease) appended after the partition was taken over, skipped.",
         "journeyd_cluster_identity_merges_across_partitions_total": "Cluster mode: identifies and aliases naming an id whose events go to another partition; the two are not joined.",
         "journeyd_cluster_partition_stalls_total": "Cluster mode: owned partitions found stalled (behind their subject's end without progress) and let go.",
