@@ -23,8 +23,10 @@ public final class PartitionReader: @unchecked Sendable {
     /// Records fetched per request at most.
     public let batch: Int32
     private var subscription: OpaquePointer?
-    /// Guards `subscription` between the reader thread and ``interrupt()``.
+    /// Guards `subscription` and `interrupted` between the reader thread and ``interrupt()``.
     private let lock = NSLock()
+    /// Set by ``interrupt()`` (whose unsubscribe deletes the consumer), cleared by a new subscription.
+    private var interrupted = false
     /// The stream sequence of the last record returned, and the consumer's number for it.
     private var position: UInt64
     private var delivered: UInt64 = 0
@@ -85,6 +87,7 @@ public final class PartitionReader: @unchecked Sendable {
     /// Makes a blocked ``next(wait:)`` return soon (it returns what it has, or nothing).
     public func interrupt() {
         lock.withLock {
+            interrupted = true
             if let subscription { _ = natsSubscription_Unsubscribe(subscription) }
         }
     }
@@ -115,7 +118,10 @@ public final class PartitionReader: @unchecked Sendable {
             return js_PullSubscribe(&subscription, log.context.handle, log.subject, nil, nil, &options, &code)
         }
         guard status == NATS_OK, let subscription else { throw log.failure(status, code, "follow after \(after)") }
-        lock.withLock { self.subscription = subscription }
+        lock.withLock {
+            self.subscription = subscription
+            interrupted = false
+        }
         delivered = 0
         pending = 0
         foundAt = MonotonicClock.nanoseconds
@@ -127,13 +133,14 @@ public final class PartitionReader: @unchecked Sendable {
     private func consumerIsGone(now asked: Bool = false) -> Bool {
         let now = MonotonicClock.nanoseconds
         guard let subscription, asked || now &- foundAt >= UInt64(Self.consumerCheckInterval.nanoseconds) else { return false }
-        guard lock.withLock({ natsSubscription_IsValid(subscription) }) else { return false }
+        guard lock.withLock({ !interrupted }) else { return false }
         var info: UnsafeMutablePointer<jsConsumerInfo>?
         var code = jsErrCode(0)
         let status = natsSubscription_GetConsumerInfo(&info, subscription, nil, &code)
         if let info { jsConsumerInfo_Destroy(info) }
         if status == NATS_OK { foundAt = now }
-        return status == NATS_NOT_FOUND || code == JSConsumerNotFoundErr
+        // Asked after the call too: an interrupt() meanwhile deleted the consumer itself.
+        return (status == NATS_NOT_FOUND || code == JSConsumerNotFoundErr) && lock.withLock { !interrupted }
     }
 
     /// One request for up to `batch` records, waiting at most `wait` for them.

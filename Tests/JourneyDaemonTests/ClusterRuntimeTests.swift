@@ -207,7 +207,9 @@ struct ClusterRuntimeTests {
     /// delivered — the touches are replay's, none twice.
     @Test(.timeLimit(.minutes(10)))
     func anInstanceGoesOnWhenNATSServerRestarts() async throws {
-        _ = try await deliversAcross(seed: 6) { peers, _ in try await peers.nats.restart() }
+        // (A reader may also find its consumer gone on the restarted server and follow with a new one: both
+        // ways are right, so new lease tokens are not asked for.)
+        _ = try await deliversAcross(seed: 6, newTokens: false) { peers, _ in try await peers.nats.restart() }
     }
 
     /// PostgreSQL is down for longer than the lease's ttl (a failover; an operator's restart) under a
@@ -237,9 +239,12 @@ struct ClusterRuntimeTests {
                 return now["failing"] as? String == "" && gauge(now) == 0
             })
         }
-        // The outage is told once when it begins and once when it ends, not at every attempt.
+        // The outage is told once when it begins and once when it ends, not at every attempt. (The renewals
+        // fail at least once unless the loop was starved past the leases' lapse; their streak ends when
+        // nothing is held any more, or when a renewal works again.)
         func count(_ text: String) -> Int { log.components(separatedBy: text).count - 1 }
-        #expect(count("leases failed:") == 1 && count("renewing leases works again, after ") == 1, "\(log)")
+        let renewalEnds = count("renewing leases works again, after ") + count("renewing leases: none held any more, after ")
+        #expect(count("leases failed:") <= 1 && renewalEnds == count("leases failed:"), "\(log)")
         #expect(count("error partition ownership:") == 1 && count("partition ownership works again, after ") == 1, "\(log)")
     }
 
@@ -247,9 +252,11 @@ struct ClusterRuntimeTests {
     /// instance's control socket), then the
     /// other half: the producer resends the first event until it is answered `ok` (as Segment's clients
     /// resend what failed) and sends the rest once it is. Every touch is delivered as replay gives it, the
-    /// instance outlives the outage, and each partition committed under a new lease token after it.
-    /// Returns the instance's log.
-    private func deliversAcross(seed: UInt64, _ outage: (ClusterPeers, _ control: String) async throws -> Void) async throws -> String {
+    /// instance outlives the outage, and (`newTokens`) each partition committed under a new lease token
+    /// after it. Returns the instance's log.
+    private func deliversAcross(
+        seed: UInt64, newTokens: Bool = true, _ outage: (ClusterPeers, _ control: String) async throws -> Void
+    ) async throws -> String {
         let fixture = try DaemonFixture(events: 3000, files: 0, seed: seed)
         defer { fixture.remove() }
         try await ClusterPeers.with { peers in
@@ -283,8 +290,10 @@ struct ClusterRuntimeTests {
             #expect(ClusterPeers.delivered(fixture, instances: ["a"]).sorted() == expected)
             #expect(instance.isRunning, "the instance outlived the outage")
             #expect(await instance.stop() == 0)
-            let tokens = Dictionary(grouping: try await peers.commits(), by: \.partition).mapValues { $0.map(\.token).max() ?? 0 }
-            #expect((tokens[0] ?? 0) >= 2 && (tokens[1] ?? 0) >= 2, "each partition taken again under a new token: \(tokens)")
+            if newTokens {
+                let tokens = Dictionary(grouping: try await peers.commits(), by: \.partition).mapValues { $0.map(\.token).max() ?? 0 }
+                #expect((tokens[0] ?? 0) >= 2 && (tokens[1] ?? 0) >= 2, "each partition taken again under a new token: \(tokens)")
+            }
         }
         return (try? String(contentsOfFile: fixture.root + "/a.log", encoding: .utf8)) ?? ""
     }

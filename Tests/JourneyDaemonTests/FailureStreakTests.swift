@@ -31,4 +31,13 @@ struct FailureStreakTests {
         #expect(streak.failed(now: 100 * second) == .first)
         #expect(streak.failed(now: 131 * second) == .still(failures: 2, seconds: 31))
     }
+
+    /// Attempts side by side: one that began before the streak and succeeds during it ends nothing.
+    @Test func anAttemptOlderThanTheStreakDoesNotEndIt() {
+        var streak = FailureStreak(every: .seconds(30))
+        #expect(streak.failed(now: 10 * second) == .first)
+        #expect(streak.succeeded(now: 11 * second, attemptStarted: 9 * second) == nil)
+        #expect(streak.failing)
+        #expect(streak.succeeded(now: 12 * second, attemptStarted: 11 * second) == .recovered(failures: 1, seconds: 2))
+    }
 }

@@ -101,19 +101,31 @@ struct PartitionReaderTests {
             let restarts = Mutex<[String]>([])
             reader.onNewConsumer = { reason, _ in restarts.withLock { $0.append(reason) } }
             let name = try #require(reader.consumer)
+            let deleted = DispatchSemaphore(value: 0)
             let deleter = Thread {
-                usleep(300_000)  // the reader is waiting by then (and if not, the check after its empty answer finds it)
+                defer { deleted.signal() }
+                // Once the server holds the reader's request (however long the reader takes to make it).
+                var waiting: Int64 = 0
+                for _ in 0..<6000 where waiting == 0 {
+                    var info: UnsafeMutablePointer<jsConsumerInfo>?
+                    var code = jsErrCode(0)
+                    _ = stream.name.withCString { s in name.withCString { c in js_GetConsumerInfo(&info, log.context.handle, s, c, nil, &code) } }
+                    waiting = info?.pointee.NumWaiting ?? 0
+                    if let info { jsConsumerInfo_Destroy(info) }
+                    if waiting == 0 { usleep(20_000) }
+                }
                 var code = jsErrCode(0)
                 _ = stream.name.withCString { s in name.withCString { c in js_DeleteConsumer(log.context.handle, s, c, nil, &code) } }
             }
             deleter.start()
+            defer { deleted.wait() }
             var read: [PartitionReader.Record] = []
             var calls = 0
             while restarts.withLock({ $0.isEmpty }) && calls < 10 {
                 read += try reader.next(wait: .seconds(10))
                 calls += 1
             }
-            #expect(restarts.withLock { $0 }.count == 1, "\(restarts.withLock { $0 }) after \(calls) calls")
+            #expect(restarts.withLock { $0 } == ["its consumer was deleted on the server"], "after \(calls) calls")
             _ = try publisher.publish(.init(partition: 0, messageId: "", payload: Array("after".utf8)))
             read += try reader.next(wait: .seconds(30))
             #expect(read.map(\.payload) == [Array("after".utf8)])

@@ -30,8 +30,10 @@ final class ClusterPublisher: EventIntake {
     let instance: String
     let logger: Logger
     private let rejected = Atomic<Int>(0)
-    /// Failed publishes (nats-server away): the first, a reminder every 30 s, the recovery.
+    /// Failed publishes (nats-server away) and failed moves of input positions (PostgreSQL away), each
+    /// told as a streak: the first, a reminder every 30 s, the recovery.
     private let failures = Mutex(FailureStreak())
+    private let positionFailures = Mutex(FailureStreak())
 
     init(publisher: PartitionPublisher, eventTime: EventTimePolicy, positions: any InputPositionStore, instance: String, logger: Logger) {
         self.publisher = publisher
@@ -75,6 +77,7 @@ final class ClusterPublisher: EventIntake {
         }
         let (publisher, positions, instance) = (self.publisher, self.positions, self.instance)
         let events = batch.events.count - refused.count
+        let started = MonotonicClock.nanoseconds
         do {
             if !messages.isEmpty { _ = try await blocking("journeyd publish") { try publisher.publish(batch: messages) } }
         } catch {
@@ -88,7 +91,9 @@ final class ClusterPublisher: EventIntake {
             receipt.resolve(.refused("journeyd cannot store events: \(error)"))
             return receipt
         }
-        if !messages.isEmpty, case .recovered(let failed, let seconds) = failures.withLock({ $0.succeeded(now: MonotonicClock.nanoseconds) }) {
+        if !messages.isEmpty,
+            case .recovered(let failed, let seconds) = failures.withLock({ $0.succeeded(now: MonotonicClock.nanoseconds, attemptStarted: started) })
+        {
             logger.notice("publishing works again, after \(failed) batches refused over \(seconds) s")
         }
         if !batch.positions.isEmpty {
@@ -97,9 +102,19 @@ final class ClusterPublisher: EventIntake {
             } catch {
                 // Published, but a restart would read the batch again: not durable as a whole. The source
                 // offers it again; JetStream stores the same composition once, the engine drops repeats.
-                logger.error("keeping the input position after a batch from \(batch.origin) failed: \(error)")
+                switch positionFailures.withLock({ $0.failed(now: MonotonicClock.nanoseconds) }) {
+                case .first: logger.error("keeping the input position after a batch from \(batch.origin) failed: \(error)")
+                case .still(let failed, let seconds):
+                    logger.error("keeping input positions still fails (\(failed) batches refused over \(seconds) s): \(error)")
+                case .recovered, nil: break
+                }
                 receipt.resolve(.refused("journeyd cannot keep its input position: \(error)"))
                 return receipt
+            }
+            if case .recovered(let failed, let seconds) = positionFailures.withLock({
+                $0.succeeded(now: MonotonicClock.nanoseconds, attemptStarted: started)
+            }) {
+                logger.notice("keeping input positions works again, after \(failed) batches refused over \(seconds) s")
             }
         }
         receipt.resolve(.durable(refused: refused))

@@ -16,9 +16,10 @@ struct ClusterVitals: VitalSigns {
     var statusText: String {
         let owned = partitions.owned
         let sum = partitions.figures
+        let failing = ownership.failures()
         return "instance \(instance): \(owned.count) of \(partitionCount) partitions; \(sum.counters.events) events; "
             + "\(sum.timers) timers waiting; outbox \(sum.outboxWaiting) waiting, \(sum.outboxAttempting) in flight; "
             + "\(sum.counters.delivered) delivered; last reload: \(reloader.lastReload.withLock { $0 })"
-            + (ownership.isFailing ? "; " + ownership.failures() : "")
+            + (failing.isEmpty ? "" : "; " + failing)
     }
 }

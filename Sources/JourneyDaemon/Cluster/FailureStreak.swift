@@ -36,12 +36,15 @@ struct FailureStreak {
         return .still(failures: failures, seconds: Int((now &- began) / 1_000_000_000))
     }
 
-    mutating func succeeded(now: UInt64) -> Record? {
+    /// An attempt succeeded. With `attemptStarted`, one that began before the streak did (attempts that
+    /// run side by side: a batch published before the outage, acknowledged during it) ends nothing.
+    mutating func succeeded(now: UInt64, attemptStarted: UInt64? = nil) -> Record? {
+        guard let began else { return nil }
+        if let attemptStarted, attemptStarted < began { return nil }
         defer {
-            began = nil
+            self.began = nil
             failures = 0
         }
-        guard let began else { return nil }
         return .recovered(failures: failures, seconds: Int((now &- began) / 1_000_000_000))
     }
 }

@@ -112,7 +112,12 @@ final class HeldLeases: Sendable {
                     }
                 }
             }
-            if current.isEmpty { pulse.working("leases") }  // nothing held: nothing failing
+            if current.isEmpty {  // nothing held (they lapsed): nothing to fail
+                pulse.working("leases")
+                if case .recovered(let failures, let seconds) = streak.succeeded(now: MonotonicClock.nanoseconds) {
+                    logger.notice("renewing leases: none held any more, after \(failures) failed attempts over \(seconds) s")
+                }
+            }
             pulse.renewed()
             await nap(ttl / 4)
         }

@@ -196,7 +196,7 @@ struct PartitionOwnership: Service {
                     logger.warning(
                         "partition \(p): lease (token \(token.value)) lapsed while it was let go; stopping it now",
                         metadata: [RecordField.kind: "partition_lost"])
-                    await partition.stop(graceful: false)
+                    partition.abandon()  // not awaited: this stop is the one the bound exists for
                     return
                 }
                 await nap(.milliseconds(100))
