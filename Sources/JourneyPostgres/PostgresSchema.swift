@@ -160,10 +160,7 @@ enum PostgresSchema {
             var applied: Set<Int> = []
             for row in try session.run("SELECT version FROM journeyd_migrations") { applied.insert(try row.decode(Int.self)) }
             if let newest = applied.max(), newest > migrations.last!.version {
-                throw StoreError.database(
-                    path: pool.configuration.address, operation: "migrate the schema",
-                    reason: "the database is at schema version \(newest), newer than this journeyd knows (\(migrations.last!.version)):"
-                        + " run the newer journeyd")
+                throw StoreError.newerSchema(path: pool.configuration.address, found: newest, known: migrations.last!.version)
             }
             for migration in migrations where !applied.contains(migration.version) {
                 for statement in migration.statements { try session.run(PostgresQuery(unsafeSQL: statement)) }

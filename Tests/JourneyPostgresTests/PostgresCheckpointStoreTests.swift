@@ -153,6 +153,7 @@ struct PostgresCheckpointStoreTests {
         let server = try #require(SharedPostgres.server)
         _ = try await server.psql(configuration.database, "INSERT INTO journeyd_migrations (version, name) VALUES (99, 'from the future')")
         let error = await #expect(throws: StoreError.self) { try await offThread { try PostgresCheckpointStore(configuration) } }
+        #expect(error?.isNewerSchema == true)
         #expect("\(error!)".contains("schema version 99"))
         #expect("\(error!)".contains(configuration.database))
     }

@@ -176,15 +176,26 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     /// while the partition's lease is at `current` — another instance leased it since. Nothing of it was
     /// written; the writer must stop processing the partition.
     case fenced(partition: Int, presented: FencingToken?, current: FencingToken?)
+    /// The store's schema is at version `found`, newer than this build knows (`known`): written by a newer
+    /// journeyd. Nothing was changed; restarting this build will not help (a configuration error).
+    case newerSchema(path: String, found: Int, known: Int)
 
     public var description: String {
         switch self {
+        case .newerSchema(let path, let found, let known):
+            "\(path): the database is at schema version \(found), newer than this journeyd knows (\(known)): run the newer journeyd"
         case .corrupt(let what): "corrupt state record: \(what)"
         case .database(let path, let operation, let reason): "\(path): \(operation) failed: \(reason)"
         case .fenced(let partition, let presented, let current):
             "partition \(partition): checkpoint refused, nothing of it written: it carries \(presented.map { "\($0)" } ?? "no token")"
                 + " but the partition's lease is at \(current.map { "\($0)" } ?? "no token") (another instance leased it since)"
         }
+    }
+
+    /// Whether the store was written by a newer journeyd (see ``newerSchema(path:found:known:)``).
+    public var isNewerSchema: Bool {
+        if case .newerSchema = self { return true }
+        return false
     }
 
     /// Whether a checkpoint was refused by its fencing token (see ``fenced(partition:presented:current:)``).

@@ -61,6 +61,10 @@ public final class ClusterDaemon: Sendable {
             publisher = try PartitionPublisher(stream: stream)
         } catch let error as DaemonError {
             throw error
+        } catch let error as StoreError where error.isNewerSchema {
+            // An older build against a migrated database (docs/DEPLOYING-CLUSTER.md, upgrades): a restart
+            // loop would not help, so exit 78 (EX_CONFIG), which the unit does not restart on.
+            throw DaemonError("cluster: \(error)", configuration: true)
         } catch {
             throw DaemonError("cluster: \(error)", storage: true)
         }
