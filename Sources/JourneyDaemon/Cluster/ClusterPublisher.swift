@@ -32,8 +32,8 @@ final class ClusterPublisher: EventIntake {
     private let rejected = Atomic<Int>(0)
     /// Failed publishes (nats-server away) and failed moves of input positions (PostgreSQL away), each
     /// told as a streak: the first, a reminder every 30 s, the recovery.
-    private let failures = Mutex(FailureStreak())
-    private let positionFailures = Mutex(FailureStreak())
+    private let failures = Mutex(FailureStreak("publishing", attempts: "batches"))
+    private let positionFailures = Mutex(FailureStreak("keeping input positions", attempts: "batches"))
 
     init(publisher: PartitionPublisher, eventTime: EventTimePolicy, positions: any InputPositionStore, instance: String, logger: Logger) {
         self.publisher = publisher
@@ -81,41 +81,26 @@ final class ClusterPublisher: EventIntake {
         do {
             if !messages.isEmpty { _ = try await blocking("journeyd publish") { try publisher.publish(batch: messages) } }
         } catch {
-            switch failures.withLock({ $0.failed(now: MonotonicClock.nanoseconds) }) {
-            case .first:
-                logger.error("publishing a batch of \(events) events (\(messages.count) partitions) from \(batch.origin) failed: \(error)")
-            case .still(let failed, let seconds):
-                logger.error("publishing still fails (\(failed) batches refused over \(seconds) s): \(error)")
-            case .recovered, nil: break
+            let (logger, messageCount) = (self.logger, messages.count)
+            failures.withLock {
+                $0.failed(error, first: "publishing a batch of \(events) events (\(messageCount) partitions) from \(batch.origin) failed", logger: logger)
             }
             receipt.resolve(.refused("journeyd cannot store events: \(error)"))
             return receipt
         }
-        if !messages.isEmpty,
-            case .recovered(let failed, let seconds) = failures.withLock({ $0.succeeded(now: MonotonicClock.nanoseconds, attemptStarted: started) })
-        {
-            logger.notice("publishing works again, after \(failed) batches refused over \(seconds) s")
-        }
+        if !messages.isEmpty { failures.withLock { $0.succeeded(logger: logger, attemptStarted: started) } }
         if !batch.positions.isEmpty {
             do {
                 try await blocking("journeyd input positions") { try positions.move(batch.positions, of: instance) }
             } catch {
                 // Published, but a restart would read the batch again: not durable as a whole. The source
                 // offers it again; JetStream stores the same composition once, the engine drops repeats.
-                switch positionFailures.withLock({ $0.failed(now: MonotonicClock.nanoseconds) }) {
-                case .first: logger.error("keeping the input position after a batch from \(batch.origin) failed: \(error)")
-                case .still(let failed, let seconds):
-                    logger.error("keeping input positions still fails (\(failed) batches refused over \(seconds) s): \(error)")
-                case .recovered, nil: break
-                }
+                let logger = self.logger
+                positionFailures.withLock { $0.failed(error, first: "keeping the input position after a batch from \(batch.origin) failed", logger: logger) }
                 receipt.resolve(.refused("journeyd cannot keep its input position: \(error)"))
                 return receipt
             }
-            if case .recovered(let failed, let seconds) = positionFailures.withLock({
-                $0.succeeded(now: MonotonicClock.nanoseconds, attemptStarted: started)
-            }) {
-                logger.notice("keeping input positions works again, after \(failed) batches refused over \(seconds) s")
-            }
+            positionFailures.withLock { $0.succeeded(logger: logger, attemptStarted: started) }
         }
         receipt.resolve(.durable(refused: refused))
         return receipt

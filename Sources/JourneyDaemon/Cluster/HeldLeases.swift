@@ -82,7 +82,7 @@ final class HeldLeases: Sendable {
 
     /// Renews every held lease every ttl / 4 until cancelled, all in one statement.
     func renewForever() async {
-        var streak = FailureStreak()
+        var streak = FailureStreak("renewing leases")
         while !Task.isCancelled {
             let current = held.withLock { $0.mapValues(\.token) }
             if !current.isEmpty {
@@ -99,24 +99,15 @@ final class HeldLeases: Sendable {
                     }
                     for (p, token) in lost { logger.warning("partition \(p): lease (token \(token.value)) could not be renewed: it was lost") }
                     pulse.working("leases")
-                    if case .recovered(let failures, let seconds) = streak.succeeded(now: MonotonicClock.nanoseconds) {
-                        logger.notice("renewing leases works again, after \(failures) failed attempts over \(seconds) s")
-                    }
+                    streak.succeeded(logger: logger)
                 } catch {
                     pulse.failing("leases", "\(error)")
-                    switch streak.failed(now: MonotonicClock.nanoseconds) {
-                    case .first: logger.error("renewing \(current.count) leases failed: \(error)")
-                    case .still(let failures, let seconds):
-                        logger.error("renewing leases still fails (\(failures) attempts over \(seconds) s): \(error)")
-                    case .recovered, nil: break
-                    }
+                    streak.failed(error, first: "renewing \(current.count) leases failed", logger: logger)
                 }
             }
             if current.isEmpty {  // nothing held (they lapsed): nothing to fail
                 pulse.working("leases")
-                if case .recovered(let failures, let seconds) = streak.succeeded(now: MonotonicClock.nanoseconds) {
-                    logger.notice("renewing leases: none held any more, after \(failures) failed attempts over \(seconds) s")
-                }
+                streak.succeeded(logger: logger, ending: "stops: none held any more")
             }
             pulse.renewed()
             await nap(ttl / 4)

@@ -34,7 +34,7 @@ struct PartitionOwnership: Service {
         var joined = false
         var watch = PartitionStallWatch(after: stallAfter)
         let starts = PartitionStarts()
-        var streak = FailureStreak()
+        var streak = FailureStreak("partition ownership", attempts: "turns")
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             await adopt(starts.take(), into: &owned, held)
             for p in held.lapsed() where !OwnershipFault.keepsLapsedPartitions {
@@ -62,18 +62,11 @@ struct PartitionOwnership: Service {
                     turn = try await spread(&owned, &leaving, held, starts)
                     joined = true
                     context.pulse.working("ownership")
-                    if case .recovered(let failures, let seconds) = streak.succeeded(now: MonotonicClock.nanoseconds) {
-                        logger.notice("partition ownership works again, after \(failures) failed turns over \(seconds) s")
-                    }
+                    streak.succeeded(logger: logger)
                 } catch {
                     turn = ttl / 3
                     context.pulse.failing("ownership", "\(error)")
-                    switch streak.failed(now: MonotonicClock.nanoseconds) {
-                    case .first: logger.error("partition ownership: \(error); trying again every \(turn.nanoseconds / 1_000_000) ms")
-                    case .still(let failures, let seconds):
-                        logger.error("partition ownership still fails (\(failures) turns over \(seconds) s): \(error); trying again")
-                    case .recovered, nil: break
-                    }
+                    streak.failed(error, first: "partition ownership (trying again every \(turn.nanoseconds / 1_000_000) ms)", logger: logger)
                 }
             }
             context.partitions.publish(owned)
