@@ -1,4 +1,4 @@
-import Foundation
+import JourneyCore
 import Synchronization
 
 /// Signs of life of an instance's ownership: the turns of ``PartitionOwnership``'s loop, the rounds of
@@ -22,11 +22,11 @@ final class OwnershipPulse: Sendable {
     var turns: UInt64 { turnCount.load(ordering: .relaxed) }
     var renewals: UInt64 { renewalCount.load(ordering: .relaxed) }
 
-    /// What fails now, by loop (`ownership`, `leases`): since when (wall clock) and the last error.
-    private let trouble = Mutex<[String: (since: Date, error: String)]>([:])
+    /// What fails now, by loop (`ownership`, `leases`): since when (monotonic nanoseconds) and the last error.
+    private let trouble = Mutex<[String: (since: UInt64, error: String)]>([:])
 
     /// `loop`'s last attempt failed with `error` (the streak keeps its start).
-    func failing(_ loop: String, _ error: String, at now: Date = Date()) {
+    func failing(_ loop: String, _ error: String, at now: UInt64 = MonotonicClock.nanoseconds) {
         trouble.withLock { $0[loop] = ($0[loop]?.since ?? now, error) }
     }
 
@@ -38,10 +38,10 @@ final class OwnershipPulse: Sendable {
 
     /// What fails, for `journeyd status` and `STATUS=`: `leases failing for 12 s: …; ownership failing for
     /// 11 s: …`, or empty when nothing does.
-    func failures(now: Date = Date()) -> String {
+    func failures(now: UInt64 = MonotonicClock.nanoseconds) -> String {
         trouble.withLock { trouble in
             trouble.sorted { $0.key < $1.key }.map { loop, failure in
-                "\(loop) failing for \(Int(now.timeIntervalSince(failure.since))) s: \(failure.error)"
+                "\(loop) failing for \((now &- failure.since) / 1_000_000_000) s: \(failure.error)"
             }.joined(separator: "; ")
         }
     }
