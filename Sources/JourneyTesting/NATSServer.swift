@@ -18,7 +18,7 @@ public final class NATSServer: Sendable {
         let process: ChildProcess
         do {
             // -p -1: a free port, which the server writes into its log.
-            process = try ChildProcess(executable, ["-js", "-sd", directory.file("store"), "-a", "127.0.0.1", "-p", "-1", "-l", log])
+            process = try ChildProcess(executable, arguments(directory, port: "-1"))
         } catch {
             directory.remove()
             throw error
@@ -55,8 +55,7 @@ public final class NATSServer: Sendable {
         let log = directory.file("server.log")
         let readyBefore = Self.readyCount(log)
         let port = String(url.split(separator: ":").last ?? "")
-        let process = try ChildProcess(
-            executable, ["-js", "-sd", directory.file("store"), "-a", "127.0.0.1", "-p", port, "-l", log])
+        let process = try ChildProcess(executable, Self.arguments(directory, port: port))
         running.withLock { $0 = process }
         let ready = await eventually(timeout: .seconds(120), interval: .milliseconds(20)) {
             Self.readyCount(log) > readyBefore || !process.isRunning
@@ -65,6 +64,12 @@ public final class NATSServer: Sendable {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             throw NATSServerFailure(description: "nats-server did not start again on port \(port): \(text.suffix(2000))")
         }
+    }
+
+    /// JetStream on, storing in `directory`, on 127.0.0.1:`port` (`-1`: one the server picks), logging to
+    /// `directory/server.log`.
+    private static func arguments(_ directory: TemporaryDirectory, port: String) -> [String] {
+        ["-js", "-sd", directory.file("store"), "-a", "127.0.0.1", "-p", port, "-l", directory.file("server.log")]
     }
 
     private static func readyCount(_ log: String) -> Int {

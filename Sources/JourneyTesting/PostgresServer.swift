@@ -48,13 +48,7 @@ public final class PostgresServer: Sendable {
                 let log = directory.file("server-\(attempt).log")
                 let process = try serverProcess(asRoot, data: data, socketDirectory: directory.path, port: port, log: log)
                 let server = PostgresServer(directory: directory, port: port, process: process, asRoot: asRoot)
-                let ready = await eventually(timeout: .seconds(120), interval: .milliseconds(100)) {
-                    guard process.isRunning else { return true }
-                    let answer = try? await ChildProcess.run(
-                        Self.binaries + "/pg_isready", ["-h", directory.path, "-p", "\(port)", "-U", user, "-d", "postgres"])
-                    return answer?.status == 0
-                }
-                if ready, process.isRunning { return server }
+                if await server.becomesReady(process) { return server }
                 let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
                 await server.stop(removing: false)
                 if text.contains("Address already in use") && attempt < 5 { continue }
@@ -104,15 +98,20 @@ public final class PostgresServer: Sendable {
         let log = directory.file("server-restarted.log")
         let process = try Self.serverProcess(asRoot, data: directory.file("data"), socketDirectory: socketDirectory, port: port, log: log)
         running.withLock { $0 = process }
+        guard await becomesReady(process) else {
+            throw ConformanceFailure("PostgreSQL did not start again: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        }
+    }
+
+    /// Waits (generously) until `process`, this server's, accepts connections; false if it exited first.
+    private func becomesReady(_ process: ChildProcess) async -> Bool {
         let ready = await eventually(timeout: .seconds(120), interval: .milliseconds(100)) {
             guard process.isRunning else { return true }
             let answer = try? await ChildProcess.run(
                 Self.binaries + "/pg_isready", ["-h", socketDirectory, "-p", "\(port)", "-U", Self.user, "-d", "postgres"])
             return answer?.status == 0
         }
-        guard ready, process.isRunning else {
-            throw ConformanceFailure("PostgreSQL did not start again: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
-        }
+        return ready && process.isRunning
     }
 
     private static func command(_ asRoot: Bool, _ program: String, _ arguments: [String]) -> [String] {
