@@ -7,8 +7,9 @@ extension UserState {
     /// 1: without the decision trace; 2: with it; 3: with identity (merged into, aliases, when traits
     /// changed) and pending segment rechecks; 4: with the lifecycle stage; 5: enrollments may be in the
     /// `watching` phase (same layout; an older reader refuses it by the format byte instead of failing on
-    /// an unknown phase). Reads all five.
-    static let format: UInt8 = 5
+    /// an unknown phase); 6: with a pending hand-over (cluster mode) — written only for a user that has
+    /// one, so every other row stays readable by a journeyd of format 5. Reads all six.
+    static let format: UInt8 = 6
 
     /// The user's state without the id (stores key rows by id).
     public func encoded() -> [UInt8] {
@@ -18,7 +19,7 @@ extension UserState {
     }
 
     public func encode(into w: inout ByteWriter) {
-        w.byte(Self.format)
+        w.byte(handover == nil ? 5 : Self.format)
         w.value(traits)
         w.varint(UInt64(history.count))
         for track in history {
@@ -71,6 +72,17 @@ extension UserState {
             w.timestamp(recheck.due)
         }
         w.string(stage)
+        if let handover {
+            w.string(handover.request)
+            w.string(handover.source)
+            w.varint(UInt64(handover.held.count))
+            for held in handover.held {
+                w.blob(held.line)
+                w.timestamp(held.receivedAt)
+                w.string(held.origin)
+                w.string(held.namespace)
+            }
+        }
     }
 
     public init(id: String, encoded bytes: [UInt8]) throws(BinaryDecodingError) {
@@ -122,6 +134,14 @@ extension UserState {
             DateSchedule(journey: try r.string(), timer: try r.varint(), due: try r.timestamp())
         }
         if format >= 4 { stage = try r.string() }
+        if format >= 6 {
+            let request = try r.string()
+            let source = try r.string()
+            let held = try r.list { r throws(BinaryDecodingError) in
+                HeldEvent(line: try r.blob(), receivedAt: try r.timestamp(), origin: try r.string(), namespace: try r.string())
+            }
+            handover = PendingHandover(request: request, source: source, held: held)
+        }
     }
 }
 

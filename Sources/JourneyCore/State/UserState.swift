@@ -33,6 +33,10 @@ public struct UserState: Sendable, Equatable {
     public var rechecks: [DateSchedule]
     /// The user's lifecycle stage (journeyd.yaml `stages`), "" before the first one holds or without stages.
     public var stage: String
+    /// Cluster mode: set while this user waits for another partition's owner to hand over the state of
+    /// an id that an `identify` or `alias` merges into the user (docs/CLUSTER.md, "Identity across
+    /// partitions"); the user's events are held meanwhile, in order. Always nil in the embedded mode.
+    public var handover: PendingHandover?
 
     public init(id: String) {
         self.id = id
@@ -50,6 +54,37 @@ public struct UserState: Sendable, Equatable {
         self.traitsChangedAt = .distantPast
         self.rechecks = []
         self.stage = ""
+        self.handover = nil
+    }
+}
+
+/// A merge waiting for another partition's answer (cluster mode): the request's id, the id whose state
+/// was asked for, and the user's events held until the answer — the merging event first.
+public struct PendingHandover: Sendable, Equatable {
+    public var request: String
+    public var source: String
+    public var held: [HeldEvent]
+
+    public init(request: String, source: String, held: [HeldEvent]) {
+        self.request = request
+        self.source = source
+        self.held = held
+    }
+}
+
+/// An event held for a user waiting for a hand-over: the line as received (parsed again when it is
+/// applied), when and where it was received, and its deduplication namespace.
+public struct HeldEvent: Sendable, Equatable {
+    public var line: [UInt8]
+    public var receivedAt: Timestamp
+    public var origin: String
+    public var namespace: String
+
+    public init(line: [UInt8], receivedAt: Timestamp, origin: String, namespace: String) {
+        self.line = line
+        self.receivedAt = receivedAt
+        self.origin = origin
+        self.namespace = namespace
     }
 }
 

@@ -55,4 +55,18 @@ public struct StableHash: Sendable {
         for p in parts { h.combine(p) }
         return h
     }
+
+    /// A 128-bit id of `parts` in order, as 32 hex digits (two differently seeded hashes): message ids
+    /// that must be the same on every replay, where two different ones collide with a probability of
+    /// about n²/2¹²⁹.
+    public static func id128(_ parts: some Sequence<String>) -> String {
+        var a = StableHash()
+        var b = StableHash()
+        b.combine(0x9E37_79B9_7F4A_7C15)
+        for part in parts {
+            a.combine(part)
+            b.combine(part)
+        }
+        return a.hex + b.hex
+    }
 }

@@ -110,15 +110,6 @@ final class ClusterPublisher: EventIntake {
     /// the message ids in order — the same batch published again gets the same id, a different one (another
     /// composition) a different id; two different batches collide with a probability of about n²/2¹²⁹.
     static func batchId(namespace: String, ids: [String]) -> String {
-        var a = StableHash()
-        var b = StableHash()
-        b.combine(0x9E37_79B9_7F4A_7C15)
-        a.combine(namespace)
-        b.combine(namespace)
-        for id in ids {
-            a.combine(id)
-            b.combine(id)
-        }
-        return "b/" + a.hex + b.hex
+        "b/" + StableHash.id128([namespace] + ids)
     }
 }
