@@ -26,7 +26,7 @@ public enum IdentityMerge {
     }
 
     /// The id that owns `id`'s events now: `id` itself unless it was merged.
-    static func resolve<S: StateStore>(_ id: String, in store: S) -> String {
+    public static func resolve<S: StateStore>(_ id: String, in store: S) -> String {
         var current = id
         for _ in 0..<maxHops {
             guard let next = store.user(current)?.mergedInto else { return current }
@@ -73,7 +73,6 @@ extension Engine {
     /// with an `anonymousId`.
     func applyResolved<S: StateStore>(_ event: Event, run: inout Run, store: inout S) {
         let absorbed = IdentityMerge.prepare(event, store: &store, run: &run)
-        let elsewhere = absorbed.flatMap { store.foreignPartition(of: $0.id) }
         let limit = traceLimit
         var owner = event.userId
         for _ in 0..<IdentityMerge.maxHops {
@@ -81,12 +80,6 @@ extension Engine {
                 if let target = user.mergedInto { return target }
                 if let absorbed {
                     run.absorb(absorbed, into: &user)
-                    if let elsewhere, run.trace != nil {
-                        run.note(
-                            .identity, "", "history not joined",
-                            "\(absorbed.id)'s events go to partition \(elsewhere), whose owner keeps its history and running journeys: "
-                                + "cluster mode joins ids within one partition only (docs/CLUSTER.md, \"Users are kept per partition\")")
-                    }
                     if limit > 0, !absorbed.trace.isEmpty {  // the absorbed id's decisions join the owner's, in time order
                         let all = (absorbed.trace + user.trace).enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }
                         user.trace = all.suffix(limit).map(\.element)
@@ -107,14 +100,19 @@ extension Engine {
 public enum Identity {
     public static func person<S: StateStore>(_ id: String, in store: S) -> (owner: String, merged: [String]) {
         let owner = IdentityMerge.resolve(id, in: store)
+        return (owner, merged(into: owner, in: store))
+    }
+
+    /// Every id merged into `id` as `store` holds them, directly or through another merged id.
+    public static func merged<S: StateStore>(into id: String, in store: S) -> [String] {
         var merged: [String] = []
-        var queue = store.user(owner)?.aliases ?? []
+        var queue = store.user(id)?.aliases ?? []
         while let next = queue.first, merged.count < 10_000 {
             queue.removeFirst()
-            guard next != owner, !merged.contains(next) else { continue }
+            guard next != id, !merged.contains(next) else { continue }
             merged.append(next)
             queue += store.user(next)?.aliases ?? []
         }
-        return (owner, merged)
+        return merged
     }
 }

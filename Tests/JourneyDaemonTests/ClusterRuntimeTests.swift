@@ -299,53 +299,6 @@ struct ClusterRuntimeTests {
         return (try? String(contentsOfFile: fixture.root + "/a.log", encoding: .utf8)) ?? ""
     }
 
-    /// An identify in one partition naming an anonymous id whose events went to another: each partition
-    /// keeps its own users, so the identified user's partition neither reads the anonymous user's state
-    /// from the other's checkpoint nor overwrites it at its own (before, it did both: one row per id);
-    /// the merge is counted, and `explain` of the known user says its history was not joined.
-    @Test(.timeLimit(.minutes(10)))
-    func anIdentifyNamingAnotherPartitionsUserLeavesThatUserAlone() async throws {
-        let fixture = try DaemonFixture(events: 10, files: 0, seed: 9)
-        defer { fixture.remove() }
-        func partition(_ id: String) -> Int {
-            var hash = StableHash()
-            hash.combine(id)
-            return Int(hash.value % 2)
-        }
-        let (anonymous, known) = try #require(
-            (0..<100).lazy.map { ("anon-\($0)", "user-\($0)") }.first { partition($0.0) != partition($0.1) })
-        try await ClusterPeers.with { peers in
-            try peers.configure(fixture, partitions: 2)
-            let yaml = try String(contentsOfFile: fixture.rules + "/journeyd.yaml", encoding: .utf8)
-            try (yaml + "state:\n  checkpoint: { every: 1s }\n").write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
-            let (instance, socket) = try peers.startInstance("a", fixture)
-            defer { instance.signal(SIGKILL) }
-            #expect(await eventually(timeout: .seconds(120)) { FileManager.default.fileExists(atPath: socket) })
-            func rows(_ id: String) async -> String {
-                (try? await peers.postgres.psql("journeyd", "SELECT string_agg(partition::text, ',' ORDER BY partition) FROM user_state WHERE id = '\(id)'")) ?? ""
-            }
-            let cart = #"{"type":"track","event":"cart_add","anonymousId":"\#(anonymous)","messageId":"m1","timestamp":"2026-03-01T10:00:00Z","properties":{"price":60,"cart_id":"c1"}}"#
-            #expect(try await offThread { try exchange([cart], at: socket) }.allSatisfy { $0.hasPrefix("ok ") })
-            #expect(await eventually(timeout: .seconds(60)) { await rows(anonymous) == "\(partition(anonymous))" }, "the anonymous visitor is checkpointed in its partition")
-            let identify = #"{"type":"identify","userId":"\#(known)","anonymousId":"\#(anonymous)","messageId":"m2","timestamp":"2026-03-01T10:05:00Z","traits":{"email":"k@example.com"}}"#
-            #expect(try await offThread { try exchange([identify], at: socket) }.allSatisfy { $0.hasPrefix("ok ") })
-            #expect(await eventually(timeout: .seconds(60)) { await rows(known) == "\(partition(known))" }, "the known user is checkpointed in its partition")
-            await pause(.seconds(2))  // another checkpoint of each partition
-            let kept = await rows(anonymous)
-            #expect(kept.split(separator: ",").contains(Substring("\(partition(anonymous))")), "the anonymous visitor's row in its own partition is still there: \(kept)")
-            // Not joined, and counted: status and metrics say how many merges named another partition's id.
-            let status = try await ClusterPeers.status(control: fixture.root + "/a/control.sock")
-            #expect(status["merges_across_partitions"] as? Double == 1, "\(status)")
-            #expect("\(status["metrics"] ?? "")".contains("journeyd_cluster_identity_merges_across_partitions_total"), "\(status)")
-            // And `explain` of the known user (asked of the partition's owner) says where that history is.
-            let (explained, story) = try await ChildProcess.run(
-                journeydBinary, ["explain", known, "--rules", fixture.rules, "--control", fixture.root + "/a/control.sock"])
-            #expect(explained == 0, "\(story)")
-            #expect(story.contains("\(anonymous)'s events go to partition \(partition(anonymous)): its history and running journeys stay there"), "\(story)")
-            #expect(await instance.stop() == 0)
-        }
-    }
-
     /// `--until` ends a back-fill when this process's spool is empty, which no one instance of a cluster can
     /// know: refused with a configuration error (78) saying why, before anything is connected.
     @Test func untilIsRefusedInClusterMode() async throws {

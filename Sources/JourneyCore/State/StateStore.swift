@@ -57,14 +57,4 @@ public protocol StateStore {
     /// Records a message id (its ``DedupWindow/Key``) as seen at `at`; returns false when it was already
     /// seen (a duplicate).
     mutating func markSeen(_ key: DedupWindow.Key, at: Timestamp) -> Bool
-
-    /// Cluster mode: the partition whose owner keeps `id`'s events and state when that is another one than
-    /// this store's — an identity merge naming `id` then joins nothing of its history (docs/CLUSTER.md,
-    /// "Users are kept per partition"), and the merge's decision record says so. Nil when `id` is kept
-    /// here (always, with one partition).
-    func foreignPartition(of id: String) -> Int?
-}
-
-extension StateStore {
-    public func foreignPartition(of id: String) -> Int? { nil }
 }

@@ -10,6 +10,8 @@ import Logging
 struct ClusterContext: Sendable {
     let instance: String
     let stream: JetStreamStream
+    /// Publishes what a partition's owner sends to another partition (identity hand-overs).
+    let publisher: PartitionPublisher
     let store: PostgresCheckpointStore
     let partitions: InstancePartitions
     let options: Daemon.Options

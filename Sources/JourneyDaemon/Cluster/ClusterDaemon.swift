@@ -75,7 +75,7 @@ public final class ClusterDaemon: Sendable {
         let partitions = InstancePartitions(live: live)
         let pulse = OwnershipPulse()
         let shared = ClusterContext(
-            instance: instance, stream: stream, store: store, partitions: partitions, options: options, clock: WallClock(), metrics: metrics,
+            instance: instance, stream: stream, publisher: publisher, store: store, partitions: partitions, options: options, clock: WallClock(), metrics: metrics,
             parser: parser, logger: logger, pulse: pulse)
         let reloader = ClusterReloader(
             directory: options.rulesDirectory, partitions: partitions, archive: store, context: context, metrics: metrics, service: service,

@@ -96,6 +96,9 @@ final class OwnedPartition: Sendable {
             deliveries: dispatcher, inboxCapacity: max(4 * c.options.batchSize, 8192), metrics: c.metrics, logger: logger)
         processor.streamOwner = restored.fence?.value ?? 0
         processor.partitionOf = { [stream = c.stream] in stream.partition(of: $0) }
+        processor.publishTo = { [publisher = c.publisher] partition, messageId, payload in
+            _ = try publisher.publish(.init(partition: partition, messageId: messageId, payload: payload))
+        }
         let inbox = processor.inbox
         dispatcher.report = { reports, channel in inbox.post(ProcessorWork.deliveries(reports, channel: channel)) }
         let parser = c.parser

@@ -151,9 +151,14 @@ final class DaemonMetrics: Sendable {
         counter("journeyd_cluster_stale_records_skipped_total").increment()
     }
 
-    /// Cluster mode: an identify or alias naming another partition's id, not joined.
-    func mergeAcrossPartitions() {
-        counter("journeyd_cluster_identity_merges_across_partitions_total").increment()
+    /// Cluster mode: a merge of an id another partition held, joined by a hand-over.
+    func handover() {
+        counter("journeyd_cluster_identity_handovers_total").increment()
+    }
+
+    /// Cluster mode: a merge of an id another partition held, with nothing to join.
+    func mergeNotJoined() {
+        counter("journeyd_cluster_identity_merges_not_joined_total").increment()
     }
 
     func logSync(nanoseconds: UInt64, records: Int) {

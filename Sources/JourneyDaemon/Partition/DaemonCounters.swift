@@ -18,9 +18,13 @@ public struct DaemonCounters: Sendable, Equatable {
     public var skippedLate = 0
     /// Events refused because their user was forgotten (`journeyd forget`).
     public var forgottenRefused = 0
-    /// Cluster mode: identifies and aliases naming an id whose events go to another partition, which are
-    /// not joined (docs/CLUSTER.md, "Users are kept per partition").
-    public var mergesAcrossPartitions = 0
+    /// Cluster mode (docs/CLUSTER.md, "Identity across partitions"): merges of an id another partition
+    /// held, joined by a hand-over; those with nothing to join (the id belongs to someone else); ids this
+    /// partition handed over; events forwarded to the partition of the user their id was merged into.
+    public var handovers = 0
+    public var mergesNotJoined = 0
+    public var handedOver = 0
+    public var forwarded = 0
     /// Log records replayed at start (after the last checkpoint).
     public var replayed = 0
     public var reloads = 0
@@ -43,7 +47,10 @@ public struct DaemonCounters: Sendable, Equatable {
         suppressed += other.suppressed
         skippedLate += other.skippedLate
         forgottenRefused += other.forgottenRefused
-        mergesAcrossPartitions += other.mergesAcrossPartitions
+        handovers += other.handovers
+        mergesNotJoined += other.mergesNotJoined
+        handedOver += other.handedOver
+        forwarded += other.forwarded
         replayed += other.replayed
         reloads += other.reloads
         reloadsRefused += other.reloadsRefused

@@ -23,6 +23,30 @@ enum JournalRecord {
     /// the records an owner with a lower token appends (a stale owner, paused past its lease) are skipped —
     /// live and on every replay, so each decides the same (``stamp(_:_:)``).
     case owner(token: Int64)
+    /// Cluster mode: identity across partitions (docs/CLUSTER.md, "Identity across partitions") — a
+    /// partition's owner asks another partition's for the state of an id a merge names, or answers.
+    /// Published to the partition that must act on it, unstamped, like an input's events.
+    case handover(Handover)
+
+    enum Handover: Equatable {
+        /// Asks the partition of `source` for its state: `target`, of `partition`, merges it (`explicit`:
+        /// an `alias`, which joins whatever `source` is; else an `identify`, which never joins two known
+        /// users). `id` names the request; the answer names it.
+        case request(id: String, source: String, explicit: Bool, target: String, partition: Int)
+        /// The answer to request `id` for `target`.
+        case answer(id: String, target: String, HandoverOutcome)
+        /// `journeyd forget` reached an id this partition keeps through a hand-over: erase it as `forget`
+        /// does (the person it belongs to, as far as this partition holds it).
+        case forget(user: String)
+    }
+
+    enum HandoverOutcome: Equatable {
+        /// The state of `user` (what `source` resolved to there, now a pointer to the target), encoded,
+        /// and the other ids merged into it there, which now lead to the target too.
+        case joined(user: String, state: [UInt8], aliases: [String])
+        /// Nothing to join, and why (the id already belongs to another known user).
+        case notJoined(reason: String)
+    }
 
     struct EventsRecord {
         /// The partition's time when it applied the batch (the engine's now on the wall clock).
@@ -100,6 +124,34 @@ enum JournalRecord {
         case .owner(let token):
             w.byte(8)
             w.signed(token)
+        case .handover(.request(let id, let source, let explicit, let target, let partition)):
+            w.byte(10)
+            w.byte(1)
+            w.string(id)
+            w.string(source)
+            w.byte(explicit ? 1 : 0)
+            w.string(target)
+            w.varint(UInt64(partition))
+        case .handover(.answer(let id, let target, let outcome)):
+            w.byte(10)
+            w.byte(2)
+            w.string(id)
+            w.string(target)
+            switch outcome {
+            case .joined(let user, let state, let aliases):
+                w.byte(1)
+                w.string(user)
+                w.blob(state)
+                w.varint(UInt64(aliases.count))
+                for alias in aliases { w.string(alias) }
+            case .notJoined(let reason):
+                w.byte(2)
+                w.string(reason)
+            }
+        case .handover(.forget(let user)):
+            w.byte(10)
+            w.byte(3)
+            w.string(user)
         case .channels(let states):
             w.byte(6)
             w.varint(UInt64(states.count))
@@ -154,6 +206,25 @@ enum JournalRecord {
             return .channels(states)
         case 7: return .forget(user: try r.string())
         case 8: return .owner(token: try r.signed())
+        case 10:
+            switch try r.byte() {
+            case 1:
+                return .handover(.request(
+                    id: try r.string(), source: try r.string(), explicit: try r.byte() == 1, target: try r.string(), partition: Int(try r.varint())))
+            case 2:
+                let id = try r.string()
+                let target = try r.string()
+                switch try r.byte() {
+                case 1:
+                    return .handover(.answer(
+                        id: id, target: target,
+                        .joined(user: try r.string(), state: try r.blob(), aliases: try r.list { r throws(BinaryDecodingError) in try r.string() })))
+                case 2: return .handover(.answer(id: id, target: target, .notJoined(reason: try r.string())))
+                case let kind: throw BinaryDecodingError(offset: r.offset - 1, reason: "unknown hand-over outcome \(kind)")
+                }
+            case 3: return .handover(.forget(user: try r.string()))
+            case let kind: throw BinaryDecodingError(offset: r.offset - 1, reason: "unknown hand-over record \(kind)")
+            }
         case stampTag:
             _ = try r.signed()
             return try decode(UnsafeRawBufferPointer(rebasing: bytes[r.offset...]))

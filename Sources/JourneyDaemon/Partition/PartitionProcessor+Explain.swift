@@ -14,12 +14,8 @@ extension PartitionProcessor {
         if !forgotten, let reader = state.store as? any OutboxReader, let stored = try? reader.outbox(of: user) {
             outbox += stored.filter { !inMemory.contains($0.touch.id) }
         }
-        var explanation = Explanation(user: user, state: state.user(user), outbox: outbox, traceLimit: engine.traceLimit) {
+        return Explanation(user: user, state: state.user(user), outbox: outbox, traceLimit: engine.traceLimit) {
             engine.journey(version: $0)
         }
-        for alias in explanation.aliases {
-            if let p = state.foreignPartition(of: alias) { explanation.aliasesElsewhere[alias] = p }
-        }
-        return explanation
     }
 }

@@ -38,7 +38,7 @@ extension PartitionProcessor {
             let (token, decoded) = try payload.withUnsafeBytes { try JournalRecord.decodeStamped($0) }
             guard let record = decoded, !isStale(token, at: sequence) else { continue }
             switch record {
-            case .events:
+            case .events, .handover:
                 try applyLogged(record, at: sequence, parser: parser)
                 applied += 1
             case .owner(let token):

@@ -9,17 +9,35 @@ import JourneyEngine
 extension PartitionProcessor {
     /// Logs and applies the erasure; returns what was erased and the record's sequence number (the answer
     /// waits until it is durable).
-    func forget(_ user: String) throws(LogError) -> (erasure: Erasure, sequence: UInt64) {
+    func forget(_ user: String) throws -> (erasure: Erasure, sequence: UInt64) {
         let sequence = try log.append { JournalRecord.forget(user: user).encode(into: &$0) }
-        return (applyForget(user), sequence)
+        let erasure = applyForget(user)
+        try forgetElsewhere(erasure)
+        return (erasure, sequence)
     }
 
     /// The erasure itself: also what replaying a `forget` record does. The person is erased: the id's
     /// owner and every id merged into it (`alias`, `identify` with an `anonymousId`), each tombstoned.
-    @discardableResult
+    ///
+    /// Cluster mode: ids handed over from another partition (docs/CLUSTER.md, "Identity across
+    /// partitions") are named in ``Erasure/elsewhere`` for their partitions to erase what they keep (a
+    /// pointer row, the id's events and touches); an id that was handed over from here to a user of
+    /// another partition is erased here, with the ids merged into it here, and that user's partition is
+    /// asked to erase the person.
     func applyForget(_ user: String) -> Erasure {
-        let person = Identity.person(user, in: state)
+        var person = Identity.person(user, in: state)
+        var elsewhere: [String] = []
+        if let partitionOf, person.owner != user, partitionOf(person.owner) != partition, !state.contains(user: person.owner) {
+            elsewhere.append(person.owner)
+            person = (user, Identity.merged(into: user, in: state))
+        }
+        if let partitionOf {
+            elsewhere += person.merged.filter { partitionOf($0) != partition }
+            // Forgotten while waiting for a hand-over: the id asked for points to this person there now.
+            if let source = state.user(person.owner)?.handover?.source, partitionOf(source) != partition { elsewhere.append(source) }
+        }
         var erasure = forgetOne(person.owner)
+        erasure.elsewhere = elsewhere
         for id in person.merged {
             let more = forgetOne(id)
             erasure.traits += more.traits
@@ -75,6 +93,8 @@ struct Erasure: Sendable {
     var queuedTouches: Int
     /// Every id erased: the owner and the ids merged into it.
     var ids: [String] = []
+    /// Cluster mode: ids whose partitions must erase them too (``PartitionProcessor/forgetElsewhere(_:)``).
+    var elsewhere: [String] = []
 
     var jsonValue: Value {
         .object([
@@ -87,6 +107,7 @@ struct Erasure: Sendable {
                     .init("decision_records", .number(Double(decisionRecords))),
                     .init("queued_touches", .number(Double(queuedTouches))),
                     .init("merged_ids", .number(Double(max(ids.count - 1, 0)))),
+                    .init("ids_in_other_partitions", .number(Double(elsewhere.count))),
                 ])),
         ])
     }

@@ -37,13 +37,6 @@ extension PartitionProcessor {
         return true
     }
 
-    /// An identify or alias naming an id whose events go to another partition: cluster mode does not join
-    /// the two (docs/CLUSTER.md, "Users are kept per partition"); counted so an operator sees how often.
-    private func countMergeAcrossPartitions() {
-        counters.mergesAcrossPartitions += 1
-        metrics.mergeAcrossPartitions()
-    }
-
     /// Applies one log record as a replay does (the same code whether recovering or, in cluster mode,
     /// following records the inputs of any instance published).
     func applyLogged(_ record: JournalRecord, at sequence: UInt64, parser: SegmentEventParser) throws {
@@ -51,6 +44,7 @@ extension PartitionProcessor {
         case .events(let batch):
             var events: [Event] = []
             events.reserveCapacity(batch.lines.count)
+            var lines: [[UInt8]] = []  // cluster mode: each event's line, to hold or forward it
             for (index, line) in batch.lines.enumerated() {
                 let parsed = line.withUnsafeBufferPointer {
                     parser.parse($0, lineNumber: index + 1, byteOffset: 0, source: batch.origin)
@@ -68,10 +62,8 @@ extension PartitionProcessor {
                     if case .refused = runtime.rules.settings.daemonSettings.eventTime.apply(to: &event, receivedAt: batch.receivedAt) {
                         continue
                     }
-                    if !replaying, let partitionOf, let source = IdentityMerge.source(of: event), partitionOf(source.id) != partition {
-                        countMergeAcrossPartitions()
-                    }
                     events.append(event)
+                    if partitionOf != nil { lines.append(line) }
                 case .failure(let rejection):
                     // It parsed when it was received; a parser that changed since must not lose it silently.
                     logger.error(
@@ -79,7 +71,13 @@ extension PartitionProcessor {
                         metadata: [RecordField.kind: "\(RecordKind.eventRejected.rawValue)"])
                 }
             }
-            applyEvents(events, receivedAt: batch.appliedAt, namespace: batch.namespace)
+            if let partitionOf {
+                try applyRouted(
+                    events, lines: lines, appliedAt: batch.appliedAt, receivedAt: batch.receivedAt, origin: batch.origin,
+                    namespace: batch.namespace, partitionOf: partitionOf)
+            } else {
+                applyEvents(events, receivedAt: batch.appliedAt, namespace: batch.namespace)
+            }
             state.move(batch.positions)
         case .tick(let at):
             applyTick(at)
@@ -90,11 +88,15 @@ extension PartitionProcessor {
         case .positions(let positions):
             state.move(positions)
         case .forget(let user):
-            applyForget(user)
+            try forgetElsewhere(applyForget(user))
         case .channels(let channels):
             for (name, bytes) in channels { state.record(channel: name, state: bytes) }
         case .owner(let token):
             streamOwner = max(streamOwner, token)
+        case .handover(let handover):
+            // Only cluster mode publishes them; a log without a partition map has none to act on.
+            guard let partitionOf else { return }
+            try applyHandover(handover, parser: parser, partitionOf: partitionOf)
         }
     }
 

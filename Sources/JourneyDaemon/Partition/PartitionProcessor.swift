@@ -59,12 +59,15 @@ public final class PartitionProcessor: @unchecked Sendable {
     /// then each ``JournalRecord/owner(token:)`` read. A record stamped with a lower token is a stale
     /// owner's: skipped, live and on replay alike. 0 in the embedded mode (nothing is stamped there).
     var streamOwner: Int64 = 0
-    /// Cluster mode: the partition of a user id (the stream's), to count identity merges naming another
-    /// partition's id and say so in their decision records; nil in the embedded mode (one partition).
+    /// Cluster mode: the partition of a user id (the stream's), to route events whose ids another partition
+    /// holds (``route(_:partitionOf:)``); nil in the embedded mode (one partition).
     var partitionOf: (@Sendable (String) -> Int)? {
         get { state.partitionOf }
         set { state.partitionOf = newValue }
     }
+    /// Cluster mode: publishes a record (payload) to another partition's subject under a message id and
+    /// returns once JetStream stored it: hand-over requests and answers, forwarded events.
+    var publishTo: ((_ partition: Int, _ messageId: String, _ payload: [UInt8]) throws -> Void)?
     private var stopping: (@Sendable () -> Void)?
     private(set) var failure: String?
     var lastReload = "none"

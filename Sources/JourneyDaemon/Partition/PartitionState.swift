@@ -118,6 +118,19 @@ final class PartitionState: StateStore {
         return user(id)?.traits
     }
 
+    /// Where `id`'s events go when it was merged into another user (``UserState/mergedInto``), without
+    /// copying a user in memory: cluster mode asks it of every event it routes.
+    func mergedInto(_ id: String) -> String? {
+        if let slot = users[id] { return slot.state.mergedInto }
+        return user(id)?.mergedInto
+    }
+
+    /// Whether `id` waits for another partition's hand-over (``UserState/handover``).
+    func awaitsHandover(_ id: String) -> Bool {
+        if let slot = users[id] { return slot.state.handover != nil }
+        return user(id)?.handover != nil
+    }
+
     func contains(user id: String) -> Bool {
         if users.index(forKey: id) != nil || cold.contains(id) { return true }
         return user(id) != nil
@@ -161,12 +174,6 @@ final class PartitionState: StateStore {
         guard dedup.insert(key, at: at) else { return false }
         dedupAdded.append(.init(key: key, at: at))
         return true
-    }
-
-    func foreignPartition(of id: String) -> Int? {
-        guard let partitionOf else { return nil }
-        let p = partitionOf(id)
-        return p == partition ? nil : p
     }
 
     /// A compacted user, decoded and taken out of the cold set (it becomes hot again).

@@ -10,7 +10,9 @@ extension Explanation {
             .init("profile", traits),
             .init("merged_into", mergedInto.map(Value.string) ?? .null),
             .init("aliases", .array(aliases.map(Value.string))),
-            .init("aliases_elsewhere", .object(aliasesElsewhere.sorted { $0.key < $1.key }.map { .init($0.key, .number(Double($0.value))) })),
+            .init(
+                "handover",
+                handover.map { .object([.init("source", .string($0.source)), .init("held_events", .number(Double($0.held)))]) } ?? .null),
             .init(
                 "history",
                 .array(history.map { track in
@@ -76,9 +78,9 @@ extension Explanation {
         if let aliases = json["aliases"]?.arrayValue, !aliases.isEmpty {
             out += "  ids merged into it: \(aliases.compactMap(\.stringValue).joined(separator: ", "))\n"
         }
-        for member in json["aliases_elsewhere"]?.members ?? [] {
-            out += "  \(member.key)'s events go to partition \(member.value.jsonText): its history and running journeys stay there, "
-                + "not joined (cluster mode merges ids within one partition)\n"
+        if let source = json["handover"]?["source"]?.stringValue {
+            let held = Int(json["handover"]?["held_events"]?.numberValue ?? 0)
+            out += "  waits for \(source)'s state from another partition, to merge it (cluster mode); \(held) event(s) wait with it\n"
         }
         out += "\nprofile\n"
         let members = json["profile"]?.members ?? []

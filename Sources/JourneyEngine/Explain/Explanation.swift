@@ -41,10 +41,9 @@ public struct Explanation: Sendable {
     /// Identity (docs/IDENTITY.md): the id this one was merged into, and the ids merged into it.
     public var mergedInto: String?
     public var aliases: [String]
-    /// Cluster mode: the ids of ``aliases`` whose events go to another partition, with that partition — its
-    /// owner keeps their history and running journeys, which the merge did not join (docs/CLUSTER.md,
-    /// "Users are kept per partition"). Empty with one partition.
-    public var aliasesElsewhere: [String: Int] = [:]
+    /// Cluster mode: the id whose state this user waits for from another partition (a merge's hand-over,
+    /// docs/CLUSTER.md), and how many of the user's events wait with it; nil otherwise.
+    public var handover: (source: String, held: Int)?
 
     /// - Parameters:
     ///   - journey: the journey version with this content hash, for step names (nil: shown by index).
@@ -59,6 +58,7 @@ public struct Explanation: Sendable {
         self.traceLimit = traceLimit
         self.mergedInto = state?.mergedInto
         self.aliases = state?.aliases ?? []
+        self.handover = state?.handover.map { ($0.source, $0.held.count) }
         self.touches = outbox.sorted { ($0.touch.at, $0.touch.id) < ($1.touch.at, $1.touch.id) }
         var enrollments: [EnrollmentRow] = []
         var timers: [TimerRow] = []

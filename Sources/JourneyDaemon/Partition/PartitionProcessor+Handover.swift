@@ -1,0 +1,243 @@
+import JourneyCore
+import JourneyEngine
+import JourneyEvents
+import JourneyRules
+import Logging
+
+/// Cluster mode: identity across partitions (docs/CLUSTER.md, "Identity across partitions").
+///
+/// Events are routed by user id, so an `identify` naming an anonymous id (or an `alias` naming a previous
+/// one) may reach the known user's partition while the anonymous id's history and running journeys live
+/// in another's. The known user's owner then holds the user — the merging event and every later event of
+/// the user wait, in order, in the user's state — and asks the other partition's owner for the id's state
+/// with a ``JournalRecord/Handover/request(id:source:explicit:target:partition:)`` published to that
+/// partition's subject. That owner, reading the request in its subject's order, hands the state over: the
+/// id becomes a pointer to the known user, and its later events are forwarded to the known user's
+/// partition. The answer goes to the known user's subject; reading it, the owner puts the state in its
+/// store as the engine would have found it with one partition, and applies the held events through the
+/// engine — the merge first. So the cart a visitor filled before signing up reminds the buyer only if the
+/// purchase, which came after the sign-up, did not end it: the order `journeyd replay` applies them in.
+///
+/// Everything goes through the subjects and is decided from the records in them, so a new owner's replay
+/// decides the same: a request or answer published again is a JetStream duplicate (same message id) or,
+/// past the duplicate window, changes nothing (the id already points to the known user; no hold waits for
+/// the answer). Each is published synchronously before the next record is applied, so a checkpoint never
+/// covers a record whose message is not stored yet; a hold the checkpoint covers is in the user's state.
+extension PartitionProcessor {
+    /// What to do with one event of a routed batch.
+    enum Route {
+        case apply
+        /// The event's user (`owner`) waits for a hand-over: the event waits too.
+        case hold(owner: String)
+        /// The event's id was handed over to a user of partition `partition`: the event goes there.
+        case forward(partition: Int)
+        /// The event merges an id whose state is in another partition: hold its user and ask.
+        case ask(owner: String, source: String, explicit: Bool, partition: Int)
+    }
+
+    /// Where `id`'s events go: `id` itself, or the user it was merged into, through at most
+    /// `IdentityMerge` hops (the engine's own resolution, without copying the users it passes).
+    private func resolve(_ id: String) -> String {
+        var current = id
+        for _ in 0..<16 {
+            guard let next = state.mergedInto(current) else { return current }
+            current = next
+        }
+        return current
+    }
+
+    func route(_ event: Event, partitionOf: (String) -> Int) -> Route {
+        let owner = resolve(event.userId)
+        // Only an id merged into another user is forwarded (never an id this partition merely does not know,
+        // which two partitions could otherwise send back and forth).
+        if owner != event.userId {
+            let p = partitionOf(owner)
+            if p != partition { return .forward(partition: p) }
+        }
+        if state.awaitsHandover(owner) { return .hold(owner: owner) }
+        guard let (source, explicit) = IdentityMerge.source(of: event) else { return .apply }
+        // Where the state to merge is: `identify` merges the anonymous id's own state (and never one that
+        // already belongs to someone: decided here when the id is known here); `alias` merges what the
+        // previous id resolves to.
+        let from = explicit ? resolve(source) : source
+        if from == owner || state.contains(user: from) { return .apply }
+        let p = partitionOf(from)
+        return p == partition ? .apply : .ask(owner: owner, source: from, explicit: explicit, partition: p)
+    }
+
+    /// Applies a batch's events in cluster mode, each as ``route(_:partitionOf:)`` says: runs of events to
+    /// apply go to the engine together; the others are held, forwarded or asked about in their place in
+    /// the order. `lines` are the events' lines as received.
+    func applyRouted(
+        _ events: [Event], lines: [[UInt8]], appliedAt: Timestamp, receivedAt: Timestamp, origin: String, namespace: String,
+        partitionOf: (String) -> Int
+    ) throws {
+        if state.mayReadUsers { state.prefetch(users: Self.subjects(of: events)) }
+        var run: [Event] = []
+        func flush() {
+            guard !run.isEmpty else { return }
+            applyEvents(run, receivedAt: appliedAt, namespace: namespace)
+            run.removeAll(keepingCapacity: true)
+        }
+        for (event, line) in zip(events, lines) {
+            func held() -> HeldEvent { HeldEvent(line: line, receivedAt: receivedAt, origin: origin, namespace: namespace) }
+            switch route(event, partitionOf: partitionOf) {
+            case .apply:
+                run.append(event)
+            case .hold(let owner):
+                state.withUser(owner) { $0.handover?.held.append(held()) }
+            case .forward(let p):
+                let record = JournalRecord.EventsRecord(
+                    appliedAt: appliedAt, receivedAt: receivedAt, origin: origin, namespace: namespace, lines: [line], positions: [:])
+                try publish(.events(record), to: p, messageId: "f/" + StableHash.id128([namespace, event.messageId, "\(p)"]))
+                if !replaying { counters.forwarded += 1 }
+            case .ask(let owner, let source, let explicit, let p):
+                flush()  // what the batch applied before the merge is the user's state when it merges
+                let id = StableHash.id128([namespace, event.messageId, source])
+                state.withUser(owner) { $0.handover = PendingHandover(request: id, source: source, held: [held()]) }
+                try publish(
+                    .handover(.request(id: id, source: source, explicit: explicit, target: owner, partition: partition)), to: p,
+                    messageId: "h/q/" + id)
+                if !replaying {
+                    logger.debug(
+                        "\(event.kind.rawValue) of \(owner) merges \(source), whose state is in partition \(p): asked for it; the user's events wait",
+                        metadata: [RecordField.kind: "handover_asked", RecordField.userID: "\(owner)"])
+                }
+            }
+        }
+        flush()
+    }
+
+    /// Applies a hand-over record read from the partition's subject.
+    func applyHandover(_ handover: JournalRecord.Handover, parser: SegmentEventParser, partitionOf: (String) -> Int) throws {
+        switch handover {
+        case .request(let id, let source, let explicit, let target, let p):
+            try answer(id: id, source: source, explicit: explicit, target: target, to: p, partitionOf: partitionOf)
+        case .answer(let id, let target, let outcome):
+            try receive(id: id, target: target, outcome, parser: parser, partitionOf: partitionOf)
+        case .forget(let user):
+            try forgetElsewhere(applyForget(user))
+        }
+    }
+
+    /// Asks the partitions of the ids `erasure` names (``Erasure/elsewhere``) to erase them. Forgetting is
+    /// idempotent, so the messages are never deduplicated: a replay asks again, and an erasure that found
+    /// nothing more asks no further.
+    func forgetElsewhere(_ erasure: Erasure) throws {
+        guard let partitionOf else { return }
+        for id in erasure.elsewhere {
+            try publish(.handover(.forget(user: id)), to: partitionOf(id), messageId: "")
+        }
+    }
+
+    /// The anonymous side: hands `source`'s state over to `target` of partition `p`, unless there is
+    /// nothing to join.
+    private func answer(id: String, source: String, explicit: Bool, target: String, to p: Int, partitionOf: (String) -> Int) throws {
+        let outcome: JournalRecord.HandoverOutcome
+        let root = resolve(source)
+        if root == target {
+            // Answered before: a duplicate request (a replaying owner's). Said anyway — no hold waits for it
+            // (answers are matched to holds), unless one somehow does, which this releases.
+            outcome = .notJoined(reason: "\(source) is already merged into \(target)")
+        } else if root != source && !explicit {
+            outcome = .notJoined(reason: "\(source) already belongs to \(root): an identify does not merge two known users (alias does)")
+        } else if root != source && !state.contains(user: root) {
+            outcome = .notJoined(reason: "\(source) belongs to \(root), whose state is in partition \(partitionOf(root)) (a chain of hand-overs is not followed)")
+        } else if state.awaitsHandover(root) {
+            outcome = .notJoined(reason: "\(root) waits for a hand-over of its own")
+        } else {
+            outcome = handOver(root, to: target)
+        }
+        try publish(.handover(.answer(id: id, target: target, outcome)), to: p, messageId: "h/a/" + id)
+    }
+
+    /// `id` becomes a pointer to `target` (its later events are forwarded); returns its state before.
+    private func handOver(_ id: String, to target: String) -> JournalRecord.HandoverOutcome {
+        let merged = Identity.person(id, in: state).merged
+        var handed = UserState(id: id)
+        state.withUser(id) { user in
+            handed = user
+            let aliases = user.aliases
+            user = UserState(id: id)
+            user.mergedInto = target
+            user.aliases = aliases
+        }
+        // Its running enrollments go on in the target's partition (its timers here fire on no enrollment).
+        countRunning(handed, -1)
+        if !replaying {
+            counters.handedOver += 1
+            logger.debug(
+                "\(id) handed over to \(target): \(handed.enrollments.count) running enrollment(s) go with it",
+                metadata: [RecordField.kind: "handover_answered", RecordField.userID: "\(id)"])
+        }
+        return .joined(user: id, state: handed.encoded(), aliases: merged)
+    }
+
+    /// The known side: the answer to the request `target` waits for (any other is a duplicate).
+    private func receive(id: String, target: String, _ outcome: JournalRecord.HandoverOutcome, parser: SegmentEventParser, partitionOf: (String) -> Int) throws {
+        guard let pending = state.user(target)?.handover, pending.request == id else { return }  // a duplicate
+        state.withUser(target) { $0.handover = nil }
+        var joined = false
+        switch outcome {
+        case .joined(let user, let bytes, let aliases):
+            do {
+                let handed = try UserState(id: user, encoded: bytes)
+                // The state as one partition would hold it: the user, and its ids pointing to it.
+                state.withUser(user) { $0 = handed }
+                for alias in aliases where alias != user && alias != target {
+                    state.withUser(alias) { pointer in
+                        pointer = UserState(id: alias)
+                        pointer.mergedInto = user
+                    }
+                }
+                countRunning(handed, 1)
+                joined = true
+                if !replaying { counters.handovers += 1 }
+            } catch {
+                logger.error(
+                    "the state of \(user) handed over for \(target) does not decode (\(error)): \(target) goes on without it",
+                    metadata: [RecordField.kind: "handover_refused", RecordField.userID: "\(target)"])
+            }
+        case .notJoined(let reason):
+            if !replaying {
+                logger.info(
+                    "\(pending.source) is not merged into \(target): \(reason)",
+                    metadata: [RecordField.kind: "handover_not_joined", RecordField.userID: "\(target)"])
+            }
+        }
+        if !joined && !replaying {
+            counters.mergesNotJoined += 1
+            metrics.mergeNotJoined()
+        }
+        if joined && !replaying { metrics.handover() }
+        // The held events, in order, as if they arrived now: the merging one first (without its merge
+        // when there is nothing to join).
+        for (index, held) in pending.held.enumerated() {
+            let parsed = held.line.withUnsafeBufferPointer { parser.parse($0, source: held.origin) }
+            guard case .success(var event) = parsed else { continue }  // it parsed when it was received
+            if case .refused = runtime.rules.settings.daemonSettings.eventTime.apply(to: &event, receivedAt: held.receivedAt) { continue }
+            if index == 0 && !joined {
+                if event.kind == .identify { event.anonymousId = nil } else { event.previousId = nil }
+            }
+            try applyRouted(
+                [event], lines: [held.line], appliedAt: state.clock, receivedAt: held.receivedAt, origin: held.origin, namespace: held.namespace,
+                partitionOf: partitionOf)
+        }
+    }
+
+    /// Running enrollments leaving (`sign` -1) or joining (+1) the partition's figures.
+    private func countRunning(_ user: UserState, _ sign: Int) {
+        for e in user.enrollments where e.phase != .watching {
+            state.activeEnrollments[e.journey, default: 0] += sign
+            if state.activeEnrollments[e.journey] == 0 { state.activeEnrollments[e.journey] = nil }
+        }
+    }
+
+    /// Publishes `record` to partition `p`'s subject and waits for JetStream to store it.
+    private func publish(_ record: JournalRecord, to p: Int, messageId: String) throws {
+        guard let publishTo else { throw DaemonError("partition \(partition): no publisher for records to other partitions") }
+        var w = ByteWriter(capacity: 256)
+        record.encode(into: &w)
+        try publishTo(p, messageId, w.bytes)
+    }
+}
