@@ -223,4 +223,82 @@ struct ClusterIdentityTests {
             #expect(await second.stop() == 0)
         }
     }
+
+    /// Hand-overs while instances die, on the wall clock: 120 visitors fill a cart, then sign up, across
+    /// two instances and four partitions; a third buy right after signing up (in the sign-up's batch), a
+    /// third later under their anonymous id; the instance that took the carts is killed right after the
+    /// sign-ups and started again. Twenty seconds after the carts exactly the visitors who did not buy
+    /// are reminded — each once, under the known id, as an enrollment of the known user — whichever
+    /// instance held the hand-overs when.
+    @Test(.timeLimit(.minutes(10)))
+    func handOversSurviveAKilledInstance() async throws {
+        let fixture = try DaemonFixture(events: 10, files: 0, seed: 11)
+        defer { fixture.remove() }
+        for name in try FileManager.default.contentsOfDirectory(atPath: fixture.rules + "/journeys") {
+            try FileManager.default.removeItem(atPath: fixture.rules + "/journeys/" + name)
+        }
+        try fixture.install(
+            """
+            journey: quick_cart
+            trigger:
+              event: cart_add
+            steps:
+              - id: wait_purchase
+                wait_for: { event: purchase, timeout: 20s }
+                on_event: exit
+              - id: remind
+                send: email
+                template: cart_reminder
+
+            """, at: "journeys/quick_cart.yaml")
+        let visitors = (0..<120).map { ("anon-\($0)", "user-\($0)") }
+        try await ClusterPeers.with { peers in
+            try peers.configure(fixture, partitions: 4, ttl: "2s")
+            try Self.checkpointEverySecond(fixture)
+            let (a, socketA) = try peers.startInstance("a", fixture, eventClock: false)
+            defer { a.signal(SIGKILL) }
+            let (b, socketB) = try peers.startInstance("b", fixture, eventClock: false)
+            defer { b.signal(SIGKILL) }
+            let spread = await eventually(timeout: .seconds(120)) { await peers.leaseCounts() == ["a": 2, "b": 2] }
+            #expect(spread, "\(ClusterPeers.ownershipRecords(fixture, instances: ["a", "b"]))")
+            #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: socketA) && FileManager.default.fileExists(atPath: socketB) })
+            func line(_ fields: String, _ id: String) -> String {
+                let now = Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+                return #"{"messageId":"\#(id)","timestamp":"\#(now.iso8601)",\#(fields)}"#
+            }
+            try await Self.send(
+                visitors.enumerated().map { n, v in
+                    line(#""type":"track","event":"cart_add","anonymousId":"\#(v.0)","properties":{"cart_id":"c\#(n)"}"#, "cart-\(n)")
+                }, socketA)
+            try await Self.send(
+                visitors.enumerated().flatMap { n, v in
+                    [line(#""type":"identify","userId":"\#(v.1)","anonymousId":"\#(v.0)","traits":{"first_name":"Visitor \#(n)"}"#, "identify-\(n)")]
+                        + (n % 3 == 1 ? [line(#""type":"track","event":"purchase","userId":"\#(v.1)""#, "purchase-\(n)")] : [])
+                }, socketB)
+            a.signal(SIGKILL)
+            _ = await a.stop(SIGKILL)
+            try await Self.send(
+                visitors.enumerated().filter { $0.offset % 3 == 2 }.map { n, v in
+                    line(#""type":"track","event":"purchase","anonymousId":"\#(v.0)""#, "purchase-\(n)")
+                }, socketB)
+            let (again, _) = try peers.startInstance("a", fixture, eventClock: false)
+            defer { again.signal(SIGKILL) }
+            func reminded() -> [String] {
+                ClusterPeers.delivered(fixture, instances: ["a", "b"]).filter { $0.contains("quick_cart") }
+                    .compactMap { $0.firstMatch(of: /"user":"([^"]*)"/).map { String($0.output.1) } }
+            }
+            let expected = visitors.enumerated().filter { $0.offset % 3 == 0 }.map(\.element.1)
+            let all = await eventually(timeout: .seconds(120)) { Set(reminded()) == Set(expected) }
+            await pause(.seconds(25))  // any reminder sent wrongly (a buyer's) would be due by now too
+            let sent = reminded()
+            #expect(all && sent.sorted() == expected.sorted(), "reminded \(sent.count): \(sent.sorted())\n\(ClusterPeers.ownershipRecords(fixture, instances: ["a", "b"]))")
+            // The enrollment the cart started under the anonymous id goes on as the known user's own.
+            let touches = ClusterPeers.delivered(fixture, instances: ["a", "b"]).filter { $0.contains("quick_cart") }
+            #expect(touches.allSatisfy { touch in
+                touch.firstMatch(of: /"user":"(user-[0-9]+)"/).map { touch.contains(#""enrollment":"\#($0.output.1)#"#) } ?? false
+            }, "\(touches.prefix(3))")
+            #expect(await again.stop() == 0)
+            #expect(await b.stop() == 0)
+        }
+    }
 }
