@@ -79,7 +79,9 @@ struct PartitionFollower: Service {
                     do {
                         try p.follow(records, parser: parser)
                     } catch {
-                        p.inbox.post(.failed("partition \(p.partition): applying the log failed: \(error)", diskFull: false))
+                        // At once, on the processor's thread: no checkpoint may be taken of the state a record
+                        // applied in part (one already queued behind this query would be).
+                        p.fail("partition \(p.partition): applying the log failed: \(error)", diskFull: false)
                     }
                 })
             applying = done

@@ -46,13 +46,13 @@ extension PartitionProcessor {
         return current
     }
 
-    func route(_ event: Event, partitionOf: (String) -> Int) -> Route {
+    func route(_ event: Event, namespace: String, partitionOf: (String) -> Int) -> Route {
         let owner = resolve(event.userId)
         // Only an id merged into another user is forwarded (never an id this partition merely does not know,
         // which two partitions could otherwise send back and forth).
         if owner != event.userId {
             let p = partitionOf(owner)
-            if p != partition { return .forward(partition: p) }
+            if p != partition { return seen(event, namespace) ? .apply : .forward(partition: p) }
         }
         if state.awaitsHandover(owner) { return .hold(owner: owner) }
         guard let (source, explicit) = IdentityMerge.source(of: event) else { return .apply }
@@ -60,18 +60,34 @@ extension PartitionProcessor {
         // already belongs to someone: decided here when the id is known here); `alias` merges what the
         // previous id resolves to.
         let from = explicit ? resolve(source) : source
-        if from == owner || state.contains(user: from) { return .apply }
+        if from == owner { return .apply }
+        // A user waiting for a hand-over is merged once it has its state: the merging event waits with it.
+        if state.awaitsHandover(from) { return .hold(owner: from) }
+        if state.contains(user: from) { return .apply }
         let p = partitionOf(from)
-        return p == partition ? .apply : .ask(owner: owner, source: from, explicit: explicit, partition: p)
+        if p == partition || seen(event, namespace) { return .apply }
+        return .ask(owner: owner, source: from, explicit: explicit, partition: p)
     }
 
-    /// Applies a batch's events in cluster mode, each as ``route(_:partitionOf:)`` says: runs of events to
-    /// apply go to the engine together; the others are held, forwarded or asked about in their place in
-    /// the order. `lines` are the events' lines as received.
+    /// Whether the engine has seen the event already (it drops it as a duplicate): a repeat is neither
+    /// forwarded (the other partition has not seen it) nor asked about again.
+    private func seen(_ event: Event, _ namespace: String) -> Bool {
+        state.dedup.contains(DedupWindow.Key(event.messageId, namespace: namespace))
+    }
+
+    /// Applies a batch's events in cluster mode, each as ``route(_:namespace:partitionOf:)`` says: runs of
+    /// events to apply go to the engine together; the others are held, forwarded or asked about in their
+    /// place in the order. `lines` are the events' lines as received; `sequence` is the record's position in
+    /// the subject (a hand-over request's id names it, so a retry of the event in another record asks anew).
+    ///
+    /// What this publishes is stored before it returns — forwarded events last, one record per partition —
+    /// so no checkpoint covers the record without them.
     func applyRouted(
-        _ events: [Event], lines: [[UInt8]], appliedAt: Timestamp, receivedAt: Timestamp, origin: String, namespace: String,
-        partitionOf: (String) -> Int
+        _ events: [Event], lines: [[UInt8]], at sequence: UInt64, appliedAt: Timestamp, receivedAt: Timestamp, origin: String,
+        namespace: String, partitionOf: (String) -> Int
     ) throws {
+        // Held events are applied when their hand-over is answered, at this time or later.
+        if eventClock == nil { state.clock = max(state.clock, appliedAt) }
         if state.mayReadUsers { state.prefetch(users: Self.subjects(of: events)) }
         var run: [Event] = []
         func flush() {
@@ -79,25 +95,28 @@ extension PartitionProcessor {
             applyEvents(run, receivedAt: appliedAt, namespace: namespace)
             run.removeAll(keepingCapacity: true)
         }
+        var forwards: [Int: (lines: [[UInt8]], ids: [String])] = [:]
         for (event, line) in zip(events, lines) {
             func held() -> HeldEvent { HeldEvent(line: line, receivedAt: receivedAt, origin: origin, namespace: namespace) }
-            switch route(event, partitionOf: partitionOf) {
+            var route = route(event, namespace: namespace, partitionOf: partitionOf)
+            if case .apply = route {} else if !run.isEmpty {
+                flush()  // the events before it may change where it goes (a merge among them)
+                route = self.route(event, namespace: namespace, partitionOf: partitionOf)
+            }
+            switch route {
             case .apply:
                 run.append(event)
             case .hold(let owner):
                 state.withUser(owner) { $0.handover?.held.append(held()) }
             case .forward(let p):
-                let record = JournalRecord.EventsRecord(
-                    appliedAt: appliedAt, receivedAt: receivedAt, origin: origin, namespace: namespace, lines: [line], positions: [:])
-                try publish(.events(record), to: p, messageId: "f/" + StableHash.id128([namespace, event.messageId, "\(p)"]))
-                if !replaying { counters.forwarded += 1 }
+                forwards[p, default: ([], [])].lines.append(line)
+                forwards[p, default: ([], [])].ids.append(event.messageId)
             case .ask(let owner, let source, let explicit, let p):
-                flush()  // what the batch applied before the merge is the user's state when it merges
-                let id = StableHash.id128([namespace, event.messageId, source])
-                state.withUser(owner) { $0.handover = PendingHandover(request: id, source: source, held: [held()]) }
+                let id = StableHash.id128([namespace, event.messageId, source, "\(partition)/\(sequence)"])
                 try publish(
                     .handover(.request(id: id, source: source, explicit: explicit, target: owner, partition: partition)), to: p,
                     messageId: "h/q/" + id)
+                state.withUser(owner) { $0.handover = PendingHandover(request: id, source: source, held: [held()]) }
                 if !replaying {
                     logger.debug(
                         "\(event.kind.rawValue) of \(owner) merges \(source), whose state is in partition \(p): asked for it; the user's events wait",
@@ -106,15 +125,21 @@ extension PartitionProcessor {
             }
         }
         flush()
+        for (p, forward) in forwards.sorted(by: { $0.key < $1.key }) {
+            let record = JournalRecord.EventsRecord(
+                appliedAt: appliedAt, receivedAt: receivedAt, origin: origin, namespace: namespace, lines: forward.lines, positions: [:])
+            try publish(.events(record), to: p, messageId: "f/" + StableHash.id128([namespace, "\(p)"] + forward.ids))
+            if !replaying { counters.forwarded += forward.lines.count }
+        }
     }
 
     /// Applies a hand-over record read from the partition's subject.
-    func applyHandover(_ handover: JournalRecord.Handover, parser: SegmentEventParser, partitionOf: (String) -> Int) throws {
+    func applyHandover(_ handover: JournalRecord.Handover, at sequence: UInt64, parser: SegmentEventParser, partitionOf: (String) -> Int) throws {
         switch handover {
         case .request(let id, let source, let explicit, let target, let p):
             try answer(id: id, source: source, explicit: explicit, target: target, to: p, partitionOf: partitionOf)
         case .answer(let id, let target, let outcome):
-            try receive(id: id, target: target, outcome, parser: parser, partitionOf: partitionOf)
+            try receive(id: id, target: target, outcome, at: sequence, parser: parser, partitionOf: partitionOf)
         case .forget(let user):
             try forgetElsewhere(applyForget(user))
         }
@@ -146,17 +171,21 @@ extension PartitionProcessor {
         } else if state.awaitsHandover(root) {
             outcome = .notJoined(reason: "\(root) waits for a hand-over of its own")
         } else {
-            outcome = handOver(root, to: target)
+            let handed = state.user(root) ?? UserState(id: root)
+            let outcome = JournalRecord.HandoverOutcome.joined(
+                user: root, state: handed.encoded(), aliases: Identity.merged(into: root, in: state))
+            // Stored before the state leaves: a failed publish leaves it here, and the request is read again.
+            try publish(.handover(.answer(id: id, target: target, outcome)), to: p, messageId: "h/a/" + id)
+            handOver(handed, to: target)
+            return
         }
         try publish(.handover(.answer(id: id, target: target, outcome)), to: p, messageId: "h/a/" + id)
     }
 
-    /// `id` becomes a pointer to `target` (its later events are forwarded); returns its state before.
-    private func handOver(_ id: String, to target: String) -> JournalRecord.HandoverOutcome {
-        let merged = Identity.person(id, in: state).merged
-        var handed = UserState(id: id)
+    /// `handed`'s id becomes a pointer to `target` (its later events are forwarded).
+    private func handOver(_ handed: UserState, to target: String) {
+        let id = handed.id
         state.withUser(id) { user in
-            handed = user
             let aliases = user.aliases
             user = UserState(id: id)
             user.mergedInto = target
@@ -170,11 +199,13 @@ extension PartitionProcessor {
                 "\(id) handed over to \(target): \(handed.enrollments.count) running enrollment(s) go with it",
                 metadata: [RecordField.kind: "handover_answered", RecordField.userID: "\(id)"])
         }
-        return .joined(user: id, state: handed.encoded(), aliases: merged)
     }
 
     /// The known side: the answer to the request `target` waits for (any other is a duplicate).
-    private func receive(id: String, target: String, _ outcome: JournalRecord.HandoverOutcome, parser: SegmentEventParser, partitionOf: (String) -> Int) throws {
+    private func receive(
+        id: String, target: String, _ outcome: JournalRecord.HandoverOutcome, at sequence: UInt64, parser: SegmentEventParser,
+        partitionOf: (String) -> Int
+    ) throws {
         guard let pending = state.user(target)?.handover, pending.request == id else { return }  // a duplicate
         state.withUser(target) { $0.handover = nil }
         var joined = false
@@ -186,8 +217,10 @@ extension PartitionProcessor {
                 state.withUser(user) { $0 = handed }
                 for alias in aliases where alias != user && alias != target {
                     state.withUser(alias) { pointer in
+                        let aliases = pointer.aliases
                         pointer = UserState(id: alias)
                         pointer.mergedInto = user
+                        pointer.aliases = aliases
                     }
                 }
                 countRunning(handed, 1)
@@ -220,8 +253,8 @@ extension PartitionProcessor {
                 if event.kind == .identify { event.anonymousId = nil } else { event.previousId = nil }
             }
             try applyRouted(
-                [event], lines: [held.line], appliedAt: state.clock, receivedAt: held.receivedAt, origin: held.origin, namespace: held.namespace,
-                partitionOf: partitionOf)
+                [event], lines: [held.line], at: sequence, appliedAt: state.clock, receivedAt: held.receivedAt, origin: held.origin,
+                namespace: held.namespace, partitionOf: partitionOf)
         }
     }
 
@@ -236,6 +269,12 @@ extension PartitionProcessor {
     /// Publishes `record` to partition `p`'s subject and waits for JetStream to store it.
     private func publish(_ record: JournalRecord, to p: Int, messageId: String) throws {
         guard let publishTo else { throw DaemonError("partition \(partition): no publisher for records to other partitions") }
+        // A stale owner (paused past its lease) may have applied records the new owner skips: it sends
+        // nothing another partition would act on. (Before it reads the new owner's start, it has applied
+        // what the new owner replays, and sends what the new owner sends.)
+        if let own = (log as? FollowedLog)?.token?.value, own < streamOwner {
+            throw DaemonError("partition \(partition): the owner holding lease token \(streamOwner) took the partition over; this stale owner (token \(own)) sends nothing to other partitions")
+        }
         var w = ByteWriter(capacity: 256)
         record.encode(into: &w)
         try publishTo(p, messageId, w.bytes)

@@ -73,7 +73,7 @@ extension PartitionProcessor {
             }
             if let partitionOf {
                 try applyRouted(
-                    events, lines: lines, appliedAt: batch.appliedAt, receivedAt: batch.receivedAt, origin: batch.origin,
+                    events, lines: lines, at: sequence, appliedAt: batch.appliedAt, receivedAt: batch.receivedAt, origin: batch.origin,
                     namespace: batch.namespace, partitionOf: partitionOf)
             } else {
                 applyEvents(events, receivedAt: batch.appliedAt, namespace: batch.namespace)
@@ -96,7 +96,7 @@ extension PartitionProcessor {
         case .handover(let handover):
             // Only cluster mode publishes them; a log without a partition map has none to act on.
             guard let partitionOf else { return }
-            try applyHandover(handover, parser: parser, partitionOf: partitionOf)
+            try applyHandover(handover, at: sequence, parser: parser, partitionOf: partitionOf)
         }
     }
 

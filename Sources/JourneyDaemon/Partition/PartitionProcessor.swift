@@ -241,6 +241,8 @@ public final class PartitionProcessor: @unchecked Sendable {
         case .query(let body):
             body(self)
         case .checkpoint(let reply):
+            // A failed processor's state may hold a record applied in part: never checkpointed.
+            guard failure == nil else { return reply(nil) }
             reply(state.snapshot(logSequence: log.lastSequence, rulesVersion: runtime.version, takenAt: clock.now))
             counters.checkpoints += 1
         case .checkpointWritten:
@@ -273,7 +275,8 @@ public final class PartitionProcessor: @unchecked Sendable {
         staged.removeFirst(released)
     }
 
-    private func fail(_ reason: String, diskFull: Bool) {
+    /// Stops the processor for good (crash-only): refuses input, acknowledges nothing more, checkpoints nothing.
+    func fail(_ reason: String, diskFull: Bool) {
         guard failure == nil else { return }
         failure = reason
         inbox.close()
