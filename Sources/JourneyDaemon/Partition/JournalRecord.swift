@@ -209,8 +209,10 @@ enum JournalRecord {
         case 10:
             switch try r.byte() {
             case 1:
-                return .handover(.request(
-                    id: try r.string(), source: try r.string(), explicit: try r.byte() == 1, target: try r.string(), partition: Int(try r.varint())))
+                let (id, source, explicit, target) = (try r.string(), try r.string(), try r.byte() == 1, try r.string())
+                let offset = r.offset
+                guard let partition = Int(exactly: try r.varint()) else { throw BinaryDecodingError(offset: offset, reason: "partition out of range") }
+                return .handover(.request(id: id, source: source, explicit: explicit, target: target, partition: partition))
             case 2:
                 let id = try r.string()
                 let target = try r.string()

@@ -53,13 +53,14 @@ extension PartitionProcessor {
 
     /// Applies events at `receivedAt` (the wall clock) or, on the event clock, each at its own time.
     /// Due timers fire before each event, as time reaches them.
-    func applyEvents(_ events: [Event], receivedAt: Timestamp, namespace: String) {
+    /// `endingBatch` false: the caller ends the store reads' batch (``PartitionState/endBatch()``) itself.
+    func applyEvents(_ events: [Event], receivedAt: Timestamp, namespace: String, endingBatch: Bool = true) {
         if eventClock == nil {
             state.clock = max(state.clock, receivedAt)
             fire(dueBy: state.clock)
         }
         if state.mayReadUsers { state.prefetch(users: Self.subjects(of: events)) }
-        defer { state.endBatch() }
+        defer { if endingBatch { state.endBatch() } }
         for event in events {
             let at: Timestamp
             if let eventClock {

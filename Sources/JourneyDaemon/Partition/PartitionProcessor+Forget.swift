@@ -12,7 +12,14 @@ extension PartitionProcessor {
     func forget(_ user: String) throws -> (erasure: Erasure, sequence: UInt64) {
         let sequence = try log.append { JournalRecord.forget(user: user).encode(into: &$0) }
         let erasure = applyForget(user)
-        try forgetElsewhere(erasure)
+        do {
+            try forgetElsewhere(erasure)
+        } catch {
+            // Logged and applied here, so a retry would find nothing more to tell: the partition stops, and its
+            // next owner, replaying the record, tells the other partitions.
+            fail("partition \(partition): telling other partitions to forget failed: \(error)", diskFull: false)
+            throw error
+        }
         return (erasure, sequence)
     }
 

@@ -35,34 +35,36 @@ extension PartitionProcessor {
         case ask(owner: String, source: String, explicit: Bool, partition: Int)
     }
 
-    /// Where `id`'s events go: `id` itself, or the user it was merged into, through at most
-    /// `IdentityMerge` hops (the engine's own resolution, without copying the users it passes).
-    private func resolve(_ id: String) -> String {
+    /// Where `id`'s events go — `id` itself, or the user it was merged into, through at most as many hops
+    /// as the engine follows — and whether that user waits for a hand-over.
+    private func resolve(_ id: String) -> (owner: String, awaitsHandover: Bool) {
         var current = id
+        var routing = state.routing(id)
         for _ in 0..<16 {
-            guard let next = state.mergedInto(current) else { return current }
+            guard let next = routing.mergedInto else { break }
             current = next
+            routing = state.routing(next)
         }
-        return current
+        return (current, routing.awaitsHandover)
     }
 
     func route(_ event: Event, namespace: String, partitionOf: (String) -> Int) -> Route {
-        let owner = resolve(event.userId)
+        let (owner, held) = resolve(event.userId)
         // Only an id merged into another user is forwarded (never an id this partition merely does not know,
         // which two partitions could otherwise send back and forth).
         if owner != event.userId {
             let p = partitionOf(owner)
             if p != partition { return seen(event, namespace) ? .apply : .forward(partition: p) }
         }
-        if state.awaitsHandover(owner) { return .hold(owner: owner) }
+        if held { return .hold(owner: owner) }
         guard let (source, explicit) = IdentityMerge.source(of: event) else { return .apply }
         // Where the state to merge is: `identify` merges the anonymous id's own state (and never one that
         // already belongs to someone: decided here when the id is known here); `alias` merges what the
         // previous id resolves to.
-        let from = explicit ? resolve(source) : source
+        let (from, fromHeld) = explicit ? resolve(source) : (source, state.routing(source).awaitsHandover)
         if from == owner { return .apply }
         // A user waiting for a hand-over is merged once it has its state: the merging event waits with it.
-        if state.awaitsHandover(from) { return .hold(owner: from) }
+        if fromHeld { return .hold(owner: from) }
         if state.contains(user: from) { return .apply }
         let p = partitionOf(from)
         if p == partition || seen(event, namespace) { return .apply }
@@ -72,7 +74,10 @@ extension PartitionProcessor {
     /// Whether the engine has seen the event already (it drops it as a duplicate): a repeat is neither
     /// forwarded (the other partition has not seen it) nor asked about again.
     private func seen(_ event: Event, _ namespace: String) -> Bool {
-        state.dedup.contains(DedupWindow.Key(event.messageId, namespace: namespace))
+        // The time the engine applies it at: the batch's on the wall clock (``applyRouted`` moved the
+        // partition's clock to it), its own on the event clock.
+        let at = eventClock.map { max($0.now, event.timestamp) } ?? state.clock
+        return state.seen(DedupWindow.Key(event.messageId, namespace: namespace), at: at)
     }
 
     /// Applies a batch's events in cluster mode, each as ``route(_:namespace:partitionOf:)`` says: runs of
@@ -89,18 +94,28 @@ extension PartitionProcessor {
         // Held events are applied when their hand-over is answered, at this time or later.
         if eventClock == nil { state.clock = max(state.clock, appliedAt) }
         if state.mayReadUsers { state.prefetch(users: Self.subjects(of: events)) }
+        // One batch for the store's reads: what it was asked for and does not hold stays known until the
+        // record is applied, however many runs the engine applies it in.
+        defer { state.endBatch() }
         var run: [Event] = []
         func flush() {
             guard !run.isEmpty else { return }
-            applyEvents(run, receivedAt: appliedAt, namespace: namespace)
+            applyEvents(run, receivedAt: appliedAt, namespace: namespace, endingBatch: false)
             run.removeAll(keepingCapacity: true)
         }
         var forwards: [Int: (lines: [[UInt8]], ids: [String])] = [:]
+        func publishForwards(to p: Int) throws {
+            guard let forward = forwards.removeValue(forKey: p) else { return }
+            let record = JournalRecord.EventsRecord(
+                appliedAt: appliedAt, receivedAt: receivedAt, origin: origin, namespace: namespace, lines: forward.lines, positions: [:])
+            try publish(.events(record), to: p, messageId: "f/" + StableHash.id128([namespace, "\(p)"] + forward.ids))
+            if !replaying { counters.forwarded += forward.lines.count }
+        }
         for (event, line) in zip(events, lines) {
             func held() -> HeldEvent { HeldEvent(line: line, receivedAt: receivedAt, origin: origin, namespace: namespace) }
             var route = route(event, namespace: namespace, partitionOf: partitionOf)
-            if case .apply = route {} else if !run.isEmpty {
-                flush()  // the events before it may change where it goes (a merge among them)
+            if case .ask = route, !run.isEmpty {
+                flush()  // the events before it may change what it merges (a merge among them)
                 route = self.route(event, namespace: namespace, partitionOf: partitionOf)
             }
             switch route {
@@ -112,6 +127,7 @@ extension PartitionProcessor {
                 forwards[p, default: ([], [])].lines.append(line)
                 forwards[p, default: ([], [])].ids.append(event.messageId)
             case .ask(let owner, let source, let explicit, let p):
+                try publishForwards(to: p)  // events forwarded before the merge stay before the request
                 let id = StableHash.id128([namespace, event.messageId, source, "\(partition)/\(sequence)"])
                 try publish(
                     .handover(.request(id: id, source: source, explicit: explicit, target: owner, partition: partition)), to: p,
@@ -125,12 +141,7 @@ extension PartitionProcessor {
             }
         }
         flush()
-        for (p, forward) in forwards.sorted(by: { $0.key < $1.key }) {
-            let record = JournalRecord.EventsRecord(
-                appliedAt: appliedAt, receivedAt: receivedAt, origin: origin, namespace: namespace, lines: forward.lines, positions: [:])
-            try publish(.events(record), to: p, messageId: "f/" + StableHash.id128([namespace, "\(p)"] + forward.ids))
-            if !replaying { counters.forwarded += forward.lines.count }
-        }
+        for p in forwards.keys.sorted() { try publishForwards(to: p) }
     }
 
     /// Applies a hand-over record read from the partition's subject.
@@ -159,7 +170,7 @@ extension PartitionProcessor {
     /// nothing to join.
     private func answer(id: String, source: String, explicit: Bool, target: String, to p: Int, partitionOf: (String) -> Int) throws {
         let outcome: JournalRecord.HandoverOutcome
-        let root = resolve(source)
+        let root = resolve(source).owner
         if root == target {
             // Answered before: a duplicate request (a replaying owner's). Said anyway — no hold waits for it
             // (answers are matched to holds), unless one somehow does, which this releases.
@@ -168,7 +179,7 @@ extension PartitionProcessor {
             outcome = .notJoined(reason: "\(source) already belongs to \(root): an identify does not merge two known users (alias does)")
         } else if root != source && !state.contains(user: root) {
             outcome = .notJoined(reason: "\(source) belongs to \(root), whose state is in partition \(partitionOf(root)) (a chain of hand-overs is not followed)")
-        } else if state.awaitsHandover(root) {
+        } else if state.routing(root).awaitsHandover {
             outcome = .notJoined(reason: "\(root) waits for a hand-over of its own")
         } else {
             let handed = state.user(root) ?? UserState(id: root)

@@ -118,17 +118,25 @@ final class PartitionState: StateStore {
         return user(id)?.traits
     }
 
-    /// Where `id`'s events go when it was merged into another user (``UserState/mergedInto``), without
-    /// copying a user in memory: cluster mode asks it of every event it routes.
-    func mergedInto(_ id: String) -> String? {
-        if let slot = users[id] { return slot.state.mergedInto }
-        return user(id)?.mergedInto
+    /// Cluster mode's routing of an event for `id` (``PartitionProcessor/route(_:namespace:partitionOf:)``):
+    /// where `id`'s events go when it was merged into another user (``UserState/mergedInto``), and whether
+    /// it waits for another partition's hand-over (``UserState/handover``). A compacted user is decoded once
+    /// and kept decoded (clean: its last change is in the store) for the engine that applies the event next.
+    func routing(_ id: String) -> (mergedInto: String?, awaitsHandover: Bool) {
+        if let slot = users[id] { return (slot.state.mergedInto, slot.state.handover != nil) }
+        if cold.contains(id), let state = warm(id) {
+            users[id] = Slot(state: state, dirty: false)
+            return (state.mergedInto, state.handover != nil)
+        }
+        guard let user = user(id) else { return (nil, false) }
+        return (user.mergedInto, user.handover != nil)
     }
 
-    /// Whether `id` waits for another partition's hand-over (``UserState/handover``).
-    func awaitsHandover(_ id: String) -> Bool {
-        if let slot = users[id] { return slot.state.handover != nil }
-        return user(id)?.handover != nil
+    /// Whether the engine, applying an event with `key` at `at`, would drop it as a duplicate: the window
+    /// is expired up to `at` first, as the engine's own check does.
+    func seen(_ key: DedupWindow.Key, at: Timestamp) -> Bool {
+        dedup.expire(before: at - dedup.window)
+        return dedup.contains(key)
     }
 
     func contains(user id: String) -> Bool {
