@@ -8,7 +8,7 @@ import JourneyCore
 public enum IdentityMerge {
     /// How many merged ids a chain may pass through (alias of an alias…) before the event stops at the
     /// last one: chains only grow by merges, so this bounds a pathological stream, not a real one.
-    static let maxHops = 16
+    public static let maxHops = 16
 
     /// The id an input merges into its `userId`: `previousId` of an `alias` (explicit: merges whatever
     /// that id is), or the `anonymousId` of an `identify` that also has a `userId` (implicit).
@@ -26,7 +26,7 @@ public enum IdentityMerge {
     }
 
     /// The id that owns `id`'s events now: `id` itself unless it was merged.
-    public static func resolve<S: StateStore>(_ id: String, in store: S) -> String {
+    static func resolve<S: StateStore>(_ id: String, in store: S) -> String {
         var current = id
         for _ in 0..<maxHops {
             guard let next = store.user(current)?.mergedInto else { return current }

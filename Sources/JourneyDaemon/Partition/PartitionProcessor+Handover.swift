@@ -40,7 +40,7 @@ extension PartitionProcessor {
     private func resolve(_ id: String) -> (owner: String, awaitsHandover: Bool) {
         var current = id
         var routing = state.routing(id)
-        for _ in 0..<16 {
+        for _ in 0..<IdentityMerge.maxHops {
             guard let next = routing.mergedInto else { break }
             current = next
             routing = state.routing(next)
