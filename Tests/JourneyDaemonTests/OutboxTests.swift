@@ -77,4 +77,33 @@ struct OutboxTests {
         let changes = outbox.takeChanges()
         #expect(changes.isEmpty)  // restored, not changed
     }
+
+    @Test func aReusedSlotCarriesNothingOfItsFormerTouch() {
+        var outbox = Outbox()
+        // "a" is rescheduled (a retry) and then dead-lettered: its schedule keeps two stale places.
+        outbox.add(Self.entry("a", at: 1_000))
+        outbox.apply(DeliveryUpdate(touchID: "a", state: .retry, reason: "busy", nextAttempt: Timestamp(milliseconds: 5_000)))
+        outbox.apply(DeliveryUpdate(touchID: "a", state: .deadLetter, reason: "HTTP 400", attempts: 2))
+        let taken = outbox.takeChanges()
+        #expect(taken.map(\.touch.id) == ["a"])
+        #expect(outbox["a"] == nil && outbox.count == 0)
+
+        // "b" takes a's slot, due at a's first time: it is handed out once, and a's retry time hands out nothing.
+        outbox.add(Self.entry("b", at: 1_000))
+        let due = outbox.takeDue(channel: "email", by: Timestamp(milliseconds: 1_500), limit: 10)
+        #expect(due == ["b"])
+        let later = outbox.takeDue(channel: "email", by: Timestamp(milliseconds: 6_000), limit: 10)
+        #expect(later.isEmpty)
+
+        // A forgotten user's touch leaves the changed set with it; the touch that takes its slot is listed once.
+        outbox.add(Self.entry("c", user: "u2", channel: "sms", at: 2_000))
+        let removed = outbox.remove(user: "u2")
+        #expect(removed.map(\.touch.id) == ["c"])
+        outbox.add(Self.entry("d", channel: "sms", at: 2_000))
+        let changes = outbox.takeChanges()
+        #expect(changes.map(\.touch.id).sorted() == ["b", "d"])
+        let sms = outbox.takeDue(channel: "sms", by: Timestamp(milliseconds: 2_000), limit: 10)
+        #expect(sms == ["d"])
+        #expect(outbox.waiting == 0)
+    }
 }

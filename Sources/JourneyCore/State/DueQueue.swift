@@ -1,18 +1,21 @@
 import HeapModule
 
 /// Keys due at times, earliest first, where a key may be rescheduled or withdrawn: the outbox's
-/// schedule of touches to deliver. Entries are checked when they come up (lazy deletion): an entry
-/// whose time is no longer its key's current time is skipped, so rescheduling costs one insertion.
+/// schedule of touches to deliver, keyed by the slot each touch has in memory (an integer: not generic,
+/// so that the outbox in another module calls it without generic dispatch). Entries are checked when
+/// they come up (lazy deletion): an entry whose time is no longer its key's current time is skipped,
+/// so rescheduling costs one insertion.
 public struct DueQueue: Sendable {
+    public typealias Key = Int
     private struct Item: Comparable, Sendable {
         var at: Timestamp
         var order: UInt64
-        var key: String
+        var key: Key
         static func < (a: Item, b: Item) -> Bool { a.at != b.at ? a.at < b.at : a.order < b.order }
         static func == (a: Item, b: Item) -> Bool { a.at == b.at && a.order == b.order }
     }
     private var heap = Heap<Item>()
-    private var current: [String: Timestamp] = [:]
+    private var current: [Key: Timestamp] = [:]
     private var counter: UInt64 = 0
 
     public init() {}
@@ -21,7 +24,7 @@ public struct DueQueue: Sendable {
     public var count: Int { current.count }
 
     /// Schedules `key` at `at`, replacing its earlier time.
-    public mutating func schedule(_ key: String, at: Timestamp) {
+    public mutating func schedule(_ key: Key, at: Timestamp) {
         counter += 1
         current[key] = at
         heap.insert(Item(at: at, order: counter, key: key))
@@ -29,9 +32,9 @@ public struct DueQueue: Sendable {
     }
 
     /// Withdraws `key`.
-    public mutating func remove(_ key: String) { current[key] = nil }
+    public mutating func remove(_ key: Key) { current[key] = nil }
 
-    public func contains(_ key: String) -> Bool { current[key] != nil }
+    public func contains(_ key: Key) -> Bool { current[key] != nil }
 
     /// The earliest scheduled time.
     public mutating func nextDue() -> Timestamp? {
@@ -43,7 +46,7 @@ public struct DueQueue: Sendable {
     }
 
     /// Removes and returns the earliest key due at or before `now`.
-    public mutating func popDue(by now: Timestamp) -> String? {
+    public mutating func popDue(by now: Timestamp) -> Key? {
         while let top = heap.min, top.at <= now {
             heap.removeMin()
             if current[top.key] == top.at {

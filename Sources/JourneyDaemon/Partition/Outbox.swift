@@ -4,6 +4,10 @@ import JourneyCore
 /// checkpoint: in memory, with a schedule per channel of when each is due (its due time while pending,
 /// its retry time after a failure) — so a channel busy with a batch costs nothing until it is free.
 /// Final touches leave memory once a checkpoint holds them.
+///
+/// A touch is found by its id once, when it is added or a decision about it comes in; from there on
+/// it is its slot: schedules and the changed set work on slot numbers, not on the (heap-allocated,
+/// 16-character) ids, which a touch's life through the outbox would otherwise hash a dozen times.
 struct Outbox {
     /// The entries, each in a slot of `slab` found through `index`: a touch costs the dictionary a key
     /// and a slot number, not a whole entry, so growing it moves little, and a slot freed by a checkpoint
@@ -11,17 +15,21 @@ struct Outbox {
     private var slab: [OutboxEntry?] = []
     private var index: [String: Int] = [:]
     private var free: [Int] = []
+    /// Per channel, the slots of its touches by due time. A slot leaves its schedule before it is freed
+    /// (a final touch has no due time), so a reused slot never inherits a stale place.
     private var schedules: [String: DueQueue] = [:]
-    /// Touches created or changed since the last snapshot.
-    private var dirty: Set<String> = []
+    /// Per slot, whether its touch was created or changed since the last snapshot; `changed` lists those
+    /// slots (a slot may be listed twice once freed and reused: `isChanged` decides).
+    private var isChanged: [Bool] = []
+    private var changed: [Int] = []
 
     init() {}
 
     /// Restores the not-yet-final touches of a checkpoint.
     init(restoring restored: [OutboxEntry]) {
         for entry in restored {
-            store(entry)
-            if let due = entry.dueAt { schedules[entry.touch.channel, default: DueQueue()].schedule(entry.touch.id, at: due) }
+            let slot = store(entry)
+            if let due = entry.dueAt { schedules[entry.touch.channel, default: DueQueue()].schedule(slot, at: due) }
         }
     }
 
@@ -37,10 +45,20 @@ struct Outbox {
     /// produced again: recognized, not created twice).
     @discardableResult
     mutating func add(_ entry: OutboxEntry) -> Bool {
-        guard index[entry.touch.id] == nil else { return false }
-        store(entry)
-        dirty.insert(entry.touch.id)
-        if let due = entry.dueAt { schedules[entry.touch.channel, default: DueQueue()].schedule(entry.touch.id, at: due) }
+        // One lookup finds the id or claims the next free slot for it.
+        let candidate = free.last ?? slab.count
+        var isNew = false
+        func claim(_ slot: inout Int) {
+            if slot < 0 {
+                slot = candidate
+                isNew = true
+            }
+        }
+        claim(&index[entry.touch.id, default: -1])
+        guard isNew else { return false }
+        place(entry, in: candidate)
+        markChanged(candidate)
+        if let due = entry.dueAt { schedules[entry.touch.channel, default: DueQueue()].schedule(candidate, at: due) }
         return true
     }
 
@@ -52,12 +70,12 @@ struct Outbox {
     mutating func apply(_ update: DeliveryUpdate) -> OutboxEntry? {
         guard let slot = index[update.touchID], !slab[slot]!.state.isFinal else { return nil }
         update.apply(to: &slab[slot]!)
-        dirty.insert(update.touchID)
+        markChanged(slot)
         let entry = slab[slot]!
         if let due = entry.dueAt {
-            schedules[entry.touch.channel, default: DueQueue()].schedule(update.touchID, at: due)
+            schedules[entry.touch.channel, default: DueQueue()].schedule(slot, at: due)
         } else {
-            schedules[entry.touch.channel]?.remove(update.touchID)
+            schedules[entry.touch.channel]?.remove(slot)
         }
         return entry
     }
@@ -77,8 +95,8 @@ struct Outbox {
     /// Removes from `channel`'s schedule and returns the ids of up to `limit` touches due at or before `now`.
     mutating func takeDue(channel: String, by now: Timestamp, limit: Int) -> [String] {
         var taken: [String] = []
-        while taken.count < limit, let id = schedules[channel]?.popDue(by: now) {
-            if index[id] != nil { taken.append(id) }
+        while taken.count < limit, let slot = schedules[channel]?.popDue(by: now) {
+            if let entry = slab[slot] { taken.append(entry.touch.id) }
         }
         return taken
     }
@@ -104,45 +122,63 @@ struct Outbox {
     /// The touches changed since the last snapshot, and forgets which; final ones leave memory (the
     /// checkpoint being written holds them).
     mutating func takeChanges() -> [OutboxEntry] {
-        var changed: [OutboxEntry] = []
-        changed.reserveCapacity(dirty.count)
-        for id in dirty {
-            guard let slot = index[id], let entry = slab[slot] else { continue }
-            changed.append(entry)
-            if entry.state.isFinal { release(id) }
+        var entries: [OutboxEntry] = []
+        entries.reserveCapacity(changed.count)
+        for slot in changed where isChanged[slot] {
+            isChanged[slot] = false
+            guard let entry = slab[slot] else { continue }
+            entries.append(entry)
+            if entry.state.isFinal { release(slot) }
         }
-        dirty.removeAll(keepingCapacity: true)
-        return changed
+        changed.removeAll(keepingCapacity: true)
+        return entries
     }
 
     /// Removes a forgotten user's touches (those not final will not be sent); returns those not final.
     mutating func remove(user: String) -> [OutboxEntry] {
-        let all = entries(of: user)
-        for entry in all {
-            release(entry.touch.id)
-            dirty.remove(entry.touch.id)
-            schedules[entry.touch.channel]?.remove(entry.touch.id)
+        var removed: [OutboxEntry] = []
+        for slot in slab.indices {
+            guard let entry = slab[slot], entry.touch.user == user else { continue }
+            removed.append(entry)
+            schedules[entry.touch.channel]?.remove(slot)
+            isChanged[slot] = false
+            release(slot)
         }
-        return all.filter { !$0.state.isFinal }
+        return removed.filter { !$0.state.isFinal }
     }
 
     /// A user's touches held in memory.
     func entries(of user: String) -> [OutboxEntry] { all.filter { $0.touch.user == user } }
 
-    /// Puts `entry` in a free slot (or a new one) and indexes it.
-    private mutating func store(_ entry: OutboxEntry) {
-        if let slot = free.popLast() {
-            slab[slot] = entry
-            index[entry.touch.id] = slot
-        } else {
+    /// Puts `entry` in a free slot (or a new one) and indexes it; returns the slot.
+    private mutating func store(_ entry: OutboxEntry) -> Int {
+        let slot = free.last ?? slab.count
+        index[entry.touch.id] = slot
+        place(entry, in: slot)
+        return slot
+    }
+
+    /// Puts `entry` in `slot`: the last free one, or the next new one.
+    private mutating func place(_ entry: OutboxEntry, in slot: Int) {
+        if slot == slab.count {
             slab.append(entry)
-            index[entry.touch.id] = slab.count - 1
+            isChanged.append(false)
+        } else {
+            free.removeLast()
+            slab[slot] = entry
         }
     }
 
-    /// Takes the touch `id` out of memory; its slot is free for the next one.
-    private mutating func release(_ id: String) {
-        guard let slot = index.removeValue(forKey: id) else { return }
+    private mutating func markChanged(_ slot: Int) {
+        guard !isChanged[slot] else { return }
+        isChanged[slot] = true
+        changed.append(slot)
+    }
+
+    /// Takes the touch in `slot` out of memory; the slot is free for the next one.
+    private mutating func release(_ slot: Int) {
+        guard let entry = slab[slot] else { return }
+        index.removeValue(forKey: entry.touch.id)
         slab[slot] = nil
         free.append(slot)
     }
