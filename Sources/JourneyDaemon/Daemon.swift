@@ -88,6 +88,8 @@ public final class Daemon: Sendable {
             store = try SQLiteCheckpointStore(path: options.statePath)
             if ProcessInfo.processInfo.environment["JOURNEYD_FAULT_CRASH_IN_CHECKPOINT"] == "1" {
                 store.beforeCommit = { _exit(99) }  // a kill in the middle of a checkpoint's transaction
+            } else if let held = ProcessInfo.processInfo.environment["JOURNEYD_FAULT_HOLD_CHECKPOINT_MS"].flatMap(UInt32.init) {
+                store.beforeCommit = { usleep(held * 1000) }  // a slow disk: each checkpoint's commit waits
             }
             try store.keep(live.snapshot)
             try store.keep(journeys: live.rules.journeys.map(StoredJourney.init), at: WallClock().now)

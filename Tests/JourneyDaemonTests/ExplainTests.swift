@@ -67,6 +67,51 @@ struct ExplainTests {
         decisions(explanation).first { $0["kind"]?.stringValue == kind }
     }
 
+    /// A touch sent a moment ago is listed by `explain` while the checkpoint that takes it out of memory
+    /// is written (each commit held 1.5 s here, a slow disk): it stays in memory until the store has it.
+    @Test func aSentTouchIsExplainedWhileTheCheckpointHoldingItIsWritten() async throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
+        try Self.install(fixture)
+        try "state: { checkpoint: { every: 1s } }\n".write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        let daemon = try ChildProcess(
+            journeydBinary, ["run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool, "--clock", "event"],
+            output: fixture.root + "/daemon.log", environment: ["JOURNEYD_FAULT_HOLD_CHECKPOINT_MS": "1500"])
+        defer { daemon.signal(SIGKILL) }
+        let controlSocket = fixture.root + "/state/control.sock"
+        let control = ["--rules", fixture.rules, "--control", controlSocket]
+        func sent() async -> Bool {
+            ((try? await Self.explain(["cap"] + control, expecting: false))?["touches"]?.arrayValue ?? []).contains { $0["state"] == "sent" }
+        }
+        func checkpoints() async -> Double {  // -1 while the daemon is not answering yet
+            guard let (code, output) = try? await ChildProcess.run(journeydBinary, ["status", "--json", "--control", controlSocket]), code == 0,
+                let line = output.split(separator: "\n").first(where: { $0.hasPrefix("{") })
+            else { return -1 }
+            return (try? JSONParser().parse(String(line)))?["checkpoints"]?.numberValue ?? -1
+        }
+        #expect(await eventually(timeout: .seconds(60)) { await checkpoints() >= 0 }, "\(fixture.log)")
+        let before = await checkpoints()
+        try fixture.spoolEvent(Self.events[0], named: "1.jsonl")
+        #expect(await eventually(timeout: .seconds(60)) { await sent() }, "\(fixture.log)")
+        // The `sent` record grew the log: a checkpoint takes the touch within about a second and holds its
+        // commit 1.5 s. Asked throughout — five seconds, and at least until a checkpoint was taken since the
+        // event came — the touch is always listed.
+        let since = Date()
+        var asks = 0
+        var missed = 0
+        while true {
+            let elapsed = Date().timeIntervalSince(since)
+            if elapsed >= 120 { break }
+            if elapsed >= 5, await checkpoints() > before { break }
+            if await !sent() { missed += 1 }
+            asks += 1
+        }
+        #expect(await checkpoints() > before, "no checkpoint was taken: \(fixture.log)")
+        #expect(missed == 0, "explain missed the sent touch \(missed) of \(asks) times")
+        daemon.signal()
+        #expect(await daemon.exit() == 0)
+    }
+
     @Test func theDaemonTheDatabaseAndReplayExplainEachDecisionWithItsRuleAndValues() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
         defer { fixture.remove() }

@@ -3,7 +3,8 @@ import JourneyCore
 /// The touches of a partition that are still to be delivered, and those changed since the last
 /// checkpoint: in memory, with a schedule per channel of when each is due (its due time while pending,
 /// its retry time after a failure) — so a channel busy with a batch costs nothing until it is free.
-/// Final touches leave memory once a checkpoint holds them.
+/// Final touches leave memory once the checkpoint that holds them is written — not when it is taken,
+/// so `explain` finds a touch sent a moment ago in memory or in the store, never in neither.
 ///
 /// A touch is found by its id once, when it is added or a decision about it comes in; from there on
 /// it is its slot: schedules and the changed set work on slot numbers, not on the (heap-allocated,
@@ -22,6 +23,9 @@ struct Outbox {
     /// slots (a slot may be listed twice once freed and reused: `isChanged` decides).
     private var isChanged: [Bool] = []
     private var changed: [Int] = []
+    /// Final touches the last snapshot took, with their ids (a forgotten user's slot may be reused
+    /// meanwhile): they leave memory once the checkpoint holding them is written.
+    private var leaving: [(slot: Int, id: String)] = []
 
     init() {}
 
@@ -119,8 +123,8 @@ struct Outbox {
     var waiting: Int { schedules.values.reduce(0) { $0 + $1.count } }
     var attempting: Int { all.count { $0.state == .attempting } }
 
-    /// The touches changed since the last snapshot, and forgets which; final ones leave memory (the
-    /// checkpoint being written holds them).
+    /// The touches changed since the last snapshot, and forgets which; final ones leave memory once the
+    /// checkpoint being written holds them (``checkpointWritten()``).
     mutating func takeChanges() -> [OutboxEntry] {
         var entries: [OutboxEntry] = []
         entries.reserveCapacity(changed.count)
@@ -128,10 +132,17 @@ struct Outbox {
             isChanged[slot] = false
             guard let entry = slab[slot] else { continue }
             entries.append(entry)
-            if entry.state.isFinal { release(slot) }
+            if entry.state.isFinal { leaving.append((slot, entry.touch.id)) }
         }
         changed.removeAll(keepingCapacity: true)
         return entries
+    }
+
+    /// The checkpoint of the last snapshot is written: the final touches it took leave memory (a final
+    /// touch never changes again, so the stored copy is the one in memory).
+    mutating func checkpointWritten() {
+        for (slot, id) in leaving where slab[slot]?.touch.id == id { release(slot) }
+        leaving.removeAll(keepingCapacity: true)
     }
 
     /// Removes a forgotten user's touches (those not final will not be sent); returns those not final.

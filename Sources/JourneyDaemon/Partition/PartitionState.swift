@@ -333,10 +333,11 @@ final class PartitionState: StateStore {
         return checkpoint
     }
 
-    /// The checkpoint taken last is durable: its users (no longer dirty) may leave memory when too many
-    /// are held. Only one checkpoint is written at a time, so every clean user is in the store.
+    /// The checkpoint taken last is durable: the final touches it holds leave memory, and its users (no
+    /// longer dirty) may leave memory when too many are held. Only one checkpoint is written at a time, so every clean user is in the store.
     /// The clean users left decoded are queued for compaction.
     func checkpointWritten() {
+        outbox.checkpointWritten()
         endBatch()  // users may leave memory now: what the store did not hold before, it may hold
         defer { cold.enqueue(users.compactMap { $0.value.dirty ? nil : $0.key }) }
         guard usersInMemory > maxUsersInMemory else { return }
