@@ -46,9 +46,13 @@ extension PartitionProcessor {
             }
         }
         let (token, decoded) = try payload.withUnsafeBytes { try JournalRecord.decodeStamped($0) }
-        guard let record = decoded, !isStale(token, at: sequence) else { return false }
+        guard let record = decoded, !skips(record, stampedWith: token, at: sequence) else { return false }
         switch record {
         case .events, .handover:
+            try applyLogged(record, at: sequence, parser: parser)
+            return true
+        case .forget where token.map { $0 < streamOwner } ?? false:
+            // A stale owner's erasure, reported done to the operator: applied (see `skips`).
             try applyLogged(record, at: sequence, parser: parser)
             return true
         case .owner(let token):

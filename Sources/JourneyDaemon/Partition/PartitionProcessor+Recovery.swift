@@ -16,7 +16,7 @@ extension PartitionProcessor {
         try log.read(after: checkpoint) { sequence, bytes in
             let (token, record) = try JournalRecord.decodeStamped(bytes)
             guard let record else { return true }  // erased by forget
-            if isStale(token, at: sequence) { return true }
+            if skips(record, stampedWith: token, at: sequence) { return true }
             records += 1
             try applyLogged(record, at: sequence, parser: parser)
             return true
@@ -35,6 +35,20 @@ extension PartitionProcessor {
             "partition \(partition): log record \(sequence) was appended under lease token \(token) after the owner holding token \(streamOwner) took over: a stale owner's, skipped",
             metadata: [RecordField.kind: "stale_record_skipped"])
         return true
+    }
+
+    /// Whether a record stamped with `token` is skipped: a stale owner's (``isStale(_:at:)``) — except its
+    /// `forget`. A paused owner asked to forget a user before it read the takeover logs the erasure and tells
+    /// the operator it is done; erasing is right whoever logged it, so the record is applied live and on
+    /// every replay, and an erasure reported done is never dropped.
+    func skips(_ record: JournalRecord, stampedWith token: Int64?, at sequence: UInt64) -> Bool {
+        guard case .forget = record else { return isStale(token, at: sequence) }
+        if let token, token < streamOwner {
+            logger.notice(
+                "partition \(partition): log record \(sequence) is a forget logged under lease token \(token) after the owner holding token \(streamOwner) took over: applied (the stale owner reported it done)",
+                metadata: [RecordField.kind: "stale_forget_applied"])
+        }
+        return false
     }
 
     /// Applies one log record as a replay does (the same code whether recovering or, in cluster mode,
