@@ -170,6 +170,7 @@ extension PartitionProcessor {
     /// nothing to join.
     private func answer(id: String, source: String, explicit: Bool, target: String, to p: Int, partitionOf: (String) -> Int) throws {
         let outcome: JournalRecord.HandoverOutcome
+        var handed: UserState?
         let root = resolve(source).owner
         if root == target {
             // Answered before: a duplicate request (a replaying owner's). Said anyway — no hold waits for it
@@ -182,15 +183,13 @@ extension PartitionProcessor {
         } else if state.routing(root).awaitsHandover {
             outcome = .notJoined(reason: "\(root) waits for a hand-over of its own")
         } else {
-            let handed = state.user(root) ?? UserState(id: root)
-            let outcome = JournalRecord.HandoverOutcome.joined(
-                user: root, state: handed.encoded(), aliases: Identity.merged(into: root, in: state))
-            // Stored before the state leaves: a failed publish leaves it here, and the request is read again.
-            try publish(.handover(.answer(id: id, target: target, outcome)), to: p, messageId: "h/a/" + id)
-            handOver(handed, to: target)
-            return
+            let user = state.user(root) ?? UserState(id: root)
+            handed = user
+            outcome = .joined(user: root, state: user.encoded(), aliases: Identity.merged(into: root, in: state))
         }
+        // Stored before the state leaves: a failed publish leaves it here, and the request is read again.
         try publish(.handover(.answer(id: id, target: target, outcome)), to: p, messageId: "h/a/" + id)
+        if let handed { handOver(handed, to: target) }
     }
 
     /// `handed`'s id becomes a pointer to `target` (its later events are forwarded).
