@@ -166,6 +166,13 @@ extension PartitionProcessor {
         }
     }
 
+    /// The largest user state handed over to another partition. The answer is one JetStream message and a
+    /// server takes at most `max_payload` (1 MiB unless configured otherwise): a larger answer would fail
+    /// its publish, stop the partition, and stop every next owner replaying the request the same way. A
+    /// larger state stays where it is (not joined, and the answer says why). A fixed bound, not the
+    /// server's setting, so that every owner replaying the request decides the same.
+    static let largestStateHandedOver = 512 * 1024
+
     /// The anonymous side: hands `source`'s state over to `target` of partition `p`, unless there is
     /// nothing to join.
     private func answer(id: String, source: String, explicit: Bool, target: String, to p: Int, partitionOf: (String) -> Int) throws {
@@ -184,8 +191,14 @@ extension PartitionProcessor {
             outcome = .notJoined(reason: "\(root) waits for a hand-over of its own")
         } else {
             let user = state.user(root) ?? UserState(id: root)
-            handed = user
-            outcome = .joined(user: root, state: user.encoded(), aliases: Identity.merged(into: root, in: state))
+            let encoded = user.encoded()
+            if encoded.count > Self.largestStateHandedOver {
+                outcome = .notJoined(
+                    reason: "\(root)'s state is \(encoded.count) bytes, more than a hand-over carries (\(Self.largestStateHandedOver)): it stays in partition \(partition)")
+            } else {
+                handed = user
+                outcome = .joined(user: root, state: encoded, aliases: Identity.merged(into: root, in: state))
+            }
         }
         // Stored before the state leaves: a failed publish leaves it here, and the request is read again.
         try publish(.handover(.answer(id: id, target: target, outcome)), to: p, messageId: "h/a/" + id)
