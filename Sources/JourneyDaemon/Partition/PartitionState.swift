@@ -334,8 +334,8 @@ final class PartitionState: StateStore {
     }
 
     /// The checkpoint taken last is durable: the final touches it holds leave memory, and its users (no
-    /// longer dirty) may leave memory when too many are held. Only one checkpoint is written at a time, so every clean user is in the store.
-    /// The clean users left decoded are queued for compaction.
+    /// longer dirty) may leave memory when too many are held. Only one checkpoint is written at a time, so
+    /// every clean user is in the store. The clean users left decoded are queued for compaction.
     func checkpointWritten() {
         outbox.checkpointWritten()
         endBatch()  // users may leave memory now: what the store did not hold before, it may hold
