@@ -115,23 +115,28 @@ public struct Engine: Sendable {
         effects: inout [Effect]
     ) {
         while let timer = store.popTimer(dueBy: limit) {
-            guard store.contains(user: timer.user) else { continue }  // forgotten user: stale timer
-            let now = firingAt ?? timer.due
-            var run = Run(compiled: compiled, now: now, event: nil, timerSeq: store.lastTimerSeq)
-            if traces(timer.user) { run.trace = DecisionRecord(at: now, input: "") }  // described only if it decides something
-            swap(&run.effects, &effects)
-            let limit = traceLimit
-            store.withUser(timer.user) { user in
-                run.fire(timer, user: &user)
-                // A stale timer decides nothing: not worth a record.
-                if var record = run.trace, !record.decisions.isEmpty {
-                    record.input = Run.describe(timer, late: now - timer.due)
-                    user.remember(record, limit: limit)
-                }
-            }
-            swap(&run.effects, &effects)
-            for timer in run.timers { store.schedule(timer) }
+            fire(timer, at: firingAt ?? timer.due, store: &store, effects: &effects)
         }
+    }
+
+    /// Fires one timer taken from the store's queue at `now` (its due time, or later when it fires late).
+    /// A timer of a user the store no longer holds (forgotten) does nothing.
+    public func fire<S: StateStore>(_ timer: TimerEntry, at now: Timestamp, store: inout S, effects: inout [Effect]) {
+        guard store.contains(user: timer.user) else { return }  // forgotten user: stale timer
+        var run = Run(compiled: compiled, now: now, event: nil, timerSeq: store.lastTimerSeq)
+        if traces(timer.user) { run.trace = DecisionRecord(at: now, input: "") }  // described only if it decides something
+        swap(&run.effects, &effects)
+        let limit = traceLimit
+        store.withUser(timer.user) { user in
+            run.fire(timer, user: &user)
+            // A stale timer decides nothing: not worth a record.
+            if var record = run.trace, !record.decisions.isEmpty {
+                record.input = Run.describe(timer, late: now - timer.due)
+                user.remember(record, limit: limit)
+            }
+        }
+        swap(&run.effects, &effects)
+        for timer in run.timers { store.schedule(timer) }
     }
 
 }

@@ -61,4 +61,23 @@ struct StateCodingTests {
             #expect(throws: BinaryDecodingError.self) { try UserState(id: "k", encoded: Array(bytes.prefix(cut))) }
         }
     }
+
+    /// Timers that came due while the user waited are kept with the hold, in order (format 7, written only
+    /// then: a hold without them stays readable by a journeyd of format 6).
+    @Test func timersHeldWithAHandOverReadBack() throws {
+        var user = UserState(id: "k")
+        user.handover = PendingHandover(
+            request: "0123abcd", source: "anon-1",
+            held: [HeldEvent(line: Array(#"{"type":"identify","userId":"k","anonymousId":"anon-1"}"#.utf8), receivedAt: Timestamp(milliseconds: 1_000), origin: "socket", namespace: "")],
+            timers: [
+                TimerEntry(due: Timestamp(milliseconds: 1_500), seq: 7, user: "k", purpose: .enrollment(3)),
+                TimerEntry(due: Timestamp(milliseconds: 1_800), seq: 9, user: "k", purpose: .segmentRecheck("vip")),
+            ])
+        let bytes = user.encoded()
+        #expect(bytes.first == 7)
+        #expect(try UserState(id: "k", encoded: bytes) == user)
+        for cut in 0..<bytes.count {
+            #expect(throws: BinaryDecodingError.self) { try UserState(id: "k", encoded: Array(bytes.prefix(cut))) }
+        }
+    }
 }

@@ -8,8 +8,9 @@ extension UserState {
     /// changed) and pending segment rechecks; 4: with the lifecycle stage; 5: enrollments may be in the
     /// `watching` phase (same layout; an older reader refuses it by the format byte instead of failing on
     /// an unknown phase); 6: with a pending hand-over (cluster mode) — written only for a user that has
-    /// one, so every other row stays readable by a journeyd of format 5. Reads all six.
-    static let format: UInt8 = 6
+    /// one, so every other row stays readable by a journeyd of format 5; 7: the hand-over holds timers
+    /// that came due while the user waited — written only then. Reads all seven.
+    static let format: UInt8 = 7
 
     /// The user's state without the id (stores key rows by id).
     public func encoded() -> [UInt8] {
@@ -19,7 +20,7 @@ extension UserState {
     }
 
     public func encode(into w: inout ByteWriter) {
-        w.byte(handover == nil ? 5 : Self.format)
+        w.byte(handover == nil ? 5 : handover!.timers.isEmpty ? 6 : Self.format)
         w.value(traits)
         w.varint(UInt64(history.count))
         for track in history {
@@ -82,6 +83,10 @@ extension UserState {
                 w.string(held.origin)
                 w.string(held.namespace)
             }
+            if !handover.timers.isEmpty {
+                w.varint(UInt64(handover.timers.count))
+                for timer in handover.timers { timer.encode(into: &w) }
+            }
         }
     }
 
@@ -140,7 +145,8 @@ extension UserState {
             let held = try r.list { r throws(BinaryDecodingError) in
                 HeldEvent(line: try r.blob(), receivedAt: try r.timestamp(), origin: try r.string(), namespace: try r.string())
             }
-            handover = PendingHandover(request: request, source: source, held: held)
+            let timers = format >= 7 ? try r.list { r throws(BinaryDecodingError) in try TimerEntry(from: &r) } : []
+            handover = PendingHandover(request: request, source: source, held: held, timers: timers)
         }
     }
 }

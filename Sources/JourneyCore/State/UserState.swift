@@ -59,16 +59,20 @@ public struct UserState: Sendable, Equatable {
 }
 
 /// A merge waiting for another partition's answer (cluster mode): the request's id, the id whose state
-/// was asked for, and the user's events held until the answer — the merging event first.
+/// was asked for, the user's events held until the answer — the merging event first — and the user's
+/// timers that came due meanwhile, earliest first. When the answer comes, events and timers go through
+/// the engine in the order of their times, as one partition would have applied them.
 public struct PendingHandover: Sendable, Equatable {
     public var request: String
     public var source: String
     public var held: [HeldEvent]
+    public var timers: [TimerEntry]
 
-    public init(request: String, source: String, held: [HeldEvent]) {
+    public init(request: String, source: String, held: [HeldEvent], timers: [TimerEntry] = []) {
         self.request = request
         self.source = source
         self.held = held
+        self.timers = timers
     }
 }
 

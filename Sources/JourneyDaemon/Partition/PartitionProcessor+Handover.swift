@@ -267,7 +267,9 @@ extension PartitionProcessor {
         }
         if joined && !replaying { metrics.handover() }
         // The held events, in order, as if they arrived now: the merging one first (without its merge
-        // when there is nothing to join).
+        // when there is nothing to join). Each timer that came due meanwhile fires before the first held
+        // event that came after its due time (on the event clock: whose own time is after it).
+        var timers = pending.timers[...]
         for (index, held) in pending.held.enumerated() {
             let parsed = held.line.withUnsafeBufferPointer { parser.parse($0, source: held.origin) }
             guard case .success(var event) = parsed else { continue }  // it parsed when it was received
@@ -275,9 +277,30 @@ extension PartitionProcessor {
             if index == 0 && !joined {
                 if event.kind == .identify { event.anonymousId = nil } else { event.previousId = nil }
             }
+            release(&timers, of: target, dueBy: eventClock == nil ? held.receivedAt : event.timestamp)
             try applyRouted(
                 [event], lines: [held.line], at: sequence, appliedAt: state.clock, receivedAt: held.receivedAt, origin: held.origin,
                 namespace: held.namespace, partitionOf: partitionOf)
+        }
+        release(&timers, of: target, dueBy: nil)
+    }
+
+    /// Fires the timers a held user's hand-over kept, earliest first, up to those due by `t` (all when
+    /// nil): on the wall clock now, late; on the event clock each at its own time. When a held event made
+    /// the user wait for another hand-over, the timers wait again, with the events held behind it.
+    private func release(_ timers: inout ArraySlice<TimerEntry>, of user: String, dueBy t: Timestamp?) {
+        guard !timers.isEmpty else { return }
+        if state.routing(user).awaitsHandover {
+            // Before any the new hold kept itself: those came due later.
+            state.withUser(user) { $0.handover?.timers.insert(contentsOf: timers, at: 0) }
+            timers = []
+            return
+        }
+        while let timer = timers.first, t.map({ timer.due <= $0 }) ?? true {
+            timers.removeFirst()
+            var store = state  // a class: the engine's `inout` store is this same state
+            engine.fire(timer, at: eventClock == nil ? state.clock : timer.due, store: &store, effects: &effects)
+            collectEffects(event: nil)
         }
     }
 

@@ -170,10 +170,20 @@ final class PartitionState: StateStore {
         armed.append(timer)
     }
 
+    /// The next timer due by `now`. In cluster mode a timer of a user who waits for a hand-over does not
+    /// fire: it waits in the hand-over with the user's held events (``PendingHandover/timers``), which
+    /// the answer releases in the order of their times — so a reminder due while the purchase before it
+    /// is held does not go out first.
     func popTimer(dueBy now: Timestamp) -> TimerEntry? {
-        guard let timer = timers.popDue(by: now) else { return nil }
-        done.append(timer.seq)
-        return timer
+        while let timer = timers.popDue(by: now) {
+            done.append(timer.seq)
+            if partitionOf != nil, routing(timer.user).awaitsHandover {
+                withUser(timer.user) { $0.handover?.timers.append(timer) }
+                continue
+            }
+            return timer
+        }
+        return nil
     }
 
     var nextTimerDue: Timestamp? { timers.nextDue }

@@ -12,7 +12,12 @@ extension Explanation {
             .init("aliases", .array(aliases.map(Value.string))),
             .init(
                 "handover",
-                handover.map { .object([.init("source", .string($0.source)), .init("held_events", .number(Double($0.held)))]) } ?? .null),
+                handover.map {
+                    .object([
+                        .init("source", .string($0.source)), .init("held_events", .number(Double($0.held))),
+                        .init("held_timers", .number(Double($0.timers))),
+                    ])
+                } ?? .null),
             .init(
                 "history",
                 .array(history.map { track in
@@ -80,7 +85,9 @@ extension Explanation {
         }
         if let source = json["handover"]?["source"]?.stringValue {
             let held = Int(json["handover"]?["held_events"]?.numberValue ?? 0)
-            out += "  waits for \(source)'s state from another partition, to merge it (cluster mode); \(held) event(s) wait with it\n"
+            let timers = Int(json["handover"]?["held_timers"]?.numberValue ?? 0)
+            out += "  waits for \(source)'s state from another partition, to merge it (cluster mode); \(held) event(s) wait with it"
+                + (timers > 0 ? ", and \(timers) timer(s) that came due meanwhile" : "") + "\n"
         }
         out += "\nprofile\n"
         let members = json["profile"]?.members ?? []

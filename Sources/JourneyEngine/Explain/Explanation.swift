@@ -42,8 +42,8 @@ public struct Explanation: Sendable {
     public var mergedInto: String?
     public var aliases: [String]
     /// Cluster mode: the id whose state this user waits for from another partition (a merge's hand-over,
-    /// docs/CLUSTER.md), and how many of the user's events wait with it; nil otherwise.
-    public var handover: (source: String, held: Int)?
+    /// docs/CLUSTER.md), and how many of the user's events and timers wait with it; nil otherwise.
+    public var handover: (source: String, held: Int, timers: Int)?
 
     /// - Parameters:
     ///   - journey: the journey version with this content hash, for step names (nil: shown by index).
@@ -58,7 +58,7 @@ public struct Explanation: Sendable {
         self.traceLimit = traceLimit
         self.mergedInto = state?.mergedInto
         self.aliases = state?.aliases ?? []
-        self.handover = state?.handover.map { ($0.source, $0.held.count) }
+        self.handover = state?.handover.map { ($0.source, $0.held.count, $0.timers.count) }
         self.touches = outbox.sorted { ($0.touch.at, $0.touch.id) < ($1.touch.at, $1.touch.id) }
         var enrollments: [EnrollmentRow] = []
         var timers: [TimerRow] = []
