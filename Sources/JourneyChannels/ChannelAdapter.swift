@@ -20,12 +20,31 @@ public protocol ChannelAdapter: Sendable {
     /// Makes one delivery attempt and classifies its outcome.
     func deliver(_ message: OutboundMessage) async -> DeliveryResult
 
+    /// Whether ``deliver(batch:)`` costs less than one ``deliver(_:)`` per message — one write and one
+    /// fsync for a file, one call for a provider's batch API. The pipeline then hands every touch of a
+    /// channel batch that the policy lets go over in one call. False unless the adapter says so.
+    var deliversBatches: Bool { get }
+
+    /// Makes one delivery attempt for each message, in order, and classifies each outcome: one result per
+    /// message, in the same order. The same contract as ``deliver(_:)`` otherwise (cancellation, secrets).
+    /// By default, one ``deliver(_:)`` after another.
+    func deliver(batch messages: [OutboundMessage]) async -> [DeliveryResult]
+
     /// Releases what the adapter holds (connections, files). Called once, when the channel set is retired.
     func shutdown() async
 }
 
 extension ChannelAdapter {
     public func shutdown() async {}
+
+    public var deliversBatches: Bool { false }
+
+    public func deliver(batch messages: [OutboundMessage]) async -> [DeliveryResult] {
+        var results: [DeliveryResult] = []
+        results.reserveCapacity(messages.count)
+        for message in messages { results.append(await deliver(message)) }
+        return results
+    }
 }
 
 /// One touch, rendered and ready for a channel: the touch's identity and metadata, the recipient's

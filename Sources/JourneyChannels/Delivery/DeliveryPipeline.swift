@@ -164,6 +164,11 @@ public actor DeliveryPipeline {
     /// `fence` is asked right before each attempt; a touch it refuses is not attempted and is reported
     /// held (attempts unchanged) with the fence's reason.
     public func deliver(_ batch: [PendingDelivery], fence: DeliveryFence = .open) async -> [DeliveryReport] {
+        if let channel = batch.first?.message.touch.channel, let state = states[channel], state.channel.adapter.deliversBatches,
+            case .closed = state.breaker.state, batch.allSatisfy({ $0.message.touch.channel == channel })
+        {
+            return await deliverTogether(batch, channel: channel, fence: fence)
+        }
         var reports = [DeliveryReport?](repeating: nil, count: batch.count)
         await withTaskGroup(of: Completion.self) { group in
             var inFlight = 0
@@ -208,6 +213,49 @@ public actor DeliveryPipeline {
             while let done = await group.next() {
                 reports[done.index] = finish(done, batch[done.index])
             }
+        }
+        return reports.map { $0! }
+    }
+
+    /// A batch of one channel whose adapter takes batches (``ChannelAdapter/deliversBatches``), its breaker
+    /// closed: each touch is decided as one at a time would be (expiry, disabled, throttle, rate limit, the
+    /// fence), and every one that may go now goes in a single call — one delivery in flight, as far as the
+    /// concurrency limits go. (With the breaker open or half-open, touches go one at a time, so that a
+    /// probe decides the rest.)
+    private func deliverTogether(_ batch: [PendingDelivery], channel: String, fence: DeliveryFence) async -> [DeliveryReport] {
+        var reports = [DeliveryReport?](repeating: nil, count: batch.count)
+        var admitted: [Int] = []
+        admitted.reserveCapacity(batch.count)
+        let now = clock.now
+        for (index, item) in batch.enumerated() {
+            if Task.isCancelled {
+                reports[index] = report(item, .held(until: now, reason: "not attempted: delivery was shutting down"))
+            } else if !fence.isOpen {
+                reports[index] = report(item, .held(until: now, reason: "not attempted: \(fence.reason)"))
+            } else if let (decision, _) = refusal(for: item, at: now) {
+                reports[index] = report(item, decision)
+            } else {
+                let admission = states[channel]!.breaker.admit(at: now)
+                assert(admission == .allowed, "a closed breaker admits every attempt")
+                let refused = states[channel]!.limiter.acquire(at: now)
+                assert(refused == nil, "refusal(for:at:) checked the limiter in this same actor turn")
+                admitted.append(index)
+            }
+        }
+        guard !admitted.isEmpty else { return reports.map { $0! } }
+        states[channel]!.inFlight += admitted.count
+        let adapter = states[channel]!.channel.adapter
+        // Asked again right before the attempt, as for one touch.
+        let fenced = fence.isOpen ? nil : fence.reason
+        let results: [DeliveryResult]
+        if fenced == nil {
+            results = await adapter.deliver(batch: admitted.map { batch[$0].message })
+            precondition(results.count == admitted.count, "channel \(channel) answered \(results.count) results for \(admitted.count) touches")
+        } else {
+            results = admitted.map { _ in .retry(after: nil, reason: "") }
+        }
+        for (result, index) in zip(results, admitted) {
+            reports[index] = finish(Completion(index: index, result: result, started: now, probe: false, fenced: fenced), batch[index])
         }
         return reports.map { $0! }
     }

@@ -47,12 +47,29 @@ enum ChannelConformance {
         #expect(sent.isSent, "accept: \(sent)", sourceLocation: sourceLocation)
         #expect(try await harness.accepted() >= 1, "the peer saw the delivery", sourceLocation: sourceLocation)
 
+        // A batch: one result per message, in order — each delivered, whether the adapter takes batches in
+        // one call (file, log) or one at a time (the default).
+        let before = try await harness.accepted()
+        let batch = (0..<3).map { i in
+            var message = harness.message(.accept)
+            message.touch.id = "batch\(i)-" + message.touch.id
+            return message
+        }
+        let results = await harness.adapter.deliver(batch: batch)
+        results.forEach(record)
+        #expect(results.count == 3 && results.allSatisfy(\.isSent), "a batch: \(results)", sourceLocation: sourceLocation)
+        #expect(try await harness.accepted() >= before + 3, "the peer saw each of the batch's deliveries", sourceLocation: sourceLocation)
+        #expect(await harness.adapter.deliver(batch: []).isEmpty, sourceLocation: sourceLocation)
+
         // Classification.
         if harness.supports.contains(.transient) {
             harness.setBehavior(.transient)
             let result = await harness.adapter.deliver(harness.message(.transient))
             record(result)
             #expect(["retry", "throttle"].contains(kind(result)), "transient: \(result)", sourceLocation: sourceLocation)
+            let results = await harness.adapter.deliver(batch: [harness.message(.transient), harness.message(.transient)])
+            results.forEach(record)
+            #expect(results.count == 2 && results.allSatisfy { ["retry", "throttle"].contains(kind($0)) }, "transient, a batch: \(results)", sourceLocation: sourceLocation)
         }
         if harness.supports.contains(.permanent) {
             harness.setBehavior(.permanent)

@@ -5,20 +5,38 @@ import Synchronization
 
 /// An adapter whose outcomes the test scripts, for the pipeline's own logic (limits, breaker, retries,
 /// concurrency). Adapters that talk to something real are tested against real peers instead.
+///
+/// With `batches`, it takes a batch in one call (``ChannelAdapter/deliversBatches``), scripted per message.
 final class ScriptedAdapter: ChannelAdapter {
     let name: String
     var acceptsIdempotencyKeys: Bool { false }
+    let deliversBatches: Bool
     private struct State {
         var script: @Sendable (OutboundMessage, Int) async -> DeliveryResult
         var calls: [String] = []
+        var batches: [[String]] = []
         var inFlight = 0
         var maxInFlight = 0
     }
     private let state: Mutex<State>
 
-    init(name: String = "test", _ script: @escaping @Sendable (OutboundMessage, Int) async -> DeliveryResult = { _, _ in .sent(providerMessageID: nil) }) {
+    init(
+        name: String = "test", batches: Bool = false,
+        _ script: @escaping @Sendable (OutboundMessage, Int) async -> DeliveryResult = { _, _ in .sent(providerMessageID: nil) }
+    ) {
         self.name = name
+        self.deliversBatches = batches
         self.state = Mutex(State(script: script))
+    }
+
+    /// The touch ids of each batch call.
+    var batchCalls: [[String]] { state.withLock { $0.batches } }
+
+    func deliver(batch messages: [OutboundMessage]) async -> [DeliveryResult] {
+        state.withLock { $0.batches.append(messages.map(\.touch.id)) }
+        var results: [DeliveryResult] = []
+        for message in messages { results.append(await deliver(message)) }
+        return results
     }
 
     func script(_ script: @escaping @Sendable (OutboundMessage, Int) async -> DeliveryResult) {

@@ -46,24 +46,39 @@ public struct FileAdapter: ConfigurableChannelAdapter {
     }
 
     public func deliver(_ message: OutboundMessage) async -> DeliveryResult {
-        if Task.isCancelled { return .retry(after: nil, reason: "cancelled") }
-        var line: [UInt8] = []
-        if configuration.fullMessage {
-            message.jsonValue.writeJSON(into: &line)
-            line.append(UInt8(ascii: "\n"))
-        } else {
-            message.touch.writeJSONLine(into: &line)
+        await deliver(batch: [message])[0]
+    }
+
+    /// A batch is one `write(2)` of every line not in the file yet and one fsync: all sent, or — on any
+    /// write or fsync error — all not (the channel is disabled; lines a failed fsync may have left are
+    /// recognised by their ids when the touches are resent).
+    public var deliversBatches: Bool { true }
+
+    public func deliver(batch messages: [OutboundMessage]) async -> [DeliveryResult] {
+        if Task.isCancelled { return messages.map { _ in .retry(after: nil, reason: "cancelled") } }
+        var lines: [(id: String, end: Int)] = []
+        lines.reserveCapacity(messages.count)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(messages.count * 256)
+        for message in messages {
+            if configuration.fullMessage {
+                message.jsonValue.writeJSON(into: &bytes)
+                bytes.append(UInt8(ascii: "\n"))
+            } else {
+                message.touch.writeJSONLine(into: &bytes)
+            }
+            lines.append((message.touch.id, bytes.count))
         }
         do {
             // write(2) only copies into the page cache; fsync(2) blocks, so it runs on NIO's thread pool,
             // not on one of the (two, on a 2-core machine) threads every task of the daemon shares. One
             // fsync covers every line written before it: concurrent deliveries share it (group commit).
             let sink = self.sink
-            let written = try sink.write(line, id: message.touch.id)
+            let written = try sink.write(bytes, lines: lines)
             try await NIOThreadPool.singleton.runIfActive { try sink.sync(through: written) }
-            return .sent(providerMessageID: nil)
+            return messages.map { _ in .sent(providerMessageID: nil) }
         } catch {
-            return .disable(reason: "\(error)")
+            return messages.map { _ in .disable(reason: "\(error)") }
         }
     }
 }
@@ -89,7 +104,7 @@ final class FileSink: Sendable {
         var fd: Int32
         var written: Set<String>
         var failed: String?
-        /// Lines written so far (the sequence number of the last).
+        /// Writes made so far, each of one or more lines (the sequence number of the last).
         var writes: UInt64 = 0
     }
     private let state: Mutex<State>
@@ -156,21 +171,43 @@ final class FileSink: Sendable {
     /// Appends `line` unless touch `id` is in the file already. Returns how far the file must be synced
     /// (``sync(through:)``) before the line — or the earlier copy of it — is durable.
     func write(_ line: [UInt8], id: String) throws -> UInt64 {
+        try write(line, lines: [(id, line.count)])
+    }
+
+    /// Appends the lines of `bytes` — each touch's line ends at its `end` offset — except those whose
+    /// touch is in the file already, in one `write(2)` when none is. Returns how far the file must be
+    /// synced (``sync(through:)``) before every line — or the earlier copy of it — is durable.
+    func write(_ bytes: [UInt8], lines: [(id: String, end: Int)]) throws -> UInt64 {
         try state.withLock { state in
             if let failed = state.failed { throw Failure(description: failed) }
-            guard !state.written.contains(id) else { return state.writes }
-            var done = 0
-            while done < line.count {
-                let n = line.withUnsafeBytes { Glibc.write(state.fd, $0.baseAddress! + done, $0.count - done) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    state.failed = "cannot write \(path): \(String(cString: strerror(errno)))"
-                    throw Failure(description: state.failed!)
+            var start = 0
+            var pending = 0..<0  // bytes to write, of lines not in the file yet
+            func flush() throws {
+                guard !pending.isEmpty else { return }
+                var done = pending.lowerBound
+                while done < pending.upperBound {
+                    let n = bytes.withUnsafeBytes { Glibc.write(state.fd, $0.baseAddress! + done, pending.upperBound - done) }
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        state.failed = "cannot write \(path): \(String(cString: strerror(errno)))"
+                        throw Failure(description: state.failed!)
+                    }
+                    done += n
                 }
-                done += n
+                state.writes += 1
+                pending = 0..<0
             }
-            state.written.insert(id)
-            state.writes += 1
+            for (id, end) in lines {
+                defer { start = end }
+                // Also a touch twice in one batch is written once. (Counted as written before the
+                // write: a failed write fails the sink for good.)
+                guard state.written.insert(id).inserted else {
+                    try flush()
+                    continue
+                }
+                pending = pending.isEmpty ? start..<end : pending.lowerBound..<end
+            }
+            try flush()
             return state.writes
         }
     }

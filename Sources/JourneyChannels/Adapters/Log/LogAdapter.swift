@@ -41,6 +41,9 @@ public struct LogAdapter: ConfigurableChannelAdapter {
         self.logger = context.logger
     }
 
+    /// A batch is one log line per touch, written in one call: no task per touch.
+    public var deliversBatches: Bool { true }
+
     public func deliver(_ message: OutboundMessage) async -> DeliveryResult {
         if Task.isCancelled { return .retry(after: nil, reason: "cancelled") }
         let touch = message.touch
