@@ -72,16 +72,27 @@ struct Outbox {
     /// nothing, live or replayed, and a sent touch is never queued again.
     @discardableResult
     mutating func apply(_ update: DeliveryUpdate) -> OutboxEntry? {
-        guard let slot = index[update.touchID], !slab[slot]!.state.isFinal else { return nil }
+        applied(update).map { slab[$0.slot]! }
+    }
+
+    /// ``apply(_:)`` for a decision about a touch: the touch's state before and after, and its channel —
+    /// without copying the entry out (a decision comes for every touch delivered).
+    mutating func record(_ update: DeliveryUpdate) -> (before: DeliveryState, after: DeliveryState, channel: String)? {
+        applied(update).map { ($0.before, slab[$0.slot]!.state, slab[$0.slot]!.touch.channel) }
+    }
+
+    /// Applies `update` in place; the touch's slot and its state before, or nil when that was final.
+    private mutating func applied(_ update: DeliveryUpdate) -> (slot: Int, before: DeliveryState)? {
+        guard let slot = index[update.touchID], let before = slab[slot]?.state, !before.isFinal else { return nil }
         update.apply(to: &slab[slot]!)
         markChanged(slot)
-        let entry = slab[slot]!
-        if let due = entry.dueAt {
-            schedules[entry.touch.channel, default: DueQueue()].schedule(slot, at: due)
+        let channel = slab[slot]!.touch.channel
+        if let due = slab[slot]!.dueAt {
+            schedules[channel, default: DueQueue()].schedule(slot, at: due)
         } else {
-            schedules[entry.touch.channel]?.remove(slot)
+            schedules[channel]?.remove(slot)
         }
-        return entry
+        return (slot, before)
     }
 
     /// When the earliest pending or retrying touch is due.

@@ -7,11 +7,11 @@ extension PartitionProcessor {
     /// (``RecipientFeedback``) to the user: live, and in the same order when the log is replayed.
     func applyDeliveries(_ updates: [DeliveryUpdate]) {
         for update in updates {
-            let before = state.outbox[update.touchID]?.state
-            guard let entry = state.outbox.apply(update) else { continue }
-            state.report.recordDelivery(channel: entry.touch.channel, from: before, to: entry.state)
-            guard update.state == .deadLetter, let reason = update.reason, let feedback = RecipientFeedback(reason: reason) else { continue }
-            let touch = entry.touch
+            guard let (before, after, channel) = state.outbox.record(update) else { continue }
+            state.report.recordDelivery(channel: channel, from: before, to: after)
+            guard update.state == .deadLetter, let reason = update.reason, let feedback = RecipientFeedback(reason: reason),
+                let touch = state.outbox[update.touchID]?.touch
+            else { continue }
             let changed = state.withUser(touch.user) { user -> Bool in
                 switch feedback {
                 case .consentRefused:
