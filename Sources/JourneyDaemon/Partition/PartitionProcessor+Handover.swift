@@ -229,7 +229,13 @@ extension PartitionProcessor {
         id: String, target: String, _ outcome: JournalRecord.HandoverOutcome, at sequence: UInt64, parser: SegmentEventParser,
         partitionOf: (String) -> Int
     ) throws {
-        guard let pending = state.user(target)?.handover, pending.request == id else { return }  // a duplicate
+        guard let pending = state.user(target)?.handover, pending.request == id else {
+            // A duplicate — or the answer for a person forgotten while waiting for it, with the state of
+            // an id merged into them: dropped, and erased from the subject by the next checkpoint, as the
+            // person's own records were.
+            if !state.tombstones.isEmpty, state.tombstones.contains(Tombstone.hash(target)) { state.eraseAgain(target) }
+            return
+        }
         state.withUser(target) { $0.handover = nil }
         var joined = false
         switch outcome {

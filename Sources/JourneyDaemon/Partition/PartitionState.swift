@@ -163,6 +163,13 @@ final class PartitionState: StateStore {
         return (timers, touches)
     }
 
+    /// A record naming `id`, a user forgotten already, was applied (cluster mode: a hand-over's answer
+    /// that came after the erasure, carrying the state of an id merged into the person): the next
+    /// checkpoint erases the log through it, as it does after a `forget`.
+    func eraseAgain(_ id: String) {
+        forgottenUsers.insert(id)
+    }
+
     var lastTimerSeq: UInt64 { timers.lastSeq }
 
     func schedule(_ timer: TimerEntry) {
