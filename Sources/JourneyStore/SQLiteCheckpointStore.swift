@@ -75,11 +75,12 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
             var w = ByteWriter(capacity: 1024)
             let putUser = try BoundStatement(db, "INSERT OR REPLACE INTO user_state (id, partition, state) VALUES (?, ?, ?)")
             // In key order: SQLite's B-tree then inserts next to the previous row instead of at random.
-            for i in checkpoint.users.indices.sorted(by: { checkpoint.users[$0].id < checkpoint.users[$1].id }) {
-                let user = checkpoint.users[i]
+            // (Sorted as (key, index) pairs, and each row read in place: a copy of a row's value is a
+            // reference count per string in it, tens of thousands of rows in a back-fill's last checkpoint.)
+            for (id, i) in checkpoint.users.indices.map({ (checkpoint.users[$0].id, $0) }).sorted(by: { $0.0 < $1.0 }) {
                 w.bytes.removeAll(keepingCapacity: true)
-                user.encode(into: &w)
-                try putUser.bind(1, user.id)
+                checkpoint.users[i].encode(into: &w)
+                try putUser.bind(1, id)
                 try putUser.bind(2, partition)
                 try putUser.bind(3, w.bytes)
                 try putUser.step()
@@ -127,15 +128,14 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
             for hash in checkpoint.tombstones { try putTombstone.execute(arguments: [hash, partition]) }
             let putTouch = try BoundStatement(
                 db, "INSERT OR REPLACE INTO outbox_entries (touch_id, partition, user, state, due, entry) VALUES (?, ?, ?, ?, ?, ?)")
-            for i in checkpoint.outbox.indices.sorted(by: { checkpoint.outbox[$0].touch.id < checkpoint.outbox[$1].touch.id }) {
-                let entry = checkpoint.outbox[i]
+            for (id, i) in checkpoint.outbox.indices.map({ (checkpoint.outbox[$0].touch.id, $0) }).sorted(by: { $0.0 < $1.0 }) {
                 w.bytes.removeAll(keepingCapacity: true)
-                entry.encode(into: &w)
-                try putTouch.bind(1, entry.touch.id)
+                checkpoint.outbox[i].encode(into: &w)
+                try putTouch.bind(1, id)
                 try putTouch.bind(2, partition)
-                try putTouch.bind(3, entry.touch.user)
-                try putTouch.bind(4, entry.state.rawValue)
-                try putTouch.bind(5, entry.touch.at.milliseconds)
+                try putTouch.bind(3, checkpoint.outbox[i].touch.user)
+                try putTouch.bind(4, checkpoint.outbox[i].state.rawValue)
+                try putTouch.bind(5, checkpoint.outbox[i].touch.at.milliseconds)
                 try putTouch.bind(6, w.bytes)
                 try putTouch.step()
             }
