@@ -117,7 +117,11 @@ struct ColdUsersTests {
             if round % 5_000 == 0 { cold.reclaim() }
         }
         #expect(cold.count == expected.count)
-        for (id, user) in expected { #expect(try cold.user(id) == user) }
+        for (id, user) in expected {
+            #expect(try cold.user(id) == user)
+            #expect(try cold.traits(id) == user.traits, "the traits alone, without decoding the rest")
+        }
+        #expect(try cold.traits("never-stored") == nil)
         // The journeys, the version and the trigger's names are kept once, not in every user.
         #expect(cold.sharedStrings >= 7 && cold.sharedStrings < 20)
         let plain = expected.values.reduce(0) { $0 + $1.encoded().count }

@@ -101,6 +101,14 @@ extension UserState {
         self = decoded!
     }
 
+    /// The traits alone, read from the start of an encoding (they come first): what delivery needs of a
+    /// user kept encoded, without decoding the rest.
+    public static func traits(from r: inout ByteReader) throws(BinaryDecodingError) -> Value {
+        let format = try r.byte()
+        guard (1...Self.format).contains(format) else { throw BinaryDecodingError(offset: r.offset - 1, reason: "unknown user state format \(format)") }
+        return try r.value()
+    }
+
     public init(id: String, from r: inout ByteReader) throws(BinaryDecodingError) {
         self.init(id: id)
         let format = try r.byte()

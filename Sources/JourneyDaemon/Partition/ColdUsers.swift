@@ -46,6 +46,16 @@ struct ColdUsers {
         return try decode(id, index.place(at: slot))
     }
 
+    /// The traits of a compacted user, without decoding the rest (it stays compacted).
+    func traits(_ id: String) throws(BinaryDecodingError) -> Value? {
+        guard let slot = slot(of: id) else { return nil }
+        return try arena.withBytes(at: index.place(at: slot)) { raw throws(BinaryDecodingError) in
+            var reader = ByteReader(raw, offset: Self.idRange(raw).upperBound)
+            reader.strings = strings
+            return try UserState.traits(from: &reader)
+        }
+    }
+
     /// Takes the user out, decoded (it becomes hot again).
     mutating func take(user id: String) throws(BinaryDecodingError) -> UserState? {
         guard let slot = slot(of: id) else { return nil }

@@ -112,9 +112,11 @@ final class PartitionState: StateStore {
         return loaded
     }
 
-    /// A user's traits, without copying the rest of the user (what delivery needs of a user in memory).
+    /// A user's traits, without copying the rest of the user (what delivery needs of a user in memory) —
+    /// nor decoding it when it is kept encoded (most users, by the time their touches are delivered).
     func traits(of id: String) -> Value? {
         if let slot = users[id] { return slot.state.traits }
+        if cold.contains(id) { return decoded(id) { () throws(BinaryDecodingError) in try cold.traits(id) } }
         return user(id)?.traits
     }
 
@@ -206,7 +208,7 @@ final class PartitionState: StateStore {
         decoded(id) { () throws(BinaryDecodingError) in try cold.take(user: id) }
     }
 
-    private func decoded(_ id: String, _ decode: () throws(BinaryDecodingError) -> UserState?) -> UserState? {
+    private func decoded<T>(_ id: String, _ decode: () throws(BinaryDecodingError) -> T?) -> T? {
         do { return try decode() } catch {
             failure = .corrupt("user \(id) kept in memory does not decode: \(error)")
             return nil
