@@ -49,11 +49,7 @@ struct ColdUsers {
     /// The traits of a compacted user, without decoding the rest (it stays compacted).
     func traits(_ id: String) throws(BinaryDecodingError) -> Value? {
         guard let slot = slot(of: id) else { return nil }
-        return try arena.withBytes(at: index.place(at: slot)) { raw throws(BinaryDecodingError) in
-            var reader = ByteReader(raw, offset: Self.idRange(raw).upperBound)
-            reader.strings = strings
-            return try UserState.traits(from: &reader)
-        }
+        return try read(index.place(at: slot)) { reader throws(BinaryDecodingError) in try UserState.traits(from: &reader) }
     }
 
     /// Takes the user out, decoded (it becomes hot again).
@@ -129,10 +125,15 @@ struct ColdUsers {
     }
 
     private func decode(_ id: String, _ place: ColdArena.Place) throws(BinaryDecodingError) -> UserState {
+        try read(place) { reader throws(BinaryDecodingError) in try UserState(id: id, from: &reader) }
+    }
+
+    /// Reads the encoding at `place` (after the id), with the shared strings.
+    private func read<T>(_ place: ColdArena.Place, _ body: (inout ByteReader) throws(BinaryDecodingError) -> T) throws(BinaryDecodingError) -> T {
         try arena.withBytes(at: place) { raw throws(BinaryDecodingError) in
             var reader = ByteReader(raw, offset: Self.idRange(raw).upperBound)
             reader.strings = strings
-            return try UserState(id: id, from: &reader)
+            return try body(&reader)
         }
     }
 

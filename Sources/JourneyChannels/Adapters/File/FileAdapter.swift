@@ -168,12 +168,6 @@ final class FileSink: Sendable {
 
     var count: Int { state.withLock { $0.written.count } }
 
-    /// Appends `line` unless touch `id` is in the file already. Returns how far the file must be synced
-    /// (``sync(through:)``) before the line — or the earlier copy of it — is durable.
-    func write(_ line: [UInt8], id: String) throws -> UInt64 {
-        try write(line, lines: [(id, line.count)])
-    }
-
     /// Appends the lines of `bytes` — each touch's line ends at its `end` offset — except those whose
     /// touch is in the file already, in one `write(2)` when none is. Returns how far the file must be
     /// synced (``sync(through:)``) before every line — or the earlier copy of it — is durable.
