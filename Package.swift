@@ -147,6 +147,7 @@ let package = Package(
             ]
         ),
         .target(name: "JourneyTesting", dependencies: ["JourneyCore", "JourneyRules", "JourneyEngine"]),
+        .testTarget(name: "JourneyTestingTests", dependencies: ["JourneyTesting"]),
         .testTarget(name: "JourneyLogTests", dependencies: ["JourneyLog", "JourneyCore", "JourneyTesting"]),
         .testTarget(name: "JourneySourcesTests", dependencies: ["JourneySources", "JourneyCore", "JourneyTesting"]),
         .testTarget(

@@ -17,10 +17,12 @@ public final class ChildProcess: Sendable {
 
     /// Starts `executable` with `arguments`; standard output and error go to `output` (a file that is
     /// appended to, or nil for /dev/null) — standard error to `errors` instead when given —, standard
-    /// input is closed unless `input` is given; it runs in `directory` (default: the test's).
+    /// input is closed unless `input` is given; it runs in `directory` (default: the test's). `reaper`
+    /// ends it should the test process end without stopping it (``ChildReaper``).
     public init(
         _ executable: String, _ arguments: [String], output: String? = nil, errors: String? = nil,
-        input: FileHandle? = nil, environment: [String: String]? = nil, directory: String? = nil
+        input: FileHandle? = nil, environment: [String: String]? = nil, directory: String? = nil,
+        reaper: ChildReaper? = ChildReaper.shared
     ) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -44,11 +46,30 @@ public final class ChildProcess: Sendable {
         process.terminationHandler = { [exited] process in
             let waiters = exited.state.withLock { state in
                 state.status = process.terminationStatus
+                reaper?.release(process.processIdentifier)
                 defer { state.waiters = [] }
                 return state.waiters
             }
             for waiter in waiters { waiter.resume(returning: process.terminationStatus) }
         }
+        try Self.runWithSignalsUnblocked(process)
+        // Under the lock the handler takes: a child that has already exited is not listed, so that the
+        // reaper never holds a pid the system may give to another process.
+        exited.state.withLock { state in
+            if state.status == nil { reaper?.watch(process.processIdentifier) }
+        }
+    }
+
+    /// Starts `process` with no signal blocked, as a shell would. A child inherits the mask of the
+    /// thread that spawns it, and the threads tests run on (Dispatch's) block nearly every signal: a
+    /// program that does not reset its mask (`sleep`, a shell script) would not answer `SIGTERM` or
+    /// `SIGINT` at all.
+    static func runWithSignalsUnblocked(_ process: Process) throws {
+        var none = sigset_t()
+        var previous = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         try process.run()
     }
 
