@@ -275,7 +275,9 @@ public final class SocketSource: EventSource, @unchecked Sendable {
     /// Writes what a client is owed (called with the shared lock held).
     private func flush(_ client: Client) {
         while !client.output.isEmpty {
-            let n = client.output.withUnsafeBytes { write(client.fd, $0.baseAddress!, $0.count) }
+            // MSG_NOSIGNAL: a producer that left before reading its answers makes this fail with EPIPE
+            // (the client is dropped) instead of raising SIGPIPE, whose default action ends the process.
+            let n = client.output.withUnsafeBytes { send(client.fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
             if n > 0 {
                 client.output.removeFirst(n)
             } else {

@@ -85,6 +85,10 @@ struct Run: AsyncParsableCommand {
         // A SIGHUP before the reloader's handler is installed must not end the daemon (its default action):
         // systemd does not restart a service that SIGHUP ended, since it counts as a clean exit.
         signal(SIGHUP, SIG_IGN)
+        // A peer that goes away (a producer or `journeyd status` that closed before reading its answer, a
+        // closed stderr pipe) must cost a failed write, not the daemon: SIGPIPE's default action ends the
+        // process. systemd ignores it for services (IgnoreSIGPIPE=yes); a shell does not.
+        signal(SIGPIPE, SIG_IGN)
         let settings = RuleLoader.loadSettings(directory: rules)
         let configured = settings.daemonSettings
         let userIDs: UserIDPolicy

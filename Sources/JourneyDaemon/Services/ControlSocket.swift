@@ -52,7 +52,8 @@ final class ControlSocket: @unchecked Sendable {
             let response = Array((answer(line) + "\n").utf8)
             var written = 0
             while written < response.count {
-                let n = response.withUnsafeBytes { write(client, $0.baseAddress! + written, $0.count - written) }
+                // MSG_NOSIGNAL: a client gone before its answer is a failed write, not a SIGPIPE.
+                let n = response.withUnsafeBytes { send(client, $0.baseAddress! + written, $0.count - written, Int32(MSG_NOSIGNAL)) }
                 if n <= 0 { break }
                 written += n
             }
@@ -75,7 +76,7 @@ final class ControlSocket: @unchecked Sendable {
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let message = Array((request + "\n").utf8)
-        guard message.withUnsafeBytes({ write(fd, $0.baseAddress!, $0.count) }) == message.count else {
+        guard message.withUnsafeBytes({ send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }) == message.count else {
             throw DaemonError("cannot send to the daemon: \(String(cString: strerror(errno)))")
         }
         var answer: [UInt8] = []
