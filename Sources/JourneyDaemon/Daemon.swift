@@ -153,7 +153,8 @@ public final class Daemon: Sendable {
         }
 
         // Inputs, bound now so that READY means they are.
-        var sources = try makeSources(options: options, settings: settings, positions: state.positions, service: service, maxLine: parser.options.maxEventBytes)
+        var sources = try makeSources(
+            options: options, settings: settings, positions: state.positions, service: service, maxLine: parser.options.maxEventBytes, logger: logger)
         let readiness = Readiness()
         let listeners = try makeListeners(options: options, settings: settings, parser: parser, readiness: readiness, service: service, logger: logger)
         if let http = listeners.httpSource { sources.append(http) }
@@ -224,7 +225,7 @@ public final class Daemon: Sendable {
 
     /// The inputs, bound (a configuration problem is a ``DaemonError`` that says which and why).
     static func makeSources(
-        options: Options, settings: DaemonSettings, positions: [String: Int64], service: any ServiceManager, maxLine: Int
+        options: Options, settings: DaemonSettings, positions: [String: Int64], service: any ServiceManager, maxLine: Int, logger: Logger
     ) throws(DaemonError) -> [any EventSource] {
         do throws(SourceError) {
             var sources: [any EventSource] = [
@@ -245,7 +246,12 @@ public final class Daemon: Sendable {
                 }
                 listeners.append(try .tcp(host: host, port: port))
             }
-            if !listeners.isEmpty { sources.append(SocketSource(listeners: listeners, maxLineBytes: maxLine)) }
+            if !listeners.isEmpty {
+                sources.append(
+                    SocketSource(listeners: listeners, maxLineBytes: maxLine) { trouble in
+                        logger.warning("\(trouble)", metadata: [RecordField.kind: "\(RecordKind.inputFailure.rawValue)", RecordField.source: "socket"])
+                    })
+            }
             return sources
         } catch {
             throw DaemonError(error.description, configuration: error.isConfiguration)

@@ -45,10 +45,22 @@ public final class SocketSource: EventSource, @unchecked Sendable {
     private let wakeWrite: Int32
     private var thread: Thread?
 
-    public init(listeners: [Listener], maxLineBytes: Int, maxPending: Int = 8192) {
+    /// Told (from the socket thread) when connections cannot be accepted, and when they can again.
+    let report: (@Sendable (String) -> Void)?
+
+    /// The open files limit the source plans for (``AcceptGate``); the process's own unless given.
+    let descriptorLimit: Int?
+
+    /// `report` hears of trouble the source works around by itself (out of file descriptors).
+    public init(
+        listeners: [Listener], maxLineBytes: Int, maxPending: Int = 8192, descriptorLimit: Int? = nil,
+        report: (@Sendable (String) -> Void)? = nil
+    ) {
         self.listeners = listeners
+        self.descriptorLimit = descriptorLimit
         self.maxLineBytes = maxLineBytes
         self.maxPending = maxPending
+        self.report = report
         var ends: [Int32] = [0, 0]
         _ = pipe(&ends)
         for fd in ends {
@@ -152,11 +164,13 @@ public final class SocketSource: EventSource, @unchecked Sendable {
     private func serve() {
         var clients: [Client] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var acceptGate = AcceptGate(descriptorLimit: descriptorLimit)
         while true {
             let (stopped, pendingCount) = locked { ($0.stopped, $0.ready.count - $0.readyHead) }
             let full = pendingCount >= maxPending
+            let listening = !stopped && acceptGate.isOpen(clients: clients.count)
             var polls: [pollfd] = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-            if !stopped { polls += listeners.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) } }
+            if listening { polls += listeners.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) } }
             let outputs = locked { _ in clients.map { !$0.output.isEmpty } }
             for (client, hasOutput) in zip(clients, outputs) {
                 var events: Int16 = 0
@@ -175,19 +189,36 @@ public final class SocketSource: EventSource, @unchecked Sendable {
                 }
                 if !busy { break }
             }
-            _ = poll(&polls, nfds_t(polls.count), 1000)
+            _ = poll(&polls, nfds_t(polls.count), stopped ? 1000 : acceptGate.pollTimeout(1000))
             var drained = [UInt8](repeating: 0, count: 64)
             while read(wakeRead, &drained, drained.count) > 0 {}
-            if !stopped {
-                for listener in listeners {
+            if listening {
+                var backlogEmpty = true
+                accepting: for listener in listeners {
                     while true {
+                        if !acceptGate.isOpen(clients: clients.count) {
+                            if let message = acceptGate.full(clients: clients.count) { report?(message) }
+                            backlogEmpty = false
+                            break accepting
+                        }
                         let fd = accept(listener.fd, nil, nil)
-                        guard fd >= 0 else { break }
+                        guard fd >= 0 else {
+                            let error = errno
+                            if error == EINTR || error == ECONNABORTED { continue }
+                            if error == EAGAIN || error == EWOULDBLOCK { break }
+                            // Out of descriptors (or another failure that would fail again at once): the
+                            // listener stays readable, so polling it would spin a core. Connections wait in
+                            // the listen backlog; try again shortly.
+                            if let message = acceptGate.failed(errno: error) { report?(message) }
+                            backlogEmpty = false
+                            break accepting
+                        }
                         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
                         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
                         clients.append(Client(fd: fd))
                     }
                 }
+                if backlogEmpty, let message = acceptGate.drained() { report?(message) }
             }
             var lines: [(Client, SourceLine)] = []
             for client in clients {

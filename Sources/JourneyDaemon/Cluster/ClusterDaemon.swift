@@ -82,7 +82,8 @@ public final class ClusterDaemon: Sendable {
             hangups: await UnixSignalsSequence(trapping: .sighup), logger: logger)
         let intake = ClusterPublisher(publisher: publisher, eventTime: settings.eventTime, positions: store, instance: instance, logger: logger)
 
-        var sources = try Daemon.makeSources(options: options, settings: settings, positions: positions, service: service, maxLine: parser.options.maxEventBytes)
+        var sources = try Daemon.makeSources(
+            options: options, settings: settings, positions: positions, service: service, maxLine: parser.options.maxEventBytes, logger: logger)
         let readiness = Readiness()
         let listeners = try Daemon.makeListeners(options: options, settings: settings, parser: parser, readiness: readiness, service: service, logger: logger)
         if let http = listeners.httpSource { sources.append(http) }

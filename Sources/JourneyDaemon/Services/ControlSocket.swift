@@ -37,7 +37,12 @@ final class ControlSocket: @unchecked Sendable {
     func serve(_ answer: (String) -> String) {
         while true {
             let client = accept(fd, nil, nil)
-            guard client >= 0 else { return }
+            guard client >= 0 else {
+                // Out of descriptors: the socket stays readable, and polling it again at once would spin;
+                // the request waits in the backlog a moment.
+                if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR { usleep(50_000) }
+                return
+            }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             var timeout = timeval(tv_sec: 2, tv_usec: 0)
             setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

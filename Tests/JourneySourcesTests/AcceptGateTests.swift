@@ -1,0 +1,87 @@
+import Foundation
+import Glibc
+import JourneyCore
+import JourneyTesting
+import Synchronization
+import Testing
+
+@testable import JourneySources
+
+/// How many connections the event socket holds, and what it says when it holds no more.
+@Suite("Event socket at the open files limit")
+struct AcceptGateTests {
+    @Test func theCapLeavesTheDaemonARoomOfItsOwn() {
+        #expect(AcceptGate(descriptorLimit: 64).maxClients == 32)  // half of a small limit
+        #expect(AcceptGate(descriptorLimit: 1024).maxClients == 960)  // 64 of a large one
+        #expect(AcceptGate(descriptorLimit: 1).maxClients == 1)
+    }
+
+    @Test func troubleIsToldOnceWhenItBeginsAndOnceWhenTheBacklogIsEmpty() {
+        var gate = AcceptGate(descriptorLimit: 64)
+        #expect(gate.isOpen(clients: 31))
+        #expect(!gate.isOpen(clients: 32))
+        #expect(gate.full(clients: 32)?.hasPrefix("event socket: 32 connections, as many as the open files limit (64) leaves room for") == true)
+        #expect(gate.full(clients: 32) == nil, "told once")
+        let failed = gate.failed(errno: EMFILE)
+        #expect(failed == nil, "the same trouble, already told")
+        #expect(!gate.isOpen(clients: 0), "after a failed accept the listener rests")
+        #expect(gate.pollTimeout(1000) <= 101)
+        #expect(gate.drained()?.hasPrefix("event socket: every waiting connection accepted, after") == true)
+        #expect(gate.drained() == nil)
+    }
+
+    @Test func aFailedAcceptNamesTheErrorAndTheLimit() {
+        var gate = AcceptGate(descriptorLimit: 1024)
+        let message = gate.failed(errno: EMFILE)
+        #expect(message?.contains("cannot accept connections: Too many open files (this process may open 1024 files") == true, "\(message ?? "")")
+        #expect(gate.drained()?.contains("1 attempt(s) failing meanwhile") == true)
+    }
+
+    /// A source allowed two connections (an open files limit of 4 in its reckoning): the third
+    /// producer waits in the backlog, and is read once one of the first two hangs up.
+    @Test func aProducerPastTheCapWaitsInTheBacklogAndIsReadOnceAnotherLeaves() async throws {
+        try await withTemporaryDirectory(prefix: "journeyd-socket") { dir in
+            let path = dir + "/events.sock"
+            let reports = Mutex<[String]>([])
+            let source = SocketSource(listeners: [try .unix(path)], maxLineBytes: 1024, descriptorLimit: 4) { message in
+                reports.withLock { $0.append(message) }
+            }
+            defer { source.stop() }
+            var producers: [Int32] = []
+            defer { for fd in producers { close(fd) } }
+            for i in 1...3 {
+                let fd = try connectUnix(path)
+                producers.append(fd)
+                let line = Array("line-\(i)\n".utf8)
+                #expect(line.withUnsafeBytes { send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) } == line.count)
+            }
+            var read: [String] = []
+            while read.count < 2, let batch = try await source.next(limit: 10) {
+                read += batch.lines.map { String(decoding: $0.bytes, as: UTF8.self) }
+                try await source.acknowledge(batch, outcomes: batch.lines.map { _ in .accepted(messageId: "m") })
+            }
+            #expect(Set(read) == ["line-1", "line-2"])
+            #expect(await eventually(timeout: .seconds(120)) { reports.withLock { $0.contains { $0.hasPrefix("event socket: 2 connections") } } })
+            close(producers.removeFirst())  // the first producer leaves: room for the third
+            let batch = try await source.next(limit: 10)
+            #expect(batch?.lines.map { String(decoding: $0.bytes, as: UTF8.self) } == ["line-3"])
+            // Back at the cap: the trouble goes on, told once. It ends when the producers leave and an
+            // accept finds nobody waiting.
+            #expect(reports.withLock { $0.count } == 1)
+            for fd in producers { close(fd) }
+            producers = []
+            #expect(await eventually(timeout: .seconds(120)) { reports.withLock { $0.count == 2 } })
+            #expect(reports.withLock { $0.last?.hasPrefix("event socket: every waiting connection accepted") } == true)
+        }
+    }
+
+    func connectUnix(_ path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let connected = try withUnixAddress(path, what: "test") { connect(fd, $0, $1) }
+        guard connected == 0 else {
+            close(fd)
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: path])
+        }
+        return fd
+    }
+}
