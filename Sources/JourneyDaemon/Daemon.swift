@@ -58,11 +58,14 @@ public final class Daemon: Sendable {
     let group: ServiceGroup
     let processor: PartitionProcessor
     let logger: Logger
+    /// Held while the daemon lives: no second daemon on this state directory.
+    let stateLock: StateDirectoryLock
 
-    private init(group: ServiceGroup, processor: PartitionProcessor, logger: Logger) {
+    private init(group: ServiceGroup, processor: PartitionProcessor, logger: Logger, stateLock: StateDirectoryLock) {
         self.group = group
         self.processor = processor
         self.logger = logger
+        self.stateLock = stateLock
     }
 
     /// Opens everything and recovers; throws ``DaemonError`` (configuration or storage) with every reason.
@@ -74,6 +77,7 @@ public final class Daemon: Sendable {
         } catch {
             throw DaemonError("state directory \(options.stateDirectory): \(error)", storage: true)
         }
+        let stateLock = try StateDirectoryLock(directory: options.stateDirectory)  // before anything in it is opened
         service.extendTimeout(microseconds: 90_000_000)  // a long log tail replays before READY
 
         let context = ChannelContext(stateDirectory: options.stateDirectory, configurationDirectory: options.rulesDirectory, logger: logger)
@@ -210,7 +214,7 @@ public final class Daemon: Sendable {
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "journeyd.services", factory: { _ in SwiftLogNoOpLogHandler() })))
         box.group = group
-        return Daemon(group: group, processor: processor, logger: logger)
+        return Daemon(group: group, processor: processor, logger: logger, stateLock: stateLock)
     }
 
     /// Runs until stopped (SIGTERM, SIGINT; or the end of a `--until` run). Throws ``DaemonError`` when a

@@ -17,11 +17,14 @@ public final class ClusterDaemon: Sendable {
     let group: ServiceGroup
     let store: PostgresCheckpointStore
     let logger: Logger
+    /// Held while the instance lives: its control socket, quarantine and channel files are its own.
+    let stateLock: StateDirectoryLock
 
-    private init(group: ServiceGroup, store: PostgresCheckpointStore, logger: Logger) {
+    private init(group: ServiceGroup, store: PostgresCheckpointStore, logger: Logger, stateLock: StateDirectoryLock) {
         self.group = group
         self.store = store
         self.logger = logger
+        self.stateLock = stateLock
     }
 
     /// Connects to NATS and PostgreSQL, keeps the rules in the archive and binds the inputs; partitions
@@ -32,6 +35,7 @@ public final class ClusterDaemon: Sendable {
         CAllocator.mapLargeBlocks()
         let context = ChannelContext(stateDirectory: options.stateDirectory, configurationDirectory: options.rulesDirectory, logger: logger)
         try? FileManager.default.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true)
+        let stateLock = try StateDirectoryLock(directory: options.stateDirectory)
         let (built, diagnostics) = await RuntimeBuilder.build(directory: options.rulesDirectory, channels: .open(context))
         guard let live = built else {
             throw DaemonError(diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "\n"), configuration: true)
@@ -130,7 +134,7 @@ public final class ClusterDaemon: Sendable {
                 services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: Logger(label: "journeyd.services", factory: { _ in SwiftLogNoOpLogHandler() })))
         wired = true
-        return ClusterDaemon(group: group, store: store, logger: logger)
+        return ClusterDaemon(group: group, store: store, logger: logger, stateLock: stateLock)
     }
 
     /// Runs until stopped (SIGTERM, SIGINT): the inputs stop, then every partition stops with a last
