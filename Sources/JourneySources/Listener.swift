@@ -11,7 +11,9 @@ public struct Listener: Sendable {
     public static func activated(_ fd: Int32) -> Listener { Listener(fd: fd, unixPath: nil) }
 
     /// Listens on a Unix socket at `path`, replacing a socket left by a previous run; `mode` (e.g. 0o600
-    /// for the control socket) is set before anyone can connect.
+    /// for the control socket) is set before anyone can connect. A socket another process still listens
+    /// on is refused, not replaced: replacing it would leave that process listening on nothing, and its
+    /// exit would unlink this one's path.
     ///
     /// The socket is bound under a temporary name beside `path`, made to listen, given its mode, and
     /// only then renamed to `path` (rename replaces a stale socket atomically). So the path appears when
@@ -23,6 +25,11 @@ public struct Listener: Sendable {
     ) throws(SourceError) -> Listener {
         let room = MemoryLayout.size(ofValue: sockaddr_un().sun_path)  // 108 bytes with the final NUL
         guard path.utf8.count < room else { throw SourceError("\(what) path too long (at most \(room - 1) bytes): \(path)", configuration: true) }
+        if someoneListens(at: path) {
+            throw SourceError(
+                "\(what) \(path): another process listens on it (another journeyd?): stop it, or give this one another path",
+                configuration: true)
+        }
         let staging = path + ".~\(getpid())"
         let bindPath = staging.utf8.count < room ? staging : path
         unlink(bindPath)
@@ -39,6 +46,16 @@ public struct Listener: Sendable {
         if let mode, chmod(bindPath, mode) != 0 { throw fail("cannot set its mode") }
         if bindPath != path, rename(bindPath, path) != 0 { throw fail("cannot put it in place") }
         return Listener(fd: fd, unixPath: path)
+    }
+
+    /// Whether a process accepts connections on the Unix socket at `path` now (a connect succeeds, or
+    /// finds its backlog full); a socket file nobody listens on refuses the connect.
+    static func someoneListens(at path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        guard let connected = try? withUnixAddress(path, what: "", { connect(fd, $0, $1) }) else { return false }
+        return connected == 0 || errno == EAGAIN
     }
 
     /// A TCP listener on `host:port` (an IPv4 or IPv6 literal, or a name resolved once).

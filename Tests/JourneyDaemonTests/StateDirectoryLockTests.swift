@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import JourneyCore
 import JourneyTesting
 import Testing
 
@@ -31,5 +32,24 @@ struct StateDirectoryLockTests {
         #expect(await eventually(timeout: .seconds(120)) { thirdLog().contains("kind=ready") || !third.isRunning }, "\(thirdLog().suffix(2000))")
         #expect(third.isRunning, "\(thirdLog().suffix(2000))")
         #expect(await third.stop() == 0)
+    }
+
+    /// Two daemons on different state directories but one event socket path: the second is refused
+    /// instead of taking the path from under the first (whose exit would then have unlinked it).
+    @Test func aSecondDaemonOnALiveEventSocketIsRefused() async throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
+        let socketPath = fixture.root + "/events.sock"
+        let first = try fixture.startLiveDaemon(extra: ["--socket", socketPath])
+        defer { first.signal(SIGKILL) }
+        #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("kind=ready") }, "\(fixture.log.suffix(2000))")
+        let second = try await ChildProcess.run(
+            journeydBinary, ["run", "--rules", fixture.rules, "--state", fixture.root + "/other/state.sqlite", "--socket", socketPath])
+        #expect(second.status == 78, "\(second.output)")
+        #expect(second.output.contains("event socket \(socketPath): another process listens on it"), "\(second.output)")
+        let line = #"{"type":"track","userId":"u1","event":"app_open","messageId":"s-1","timestamp":"\#(WallClock().now.iso8601)"}"#
+        let answers = try await offThread { try exchange([line], at: socketPath) }
+        #expect(answers == ["ok s-1"], "the first still has it")
+        #expect(await first.stop() == 0)
     }
 }

@@ -32,6 +32,30 @@ struct ListenerTests {
         }
     }
 
+    @Test func aSocketAnotherProcessListensOnIsRefusedNotReplaced() async throws {
+        try await withTemporaryDirectory(prefix: "journeyd-listener") { dir in
+            let path = dir + "/events.sock"
+            let first = try Listener.unix(path, what: "event socket")
+            #expect(throws: SourceError.self) { try Listener.unix(path, what: "event socket") }
+            do throws(SourceError) {
+                _ = try Listener.unix(path, what: "event socket")
+            } catch {
+                #expect(error.description.contains("event socket \(path): another process listens on it"), "\(error)")
+                #expect(error.isConfiguration)
+            }
+            // Still the first's: a client reaches it.
+            let client = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            defer { Glibc.close(client) }
+            #expect(try withUnixAddress(path, what: "test") { connect(client, $0, $1) } == 0)
+            let accepted = accept(first.fd, nil, nil)
+            #expect(accepted >= 0)
+            Glibc.close(accepted)
+            first.close()
+            let second = try Listener.unix(path, what: "event socket")  // gone: the path is free again
+            second.close()
+        }
+    }
+
     @Test func aPathTooLongIsRefusedWithItsLength() async throws {
         let path = "/tmp/" + String(repeating: "x", count: 110)
         #expect {
