@@ -54,8 +54,8 @@ public struct Listener: Sendable {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { Glibc.close(fd) }
-        guard let connected = try? withUnixAddress(path, what: "", { connect(fd, $0, $1) }) else { return false }
-        return connected == 0 || errno == EAGAIN
+        guard let (connected, error) = try? withUnixAddress(path, what: "", { (connect(fd, $0, $1), errno) }) else { return false }
+        return connected == 0 || error == EAGAIN
     }
 
     /// A TCP listener on `host:port` (an IPv4 or IPv6 literal, or a name resolved once).
