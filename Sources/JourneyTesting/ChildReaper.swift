@@ -7,7 +7,7 @@ import Synchronization
 /// A test stops what it starts, but a process that dies does not run its `defer`s, and its children
 /// live on, holding ports, CPU and data directories. So the first ``ChildProcess`` starts a small
 /// watcher, `bash` reading one end of a socket pair whose other end only the test process holds
-/// (close-on-exec: no child inherits it). Each started child's pid is sent to it (`+ PID`), and again
+/// (close-on-exec, and Foundation closes other descriptors in a child anyway: no child inherits it). Each started child's pid is sent to it (`+ PID`), and again
 /// when it has exited (`- PID`). However the test process ends, the kernel closes its end, the watcher
 /// reads end-of-file and sends `SIGTERM` to every child still listed, then `SIGKILL` to those still
 /// running after ``grace``. A test process that stopped all its children leaves the watcher nothing to
@@ -54,6 +54,8 @@ public final class ChildReaper: Sendable {
 
     /// Takes `pid` off the list: it has exited.
     public func release(_ pid: Int32) { send("- \(pid)\n") }
+
+    deinit { close() }
 
     /// Closes the test process's end, as its exit would: the watcher ends what is still listed and exits.
     public func close() {
