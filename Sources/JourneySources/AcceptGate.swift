@@ -25,8 +25,9 @@ struct AcceptGate {
     init(descriptorLimit: Int? = nil) {
         let limit = descriptorLimit ?? Self.openFilesLimit()
         self.descriptorLimit = limit
-        // Half of a small limit, 64 of a large one (what the daemon opens of its own is a few dozen).
-        maxClients = max(1, limit - min(64, limit / 2))
+        // Half of a small limit, 256 of a large one: the daemon's own files are a few dozen, and its
+        // channels' HTTP connection pools can hold as many again.
+        maxClients = max(1, limit - min(256, limit / 2))
     }
 
     static func openFilesLimit() -> Int {

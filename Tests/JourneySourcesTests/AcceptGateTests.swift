@@ -12,7 +12,8 @@ import Testing
 struct AcceptGateTests {
     @Test func theCapLeavesTheDaemonARoomOfItsOwn() {
         #expect(AcceptGate(descriptorLimit: 64).maxClients == 32)  // half of a small limit
-        #expect(AcceptGate(descriptorLimit: 1024).maxClients == 960)  // 64 of a large one
+        #expect(AcceptGate(descriptorLimit: 1024).maxClients == 768)  // 256 of a large one
+        #expect(AcceptGate(descriptorLimit: 65536).maxClients == 65280)
         #expect(AcceptGate(descriptorLimit: 1).maxClients == 1)
     }
 
