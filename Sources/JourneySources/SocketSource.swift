@@ -26,6 +26,9 @@ public final class SocketSource: EventSource, @unchecked Sendable {
         var unanswered = 0
         var readClosed = false
         var broken = false
+        /// Its answers could not be written (the producer closed its socket): they are dropped, and its
+        /// lines are still read to the end — a producer that sends and hangs up loses nothing.
+        var answersUndeliverable = false
         init(fd: Int32) { self.fd = fd }
     }
 
@@ -151,9 +154,10 @@ public final class SocketSource: EventSource, @unchecked Sendable {
         locked { state in
             guard let clients = state.inFlight.removeValue(forKey: token) else { return }
             for (index, client) in clients.enumerated() {
+                client.unanswered -= 1
+                if client.answersUndeliverable { continue }
                 client.output.append(contentsOf: text(index).utf8)
                 client.output.append(10)
-                client.unanswered -= 1
             }
         }
         wake()
@@ -307,13 +311,17 @@ public final class SocketSource: EventSource, @unchecked Sendable {
     private func flush(_ client: Client) {
         while !client.output.isEmpty {
             // MSG_NOSIGNAL: a producer that left before reading its answers makes this fail with EPIPE
-            // (the client is dropped) instead of raising SIGPIPE, whose default action ends the process.
+            // instead of raising SIGPIPE, whose default action ends the process.
             let n = client.output.withUnsafeBytes { send(client.fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
             if n > 0 {
                 client.output.removeFirst(n)
             } else {
                 if n < 0 && errno == EINTR { continue }
-                if n < 0 && errno != EAGAIN && errno != EWOULDBLOCK { client.broken = true }
+                if n < 0 && errno != EAGAIN && errno != EWOULDBLOCK {
+                    // Nobody reads the answers any more; what it sent is still read and applied.
+                    client.answersUndeliverable = true
+                    client.output.removeAll()
+                }
                 return
             }
         }

@@ -344,26 +344,39 @@ func connectUnixSocket(_ path: String) throws -> Int32 {
     return fd
 }
 
+/// Writes all of `bytes` to the stream socket `fd`; false if the peer went away first (`MSG_NOSIGNAL`:
+/// a failed write, never a SIGPIPE).
+@discardableResult
+func sendAll(_ bytes: [UInt8], to fd: Int32) -> Bool {
+    var written = 0
+    while written < bytes.count {
+        let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + written, $0.count - written, Int32(MSG_NOSIGNAL)) }
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { return false }
+        written += n
+    }
+    return true
+}
+
+/// Everything `fd` gives until its end (or an error, or its receive timeout).
+func readToEnd(_ fd: Int32) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fd, &buffer, buffer.count)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return bytes }
+        bytes += buffer[0..<n]
+    }
+}
+
 /// Sends `lines` to a Unix socket, closes the sending side, and returns every answer line.
 func exchange(_ lines: [String], at path: String) throws -> [String] {
     let fd = try connectUnixSocket(path)
     defer { close(fd) }
-    let payload = Array((lines.joined(separator: "\n") + "\n").utf8)
-    var written = 0
-    while written < payload.count {
-        let n = payload.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-        guard n > 0 else { break }
-        written += n
-    }
+    sendAll(Array((lines.joined(separator: "\n") + "\n").utf8), to: fd)
     shutdown(fd, Int32(SHUT_WR))
-    var answer: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = read(fd, &buffer, buffer.count)
-        if n <= 0 { break }
-        answer += buffer[0..<n]
-    }
-    return String(decoding: answer, as: UTF8.self).split(separator: "\n").map(String.init)
+    return String(decoding: readToEnd(fd), as: UTF8.self).split(separator: "\n").map(String.init)
 }
 
 @Suite("Daemon input")
