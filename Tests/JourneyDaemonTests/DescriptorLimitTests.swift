@@ -18,20 +18,21 @@ struct DescriptorLimitTests {
         // prlimit sets the limit and executes journeyd in its place: the pid is the daemon's.
         let daemon = try ChildProcess(
             "/usr/bin/prlimit",
-            ["--nofile=64:64", "--", journeydBinary, "run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool, "--socket", socketPath],
+            ["--nofile=96:96", "--", journeydBinary, "run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool, "--socket", socketPath],
             output: fixture.root + "/daemon.log")
         defer { daemon.signal(SIGKILL) }
         // Ready, so that every descriptor the daemon needs of its own is open (the control socket is
         // bound after the event socket).
         #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("kind=ready") }, "\(fixture.log.suffix(2000))")
 
-        // Idle producers hold one descriptor each, up to the cap the limit leaves room for (64 less a
-        // reserve of 32 for the daemon's own files); the rest wait in the listen backlog (128).
+        // Idle producers hold one descriptor each, up to the cap the limit leaves room for (96 less a
+        // reserve of 48 for the daemon's own files, which are about 25); the rest wait in the listen
+        // backlog (128).
         var held: [Int32] = []
         defer { for fd in held { close(fd) } }
         for _ in 0..<90 { held.append(try connectUnixSocket(socketPath)) }
         let warned = await eventually(timeout: .seconds(120)) {
-            fixture.log.contains("event socket: 32 connections, as many as the open files limit (64) leaves room for")
+            fixture.log.contains("event socket: 48 connections, as many as the open files limit (96) leaves room for")
         }
         #expect(warned, "\(fixture.log.suffix(2000))")
         #expect(fixture.log.contains("kind=input_failure"))
@@ -52,21 +53,14 @@ struct DescriptorLimitTests {
         let waiting = held.removeLast()
         let now = WallClock().now.iso8601
         let line = Array((#"{"type":"track","userId":"u1","event":"app_open","messageId":"fd-1","timestamp":"\#(now)"}"# + "\n").utf8)
-        #expect(line.withUnsafeBytes { send(waiting, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) } == line.count)
+        #expect(sendAll(line, to: waiting))
         shutdown(waiting, Int32(SHUT_WR))
         for fd in held { close(fd) }
         held = [waiting]
-        let answer = try await offThread { () throws -> String in
+        let answer = await offThread { () -> String in
             var timeout = timeval(tv_sec: 120, tv_usec: 0)
             setsockopt(waiting, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = read(waiting, &buffer, buffer.count)
-                if n <= 0 { break }
-                bytes += buffer[0..<n]
-            }
-            return String(decoding: bytes, as: UTF8.self)
+            return String(decoding: readToEnd(waiting), as: UTF8.self)
         }
         #expect(answer == "ok fd-1\n", "\(answer)")
         #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("event socket: every waiting connection accepted, after") }, "\(fixture.log.suffix(2000))")

@@ -21,23 +21,11 @@ func exchangeTCP(_ lines: [String], port: UInt16) throws -> [String] {
     // Write and read at once: the daemon reads a batch at a time and answers after each commit.
     let payload = Array((lines.joined(separator: "\n") + "\n").utf8)
     let writer = Thread {
-        var written = 0
-        while written < payload.count {
-            let n = payload.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-            guard n > 0 else { break }
-            written += n
-        }
+        sendAll(payload, to: fd)
         shutdown(fd, Int32(SHUT_WR))
     }
     writer.start()
-    var answer: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = read(fd, &buffer, buffer.count)
-        if n <= 0 { break }
-        answer += buffer[0..<n]
-    }
-    return String(decoding: answer, as: UTF8.self).split(separator: "\n").map(String.init)
+    return String(decoding: readToEnd(fd), as: UTF8.self).split(separator: "\n").map(String.init)
 }
 
 /// A free TCP port on loopback (bound, then released, for the daemon to take).
