@@ -1,4 +1,5 @@
 import Foundation
+import JourneyCore
 import JourneyEvents
 import JourneyHTTP
 import JourneyRules
@@ -19,7 +20,8 @@ extension Daemon {
 
     /// `parser` is the one the pump parses with: the HTTP input parses in its request handlers with it.
     static func makeListeners(
-        options: Options, settings: DaemonSettings, parser: SegmentEventParser, readiness: Readiness, service: any ServiceManager, logger: Logger
+        options: Options, settings: DaemonSettings, parser: SegmentEventParser, readiness: Readiness, service: any ServiceManager,
+        budget: ConnectionBudget, logger: Logger
     ) throws(DaemonError) -> Listeners {
         var listeners = Listeners()
         var quiet = logger
@@ -46,6 +48,10 @@ extension Daemon {
             }
             var configuration = IngestServer.Configuration(host: host, port: Int(port))
             configuration.activatedSocket = activated
+            configuration.connectionBudget = budget
+            configuration.report = { trouble in
+                logger.warning("\(trouble)", metadata: [RecordField.kind: "\(RecordKind.inputFailure.rawValue)", RecordField.source: "http"])
+            }
             if let tls = configured.tls {
                 let files = TLSFiles(certificate: resolve(tls.certificate, options.rulesDirectory), key: resolve(tls.key, options.rulesDirectory))
                 do { try files.validate() } catch { throw DaemonError(error.description, configuration: true) }
@@ -73,7 +79,9 @@ extension Daemon {
             listeners.services.append(
                 ListenerService(what: what, gate: gate, logger: logger) { [quiet] listening in
                     try await AdminServer(
-                        host: host, port: Int(port), activatedSocket: adminActivated, metrics: metrics, readiness: { readiness.current }, logger: quiet, listening: listening
+                        host: host, port: Int(port), activatedSocket: adminActivated, metrics: metrics, readiness: { readiness.current }, logger: quiet,
+                        report: { trouble in logger.warning("\(trouble)", metadata: [RecordField.kind: "\(RecordKind.inputFailure.rawValue)"]) },
+                        listening: listening
                     ).run()
                 })
         }

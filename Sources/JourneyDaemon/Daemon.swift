@@ -157,10 +157,14 @@ public final class Daemon: Sendable {
         }
 
         // Inputs, bound now so that READY means they are.
+        // The connections the event socket and the HTTP input hold together (ConnectionBudget).
+        let budget = ConnectionBudget()
         var sources = try makeSources(
-            options: options, settings: settings, positions: state.positions, service: service, maxLine: parser.options.maxEventBytes, logger: logger)
+            options: options, settings: settings, positions: state.positions, service: service, maxLine: parser.options.maxEventBytes, budget: budget,
+            logger: logger)
         let readiness = Readiness()
-        let listeners = try makeListeners(options: options, settings: settings, parser: parser, readiness: readiness, service: service, logger: logger)
+        let listeners = try makeListeners(
+            options: options, settings: settings, parser: parser, readiness: readiness, service: service, budget: budget, logger: logger)
         if let http = listeners.httpSource { sources.append(http) }
 
         let reloader = Reloader(
@@ -229,7 +233,8 @@ public final class Daemon: Sendable {
 
     /// The inputs, bound (a configuration problem is a ``DaemonError`` that says which and why).
     static func makeSources(
-        options: Options, settings: DaemonSettings, positions: [String: Int64], service: any ServiceManager, maxLine: Int, logger: Logger
+        options: Options, settings: DaemonSettings, positions: [String: Int64], service: any ServiceManager, maxLine: Int,
+        budget: ConnectionBudget, logger: Logger
     ) throws(DaemonError) -> [any EventSource] {
         do throws(SourceError) {
             var sources: [any EventSource] = [
@@ -252,7 +257,7 @@ public final class Daemon: Sendable {
             }
             if !listeners.isEmpty {
                 sources.append(
-                    SocketSource(listeners: listeners, maxLineBytes: maxLine) { trouble in
+                    SocketSource(listeners: listeners, maxLineBytes: maxLine, budget: budget) { trouble in
                         logger.warning("\(trouble)", metadata: [RecordField.kind: "\(RecordKind.inputFailure.rawValue)", RecordField.source: "socket"])
                     })
             }

@@ -12,11 +12,13 @@ import ServiceLifecycle
 ///
 /// Written here because Hummingbird 2.28's `Application` only binds addresses itself; everything else is
 /// Hummingbird's own: its HTTP/1.1 child channel (optionally inside its TLS channel) and a responder,
-/// accepted the way its `Server` accepts, and stopped the same way on graceful shutdown — the listener
-/// is quiesced and requests in flight are answered before their connections close.
+/// accepted the way its `Server` accepts (within the ``ConnectionGuard``'s budget), and stopped the same
+/// way on graceful shutdown — the listener is quiesced and requests in flight are answered before their
+/// connections close.
 struct ActivatedServer<Child: ServerChildChannel>: Sendable {
     let descriptor: Int32
     let child: Child
+    let connections: ConnectionGuard
     let logger: Logger
 
     /// A Hummingbird responder (a router's, or the Tracking API's own) as the closure its HTTP channel
@@ -42,13 +44,16 @@ struct ActivatedServer<Child: ServerChildChannel>: Sendable {
         let group = MultiThreadedEventLoopGroup.singleton
         let quiescing = ServerQuiescingHelper(group: group)
         let server = try await ServerBootstrap(group: group)
-            .serverChannelInitializer { channel in
+            .serverChannelInitializer { [connections] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptPause(connections))
+                    try channel.pipeline.syncOperations.addHandler(AvailableConnectionsChannelHandler(delegate: connections.delegate))
                     try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
                 }
             }
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .bind(NIOBSDSocket.Handle(descriptor)) { [child, logger] channel in child.setup(channel: channel, logger: logger) }
+        connections.watch(server.channel)
         let address = server.channel.localAddress
         listening(address?.ipAddress ?? "fd \(descriptor)", address?.port ?? 0)
         await withGracefulShutdownHandler {

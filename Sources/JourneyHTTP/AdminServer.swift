@@ -1,5 +1,6 @@
 import Hummingbird
 import HummingbirdCore
+import JourneyCore
 public import Logging
 import NIOCore
 public import ServiceLifecycle
@@ -19,12 +20,20 @@ public struct AdminServer: Service {
     let readiness: @Sendable () -> (ready: Bool, detail: String)
     let logger: Logger
     let listening: @Sendable (_ host: String, _ port: Int) -> Void
+    /// Told when the listener cannot accept connections, and when it can again.
+    let report: @Sendable (String) -> Void
+
+    /// Connections the admin listener holds at most: a scraper or two and an operator's curl. Its own
+    /// budget, not the producers' (an ingest flood must not keep `/metrics` and `/healthz` from
+    /// answering), taken from the daemon's reserve of descriptors.
+    public static let maxConnections = 16
 
     public init(
         host: String, port: Int, activatedSocket: Int32? = nil, metrics: @escaping @Sendable () -> [UInt8],
         readiness: @escaping @Sendable () -> (ready: Bool, detail: String), logger: Logger,
-        listening: @escaping @Sendable (String, Int) -> Void = { _, _ in }
+        report: @escaping @Sendable (String) -> Void = { _ in }, listening: @escaping @Sendable (String, Int) -> Void = { _, _ in }
     ) {
+        self.report = report
         self.host = host
         self.port = port
         self.activatedSocket = activatedSocket
@@ -50,14 +59,19 @@ public struct AdminServer: Service {
                 status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain"],
                 body: .init(byteBuffer: ByteBuffer(string: detail + "\n")))
         }
+        let connections = ConnectionGuard(what: "admin", budget: ConnectionBudget(capacity: Self.maxConnections), report: report)
         if let activatedSocket {
             let http = HTTP1Channel(responder: ActivatedServer<HTTP1Channel>.responder(router.buildResponder(), logger: logger))
-            try await ActivatedServer(descriptor: activatedSocket, child: http, logger: logger).run(listening: listening)
+            try await ActivatedServer(descriptor: activatedSocket, child: http, connections: connections, logger: logger).run(listening: listening)
             return
         }
         let app = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "journeyd"),
-            onServerRunning: { [listening, host, port] channel in listening(host, channel.localAddress?.port ?? port) },
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "journeyd", availableConnectionsDelegate: connections.delegate),
+            onServerRunning: { [listening, host, port] channel in
+                await connections.guarding(channel)
+                listening(host, channel.localAddress?.port ?? port)
+            },
             logger: logger)
         try await ListenFailure.reporting { try await app.run() }
     }

@@ -4,7 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
-import JourneyCore
+public import JourneyCore
 public import JourneyEvents
 public import Logging
 import NIOCore
@@ -38,6 +38,12 @@ public struct IngestServer: Service {
         /// A listening socket the service manager bound (socket activation): served instead of binding
         /// `host:port`.
         public var activatedSocket: Int32?
+        /// The connections the daemon's listeners hold together (shared with the event socket); one of
+        /// the input's own from the open files limit when nil.
+        public var connectionBudget: ConnectionBudget?
+        /// Told when the input cannot accept connections (its budget spent, out of descriptors), and when
+        /// it can again.
+        public var report: @Sendable (String) -> Void = { _ in }
 
         public init(host: String = "127.0.0.1", port: Int = 8088) {
             self.host = host
@@ -70,21 +76,25 @@ public struct IngestServer: Service {
 
     public func run() async throws {
         let responder = TrackingResponder(server: self)
+        let connections = ConnectionGuard(what: "http", budget: configuration.connectionBudget ?? ConnectionBudget(), report: configuration.report)
         if let descriptor = configuration.activatedSocket {
             let http = HTTP1Channel(responder: ActivatedServer<HTTP1Channel>.responder(responder, logger: logger))
             if let tls = configuration.tls {
                 let child = try TLSChannel(http, tlsConfiguration: tls.serverConfiguration())
-                try await ActivatedServer(descriptor: descriptor, child: child, logger: logger).run(listening: listening)
+                try await ActivatedServer(descriptor: descriptor, child: child, connections: connections, logger: logger).run(listening: listening)
             } else {
-                try await ActivatedServer(descriptor: descriptor, child: http, logger: logger).run(listening: listening)
+                try await ActivatedServer(descriptor: descriptor, child: http, connections: connections, logger: logger).run(listening: listening)
             }
             return
         }
         let server: HTTPServerBuilder = try configuration.tls.map { try .tls(.http1(), tlsConfiguration: $0.serverConfiguration()) } ?? .http1()
         let app = Application(
             responder: responder, server: server,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "journeyd"),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "journeyd",
+                availableConnectionsDelegate: connections.delegate),
             onServerRunning: { [listening, configuration] channel in
+                await connections.guarding(channel)
                 listening(configuration.host, channel.localAddress?.port ?? configuration.port)
             },
             logger: logger)

@@ -51,16 +51,18 @@ public final class SocketSource: EventSource, @unchecked Sendable {
     /// Told (from the socket thread) when connections cannot be accepted, and when they can again.
     let report: (@Sendable (String) -> Void)?
 
-    /// The open files limit the source plans for (``AcceptGate``); the process's own unless given.
-    let descriptorLimit: Int?
+    /// The connections the daemon's listeners may hold together (``AcceptGate``).
+    let budget: ConnectionBudget
 
-    /// `report` hears of trouble the source works around by itself (out of file descriptors).
+    /// `budget`: shared with the daemon's other listeners (a budget of its own from the process's open
+    /// files limit when nil). `report` hears of trouble the source works around by itself (out of file
+    /// descriptors).
     public init(
-        listeners: [Listener], maxLineBytes: Int, maxPending: Int = 8192, descriptorLimit: Int? = nil,
+        listeners: [Listener], maxLineBytes: Int, maxPending: Int = 8192, budget: ConnectionBudget? = nil,
         report: (@Sendable (String) -> Void)? = nil
     ) {
         self.listeners = listeners
-        self.descriptorLimit = descriptorLimit
+        self.budget = budget ?? ConnectionBudget()
         self.maxLineBytes = maxLineBytes
         self.maxPending = maxPending
         self.report = report
@@ -76,6 +78,8 @@ public final class SocketSource: EventSource, @unchecked Sendable {
             _ = fcntl(listener.fd, F_SETFD, FD_CLOEXEC)
             _ = fcntl(listener.fd, F_SETFL, fcntl(listener.fd, F_GETFL) | O_NONBLOCK)
         }
+        // Room made by another listener's connection closing: poll the listeners again.
+        self.budget.whenRoom { [weak self] in self?.wake() }
         let thread = Thread { [unowned self] in self.serve() }
         thread.name = "journeyd socket"
         thread.stackSize = 1 << 20
@@ -168,11 +172,11 @@ public final class SocketSource: EventSource, @unchecked Sendable {
     private func serve() {
         var clients: [Client] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        var acceptGate = AcceptGate(descriptorLimit: descriptorLimit)
+        var acceptGate = AcceptGate(budget: budget)
         while true {
             let (stopped, pendingCount) = locked { ($0.stopped, $0.ready.count - $0.readyHead) }
             let full = pendingCount >= maxPending
-            let listening = !stopped && acceptGate.isOpen(clients: clients.count)
+            let listening = !stopped && acceptGate.isOpen
             var polls: [pollfd] = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
             if listening { polls += listeners.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) } }
             let outputs = locked { _ in clients.map { !$0.output.isEmpty } }
@@ -200,7 +204,7 @@ public final class SocketSource: EventSource, @unchecked Sendable {
                 var backlogEmpty = true
                 accepting: for listener in listeners {
                     while true {
-                        if !acceptGate.isOpen(clients: clients.count) {
+                        if !acceptGate.isOpen {
                             if let message = acceptGate.full(clients: clients.count) { report?(message) }
                             backlogEmpty = false
                             break accepting
@@ -220,6 +224,7 @@ public final class SocketSource: EventSource, @unchecked Sendable {
                         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
                         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
                         clients.append(Client(fd: fd))
+                        budget.opened()
                     }
                 }
                 if backlogEmpty, let message = acceptGate.drained() { report?(message) }
@@ -245,11 +250,17 @@ public final class SocketSource: EventSource, @unchecked Sendable {
                 let done = locked { _ in
                     client.broken || (client.readClosed && client.unanswered == 0 && client.output.isEmpty)
                 }
-                if done { close(client.fd) }
+                if done {
+                    close(client.fd)
+                    budget.closed()
+                }
                 return done
             }
         }
-        for client in clients { close(client.fd) }
+        for client in clients {
+            close(client.fd)
+            budget.closed()
+        }
         for listener in listeners { listener.close() }
         locked { state in
             state.finished = true

@@ -13,12 +13,18 @@ public struct HTTPExchange: Sendable {
         _ method: String, _ path: String, port: UInt16, headers: [(String, String)] = [], body: [UInt8] = []
     ) async throws -> HTTPExchange {
         try await offThread {
-            var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
-            for (name, value) in headers { request += "\(name): \(value)\r\n" }
-            request += "\r\n"
-            let raw = try exchange(Array(request.utf8) + body, port: port)
-            return try parse(raw)
+            let fd = try connect(port: port)
+            defer { close(fd) }
+            return try parse(exchange(request(method, path, port: port, headers: headers, body: body), on: fd))
         }
+    }
+
+    /// The bytes of a request that asks the server to close the connection after answering.
+    public static func request(_ method: String, _ path: String, port: UInt16, headers: [(String, String)] = [], body: [UInt8] = []) -> [UInt8] {
+        var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
+        for (name, value) in headers { request += "\(name): \(value)\r\n" }
+        request += "\r\n"
+        return Array(request.utf8) + body
     }
 
     /// `Authorization: Basic` with `user` and an empty password, as Segment's clients send the write key.
@@ -30,19 +36,29 @@ public struct HTTPExchange: Sendable {
         var description: String
     }
 
-    private static func exchange(_ bytes: [UInt8], port: UInt16) throws -> [UInt8] {
+    /// A TCP connection to 127.0.0.1:`port` whose reads give up after `timeout` seconds.
+    public static func connect(port: UInt16, timeout seconds: Int = 60) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 60, tv_usec: 0)
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw Failure(description: "connect to 127.0.0.1:\(port): \(String(cString: strerror(errno)))") }
+        guard connected == 0 else {
+            let error = errno
+            close(fd)
+            throw Failure(description: "connect to 127.0.0.1:\(port): \(String(cString: strerror(error)))")
+        }
+        return fd
+    }
+
+    /// Writes `bytes` on the connection `fd` and reads the answer until the server closes it (or the
+    /// read times out).
+    public static func exchange(_ bytes: [UInt8], on fd: Int32) -> [UInt8] {
         var written = 0
         while written < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
@@ -59,7 +75,8 @@ public struct HTTPExchange: Sendable {
         return answer
     }
 
-    private static func parse(_ raw: [UInt8]) throws -> HTTPExchange {
+    /// An answer as read from the connection.
+    public static func parse(_ raw: [UInt8]) throws -> HTTPExchange {
         let text = String(decoding: raw, as: UTF8.self)
         guard let split = text.range(of: "\r\n\r\n") else { throw Failure(description: "no HTTP answer: \(text.prefix(200))") }
         let head = text[..<split.lowerBound].components(separatedBy: "\r\n")

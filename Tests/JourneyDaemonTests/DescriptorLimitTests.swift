@@ -5,10 +5,11 @@ import JourneyDaemon
 import JourneyTesting
 import Testing
 
-/// The event socket when more producers connect than the open files limit (`LimitNOFILE=`) allows:
-/// before, the daemon accepted until `accept` failed, and a listener whose `accept` fails stays
-/// readable — polling it again at once spun a core at 100 % while serving nobody, silently, and the
-/// daemon's own files had no descriptor left.
+/// The event socket and the HTTP input when more producers connect than the open files limit
+/// (`LimitNOFILE=`) allows: before, the daemon accepted until `accept` failed, and a listener whose
+/// `accept` fails stays readable — polling it again at once spun a core at 100 % while serving nobody
+/// (the event socket's own loop; for HTTP, NIO's server channel, which keeps its read pending after a
+/// failed accept), silently, and the daemon's own files had no descriptor left.
 @Suite("Daemon out of file descriptors")
 struct DescriptorLimitTests {
     @Test func theEventSocketStopsAtTheLimitTellsWhyAndServesTheBacklogOnceProducersLeave() async throws {
@@ -65,6 +66,161 @@ struct DescriptorLimitTests {
         #expect(answer == "ok fd-1\n", "\(answer)")
         #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("event socket: every waiting connection accepted, after") }, "\(fixture.log.suffix(2000))")
         #expect(await daemon.stop() == 0)
+    }
+
+    /// The HTTP input under the same limit, on an address it binds or on a socket systemd handed over:
+    /// it holds what the limit leaves room for, waits rather than spins, says so, and serves a client from
+    /// the backlog once others leave.
+    @Test(arguments: [false, true])
+    func theHTTPInputStopsAtTheLimitTellsWhyAndServesTheBacklogOnceClientsLeave(handedOver: Bool) async throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
+        let port = freePort()
+        let daemon = try startHTTPDaemon(fixture, port: port, nofile: 96, handedOver: handedOver)
+        defer { daemon.signal(SIGKILL) }
+        if !handedOver {
+            #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("kind=ready") }, "\(fixture.log.suffix(2000))")
+        }
+
+        // 90 idle clients: 48 held (NIO may accept up to 3 more in the read that reaches the cap), the
+        // rest in the listen backlog. (Handed over, the first connection starts journeyd.)
+        var held: [Int32] = []
+        defer { for fd in held { close(fd) } }
+        if handedOver {  // once systemd-socket-activate has bound
+            #expect(await eventually(timeout: .seconds(120)) { (try? HTTPExchange.connect(port: port, timeout: 120)).map { held.append($0) } != nil })
+        }
+        while held.count < 90 { held.append(try HTTPExchange.connect(port: port, timeout: 120)) }
+        #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("kind=ready") }, "\(fixture.log.suffix(2000))")
+        let warned = await eventually(timeout: .seconds(120)) {
+            fixture.log.contains("http: 48 connections, as many as the open files limit (96) leaves room for")
+                || fixture.log.contains("http: 49 connections") || fixture.log.contains("http: 50 connections")
+                || fixture.log.contains("http: 51 connections")
+        }
+        #expect(warned, "\(fixture.log.suffix(2000))")
+        #expect(fixture.log.contains("kind=input_failure"))
+        #expect(!fixture.log.contains("cannot accept connections"), "the cap keeps accept from failing: \(fixture.log.suffix(2000))")
+
+        let before = try cpuSeconds(of: daemon.pid)
+        await pause(.seconds(2))
+        let spent = try cpuSeconds(of: daemon.pid) - before
+        #expect(spent < 0.5, "the daemon used \(spent) s of CPU in 2 s at the limit")
+        #expect(fixture.log.components(separatedBy: "as many as the open files limit").count == 2, "told once, not once per attempt")
+        let status = try await offThread { try askDaemon("status", controlSocket: fixture.root + "/state/control.sock") }
+        #expect(status.contains(#""ok":true"#), "\(status)")
+
+        // The last client, still in the backlog, sends its event; once the others hang up it is
+        // accepted and answered 200, and the journal says the trouble is over.
+        let waiting = held.removeLast()
+        let now = WallClock().now.iso8601
+        let body = Array(#"{"userId":"u1","event":"app_open","messageId":"fd-http-1","timestamp":"\#(now)"}"#.utf8)
+        #expect(sendAll(HTTPExchange.request("POST", "/v1/track", port: port, headers: [HTTPExchange.basic("wk-site")], body: body), to: waiting))
+        for fd in held { close(fd) }
+        held = [waiting]
+        let answer = try await offThread { try HTTPExchange.parse(readToEnd(waiting)) }
+        #expect(answer.status == 200, "\(answer)")
+        #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("http: accepting connections again, after") }, "\(fixture.log.suffix(2000))")
+        #expect(await daemon.stop() == 0)
+        #expect(fixture.log.contains("journeyd stopped: 1 events"), "\(fixture.log.suffix(1000))")
+    }
+
+    /// When the daemon's own files leave less room than the cap reckons with (a limit of 48: the cap is
+    /// 24 connections, the daemon holds about 28 descriptors of its own), `accept` fails: the listener
+    /// rests 100 ms between attempts instead of spinning (NIO's server channel retried at once), the
+    /// journal says why, and clients are served once others leave.
+    @Test func aFailedAcceptRestsTheHTTPListenerInsteadOfSpinning() async throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
+        let port = freePort()
+        let daemon = try startHTTPDaemon(fixture, port: port, nofile: 48, handedOver: false)
+        defer { daemon.signal(SIGKILL) }
+        #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("kind=ready") }, "\(fixture.log.suffix(2000))")
+        var held: [Int32] = []
+        defer { for fd in held { close(fd) } }
+        for _ in 0..<40 { held.append(try HTTPExchange.connect(port: port, timeout: 120)) }
+        let warned = await eventually(timeout: .seconds(120)) {
+            fixture.log.contains("http: cannot accept connections: Too many open files (this process may open 48 files: raise LimitNOFILE=")
+        }
+        #expect(warned, "\(fixture.log.suffix(2000))")
+        let before = try cpuSeconds(of: daemon.pid)
+        await pause(.seconds(2))
+        let spent = try cpuSeconds(of: daemon.pid) - before
+        #expect(spent < 0.5, "the daemon used \(spent) s of CPU in 2 s with accept failing")
+        #expect(fixture.log.components(separatedBy: "cannot accept connections").count == 2, "told once, not once per attempt")
+
+        let waiting = held.removeLast()
+        let body = Array(#"{"userId":"u1","event":"app_open","messageId":"emfile-1","timestamp":"\#(WallClock().now.iso8601)"}"#.utf8)
+        #expect(sendAll(HTTPExchange.request("POST", "/v1/track", port: port, headers: [HTTPExchange.basic("wk-site")], body: body), to: waiting))
+        for fd in held { close(fd) }
+        held = [waiting]
+        let answer = try await offThread { try HTTPExchange.parse(readToEnd(waiting)) }
+        #expect(answer.status == 200, "\(answer)")
+        #expect(
+            await eventually(timeout: .seconds(120)) {
+                fixture.log.contains("http: accepting connections again, after") && fixture.log.contains("accept(s) failing meanwhile")
+            }, "\(fixture.log.suffix(2000))")
+        #expect(await daemon.stop() == 0)
+    }
+
+    /// journeyd under `prlimit --nofile=N` with the HTTP input on `port` (write key `wk-site`): binding the
+    /// address itself, or on a socket `systemd-socket-activate` bound and hands over on the first connection.
+    func startHTTPDaemon(_ fixture: DaemonFixture, port: UInt16, nofile: Int, handedOver: Bool, extra: [String] = []) throws -> ChildProcess {
+        try "wk-site\n".write(toFile: fixture.rules + "/site.key", atomically: true, encoding: .utf8)
+        try "inputs:\n  http:\n    sources:\n      - { name: site, key_file: site.key }\n"
+            .write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        let run = [journeydBinary, "run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool] + extra
+        let command =
+            handedOver
+            ? ["/usr/bin/systemd-socket-activate", "-l", "127.0.0.1:\(port)", "--fdname=http"] + run
+            : run + ["--http", "127.0.0.1:\(port)"]
+        // prlimit sets the limit and executes the command in its place: the pid is the daemon's.
+        return try ChildProcess("/usr/bin/prlimit", ["--nofile=\(nofile):\(nofile)", "--"] + command, output: fixture.root + "/daemon.log")
+    }
+
+    /// The event socket and the HTTP input share one budget: producers on the socket leave HTTP only
+    /// the rest, and room made by a socket producer leaving lets a waiting HTTP client in.
+    @Test func theEventSocketAndTheHTTPInputShareOneBudget() async throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
+        let port = freePort()
+        let socketPath = fixture.root + "/events.sock"
+        let daemon = try startHTTPDaemon(fixture, port: port, nofile: 96, handedOver: false, extra: ["--socket", socketPath])
+        defer { daemon.signal(SIGKILL) }
+        #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("kind=ready") }, "\(fixture.log.suffix(2000))")
+
+        // 40 producers on the event socket, each answered (so each is surely held), then 20 HTTP
+        // clients: HTTP gets the 8 left of the 48.
+        var producers: [Int32] = []
+        defer { for fd in producers { close(fd) } }
+        for i in 0..<40 {
+            let fd = try connectUnixSocket(socketPath)
+            producers.append(fd)
+            let line = #"{"type":"track","userId":"s\#(i)","event":"app_open","messageId":"sock-\#(i)","timestamp":"\#(WallClock().now.iso8601)"}"#
+            #expect(sendAll(Array((line + "\n").utf8), to: fd))
+            var timeout = timeval(tv_sec: 120, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var answer = [UInt8](repeating: 0, count: 64)
+            #expect(read(fd, &answer, answer.count) > 0)
+        }
+        var clients: [Int32] = []
+        defer { for fd in clients { close(fd) } }
+        for _ in 0..<20 { clients.append(try HTTPExchange.connect(port: port, timeout: 120)) }
+        let warned = await eventually(timeout: .seconds(120)) { fixture.log.contains("connections, as many as the open files limit (96)") }
+        #expect(warned, "\(fixture.log.suffix(2000))")
+        #expect(fixture.log.contains(#"http: 48 connections"#) || fixture.log.contains(#"http: 49 connections"#)
+                || fixture.log.contains(#"http: 50 connections"#) || fixture.log.contains(#"http: 51 connections"#), "\(fixture.log.suffix(2000))")
+
+        // The last HTTP client waits in the backlog while every connection HTTP holds stays open: only
+        // room made by the socket's producers leaving can let it in.
+        let waiting = clients.removeLast()
+        let body = Array(#"{"userId":"u1","event":"app_open","messageId":"shared-1","timestamp":"\#(WallClock().now.iso8601)"}"#.utf8)
+        #expect(sendAll(HTTPExchange.request("POST", "/v1/track", port: port, headers: [HTTPExchange.basic("wk-site")], body: body), to: waiting))
+        for fd in producers { close(fd) }
+        producers = []
+        let answer = try await offThread { try HTTPExchange.parse(readToEnd(waiting)) }
+        close(waiting)
+        #expect(answer.status == 200, "\(answer)")
+        #expect(await daemon.stop() == 0)
+        #expect(fixture.log.contains("journeyd stopped: 41 events"), "\(fixture.log.suffix(1000))")
     }
 
     /// User plus system CPU time of process `pid` so far, from /proc.

@@ -11,28 +11,34 @@ import Testing
 @Suite("Event socket at the open files limit")
 struct AcceptGateTests {
     @Test func theCapLeavesTheDaemonARoomOfItsOwn() {
-        #expect(AcceptGate(descriptorLimit: 64).maxClients == 32)  // half of a small limit
-        #expect(AcceptGate(descriptorLimit: 1024).maxClients == 768)  // 256 of a large one
-        #expect(AcceptGate(descriptorLimit: 65536).maxClients == 65280)
-        #expect(AcceptGate(descriptorLimit: 1).maxClients == 1)
+        #expect(ConnectionBudget(descriptorLimit: 64).capacity == 32)  // half of a small limit
+        #expect(ConnectionBudget(descriptorLimit: 1024).capacity == 768)  // 256 of a large one
+        #expect(ConnectionBudget(descriptorLimit: 65536).capacity == 65280)
+        #expect(ConnectionBudget(descriptorLimit: 1).capacity == 1)
     }
 
     @Test func troubleIsToldOnceWhenItBeginsAndOnceWhenTheBacklogIsEmpty() {
-        var gate = AcceptGate(descriptorLimit: 64)
-        #expect(gate.isOpen(clients: 31))
-        #expect(!gate.isOpen(clients: 32))
-        #expect(gate.full(clients: 32)?.hasPrefix("event socket: 32 connections, as many as the open files limit (64) leaves room for") == true)
-        #expect(gate.full(clients: 32) == nil, "told once")
+        let budget = ConnectionBudget(descriptorLimit: 64)
+        var gate = AcceptGate(budget: budget)
+        for _ in 0..<31 { budget.opened() }
+        #expect(gate.isOpen)
+        budget.opened()
+        #expect(!gate.isOpen)
+        #expect(
+            gate.full(clients: 12)?.hasPrefix("event socket: 32 connections (12 of them here, the rest HTTP's), as many as the open files limit (64) leaves room for")
+                == true)
+        #expect(gate.full(clients: 12) == nil, "told once")
         let failed = gate.failed(errno: EMFILE)
         #expect(failed == nil, "the same trouble, already told")
-        #expect(!gate.isOpen(clients: 0), "after a failed accept the listener rests")
+        for _ in 0..<32 { budget.closed() }
+        #expect(!gate.isOpen, "after a failed accept the listener rests")
         #expect(gate.pollTimeout(1000) <= 101)
         #expect(gate.drained()?.hasPrefix("event socket: every waiting connection accepted, after") == true)
         #expect(gate.drained() == nil)
     }
 
     @Test func aFailedAcceptNamesTheErrorAndTheLimit() {
-        var gate = AcceptGate(descriptorLimit: 1024)
+        var gate = AcceptGate(budget: ConnectionBudget(descriptorLimit: 1024))
         let message = gate.failed(errno: EMFILE)
         #expect(message?.contains("cannot accept connections: Too many open files (this process may open 1024 files") == true, "\(message ?? "")")
         #expect(gate.drained()?.contains("1 attempt(s) failing meanwhile") == true)
@@ -44,7 +50,7 @@ struct AcceptGateTests {
         try await withTemporaryDirectory(prefix: "journeyd-socket") { dir in
             let path = dir + "/events.sock"
             let reports = Mutex<[String]>([])
-            let source = SocketSource(listeners: [try .unix(path)], maxLineBytes: 1024, descriptorLimit: 4) { message in
+            let source = SocketSource(listeners: [try .unix(path)], maxLineBytes: 1024, budget: ConnectionBudget(descriptorLimit: 4)) { message in
                 reports.withLock { $0.append(message) }
             }
             defer { source.stop() }

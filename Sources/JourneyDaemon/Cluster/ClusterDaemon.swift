@@ -86,10 +86,14 @@ public final class ClusterDaemon: Sendable {
             hangups: await UnixSignalsSequence(trapping: .sighup), logger: logger)
         let intake = ClusterPublisher(publisher: publisher, eventTime: settings.eventTime, positions: store, instance: instance, logger: logger)
 
+        // The connections the event socket and the HTTP input hold together (ConnectionBudget).
+        let budget = ConnectionBudget()
         var sources = try Daemon.makeSources(
-            options: options, settings: settings, positions: positions, service: service, maxLine: parser.options.maxEventBytes, logger: logger)
+            options: options, settings: settings, positions: positions, service: service, maxLine: parser.options.maxEventBytes, budget: budget,
+            logger: logger)
         let readiness = Readiness()
-        let listeners = try Daemon.makeListeners(options: options, settings: settings, parser: parser, readiness: readiness, service: service, logger: logger)
+        let listeners = try Daemon.makeListeners(
+            options: options, settings: settings, parser: parser, readiness: readiness, service: service, budget: budget, logger: logger)
         if let http = listeners.httpSource { sources.append(http) }
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
