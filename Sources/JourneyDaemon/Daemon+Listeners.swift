@@ -49,6 +49,7 @@ extension Daemon {
             var configuration = IngestServer.Configuration(host: host, port: Int(port))
             configuration.activatedSocket = activated
             configuration.connectionBudget = budget
+            configuration.idleTimeout = .milliseconds(configured.idleTimeout.milliseconds)
             configuration.report = { trouble in
                 logger.warning("\(trouble)", metadata: [RecordField.kind: "\(RecordKind.inputFailure.rawValue)", RecordField.source: "http"])
             }

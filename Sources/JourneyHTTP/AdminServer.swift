@@ -60,13 +60,16 @@ public struct AdminServer: Service {
                 body: .init(byteBuffer: ByteBuffer(string: detail + "\n")))
         }
         let connections = ConnectionGuard(what: "admin", budget: ConnectionBudget(capacity: Self.maxConnections), report: report)
+        // Idle connections (a scraper's between scrapes) are closed after a minute, as the ingest
+        // listener's by default.
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(60))
         if let activatedSocket {
-            let http = HTTP1Channel(responder: ActivatedServer<HTTP1Channel>.responder(router.buildResponder(), logger: logger))
+            let http = HTTP1Channel(responder: ActivatedServer<HTTP1Channel>.responder(router.buildResponder(), logger: logger), configuration: http1)
             try await ActivatedServer(descriptor: activatedSocket, child: http, connections: connections, logger: logger).run(listening: listening)
             return
         }
         let app = Application(
-            router: router,
+            router: router, server: .http1(configuration: http1),
             configuration: .init(address: .hostname(host, port: port), serverName: "journeyd", availableConnectionsDelegate: connections.delegate),
             onServerRunning: { [listening, host, port] channel in
                 await connections.guarding(channel)

@@ -41,6 +41,8 @@ public struct IngestServer: Service {
         /// The connections the daemon's listeners hold together (shared with the event socket); one of
         /// the input's own from the open files limit when nil.
         public var connectionBudget: ConnectionBudget?
+        /// A connection with no request in progress and nothing read for this long is closed.
+        public var idleTimeout: Duration = .seconds(60)
         /// Told when the input cannot accept connections (its budget spent, out of descriptors), and when
         /// it can again.
         public var report: @Sendable (String) -> Void = { _ in }
@@ -76,9 +78,11 @@ public struct IngestServer: Service {
 
     public func run() async throws {
         let responder = TrackingResponder(server: self)
+        let idle = configuration.idleTimeout.components
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))
         let connections = ConnectionGuard(what: "http", budget: configuration.connectionBudget ?? ConnectionBudget(), report: configuration.report)
         if let descriptor = configuration.activatedSocket {
-            let http = HTTP1Channel(responder: ActivatedServer<HTTP1Channel>.responder(responder, logger: logger))
+            let http = HTTP1Channel(responder: ActivatedServer<HTTP1Channel>.responder(responder, logger: logger), configuration: http1)
             if let tls = configuration.tls {
                 let child = try TLSChannel(http, tlsConfiguration: tls.serverConfiguration())
                 try await ActivatedServer(descriptor: descriptor, child: child, connections: connections, logger: logger).run(listening: listening)
@@ -87,7 +91,8 @@ public struct IngestServer: Service {
             }
             return
         }
-        let server: HTTPServerBuilder = try configuration.tls.map { try .tls(.http1(), tlsConfiguration: $0.serverConfiguration()) } ?? .http1()
+        let server: HTTPServerBuilder =
+            try configuration.tls.map { try .tls(.http1(configuration: http1), tlsConfiguration: $0.serverConfiguration()) } ?? .http1(configuration: http1)
         let app = Application(
             responder: responder, server: server,
             configuration: .init(

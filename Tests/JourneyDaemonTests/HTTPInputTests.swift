@@ -139,6 +139,38 @@ struct HTTPInputTests {
 
     /// Mistakes in the HTTP input's settings are found where they are: by `check` at their line, and at
     /// start as a configuration error (exit 78, so systemd does not restart into the same mistake).
+    /// `inputs.http.idle_timeout`: a connection kept open between requests, or opened and never used,
+    /// is closed once idle that long — it no longer holds one of the descriptors the inputs share.
+    @Test func idleConnectionsAreClosedAfterTheIdleTimeout() async throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
+        try "wk-site\n".write(toFile: fixture.rules + "/site.key", atomically: true, encoding: .utf8)
+        try "inputs:\n  http:\n    idle_timeout: 1s\n    sources:\n      - { name: site, key_file: site.key }\n"
+            .write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        let port = freePort()
+        let daemon = try fixture.startLiveDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        defer { daemon.signal(SIGKILL) }
+        #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("kind=ready") }, "\(fixture.log.suffix(2000))")
+
+        let unused = try HTTPExchange.connect(port: port, timeout: 120)
+        defer { close(unused) }
+        let used = try HTTPExchange.connect(port: port, timeout: 120)
+        defer { close(used) }
+        // A keep-alive request: answered, and the connection stays open for the next one.
+        let body = Array(#"{"userId":"u1","event":"app_open","messageId":"idle-1"}"#.utf8)
+        let request = HTTPExchange.request("POST", "/v1/track", port: port, headers: [HTTPExchange.basic("wk-site")], body: body)
+        let keepAlive = String(decoding: request, as: UTF8.self).replacingOccurrences(of: "Connection: close\r\n", with: "")
+        let started = MonotonicClock.nanoseconds
+        #expect(sendAll(Array(keepAlive.utf8), to: used))
+        // Both end with the server closing them, not before the second of idleness.
+        let (usedAnswer, unusedAnswer) = await offThread { (readToEnd(used), readToEnd(unused)) }
+        let seconds = Double(MonotonicClock.nanoseconds - started) / 1e9
+        #expect(String(decoding: usedAnswer, as: UTF8.self).hasPrefix("HTTP/1.1 200 OK"), "\(String(decoding: usedAnswer, as: UTF8.self))")
+        #expect(unusedAnswer.isEmpty)
+        #expect(seconds >= 0.9 && seconds < 110, "closed after \(seconds) s (a read timing out at 120 s is not a close)")
+        #expect(await daemon.stop() == 0)
+    }
+
     @Test func aMisconfiguredHTTPInputStopsTheStartWithItsReason() async throws {
         let fixture = try DaemonFixture(events: 10, files: 0, seed: 1)
         defer { fixture.remove() }
@@ -146,6 +178,7 @@ struct HTTPInputTests {
         inputs:
           http:
             listen: "127.0.0.1:99999"
+            idle_timeout: 500ms
             sources:
               - { name: web }
               - { name: app, key_file: app.key, key_credential: app }
@@ -153,7 +186,8 @@ struct HTTPInputTests {
         let checked = try await ChildProcess.run(journeydBinary, ["check", fixture.rules])
         #expect(checked.status != 0)
         #expect(checked.output.contains("journeyd.yaml:3:13: inputs.http.listen: expected host:port"), "\(checked.output)")
-        #expect(checked.output.contains("journeyd.yaml:5:9: inputs.http.sources[0]: needs key_file: PATH or key_credential: NAME"), "\(checked.output)")
+        #expect(checked.output.contains("journeyd.yaml:4:19: inputs.http.idle_timeout: at least 1s"), "\(checked.output)")
+        #expect(checked.output.contains("journeyd.yaml:6:9: inputs.http.sources[0]: needs key_file: PATH or key_credential: NAME"), "\(checked.output)")
         #expect(checked.output.contains("inputs.http.sources[1]: give either key_file or key_credential, not both"), "\(checked.output)")
 
         try "inputs:\n  http:\n    sources:\n      - { name: web, key_file: missing.key }\n".write(

@@ -3,10 +3,17 @@ import JourneyCore
 /// `inputs.http` (the Segment HTTP Tracking API input) and `admin` (the metrics and health listener).
 extension SettingsParser {
     static func httpInput(_ node: YAMLNode, reader: YAMLReader, into d: inout DaemonSettings) {
-        guard let hm = reader.mapping(node, "inputs.http", allowed: ["listen", "sources", "tls", "queue"]) else { return }
+        guard let hm = reader.mapping(node, "inputs.http", allowed: ["listen", "sources", "tls", "queue", "idle_timeout"]) else { return }
         var http = DaemonSettings.HTTPInput()
         if let node = hm["listen"], let address = listenAddress(node, "inputs.http.listen", reader: reader) { http.listen = address }
         if let node = hm["queue"], let n = reader.integer(node, "inputs.http.queue", in: 100...10_000_000) { http.queue = n }
+        if let node = hm["idle_timeout"], let span = reader.duration(node, "inputs.http.idle_timeout") {
+            if span < .seconds(1) {
+                reader.error(at: node, "inputs.http.idle_timeout", "at least 1s (clients keep connections open between requests)")
+            } else {
+                http.idleTimeout = span
+            }
+        }
         if let node = hm["tls"], let tm = reader.mapping(node, "inputs.http.tls", allowed: ["certificate", "key"]) {
             let certificate = reader.required(tm, "certificate", "inputs.http.tls").flatMap { reader.string($0, "inputs.http.tls.certificate", expected: "a PEM file") }
             let key = reader.required(tm, "key", "inputs.http.tls").flatMap { reader.string($0, "inputs.http.tls.key", expected: "a PEM file") }

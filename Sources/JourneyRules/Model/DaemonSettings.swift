@@ -68,6 +68,9 @@ public struct DaemonSettings: Sendable, Equatable {
         public var tls: TLS?
         /// `inputs.http.queue`: events waiting for the processor at most; beyond, requests get 429.
         public var queue: Int = 50_000
+        /// `inputs.http.idle_timeout`: a connection with no request in progress and nothing read for this
+        /// long is closed (clients reconnect; an idle one no longer holds a descriptor of the budget).
+        public var idleTimeout: TimeSpan = .seconds(60)
 
         public struct Source: Sendable, Equatable {
             public var name: String
