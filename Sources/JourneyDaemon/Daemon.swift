@@ -242,7 +242,13 @@ public final class Daemon: Sendable {
                     directory: options.spoolDirectory, done: settings.spoolDone == .delete ? .delete : .archive, positions: positions,
                     maxLineBytes: maxLine, finite: options.until != nil)
             ]
-            if let path = options.tailFile { sources.append(TailSource(path: path, positions: positions, maxLineBytes: maxLine)) }
+            if let path = options.tailFile {
+                try TailSource.check(path: path)
+                sources.append(
+                    TailSource(path: path, positions: positions, maxLineBytes: maxLine) { trouble in
+                        logger.warning("\(trouble)", metadata: [RecordField.kind: "\(RecordKind.inputFailure.rawValue)", RecordField.source: "tail"])
+                    })
+            }
             var listeners: [Listener] = []
             if let fd = service.takeListeningSocket(named: "events") {
                 listeners.append(.activated(fd))  // socket activation: the service manager bound it

@@ -381,6 +381,19 @@ func exchange(_ lines: [String], at path: String) throws -> [String] {
 
 @Suite("Daemon input")
 struct DaemonInputTests {
+    /// `--tail` naming a directory is a configuration mistake: exit 78 (systemd does not restart into
+    /// it) with the path and why, before anything starts — it used to start, then stop with 74 and
+    /// "read failed: Is a directory", naming no path, as a store failure.
+    @Test func aTailPathNamingADirectoryStopsTheStartWithItsReason() async throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
+        let run = try await ChildProcess.run(
+            journeydBinary, ["run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool, "--tail", fixture.root])
+        #expect(run.status == 78, "\(run.output)")
+        #expect(run.output.contains("tail \(fixture.root): a directory, not a file: --tail (inputs.tail.path) names the JSON-lines file to follow"), "\(run.output)")
+        #expect(!run.output.contains("kind=ready"))
+    }
+
     @Test func theTailedFileIsFollowedAcrossRotationTruncationAndRestart() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
         defer { fixture.remove() }
