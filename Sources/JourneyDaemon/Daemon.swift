@@ -236,18 +236,19 @@ public final class Daemon: Sendable {
         options: Options, settings: DaemonSettings, positions: [String: Int64], service: any ServiceManager, maxLine: Int,
         budget: ConnectionBudget, logger: Logger
     ) throws(DaemonError) -> [any EventSource] {
+        // What an input works around by itself (a file it cannot read, out of descriptors): the journal hears of it.
+        func reporter(_ source: String) -> @Sendable (String) -> Void {
+            { trouble in logger.warning("\(trouble)", metadata: [RecordField.kind: "\(RecordKind.inputFailure.rawValue)", RecordField.source: "\(source)"]) }
+        }
         do throws(SourceError) {
             var sources: [any EventSource] = [
                 try SpoolSource(
                     directory: options.spoolDirectory, done: settings.spoolDone == .delete ? .delete : .archive, positions: positions,
-                    maxLineBytes: maxLine, finite: options.until != nil)
+                    maxLineBytes: maxLine, finite: options.until != nil, report: reporter("spool"))
             ]
             if let path = options.tailFile {
                 try TailSource.check(path: path)
-                sources.append(
-                    TailSource(path: path, positions: positions, maxLineBytes: maxLine) { trouble in
-                        logger.warning("\(trouble)", metadata: [RecordField.kind: "\(RecordKind.inputFailure.rawValue)", RecordField.source: "tail"])
-                    })
+                sources.append(TailSource(path: path, positions: positions, maxLineBytes: maxLine, report: reporter("tail")))
             }
             var listeners: [Listener] = []
             if let fd = service.takeListeningSocket(named: "events") {
@@ -263,9 +264,7 @@ public final class Daemon: Sendable {
             }
             if !listeners.isEmpty {
                 sources.append(
-                    SocketSource(listeners: listeners, maxLineBytes: maxLine, budget: budget) { trouble in
-                        logger.warning("\(trouble)", metadata: [RecordField.kind: "\(RecordKind.inputFailure.rawValue)", RecordField.source: "socket"])
-                    })
+                    SocketSource(listeners: listeners, maxLineBytes: maxLine, budget: budget, report: reporter("socket")))
             }
             return sources
         } catch {

@@ -10,6 +10,9 @@ import Synchronization
 /// batch that reaches a file's end is durable, the file is archived to `done/` (or deleted) and its
 /// position forgotten with the next batch. A file whose committed position is already its end (the
 /// daemon stopped between the two) is archived at once, never read twice.
+///
+/// What `incoming/` holds that cannot be read — a directory, a pipe (opened without waiting for a
+/// writer), a file the daemon may not open — is skipped and told once (`report`), not waited on.
 public actor SpoolSource: EventSource {
     public nonisolated let name = "spool"
     public nonisolated let isFinite: Bool
@@ -39,27 +42,48 @@ public actor SpoolSource: EventSource {
     private var forget: [String] = []
     private var committed: [String: Int64]
     private var nextToken: UInt64 = 0
+    /// Told of entries in `incoming/` that are skipped, once each while they stay.
+    let report: (@Sendable (String) -> Void)?
+    private var told: Set<String> = []
 
     /// - Parameters:
     ///   - positions: the committed positions (from the last checkpoint and the log).
     ///   - finite: hand out what is in `incoming/` and then end (`journeyd run --until`).
     public init(
         directory: String, done: Done = .archive, positions: [String: Int64], maxLineBytes: Int, finite: Bool = false,
-        pollInterval: Duration = .milliseconds(50)
+        pollInterval: Duration = .milliseconds(50), report: (@Sendable (String) -> Void)? = nil
     ) throws(SourceError) {
         self.directory = directory
+        self.report = report
         self.done = done
         self.committed = positions.filter { $0.key.hasPrefix("spool/") }
         self.maxLineBytes = maxLineBytes
         self.isFinite = finite
         self.pollInterval = pollInterval
+        var status = stat()
+        if stat(directory, &status) == 0, status.st_mode & S_IFMT != S_IFDIR {
+            throw SourceError(
+                "spool \(directory): \(FileKind.unlessRegular(status.st_mode) ?? "a file"), not a directory: --spool (inputs.spool.directory) names "
+                    + "the directory whose incoming/ producers rename files into", configuration: true)
+        }
         for folder in ["incoming", "done"] {
-            do {
-                try FileManager.default.createDirectory(atPath: directory + "/" + folder, withIntermediateDirectories: true)
-            } catch {
-                throw SourceError("spool \(directory)/\(folder): cannot create: \(error)", configuration: true)
+            if let error = Self.makeDirectories(directory + "/" + folder) {
+                throw SourceError("spool \(directory)/\(folder): cannot create: \(String(cString: strerror(error)))", configuration: true)
             }
         }
+    }
+
+    /// `mkdir -p`: nil once `path` is a directory, else the `errno` that stopped it (FileManager's error
+    /// hides it in a nested NSError).
+    static func makeDirectories(_ path: String) -> Int32? {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST { return errno }
+        }
+        var status = stat()
+        guard stat(path, &status) == 0 else { return errno }
+        return status.st_mode & S_IFMT == S_IFDIR ? nil : ENOTDIR
     }
 
     public nonisolated func stop() { stopped.store(true, ordering: .relaxed) }
@@ -110,13 +134,22 @@ public actor SpoolSource: EventSource {
     private func openNext() throws -> Bool {
         let incoming = directory + "/incoming"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: incoming)) ?? []
+        if !told.isEmpty { told.formIntersection(names) }  // an entry that left and comes back is told again
         for name in names.sorted() where !name.hasPrefix(".") && !handedOut.contains(name) {
             let path = incoming + "/" + name
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { continue }  // renamed away meanwhile
+            // Without waiting: a pipe in incoming/ would block the open until some writer came.
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            guard fd >= 0 else {
+                let error = errno
+                if error != ENOENT {  // (renamed away meanwhile: nothing to tell)
+                    skip(name, "cannot be opened: \(String(cString: strerror(error))); skipped until it can be")
+                }
+                continue
+            }
             var info = stat()
-            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            guard fstat(fd, &info) == 0, FileKind.unlessRegular(info.st_mode) == nil else {
                 close(fd)
+                skip(name, "is \(FileKind.unlessRegular(info.st_mode) ?? "unreadable"), not a file: skipped (producers rename finished files into incoming/)")
                 continue
             }
             let key = "spool/\(name)@\(info.st_ino)"
@@ -134,6 +167,11 @@ public actor SpoolSource: EventSource {
             return true
         }
         return false
+    }
+
+    private func skip(_ name: String, _ why: String) {
+        guard told.insert(name).inserted else { return }
+        report?("spool: incoming/\(name) \(why)")
     }
 
     public func acknowledge(_ batch: SourceBatch, outcomes: [LineOutcome]) async throws {

@@ -53,20 +53,8 @@ public actor TailSource: EventSource {
     /// A path that exists and is not a regular file cannot be followed: the error says what it is.
     public static func check(path: String) throws(SourceError) {
         var status = stat()
-        guard stat(path, &status) == 0, let kind = Self.kind(status.st_mode) else { return }
+        guard stat(path, &status) == 0, let kind = FileKind.unlessRegular(status.st_mode) else { return }
         throw SourceError("tail \(path): \(kind), not a file: --tail (inputs.tail.path) names the JSON-lines file to follow", configuration: true)
-    }
-
-    /// What a file of `mode` is, when it is not a regular file.
-    static func kind(_ mode: mode_t) -> String? {
-        switch mode & S_IFMT {
-        case S_IFREG: nil
-        case S_IFDIR: "a directory"
-        case S_IFSOCK: "a socket"
-        case S_IFIFO: "a pipe"
-        case S_IFCHR, S_IFBLK: "a device"
-        default: "not a regular file"
-        }
     }
 
     public func next(limit: Int) async throws -> SourceBatch? {
@@ -119,7 +107,7 @@ public actor TailSource: EventSource {
             }
             var opened = stat()
             fstat(fd, &opened)
-            if let kind = Self.kind(opened.st_mode) {
+            if let kind = FileKind.unlessRegular(opened.st_mode) {
                 throw SourceError("\(kind), not a file; waiting for a file there")
             }
             if UInt64(opened.st_ino) != inode {

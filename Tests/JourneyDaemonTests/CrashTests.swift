@@ -384,7 +384,7 @@ struct DaemonInputTests {
     /// `--tail` naming a directory is a configuration mistake: exit 78 (systemd does not restart into
     /// it) with the path and why, before anything starts — it used to start, then stop with 74 and
     /// "read failed: Is a directory", naming no path, as a store failure.
-    @Test func aTailPathNamingADirectoryStopsTheStartWithItsReason() async throws {
+    @Test func aTailOrSpoolPathOfTheWrongKindStopsTheStartWithItsReason() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
         defer { fixture.remove() }
         let run = try await ChildProcess.run(
@@ -392,6 +392,13 @@ struct DaemonInputTests {
         #expect(run.status == 78, "\(run.output)")
         #expect(run.output.contains("tail \(fixture.root): a directory, not a file: --tail (inputs.tail.path) names the JSON-lines file to follow"), "\(run.output)")
         #expect(!run.output.contains("kind=ready"))
+
+        // --spool naming a file: the same, with words rather than a Foundation error's dump.
+        let file = fixture.root + "/spool-file"
+        #expect(FileManager.default.createFile(atPath: file, contents: nil))
+        let spool = try await ChildProcess.run(journeydBinary, ["run", "--rules", fixture.rules, "--state", fixture.state, "--spool", file])
+        #expect(spool.status == 78, "\(spool.output)")
+        #expect(spool.output.contains("spool \(file): a file, not a directory: --spool (inputs.spool.directory) names"), "\(spool.output)")
     }
 
     @Test func theTailedFileIsFollowedAcrossRotationTruncationAndRestart() async throws {
