@@ -52,7 +52,11 @@ public final class Daemon: Sendable {
             self.spoolDirectory = spoolDirectory
         }
 
-        var stateDirectory: String { (statePath as NSString).deletingLastPathComponent }
+        /// The directory of the state database (`.` for a bare file name): the log, the lock, quarantine.
+        var stateDirectory: String {
+            let directory = (statePath as NSString).deletingLastPathComponent
+            return directory.isEmpty ? "." : directory
+        }
     }
 
     let group: ServiceGroup
@@ -71,13 +75,7 @@ public final class Daemon: Sendable {
     /// Opens everything and recovers; throws ``DaemonError`` (configuration or storage) with every reason.
     public static func start(options: Options, logger: Logger, service: any ServiceManager) async throws -> Daemon {
         CAllocator.mapLargeBlocks()
-        let fm = FileManager.default
-        do {
-            try fm.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw DaemonError("state directory \(options.stateDirectory): \(error)", storage: true)
-        }
-        let stateLock = try StateDirectoryLock(directory: options.stateDirectory)  // before anything in it is opened
+        let stateLock = try StateDirectoryLock(statePath: options.statePath, directory: options.stateDirectory)  // before anything in it is opened
         service.extendTimeout(microseconds: 90_000_000)  // a long log tail replays before READY
 
         let context = ChannelContext(stateDirectory: options.stateDirectory, configurationDirectory: options.rulesDirectory, logger: logger)

@@ -60,30 +60,16 @@ public actor SpoolSource: EventSource {
         self.maxLineBytes = maxLineBytes
         self.isFinite = finite
         self.pollInterval = pollInterval
-        var status = stat()
-        if stat(directory, &status) == 0, status.st_mode & S_IFMT != S_IFDIR {
+        if let kind = FileKind.unlessDirectory(directory) {
             throw SourceError(
-                "spool \(directory): \(FileKind.unlessRegular(status.st_mode) ?? "a file"), not a directory: --spool (inputs.spool.directory) names "
+                "spool \(directory): \(kind), not a directory: --spool (inputs.spool.directory) names "
                     + "the directory whose incoming/ producers rename files into", configuration: true)
         }
         for folder in ["incoming", "done"] {
-            if let error = Self.makeDirectories(directory + "/" + folder) {
+            if let error = FileKind.makeDirectories(directory + "/" + folder) {
                 throw SourceError("spool \(directory)/\(folder): cannot create: \(String(cString: strerror(error)))", configuration: true)
             }
         }
-    }
-
-    /// `mkdir -p`: nil once `path` is a directory, else the `errno` that stopped it (FileManager's error
-    /// hides it in a nested NSError).
-    static func makeDirectories(_ path: String) -> Int32? {
-        var prefix = path.hasPrefix("/") ? "" : "."
-        for part in path.split(separator: "/") {
-            prefix += "/" + part
-            if mkdir(prefix, 0o755) != 0 && errno != EEXIST { return errno }
-        }
-        var status = stat()
-        guard stat(path, &status) == 0 else { return errno }
-        return status.st_mode & S_IFMT == S_IFDIR ? nil : ENOTDIR
     }
 
     public nonisolated func stop() { stopped.store(true, ordering: .relaxed) }

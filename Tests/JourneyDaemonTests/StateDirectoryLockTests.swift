@@ -34,6 +34,34 @@ struct StateDirectoryLockTests {
         #expect(await third.stop() == 0)
     }
 
+    /// `--state` names the database: a bare file name means the current directory (it used to stop the
+    /// start with 74 and a Foundation error about the path ""), a directory or a path under a file is
+    /// a configuration mistake said in words (78, so systemd does not restart into it).
+    @Test func theStatePathIsTheDatabaseAndMistakesAboutItAreSaidInWords() async throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
+        let bare = try ChildProcess(
+            journeydBinary, ["run", "--rules", fixture.rules, "--state", "here.sqlite", "--spool", "spool"], output: fixture.root + "/bare.log",
+            directory: fixture.root)
+        defer { bare.signal(SIGKILL) }
+        let bareLog = { (try? String(contentsOfFile: fixture.root + "/bare.log", encoding: .utf8)) ?? "" }
+        #expect(await eventually(timeout: .seconds(120)) { bareLog().contains("kind=ready") || !bare.isRunning }, "\(bareLog().suffix(2000))")
+        #expect(await bare.stop() == 0, "\(bareLog().suffix(2000))")
+        #expect(FileManager.default.fileExists(atPath: fixture.root + "/here.sqlite"))
+        #expect(FileManager.default.fileExists(atPath: fixture.root + "/journeyd.lock"))
+
+        let directory = try await ChildProcess.run(journeydBinary, ["run", "--rules", fixture.rules, "--state", fixture.root, "--spool", fixture.spool])
+        #expect(directory.status == 78, "\(directory.output)")
+        #expect(directory.output.contains("--state \(fixture.root): a directory; --state (state.path) names the state database"), "\(directory.output)")
+
+        #expect(FileManager.default.createFile(atPath: fixture.root + "/a-file", contents: nil))
+        let underFile = try await ChildProcess.run(
+            journeydBinary, ["run", "--rules", fixture.rules, "--state", fixture.root + "/a-file/state/db.sqlite", "--spool", fixture.spool])
+        #expect(underFile.status == 78, "\(underFile.output)")
+        // (The directory as NSString gives it: TMPDIR's doubled slashes made single.)
+        #expect(underFile.output.contains("/a-file/state: cannot create: Not a directory"), "\(underFile.output)")
+    }
+
     /// Two daemons on different state directories but one event socket path: the second is refused
     /// instead of taking the path from under the first (whose exit would then have unlinked it).
     @Test func aSecondDaemonOnALiveEventSocketIsRefused() async throws {

@@ -34,8 +34,7 @@ public final class ClusterDaemon: Sendable {
     ) async throws -> ClusterDaemon {
         CAllocator.mapLargeBlocks()
         let context = ChannelContext(stateDirectory: options.stateDirectory, configurationDirectory: options.rulesDirectory, logger: logger)
-        try? FileManager.default.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true)
-        let stateLock = try StateDirectoryLock(directory: options.stateDirectory)
+        let stateLock = try StateDirectoryLock(statePath: options.statePath, directory: options.stateDirectory)
         let (built, diagnostics) = await RuntimeBuilder.build(directory: options.rulesDirectory, channels: .open(context))
         guard let live = built else {
             throw DaemonError(diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "\n"), configuration: true)

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import JourneySources
 
 /// One daemon per state directory. Two on the same directory would append to the same log segments
 /// over each other's records, checkpoint into the same database and deliver every touch twice; a
@@ -13,6 +14,25 @@ import Glibc
 final class StateDirectoryLock: Sendable {
     let path: String
     private let fd: Int32
+
+    /// Creates the state directory of `statePath` (the database) and takes its lock, or throws: a
+    /// `--state` that names a directory, a directory that cannot be made (configuration errors: starting
+    /// again will not help), in use by another daemon (likewise, until the other stops).
+    convenience init(statePath: String, directory: String) throws(DaemonError) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: statePath, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw DaemonError(
+                "--state \(statePath): a directory; --state (state.path) names the state database in the state directory, "
+                    + "like \(statePath.hasSuffix("/") ? statePath : statePath + "/")state.sqlite", configuration: true)
+        }
+        if let error = FileKind.makeDirectories(directory) {
+            // Out of space or I/O trouble may pass; a path that cannot be a directory, or no permission, will not.
+            let lasting = [EACCES, EPERM, EROFS, ENOTDIR, EEXIST, ENAMETOOLONG, ELOOP].contains(error)
+            throw DaemonError(
+                "state directory \(directory): cannot create: \(String(cString: strerror(error)))", configuration: lasting, storage: !lasting)
+        }
+        try self.init(directory: directory)
+    }
 
     /// Takes the lock on `directory`, or throws: in use by another daemon (a configuration error —
     /// starting again will not help until the other stops) or the file cannot be opened.
