@@ -88,6 +88,9 @@ public final class ChildReaper: Sendable {
     /// group are ignored, so that the watcher still does its work after the test process is gone.
     static let script = #"""
         trap '' INT TERM HUP
+        # Running, not a zombie: a child that ended stays one (and answers kill -0) until the test
+        # process, if it still runs, waits for it.
+        alive() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; [ "${s%% *}" != Z ]; }
         declare -A live
         while read -r op pid; do
           case "$op" in
@@ -100,7 +103,7 @@ public final class ChildReaper: Sendable {
         kill -TERM "${!live[@]}" 2>/dev/null
         for (( waited = 0; waited < $1; waited += 50 )); do
           running=0
-          for pid in "${!live[@]}"; do kill -0 "$pid" 2>/dev/null && running=1; done
+          for pid in "${!live[@]}"; do alive "$pid" && running=1; done
           [ "$running" -eq 0 ] && exit 0
           sleep 0.05
         done

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import JourneyTesting
 import Testing
 
@@ -12,9 +13,40 @@ import Testing
             let child = try ChildProcess("/bin/sleep", ["600"], reaper: reaper)
             #expect(child.isRunning)
             reaper.close()
-            #expect(await child.exit() == SIGTERM)
+            // The watcher is done once the child ended, whether or not it was waited for yet (a zombie
+            // answers kill -0: counting it as running, the watcher waited out its grace and logged a
+            // SIGKILL whenever the test process was slow to wait — as under the whole suite).
             #expect(await reaper.watcher.exit() == 0)
+            #expect(await child.exit() == SIGTERM)
             #expect(try String(contentsOfFile: dir + "/reaper.log", encoding: .utf8) == "ending \(child.pid)\n")
+        }
+    }
+
+    /// A child that ended is a zombie until its parent waits for it, and a zombie answers `kill -0`.
+    /// Here nobody waits for the child until the watcher is done: the watcher must count it as ended
+    /// (with a minute's grace it would otherwise wait the minute and log a SIGKILL).
+    @Test func aChildThatEndedButWasNotWaitedForYetCountsAsEnded() async throws {
+        try await withTemporaryDirectory { dir in
+            let reaper = try ChildReaper(grace: .seconds(60), log: dir + "/reaper.log")
+            var pid: pid_t = 0
+            let arguments: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("600"), nil]
+            defer { for argument in arguments { free(argument) } }
+            // Not a Process: nobody reaps it. With an empty signal mask (this thread's blocks SIGTERM).
+            var attributes = posix_spawnattr_t()
+            posix_spawnattr_init(&attributes)
+            defer { posix_spawnattr_destroy(&attributes) }
+            var none = sigset_t()
+            sigemptyset(&none)
+            posix_spawnattr_setsigmask(&attributes, &none)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+            #expect(posix_spawn(&pid, "/bin/sleep", nil, &attributes, arguments, environ) == 0)
+            reaper.watch(pid)
+            reaper.close()
+            #expect(await reaper.watcher.exit() == 0)
+            #expect(try String(contentsOfFile: dir + "/reaper.log", encoding: .utf8) == "ending \(pid)\n")
+            var status: Int32 = 0
+            #expect(waitpid(pid, &status, 0) == pid)
+            #expect(status & 0x7f == SIGTERM)
         }
     }
 
