@@ -167,7 +167,7 @@ public final class Daemon: Sendable {
 
         let reloader = Reloader(
             directory: options.rulesDirectory, processor: processor, dispatcher: dispatcher, archive: store, context: context,
-            service: service, watchDebounce: (options.watchRules ?? settings.watchRules) ? settings.reloadDebounce : nil,
+            service: service, watchDebounce: (options.watchRules ?? settings.watchRules) ? settings.reloadDebounce : nil, startedWith: settings,
             hangups: await UnixSignalsSequence(trapping: .sighup), logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ProcessorService(processor: processor), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),

@@ -33,6 +33,7 @@ struct Reload: ParsableCommand {
         }
         if answer["ok"] == .bool(true) {
             print(answer["message"]?.stringValue ?? "rules reloaded")
+            for warning in answer["warnings"]?.arrayValue ?? [] { printError(warning.stringValue ?? warning.jsonText) }
             return
         }
         printError("rules refused; the daemon keeps the previous rules:")

@@ -235,6 +235,20 @@ extension DaemonReloadTests {
         let accepted = try await reloadCommand(fixture)
         #expect(accepted.status == 0)
         #expect(accepted.output.contains("rules reloaded: 3 journeys"))
+        #expect(!accepted.output.contains("warning"))
+
+        // journeyd.yaml changes a setting read only at start and one a reload takes: the reload is
+        // live, and says which change waits for a restart rather than let it look applied.
+        try "state: { checkpoint: { every: 5m } }\ndelivery: { expire_after: 2d }\n".write(
+            toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        let pending = try await reloadCommand(fixture)
+        #expect(pending.status == 0)
+        #expect(pending.output.contains("rules reloaded: 3 journeys"))
+        let warning =
+            "journeyd.yaml: warning: state.checkpoint.every changed: read only at start, it takes effect at the next restart "
+            + "(systemctl restart journeyd); the rest of this reload is live"
+        #expect(pending.output.contains(warning), "\(pending.output)")
+        #expect(fixture.log.contains("outcome=restart_needed"), "\(fixture.log.suffix(1000))")
         daemon.signal()
         #expect(await daemon.exit() == 0)
     }

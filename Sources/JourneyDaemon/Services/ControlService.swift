@@ -65,11 +65,14 @@ final class ControlService: Service, @unchecked Sendable {
                 done.signal()
             }
             done.wait()
-            let errors = result.withLock { $0 }.filter { $0.severity == .error }
+            let diagnostics = result.withLock { $0 }
+            let errors = diagnostics.filter { $0.severity == .error }
             if errors.isEmpty {
-                return Value.object([
-                    .init("ok", true), .init("message", .string("rules reloaded: \(reloader.liveJourneys.load(ordering: .relaxed)) journeys")),
-                ]).jsonText
+                let warnings = diagnostics.filter { $0.severity == .warning }.map { Value.string($0.description) }
+                return Value.object(
+                    [.init("ok", true), .init("message", .string("rules reloaded: \(reloader.liveJourneys.load(ordering: .relaxed)) journeys"))]
+                        + (warnings.isEmpty ? [] : [.init("warnings", .array(warnings))])
+                ).jsonText
             }
             return Value.object([.init("ok", false), .init("errors", .array(errors.map { .string($0.description) }))]).jsonText
         case .status:

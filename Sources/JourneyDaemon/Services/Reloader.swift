@@ -24,6 +24,8 @@ final class Reloader: Service, @unchecked Sendable {
     let context: ChannelContext
     let service: any ServiceManager
     let watchDebounce: TimeSpan?
+    /// The daemon settings of `journeyd.yaml` at start: those read only then stay these until a restart.
+    let startedWith: DaemonSettings
     /// SIGHUP, trapped before the daemon said it is ready (a signal that arrives early is not lost).
     let hangups: UnixSignalsSequence
     let logger: Logger
@@ -36,9 +38,11 @@ final class Reloader: Service, @unchecked Sendable {
 
     init(
         directory: String, processor: PartitionProcessor, dispatcher: DeliveryDispatcher, archive: any JourneyArchive,
-        context: ChannelContext, service: any ServiceManager, watchDebounce: TimeSpan?, hangups: UnixSignalsSequence, logger: Logger
+        context: ChannelContext, service: any ServiceManager, watchDebounce: TimeSpan?, startedWith: DaemonSettings,
+        hangups: UnixSignalsSequence, logger: Logger
     ) {
         self.hangups = hangups
+        self.startedWith = startedWith
         self.directory = directory
         self.processor = processor
         self.dispatcher = dispatcher
@@ -129,7 +133,20 @@ final class Reloader: Service, @unchecked Sendable {
             processor.inbox.post(.reload(runtime, reply: { continuation.resume() }))
         }
         watch?.rewatch()
-        return []
+        return restartNeeded(runtime.rules.settings.daemonSettings)
+    }
+
+    /// Start-only settings the reloaded `journeyd.yaml` changes: told as a warning (the journal, and
+    /// `journeyd reload`'s answer) — the rest of the reload is live.
+    private func restartNeeded(_ settings: DaemonSettings) -> [Diagnostic] {
+        let changed = settings.restartOnlyChanges(from: startedWith)
+        guard !changed.isEmpty else { return [] }
+        let message =
+            "\(changed.joined(separator: ", ")) changed: read only at start, \(changed.count == 1 ? "it takes" : "they take") effect at the next "
+            + "restart (systemctl restart journeyd); the rest of this reload is live"
+        logger.warning(
+            "journeyd.yaml: \(message)", metadata: [RecordField.kind: "\(RecordKind.rulesReloaded.rawValue)", RecordField.outcome: "restart_needed"])
+        return [Diagnostic(file: "journeyd.yaml", line: 0, column: 0, keyPath: "", message: message, severity: .warning)]
     }
 
     /// Logs a refused reload: one record with every error, so `journalctl -u journeyd` shows them together.
