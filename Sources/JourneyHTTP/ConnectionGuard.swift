@@ -94,8 +94,10 @@ final class ConnectionGuard: Sendable {
         guard !budget.hasRoom else { return true }
         if begin(waiting: true) {
             report(
-                "\(what): \(budget.count) connections, as many as the open files limit (\(budget.descriptorLimit)) leaves room for "
-                    + "beside the daemon's own files; more wait in the listen backlog until one closes (raise LimitNOFILE= or `ulimit -n`)")
+                budget.isFromDescriptorLimit
+                    ? "\(what): \(budget.count) connections, as many as the open files limit (\(budget.descriptorLimit)) leaves room for "
+                        + "beside the daemon's own files; more wait in the listen backlog until one closes (raise LimitNOFILE= or `ulimit -n`)"
+                    : "\(what): \(budget.count) connections, as many as it holds; more wait in the listen backlog until one closes")
         }
         return false
     }

@@ -26,6 +26,7 @@ struct ConnectionBudgetTests {
 
     @Test func aListenerOfItsOwnKeepsItsCapacity() {
         let budget = ConnectionBudget(capacity: 16, descriptorLimit: 1024)
-        #expect(budget.capacity == 16 && budget.descriptorLimit == 1024)
+        #expect(budget.capacity == 16 && budget.descriptorLimit == 1024 && !budget.isFromDescriptorLimit)
+        #expect(ConnectionBudget(descriptorLimit: 1024).isFromDescriptorLimit)
     }
 }

@@ -171,6 +171,38 @@ struct HTTPInputTests {
         #expect(await daemon.stop() == 0)
     }
 
+    /// The admin listener holds 16 connections of its own budget: idle ones past that wait in its
+    /// backlog (and the journal says so), while the ingest listener, on the daemon's budget, still answers.
+    @Test func theAdminListenerKeepsABudgetOfItsOwn() async throws {
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
+        try "wk-site\n".write(toFile: fixture.rules + "/site.key", atomically: true, encoding: .utf8)
+        try "inputs:\n  http:\n    sources:\n      - { name: site, key_file: site.key }\n"
+            .write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        let port = freePort()
+        let admin = freePort()
+        let daemon = try fixture.startLiveDaemon(extra: ["--http", "127.0.0.1:\(port)", "--admin", "127.0.0.1:\(admin)"])
+        defer { daemon.signal(SIGKILL) }
+        #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("kind=ready") }, "\(fixture.log.suffix(2000))")
+
+        var idle: [Int32] = []
+        defer { for fd in idle { close(fd) } }
+        for _ in 0..<20 { idle.append(try HTTPExchange.connect(port: admin, timeout: 120)) }
+        #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("admin: 16 connections, as many as it holds; more wait in the listen backlog") },
+                "\(fixture.log.suffix(2000))")
+        let ingest = try await HTTPExchange.send(
+            "POST", "/v1/track", port: port, headers: [HTTPExchange.basic("wk-site")], body: Array(#"{"userId":"u1","event":"e","messageId":"a1"}"#.utf8))
+        #expect(ingest.status == 200)
+
+        let waiting = idle.removeLast()
+        #expect(sendAll(HTTPExchange.request("GET", "/healthz", port: admin), to: waiting))
+        for fd in idle { close(fd) }
+        idle = [waiting]
+        let health = try await offThread { try HTTPExchange.parse(readToEnd(waiting)) }
+        #expect(health.status == 200 && health.body == "ok\n", "\(health)")
+        #expect(await daemon.stop() == 0)
+    }
+
     @Test func aMisconfiguredHTTPInputStopsTheStartWithItsReason() async throws {
         let fixture = try DaemonFixture(events: 10, files: 0, seed: 1)
         defer { fixture.remove() }
@@ -186,7 +218,7 @@ struct HTTPInputTests {
         let checked = try await ChildProcess.run(journeydBinary, ["check", fixture.rules])
         #expect(checked.status != 0)
         #expect(checked.output.contains("journeyd.yaml:3:13: inputs.http.listen: expected host:port"), "\(checked.output)")
-        #expect(checked.output.contains("journeyd.yaml:4:19: inputs.http.idle_timeout: at least 1s"), "\(checked.output)")
+        #expect(checked.output.contains("journeyd.yaml:4:19: inputs.http.idle_timeout: between 1s and 1d"), "\(checked.output)")
         #expect(checked.output.contains("journeyd.yaml:6:9: inputs.http.sources[0]: needs key_file: PATH or key_credential: NAME"), "\(checked.output)")
         #expect(checked.output.contains("inputs.http.sources[1]: give either key_file or key_credential, not both"), "\(checked.output)")
 

@@ -16,6 +16,8 @@ public final class ConnectionBudget: Sendable {
     public let descriptorLimit: Int
     /// Connections every listener together holds at most.
     public let capacity: Int
+    /// Whether the capacity is the open files limit less the reserve (else a fixed number).
+    public let isFromDescriptorLimit: Bool
     private let held = Atomic<Int>(0)
     private let observers = Mutex<[@Sendable () -> Void]>([])
 
@@ -26,12 +28,14 @@ public final class ConnectionBudget: Sendable {
         // Half of a small limit, 256 of a large one: the daemon's own files are a few dozen, and its
         // channels' HTTP connection pools can hold as many again.
         capacity = max(1, limit - min(256, limit / 2))
+        isFromDescriptorLimit = true
     }
 
     /// A budget of `capacity` connections (a listener of its own kept small: the admin listener).
     public init(capacity: Int, descriptorLimit: Int? = nil) {
         self.descriptorLimit = descriptorLimit ?? Self.openFilesLimit()
         self.capacity = max(1, capacity)
+        isFromDescriptorLimit = false
     }
 
     public static func openFilesLimit() -> Int {

@@ -8,8 +8,8 @@ extension SettingsParser {
         if let node = hm["listen"], let address = listenAddress(node, "inputs.http.listen", reader: reader) { http.listen = address }
         if let node = hm["queue"], let n = reader.integer(node, "inputs.http.queue", in: 100...10_000_000) { http.queue = n }
         if let node = hm["idle_timeout"], let span = reader.duration(node, "inputs.http.idle_timeout") {
-            if span < .seconds(1) {
-                reader.error(at: node, "inputs.http.idle_timeout", "at least 1s (clients keep connections open between requests)")
+            if span < .seconds(1) || span > .days(1) {
+                reader.error(at: node, "inputs.http.idle_timeout", "between 1s and 1d (clients keep connections open between requests)")
             } else {
                 http.idleTimeout = span
             }
