@@ -56,6 +56,22 @@ struct StringTableTests {
         #expect(!interned.contains { $0.hasPrefix("s-") })
     }
 
+    /// Two recurring strings counted in the same candidate slot used to reset each other's count at
+    /// every alternation, so neither was interned; with two slots per string both are. (200 pairs in
+    /// tables of 64 slots: with one slot per string, about three pairs would share it.)
+    @Test func twoRecurringStringsThatShareASlotAreBothInterned() {
+        for pair in 0..<200 {
+            var table = StringTable(threshold: 4, candidateSlots: 64)
+            let a = "journey-\(pair)", b = "version-\(pair)"
+            for _ in 0..<8 {
+                _ = table.index(for: a, utf8Count: a.utf8.count)
+                _ = table.index(for: b, utf8Count: b.utf8.count)
+            }
+            let interned = Set((0..<table.count).compactMap { table.string(at: $0) })
+            #expect(interned == [a, b], "pair \(pair)")
+        }
+    }
+
     @Test("random values read back through a table, in any order of writes")
     func valuesReadBack() async {
         await propertyCheck(count: 200, input: Gen.uint64(in: 0...UInt64.max)) { seed in

@@ -8,6 +8,12 @@
 /// timestamps) never fill the table. Interned strings stay (encodings refer to them by index); the
 /// table holds at most ``capacity`` of them, after which strings are written in full.
 ///
+/// A string may be counted in either of two slots, and a newcomer takes the one with fewer sightings:
+/// with one slot, two recurring strings that shared it reset each other's count at every alternation
+/// and neither was ever interned (seen as a test that failed now and then: the slot came from Swift's
+/// per-process seeded hash). The hash is ``StableHash``, so which strings are interned is the same
+/// from run to run.
+///
 /// A value type, used by one owner (a partition's ``ColdUsers``): give it to a writer, take it back
 /// after the encoding (`ByteWriter.strings`), so it is never shared while it grows.
 public struct StringTable: Sendable {
@@ -41,11 +47,23 @@ public struct StringTable: Sendable {
     public mutating func index(for string: String, utf8Count: Int) -> UInt32? {
         if let index = indices[string] { return index }
         guard utf8Count >= 2, utf8Count <= Self.longest, strings.count < capacity else { return nil }
-        let hash = UInt64(bitPattern: Int64(string.hashValue))
-        let slot = Int(truncatingIfNeeded: hash) & (candidates.count - 1)
+        var hasher = StableHash()
+        hasher.combine(string)
+        let hash = hasher.finalized
+        let mask = candidates.count - 1
+        let first = Int(truncatingIfNeeded: hash) & mask
+        let second = Int(truncatingIfNeeded: hash >> 40) & mask
         let fingerprint = hash & ~0xFF
-        let entry = candidates[slot]
-        let sightings = entry & ~0xFF == fingerprint ? (entry & 0xFF) + 1 : 1
+        let slot: Int
+        let sightings: UInt64
+        if candidates[first] & ~0xFF == fingerprint {
+            (slot, sightings) = (first, (candidates[first] & 0xFF) + 1)
+        } else if candidates[second] & ~0xFF == fingerprint {
+            (slot, sightings) = (second, (candidates[second] & 0xFF) + 1)
+        } else {
+            // A newcomer: in the slot whose candidate was seen less (a string seen once gives way).
+            (slot, sightings) = (candidates[first] & 0xFF <= candidates[second] & 0xFF ? first : second, 1)
+        }
         guard sightings >= threshold else {
             candidates[slot] = fingerprint | sightings
             return nil
