@@ -149,7 +149,9 @@ struct DescriptorLimitTests {
 
         let waiting = held.removeLast()
         let body = Array(#"{"userId":"u1","event":"app_open","messageId":"emfile-1","timestamp":"\#(WallClock().now.iso8601)"}"#.utf8)
-        #expect(sendAll(HTTPExchange.request("POST", "/v1/track", port: port, headers: [HTTPExchange.basic("wk-site")], body: body), to: waiting))
+        let sent = sendAll(HTTPExchange.request("POST", "/v1/track", port: port, headers: [HTTPExchange.basic("wk-site")], body: body), to: waiting)
+        let sendError = errno
+        #expect(sent, "the waiting connection: \(String(cString: strerror(sendError))); the daemon's log: \(fixture.log.suffix(3000))")
         for fd in held { close(fd) }
         held = [waiting]
         let answer = try await offThread { try HTTPExchange.parse(readToEnd(waiting)) }
