@@ -21,7 +21,7 @@ extension Daemon {
     /// `parser` is the one the pump parses with: the HTTP input parses in its request handlers with it.
     static func makeListeners(
         options: Options, settings: DaemonSettings, parser: SegmentEventParser, readiness: Readiness, service: any ServiceManager,
-        budget: ConnectionBudget, logger: Logger
+        budget: ConnectionBudget, metrics: DaemonMetrics, logger: Logger
     ) throws(DaemonError) -> Listeners {
         var listeners = Listeners()
         var quiet = logger
@@ -50,9 +50,7 @@ extension Daemon {
             configuration.activatedSocket = activated
             configuration.connectionBudget = budget
             configuration.idleTimeout = .milliseconds(configured.idleTimeout.milliseconds)
-            configuration.report = { trouble in
-                logger.warning("\(trouble)", metadata: [RecordField.kind: "\(RecordKind.inputFailure.rawValue)", RecordField.source: "http"])
-            }
+            configuration.report = inputReporter("http", metrics: metrics, logger: logger)
             if let tls = configured.tls {
                 let files = TLSFiles(certificate: resolve(tls.certificate, options.rulesDirectory), key: resolve(tls.key, options.rulesDirectory))
                 do { try files.validate() } catch { throw DaemonError(error.description, configuration: true) }
@@ -76,12 +74,13 @@ extension Daemon {
             }
             let gate = ListenerGate()
             listeners.gates.append(gate)
-            let metrics = options.metricsExposition
+            let exposition = options.metricsExposition
+            let adminReport = inputReporter("admin", metrics: metrics, logger: logger)
             listeners.services.append(
                 ListenerService(what: what, gate: gate, logger: logger) { [quiet] listening in
                     try await AdminServer(
-                        host: host, port: Int(port), activatedSocket: adminActivated, metrics: metrics, readiness: { readiness.current }, logger: quiet,
-                        report: { trouble in logger.warning("\(trouble)", metadata: [RecordField.kind: "\(RecordKind.inputFailure.rawValue)"]) },
+                        host: host, port: Int(port), activatedSocket: adminActivated, metrics: exposition, readiness: { readiness.current }, logger: quiet,
+                        report: adminReport,
                         listening: listening
                     ).run()
                 })

@@ -159,10 +159,11 @@ public final class Daemon: Sendable {
         let budget = ConnectionBudget()
         var sources = try makeSources(
             options: options, settings: settings, positions: state.positions, service: service, maxLine: parser.options.maxEventBytes, budget: budget,
-            logger: logger)
+            metrics: metrics, logger: logger)
         let readiness = Readiness()
         let listeners = try makeListeners(
-            options: options, settings: settings, parser: parser, readiness: readiness, service: service, budget: budget, logger: logger)
+            options: options, settings: settings, parser: parser, readiness: readiness, service: service, budget: budget, metrics: metrics,
+            logger: logger)
         if let http = listeners.httpSource { sources.append(http) }
 
         let reloader = Reloader(
@@ -229,15 +230,21 @@ public final class Daemon: Sendable {
             metadata: [RecordField.kind: "\(RecordKind.stopped.rawValue)"])
     }
 
+    /// What an input works around by itself (a file it cannot read, out of descriptors): the journal hears
+    /// of it (`kind=input_failure`), and `journeyd_input_blocked` / `journeyd_input_problems_total` count it.
+    static func inputReporter(_ source: String, metrics: DaemonMetrics, logger: Logger) -> @Sendable (InputNotice) -> Void {
+        { notice in
+            metrics.input(notice, source: source)
+            logger.warning("\(notice.message)", metadata: [RecordField.kind: "\(RecordKind.inputFailure.rawValue)", RecordField.source: "\(source)"])
+        }
+    }
+
     /// The inputs, bound (a configuration problem is a ``DaemonError`` that says which and why).
     static func makeSources(
         options: Options, settings: DaemonSettings, positions: [String: Int64], service: any ServiceManager, maxLine: Int,
-        budget: ConnectionBudget, logger: Logger
+        budget: ConnectionBudget, metrics: DaemonMetrics, logger: Logger
     ) throws(DaemonError) -> [any EventSource] {
-        // What an input works around by itself (a file it cannot read, out of descriptors): the journal hears of it.
-        func reporter(_ source: String) -> @Sendable (String) -> Void {
-            { trouble in logger.warning("\(trouble)", metadata: [RecordField.kind: "\(RecordKind.inputFailure.rawValue)", RecordField.source: "\(source)"]) }
-        }
+        let reporter = { (source: String) in inputReporter(source, metrics: metrics, logger: logger) }
         do throws(SourceError) {
             var sources: [any EventSource] = [
                 try SpoolSource(

@@ -1,6 +1,6 @@
 import Hummingbird
 import HummingbirdCore
-import JourneyCore
+public import JourneyCore
 public import Logging
 import NIOCore
 public import ServiceLifecycle
@@ -21,7 +21,7 @@ public struct AdminServer: Service {
     let logger: Logger
     let listening: @Sendable (_ host: String, _ port: Int) -> Void
     /// Told when the listener cannot accept connections, and when it can again.
-    let report: @Sendable (String) -> Void
+    let report: @Sendable (InputNotice) -> Void
 
     /// Connections the admin listener holds at most: a scraper or two and an operator's curl. Its own
     /// budget, not the producers' (an ingest flood must not keep `/metrics` and `/healthz` from
@@ -31,7 +31,7 @@ public struct AdminServer: Service {
     public init(
         host: String, port: Int, activatedSocket: Int32? = nil, metrics: @escaping @Sendable () -> [UInt8],
         readiness: @escaping @Sendable () -> (ready: Bool, detail: String), logger: Logger,
-        report: @escaping @Sendable (String) -> Void = { _ in }, listening: @escaping @Sendable (String, Int) -> Void = { _, _ in }
+        report: @escaping @Sendable (InputNotice) -> Void = { _ in }, listening: @escaping @Sendable (String, Int) -> Void = { _, _ in }
     ) {
         self.report = report
         self.host = host

@@ -22,7 +22,7 @@ final class ConnectionGuard: Sendable {
     /// The listener's name in what is reported (`http`, `admin`).
     let what: String
     let budget: ConnectionBudget
-    let report: @Sendable (String) -> Void
+    let report: @Sendable (InputNotice) -> Void
 
     private struct State {
         var since: UInt64?
@@ -33,7 +33,7 @@ final class ConnectionGuard: Sendable {
     }
     private let state = Mutex(State())
 
-    init(what: String, budget: ConnectionBudget, report: @escaping @Sendable (String) -> Void) {
+    init(what: String, budget: ConnectionBudget, report: @escaping @Sendable (InputNotice) -> Void) {
         self.what = what
         self.budget = budget
         self.report = report
@@ -87,17 +87,17 @@ final class ConnectionGuard: Sendable {
         }
         guard let ended else { return }
         let failed = ended.failures > 0 ? ", \(ended.failures) accept(s) failing meanwhile" : ""
-        report("\(what): accepting connections again, after " + String(format: "%.1f", ended.seconds) + " s at the limit\(failed)")
+        report(.init(.ended, "\(what): accepting connections again, after " + String(format: "%.1f", ended.seconds) + " s at the limit\(failed)"))
     }
 
     func mayAccept() -> Bool {
         guard !budget.hasRoom else { return true }
         if begin(waiting: true) {
-            report(
+            report(.init(.began,
                 budget.isFromDescriptorLimit
                     ? "\(what): \(budget.count) connections, as many as the open files limit (\(budget.descriptorLimit)) leaves room for "
                         + "beside the daemon's own files; more wait in the listen backlog until one closes (raise LimitNOFILE= or `ulimit -n`)"
-                    : "\(what): \(budget.count) connections, as many as it holds; more wait in the listen backlog until one closes")
+                    : "\(what): \(budget.count) connections, as many as it holds; more wait in the listen backlog until one closes"))
         }
         return false
     }
@@ -108,9 +108,9 @@ final class ConnectionGuard: Sendable {
         guard begin(waiting: false) else { return }
         let hint =
             error.errnoCode == EMFILE ? " (this process may open \(budget.descriptorLimit) files: raise LimitNOFILE= or `ulimit -n`)" : ""
-        report(
+        report(.init(.began,
             "\(what): cannot accept connections: \(String(cString: strerror(error.errnoCode)))\(hint); they wait in the listen backlog, "
-                + "tried again every \(Self.retryAfter.nanoseconds / 1_000_000) ms")
+                + "tried again every \(Self.retryAfter.nanoseconds / 1_000_000) ms"))
     }
 
     /// Marks trouble begun; whether it just began (and is to be told).

@@ -45,7 +45,7 @@ public struct IngestServer: Service {
         public var idleTimeout: Duration = .seconds(60)
         /// Told when the input cannot accept connections (its budget spent, out of descriptors), and when
         /// it can again.
-        public var report: @Sendable (String) -> Void = { _ in }
+        public var report: @Sendable (InputNotice) -> Void = { _ in }
 
         public init(host: String = "127.0.0.1", port: Int = 8088) {
             self.host = host

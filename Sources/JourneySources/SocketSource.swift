@@ -49,7 +49,7 @@ public final class SocketSource: EventSource, @unchecked Sendable {
     private var thread: Thread?
 
     /// Told (from the socket thread) when connections cannot be accepted, and when they can again.
-    let report: (@Sendable (String) -> Void)?
+    let report: (@Sendable (InputNotice) -> Void)?
 
     /// The connections the daemon's listeners may hold together (``AcceptGate``).
     let budget: ConnectionBudget
@@ -59,7 +59,7 @@ public final class SocketSource: EventSource, @unchecked Sendable {
     /// descriptors).
     public init(
         listeners: [Listener], maxLineBytes: Int, maxPending: Int = 8192, budget: ConnectionBudget? = nil,
-        report: (@Sendable (String) -> Void)? = nil
+        report: (@Sendable (InputNotice) -> Void)? = nil
     ) {
         self.listeners = listeners
         self.budget = budget ?? ConnectionBudget()
@@ -205,7 +205,7 @@ public final class SocketSource: EventSource, @unchecked Sendable {
                 accepting: for listener in listeners {
                     while true {
                         if !acceptGate.isOpen {
-                            if let message = acceptGate.full(clients: clients.count) { report?(message) }
+                            if let message = acceptGate.full(clients: clients.count) { report?(.init(.began, message)) }
                             backlogEmpty = false
                             break accepting
                         }
@@ -217,7 +217,7 @@ public final class SocketSource: EventSource, @unchecked Sendable {
                             // Out of descriptors (or another failure that would fail again at once): the
                             // listener stays readable, so polling it would spin a core. Connections wait in
                             // the listen backlog; try again shortly.
-                            if let message = acceptGate.failed(errno: error) { report?(message) }
+                            if let message = acceptGate.failed(errno: error) { report?(.init(.began, message)) }
                             backlogEmpty = false
                             break accepting
                         }
@@ -227,7 +227,7 @@ public final class SocketSource: EventSource, @unchecked Sendable {
                         budget.opened()
                     }
                 }
-                if backlogEmpty, let message = acceptGate.drained() { report?(message) }
+                if backlogEmpty, let message = acceptGate.drained() { report?(.init(.ended, message)) }
             }
             var lines: [(Client, SourceLine)] = []
             for client in clients {

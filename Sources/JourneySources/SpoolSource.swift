@@ -43,7 +43,7 @@ public actor SpoolSource: EventSource {
     private var committed: [String: Int64]
     private var nextToken: UInt64 = 0
     /// Told of entries in `incoming/` that are skipped, once each while they stay.
-    let report: (@Sendable (String) -> Void)?
+    let report: (@Sendable (InputNotice) -> Void)?
     private var told: Set<String> = []
 
     /// - Parameters:
@@ -51,7 +51,7 @@ public actor SpoolSource: EventSource {
     ///   - finite: hand out what is in `incoming/` and then end (`journeyd run --until`).
     public init(
         directory: String, done: Done = .archive, positions: [String: Int64], maxLineBytes: Int, finite: Bool = false,
-        pollInterval: Duration = .milliseconds(50), report: (@Sendable (String) -> Void)? = nil
+        pollInterval: Duration = .milliseconds(50), report: (@Sendable (InputNotice) -> Void)? = nil
     ) throws(SourceError) {
         self.directory = directory
         self.report = report
@@ -157,7 +157,7 @@ public actor SpoolSource: EventSource {
 
     private func skip(_ name: String, _ why: String) {
         guard told.insert(name).inserted else { return }
-        report?("spool: incoming/\(name) \(why)")
+        report?(.init(.noted, "spool: incoming/\(name) \(why)"))
     }
 
     public func acknowledge(_ batch: SourceBatch, outcomes: [LineOutcome]) async throws {

@@ -26,7 +26,7 @@ public actor TailSource: EventSource {
     private var reader: LineReader
     private var nextToken: UInt64 = 0
     /// Told when the file cannot be read, and when it can again.
-    let report: (@Sendable (String) -> Void)?
+    let report: (@Sendable (InputNotice) -> Void)?
     /// The trouble told and not yet over.
     private var trouble: String?
 
@@ -35,7 +35,7 @@ public actor TailSource: EventSource {
 
     public init(
         path: String, positions: [String: Int64], maxLineBytes: Int, pollInterval: Duration = .milliseconds(50),
-        report: (@Sendable (String) -> Void)? = nil
+        report: (@Sendable (InputNotice) -> Void)? = nil
     ) {
         self.path = path
         self.report = report
@@ -84,13 +84,13 @@ public actor TailSource: EventSource {
     private func troubled(_ message: String) {
         guard trouble != message else { return }
         trouble = message
-        report?(message)
+        report?(.init(.began, message))
     }
 
     private func recovered() {
         guard trouble != nil else { return }
         trouble = nil
-        report?("tail \(path): reading again")
+        report?(.init(.ended, "tail \(path): reading again"))
     }
 
     /// Opens the file (or moves on to a rotated-in one); true when there may be lines to read.

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import JourneyCore
 import JourneyDaemon
+import JourneyEvents
 import JourneyTesting
 import Testing
 
@@ -105,8 +106,12 @@ struct DescriptorLimitTests {
         let spent = try cpuSeconds(of: daemon.pid) - before
         #expect(spent < 0.5, "the daemon used \(spent) s of CPU in 2 s at the limit")
         #expect(fixture.log.components(separatedBy: "as many as the open files limit").count == 2, "told once, not once per attempt")
-        let status = try await offThread { try askDaemon("status", controlSocket: fixture.root + "/state/control.sock") }
-        #expect(status.contains(#""ok":true"#), "\(status)")
+        // With descriptors to spare, a status request is answered — and shows the input blocked. (Over
+        // the control socket from here, not with a `journeyd status` child: Foundation's Process, told of
+        // the handed-over daemon's exit too early — systemd-socket-activate closes its descriptors —,
+        // waits for that daemon, and a second child's exit would not be heard until it ends.)
+        let blocked = try await offThread { try askDaemon("status", controlSocket: fixture.root + "/state/control.sock") }
+        #expect(metric(blocked, "journeyd_input_blocked", source: "http") == 1, "\(blocked)")
 
         // The last client, still in the backlog, sends its event; once the others hang up it is
         // accepted and answered 200, and the journal says the trouble is over.
@@ -119,6 +124,9 @@ struct DescriptorLimitTests {
         let answer = try await offThread { try HTTPExchange.parse(readToEnd(waiting)) }
         #expect(answer.status == 200, "\(answer)")
         #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("http: accepting connections again, after") }, "\(fixture.log.suffix(2000))")
+        let unblocked = try await offThread { try askDaemon("status", controlSocket: fixture.root + "/state/control.sock") }
+        #expect(metric(unblocked, "journeyd_input_blocked", source: "http") == 0, "\(unblocked)")
+        #expect(metric(unblocked, "journeyd_input_problems_total", source: "http") == 1, "\(unblocked)")
         #expect(await daemon.stop() == 0)
         #expect(fixture.log.contains("journeyd stopped: 1 events"), "\(fixture.log.suffix(1000))")
     }
@@ -223,6 +231,12 @@ struct DescriptorLimitTests {
         #expect(answer.status == 200, "\(answer)")
         #expect(await daemon.stop() == 0)
         #expect(fixture.log.contains("journeyd stopped: 41 events"), "\(fixture.log.suffix(1000))")
+    }
+
+    /// A metric's value in a status answer (its `metrics`: each family, a list of label sets with `value`).
+    func metric(_ status: String, _ name: String, source: String) -> Double? {
+        guard let answer = try? JSONParser().parse(status), case .array(let samples)? = answer["metrics"]?[name] else { return nil }
+        return samples.first { $0["source"]?.stringValue == source }?["value"]?.numberValue
     }
 
     /// User plus system CPU time of process `pid` so far, from /proc.

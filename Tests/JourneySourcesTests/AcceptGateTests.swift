@@ -49,9 +49,9 @@ struct AcceptGateTests {
     @Test func aProducerPastTheCapWaitsInTheBacklogAndIsReadOnceAnotherLeaves() async throws {
         try await withTemporaryDirectory(prefix: "journeyd-socket") { dir in
             let path = dir + "/events.sock"
-            let reports = Mutex<[String]>([])
-            let source = SocketSource(listeners: [try .unix(path)], maxLineBytes: 1024, budget: ConnectionBudget(descriptorLimit: 4)) { message in
-                reports.withLock { $0.append(message) }
+            let reports = Mutex<[InputNotice]>([])
+            let source = SocketSource(listeners: [try .unix(path)], maxLineBytes: 1024, budget: ConnectionBudget(descriptorLimit: 4)) { notice in
+                reports.withLock { $0.append(notice) }
             }
             defer { source.stop() }
             var producers: [Int32] = []
@@ -68,7 +68,7 @@ struct AcceptGateTests {
                 try await source.acknowledge(batch, outcomes: batch.lines.map { _ in .accepted(messageId: "m") })
             }
             #expect(Set(read) == ["line-1", "line-2"])
-            #expect(await eventually(timeout: .seconds(120)) { reports.withLock { $0.contains { $0.hasPrefix("event socket: 2 connections") } } })
+            #expect(await eventually(timeout: .seconds(120)) { reports.withLock { $0.contains { $0.change == .began && $0.message.hasPrefix("event socket: 2 connections") } } })
             close(producers.removeFirst())  // the first producer leaves: room for the third
             let batch = try await source.next(limit: 10)
             #expect(batch?.lines.map { String(decoding: $0.bytes, as: UTF8.self) } == ["line-3"])
@@ -78,7 +78,8 @@ struct AcceptGateTests {
             for fd in producers { close(fd) }
             producers = []
             #expect(await eventually(timeout: .seconds(120)) { reports.withLock { $0.count == 2 } })
-            #expect(reports.withLock { $0.last?.hasPrefix("event socket: every waiting connection accepted") } == true)
+            #expect(reports.withLock { $0.last?.message.hasPrefix("event socket: every waiting connection accepted") } == true)
+            #expect(reports.withLock { $0.map(\.change) } == [.began, .ended])
         }
     }
 

@@ -18,9 +18,9 @@ struct SpoolSourceTests {
             try FileManager.default.createDirectory(atPath: dir + "/incoming/b-folder", withIntermediateDirectories: true)
             #expect(mkfifo(dir + "/incoming/a-pipe.jsonl", 0o600) == 0)
             try "one\n".write(toFile: dir + "/incoming/c.jsonl", atomically: false, encoding: .utf8)
-            let reports = Mutex<[String]>([])
-            let source = try SpoolSource(directory: dir, positions: [:], maxLineBytes: 1024, pollInterval: .milliseconds(5)) { message in
-                reports.withLock { $0.append(message) }
+            let reports = Mutex<[InputNotice]>([])
+            let source = try SpoolSource(directory: dir, positions: [:], maxLineBytes: 1024, pollInterval: .milliseconds(5)) { notice in
+                reports.withLock { $0.append(notice) }
             }
             defer { source.stop() }
             let batch = try #require(try await source.next(limit: 10))
@@ -33,10 +33,11 @@ struct SpoolSourceTests {
                 try await source.acknowledge(next, outcomes: next.lines.map { _ in .accepted(messageId: "m") })
             }
             #expect(read == ["two"])
+            // Passed over, not blocking: the spool goes on.
             #expect(
                 reports.withLock { $0 } == [
-                    "spool: incoming/a-pipe.jsonl is a pipe, not a file: skipped (producers rename finished files into incoming/)",
-                    "spool: incoming/b-folder is a directory, not a file: skipped (producers rename finished files into incoming/)",
+                    .init(.noted, "spool: incoming/a-pipe.jsonl is a pipe, not a file: skipped (producers rename finished files into incoming/)"),
+                    .init(.noted, "spool: incoming/b-folder is a directory, not a file: skipped (producers rename finished files into incoming/)"),
                 ])
         }
     }

@@ -27,9 +27,9 @@ struct TailSourceTests {
         try await withTemporaryDirectory(prefix: "journeyd-tail") { dir in
             let path = dir + "/events.log"
             try "one\n".write(toFile: path, atomically: false, encoding: .utf8)
-            let reports = Mutex<[String]>([])
-            let source = TailSource(path: path, positions: [:], maxLineBytes: 1024, pollInterval: .milliseconds(5)) { message in
-                reports.withLock { $0.append(message) }
+            let reports = Mutex<[InputNotice]>([])
+            let source = TailSource(path: path, positions: [:], maxLineBytes: 1024, pollInterval: .milliseconds(5)) { notice in
+                reports.withLock { $0.append(notice) }
             }
             defer { source.stop() }
             let first = try await source.next(limit: 10)
@@ -39,15 +39,17 @@ struct TailSourceTests {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
             let next = Task { try await source.next(limit: 10) }
             #expect(await eventually(timeout: .seconds(120)) { reports.withLock { !$0.isEmpty } })
-            #expect(reports.withLock { $0 } == ["tail \(path): a directory, not a file; waiting for a file there; tried again every 1 s"])
+            #expect(reports.withLock { $0 } == [.init(.began, "tail \(path): a directory, not a file; waiting for a file there; tried again every 1 s")])
 
             try FileManager.default.removeItem(atPath: path)
             try "two\n".write(toFile: path, atomically: false, encoding: .utf8)
             let batch = try await next.value
             #expect(batch?.lines.map { String(decoding: $0.bytes, as: UTF8.self) } == ["two"])
-            #expect(reports.withLock { $0 } == [
-                "tail \(path): a directory, not a file; waiting for a file there; tried again every 1 s", "tail \(path): reading again",
-            ])
+            #expect(
+                reports.withLock { $0 } == [
+                    .init(.began, "tail \(path): a directory, not a file; waiting for a file there; tried again every 1 s"),
+                    .init(.ended, "tail \(path): reading again"),
+                ])
         }
     }
 }

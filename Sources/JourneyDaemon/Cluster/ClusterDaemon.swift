@@ -89,10 +89,11 @@ public final class ClusterDaemon: Sendable {
         let budget = ConnectionBudget()
         var sources = try Daemon.makeSources(
             options: options, settings: settings, positions: positions, service: service, maxLine: parser.options.maxEventBytes, budget: budget,
-            logger: logger)
+            metrics: metrics, logger: logger)
         let readiness = Readiness()
         let listeners = try Daemon.makeListeners(
-            options: options, settings: settings, parser: parser, readiness: readiness, service: service, budget: budget, logger: logger)
+            options: options, settings: settings, parser: parser, readiness: readiness, service: service, budget: budget, metrics: metrics,
+            logger: logger)
         if let http = listeners.httpSource { sources.append(http) }
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [

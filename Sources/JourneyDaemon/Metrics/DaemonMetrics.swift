@@ -86,6 +86,20 @@ final class DaemonMetrics: Sendable {
             .increment(by: count)
     }
 
+    /// An input's trouble (``InputNotice``): blocked from its beginning to its end; every beginning and
+    /// every entry passed over counted.
+    func input(_ notice: InputNotice, source: String) {
+        switch notice.change {
+        case .began:
+            gauge("journeyd_input_blocked", [("source", source)]).record(1)
+            counter(Key(label: "journeyd_input_problems_total", a: source), [("source", source)]).increment()
+        case .ended:
+            gauge("journeyd_input_blocked", [("source", source)]).record(0)
+        case .noted:
+            counter(Key(label: "journeyd_input_problems_total", a: source), [("source", source)]).increment()
+        }
+    }
+
     func eventsDuplicate(source: String, count: Int) {
         counter(Key(label: "journeyd_events_duplicate_total", a: source), [("source", source)]).increment(by: count)
     }

@@ -15,6 +15,8 @@ public enum MetricCatalog {
         "journeyd_outbox_touches": "Touches in the outbox, by state.",
         "journeyd_timers_pending": "Timers waiting to fire.",
         "journeyd_users_in_memory": "Users held in memory.",
+        "journeyd_input_blocked": "1 while an input takes no more producers or cannot read (at its connection limit, out of descriptors, its file unreadable), else 0; by source.",
+        "journeyd_input_problems_total": "Input troubles begun and entries passed over (a spool entry that is not a file), by source; the journal says which (kind=input_failure).",
         "journeyd_intake_queue_events": "Events waiting for the processor (the queue that applies back-pressure).",
         "journeyd_http_queued_events": "Events posted over HTTP and not yet taken by the processor; full means 429.",
         "journeyd_http_requests_total": "Tracking API requests answered, by endpoint and status code.",
