@@ -76,6 +76,15 @@ struct DaemonFixture {
     }
 
     /// The daemon on the wall clock, logging to `root/daemon.log`, until stopped.
+    /// Turns on the HTTP input in journeyd.yaml with one source, `site`, whose write key is `key`;
+    /// `settings` are more lines of `inputs.http`, like `idle_timeout: 1s`.
+    func enableHTTPInput(key: String = "wk-site", settings: [String] = []) throws {
+        try (key + "\n").write(toFile: rules + "/site.key", atomically: true, encoding: .utf8)
+        let more = settings.map { "    \($0)\n" }.joined()
+        try ("inputs:\n  http:\n" + more + "    sources:\n      - { name: site, key_file: site.key }\n")
+            .write(toFile: rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+    }
+
     func startLiveDaemon(extra: [String] = []) throws -> ChildProcess {
         try ChildProcess(journeydBinary, ["run", "--rules", rules, "--state", state, "--spool", spool] + extra, output: root + "/daemon.log")
     }

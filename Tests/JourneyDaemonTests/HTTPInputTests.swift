@@ -144,9 +144,7 @@ struct HTTPInputTests {
     @Test func idleConnectionsAreClosedAfterTheIdleTimeout() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
         defer { fixture.remove() }
-        try "wk-site\n".write(toFile: fixture.rules + "/site.key", atomically: true, encoding: .utf8)
-        try "inputs:\n  http:\n    idle_timeout: 1s\n    sources:\n      - { name: site, key_file: site.key }\n"
-            .write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        try fixture.enableHTTPInput(settings: ["idle_timeout: 1s"])
         let port = freePort()
         let daemon = try fixture.startLiveDaemon(extra: ["--http", "127.0.0.1:\(port)"])
         defer { daemon.signal(SIGKILL) }
@@ -176,9 +174,7 @@ struct HTTPInputTests {
     @Test func theAdminListenerKeepsABudgetOfItsOwn() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
         defer { fixture.remove() }
-        try "wk-site\n".write(toFile: fixture.rules + "/site.key", atomically: true, encoding: .utf8)
-        try "inputs:\n  http:\n    sources:\n      - { name: site, key_file: site.key }\n"
-            .write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        try fixture.enableHTTPInput()
         let port = freePort()
         let admin = freePort()
         let daemon = try fixture.startLiveDaemon(extra: ["--http", "127.0.0.1:\(port)", "--admin", "127.0.0.1:\(admin)"])
