@@ -17,14 +17,19 @@ import PostgresNIO
 /// while the store is open.
 public final class PostgresPartitionLeases: PartitionLeases, Sendable {
     let pool: PostgresPool
+    /// How long each operation may wait for the database (nil: as long as it takes).
+    let answerWithin: Duration?
 
-    /// Leases kept in `store`'s database (its schema has the lease tables).
-    public init(_ store: PostgresCheckpointStore) {
+    /// Leases kept in `store`'s database (its schema has the lease tables). `answerWithin` bounds each
+    /// operation: an owner must go on — see its leases lapse, stop their partitions, try again — when
+    /// the database stops answering rather than wait for TCP to give up.
+    public init(_ store: PostgresCheckpointStore, answerWithin: Duration? = nil) {
         pool = store.pool
+        self.answerWithin = answerWithin
     }
 
     public func acquire(partition: Int, owner: String, ttl: Duration) throws(StoreError) -> FencingToken? {
-        try pool.transaction("acquire the lease of partition \(partition)") { s in
+        try pool.transaction("acquire the lease of partition \(partition)", within: answerWithin) { s in
             let granted = try s.run(
                 """
                 INSERT INTO partition_leases AS l (partition, owner, token, expires_at)
@@ -42,7 +47,7 @@ public final class PostgresPartitionLeases: PartitionLeases, Sendable {
     }
 
     public func renew(partition: Int, owner: String, token: FencingToken, ttl: Duration) throws(StoreError) -> Bool {
-        try pool.withConnection("renew the lease of partition \(partition)") { s in
+        try pool.withConnection("renew the lease of partition \(partition)", within: answerWithin) { s in
             let renewed = try s.run(
                 """
                 UPDATE partition_leases SET expires_at = now() + \(ttl.milliseconds) * interval '1 millisecond'
@@ -59,7 +64,7 @@ public final class PostgresPartitionLeases: PartitionLeases, Sendable {
         let partitions = held.keys.sorted()
         let tokens = partitions.map { held[$0]!.value }
         let ids = partitions.map { Int32($0) }
-        return try pool.withConnection("renew the leases of \(partitions.count) partitions") { s in
+        return try pool.withConnection("renew the leases of \(partitions.count) partitions", within: answerWithin) { s in
             var renewed: Set<Int> = []
             for row in try s.run(
                 """
@@ -76,7 +81,7 @@ public final class PostgresPartitionLeases: PartitionLeases, Sendable {
     }
 
     public func release(partition: Int, owner: String, token: FencingToken) throws(StoreError) {
-        try pool.withConnection("release the lease of partition \(partition)") { s in
+        try pool.withConnection("release the lease of partition \(partition)", within: answerWithin) { s in
             try s.run(
                 """
                 UPDATE partition_leases SET expires_at = '-infinity'
@@ -94,7 +99,7 @@ public final class PostgresPartitionLeases: PartitionLeases, Sendable {
     /// it is dead, and the others' share grows as soon as its leases expire, not a heartbeat later. An
     /// instance restarted under the same name heartbeats after its old leases expired, so it counts again.
     public func heartbeat(owner: String, ttl: Duration) throws(StoreError) -> Set<String> {
-        try pool.withConnection("record the heartbeat of \(owner)") { s in
+        try pool.withConnection("record the heartbeat of \(owner)", within: answerWithin) { s in
             try s.run(
                 """
                 INSERT INTO cluster_instances (owner, expires_at) VALUES (\(owner), now() + \(ttl.milliseconds) * interval '1 millisecond')
@@ -118,7 +123,7 @@ public final class PostgresPartitionLeases: PartitionLeases, Sendable {
 
     /// Says `owner` is gone (a clean shutdown): the others need not wait for its heartbeat to expire.
     public func leave(owner: String) throws(StoreError) {
-        try pool.withConnection("remove the heartbeat of \(owner)") { s in
+        try pool.withConnection("remove the heartbeat of \(owner)", within: answerWithin) { s in
             try s.run("DELETE FROM cluster_instances WHERE owner = \(owner)")
         }
     }
@@ -126,7 +131,7 @@ public final class PostgresPartitionLeases: PartitionLeases, Sendable {
     /// Every partition's current lease: owner, token, whether it is live by the database's clock, and the
     /// milliseconds left until it expires (negative once it has).
     public func leases() throws(StoreError) -> [Int: (owner: String, token: FencingToken, live: Bool, remaining: Int)] {
-        try pool.withConnection("read the leases") { s in
+        try pool.withConnection("read the leases", within: answerWithin) { s in
             var result: [Int: (owner: String, token: FencingToken, live: Bool, remaining: Int)] = [:]
             for row in try s.run(
                 """
@@ -149,7 +154,7 @@ public final class PostgresPartitionLeases: PartitionLeases, Sendable {
     public func acquire(partitions: [Int], owner: String, ttl: Duration) throws(StoreError) -> [Int: FencingToken] {
         let ids = partitions.sorted().map { Int32($0) }
         guard !ids.isEmpty else { return [:] }
-        return try pool.transaction("acquire the leases of \(ids.count) partitions") { s in
+        return try pool.transaction("acquire the leases of \(ids.count) partitions", within: answerWithin) { s in
             var granted: [Int: FencingToken] = [:]
             for row in try s.run(
                 """

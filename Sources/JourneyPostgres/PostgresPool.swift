@@ -46,8 +46,14 @@ final class PostgresPool: Sendable {
     }
 
     /// Runs `body` with a connection of its own; a connection that failed is closed, not reused.
+    ///
+    /// `within`: how long its statements may take together. Past it the caller gets an error and the
+    /// connection is closed, not reused (the server ends its side when it next hears from it — a statement
+    /// waiting for a lock waits on until it gets it): a server that stops answering — a
+    /// host gone without a reset, a frozen process — would otherwise hold the caller for as long as TCP
+    /// takes to give up, a quarter of an hour. Nil: no bound (a checkpoint takes as long as it takes).
     @discardableResult
-    func withConnection<T>(_ operation: String, _ body: (PostgresSession) throws -> T) throws(StoreError) -> T {
+    func withConnection<T>(_ operation: String, within: Duration? = nil, _ body: (PostgresSession) throws -> T) throws(StoreError) -> T {
         if MultiThreadedEventLoopGroup.currentEventLoop != nil {
             throw .database(
                 path: configuration.address, operation: operation,
@@ -55,6 +61,7 @@ final class PostgresPool: Sendable {
         }
         let connection = try checkOut(operation)
         let session = PostgresSession(connection: connection, logger: logger)
+        session.deadline = within.map { (NIODeadline.now() + .milliseconds($0.milliseconds), $0) }
         do {
             let result = try body(session)
             checkIn(connection, healthy: true)
@@ -68,9 +75,9 @@ final class PostgresPool: Sendable {
     /// Runs `body` in one transaction (`begin` … `COMMIT`), rolled back when it throws.
     @discardableResult
     func transaction<T>(
-        _ operation: String, begin: PostgresQuery = "BEGIN", _ body: (PostgresSession) throws -> T
+        _ operation: String, begin: PostgresQuery = "BEGIN", within: Duration? = nil, _ body: (PostgresSession) throws -> T
     ) throws(StoreError) -> T {
-        try withConnection(operation) { session in
+        try withConnection(operation, within: within) { session in
             try session.run(begin)
             do {
                 let result = try body(session)
@@ -116,7 +123,8 @@ final class PostgresPool: Sendable {
             if keep { state.idle.append(connection) } else { state.open -= 1 }
             return keep
         }
-        if !keep { _ = try? connection.close().wait() }
+        // Not waited for: a connection that stopped answering may not close promptly either.
+        if !keep { connection.close().whenComplete { _ in } }
     }
 
     private func connect(id: Int) throws -> PostgresConnection {
@@ -160,8 +168,11 @@ final class PostgresPool: Sendable {
 final class PostgresSession {
     let connection: PostgresConnection
     let logger: Logger
-    /// Set when the connection's state is unknown (a failed rollback): it is closed, not reused.
+    /// Set when the connection's state is unknown (a failed rollback, a statement past its deadline): it
+    /// is closed, not reused.
     var broken = false
+    /// When the caller stops waiting for answers, and the bound it asked for (``PostgresPool/withConnection(_:within:_:)``).
+    var deadline: (at: NIODeadline, bound: Duration)?
 
     init(connection: PostgresConnection, logger: Logger) {
         self.connection = connection
@@ -170,8 +181,31 @@ final class PostgresSession {
 
     @discardableResult
     func run(_ query: PostgresQuery) throws -> PostgresQueryResult {
-        try connection.query(query, logger: logger).wait()
+        let answer = connection.query(query, logger: logger)
+        guard let deadline else { return try answer.wait() }
+        // The caller's own promise, failed at the deadline whatever the connection does; closing the
+        // connection then fails the query's own future.
+        let bounded = connection.eventLoop.makePromise(of: PostgresQueryResult.self)
+        answer.cascade(to: bounded)
+        let connection = self.connection
+        let timer = connection.eventLoop.scheduleTask(deadline: deadline.at) {
+            bounded.fail(PostgresNoAnswer(bound: deadline.bound))
+            connection.close().whenComplete { _ in }
+        }
+        defer { timer.cancel() }
+        do {
+            return try bounded.futureResult.wait()
+        } catch let error as PostgresNoAnswer {
+            broken = true
+            throw error
+        }
     }
+}
+
+/// A statement not answered within the bound its caller set (``PostgresSession/deadline``).
+struct PostgresNoAnswer: Error, CustomStringConvertible {
+    let bound: Duration
+    var description: String { "no answer within \(bound.milliseconds) ms; the connection was closed" }
 }
 
 extension Duration {

@@ -252,6 +252,29 @@ struct ClusterRuntimeTests {
         #expect(count(" still fails (") == 0, "no reminder in a 4 s outage: \(log)")
     }
 
+    /// A partition that does not stop when its lease lapses (its follower ignores the request:
+    /// `JOURNEYD_FAULT_DEAF_FOLLOWER`) holds the ownership loop up for a bounded time only: the instance
+    /// says which service it waits on, goes on — reports the outage, takes both partitions again once
+    /// PostgreSQL is back — and delivers every touch. (Unbounded, the loop waited for that partition for
+    /// as long as it ran: in CI once, "ownership failing" never said and no partition taken again.)
+    @Test func aPartitionThatDoesNotStopHoldsTheOwnershipLoopUpForABoundedTime() async throws {
+        let log = try await deliversAcross(seed: 11, environment: ["JOURNEYD_FAULT_DEAF_FOLLOWER": "0"]) { peers, control in
+            await peers.postgres.halt()
+            var failing = ""
+            // Down until both lapsed leases are forgotten (nothing left to renew: the renewals stop failing),
+            // which the loop does for partition 0 only once it gave up waiting for it.
+            let told = await eventually(timeout: .seconds(120), interval: .milliseconds(200)) {
+                failing = ((try? await ClusterPeers.status(control: control))?["failing"] as? String) ?? ""
+                return failing.contains("ownership failing for ") && !failing.contains("leases failing")
+            }
+            #expect(told, "status while PostgreSQL is down: \(failing)")
+            try await peers.postgres.resume()
+        }
+        // Said once, naming the service that did not end.
+        let hung = log.split(separator: "\n").filter { $0.contains("partition 0 did not stop within 10 s of its lease lapsing") }
+        #expect(hung.count == 1 && hung[0].contains("follower asked +0 (running)") && !log.contains("partition 1 did not stop"), "\(log)")
+    }
+
     /// One instance over two partitions gets half the fixture's events, then `outage` happens (given the
     /// instance's control socket), then the
     /// other half: the producer resends the first event until it is answered `ok` (as Segment's clients
@@ -259,13 +282,13 @@ struct ClusterRuntimeTests {
     /// instance outlives the outage, and (`newTokens`) each partition committed under a new lease token
     /// after it. Returns the instance's log.
     private func deliversAcross(
-        seed: UInt64, newTokens: Bool = true, _ outage: (ClusterPeers, _ control: String) async throws -> Void
+        seed: UInt64, newTokens: Bool = true, environment: [String: String]? = nil, _ outage: (ClusterPeers, _ control: String) async throws -> Void
     ) async throws -> String {
         let fixture = try DaemonFixture(events: 3000, files: 0, seed: seed)
         defer { fixture.remove() }
         try await ClusterPeers.with { peers in
             try peers.configure(fixture, partitions: 2)
-            let (instance, socket) = try peers.startInstance("a", fixture)
+            let (instance, socket) = try peers.startInstance("a", fixture, environment: environment)
             defer { instance.signal(SIGKILL) }
             #expect(await eventually(timeout: .seconds(120)) { FileManager.default.fileExists(atPath: socket) })
             let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)

@@ -191,6 +191,41 @@ struct PostgresLeasesTests {
         #expect(error?.isFenced == true, "the old owner's next checkpoint is refused")
     }
 
+    /// A database that stops answering (here: another session holds the leases table locked, as a frozen
+    /// server or a host gone without a reset would leave a statement waiting) holds an owner no longer
+    /// than its bound: the operation fails saying so, its connection is closed (the server's side of it
+    /// goes when it next hears from it), and once the database answers again the next operation works, on
+    /// a new connection. Without the bound the
+    /// read waited for the lock for as long as the other session held it (ten minutes here).
+    @Test func anOperationTheDatabaseDoesNotAnswerFailsWithinItsBound() async throws {
+        let configuration = try await SharedPostgres.database()
+        let database = configuration.database
+        let server = try #require(SharedPostgres.server)
+        let store = try await offThread { try PostgresCheckpointStore(configuration) }
+        defer { store.close() }
+        let leases = PostgresPartitionLeases(store, answerWithin: .seconds(1))
+        let token = try #require(try await offThread { try leases.acquire(partition: 2, owner: "i1", ttl: .seconds(120)) })
+
+        let blocker = try server.session(
+            database, "BEGIN; SET LOCAL statement_timeout = '300s'; LOCK TABLE partition_leases IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600); COMMIT;",
+            application: "journeyd-test-blocker")
+        let tableLocked =
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'partition_leases' AND l.granted AND l.mode = 'AccessExclusiveLock'"
+        #expect(await eventually(timeout: .seconds(120), interval: .milliseconds(50)) { (try? await server.psql(database, tableLocked)) == "1" })
+
+        let started = ContinuousClock.now
+        let error = await #expect(throws: StoreError.self) { try await offThread { try leases.leases() } }
+        let waited = ContinuousClock.now - started
+        #expect("\(error.map { "\($0)" } ?? "")".contains("no answer within 1000 ms; the connection was closed"), "\(String(describing: error))")
+        #expect(waited >= .seconds(1) && waited < .seconds(300), "gave up after \(waited), not at the bound or when the lock went")
+        let renewal = await #expect(throws: StoreError.self) { try await offThread { try leases.renew([2: token], owner: "i1", ttl: .seconds(120)) } }
+        #expect("\(renewal.map { "\($0)" } ?? "")".contains("no answer within"), "a renewal is bounded too")
+
+        #expect(try await server.cancel(application: "journeyd-test-blocker", in: database) == 1)
+        _ = await blocker.exit()
+        #expect(try await offThread { try leases.leases() }[2]?.owner == "i1", "answered again on a new connection")
+    }
+
     @Test func aCheckpointWithoutATokenIsRefusedForALeasedPartition() async throws {
         let configuration = try await SharedPostgres.database()
         let store = try await offThread { try PostgresCheckpointStore(configuration) }

@@ -99,14 +99,15 @@ public final class ClusterDaemon: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(
                 service: PartitionOwnership(
-                    leases: PostgresPartitionLeases(store), context: shared, partitions: cluster.partitions,
+                    leases: PostgresPartitionLeases(store, answerWithin: PartitionOwnership.answerWithin(ttl: cluster.leaseTTL)),
+                    context: shared, partitions: cluster.partitions,
                     ttl: .milliseconds(cluster.leaseTTL.milliseconds), stallAfter: .milliseconds(cluster.stallAfter.milliseconds)),
                 failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: reloader, failureTerminationBehavior: .gracefullyShutdownGroup),
         ]
         if let path = options.controlSocket {
             let control = try ControlSocket(path: path)
-            let leases = PostgresPartitionLeases(store)
+            let leases = PostgresPartitionLeases(store, answerWithin: PartitionOwnership.answerWithin(ttl: cluster.leaseTTL))
             services.append(
                 .init(service: ClusterControlService(
                     socket: control, instance: instance, partitionCount: cluster.partitions, partitions: partitions, reloader: reloader,

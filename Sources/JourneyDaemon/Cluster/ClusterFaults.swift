@@ -17,6 +17,20 @@ enum FollowerFault {
     }
 }
 
+/// `JOURNEYD_FAULT_DEAF_FOLLOWER=N` (tests only): the first follower of partition N in this process does
+/// not stop when asked — a service that ignores its cancellation, for the bound on stopping a partition
+/// whose lease lapsed (``PartitionOwnership``). It reads on and waits forever for a processor that
+/// stopped; the partition's next start is a normal one.
+enum DeafFollowerFault {
+    private static let partition = ProcessInfo.processInfo.environment["JOURNEYD_FAULT_DEAF_FOLLOWER"].flatMap { Int($0) }
+    private static let fired = Atomic<Bool>(false)
+
+    static func ignoresStopOnce(_ p: Int) -> Bool {
+        guard p == partition else { return false }
+        return fired.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+    }
+}
+
 /// `JOURNEYD_FAULT_KEEP_LAPSED_PARTITIONS=1` (tests only): the ownership loop never stops a partition whose
 /// lease lapsed — what an ownership loop that is late to look (a heavily loaded machine, a long pause)
 /// does for a while. The partition goes on reading and applying as a stale owner until its next checkpoint

@@ -160,6 +160,18 @@ final class OwnedPartition: Sendable {
         return nil
     }
 
+    /// Stops the partition at once — its lease is lost, so nothing more is written — and waits at most
+    /// `bound` for its services to end; false when they did not (``stages`` says which one still runs).
+    func cancel(within bound: Duration) async -> Bool {
+        stages.begin()
+        task.cancel()
+        let deadline = ContinuousClock.now + bound
+        while !hasEnded && ContinuousClock.now < deadline && !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return hasEnded
+    }
+
     /// Lets the partition go: a last checkpoint (graceful) or nothing more at all (the lease is lost).
     /// Returns the reason it failed, if it did.
     @discardableResult

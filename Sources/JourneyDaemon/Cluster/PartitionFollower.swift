@@ -22,7 +22,9 @@ struct PartitionFollower: Service {
     func run() async throws {
         let stopped = SharedFlag()
         let (reader, processor, parser, wait) = (self.reader, self.processor, self.parser, self.wait)
+        let deaf = DeafFollowerFault.ignoresStopOnce(processor.partition)
         let stop: @Sendable () -> Void = {
+            if deaf { return }
             stopped.set()
             reader.interrupt()
         }

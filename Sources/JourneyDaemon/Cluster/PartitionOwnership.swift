@@ -40,7 +40,7 @@ struct PartitionOwnership: Service {
             for p in held.lapsed() where !OwnershipFault.keepsLapsedPartitions {
                 if let partition = owned.removeValue(forKey: p) {
                     logger.warning("partition \(p): lease (token \(partition.token.value)) lapsed; stopping it now", metadata: [RecordField.kind: "partition_lost"])
-                    await partition.stop(graceful: false)
+                    await stopNow(p, partition)
                 }
                 leaving.removeValue(forKey: p)?.cancel()
                 held.forget(p)
@@ -162,16 +162,38 @@ struct PartitionOwnership: Service {
                 owned[p] = partition
             } else {
                 logger.warning("partition \(p): lease (token \(partition.token.value)) lapsed while it started; stopping it now", metadata: [RecordField.kind: "partition_lost"])
-                await partition.stop(graceful: false)
+                await stopNow(p, partition)
             }
         }
     }
 
-    /// Stops a partition with a last checkpoint, in the background (its lease is renewed meanwhile),
-    /// then releases its lease.
+    /// How long a statement about leases may wait for PostgreSQL: the ttl (an answer later than that
+    /// renews or grants a lease that has lapsed already), but at least 10 s, so that a loaded machine's
+    /// late answer is still taken and only a server that stopped answering is given up on.
+    static func answerWithin(ttl: TimeSpan) -> Duration { max(.milliseconds(ttl.milliseconds), .seconds(10)) }
+
+    /// How long a partition whose lease lapsed may take to end once cancelled. Its services only have to
+    /// notice the cancellation (no drain, no last checkpoint), so this is generous for a loaded machine.
+    static let cancelBound: Duration = .seconds(10)
+
+    /// Stops a partition whose lease lapsed, waiting for it at most ``cancelBound``. This loop heartbeats,
+    /// claims and lets go for every partition: one partition that does not end must not hold all of that
+    /// up (it did once in CI — PostgreSQL down, the loop silent for minutes, no partition taken again when
+    /// it came back). One left behind past the bound can do no harm: its deliveries are fenced by the
+    /// lease, and its checkpoints and log records by the token a new grant raises.
+    private func stopNow(_ p: Int, _ partition: OwnedPartition) async {
+        guard !(await partition.cancel(within: Self.cancelBound)) else { return }
+        logger.critical(
+            "partition \(p) did not stop within \(Self.cancelBound.components.seconds) s of its lease lapsing (\(partition.stages.description)); left behind, fenced by its token",
+            metadata: [RecordField.kind: "partition_stop_hung"])
+        context.metrics.partitionStopHung()
+    }
+
     /// How long a partition's graceful stop may take (deliveries drain for 5 s, then a last checkpoint).
     static let stopBound: Duration = .seconds(20)
 
+    /// Stops a partition with a last checkpoint, in the background (its lease is renewed meanwhile),
+    /// then releases its lease.
     private func letGo(_ p: Int, _ partition: OwnedPartition, _ held: HeldLeases) -> Task<Void, Never> {
         let (leases, instance, token, logger, context) = (self.leases, self.instance, partition.token, self.logger, self.context)
         return Task {
