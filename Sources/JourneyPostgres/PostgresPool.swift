@@ -123,8 +123,9 @@ final class PostgresPool: Sendable {
             if keep { state.idle.append(connection) } else { state.open -= 1 }
             return keep
         }
-        // Not waited for: a connection that stopped answering may not close promptly either.
-        if !keep { connection.close().whenComplete { _ in } }
+        // Not waited for: a connection that stopped answering may not close promptly either. (The
+        // callback holds the connection until it is closed: PostgresNIO's deinit asserts it was.)
+        if !keep { connection.close().whenComplete { _ in withExtendedLifetime(connection) {} } }
     }
 
     private func connect(id: Int) throws -> PostgresConnection {
@@ -190,7 +191,7 @@ final class PostgresSession {
         let connection = self.connection
         let timer = connection.eventLoop.scheduleTask(deadline: deadline.at) {
             bounded.fail(PostgresNoAnswer(bound: deadline.bound))
-            connection.close().whenComplete { _ in }
+            connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
         }
         defer { timer.cancel() }
         do {
