@@ -180,24 +180,38 @@ public final class SocketSource: EventSource, @unchecked Sendable {
             var polls: [pollfd] = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
             if listening { polls += listeners.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) } }
             let outputs = locked { _ in clients.map { !$0.output.isEmpty } }
+            let firstClient = polls.count
             for (client, hasOutput) in zip(clients, outputs) {
                 var events: Int16 = 0
                 if !full && !stopped && !client.readClosed { events |= Int16(POLLIN) }
                 if hasOutput { events |= Int16(POLLOUT) }
-                polls.append(pollfd(fd: client.fd, events: events, revents: 0))
+                // poll(2) reports a hang-up whatever was asked: a client polled for nothing (the queue
+                // full, its input read to the end) whose producer left would wake it at once, every
+                // time — a core spun until the queue drains. Stopped, the hang-up is what it waits for.
+                let watched = events != 0 || stopped
+                polls.append(pollfd(fd: watched ? client.fd : -1, events: events, revents: 0))
             }
             if stopped {
                 // Lines read but never taken were not accepted: drop them (their producers resend what
-                // was not answered); answer what is in flight, then close.
+                // was not answered); answer what is in flight, then close. A producer that left cannot
+                // read its answers: it is not waited for.
                 let busy = locked { state -> Bool in
                     for (client, _) in state.ready[state.readyHead...] { client.unanswered -= 1 }
                     state.ready.removeAll()
                     state.readyHead = 0
-                    return clients.contains { !$0.broken && ($0.unanswered > 0 || !$0.output.isEmpty) }
+                    return clients.contains { !$0.broken && !$0.answersUndeliverable && ($0.unanswered > 0 || !$0.output.isEmpty) }
                 }
                 if !busy { break }
             }
             _ = poll(&polls, nfds_t(polls.count), stopped ? 1000 : acceptGate.pollTimeout(1000))
+            if stopped {
+                locked { _ in
+                    for (i, client) in clients.enumerated() where polls[firstClient + i].revents & Int16(POLLHUP | POLLERR) != 0 {
+                        client.answersUndeliverable = true
+                        client.output.removeAll()
+                    }
+                }
+            }
             var drained = [UInt8](repeating: 0, count: 64)
             while read(wakeRead, &drained, drained.count) > 0 {}
             if listening {

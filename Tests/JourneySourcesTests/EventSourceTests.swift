@@ -62,6 +62,27 @@ struct EventSourceTests {
         }
     }
 
+    /// A stopped socket source answers what is in flight before it closes — but not for a producer that
+    /// left: nobody can read those answers. (It waited for them forever, and once the producer's hang-up
+    /// was pending its thread spun a core: poll(2) reports a hang-up whatever was asked for.)
+    @Test func aStoppedSocketEndsWithoutWaitingToAnswerAProducerThatLeft() async throws {
+        try await withTemporaryDirectory(prefix: "journeyd-socket") { dir in
+            let path = dir + "/events.sock"
+            let source = try SocketSource(listeners: [try .unix(path)], maxLineBytes: 1024)
+            let producer = SocketProducer(path: path)
+            try await producer.send(["a", "b", "c"])
+            var taken = 0
+            while taken < 3 {
+                let batch = try #require(try await source.next(limit: 10))
+                taken += batch.lines.count  // in flight: never acknowledged
+            }
+            source.stop()
+            producer.close()
+            // Its thread ended: the listener is closed and its path removed.
+            #expect(await eventually(timeout: .seconds(60)) { !FileManager.default.fileExists(atPath: path) })
+        }
+    }
+
     @Test func aSpoolFileDurableToItsEndBeforeARestartIsArchivedNotReadAgain() async throws {
         try await withTemporaryDirectory(prefix: "journeyd-spool") { dir in
             try FileManager.default.createDirectory(atPath: dir + "/incoming", withIntermediateDirectories: true)
@@ -142,7 +163,13 @@ final class SocketProducer: @unchecked Sendable {
         return lines()
     }
 
-    func close() { if fd >= 0 { Glibc.close(fd) } }
+    /// Hangs up: shut down first, so the reader thread's blocked `read` returns (a `close` alone neither
+    /// wakes it nor, while it reads, ends the connection).
+    func close() {
+        guard fd >= 0 else { return }
+        shutdown(fd, Int32(SHUT_RDWR))
+        Glibc.close(fd)
+    }
 }
 
 struct TestFailure: Error, CustomStringConvertible {
