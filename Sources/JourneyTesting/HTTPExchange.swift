@@ -9,11 +9,13 @@ public struct HTTPExchange: Sendable {
     public var body: String
 
     /// Sends `method path` with `headers` and `body` to 127.0.0.1:`port` and returns the answer.
+    /// `timeout`: seconds the answer may take (a request the server holds on purpose — an input that
+    /// answers once the event is durable — needs more than the default on a loaded machine).
     public static func send(
-        _ method: String, _ path: String, port: UInt16, headers: [(String, String)] = [], body: [UInt8] = []
+        _ method: String, _ path: String, port: UInt16, headers: [(String, String)] = [], body: [UInt8] = [], timeout: Int = 60
     ) async throws -> HTTPExchange {
         try await offThread {
-            let fd = try connect(port: port)
+            let fd = try connect(port: port, timeout: timeout)
             defer { close(fd) }
             return try parse(exchange(request(method, path, port: port, headers: headers, body: body), on: fd))
         }

@@ -61,7 +61,7 @@ public enum EventSourceConformance {
         if let answers = try await harness.answers(acknowledged) {
             // Producers get one answer per acknowledged line, in order, and nothing for the rest yet.
             try require(answers.count == acknowledged && answers.allSatisfy { $0 == harness.acceptedAnswer },
-                "producers get one answer per acknowledged line (\(answers.count) answers for \(acknowledged) lines)")
+                "producers get one answer per acknowledged line (\(answers.count) answers for \(acknowledged) lines; first other than expected: \(answers.first { $0 != harness.acceptedAnswer } ?? "none"))")
         }
         source.stop()
         try require(try await source.next(limit: 7) == nil, "next returns nil once the source is stopped")
