@@ -233,7 +233,8 @@ public final class Daemon: Sendable {
     /// What an input works around by itself (a file it cannot read, out of descriptors): the journal hears
     /// of it (`kind=input_failure`), and `journeyd_input_blocked` / `journeyd_input_problems_total` count it.
     static func inputReporter(_ source: String, metrics: DaemonMetrics, logger: Logger) -> @Sendable (InputNotice) -> Void {
-        { notice in
+        metrics.inputWatched(source: source)
+        return { notice in
             metrics.input(notice, source: source)
             logger.warning("\(notice.message)", metadata: [RecordField.kind: "\(RecordKind.inputFailure.rawValue)", RecordField.source: "\(source)"])
         }

@@ -71,6 +71,11 @@ struct HTTPInputTests {
         #expect(samples[#"journeyd_http_requests_total{endpoint="track",status="400"}"#] == 1)
         #expect(samples.keys.contains { $0.hasPrefix("journeyd_log_sync_duration_seconds_bucket") })
         #expect(!scrape.body.contains("visitor-1") && !scrape.body.contains(#"userId"#), "no user ids in labels")
+        // Every input's trouble series is there before any trouble, at 0 (alerts and `absent()` work from the start).
+        for source in ["spool", "http", "admin"] {
+            #expect(samples[#"journeyd_input_blocked{source="\#(source)"}"#] == 0, "\(source)")
+            #expect(samples[#"journeyd_input_problems_total{source="\#(source)"}"#] == 0, "\(source)")
+        }
         // `journeyd status` shows the same registry's counters, by the same labels.
         let status = try await ChildProcess.run(journeydBinary, ["status", "--rules", fixture.rules, "--state", fixture.state])
         #expect(status.status == 0)

@@ -86,6 +86,13 @@ final class DaemonMetrics: Sendable {
             .increment(by: count)
     }
 
+    /// An input that reports its troubles has its series from the start, at 0: an alert on them works
+    /// before the first trouble, and `absent()` tells an input that is not there.
+    func inputWatched(source: String) {
+        gauge("journeyd_input_blocked", [("source", source)]).record(0)
+        _ = counter(Key(label: "journeyd_input_problems_total", a: source), [("source", source)])
+    }
+
     /// An input's trouble (``InputNotice``): blocked from its beginning to its end; every beginning and
     /// every entry passed over counted.
     func input(_ notice: InputNotice, source: String) {
