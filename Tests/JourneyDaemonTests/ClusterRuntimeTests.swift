@@ -190,11 +190,21 @@ struct ClusterRuntimeTests {
             let metrics = "\(before["metrics"] ?? "")"
             #expect(metrics.contains("journeyd_rules_info") && metrics.contains(hash), "\(metrics)")
             try fixture.install("Changed {{ user.id }}\n", at: "templates/vip_thanks.liquid")
+            // journeyd.yaml too: a setting read only at start, and one read when a partition is taken.
+            let yaml = try String(contentsOfFile: fixture.rules + "/journeyd.yaml", encoding: .utf8)
+            try (yaml + "state:\n  checkpoint:\n    every: 45s\nlogging:\n  level: notice\n")
+                .write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
             instance.signal(SIGHUP)
             #expect(await eventually(timeout: .seconds(60)) { (try? await status())?["last_reload"] as? String == "ok" })
             let after = try await status()
             let reloaded = try #require(after["rules_version"] as? String)
             #expect(reloaded != hash && "\(after["metrics"] ?? "")".contains(reloaded), "\(after)")
+            let log = (try? String(contentsOfFile: fixture.root + "/a.log", encoding: .utf8)) ?? ""
+            #expect(
+                log.contains(
+                    "journeyd.yaml: logging.level changed: read only at start, it takes effect at the next restart (systemctl restart journeyd); "
+                        + "state.checkpoint.every changed: partitions this instance takes from now on use the new value; those it holds keep "
+                        + "the old one until they move or it restarts; the rest of this reload is live"), "\(log.suffix(2000))")
             #expect(await instance.stop() == 0)
             let commits = try await peers.commits()
             #expect(!commits.isEmpty && commits.allSatisfy { $0.partition == 0 && $0.token >= 1 })

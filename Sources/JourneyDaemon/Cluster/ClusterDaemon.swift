@@ -82,8 +82,9 @@ public final class ClusterDaemon: Sendable {
             parser: parser, logger: logger, pulse: pulse)
         let reloader = ClusterReloader(
             directory: options.rulesDirectory, partitions: partitions, archive: store, context: context, metrics: metrics, service: service,
-            hangups: await UnixSignalsSequence(trapping: .sighup), logger: logger)
-        let intake = ClusterPublisher(publisher: publisher, eventTime: settings.eventTime, positions: store, instance: instance, logger: logger)
+            hangups: await UnixSignalsSequence(trapping: .sighup), logger: logger, startedWith: settings)
+        let intake = ClusterPublisher(
+            publisher: publisher, eventTime: { partitions.live.rules.settings.daemonSettings.eventTime }, positions: store, instance: instance, logger: logger)
 
         // The connections the event socket and the HTTP input hold together (ConnectionBudget).
         let budget = ConnectionBudget()

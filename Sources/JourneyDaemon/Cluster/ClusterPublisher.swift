@@ -21,10 +21,12 @@ import Synchronization
 ///
 /// The event-time policy is applied here, against the receipt time the record carries: refused lines
 /// are answered as rejected (and quarantined by the pump) and never published; the owner applies the
-/// same policy to the same receipt time, with the same outcome.
+/// same policy to the same receipt time, with the same outcome. The policy is the live rules' (a reload
+/// changes it here as in the partitions).
 final class ClusterPublisher: EventIntake {
     let publisher: PartitionPublisher
-    let eventTime: EventTimePolicy
+    /// The event-time policy of the rules live now (`events` in journeyd.yaml).
+    let eventTime: @Sendable () -> EventTimePolicy
     /// Where this instance's input positions are kept, under its name.
     let positions: any InputPositionStore
     let instance: String
@@ -35,7 +37,7 @@ final class ClusterPublisher: EventIntake {
     private let failures = Mutex(FailureStreak("publishing", attempts: "batches"))
     private let positionFailures = Mutex(FailureStreak("keeping input positions", attempts: "batches"))
 
-    init(publisher: PartitionPublisher, eventTime: EventTimePolicy, positions: any InputPositionStore, instance: String, logger: Logger) {
+    init(publisher: PartitionPublisher, eventTime: @escaping @Sendable () -> EventTimePolicy, positions: any InputPositionStore, instance: String, logger: Logger) {
         self.publisher = publisher
         self.eventTime = eventTime
         self.positions = positions
@@ -55,6 +57,7 @@ final class ClusterPublisher: EventIntake {
         // The partition's lines and message ids, partitions in the order their first event came.
         var parts: [Int: (lines: [[UInt8]], ids: [String])] = [:]
         var order: [Int] = []
+        let eventTime = self.eventTime()
         for (event, raw, line) in batch.events {
             var checked = event
             if case .refused(let path, let reason) = eventTime.apply(to: &checked, receivedAt: batch.receivedAt) {

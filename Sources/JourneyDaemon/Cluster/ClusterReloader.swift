@@ -21,16 +21,20 @@ final class ClusterReloader: Service, Sendable {
     let service: any ServiceManager
     let hangups: UnixSignalsSequence
     let logger: Logger
+    /// `journeyd.yaml`'s daemon settings as the instance started with them: a reload that changes one read
+    /// only at start (or when a partition is taken) says so.
+    let startedWith: DaemonSettings
     private let previous = Mutex<Task<[Diagnostic], Never>?>(nil)
     /// The outcome of the last reload: "none", "ok" or "refused".
     let lastReload = Mutex("none")
 
     init(
         directory: String, partitions: InstancePartitions, archive: PostgresCheckpointStore, context: ChannelContext, metrics: DaemonMetrics,
-        service: any ServiceManager, hangups: UnixSignalsSequence, logger: Logger
+        service: any ServiceManager, hangups: UnixSignalsSequence, logger: Logger, startedWith: DaemonSettings
     ) {
         (self.directory, self.partitions, self.archive, self.context) = (directory, partitions, archive, context)
         (self.metrics, self.service, self.hangups, self.logger) = (metrics, service, hangups, logger)
+        self.startedWith = startedWith
     }
 
     func run() async throws {
@@ -93,7 +97,10 @@ final class ClusterReloader: Service, Sendable {
             try? await Task.sleep(for: .seconds(30))
             await old.channels?.shutdown()
         }
-        return diagnostics
+        guard let warning = runtime.rules.settings.daemonSettings.reloadWarning(from: startedWith, cluster: true) else { return diagnostics }
+        logger.warning(
+            "journeyd.yaml: \(warning)", metadata: [RecordField.kind: "\(RecordKind.rulesReloaded.rawValue)", RecordField.outcome: "restart_needed"])
+        return diagnostics + [Diagnostic(file: "journeyd.yaml", line: 0, column: 0, keyPath: "", message: warning, severity: .warning)]
     }
 
     private func refused(_ errors: [Diagnostic]) -> [Diagnostic] {

@@ -139,11 +139,7 @@ final class Reloader: Service, @unchecked Sendable {
     /// Start-only settings the reloaded `journeyd.yaml` changes: told as a warning (the journal, and
     /// `journeyd reload`'s answer) — the rest of the reload is live.
     private func restartNeeded(_ settings: DaemonSettings) -> [Diagnostic] {
-        let changed = settings.restartOnlyChanges(from: startedWith)
-        guard !changed.isEmpty else { return [] }
-        let message =
-            "\(changed.joined(separator: ", ")) changed: read only at start, \(changed.count == 1 ? "it takes" : "they take") effect at the next "
-            + "restart (systemctl restart journeyd); the rest of this reload is live"
+        guard let message = settings.reloadWarning(from: startedWith) else { return [] }
         logger.warning(
             "journeyd.yaml: \(message)", metadata: [RecordField.kind: "\(RecordKind.rulesReloaded.rawValue)", RecordField.outcome: "restart_needed"])
         return [Diagnostic(file: "journeyd.yaml", line: 0, column: 0, keyPath: "", message: message, severity: .warning)]

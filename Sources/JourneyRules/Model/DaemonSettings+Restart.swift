@@ -40,4 +40,32 @@ extension DaemonSettings {
     public func restartOnlyChanges(from running: DaemonSettings) -> [String] {
         Self.restartOnly.filter { $0.differs(self, running) }.map(\.key)
     }
+
+    /// Start-only settings that a cluster instance reads each time it takes a partition (the partition's
+    /// checkpointer, dispatcher and user cache are built then): a reload changes them for the partitions
+    /// it takes from then on.
+    public static let takenWithPartition: Set<String> = [
+        "checkpointEvery", "checkpointLogBytes", "logRetention", "maxUsersInMemory", "deliveryConcurrency",
+    ]
+
+    /// What a reload says about the start-only settings it found changed from `running`'s (nil: none):
+    /// which wait for a restart and — in cluster mode — which apply to partitions taken from now on.
+    public func reloadWarning(from running: DaemonSettings, cluster: Bool = false) -> String? {
+        let changed = Self.restartOnly.filter { $0.differs(self, running) }
+        guard !changed.isEmpty else { return nil }
+        let byPartition = cluster ? changed.filter { Self.takenWithPartition.contains($0.name) }.map(\.key) : []
+        let atStart = changed.map(\.key).filter { !byPartition.contains($0) }
+        var parts: [String] = []
+        if !atStart.isEmpty {
+            parts.append(
+                "\(atStart.joined(separator: ", ")) changed: read only at start, \(atStart.count == 1 ? "it takes" : "they take") effect at the next "
+                    + "restart (systemctl restart journeyd)")
+        }
+        if !byPartition.isEmpty {
+            parts.append(
+                "\(byPartition.joined(separator: ", ")) changed: partitions this instance takes from now on use the new value; those it "
+                    + "holds keep the old one until they move or it restarts")
+        }
+        return parts.joined(separator: "; ") + "; the rest of this reload is live"
+    }
 }

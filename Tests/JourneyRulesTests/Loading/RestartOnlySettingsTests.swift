@@ -24,4 +24,23 @@ struct RestartOnlySettingsTests {
         next.unsubscribeURL = "https://example.com/u/{{ user.id }}"
         #expect(next.restartOnlyChanges(from: running) == ["state.checkpoint.every", "inputs.http"])
     }
+
+    /// In cluster mode a few start-only settings are read again whenever a partition is taken: the
+    /// warning says which wait for a restart and which for the next partitions.
+    @Test func aClusterReloadTellsSettingsTakenWithAPartitionApart() {
+        #expect(DaemonSettings.takenWithPartition.isSubset(of: Set(DaemonSettings.restartOnly.map(\.name))))
+        let running = DaemonSettings()
+        #expect(running.reloadWarning(from: running, cluster: true) == nil)
+        var next = running
+        next.deliveryConcurrency = 3
+        #expect(
+            next.reloadWarning(from: running, cluster: true)
+                == "delivery.concurrency changed: partitions this instance takes from now on use the new value; those it holds keep the old one "
+                + "until they move or it restarts; the rest of this reload is live")
+        next.logLevel = "debug"
+        #expect(
+            next.reloadWarning(from: running)
+                == "logging.level, delivery.concurrency changed: read only at start, they take effect at the next restart (systemctl restart "
+                + "journeyd); the rest of this reload is live", "embedded: both wait for a restart")
+    }
 }
