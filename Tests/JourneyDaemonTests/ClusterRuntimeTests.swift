@@ -262,6 +262,34 @@ struct ClusterRuntimeTests {
         #expect(count(" still fails (") == 0, "no reminder in a 4 s outage: \(log)")
     }
 
+    /// A reload changes the event-time policy where a cluster instance applies it first, when it
+    /// publishes: an event the old policy took is refused under the new one (`events.past: 30d`; the
+    /// fixture's events are from 2025), and the producer is told why. (The publisher kept the policy it
+    /// started with, while the partitions' owners applied the reloaded one.)
+    @Test(.timeLimit(.minutes(10)))
+    func aReloadedEventTimePolicyIsAppliedWhenPublishing() async throws {
+        let fixture = try DaemonFixture(events: 20, files: 0, seed: 5)
+        defer { fixture.remove() }
+        try await ClusterPeers.with { peers in
+            try peers.configure(fixture, partitions: 1)
+            let (instance, socket) = try peers.startInstance("a", fixture)
+            defer { instance.signal(SIGKILL) }
+            #expect(await eventually(timeout: .seconds(120)) { FileManager.default.fileExists(atPath: socket) })
+            let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            let before = try await offThread { try exchange([lines[0]], at: socket) }
+            #expect(before.first?.hasPrefix("ok ") == true, "\(before)")
+
+            let yaml = try String(contentsOfFile: fixture.rules + "/journeyd.yaml", encoding: .utf8)
+            try (yaml + "events:\n  past: 30d\n").write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+            instance.signal(SIGHUP)
+            let control = fixture.root + "/a/control.sock"
+            #expect(await eventually(timeout: .seconds(60)) { (try? await ClusterPeers.status(control: control))?["last_reload"] as? String == "ok" })
+            let after = try await offThread { try exchange([lines[1]], at: socket) }
+            #expect(after.first?.hasPrefix("error $.timestamp: ") == true && after.first?.contains("see events.past") == true, "\(after)")
+            #expect(await instance.stop() == 0)
+        }
+    }
+
     /// A partition that does not stop when its lease lapses (its follower ignores the request:
     /// `JOURNEYD_FAULT_DEAF_FOLLOWER`) holds the ownership loop up for a bounded time only: the instance
     /// says which service it waits on, goes on — reports the outage, takes both partitions again once
