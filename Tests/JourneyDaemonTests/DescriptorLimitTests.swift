@@ -123,11 +123,13 @@ struct DescriptorLimitTests {
         #expect(fixture.log.contains("journeyd stopped: 1 events"), "\(fixture.log.suffix(1000))")
     }
 
-    /// When the daemon's own files leave less room than the cap reckons with (a limit of 48: the cap is
-    /// 24 connections, the daemon holds about 28 descriptors of its own), `accept` fails: the listener
-    /// rests 100 ms between attempts instead of spinning (NIO's server channel retried at once), the
-    /// journal says why, and clients are served once others leave.
-    @Test func aFailedAcceptRestsTheHTTPListenerInsteadOfSpinning() async throws {
+    /// A limit so small that half of it does not cover the daemon's own files (48: it holds about 25 when
+    /// it binds its inputs): the budget leaves them and some headroom, so producers never take the last
+    /// descriptors — out of them, libdispatch ends the process (it reads /proc to watch its threads: SIGILL,
+    /// "workq: registered worker exited prematurely", seen in the whole suite under load when this test
+    /// let `accept` run out). The others wait in the backlog, the control socket answers, and a waiting
+    /// client is served once others leave.
+    @Test func aTinyLimitLeavesTheDaemonItsOwnFilesAndNeverRunsOut() async throws {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
         defer { fixture.remove() }
         let port = freePort()
@@ -138,11 +140,15 @@ struct DescriptorLimitTests {
         defer { for fd in held { close(fd) } }
         for _ in 0..<40 { held.append(try HTTPExchange.connect(port: port, timeout: 120)) }
         let warned = await eventually(timeout: .seconds(120)) {
-            fixture.log.contains("http: cannot accept connections: Too many open files (this process may open 48 files: raise LimitNOFILE=")
+            fixture.log.contains("connections, as many as the open files limit (48) leaves room for")
         }
         #expect(warned, "\(fixture.log.suffix(2000))")
+        let cap = fixture.log.firstMatch(of: /http: (\d+) connections?, as many as the open files limit \(48\)/).flatMap { Int($0.1) } ?? 0
+        #expect(cap >= 1 && cap < 24, "fewer than half the limit (which ran out): the daemon's own files and headroom first: \(cap)")
         try await expectWaitsRatherThanSpins(daemon)
-        #expect(fixture.log.components(separatedBy: "cannot accept connections").count == 2, "told once, not once per attempt")
+        let status = try await offThread { try askDaemon("status", controlSocket: fixture.root + "/state/control.sock") }
+        #expect(metric(status, "journeyd_input_blocked", source: "http") == 1, "\(status)")
+        #expect(!fixture.log.contains("cannot accept connections"), "no accept ran out of descriptors: \(fixture.log.suffix(2000))")
 
         let waiting = held.removeLast()
         let body = Array(#"{"userId":"u1","event":"app_open","messageId":"emfile-1","timestamp":"\#(WallClock().now.iso8601)"}"#.utf8)
@@ -153,10 +159,7 @@ struct DescriptorLimitTests {
         held = [waiting]
         let answer = try await offThread { try HTTPExchange.parse(readToEnd(waiting)) }
         #expect(answer.status == 200, "\(answer)")
-        #expect(
-            await eventually(timeout: .seconds(120)) {
-                fixture.log.contains("http: accepting connections again, after") && fixture.log.contains("accept(s) failing meanwhile")
-            }, "\(fixture.log.suffix(2000))")
+        #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("http: accepting connections again, after") }, "\(fixture.log.suffix(2000))")
         #expect(await daemon.stop() == 0)
     }
 

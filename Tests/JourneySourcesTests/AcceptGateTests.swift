@@ -11,14 +11,14 @@ import Testing
 @Suite("Event socket at the open files limit")
 struct AcceptGateTests {
     @Test func theCapLeavesTheDaemonARoomOfItsOwn() {
-        #expect(ConnectionBudget(descriptorLimit: 64).capacity == 32)  // half of a small limit
-        #expect(ConnectionBudget(descriptorLimit: 1024).capacity == 768)  // 256 of a large one
-        #expect(ConnectionBudget(descriptorLimit: 65536).capacity == 65280)
-        #expect(ConnectionBudget(descriptorLimit: 1).capacity == 1)
+        #expect(ConnectionBudget(descriptorLimit: 64, inUse: 0).capacity == 32)  // half of a small limit
+        #expect(ConnectionBudget(descriptorLimit: 1024, inUse: 0).capacity == 768)  // 256 of a large one
+        #expect(ConnectionBudget(descriptorLimit: 65536, inUse: 0).capacity == 65280)
+        #expect(ConnectionBudget(descriptorLimit: 1, inUse: 0).capacity == 1)
     }
 
     @Test func troubleIsToldOnceWhenItBeginsAndOnceWhenTheBacklogIsEmpty() {
-        let budget = ConnectionBudget(descriptorLimit: 64)
+        let budget = ConnectionBudget(descriptorLimit: 64, inUse: 0)
         var gate = AcceptGate(budget: budget)
         for _ in 0..<31 { budget.opened() }
         #expect(gate.isOpen)
@@ -38,19 +38,19 @@ struct AcceptGateTests {
     }
 
     @Test func aFailedAcceptNamesTheErrorAndTheLimit() {
-        var gate = AcceptGate(budget: ConnectionBudget(descriptorLimit: 1024))
+        var gate = AcceptGate(budget: ConnectionBudget(descriptorLimit: 1024, inUse: 0))
         let message = gate.failed(errno: EMFILE)
         #expect(message?.contains("cannot accept connections: Too many open files (this process may open 1024 files") == true, "\(message ?? "")")
         #expect(gate.drained()?.contains("1 attempt(s) failing meanwhile") == true)
     }
 
-    /// A source allowed two connections (an open files limit of 4 in its reckoning): the third
+    /// A source allowed two connections (an open files limit of 18 less the headroom of 16, in its reckoning): the third
     /// producer waits in the backlog, and is read once one of the first two hangs up.
     @Test func aProducerPastTheCapWaitsInTheBacklogAndIsReadOnceAnotherLeaves() async throws {
         try await withTemporaryDirectory(prefix: "journeyd-socket") { dir in
             let path = dir + "/events.sock"
             let reports = Mutex<[InputNotice]>([])
-            let source = SocketSource(listeners: [try .unix(path)], maxLineBytes: 1024, budget: ConnectionBudget(descriptorLimit: 4)) { notice in
+            let source = SocketSource(listeners: [try .unix(path)], maxLineBytes: 1024, budget: ConnectionBudget(descriptorLimit: 18, inUse: 0)) { notice in
                 reports.withLock { $0.append(notice) }
             }
             defer { source.stop() }

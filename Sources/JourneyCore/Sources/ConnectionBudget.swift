@@ -21,14 +21,41 @@ public final class ConnectionBudget: Sendable {
     private let held = Atomic<Int>(0)
     private let observers = Mutex<[@Sendable () -> Void]>([])
 
-    /// `descriptorLimit`: the open files limit to plan for; this process's own when nil.
-    public init(descriptorLimit: Int? = nil) {
+    /// `descriptorLimit`: the open files limit to plan for; this process's own when nil. `inUse`: the
+    /// descriptors the daemon holds already; counted in `/proc/self/fd` when nil.
+    public init(descriptorLimit: Int? = nil, inUse: Int? = nil) {
         let limit = descriptorLimit ?? Self.openFilesLimit()
         self.descriptorLimit = limit
-        // Half of a small limit, 256 of a large one: the daemon's own files are a few dozen, and its
-        // channels' HTTP connection pools can hold as many again.
-        capacity = max(1, limit - min(256, limit / 2))
+        capacity = max(1, limit - Self.reserve(limit: limit, inUse: inUse ?? Self.descriptorsInUse()))
         isFromDescriptorLimit = true
+    }
+
+    /// What producers must leave of `limit`: half of a small limit, 256 of a large one — the daemon's own
+    /// files are a few dozen, and its channels' HTTP connection pools can hold as many again —, and never
+    /// less than what the daemon holds already and ``headroom`` more. Running out is not only a failed
+    /// checkpoint: libdispatch, under Swift concurrency's threads, reads `/proc/<tid>/stat` to watch its
+    /// pool when work waits, and ends the process (SIGILL, "workq: registered worker exited prematurely")
+    /// when it cannot open it — seen at a limit of 48, where half the limit was less than the daemon's
+    /// own files.
+    static func reserve(limit: Int, inUse: Int) -> Int {
+        max(min(256, limit / 2), inUse + headroom)
+    }
+
+    /// Descriptors kept free beyond those open when the budget is made: listeners and event loops bound
+    /// after it, a log segment and a checkpoint's files, libdispatch's reads of `/proc`.
+    public static let headroom = 16
+
+    /// The descriptors this process holds now (`/proc/self/fd`, less the one reading it); 0 if unreadable.
+    public static func descriptorsInUse() -> Int {
+        guard let directory = opendir("/proc/self/fd") else { return 0 }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            let name = entry.pointee.d_name
+            let dot = withUnsafeBytes(of: name) { $0[0] == UInt8(ascii: ".") }
+            if !dot { count += 1 }
+        }
+        return max(0, count - 1)
     }
 
     /// A budget of `capacity` connections (a listener of its own kept small: the admin listener).
