@@ -178,8 +178,8 @@ struct PartitionOwnership: Service {
 
     /// Stops a partition whose lease lapsed, waiting for it at most ``cancelBound``. This loop heartbeats,
     /// claims and lets go for every partition: one partition that does not end must not hold all of that
-    /// up (it did once in CI — PostgreSQL down, the loop silent for minutes, no partition taken again when
-    /// it came back). One left behind past the bound can do no harm: its deliveries are fenced by the
+    /// up (the likeliest reading of a CI failure: PostgreSQL down, the loop silent for minutes, no partition
+    /// taken again when it came back; not reproduced since). One left behind past the bound can do no harm: its deliveries are fenced by the
     /// lease, and its checkpoints and log records by the token a new grant raises.
     private func stopNow(_ p: Int, _ partition: OwnedPartition) async {
         guard !(await partition.cancel(within: Self.cancelBound)) else { return }
