@@ -8,13 +8,9 @@ import Synchronization
 /// reads nothing — a real stall of that partition (its lease renewed, its subject growing) for the stall
 /// watchdog to find; the partition's next start reads normally.
 enum FollowerFault {
-    private static let partition = ProcessInfo.processInfo.environment["JOURNEYD_FAULT_STALL_FOLLOWER"].flatMap { Int($0) }
-    private static let fired = Atomic<Bool>(false)
+    private static let fault = PartitionFault("JOURNEYD_FAULT_STALL_FOLLOWER")
 
-    static func stallsOnce(_ p: Int) -> Bool {
-        guard p == partition else { return false }
-        return fired.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
-    }
+    static func stallsOnce(_ p: Int) -> Bool { fault.fires(for: p) }
 }
 
 /// `JOURNEYD_FAULT_DEAF_FOLLOWER=N` (tests only): the first follower of partition N in this process does
@@ -22,10 +18,22 @@ enum FollowerFault {
 /// whose lease lapsed (``PartitionOwnership``). It reads on and waits forever for a processor that
 /// stopped; the partition's next start is a normal one.
 enum DeafFollowerFault {
-    private static let partition = ProcessInfo.processInfo.environment["JOURNEYD_FAULT_DEAF_FOLLOWER"].flatMap { Int($0) }
-    private static let fired = Atomic<Bool>(false)
+    private static let fault = PartitionFault("JOURNEYD_FAULT_DEAF_FOLLOWER")
 
-    static func ignoresStopOnce(_ p: Int) -> Bool {
+    static func ignoresStopOnce(_ p: Int) -> Bool { fault.fires(for: p) }
+}
+
+/// A fault for the partition an environment variable names, that fires the first time it is asked
+/// about that partition in this process, and never again.
+final class PartitionFault: Sendable {
+    private let partition: Int?
+    private let fired = Atomic<Bool>(false)
+
+    init(_ variable: String) {
+        partition = ProcessInfo.processInfo.environment[variable].flatMap { Int($0) }
+    }
+
+    func fires(for p: Int) -> Bool {
         guard p == partition else { return false }
         return fired.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
     }
