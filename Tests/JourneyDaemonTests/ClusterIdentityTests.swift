@@ -70,8 +70,7 @@ struct ClusterIdentityTests {
     }
 
     static func checkpointEverySecond(_ fixture: DaemonFixture) throws {
-        let yaml = try String(contentsOfFile: fixture.rules + "/journeyd.yaml", encoding: .utf8)
-        try (yaml + "state:\n  checkpoint: { every: 1s }\n").write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+        try fixture.appendSettings("state:\n  checkpoint: { every: 1s }\n")
     }
 
     static func send(_ lines: [String], _ socket: String) async throws {

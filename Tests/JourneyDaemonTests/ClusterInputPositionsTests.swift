@@ -15,7 +15,7 @@ struct ClusterInputPositionsTests {
         try await ClusterPeers.with { peers in
             try peers.configure(fixture, partitions: 2)
             let tailed = fixture.root + "/events.jsonl"
-            let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            let lines = try fixture.eventLines()
             let (first, second) = (lines[..<1800], lines[1800...])
             let firstBytes = first.joined(separator: "\n") + "\n"
             try firstBytes.write(toFile: tailed, atomically: false, encoding: .utf8)

@@ -30,7 +30,7 @@ struct ClusterKillLoopTests {
             for name in names { (instances[name], sockets[name]) = try peers.startInstance(name, fixture) }
             defer { for process in instances.values { process.signal(SIGKILL) } }
             #expect(await eventually(timeout: .seconds(120)) { names.allSatisfy { FileManager.default.fileExists(atPath: sockets[$0]!) } })
-            let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            let lines = try fixture.eventLines()
             let chunk = long ? 5000 : 1000  // a kill after every fourth chunk: 3 kills in the short version, 10 in the long one
             var random = SplitMix(seed: 99)
             var kills = 0

@@ -21,8 +21,7 @@ struct ClusterOperatorTests {
         try await ClusterPeers.with { peers in
             try peers.configure(fixture, partitions: partitions, ttl: "2s")
             // Checkpoints every second while the log grows: the one after `forget` comes soon.
-            let yaml = try String(contentsOfFile: fixture.rules + "/journeyd.yaml", encoding: .utf8)
-            try (yaml + "state:\n  checkpoint: { every: 1s }\n").write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+            try fixture.appendSettings("state:\n  checkpoint: { every: 1s }\n")
             let (a, socketA) = try peers.startInstance("a", fixture)
             defer { a.signal(SIGKILL) }
             let (b, _) = try peers.startInstance("b", fixture)
@@ -31,7 +30,7 @@ struct ClusterOperatorTests {
             let leases = await peers.leaseCounts()
             #expect(spread, "\(leases)")
             #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: socketA) })
-            let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            let lines = try fixture.eventLines()
             let answered = try await offThread { try exchange(lines, at: socketA) }
             #expect(answered.count == lines.count && answered.allSatisfy { $0.hasPrefix("ok ") })
             let replay = try clusterReplay(fixture, partitions: partitions)

@@ -33,7 +33,7 @@ struct ClusterRebalanceTests {
             for name in names { (instances[name], sockets[name]) = try peers.startInstance(name, fixture) }
             defer { for process in instances.values { process.signal(SIGKILL) } }
             #expect(await eventually(timeout: .seconds(120)) { names.allSatisfy { FileManager.default.fileExists(atPath: sockets[$0]!) } })
-            let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            let lines = try fixture.eventLines()
             var stops: [Duration] = []
             var start = 0, turn = 0
             while start < lines.count {

@@ -31,7 +31,7 @@ struct ClusterStaleOwnerTests {
             let leases = await peers.leaseCounts()
             #expect(spread, "\(leases)")
             #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: socketA) })
-            let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            let lines = try fixture.eventLines()
             let half = lines.count / 2
             let first = Array(lines[..<half]), second = Array(lines[half...])
             let answered = try await offThread { try exchange(first, at: socketA) }

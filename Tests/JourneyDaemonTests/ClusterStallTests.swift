@@ -19,7 +19,7 @@ struct ClusterStallTests {
             let (instance, socket) = try peers.startInstance("a", fixture, environment: ["JOURNEYD_FAULT_STALL_FOLLOWER": "0"])
             defer { instance.signal(SIGKILL) }
             #expect(await eventually(timeout: .seconds(120)) { FileManager.default.fileExists(atPath: socket) })
-            let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+            let lines = try fixture.eventLines()
             let sent = ContinuousClock.now
             let answers = try await offThread { try exchange(lines, at: socket) }
             #expect(answers.count == lines.count && answers.allSatisfy { $0.hasPrefix("ok ") })

@@ -75,7 +75,6 @@ struct DaemonFixture {
             ])
     }
 
-    /// The daemon on the wall clock, logging to `root/daemon.log`, until stopped.
     /// Turns on the HTTP input in journeyd.yaml with one source, `site`, whose write key is `key`;
     /// `settings` are more lines of `inputs.http`, like `idle_timeout: 1s`.
     func enableHTTPInput(key: String = "wk-site", settings: [String] = []) throws {
@@ -85,11 +84,23 @@ struct DaemonFixture {
             .write(toFile: rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
     }
 
+    /// The daemon on the wall clock, logging to `root/daemon.log`, until stopped.
     func startLiveDaemon(extra: [String] = []) throws -> ChildProcess {
         try ChildProcess(journeydBinary, ["run", "--rules", rules, "--state", state, "--spool", spool] + extra, output: root + "/daemon.log")
     }
 
     var log: String { (try? String(contentsOfFile: root + "/daemon.log", encoding: .utf8)) ?? "" }
+
+    /// The fixture's events, one JSON line each, in the order they are sent (`all.jsonl`).
+    func eventLines() throws -> [String] {
+        try String(contentsOfFile: root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    /// Adds `yaml` (top-level keys, each line ending in a newline) to the rules' journeyd.yaml.
+    func appendSettings(_ yaml: String) throws {
+        let current = (try? String(contentsOfFile: rules + "/journeyd.yaml", encoding: .utf8)) ?? ""
+        try (current + yaml).write(toFile: rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
+    }
 
     /// Replaces a file the way editors and deploy tools should: write aside, rename over.
     func install(_ text: String, at relative: String) throws {

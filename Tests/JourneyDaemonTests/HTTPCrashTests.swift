@@ -57,7 +57,7 @@ struct HTTPCrashTests {
         try "wk-crash\n".write(toFile: fixture.rules + "/crash.key", atomically: true, encoding: .utf8)
         try "inputs:\n  http:\n    sources:\n      - { name: shop, key_file: crash.key }\n"
             .write(toFile: fixture.rules + "/journeyd.yaml", atomically: true, encoding: .utf8)
-        let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+        let lines = try fixture.eventLines()
         let batches = stride(from: 0, to: lines.count, by: 100).map { Array(lines[$0..<min(lines.count, $0 + 100)]) }
 
         let daemon = Incarnation(fixture: fixture, port: freePort())

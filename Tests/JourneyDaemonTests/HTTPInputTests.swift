@@ -15,7 +15,7 @@ struct HTTPInputTests {
     @Test func theSDKsGiveTheTouchesOfReplayAndTheScrapeCountsThem() async throws {
         let fixture = try DaemonFixture(events: 2000, files: 0, seed: 23)
         defer { fixture.remove() }
-        var lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+        var lines = try fixture.eventLines()
         let last = #"2026-11-30T00:00:00Z"#
         lines += [
             #"{"type":"page","userId":"visitor-1","name":"Pricing","messageId":"extra-page","timestamp":"\#(last)"}"#,

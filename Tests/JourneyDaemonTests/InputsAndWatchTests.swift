@@ -57,7 +57,7 @@ struct InputAgreementTests {
     @Test func theTCPSocketGivesExactlyTheTouchesOfReplay() async throws {
         let fixture = try DaemonFixture(events: 4000, files: 0, seed: 11)
         defer { fixture.remove() }
-        let lines = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+        let lines = try fixture.eventLines()
         let port = freePort()
         let daemon = try fixture.startLiveDaemon(extra: ["--listen", "127.0.0.1:\(port)", "--clock", "event", "--batch", "256"])
         defer { daemon.signal(SIGKILL) }

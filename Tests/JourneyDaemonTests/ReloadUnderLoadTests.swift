@@ -27,7 +27,7 @@ struct ReloadUnderLoadTests {
         // and replay gets exactly the prefix that was sent.
         let fixture = try DaemonFixture(events: 120_000, files: 0, seed: 29)
         defer { fixture.remove() }
-        let pool = try String(contentsOfFile: fixture.root + "/all.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+        let pool = try fixture.eventLines()
         let socketPath = fixture.root + "/events.sock"
         let control = fixture.root + "/state/control.sock"
         let daemon = try ChildProcess(
