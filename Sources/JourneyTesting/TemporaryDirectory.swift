@@ -15,8 +15,18 @@ public struct TemporaryDirectory: Sendable {
         path = String(cString: made)
     }
 
+    /// Removes the directory and everything in it. A file that another thread removes meanwhile (a
+    /// listener unlinking its socket as it closes) fails Foundation's removal of the whole tree; it is
+    /// tried again.
     public func remove() {
-        try? FileManager.default.removeItem(atPath: path)
+        for _ in 0..<5 {
+            do {
+                try FileManager.default.removeItem(atPath: path)
+                return
+            } catch {
+                if !FileManager.default.fileExists(atPath: path) { return }
+            }
+        }
     }
 
     /// `path/relative`.

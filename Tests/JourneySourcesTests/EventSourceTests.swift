@@ -59,6 +59,10 @@ struct EventSourceTests {
                     makeSource: { _ in SocketSource(listeners: [try .unix(path)], maxLineBytes: 32 * 1024) },
                     produce: { lines in try await producer.send(lines) },
                     answers: { try await producer.answers(atLeast: $0) }, resumes: false))
+            // The stopped source waits for its producer (lines in flight, never answered) until it hangs
+            // up; then its thread ends and removes the socket — before the directory goes, not during.
+            producer.close()
+            #expect(await eventually(timeout: .seconds(60)) { !FileManager.default.fileExists(atPath: path) })
         }
     }
 
@@ -169,6 +173,7 @@ final class SocketProducer: @unchecked Sendable {
         guard fd >= 0 else { return }
         shutdown(fd, Int32(SHUT_RDWR))
         Glibc.close(fd)
+        fd = -1  // closed once: a second close could hit a descriptor another test opened since
     }
 }
 
