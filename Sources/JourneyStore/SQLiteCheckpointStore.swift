@@ -128,7 +128,7 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
             for hash in checkpoint.tombstones { try putTombstone.execute(arguments: [hash, partition]) }
             let putTouch = try BoundStatement(
                 db, "INSERT OR REPLACE INTO outbox_entries (touch_id, partition, user, state, due, entry) VALUES (?, ?, ?, ?, ?, ?)")
-            for i in Self.keyOrder(checkpoint.outbox.map(\.touch.id)) {
+            for i in Self.keyOrder(checkpoint.outbox.map { ($0.touch.user, $0.touch.id) }) {
                 let id = checkpoint.outbox[i].touch.id
                 w.bytes.removeAll(keepingCapacity: true)
                 checkpoint.outbox[i].encode(into: &w)
@@ -175,17 +175,27 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
         if !checkpoint.forgottenUsers.isEmpty { try eraseWriteAheadLog() }
     }
 
-    /// The indices of `ids` in key order, as SQLite's B-tree (BINARY collation) sorts them. Touch ids are
-    /// 16 lowercase hex digits, whose order is their value's: sorted as integers, not as 16-byte strings
-    /// (each compare of two heap strings retains both — a back-fill's last checkpoint holds ~50,000).
-    static func keyOrder(_ ids: [String]) -> [Int] {
-        var keyed: [(key: UInt64, index: Int)] = []
-        keyed.reserveCapacity(ids.count)
-        for (index, id) in ids.enumerated() {
-            guard id.utf8.count == 16, let key = Self.hexValue(id.utf8) else { return ids.indices.sorted { ids[$0] < ids[$1] } }
-            keyed.append((key, index))
+    /// The indices of `keys` in the order of the outbox table's key, (user, touch id), as SQLite's B-tree
+    /// (BINARY collation: UTF-8 bytes) sorts them: each row then goes in next to the previous one instead
+    /// of at random. Users are ranked once, not compared per pair (each compare of two heap strings retains
+    /// both — a back-fill's last checkpoint holds ~50,000 touches); touch ids, 16 lowercase hex digits,
+    /// sort as their value.
+    static func keyOrder(_ keys: [(user: String, id: String)]) -> [Int] {
+        func precedes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+        var ranks: [String: Int] = [:]
+        for key in keys { ranks[key.user] = 0 }
+        for (rank, user) in ranks.keys.sorted(by: precedes).enumerated() { ranks[user] = rank }
+        var keyed: [(user: Int, id: UInt64, index: Int)] = []
+        keyed.reserveCapacity(keys.count)
+        for (index, key) in keys.enumerated() {
+            guard key.id.utf8.count == 16, let id = Self.hexValue(key.id.utf8) else {
+                return keys.indices.sorted { a, b in
+                    keys[a].user == keys[b].user ? precedes(keys[a].id, keys[b].id) : precedes(keys[a].user, keys[b].user)
+                }
+            }
+            keyed.append((ranks[key.user]!, id, index))
         }
-        return keyed.sorted { $0.key < $1.key }.map(\.index)
+        return keyed.sorted { ($0.user, $0.id) < ($1.user, $1.id) }.map(\.index)
     }
 
     /// The value of 16 lowercase hex digits; nil for anything else.
@@ -226,7 +236,7 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
                         at: Timestamp(milliseconds: row["at"])))
             }
             let outbox = try Row.fetchCursor(
-                db, sql: "SELECT entry FROM outbox_entries WHERE partition = ? AND state IN ('pending', 'attempting', 'retry') ORDER BY due",
+                db, sql: "SELECT entry FROM outbox_entries WHERE partition = ? AND \(SQLiteSchema.waitingCondition) ORDER BY due",
                 arguments: [partition])
             while let row = try outbox.next() {
                 restored.outbox.append(try Self.decodeFirstColumn(row, "outbox entry") { r throws(BinaryDecodingError) in try OutboxEntry(from: &r) })
@@ -363,7 +373,9 @@ extension SQLiteCheckpointStore {
     }
 
     public func outbox(in state: DeliveryState, limit: Int) throws(StoreError) -> [OutboxEntry] {
-        try entries("SELECT entry FROM outbox_entries WHERE state = ? ORDER BY due, touch_id LIMIT ?", [state.rawValue, limit])
+        // Waiting states through the index of waiting touches; final ones (few are asked for) by a scan.
+        let waiting = state.isFinal ? "" : SQLiteSchema.waitingCondition + " AND "
+        return try entries("SELECT entry FROM outbox_entries WHERE \(waiting)state = ? ORDER BY due, touch_id LIMIT ?", [state.rawValue, limit])
     }
 
     /// Every outbox entry, oldest first (reports and tests).

@@ -104,4 +104,59 @@ struct CheckpointStoreTests {
             #expect(try store.integrityCheck() == "ok")
         }
     }
+    /// Touches are keyed by user and only those not yet final are indexed by due (v6): a checkpoint writes
+    /// a sent touch into one B-tree, not three, and the restore and the listing of waiting touches still
+    /// read through the index. A v5 database's touches are carried over.
+    @Test func aVersion5OutboxIsKeyedByUserWithOnlyWaitingTouchesIndexed() throws {
+        try withTemporaryDirectory(prefix: "journeyd-store") { dir in
+            let path = dir + "/state.sqlite"
+            func touch(_ id: String, of user: String = "ada", at ms: Int64, _ state: DeliveryState) -> OutboxEntry {
+                let touch = Touch(
+                    id: id, user: user, journey: "cart", version: "v1", enrollment: user + "#1", step: "remind", channel: "email",
+                    template: "cart_reminder", at: Timestamp(milliseconds: ms))
+                return OutboxEntry(touch: touch, message: RenderedMessage(text: id), state: state)
+            }
+            let queue = try DatabaseQueue(path: path)
+            try SQLiteSchema.migrator.migrate(queue, upTo: "v5: tombstones of forgotten users")
+            try queue.write { db in
+                for entry in [touch("t3", at: 3, .retry), touch("t1", at: 1, .sent), touch("t2", at: 2, .pending), touch("t4", at: 4, .deadLetter)] {
+                    var w = ByteWriter()
+                    entry.encode(into: &w)
+                    try db.execute(
+                        sql: "INSERT INTO outbox_entries (touch_id, partition, user, state, due, entry) VALUES (?, 0, ?, ?, ?, ?)",
+                        arguments: [entry.touch.id, entry.touch.user, entry.state.rawValue, entry.touch.at.milliseconds, Data(w.bytes)])
+                }
+            }
+            try queue.close()
+
+            let store = try SQLiteCheckpointStore(path: path)
+            #expect(try store.restore(partition: 0).outbox.map(\.touch.id) == ["t2", "t3"])
+            var checkpoint = Checkpoint(partition: 0, logSequence: 3, rulesVersion: "r", timerSeq: 0, takenAt: .distantPast)
+            checkpoint.outbox = [touch("t5", of: "bob", at: 0, .pending), touch("t2", at: 2, .sent)]
+            try store.write(checkpoint)
+            #expect(try store.restore(partition: 0).outbox.map(\.touch.id) == ["t5", "t3"])
+            #expect(try store.outbox(in: .retry, limit: 10).map(\.touch.id) == ["t3"])
+            #expect(try store.outbox(in: .sent, limit: 10).map(\.touch.id) == ["t1", "t2"])
+            #expect(try store.outbox(in: .deadLetter, limit: 10).map(\.touch.id) == ["t4"])
+            #expect(try store.outbox(of: "ada").map(\.touch.id) == ["t1", "t2", "t3", "t4"])
+            #expect(try store.integrityCheck() == "ok")
+
+            let reader = try DatabaseQueue(path: path)
+            defer { try? reader.close() }
+            try reader.read { db in
+                let indexed = try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM outbox_entries INDEXED BY outbox_entries_waiting WHERE \(SQLiteSchema.waitingCondition)")
+                #expect(indexed == 2)
+                for query in [
+                    "SELECT entry FROM outbox_entries WHERE partition = 0 AND \(SQLiteSchema.waitingCondition) ORDER BY due",
+                    "SELECT entry FROM outbox_entries WHERE \(SQLiteSchema.waitingCondition) AND state = 'retry' ORDER BY due, touch_id",
+                ] {
+                    let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + query).map { $0["detail"] as String }.joined(separator: "; ")
+                    #expect(plan.contains("outbox_entries_waiting"), "\(query): \(plan)")
+                }
+                let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT entry FROM outbox_entries WHERE user = 'ada'").map { $0["detail"] as String }
+                #expect(plan.joined().contains("PRIMARY KEY"), "\(plan)")
+            }
+        }
+    }
 }
