@@ -51,6 +51,8 @@ public final class LiquidTemplate: Sendable {
     let counterCount: Int
     let bindings: [SlotBinding]
     let slotNames: [String]
+    /// The context roots it can read (all of them in an open scope): what a renderer must build.
+    public let roots: TemplateContext.Roots
     /// The bytes of literal text: a first guess at the output's size.
     let sizeHint: Int
 
@@ -79,6 +81,7 @@ public final class LiquidTemplate: Sendable {
         self.counterCount = compiled.counterCount
         self.bindings = compiled.bindings
         self.slotNames = compiled.slotNames
+        self.roots = compiled.rootsRead
         self.sizeHint = Self.literalBytes(compiled.nodes)
     }
 

@@ -46,6 +46,14 @@ public struct TemplateContext: Sendable {
         static let byName: [String: Root] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.name, $0) })
     }
 
+    /// Some of the roots: those a compiled template can read (``LiquidTemplate/roots``).
+    public struct Roots: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public init(_ root: Root) { rawValue = 1 << root.rawValue }
+        public static let all = Roots(rawValue: (1 << Root.allCases.count) - 1)
+    }
+
     public var user: Value
     public var event: Value
     public var enrollment: Value
@@ -101,12 +109,18 @@ public struct TemplateContext: Sendable {
     ///   - event: the event being handled when the send step ran, if one was.
     ///   - enrollment: the user's enrollment in the touch's journey; by default the touch's ``Touch/origin``.
     ///   - zone: the user's zone (their `timezone` trait, else the configured default).
+    ///   - roots: the roots to build (those the templates to render read); the others stay null. Building
+    ///     `event` (the whole event as a value) and `enrollment` (dates as text, the trigger) for a template
+    ///     that reads only `user.first_name` was half the cost of rendering a touch.
     public init(
         touch: Touch, traits: Value, event: Event? = nil, enrollment: Enrollment? = nil, zone: Zone,
-        unsubscribeURL: String? = nil
+        unsubscribeURL: String? = nil, reading roots: Roots = .all
     ) {
+        func has(_ root: Root) -> Bool { roots.contains(Roots(root)) }
         var enrollmentValue = Value.null
-        if let enrollment {
+        if !has(.enrollment) {
+            // not read
+        } else if let enrollment {
             enrollmentValue = [
                 "id": .string(touch.enrollment), "key": .string(enrollment.key),
                 "entered_at": .string(enrollment.enteredAt.iso8601), "trigger": Self.segmentShape(enrollment.trigger),
@@ -122,9 +136,10 @@ public struct TemplateContext: Sendable {
             enrollmentValue = ["id": .string(touch.enrollment)]
         }
         self.init(
-            user: traits, userID: touch.user, event: event?.jsonValue ?? .null,
-            enrollment: enrollmentValue, journey: ["id": .string(touch.journey), "version": .string(touch.version)],
-            touch: ["id": .string(touch.id), "channel": .string(touch.channel), "step": .string(touch.step)],
+            user: has(.user) ? traits : .emptyObject, userID: has(.user) ? touch.user : nil,
+            event: has(.event) ? event?.jsonValue ?? .null : .null, enrollment: enrollmentValue,
+            journey: has(.journey) ? ["id": .string(touch.journey), "version": .string(touch.version)] : .null,
+            touch: has(.touch) ? ["id": .string(touch.id), "channel": .string(touch.channel), "step": .string(touch.step)] : .null,
             unsubscribeURL: unsubscribeURL, zone: zone, now: touch.at)
     }
 

@@ -40,7 +40,9 @@ public struct TouchRenderer: Sendable {
         }
         let traits = user?.traits ?? .emptyObject
         let zone = user?.zone(default: rules.settings.defaultZone) ?? rules.settings.defaultZone
-        var context = TemplateContext(touch: touch, traits: traits, event: event, zone: zone)
+        // Only the roots the template (and the unsubscribe link) read are built.
+        let roots = template.message.roots.union(unsubscribe?.roots ?? [])
+        var context = TemplateContext(touch: touch, traits: traits, event: event, zone: zone, reading: roots)
         do {
             var unsubscribeURL: String?
             if let unsubscribe {

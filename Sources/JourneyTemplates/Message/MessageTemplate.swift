@@ -101,6 +101,11 @@ public struct MessageTemplate: Sendable {
         self.warnings = diagnostics
     }
 
+    /// The context roots its parts can read: what a renderer must build.
+    public var roots: TemplateContext.Roots {
+        headers.reduce(into: (text?.roots ?? []).union(html?.roots ?? [])) { $0.formUnion($1.template.roots) }
+    }
+
     public func template(for header: MessageHeader) -> LiquidTemplate? {
         headers.first { $0.header == header }?.template
     }

@@ -102,6 +102,7 @@ extension TemplateCompiler {
         }
         let nodes = sub.compileSource()
         diagnostics += sub.diagnostics
+        rootsRead.formUnion(sub.rootsRead)
         html = sub.html
         guard let nodes, !sub.hasErrors else { return nil }
         let partial = CompiledPartial(nodes: nodes, slotCount: sub.slotCount, counterCount: sub.counters.count, bindings: sub.bindings)

@@ -14,6 +14,7 @@ struct TemplateCompiler {
         /// Each slot's variable name, for reports of undefined values.
         var slotNames: [String]
         var counterCount: Int
+        var rootsRead: TemplateContext.Roots
     }
 
     enum LoopKind {
@@ -47,6 +48,10 @@ struct TemplateCompiler {
     var slotCount = 0
     var slotNames: [String] = []
     var bindings: [SlotBinding] = []
+    /// The context roots this template (and the partials compiled into it or rendered from it) can read:
+    /// a renderer builds only those (``TemplateContext/init(touch:traits:event:enrollment:zone:unsubscribeURL:reading:)``).
+    /// Every root name is resolved in ``variableSlot(_:)`` or ``resolve(_:_:at:)``, which note it here.
+    var rootsRead: TemplateContext.Roots = []
     var counters: [String: Int] = [:]
     /// Whether some `for` of this source says `offset: continue`: loops then note where they stop.
     var continuesLoops = false
@@ -92,7 +97,8 @@ struct TemplateCompiler {
         guard let nodes = compileSource() else { return nil }
         guard !hasErrors else { return nil }
         return Compiled(
-            nodes: nodes, slotCount: slotCount, bindings: bindings, slotNames: slotNames, counterCount: counters.count)
+            nodes: nodes, slotCount: slotCount, bindings: bindings, slotNames: slotNames, counterCount: counters.count,
+            rootsRead: scope == .open ? .all : rootsRead)
     }
 
     /// Compiles the current source (``map``) from its first token to its end.
@@ -155,6 +161,7 @@ struct TemplateCompiler {
         let slot = newSlot(name)
         variables[name] = slot
         if let root = TemplateContext.Root.byName[name] {
+            rootsRead.insert(.init(root))
             bindings.append(SlotBinding(slot: slot, source: .root(root)))
             untrustedSlots.insert(slot)
         } else if scope == .open {
@@ -184,6 +191,7 @@ struct TemplateCompiler {
                     "\(name).\(member) is never set (\(name) has \(members.joined(separator: ", ")))\(Suggestions.didYouMean(member, in: members))"
                 )
             }
+            rootsRead.insert(.init(root))
             return .root(root, path)
         }
         if scope == .open { return .slot(variableSlot(name), path) }
