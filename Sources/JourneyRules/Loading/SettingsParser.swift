@@ -76,7 +76,7 @@ enum SettingsParser {
                         d.checkpointEvery = span
                     }
                 }
-                if let node = cm["log_bytes"], let bytes = reader.integer(node, "state.checkpoint.log_bytes", in: 1_048_576...1 << 40) {
+                if let node = cm["log_bytes"], let bytes = reader.byteSize(node, "state.checkpoint.log_bytes", in: 1_048_576...1 << 40) {
                     d.checkpointLogBytes = bytes
                 }
             }

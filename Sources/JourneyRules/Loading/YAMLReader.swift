@@ -452,6 +452,49 @@ final class YAMLReader {
         return span
     }
 
+    /// A size in bytes: a whole number (`268435456`), or one with a unit — `KiB`, `MiB`, `GiB`, `TiB`
+    /// (powers of 1024) or `kB`/`KB`, `MB`, `GB`, `TB` (powers of 1000), `B` — with or without a space
+    /// (`256MiB`, `1.5 GiB`). A fraction is allowed with a unit and rounded down to whole bytes.
+    func byteSize(_ node: YAMLNode, _ path: String, in range: ClosedRange<Int>) -> Int? {
+        let expected = "a size like 256MiB, 1GB or 1048576 (bytes)"
+        guard let s = scalar(node, path, expected: expected) else { return nil }
+        guard let bytes = Self.byteSize(s) else {
+            error(at: node, path, "expected \(expected), found `\(Self.shown(s))`")
+            return nil
+        }
+        guard range.contains(bytes) else {
+            error(at: node, path, "must be from \(Self.byteText(range.lowerBound)) to \(Self.byteText(range.upperBound)), found `\(Self.shown(s))`")
+            return nil
+        }
+        return bytes
+    }
+
+    static let byteUnits: [(name: String, factor: Double)] = [
+        ("B", 1), ("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("TiB", 1_099_511_627_776),
+        ("kB", 1e3), ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12),
+    ]
+
+    /// The bytes `text` says (see ``byteSize(_:_:in:)``); nil when it is not a size.
+    static func byteSize(_ text: String) -> Int? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if !trimmed.isEmpty, trimmed.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) { return Int(trimmed) }
+        let number = trimmed.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+        let unit = trimmed.dropFirst(number.count).trimmingCharacters(in: .whitespaces)
+        guard !number.isEmpty, number.first != ".", number.last != ".", let value = Double(number),
+            let factor = byteUnits.first(where: { $0.name == unit })?.factor
+        else { return nil }
+        let bytes = (value * factor).rounded(.down)
+        return bytes < 9.2e18 ? Int(bytes) : nil
+    }
+
+    /// A byte count the way settings write it: in the largest power-of-1024 unit it is a whole number of.
+    static func byteText(_ bytes: Int) -> String {
+        for (name, factor) in byteUnits[1...4].reversed() where bytes >= Int(factor) && bytes % Int(factor) == 0 {
+            return "\(bytes / Int(factor))\(name)"
+        }
+        return "\(bytes) bytes"
+    }
+
     /// A positive whole number of days written as a duration (`3d`, `2w`).
     func wholeDays(_ node: YAMLNode, _ path: String) -> Int? {
         guard let s = scalar(node, path, expected: "whole days like 3d or 2w") else { return nil }
