@@ -61,12 +61,16 @@ extension Stages {
         return process
     }
 
-    /// Waits until a checkpoint was written after the load and none followed for 12 s (at most ten
-    /// minutes): a checkpoint is written only while users changed, so every user is then in one and
-    /// compacted — memory read before that is the ingest's, not what the users cost.
-    func awaitLastCheckpoint(rules: String, state: String) {
+    /// How many checkpoints the daemon has written: read before a load, for ``awaitLastCheckpoint(rules:state:after:)``.
+    func checkpoints(rules: String, state: String) -> Double { daemonStatus(rules: rules, state: state)["checkpoints"] ?? 0 }
+
+    /// Waits until a checkpoint was written after the load (more than `start`, read before it) and none
+    /// followed for 12 s (at most ten minutes): a checkpoint is written only while users changed, so every
+    /// user is then in one and compacted — memory read before that is the ingest's, not what the users
+    /// cost. (`start` read after the load missed a checkpoint written meanwhile, and with a small load
+    /// that could be the last one: the wait then took its ten minutes.)
+    func awaitLastCheckpoint(rules: String, state: String, after start: Double) {
         let deadline = Date().addingTimeInterval(600)
-        let start = daemonStatus(rules: rules, state: state)["checkpoints"] ?? 0
         var last = start
         var since = Date()
         while Date() < deadline {
@@ -133,9 +137,10 @@ extension Stages {
         let loaded = Date()
         for half in 0..<2 {
             let name = "signups-\(half).jsonl"
+            let before = checkpoints(rules: rules, state: state)
             try FileManager.default.moveItem(atPath: state + "/" + name, toPath: state + "/spool/incoming/" + name)
             while FileManager.default.fileExists(atPath: state + "/spool/incoming/" + name) { usleep(100_000) }
-            awaitLastCheckpoint(rules: rules, state: state)
+            awaitLastCheckpoint(rules: rules, state: state, after: before)
             memory.append(settledMemory(process.processIdentifier))
         }
         let seconds = Date().timeIntervalSince(loaded)

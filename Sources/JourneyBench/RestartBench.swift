@@ -57,9 +57,10 @@ extension Stages {
         try settings(checkpointEvery: "5s")
         let loading = Date()
         var process = try launch(arguments)
+        let written = checkpoints(rules: rules, state: state)
         feed("signups.jsonl")
         feed("padding.jsonl")
-        awaitLastCheckpoint(rules: rules, state: state)
+        awaitLastCheckpoint(rules: rules, state: state, after: written)
         process.terminate()
         process.waitUntilExit()
         // 2. Checkpoints once an hour: the next events stay after the last checkpoint. Killed once they are logged.

@@ -44,9 +44,10 @@ extension Stages {
         var memory = [memoryKilobytes(process.processIdentifier)]
         for half in 0..<2 {
             let name = "users-\(half).jsonl"
+            let before = checkpoints(rules: rules, state: state)
             try FileManager.default.moveItem(atPath: state + "/" + name, toPath: state + "/spool/incoming/" + name)
             while FileManager.default.fileExists(atPath: state + "/spool/incoming/" + name) { usleep(100_000) }
-            awaitLastCheckpoint(rules: rules, state: state)
+            awaitLastCheckpoint(rules: rules, state: state, after: before)
             memory.append(settledMemory(process.processIdentifier))
         }
         let slope = Double(memory[2].anonymous - memory[1].anonymous) * 1024 / Double(count / 2)
