@@ -152,7 +152,11 @@ let package = Package(
         .testTarget(name: "JourneySourcesTests", dependencies: ["JourneySources", "JourneyCore", "JourneyTesting"]),
         .testTarget(
             name: "JourneyHTTPTests",
-            dependencies: ["JourneyHTTP", "JourneyCore", "JourneyEvents", "JourneyTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "JourneyHTTP", "JourneyCore", "JourneyEvents", "JourneyTesting", .product(name: "Logging", package: "swift-log"),
+                // A listening channel of its own for the listener's pause after a failed accept (AcceptPauseTests).
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             exclude: ["Peers"]  // Python test peers (the Segment and RudderStack SDKs), started by the tests
         ),
 
