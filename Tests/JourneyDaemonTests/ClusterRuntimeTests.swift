@@ -295,14 +295,18 @@ struct ClusterRuntimeTests {
     @Test func aPartitionThatDoesNotStopHoldsTheOwnershipLoopUpForABoundedTime() async throws {
         let log = try await deliversAcross(seed: 11, environment: ["JOURNEYD_FAULT_DEAF_FOLLOWER": "0"]) { peers, control in
             await peers.postgres.halt()
-            var failing = ""
-            // Down until both lapsed leases are forgotten (nothing left to renew: the renewals stop failing),
-            // which the loop does for partition 0 only once it gave up waiting for it.
+            var (failing, owned) = ("", "")
+            // Down until both lapsed leases are forgotten (none owned, nothing left to renew: the renewals
+            // stop failing), which the loop does for partition 0 only once it gave up waiting for it. (Not
+            // just "ownership failing" without "leases failing": a heartbeat can fail before any renewal
+            // does, and PostgreSQL was then back before a lease lapsed — a loaded run saw it.)
             let told = await eventually(timeout: .seconds(120), interval: .milliseconds(200)) {
-                failing = ((try? await ClusterPeers.status(control: control))?["failing"] as? String) ?? ""
-                return failing.contains("ownership failing for ") && !failing.contains("leases failing")
+                let status = try? await ClusterPeers.status(control: control)
+                failing = (status?["failing"] as? String) ?? ""
+                owned = (status?["partitions"] as? String) ?? ""
+                return owned.hasPrefix("0 of 2") && failing.contains("ownership failing for ") && !failing.contains("leases failing")
             }
-            #expect(told, "status while PostgreSQL is down: \(failing)")
+            #expect(told, "status while PostgreSQL is down: \(owned); \(failing)")
             try await peers.postgres.resume()
         }
         // Said once, naming the service that did not end.
