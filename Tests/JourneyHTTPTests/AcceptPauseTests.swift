@@ -32,11 +32,14 @@ struct AcceptPauseTests {
         #expect(notices.withLock { $0.isEmpty })
 
         let failedAt = ContinuousClock.now
-        server.pipeline.fireErrorCaught(IOError(errnoCode: EMFILE, reason: "accept"))
-        server.pipeline.fireErrorCaught(IOError(errnoCode: EMFILE, reason: "accept"))
-        // The option is read on the channel's loop after the errors were handled there (one queue, in order):
-        // the listener has stopped reading.
-        #expect(try await !reading())
+        // The failures and the reading of the option in one task on the channel's loop: the pause's end,
+        // scheduled there, cannot come between them however long this test waits to be run.
+        let pausedAtOnce = try await server.eventLoop.submit {
+            server.pipeline.fireErrorCaught(IOError(errnoCode: EMFILE, reason: "accept"))
+            server.pipeline.fireErrorCaught(IOError(errnoCode: EMFILE, reason: "accept"))
+            return try !server.syncOptions!.getOption(ChannelOptions.autoRead)
+        }.get()
+        #expect(pausedAtOnce, "the listener went on reading")
         // Generous: the pause is 100 ms, a loaded machine may take longer to run the task that ends it.
         while try await !reading(), ContinuousClock.now - failedAt < .seconds(60) {
             try await Task.sleep(for: .milliseconds(5))
