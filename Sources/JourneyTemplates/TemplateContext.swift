@@ -117,30 +117,31 @@ public struct TemplateContext: Sendable {
         unsubscribeURL: String? = nil, reading roots: Roots = .all
     ) {
         func has(_ root: Root) -> Bool { roots.contains(Roots(root)) }
-        var enrollmentValue = Value.null
-        if !has(.enrollment) {
-            // not read
-        } else if let enrollment {
-            enrollmentValue = [
+        self.init(
+            user: has(.user) ? traits : .emptyObject, userID: has(.user) ? touch.user : nil,
+            event: has(.event) ? event?.jsonValue ?? .null : .null,
+            enrollment: has(.enrollment) ? Self.enrollmentValue(of: touch, enrollment) : .null,
+            journey: has(.journey) ? ["id": .string(touch.journey), "version": .string(touch.version)] : .null,
+            touch: has(.touch) ? ["id": .string(touch.id), "channel": .string(touch.channel), "step": .string(touch.step)] : .null,
+            unsubscribeURL: unsubscribeURL, zone: zone, now: touch.at)
+    }
+
+    /// `enrollment.*` of a touch: its enrollment's, else the touch's ``Touch/origin``, else just the id.
+    static func enrollmentValue(of touch: Touch, _ enrollment: Enrollment?) -> Value {
+        if let enrollment {
+            return [
                 "id": .string(touch.enrollment), "key": .string(enrollment.key),
                 "entered_at": .string(enrollment.enteredAt.iso8601), "trigger": Self.segmentShape(enrollment.trigger),
                 "variant": enrollment.variant.map(Value.string) ?? .null,
             ]
         } else if let origin = touch.origin {
-            enrollmentValue = [
+            return [
                 "id": .string(touch.enrollment), "key": .string(origin.key),
                 "entered_at": .string(origin.enteredAt.iso8601), "trigger": Self.segmentShape(origin.trigger),
                 "variant": origin.variant.map(Value.string) ?? .null,
             ]
-        } else {
-            enrollmentValue = ["id": .string(touch.enrollment)]
         }
-        self.init(
-            user: has(.user) ? traits : .emptyObject, userID: has(.user) ? touch.user : nil,
-            event: has(.event) ? event?.jsonValue ?? .null : .null, enrollment: enrollmentValue,
-            journey: has(.journey) ? ["id": .string(touch.journey), "version": .string(touch.version)] : .null,
-            touch: has(.touch) ? ["id": .string(touch.id), "channel": .string(touch.channel), "step": .string(touch.step)] : .null,
-            unsubscribeURL: unsubscribeURL, zone: zone, now: touch.at)
+        return ["id": .string(touch.enrollment)]
     }
 
     /// A Segment-shaped event object with a `name` member too (the track event's name), so that
