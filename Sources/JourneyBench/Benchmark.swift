@@ -243,7 +243,7 @@ struct Stages {
         }
         report.line("## engine alone: 100 journeys loaded, \(events) pre-parsed events over 100 event names")
         report.line("")
-        report.line("- \(fmt(engine.seconds)) s wall, \(fmt(engine.cpu)) s CPU → **\(rate(Double(events) / engine.cpu)) events/s per core** (\(entered) enrollments, \(touches) touches, \(simulator.store.users.count) users)")
+        report.line("- \(fmt(engine.seconds)) s wall, \(fmt(engine.cpu)) s CPU → **\(rate(Double(events) / engine.cpu)) events/s per core** (\(entered) enrollments, \(touches) touches, \(simulator.store.userCount) users)")
         report.line("- peak RSS at the end: \(peakRSSMegabytes()) MB")
         report.line("")
     }

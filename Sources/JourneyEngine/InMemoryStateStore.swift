@@ -2,9 +2,11 @@ public import JourneyCore
 
 /// A ``StateStore`` held entirely in memory: for tests, `journeyd test` and `journeyd replay`.
 ///
-/// Deduplication and timers are the shared ``DedupWindow`` and ``TimerQueue``, as in the daemon.
+/// Deduplication and timers are the shared ``DedupWindow`` and ``TimerQueue``, as in the daemon. Users
+/// live in ``UserSlots``: a hash table of ids beside the states in fixed chunks, not one dictionary of
+/// whole states (see there why).
 public struct InMemoryStateStore: StateStore, Sendable {
-    public private(set) var users: [String: UserState] = [:]
+    private var slots = UserSlots()
     private var timers = TimerQueue()
     private var dedup: DedupWindow
 
@@ -12,15 +14,21 @@ public struct InMemoryStateStore: StateStore, Sendable {
         dedup = DedupWindow(window: dedupWindow, maxEntries: dedupMaxEntries)
     }
 
+    /// Every user's state by id (a copy: for tests and reports, not for the engine's path).
+    public var users: [String: UserState] { slots.all }
+
+    /// How many users the store holds (merged ids included).
+    public var userCount: Int { slots.count }
+
     public mutating func withUser<R>(_ id: String, _ body: (inout UserState) throws -> R) rethrows -> R {
-        try body(&users[id, default: UserState(id: id)])
+        try slots.withUser(id, body)
     }
 
-    public func user(_ id: String) -> UserState? { users[id] }
+    public func user(_ id: String) -> UserState? { slots.user(id) }
 
-    public func contains(user id: String) -> Bool { users.index(forKey: id) != nil }
+    public func contains(user id: String) -> Bool { slots.contains(id) }
 
-    public mutating func removeUser(_ id: String) { users[id] = nil }
+    public mutating func removeUser(_ id: String) { slots.remove(id) }
 
     public var lastTimerSeq: UInt64 { timers.lastSeq }
 
