@@ -4,7 +4,8 @@
 # unit files (hardened as shipped; a test drop-in only shortens the watchdog and restart delays and
 # enables the fault hook), and checks, failing loudly on the first broken assertion:
 #   static      systemd-analyze verify prints nothing; systemd-analyze security exposure <= 2.0
-#   start       `systemctl start` returns once READY=1 was sent; StatusText has live figures
+#   start       `systemctl start` returns once READY=1 was sent; StatusText has live figures; the soft
+#               open files limit raised to the hard one (at most 32768)
 #   reload      a good reload exits 0 and the new rules serve; a broken rule makes it exit non-zero,
 #               the unit stays active, the journal has file:line:col; SIGHUP never kills the service
 #   watchdog    a stalled processing loop is killed by systemd (Result=watchdog) and restarted
@@ -372,6 +373,14 @@ status=$(prop StatusText)
 [[ $status =~ ([0-9]+)\ events\; ]] && ((BASH_REMATCH[1] >= 20)) && [[ $status == *journeys* ]] \
   || fail "StatusText has no live figures: $status"
 ok "StatusText: $status"
+# systemd starts services at a soft open files limit of 1024 under a high hard one; journeyd raises its
+# soft limit to the hard one itself (up to 32768, the NATS client's select() ceiling).
+read -r soft hard < <(ct cat "/proc/$(prop MainPID)/limits" | awk '/^Max open files/ { print $4, $5 }')
+expected=$(( hard < 32768 ? hard : 32768 ))
+((soft == expected)) || fail "open files limit of the running service: soft $soft, hard $hard (expected soft $expected)"
+raised=$(ct journalctl -u journeyd -o cat --no-pager | grep -F "open files limit raised from 1024 to $soft" | tail -n 1)
+[[ -n $raised ]] || fail "the journal does not say journeyd raised its open files limit from systemd's 1024"
+ok "open files limit: soft $soft, hard $hard ($raised)"
 
 # ---- the HTTP input (socket-activated) and the admin listener
 [[ $(http post http-1 5) == "200 {\"success\":true}" ]] || fail "a batch posted to journeyd-http.socket was not answered 200"

@@ -75,6 +75,7 @@ public final class Daemon: Sendable {
     /// Opens everything and recovers; throws ``DaemonError`` (configuration or storage) with every reason.
     public static func start(options: Options, logger: Logger, service: any ServiceManager) async throws -> Daemon {
         CAllocator.mapLargeBlocks()
+        OpenFilesLimit.raise(logger: logger)  // before the connection budget is made from it
         let stateLock = try StateDirectoryLock(statePath: options.statePath, directory: options.stateDirectory)  // before anything in it is opened
         service.extendTimeout(microseconds: 90_000_000)  // a long log tail replays before READY
 

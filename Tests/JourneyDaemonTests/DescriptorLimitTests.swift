@@ -163,6 +163,44 @@ struct DescriptorLimitTests {
         #expect(await daemon.stop() == 0)
     }
 
+    /// Started with systemd's default limits' shape — a low soft limit under a high hard one — the daemon
+    /// raises its soft limit to the hard one itself (it waits with epoll, not select), up to the ceiling
+    /// the NATS C client's select() sets allow, and says so; its producers' budget is made from the raised
+    /// limit. A hard limit it cannot go past is left as it is.
+    /// (The hard limit can only be lowered here: the middle case takes this process's own, which is above
+    /// the ceiling on a machine under systemd's defaults and below it in a container that sets 20,000.)
+    @Test(arguments: [(soft: 64, hard: 4096), (soft: 1024, hard: DescriptorLimitTests.hardOpenFilesLimit()), (soft: 96, hard: 96)])
+    func theDaemonRaisesItsSoftOpenFilesLimitToTheHardOne(limits: (soft: Int, hard: Int)) async throws {
+        let raised = min(limits.hard, 32_768)
+        let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
+        defer { fixture.remove() }
+        let socketPath = fixture.root + "/events.sock"
+        let daemon = try ChildProcess(
+            "/usr/bin/prlimit",
+            ["--nofile=\(limits.soft):\(limits.hard)", "--", journeydBinary, "run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool, "--socket", socketPath],
+            output: fixture.root + "/daemon.log")
+        defer { daemon.signal(SIGKILL) }
+        #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("kind=ready") }, "\(fixture.log.suffix(2000))")
+        let limitsFile = try String(contentsOfFile: "/proc/\(daemon.pid)/limits", encoding: .utf8)
+        let line = limitsFile.split(separator: "\n").first { $0.hasPrefix("Max open files") }.map(String.init) ?? ""
+        let figures = line.split(separator: " ").compactMap { Int($0) }
+        #expect(figures == [raised, limits.hard], "\(line)")
+        if raised != limits.soft {
+            #expect(fixture.log.contains("open files limit raised from \(limits.soft) to \(raised) (hard limit \(limits.hard)"), "\(fixture.log.suffix(2000))")
+        } else {
+            #expect(!fixture.log.contains("open files limit raised"))
+        }
+        #expect(await daemon.stop() == 0)
+    }
+
+    /// This process's hard open files limit (a child may be given any limit up to it); unlimited reads as
+    /// the kernel's default ceiling, `fs.nr_open`.
+    static func hardOpenFilesLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        return limit.rlim_max == rlim_t.max ? 1_048_576 : Int(clamping: limit.rlim_max)
+    }
+
     /// journeyd under `prlimit --nofile=N` with the HTTP input on `port` (write key `wk-site`): binding the
     /// address itself, or on a socket `systemd-socket-activate` bound and hands over on the first connection.
     func startHTTPDaemon(_ fixture: DaemonFixture, port: UInt16, nofile: Int, handedOver: Bool, extra: [String] = []) throws -> ChildProcess {

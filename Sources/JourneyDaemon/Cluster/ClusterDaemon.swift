@@ -33,6 +33,7 @@ public final class ClusterDaemon: Sendable {
         options: Daemon.Options, cluster: ClusterSettings, logger: Logger, service: any ServiceManager
     ) async throws -> ClusterDaemon {
         CAllocator.mapLargeBlocks()
+        OpenFilesLimit.raise(logger: logger)  // before the connection budget is made from it
         let context = ChannelContext(stateDirectory: options.stateDirectory, configurationDirectory: options.rulesDirectory, logger: logger)
         let stateLock = try StateDirectoryLock(statePath: options.statePath, directory: options.stateDirectory)
         let (built, diagnostics) = await RuntimeBuilder.build(directory: options.rulesDirectory, channels: .open(context))
