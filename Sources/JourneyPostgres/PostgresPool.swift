@@ -48,8 +48,8 @@ final class PostgresPool: Sendable {
     /// Runs `body` with a connection of its own; a connection that failed is closed, not reused.
     ///
     /// `within`: how long its statements may take together. Past it the caller gets an error and the
-    /// connection is closed, not reused (the server ends its side when it next hears from it — a statement
-    /// waiting for a lock waits on until it gets it): a server that stops answering — a
+    /// connection is closed, not reused (the server ends its side within a second, even a statement
+    /// waiting for a lock: ``watchTheClient``): a server that stops answering — a
     /// host gone without a reset, a frozen process — would otherwise hold the caller for as long as TCP
     /// takes to give up, a quarter of an hour. Nil: no bound (a checkpoint takes as long as it takes).
     @discardableResult
@@ -141,8 +141,23 @@ final class PostgresPool: Sendable {
         }
         settings.options.connectTimeout = .milliseconds(configuration.connectTimeout.milliseconds)
         settings.options.additionalStartupParameters = [("application_name", configuration.applicationName)]
-        return try PostgresConnection.connect(on: group.next(), configuration: settings, id: id, logger: logger).wait()
+        let connection = try PostgresConnection.connect(on: group.next(), configuration: settings, id: id, logger: logger).wait()
+        do {
+            _ = try connection.query(Self.watchTheClient, logger: logger).wait()
+        } catch {
+            // A server before PostgreSQL 14 has no such setting: it works without (as the bound's doc says).
+            logger.debug("PostgreSQL: \(failure("set client_connection_check_interval", error))")
+        }
+        return connection
     }
+
+    /// Every connection has its server check, once a second while a statement runs, that journeyd is still
+    /// at the other end (`client_connection_check_interval`, PostgreSQL 14 and later). A caller that gives up
+    /// at its bound closes the connection, but a server process waiting for a lock does not read from the
+    /// connection until it has the lock: it waited on — for as long as the lock was held — and then did
+    /// what nobody was waiting for any more (a lease taken, a row locked meanwhile). With the check it ends
+    /// within a second of the close.
+    static let watchTheClient: PostgresQuery = "SET client_connection_check_interval = 1000"
 
     /// What went wrong, with the server's own message where it sent one (PostgresNIO's descriptions hide it).
     func failure(_ operation: String, _ error: any Error) -> StoreError {

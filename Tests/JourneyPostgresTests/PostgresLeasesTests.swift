@@ -193,10 +193,11 @@ struct PostgresLeasesTests {
 
     /// A database that stops answering (here: another session holds the leases table locked, as a frozen
     /// server or a host gone without a reset would leave a statement waiting) holds an owner no longer
-    /// than its bound: the operation fails saying so, its connection is closed (the server's side of it
-    /// goes when it next hears from it), and once the database answers again the next operation works, on
-    /// a new connection. Without the bound the
-    /// read waited for the lock for as long as the other session held it (ten minutes here).
+    /// than its bound: the operation fails saying so, its connection is closed and the server's side of it
+    /// ends too, though it was waiting for the lock (it checks that the client is still there), and once
+    /// the database answers again the next operation works, on a new connection. Without the bound the
+    /// read waited for the lock for as long as the other session held it (ten minutes here); without the
+    /// check its server process waited on for the lock after the client had gone.
     @Test func anOperationTheDatabaseDoesNotAnswerFailsWithinItsBound() async throws {
         let configuration = try await SharedPostgres.database()
         let database = configuration.database
@@ -220,6 +221,10 @@ struct PostgresLeasesTests {
         #expect(waited >= .seconds(1) && waited < .seconds(300), "gave up after \(waited), not at the bound or when the lock went")
         let renewal = await #expect(throws: StoreError.self) { try await offThread { try leases.renew([2: token], owner: "i1", ttl: .seconds(120)) } }
         #expect("\(renewal.map { "\($0)" } ?? "")".contains("no answer within"), "a renewal is bounded too")
+        let waitingForTheLock = "SELECT count(*) FROM pg_stat_activity WHERE datname = '\(database)' AND wait_event_type = 'Lock'"
+        let gone = await eventually(timeout: .seconds(120), interval: .milliseconds(100)) { (try? await server.psql(database, waitingForTheLock)) == "0" }
+        let stillWaiting = gone ? "0" : ((try? await server.psql(database, waitingForTheLock)) ?? "?")
+        #expect(gone, "the abandoned statements' server processes end while the lock is still held: \(stillWaiting) still waiting")
 
         #expect(try await server.cancel(application: "journeyd-test-blocker", in: database) == 1)
         _ = await blocker.exit()
