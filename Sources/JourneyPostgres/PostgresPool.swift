@@ -142,8 +142,12 @@ final class PostgresPool: Sendable {
         settings.options.connectTimeout = .milliseconds(configuration.connectTimeout.milliseconds)
         settings.options.additionalStartupParameters = [("application_name", configuration.applicationName)]
         let connection = try PostgresConnection.connect(on: group.next(), configuration: settings, id: id, logger: logger).wait()
+        let session = PostgresSession(connection: connection, logger: logger)
+        session.deadline = (NIODeadline.now() + .milliseconds(configuration.connectTimeout.milliseconds), configuration.connectTimeout)
         do {
-            _ = try connection.query(Self.watchTheClient, logger: logger).wait()
+            try session.run(Self.watchTheClient)
+        } catch let error as PostgresNoAnswer {
+            throw error  // a server that stops answering right after the handshake: as a connect that timed out
         } catch {
             // A server before PostgreSQL 14 has no such setting: it works without (as the bound's doc says).
             logger.debug("PostgreSQL: \(failure("set client_connection_check_interval", error))")
