@@ -258,6 +258,10 @@ struct ClusterRuntimeTests {
         #expect(renewalFailures <= 1 && renewalEnds == renewalFailures, "\(log)")
         #expect(count("error partition ownership (trying again every") == 1 && count("partition ownership works again, after ") == 1, "\(log)")
         #expect(count(" still fails (") == 0, "no reminder in a 4 s outage: \(log)")
+        // Stopping is not an outage: a renewal in flight then ends before the store closes (it failed on
+        // the closed pool once, in CI, and was told as "renewing 1 leases failed" after the stop).
+        let afterStop = log.components(separatedBy: "kind=stopped").dropFirst().joined()
+        #expect(!afterStop.contains("failed"), "\(log)")
     }
 
     /// A reload changes the event-time policy where a cluster instance applies it first, when it

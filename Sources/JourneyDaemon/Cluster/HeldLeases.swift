@@ -80,7 +80,8 @@ final class HeldLeases: Sendable {
         }
     }
 
-    /// Renews every held lease every ttl / 4 until cancelled, all in one statement.
+    /// Renews every held lease every ttl / 4 until cancelled, all in one statement. A renewal in flight
+    /// when it is cancelled finishes (bounded by the leases' `answerWithin`); the owner awaits it.
     func renewForever() async {
         var streak = FailureStreak("renewing leases")
         while !Task.isCancelled {
@@ -101,6 +102,7 @@ final class HeldLeases: Sendable {
                     pulse.working("leases")
                     streak.succeeded(logger: logger)
                 } catch {
+                    if Task.isCancelled { break }  // the instance is stopping: not an outage to report
                     pulse.failing("leases", "\(error)")
                     streak.failed(error, first: "renewing \(current.count) leases failed", logger: logger)
                 }
@@ -110,7 +112,9 @@ final class HeldLeases: Sendable {
                 streak.succeeded(logger: logger, ending: "stops: none held any more")
             }
             pulse.renewed()
-            await nap(ttl / 4)
+            // Not `nap`, which ends at once during a graceful shutdown: the leases are renewed at their pace
+            // while the partitions stop (a last checkpoint each), not back to back; the owner's cancel ends it.
+            try? await Task.sleep(for: ttl / 4)
         }
     }
 }

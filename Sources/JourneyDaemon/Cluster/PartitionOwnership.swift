@@ -86,7 +86,10 @@ struct PartitionOwnership: Service {
             leaving[p] = letGo(p, partition, held)
         }
         for task in leaving.values { await task.value }
+        // The renewal in flight ends before the leases are left and the store is closed: it failed on the
+        // closed pool otherwise, and said so as an outage after "journeyd stopped" (seen in CI).
         renewal.cancel()
+        await renewal.value
         let (leases, instance) = (self.leases, self.instance)
         try? await blocking("journeyd leases") { try leases.leave(owner: instance) }
     }
