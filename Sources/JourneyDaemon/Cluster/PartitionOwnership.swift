@@ -217,7 +217,9 @@ struct PartitionOwnership: Service {
                     partition.abandon()  // not awaited: this stop is the one the bound exists for
                     return
                 }
-                await nap(.milliseconds(100))
+                // Not `nap`: it ends at once during a graceful shutdown — when every partition is let go —
+                // and this loop then polled without a pause until the partition ended.
+                try? await Task.sleep(for: .milliseconds(100))
             }
             if partition.hasEnded {
                 if let reason = await stopping.value { logger.warning("partition \(p) stopped: \(reason)") }
