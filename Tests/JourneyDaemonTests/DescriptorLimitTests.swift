@@ -17,11 +17,7 @@ struct DescriptorLimitTests {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
         defer { fixture.remove() }
         let socketPath = fixture.root + "/events.sock"
-        // prlimit sets the limit and executes journeyd in its place: the pid is the daemon's.
-        let daemon = try ChildProcess(
-            "/usr/bin/prlimit",
-            ["--nofile=96:96", "--", journeydBinary, "run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool, "--socket", socketPath],
-            output: fixture.root + "/daemon.log")
+        let daemon = try startSocketDaemon(fixture, socket: socketPath, nofile: "96:96")
         defer { daemon.signal(SIGKILL) }
         // Ready, so that every descriptor the daemon needs of its own is open (the control socket is
         // bound after the event socket).
@@ -166,7 +162,8 @@ struct DescriptorLimitTests {
     /// Started with systemd's default limits' shape — a low soft limit under a high hard one — the daemon
     /// raises its soft limit to the hard one itself (it waits with epoll, not select), up to the ceiling
     /// the NATS C client's select() sets allow, and says so; its producers' budget is made from the raised
-    /// limit. A hard limit it cannot go past is left as it is.
+    /// limit (more producers are served than the unraised limit left room for). A hard limit it cannot go
+    /// past is left as it is.
     /// (The hard limit can only be lowered here: the middle case takes this process's own, which is above
     /// the ceiling on a machine under systemd's defaults and below it in a container that sets 20,000.)
     @Test(arguments: [(soft: 64, hard: 4096), (soft: 1024, hard: DescriptorLimitTests.hardOpenFilesLimit()), (soft: 96, hard: 96)])
@@ -175,10 +172,7 @@ struct DescriptorLimitTests {
         let fixture = try DaemonFixture(events: 0, files: 0, seed: 1)
         defer { fixture.remove() }
         let socketPath = fixture.root + "/events.sock"
-        let daemon = try ChildProcess(
-            "/usr/bin/prlimit",
-            ["--nofile=\(limits.soft):\(limits.hard)", "--", journeydBinary, "run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool, "--socket", socketPath],
-            output: fixture.root + "/daemon.log")
+        let daemon = try startSocketDaemon(fixture, socket: socketPath, nofile: "\(limits.soft):\(limits.hard)")
         defer { daemon.signal(SIGKILL) }
         #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("kind=ready") }, "\(fixture.log.suffix(2000))")
         let limitsFile = try String(contentsOfFile: "/proc/\(daemon.pid)/limits", encoding: .utf8)
@@ -190,6 +184,25 @@ struct DescriptorLimitTests {
         } else {
             #expect(!fixture.log.contains("open files limit raised"))
         }
+        if limits.soft == 64 {
+            // At 64 the budget would have been 32 producers; from the raised limit, 60 are held at once and
+            // the last of them is served.
+            var held: [Int32] = []
+            defer { for fd in held { close(fd) } }
+            for _ in 0..<60 { held.append(try connectUnixSocket(socketPath)) }
+            let last = held.removeLast()
+            let line = Array((#"{"type":"track","userId":"u1","event":"app_open","messageId":"raised-1","timestamp":"\#(WallClock().now.iso8601)"}"# + "\n").utf8)
+            #expect(sendAll(line, to: last))
+            shutdown(last, Int32(SHUT_WR))
+            held.append(last)
+            let answer = await offThread { () -> String in
+                var timeout = timeval(tv_sec: 120, tv_usec: 0)
+                setsockopt(last, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                return String(decoding: readToEnd(last), as: UTF8.self)
+            }
+            #expect(answer == "ok raised-1\n", "\(answer)")
+            #expect(!fixture.log.contains("as many as the open files limit"), "\(fixture.log.suffix(2000))")
+        }
         #expect(await daemon.stop() == 0)
     }
 
@@ -199,6 +212,15 @@ struct DescriptorLimitTests {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
         return limit.rlim_max == rlim_t.max ? 1_048_576 : Int(clamping: limit.rlim_max)
+    }
+
+    /// journeyd under `prlimit --nofile=SOFT:HARD` with the event socket at `socket`. (prlimit sets the
+    /// limit and executes journeyd in its place: the pid is the daemon's.)
+    func startSocketDaemon(_ fixture: DaemonFixture, socket: String, nofile: String) throws -> ChildProcess {
+        try ChildProcess(
+            "/usr/bin/prlimit",
+            ["--nofile=\(nofile)", "--", journeydBinary, "run", "--rules", fixture.rules, "--state", fixture.state, "--spool", fixture.spool, "--socket", socket],
+            output: fixture.root + "/daemon.log")
     }
 
     /// journeyd under `prlimit --nofile=N` with the HTTP input on `port` (write key `wk-site`): binding the
