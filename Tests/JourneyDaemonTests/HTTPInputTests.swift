@@ -189,8 +189,12 @@ struct HTTPInputTests {
         var idle: [Int32] = []
         defer { for fd in idle { close(fd) } }
         for _ in 0..<20 { idle.append(try HTTPExchange.connect(port: admin, timeout: 120)) }
-        #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("admin: 16 connections, as many as it holds; more wait in the listen backlog") },
-                "\(fixture.log.suffix(2000))")
+        // 16 held — or up to 3 more, which NIO may accept in the read that reaches the cap when clients
+        // arrive together (a loaded run saw 17; the ingest listener's test allows the same).
+        let held = /admin: (\d+) connections, as many as it holds; more wait in the listen backlog/
+        #expect(await eventually(timeout: .seconds(120)) { fixture.log.firstMatch(of: held) != nil }, "\(fixture.log.suffix(2000))")
+        let count = fixture.log.firstMatch(of: held).flatMap { Int($0.1) } ?? 0
+        #expect((16...19).contains(count), "\(count) held: \(fixture.log.suffix(2000))")
         let ingest = try await HTTPExchange.send(
             "POST", "/v1/track", port: port, headers: [HTTPExchange.basic("wk-site")], body: Array(#"{"userId":"u1","event":"e","messageId":"a1"}"#.utf8))
         #expect(ingest.status == 200)
