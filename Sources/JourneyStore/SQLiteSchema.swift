@@ -18,10 +18,18 @@ import JourneyEvents
 /// - v5: `tombstones` of forgotten users.
 /// - v6: `outbox_entries` keyed by (user, touch id) instead of indexed by user, and indexed by
 ///   `(partition, due)` over the touches not yet final only (``waitingCondition``), not by state for all.
+/// - v7: that index's condition as comparisons joined by `OR` instead of an `IN` list.
 enum SQLiteSchema {
     /// The touches not yet final, as `outbox_entries_waiting` is restricted and every query that should use
     /// it says (SQLite uses a partial index only for a query that contains its condition as written).
-    static let waitingCondition = "state IN ('pending', 'attempting', 'retry')"
+    ///
+    /// Not `state IN (…)`: SQLite evaluates an `IN` list of more than two constants through an ephemeral
+    /// table it builds for each execution of a statement, and a partial index's condition is evaluated on
+    /// every insert into the table — twice for an `INSERT OR REPLACE` (the new row and the one it
+    /// replaces). A checkpoint inserting 50,000 touches built 100,000 of them: about a third of its
+    /// outbox inserts' time (Python's sqlite3, 50,000 sorted rows in one transaction: 0.24 s with the
+    /// list, 0.15 s with the comparisons, 0.15 s without the index).
+    static let waitingCondition = "(state = 'pending' OR state = 'attempting' OR state = 'retry')"
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -114,6 +122,13 @@ enum SQLiteSchema {
                     DROP TABLE outbox_entries;
                     ALTER TABLE outbox_entries_v6 RENAME TO outbox_entries;
                     CREATE INDEX outbox_entries_waiting ON outbox_entries(partition, due) WHERE state IN ('pending', 'attempting', 'retry');
+                    """)
+        }
+        migrator.registerMigration("v7: the waiting touches' index without an IN list") { db in
+            try db.execute(
+                sql: """
+                    DROP INDEX outbox_entries_waiting;
+                    CREATE INDEX outbox_entries_waiting ON outbox_entries(partition, due) WHERE \(waitingCondition);
                     """)
         }
         return migrator

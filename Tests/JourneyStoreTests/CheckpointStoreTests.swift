@@ -159,4 +159,30 @@ struct CheckpointStoreTests {
             }
         }
     }
+
+    /// Every checkpoint inserts its changed touches one statement at a time, and SQLite checks the
+    /// waiting index's condition for each row: an `IN` list of three built an ephemeral table each time
+    /// (twice per `INSERT OR REPLACE`). Since v7 the condition is plain comparisons, and the statements a
+    /// checkpoint runs per row build none.
+    @Test func aCheckpointsRowStatementsBuildNoTemporaryTables() throws {
+        try withTemporaryDirectory(prefix: "journeyd-store") { dir in
+            let path = dir + "/state.sqlite"
+            _ = try SQLiteCheckpointStore(path: path)
+            let reader = try DatabaseQueue(path: path)
+            defer { try? reader.close() }
+            try reader.read { db in
+                for statement in [
+                    "INSERT OR REPLACE INTO outbox_entries (touch_id, partition, user, state, due, entry) VALUES ('t1', 0, 'ada', 'sent', 1, x'00')",
+                    "INSERT OR REPLACE INTO user_state (id, partition, state) VALUES ('ada', 0, x'00')",
+                    "INSERT OR REPLACE INTO timer_state (seq, partition, entry) VALUES (1, 0, x'00')",
+                    "INSERT OR REPLACE INTO dedup_state (high, low, partition, at) VALUES (1, 2, 0, 3)",
+                    "DELETE FROM outbox_entries WHERE user = 'ada'",
+                ] {
+                    let opcodes = try Row.fetchAll(db, sql: "EXPLAIN " + statement).map { $0["opcode"] as String }
+                    #expect(!opcodes.isEmpty)
+                    #expect(!opcodes.contains("OpenEphemeral"), "\(statement)")
+                }
+            }
+        }
+    }
 }
