@@ -61,13 +61,15 @@ public final class Daemon: Sendable {
 
     let group: ServiceGroup
     let processor: PartitionProcessor
+    let store: SQLiteCheckpointStore
     let logger: Logger
     /// Held while the daemon lives: no second daemon on this state directory.
     let stateLock: StateDirectoryLock
 
-    private init(group: ServiceGroup, processor: PartitionProcessor, logger: Logger, stateLock: StateDirectoryLock) {
+    private init(group: ServiceGroup, processor: PartitionProcessor, store: SQLiteCheckpointStore, logger: Logger, stateLock: StateDirectoryLock) {
         self.group = group
         self.processor = processor
+        self.store = store
         self.logger = logger
         self.stateLock = stateLock
     }
@@ -218,13 +220,19 @@ public final class Daemon: Sendable {
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "journeyd.services", factory: { _ in SwiftLogNoOpLogHandler() })))
         box.group = group
-        return Daemon(group: group, processor: processor, logger: logger, stateLock: stateLock)
+        return Daemon(group: group, processor: processor, store: store, logger: logger, stateLock: stateLock)
     }
 
     /// Runs until stopped (SIGTERM, SIGINT; or the end of a `--until` run). Throws ``DaemonError`` when a
     /// part failed.
     public func run() async throws {
         try await group.runAsDaemon()
+        // Every service has stopped and the last checkpoint is written: the database file alone is the state.
+        do {
+            try store.close()
+        } catch {
+            logger.warning("closing the state database failed: \(error); the next start reads its write-ahead log")
+        }
         let c = processor.figures.counters
         logger.notice(
             "journeyd stopped: \(c.events) events, \(c.touches) touches, \(c.delivered) delivered",

@@ -50,6 +50,14 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
         }
     }
 
+    /// Closes the database (a clean stop: SQLite folds its write-ahead log into the file and removes it,
+    /// so the file alone is the whole state). Nothing may use the store afterwards.
+    public func close() throws(StoreError) {
+        // Readers first: only the last connection to close folds the log in, and a read-only one cannot.
+        database.releaseMemory()
+        do { try database.close() } catch { throw Self.failure(path, "close", error) }
+    }
+
     static func failure(_ path: String, _ operation: String, _ error: any Error) -> StoreError {
         if let error = error as? StoreError { return error }
         if let error = error as? DatabaseError {

@@ -37,6 +37,26 @@ struct CheckpointStoreTests {
         }
     }
 
+    /// A clean stop closes the store: the write-ahead log is folded into the file and removed (even after
+    /// reads opened connections of their own), so the file alone is the state — what a copy of it takes.
+    @Test func aClosedStoreLeavesItsStateInTheFileAlone() throws {
+        try withTemporaryDirectory(prefix: "journeyd-store") { dir in
+            let path = dir + "/state.sqlite"
+            var checkpoint = Checkpoint(partition: 0, logSequence: 3, rulesVersion: "r", timerSeq: 0, takenAt: .distantPast)
+            checkpoint.users = [UserState(id: "ada")]
+            let store = try SQLiteCheckpointStore(path: path)
+            try store.write(checkpoint)
+            #expect(try store.users(["ada"]).count == 1)  // a reader connection
+            #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+            try store.close()
+            #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+            #expect(throws: StoreError.self) { try store.write(checkpoint) }
+            let copy = dir + "/copy.sqlite"
+            try FileManager.default.copyItem(atPath: path, toPath: copy)
+            #expect(try SQLiteCheckpointStore(path: copy).restore(partition: 0).logSequence == 3)
+        }
+    }
+
     /// A damaged row is refused with what and where, never read as something else: the timer and user
     /// rows a restart decodes in place (no copy), and a batch read of users.
     @Test func aDamagedRowIsReportedAsCorruptNamingTheRecord() throws {
