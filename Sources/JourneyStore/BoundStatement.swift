@@ -52,12 +52,15 @@ struct BoundStatement {
     }
 
     func bind(_ index: Int32, _ bytes: [UInt8]) throws {
-        let code = bytes.withUnsafeBytes { raw in
-            guard let start = raw.baseAddress, !raw.isEmpty else {
-                return sqlite3_bind_zeroblob(handle, index, 0)  // an empty blob, not NULL
-            }
-            guard raw.count <= Int32.max else { return SQLITE_TOOBIG }
-            return sqlite3_bind_blob(handle, index, start, Int32(raw.count), Self.transient)
+        try bytes.withUnsafeBytes { raw in try bind(index, raw) }
+    }
+
+    func bind(_ index: Int32, _ raw: UnsafeRawBufferPointer) throws {
+        let code: Int32
+        if let start = raw.baseAddress, !raw.isEmpty {
+            code = raw.count <= Int32.max ? sqlite3_bind_blob(handle, index, start, Int32(raw.count), Self.transient) : SQLITE_TOOBIG
+        } else {
+            code = sqlite3_bind_zeroblob(handle, index, 0)  // an empty blob, not NULL
         }
         try check(code, binding: index)
     }

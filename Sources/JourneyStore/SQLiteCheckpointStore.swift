@@ -78,6 +78,7 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
 
     public func write(_ checkpoint: Checkpoint) throws(StoreError) {
         let partition = checkpoint.partition
+        let outbox = EncodedOutbox(checkpoint.outbox)  // on another thread, while the users go in
         try write("write checkpoint") { db in
             // Row by row through SQLite's C API (``BoundStatement``): one buffer encodes every row in turn.
             var w = ByteWriter(capacity: 1024)
@@ -136,16 +137,13 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
             for hash in checkpoint.tombstones { try putTombstone.execute(arguments: [hash, partition]) }
             let putTouch = try BoundStatement(
                 db, "INSERT OR REPLACE INTO outbox_entries (touch_id, partition, user, state, due, entry) VALUES (?, ?, ?, ?, ?, ?)")
-            for i in Self.keyOrder(checkpoint.outbox.map { ($0.touch.user, $0.touch.id) }) {
-                let id = checkpoint.outbox[i].touch.id
-                w.bytes.removeAll(keepingCapacity: true)
-                checkpoint.outbox[i].encode(into: &w)
-                try putTouch.bind(1, id)
+            try outbox.forEach { i, row in
+                try putTouch.bind(1, checkpoint.outbox[i].touch.id)
                 try putTouch.bind(2, partition)
                 try putTouch.bind(3, checkpoint.outbox[i].touch.user)
                 try putTouch.bind(4, checkpoint.outbox[i].state.rawValue)
                 try putTouch.bind(5, checkpoint.outbox[i].touch.at.milliseconds)
-                try putTouch.bind(6, w.bytes)
+                try putTouch.bind(6, row)
                 try putTouch.step()
             }
 

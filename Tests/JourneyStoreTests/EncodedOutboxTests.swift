@@ -1,0 +1,38 @@
+import Foundation
+import JourneyCore
+import Testing
+
+@testable import JourneyStore
+
+@Suite("Encoded outbox rows")
+struct EncodedOutboxTests {
+    /// The rows come in the table's key order, (user, touch id), each one the encoding of its entry.
+    @Test func rowsComeInKeyOrderEachDecodingToItsEntry() throws {
+        var entries: [OutboxEntry] = []
+        for n in [7, 3, 11, 0, 5] {
+            for user in ["bob", "ada", "cy"] {
+                let touch = Touch(
+                    id: String(format: "%016x", n * 31 + user.count), user: user, journey: "cart", version: "v1",
+                    enrollment: "\(user)#\(n)", step: "remind", channel: "email", template: "cart_reminder",
+                    at: Timestamp(milliseconds: Int64(n)))
+                entries.append(OutboxEntry(touch: touch, message: RenderedMessage(text: "hello \(user) \(n)"), state: n == 3 ? .sent : .pending))
+            }
+        }
+        var seen: [(user: String, id: String)] = []
+        try EncodedOutbox(entries).forEach { index, row throws in
+            var reader = ByteReader(row)
+            #expect(try OutboxEntry(from: &reader) == entries[index])
+            #expect(reader.offset == row.count)
+            seen.append((entries[index].touch.user, entries[index].touch.id))
+        }
+        #expect(seen.count == entries.count)
+        let sorted = seen.sorted { ($0.user, $0.id) < ($1.user, $1.id) }
+        #expect(seen.map(\.user) == sorted.map(\.user) && seen.map(\.id) == sorted.map(\.id))
+    }
+
+    @Test func noEntriesNoRows() {
+        var rows = 0
+        EncodedOutbox([]).forEach { _, _ in rows += 1 }
+        #expect(rows == 0)
+    }
+}
