@@ -63,15 +63,16 @@ struct Checkpointer: Service {
         // Shutdown: the dispatcher has drained and its decisions are logged; one last checkpoint makes
         // the next start quick.
         if log.lastSequence != lastSequence {
-            if let written = try await checkpoint(), retention <= .zero {
+            if let written = try await checkpoint(last: true), retention <= .zero {
                 try await blocking("journeyd checkpoint") { [log] in try log.discard(through: written) }
             }
         }
     }
 
     /// Takes and writes one checkpoint; returns the log sequence it covers (nil when the processor has
-    /// stopped and nothing was written).
-    private func checkpoint() async throws -> UInt64? {
+    /// stopped and nothing was written). After the `last` one the processor only stops, so it is not told:
+    /// letting go of what the checkpoint holds (every final touch of a back-fill) would only delay the stop.
+    private func checkpoint(last: Bool = false) async throws -> UInt64? {
         let started = MonotonicClock.nanoseconds
         let taken: Checkpoint? = await withCheckedContinuation { continuation in
             processor.inbox.post(.checkpoint(reply: { continuation.resume(returning: $0) }))
@@ -88,7 +89,7 @@ struct Checkpointer: Service {
                 try LogErasure.erase(Set(snapshot.forgottenUsers), through: snapshot.logSequence, in: log)
             }
         }
-        processor.inbox.post(.checkpointWritten(snapshot.logSequence))
+        if !last { processor.inbox.post(.checkpointWritten(snapshot.logSequence)) }
         let milliseconds = (MonotonicClock.nanoseconds - started) / 1_000_000
         processor.metrics.checkpoint(nanoseconds: MonotonicClock.nanoseconds - started)
         logger.debug(
