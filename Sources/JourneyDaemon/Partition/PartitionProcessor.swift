@@ -78,8 +78,6 @@ public final class PartitionProcessor: @unchecked Sendable {
     /// The longest the loop sleeps when idle (a quarter of the watchdog interval, at most a second).
     var idleWaitMilliseconds: Int64 = 1000
     private var turns: UInt64 = 0
-    /// Where applied work is freed (``DeferredRelease``).
-    private let garbage = DeferredRelease(label: "journeyd release")
 
     init(
         partition: Int, runtime: Runtime, engine: Engine, state: PartitionState, log: any EventLog, archive: any JourneyArchive,
@@ -132,7 +130,6 @@ public final class PartitionProcessor: @unchecked Sendable {
             let work = inbox.take(waitingUntil: deadline)
             watchClock()
             for item in work { handle(item) }
-            garbage.release(consume work)  // the batches' events and lines, freed off this thread
             if failure == nil {
                 if eventClock == nil && stopping == nil { fireDueTimers(at: now) }
                 // Stopping, nothing new goes out: the dispatcher has drained already, and in cluster mode the

@@ -1,14 +1,17 @@
 import Dispatch
 import Synchronization
 
-/// Frees what the processor is done with on a thread of its own. A batch of 2,048 events is thousands
-/// of heap objects (each event's raw line, its properties, its strings); freeing them where the last
-/// reference went — the processor's thread, at the end of each turn — took about a tenth of that thread's
-/// time in the spool run of issue 9, and the processor's thread is the daemon's critical path while the
-/// other core has room. Whatever is handed over here is only released, never read.
+/// Frees something large on a thread of its own, so that the caller goes on at once: the checkpointer
+/// hands over each written snapshot, which at the end of a back-fill holds every user and touch (freeing
+/// them took about 50 ms between the last checkpoint's write and the stop). Whatever is handed over is
+/// only released, never read.
+///
+/// Not used for the processor's applied batches: freeing them off its thread showed no gain in an
+/// order-balanced comparison (ten pairs of 200,000-event spool runs, medians 2.16 s and 2.20 s), and
+/// raised the memory per waiting enrollment by 4–12 bytes (182–190 against 178: more heap live at once).
 ///
 /// Bounded: while `limit` hand-overs wait (the releasing thread starved of CPU), the next is freed on the
-/// caller's thread as before, so garbage never piles up faster than it is freed.
+/// caller's thread, so garbage never piles up faster than it is freed.
 final class DeferredRelease: Sendable {
     private let queue: DispatchQueue
     private let waiting = Atomic<Int>(0)
