@@ -128,7 +128,8 @@ enum SQLiteSchema {
             try db.execute(
                 sql: """
                     DROP INDEX outbox_entries_waiting;
-                    CREATE INDEX outbox_entries_waiting ON outbox_entries(partition, due) WHERE \(waitingCondition);
+                    CREATE INDEX outbox_entries_waiting ON outbox_entries(partition, due)
+                        WHERE (state = 'pending' OR state = 'attempting' OR state = 'retry');
                     """)
         }
         return migrator

@@ -30,6 +30,33 @@ struct EncodedOutboxTests {
         #expect(seen.map(\.user) == sorted.map(\.user) && seen.map(\.id) == sorted.map(\.id))
     }
 
+    /// Many chunks, few of them ahead: every row comes, once, in order; and a writer that stops early
+    /// (an insert failed) is not left waiting, nor is the encoder.
+    @Test func rowsComeChunkByChunkAndAnEarlyStopLetsTheEncoderGo() throws {
+        let entries = (0..<1000).map { n in
+            OutboxEntry(
+                touch: Touch(
+                    id: String(format: "%016x", n), user: "u\(n % 7)", journey: "j", version: "v", enrollment: "e", step: "s",
+                    channel: "c", template: "t", at: Timestamp(milliseconds: Int64(n))),
+                message: RenderedMessage(text: "\(n)"))
+        }
+        var seen: [Int] = []
+        EncodedOutbox(entries, rowsPerChunk: 16, chunksAhead: 2).forEach { index, _ in seen.append(index) }
+        #expect(seen.count == 1000 && Set(seen).count == 1000)
+        #expect(seen.map { (entries[$0].touch.user, entries[$0].touch.id) }.elementsEqual(
+            seen.map { (entries[$0].touch.user, entries[$0].touch.id) }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }, by: ==))
+
+        struct Stop: Error {}
+        var rows = 0
+        #expect(throws: Stop.self) {
+            try EncodedOutbox(entries, rowsPerChunk: 16, chunksAhead: 2).forEach { _, _ in
+                rows += 1
+                if rows == 40 { throw Stop() }
+            }
+        }
+        #expect(rows == 40)
+    }
+
     @Test func noEntriesNoRows() {
         var rows = 0
         EncodedOutbox([]).forEach { _, _ in rows += 1 }
