@@ -114,7 +114,10 @@ struct DescriptorLimitTests {
         #expect(await eventually(timeout: .seconds(120)) { fixture.log.contains("http: accepting connections again, after") }, "\(fixture.log.suffix(2000))")
         let unblocked = try await offThread { try askDaemon("status", controlSocket: fixture.root + "/state/control.sock") }
         #expect(metric(unblocked, "journeyd_input_blocked", source: "http") == 0, "\(unblocked)")
-        #expect(metric(unblocked, "journeyd_input_problems_total", source: "http") == 1, "\(unblocked)")
+        // At least once: as the held clients go, the 41 that hung up in the backlog are accepted in a rush,
+        // and on a busy machine their closing may lag enough for the cap to be reached once more (counted,
+        // and over again, as the gauge says).
+        #expect((metric(unblocked, "journeyd_input_problems_total", source: "http") ?? 0) >= 1, "\(unblocked)")
         #expect(await daemon.stop() == 0)
         #expect(fixture.log.contains("journeyd stopped: 1 events"), "\(fixture.log.suffix(1000))")
     }
