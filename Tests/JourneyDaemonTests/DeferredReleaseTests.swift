@@ -29,12 +29,4 @@ struct DeferredReleaseTests {
         #expect(frees.all.count == 101)
         #expect(frees.all.allSatisfy { pthread_equal($0, pthread_self()) == 0 })
     }
-
-    @Test func beyondItsLimitTheCallerFreesAsBefore() {
-        let frees = Frees()
-        let release = DeferredRelease(label: "test release", limit: 0)
-        release.release([Tracked(frees), Tracked(frees)])
-        #expect(frees.all.count == 2)
-        #expect(frees.all.allSatisfy { pthread_equal($0, pthread_self()) != 0 })
-    }
 }
