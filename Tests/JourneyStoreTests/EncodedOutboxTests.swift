@@ -1,5 +1,6 @@
 import Foundation
 import JourneyCore
+import JourneyTesting
 import Testing
 
 @testable import JourneyStore
@@ -32,7 +33,7 @@ struct EncodedOutboxTests {
 
     /// Many chunks, few of them ahead: every row comes, once, in order; and a writer that stops early
     /// (an insert failed) is not left waiting, nor is the encoder.
-    @Test func rowsComeChunkByChunkAndAnEarlyStopLetsTheEncoderGo() throws {
+    @Test func rowsComeChunkByChunkAndAnEarlyStopLetsTheEncoderGo() async throws {
         let entries = (0..<1000).map { n in
             OutboxEntry(
                 touch: Touch(
@@ -48,13 +49,20 @@ struct EncodedOutboxTests {
 
         struct Stop: Error {}
         var rows = 0
-        #expect(throws: Stop.self) {
-            try EncodedOutbox(entries, rowsPerChunk: 16, chunksAhead: 2).forEach { _, _ in
-                rows += 1
-                if rows == 40 { throw Stop() }
+        // The encoding thread holds the rows until it returns: once it has, nothing does.
+        weak var abandoned: EncodedOutbox?
+        do {
+            let outbox = EncodedOutbox(entries, rowsPerChunk: 16, chunksAhead: 2)
+            abandoned = outbox
+            #expect(throws: Stop.self) {
+                try outbox.forEach { _, _ in
+                    rows += 1
+                    if rows == 40 { throw Stop() }
+                }
             }
         }
         #expect(rows == 40)
+        #expect(await eventually { abandoned == nil }, "the encoding thread still waits for room")
     }
 
     @Test func noEntriesNoRows() {
