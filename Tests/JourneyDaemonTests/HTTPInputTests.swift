@@ -70,6 +70,16 @@ struct HTTPInputTests {
         #expect((samples[#"journeyd_http_requests_total{endpoint="batch",status="200"}"#] ?? 0) >= 2)
         #expect(samples[#"journeyd_http_requests_total{endpoint="track",status="400"}"#] == 1)
         #expect(samples.keys.contains { $0.hasPrefix("journeyd_log_sync_duration_seconds_bucket") })
+        // Each decision about a touch is counted once and its attempt timed once, per channel (the
+        // processor finds both handles in its own thread's cache): once the deliveries settle, the
+        // histogram's count is the counter's.
+        #expect(
+            await eventually {
+                guard let body = try? await HTTPExchange.send("GET", "/metrics", port: admin).body else { return false }
+                let now = Self.samples(body)
+                let decided = now.filter { $0.key.hasPrefix(#"journeyd_deliveries_total{channel="email""#) }.values.reduce(0, +)
+                return decided > 0 && now[#"journeyd_delivery_duration_seconds_count{channel="email"}"#] == decided
+            }, "journeyd_delivery_duration_seconds_count{channel=\"email\"} never matched journeyd_deliveries_total")
         #expect(!scrape.body.contains("visitor-1") && !scrape.body.contains(#"userId"#), "no user ids in labels")
         // Every input's trouble series is there before any trouble, at 0 (alerts and `absent()` work from the start).
         for source in ["spool", "http", "admin"] {

@@ -75,6 +75,16 @@ final class DaemonMetrics: Sendable {
         Self.cached(timers, Self.key(label, dimensions), { dimensions }) { CoreMetrics.Timer(label: $0, dimensions: $1) }
     }
 
+    /// A timer on the hot path (a delivery's duration, per touch): found like ``counter(_:_:)-(Key,_)``,
+    /// in the calling thread's cache first, without building a key string or taking the lock.
+    func timer(_ key: Key, _ dimensions: @autoclosure () -> [(String, String)]) -> CoreMetrics.Timer {
+        let local = ThreadHandles.current
+        if let handle = local.timers[id]?[key] { return handle }
+        let handle = Self.cached(timers, key, dimensions) { CoreMetrics.Timer(label: $0, dimensions: $1) }
+        local.timers[id, default: [:]][key] = handle
+        return handle
+    }
+
     // MARK: - Names (Prometheus conventions: base units, _total for counters)
 
     func eventsReceived(source: String, count: Int) {
@@ -126,7 +136,7 @@ final class DaemonMetrics: Sendable {
 
     func delivery(channel: String, outcome: String, seconds: Double?) {
         counter(Key(label: "journeyd_deliveries_total", a: channel, b: outcome), [("channel", channel), ("outcome", outcome)]).increment()
-        if let seconds { timer("journeyd_delivery_duration_seconds", [("channel", channel)]).recordSeconds(seconds) }
+        if let seconds { timer(Key(label: "journeyd_delivery_duration_seconds", a: channel), [("channel", channel)]).recordSeconds(seconds) }
     }
 
     func reload(ok: Bool, version: String?) {
@@ -234,10 +244,11 @@ enum RejectionCategory: String {
     }
 }
 
-/// One thread's counter handles, per ``DaemonMetrics`` instance: read and written by that thread only
-/// (POSIX thread-specific data), released when the thread ends.
+/// One thread's counter and timer handles, per ``DaemonMetrics`` instance: read and written by that
+/// thread only (POSIX thread-specific data), released when the thread ends.
 private final class ThreadHandles {
     var counters: [Int: [DaemonMetrics.Key: CoreMetrics.Counter]] = [:]
+    var timers: [Int: [DaemonMetrics.Key: CoreMetrics.Timer]] = [:]
 
     private static let key: pthread_key_t = {
         var key = pthread_key_t()
