@@ -11,7 +11,8 @@ import JourneyCore
 ///
 /// The rows are encoded in chunks (one buffer each, not one allocation per row), at most a few chunks
 /// ahead of the writer, so a checkpoint of millions of touches never holds more than those chunks
-/// encoded at once. A writer that stops early (an insert failed) lets the encoding thread go.
+/// encoded at once. A writer that stops early (an insert failed, before or while it read the rows) lets
+/// the encoding thread go: ``abandon()``.
 final class EncodedOutbox: @unchecked Sendable {
     private struct Chunk {
         var indices: ArraySlice<Int>
@@ -61,10 +62,7 @@ final class EncodedOutbox: @unchecked Sendable {
     /// Calls `body` with each entry's index and encoded row, in key order, as the rows are encoded.
     /// Call once.
     func forEach(_ body: (_ index: Int, _ row: UnsafeRawBufferPointer) throws -> Void) rethrows {
-        defer {
-            lock.withLock { abandoned = true }
-            for _ in 0..<chunkCount { room.signal() }  // an encoder waiting for room finds it, and stops
-        }
+        defer { abandon() }
         for _ in 0..<chunkCount {
             encoded.wait()
             let chunk = lock.withLock { chunks.removeFirst() }
@@ -77,5 +75,12 @@ final class EncodedOutbox: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// No more rows are read (the writer is done, or stopped before it read them all — or any): the
+    /// encoding thread stops at its next chunk and lets go of the entries. Safe to call more than once.
+    func abandon() {
+        lock.withLock { abandoned = true }
+        for _ in 0..<chunkCount { room.signal() }  // an encoder waiting for room finds it, and stops
     }
 }

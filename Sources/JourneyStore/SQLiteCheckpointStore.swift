@@ -79,6 +79,7 @@ public final class SQLiteCheckpointStore: CheckpointStore, JourneyArchive, Outbo
     public func write(_ checkpoint: Checkpoint) throws(StoreError) {
         let partition = checkpoint.partition
         let outbox = EncodedOutbox(checkpoint.outbox)  // on another thread, while the users go in
+        defer { outbox.abandon() }  // a write that fails before the outbox rows must not leave the encoder waiting
         try write("write checkpoint") { db in
             // Row by row through SQLite's C API (``BoundStatement``): one buffer encodes every row in turn.
             var w = ByteWriter(capacity: 1024)

@@ -65,6 +65,25 @@ struct EncodedOutboxTests {
         #expect(await eventually { abandoned == nil }, "the encoding thread still waits for room")
     }
 
+    /// A checkpoint whose write fails before it reaches the outbox (a user's row could not be inserted)
+    /// never reads the rows: abandoned, the encoding thread stops waiting for room and lets them go.
+    @Test func anOutboxNeverReadLetsTheEncoderGoOnceAbandoned() async throws {
+        let entries = (0..<1000).map { n in
+            OutboxEntry(
+                touch: Touch(
+                    id: String(format: "%016x", n), user: "u\(n % 7)", journey: "j", version: "v", enrollment: "e", step: "s",
+                    channel: "c", template: "t", at: Timestamp(milliseconds: Int64(n))),
+                message: RenderedMessage(text: "\(n)"))
+        }
+        weak var unread: EncodedOutbox?
+        do {
+            let outbox = EncodedOutbox(entries, rowsPerChunk: 16, chunksAhead: 2)
+            unread = outbox
+            outbox.abandon()
+        }
+        #expect(await eventually { unread == nil }, "the encoding thread still waits for room")
+    }
+
     @Test func noEntriesNoRows() {
         var rows = 0
         EncodedOutbox([]).forEach { _, _ in rows += 1 }
