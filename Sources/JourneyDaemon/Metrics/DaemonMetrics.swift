@@ -60,11 +60,7 @@ final class DaemonMetrics: Sendable {
     /// partition (64 by default), and one lock for all of them made them queue on it (21 % of an
     /// instance's CPU in `Mutex` slow paths under load).
     func counter(_ key: Key, _ dimensions: @autoclosure () -> [(String, String)]) -> CoreMetrics.Counter {
-        let local = ThreadHandles.current
-        if let handle = local.counters[id]?[key] { return handle }
-        let handle = Self.cached(counters, key, dimensions) { CoreMetrics.Counter(label: $0, dimensions: $1) }
-        local.counters[id, default: [:]][key] = handle
-        return handle
+        threadCached(&ThreadHandles.current.counters, counters, key, dimensions) { CoreMetrics.Counter(label: $0, dimensions: $1) }
     }
 
     func gauge(_ label: String, _ dimensions: [(String, String)] = []) -> CoreMetrics.Gauge {
@@ -78,10 +74,18 @@ final class DaemonMetrics: Sendable {
     /// A timer on the hot path (a delivery's duration, per touch): found like ``counter(_:_:)-(Key,_)``,
     /// in the calling thread's cache first, without building a key string or taking the lock.
     func timer(_ key: Key, _ dimensions: @autoclosure () -> [(String, String)]) -> CoreMetrics.Timer {
-        let local = ThreadHandles.current
-        if let handle = local.timers[id]?[key] { return handle }
-        let handle = Self.cached(timers, key, dimensions) { CoreMetrics.Timer(label: $0, dimensions: $1) }
-        local.timers[id, default: [:]][key] = handle
+        threadCached(&ThreadHandles.current.timers, timers, key, dimensions) { CoreMetrics.Timer(label: $0, dimensions: $1) }
+    }
+
+    /// The handle for `key` from the calling thread's cache (`local`, that thread's ``ThreadHandles``),
+    /// else from the shared one, which makes it the first time.
+    private func threadCached<Handle>(
+        _ local: inout [Int: [Key: Handle]], _ shared: borrowing Mutex<[Key: Handle]>, _ key: Key, _ dimensions: () -> [(String, String)],
+        make: (String, [(String, String)]) -> Handle
+    ) -> Handle {
+        if let handle = local[id]?[key] { return handle }
+        let handle = Self.cached(shared, key, dimensions, make: make)
+        local[id, default: [:]][key] = handle
         return handle
     }
 
